@@ -1,0 +1,137 @@
+// buildApp: the composition root. It wires repositories, services and routes together and
+// installs the shared HTTP conventions. Tests build the app through it (test/helpers), and
+// main.ts builds the real one. Nothing here touches process.env or the process.
+
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import Fastify from 'fastify';
+import type { Config } from './config/config.js';
+import type { DatabaseHandle } from './db/client.js';
+import { registerAuth } from './http/auth.js';
+import { generateRequestId, LOG_REDACTION, LOG_SERIALIZERS, registerConventions } from './http/conventions.js';
+import { registerErrorHandling } from './http/errors.js';
+import { registerMetrics } from './http/metrics.js';
+import { registerOpenApi } from './http/openapi.js';
+import { createRateLimiter } from './http/rate-limit.js';
+import { createRouteTable, registerNotFound, type RouteTable } from './http/route-table.js';
+import { createAuditService } from './modules/audit/audit.service.js';
+import { auditRoutes } from './modules/audit/audit.routes.js';
+import { registerAuditHooks } from './modules/audit/audit.hooks.js';
+import { createIdentity } from './modules/identity/identity.js';
+import { createFleetModule } from './modules/fleet/fleet.module.js';
+import { healthRoutes } from './modules/health/health.routes.js';
+import type { ModuleContext, StewardModule } from './modules/module.js';
+import { createSettingsStore } from './modules/settings/settings.store.js';
+import { createSystemModule } from './modules/system/system.module.js';
+import { createSecretBox } from './shared/secret-box.js';
+import { type Clock, systemClock } from './shared/clock.js';
+import { VERSION } from './version.js';
+
+export interface AppDeps {
+  config: Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'sessionIdleSeconds' | 'sessionMaxSeconds' | 'dataDir'>;
+  database: DatabaseHandle;
+  clock?: Clock;
+  /** HTTPS options for the server; absent means plain HTTP. */
+  https?: { key: Buffer | string; cert: Buffer | string };
+  /** A pino destination stream for logs (tests capture logs to scan them for secrets). */
+  logStream?: NodeJS.WritableStream;
+  /** Collect process-level metrics (off in tests: the default collectors are global). */
+  defaultMetrics?: boolean;
+  /** 32-byte key for secrets encrypted at rest. */
+  secretKey: Buffer;
+  /** Requests per minute from one IP without a valid credential (login included). */
+  ipLimitPerMinute?: number;
+  /** Shorter background-job intervals for tests, in ms, by job name. */
+  jobIntervals?: Partial<Record<string, number>>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The configured absolute base URL for links, when the admin set one. */
+    baseUrl: () => string | undefined;
+    routeTable: RouteTable;
+    /** Starts every module's background jobs. */
+    startJobs: () => Promise<void>;
+  }
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const clock = deps.clock ?? systemClock;
+  const logger: FastifyServerOptions['logger'] =
+    deps.config.logLevel === 'silent' && !deps.logStream
+      ? false
+      : {
+          level: deps.config.logLevel,
+          redact: LOG_REDACTION,
+          serializers: LOG_SERIALIZERS,
+          ...(deps.logStream ? { stream: deps.logStream } : {}),
+        };
+  const app = Fastify({
+    logger,
+    ...(deps.https ? { https: deps.https } : {}),
+    bodyLimit: deps.config.bodyLimitBytes,
+    genReqId: generateRequestId,
+    requestIdHeader: false,
+    trustProxy: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
+    },
+  });
+
+  const routeTable = createRouteTable(app);
+  app.decorate('routeTable', routeTable);
+  app.decorate('baseUrl', () => undefined as string | undefined);
+  registerErrorHandling(app);
+  registerNotFound(app, routeTable);
+  await registerConventions(app);
+  registerMetrics(app, deps.database, { defaultMetrics: deps.defaultMetrics ?? false });
+  await registerOpenApi(app, routeTable, VERSION);
+
+  const db = deps.database.db;
+  const audit = createAuditService({ db, clock });
+  const settings = createSettingsStore(db);
+  const identity = createIdentity({
+    db,
+    audit,
+    settings,
+    clock,
+    sessionIdleSeconds: deps.config.sessionIdleSeconds,
+    sessionMaxSeconds: deps.config.sessionMaxSeconds,
+  });
+  registerAuth(app, {
+    authenticator: identity.authenticator,
+    limiter: createRateLimiter(clock),
+    ipLimitPerMinute: deps.ipLimitPerMinute ?? 120,
+  });
+  registerAuditHooks(app, audit, db);
+
+  await app.register(healthRoutes, { database: deps.database });
+  await app.register(identity.routes);
+  await app.register(auditRoutes, { audit });
+
+  const ctx: ModuleContext = {
+    db,
+    database: deps.database,
+    audit,
+    settings,
+    clock,
+    dataDir: deps.config.dataDir,
+    secrets: createSecretBox(deps.secretKey),
+    jobIntervals: deps.jobIntervals,
+  };
+  const modules: StewardModule[] = [createFleetModule(ctx), createSystemModule(ctx)];
+  for (const m of modules) await app.register(m.routes);
+
+  // Background jobs start when main.ts says so (after listen), not on ready: route tests that
+  // use app.inject() stay free of timers unless they start the jobs themselves.
+  app.decorate('startJobs', async () => {
+    for (const m of modules) await m.start?.(app);
+  });
+  app.addHook('onClose', async () => {
+    for (const m of modules) await m.stop?.();
+    await identity.stop();
+  });
+  return app;
+}

@@ -1,0 +1,238 @@
+// The manager's configuration: one table of settings, read from the environment (STEWARD_*) or
+// from command-line flags, parsed once into a frozen, typed Config. Every bad value is collected
+// so the admin sees all of them in one message instead of fixing them one start at a time.
+// This is the only place that reads process.env (see DESIGN.md).
+
+import { isAbsolute, resolve } from 'node:path';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** A postgres:// URL, or undefined for the embedded PGlite database under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly tls: boolean;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  /** Used once, when the database has no admin user yet. Never logged. */
+  readonly adminPassword: string | undefined;
+  readonly logLevel: LogLevel;
+  /** Idle timeout and absolute lifetime of login sessions, in seconds. */
+  readonly sessionIdleSeconds: number;
+  readonly sessionMaxSeconds: number;
+  /** Largest accepted request body for JSON and forms, in bytes (uploads have their own limit). */
+  readonly bodyLimitBytes: number;
+  /** Key for secrets encrypted at rest (64 hex chars); when unset a key file in dataDir is used. */
+  readonly secretKey: string | undefined;
+}
+
+interface Setting {
+  /** Property in Config. */
+  key: keyof Config;
+  env: string;
+  flag: string;
+  description: string;
+  default?: string;
+  secret?: boolean;
+  parse: (raw: string) => { value: unknown } | { error: string };
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function integer(min: number, max: number) {
+  return (raw: string) => {
+    if (!/^\d+$/.test(raw.trim())) return { error: `must be a whole number from ${min} to ${max}` };
+    const n = Number(raw);
+    return n >= min && n <= max ? { value: n } : { error: `must be a whole number from ${min} to ${max}` };
+  };
+}
+
+const text = (raw: string) => ({ value: raw });
+const optionalText = (raw: string) => ({ value: raw === '' ? undefined : raw });
+
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'host',
+    env: 'STEWARD_HOST',
+    flag: '--host',
+    description: 'Address to listen on',
+    default: '0.0.0.0',
+    parse: (raw) => (raw.trim() ? { value: raw.trim() } : { error: 'must not be empty' }),
+  },
+  {
+    key: 'port',
+    env: 'STEWARD_PORT',
+    flag: '--port',
+    description: 'TCP port to listen on (0 picks a free port)',
+    default: '8443',
+    parse: integer(0, 65535),
+  },
+  {
+    key: 'dataDir',
+    env: 'STEWARD_DATA_DIR',
+    flag: '--data-dir',
+    description: 'Directory for everything the manager keeps on disk (database, certificates, uploads, backups)',
+    default: './data',
+    parse: (raw) => (raw.trim() ? { value: resolve(raw.trim()) } : { error: 'must not be empty' }),
+  },
+  {
+    key: 'databaseUrl',
+    env: 'STEWARD_DATABASE_URL',
+    flag: '--database-url',
+    description: 'postgres:// URL of a PostgreSQL 14+ server; unset uses the embedded database in the data directory',
+    secret: true,
+    parse: (raw) => {
+      if (raw === '') return { value: undefined };
+      try {
+        const url = new URL(raw);
+        if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+          return { error: 'must be a postgres:// or postgresql:// URL' };
+        }
+        return { value: raw };
+      } catch {
+        return { error: 'must be a postgres:// or postgresql:// URL' };
+      }
+    },
+  },
+  {
+    key: 'tls',
+    env: 'STEWARD_TLS',
+    flag: '--tls',
+    description: 'on: HTTPS (self-signed certificate in the data directory unless STEWARD_TLS_CERT/KEY are set); off: plain HTTP',
+    default: 'on',
+    parse: (raw) => {
+      const v = raw.trim().toLowerCase();
+      if (['on', 'true', '1', 'yes'].includes(v)) return { value: true };
+      if (['off', 'false', '0', 'no'].includes(v)) return { value: false };
+      return { error: 'must be on or off' };
+    },
+  },
+  {
+    key: 'tlsCert',
+    env: 'STEWARD_TLS_CERT',
+    flag: '--tls-cert',
+    description: 'PEM certificate file to serve (with STEWARD_TLS_KEY)',
+    parse: optionalText,
+  },
+  {
+    key: 'tlsKey',
+    env: 'STEWARD_TLS_KEY',
+    flag: '--tls-key',
+    description: 'PEM private key file for STEWARD_TLS_CERT',
+    parse: optionalText,
+  },
+  {
+    key: 'adminPassword',
+    env: 'STEWARD_ADMIN_PASSWORD',
+    flag: '--admin-password',
+    description: 'Password of the built-in admin user, used only on the very first start; unset prints a random one once',
+    secret: true,
+    parse: optionalText,
+  },
+  {
+    key: 'logLevel',
+    env: 'STEWARD_LOG_LEVEL',
+    flag: '--log-level',
+    description: `Log level: ${LOG_LEVELS.join(', ')}`,
+    default: 'info',
+    parse: (raw) =>
+      (LOG_LEVELS as readonly string[]).includes(raw.trim())
+        ? { value: raw.trim() }
+        : { error: `must be one of ${LOG_LEVELS.join(', ')}` },
+  },
+  {
+    key: 'sessionIdleSeconds',
+    env: 'STEWARD_SESSION_IDLE_SECONDS',
+    flag: '--session-idle-seconds',
+    description: 'A login session ends after this many seconds without a request',
+    default: '1800',
+    parse: integer(60, 7 * 24 * 3600),
+  },
+  {
+    key: 'sessionMaxSeconds',
+    env: 'STEWARD_SESSION_MAX_SECONDS',
+    flag: '--session-max-seconds',
+    description: 'A login session ends this many seconds after the login, active or not',
+    default: '43200',
+    parse: integer(60, 30 * 24 * 3600),
+  },
+  {
+    key: 'bodyLimitBytes',
+    env: 'STEWARD_BODY_LIMIT_BYTES',
+    flag: '--body-limit-bytes',
+    description: 'Largest JSON or form request body accepted, in bytes',
+    default: '1048576',
+    parse: integer(1024, 64 * 1024 * 1024),
+  },
+  {
+    key: 'secretKey',
+    env: 'STEWARD_SECRET_KEY',
+    flag: '--secret-key',
+    description: 'AES-256 key (64 hex characters) for secrets stored encrypted; unset keeps a key file in the data directory',
+    secret: true,
+    parse: (raw) => {
+      if (raw === '') return { value: undefined };
+      return /^[0-9a-fA-F]{64}$/.test(raw) ? { value: raw.toLowerCase() } : { error: 'must be 64 hexadecimal characters' };
+    },
+  },
+];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Builds the Config from environment variables, overridden by flags (already parsed by the CLI,
+ * keyed by the camel-case Config property). Throws ConfigError naming every bad value.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  flags: Partial<Record<keyof Config, string>> = {},
+): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    const fromFlag = flags[s.key];
+    const fromEnv = env[s.env];
+    const raw = fromFlag ?? fromEnv ?? s.default;
+    const source = fromFlag !== undefined ? s.flag : s.env;
+    if (raw === undefined) {
+      out[s.key] = undefined;
+      continue;
+    }
+    const parsed = s.parse(raw);
+    if ('error' in parsed) {
+      // Secret values are never echoed back, even when they are wrong.
+      const shown = s.secret ? '' : ` (got "${raw}")`;
+      problems.push(`${source}: ${parsed.error}${shown}`);
+    } else {
+      out[s.key] = parsed.value;
+    }
+  }
+  if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
+    problems.push('STEWARD_TLS_CERT and STEWARD_TLS_KEY: set both or neither');
+  }
+  if (
+    typeof out.sessionIdleSeconds === 'number' &&
+    typeof out.sessionMaxSeconds === 'number' &&
+    out.sessionIdleSeconds > out.sessionMaxSeconds
+  ) {
+    problems.push('STEWARD_SESSION_IDLE_SECONDS: must not exceed STEWARD_SESSION_MAX_SECONDS');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  if (typeof out.tlsCert === 'string' && !isAbsolute(out.tlsCert)) out.tlsCert = resolve(out.tlsCert);
+  if (typeof out.tlsKey === 'string' && !isAbsolute(out.tlsKey)) out.tlsKey = resolve(out.tlsKey);
+  return Object.freeze(out as unknown as Config);
+}
+
+/** The settings table as text, for `steward serve --help` and the README. */
+export function describeSettings(): string {
+  return SETTINGS.map(
+    (s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.description}${s.default ? ` (default: ${s.default})` : ''}`,
+  ).join('\n');
+}

@@ -1,0 +1,199 @@
+// Credentials and permissions, on every route. The credential is read from any of the schemes
+// in DESIGN.md; the identity module turns it into a Principal (or refuses it with a reason).
+// Then the route's declared permission is checked. Routes that declare nothing are refused
+// at registration: deny by default.
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Permission, RouteAccess } from '../../contract/permissions.js';
+import { AppError } from '../shared/app-error.js';
+import type { RateLimiter } from './rate-limit.js';
+
+export type CredentialSource =
+  | 'authorization_token'
+  | 'authorization_bearer'
+  | 'api_key_header'
+  | 'x_token_id'
+  | 'x_auth_token'
+  | 'cookie'
+  | 'query';
+
+export interface Credential {
+  source: CredentialSource;
+  value: string;
+}
+
+export type AuthMethod = 'session' | 'api_token' | 'api_key';
+
+export interface Principal {
+  userId: number;
+  username: string;
+  role: 'admin' | 'operator' | 'viewer';
+  /** Effective permissions: role narrowed by token scopes. */
+  permissions: ReadonlySet<Permission>;
+  method: AuthMethod;
+  credentialSource: CredentialSource;
+  tokenId?: number;
+  sessionId?: number;
+  groupId?: number | null;
+  /** When the session was opened by a password login (for re-authentication windows). */
+  passwordLoginAt?: Date;
+  /** Token defaults applied to uploads made with it. */
+  defaultTags?: string[];
+  defaultProfile?: string | null;
+  /** Per-minute request budget for this principal, if any. */
+  rateLimitPerMinute?: number | null;
+}
+
+export interface RequestInfo {
+  ip: string;
+  userAgent: string | undefined;
+  requestId: string;
+}
+
+export interface Authenticator {
+  /** Resolves a credential or throws AppError('invalid_token' | 'unauthenticated' | ...). */
+  authenticate(credential: Credential, info: RequestInfo): Promise<Principal>;
+}
+
+export const SESSION_COOKIE = 'steward_session';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The permission this route requires (see contract/permissions.ts). Mandatory on /api routes. */
+    permission?: RouteAccess;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+    credential: Credential | null;
+    /** Why the credential was refused, for the audit record (never the secret). */
+    authFailure?: string;
+  }
+}
+
+function parseCookie(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const [k, ...rest] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(rest.join('='));
+  }
+  return undefined;
+}
+
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/** Finds the credential of a request; two different ones are a client error. */
+export function extractCredential(request: FastifyRequest): Credential | null {
+  const found: Credential[] = [];
+  const authz = first(request.headers.authorization);
+  if (authz !== undefined) {
+    const m = /^(Token|Bearer)\s+(\S+)\s*$/i.exec(authz);
+    if (!m) {
+      throw new AppError({
+        code: 'invalid_token',
+        message: 'Authorization header must be "Token <token>" or "Bearer <token>"',
+      });
+    }
+    found.push({
+      source: m[1]?.toLowerCase() === 'token' ? 'authorization_token' : 'authorization_bearer',
+      value: m[2] as string,
+    });
+  }
+  const apiKey = first(request.headers['api-key']);
+  if (apiKey !== undefined) found.push({ source: 'api_key_header', value: apiKey.trim() });
+  const tokenId = first(request.headers['x-token-id']);
+  if (tokenId !== undefined) found.push({ source: 'x_token_id', value: tokenId.trim() });
+  const authToken = first(request.headers['x-auth-token']);
+  if (authToken !== undefined) found.push({ source: 'x_auth_token', value: authToken.trim() });
+  const cookie = parseCookie(request.headers.cookie, SESSION_COOKIE);
+  if (cookie !== undefined && cookie !== '') found.push({ source: 'cookie', value: cookie });
+  const query = request.query as Record<string, unknown> | undefined;
+  if (query && typeof query.token === 'string') {
+    found.push({ source: 'query', value: query.token });
+  }
+  if (query && 'token' in query) {
+    // The token parameter belongs to authentication, not to the route's own query schema.
+    delete query.token;
+  }
+  if (found.length === 0) return null;
+  const distinct = new Set(found.map((c) => c.value));
+  if (distinct.size > 1) {
+    throw new AppError({
+      code: 'bad_request',
+      message: `more than one credential in one request (${found.map((c) => c.source).join(', ')}); send exactly one`,
+    });
+  }
+  // The same secret sent twice (say, as a cookie and a header) counts once; prefer the header.
+  return found.find((c) => c.source !== 'cookie') ?? (found[0] as Credential);
+}
+
+export function requestInfo(request: FastifyRequest): RequestInfo {
+  return { ip: request.ip, userAgent: first(request.headers['user-agent']), requestId: String(request.id) };
+}
+
+export interface AuthPluginOptions {
+  authenticator: Authenticator;
+  limiter: RateLimiter;
+  /** Budget per minute per client IP for requests without a valid credential. */
+  ipLimitPerMinute: number;
+}
+
+export function registerAuth(app: FastifyInstance, opts: AuthPluginOptions) {
+  app.decorateRequest('principal', null);
+  app.decorateRequest('credential', null);
+
+  app.addHook('onRoute', (route) => {
+    const url = route.url;
+    const access = (route.config as { permission?: RouteAccess } | undefined)?.permission;
+    if (url.startsWith('/api/') && !url.startsWith('/api/docs') && access === undefined) {
+      throw new Error(`route ${String(route.method)} ${url} declares no permission (config.permission)`);
+    }
+  });
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const access = request.routeOptions.config?.permission;
+    if (access === undefined) return; // not an API route (health, docs, console files)
+    try {
+      const credential = extractCredential(request);
+      request.credential = credential;
+      if (credential) {
+        request.principal = await opts.authenticator.authenticate(credential, requestInfo(request));
+      }
+    } catch (err) {
+      // Refused credentials count against the client's IP, which bounds guessing.
+      if (err instanceof AppError) request.authFailure = err.message;
+      opts.limiter.hit(`ip:${request.ip}`, opts.ipLimitPerMinute, 'ip', reply);
+      // A stale cookie must not stop anyone from reaching the login route.
+      if (access !== 'public') throw err;
+    }
+    const p = request.principal;
+    if (p) {
+      if (p.rateLimitPerMinute != null) {
+        const key = p.tokenId !== undefined ? `token:${p.tokenId}` : `user:${p.userId}`;
+        opts.limiter.hit(key, p.rateLimitPerMinute, p.tokenId !== undefined ? 'token' : 'session', reply);
+      }
+    } else {
+      opts.limiter.hit(`ip:${request.ip}`, opts.ipLimitPerMinute, 'ip', reply);
+    }
+    if (access === 'public') return;
+    if (!request.principal) {
+      throw new AppError({
+        code: 'unauthenticated',
+        message: 'authentication required: send "Authorization: Token <token>" (see /api/docs)',
+      });
+    }
+    if (access === 'authenticated') return;
+    if (!request.principal.permissions.has(access)) {
+      throw new AppError({
+        code: request.principal.method === 'session' ? 'forbidden' : 'insufficient_scope',
+        message: `permission ${access} is required for this operation`,
+        details: { required_permission: access },
+      });
+    }
+  });
+}
+
+/** The principal of a route that requires authentication (throws if called on a public route). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError({ code: 'unauthenticated', message: 'authentication required' });
+  return request.principal;
+}

@@ -1,0 +1,195 @@
+// Errors as RFC 9457 problem documents (application/problem+json), mapped from AppError codes in
+// one switch. Fastify's own errors (bad JSON, body too large, wrong content type, schema
+// validation) are translated here too, so a client's mistake is never a 500. A 5xx body says
+// only that something failed and which request id to quote; the details go to the log.
+
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorCode, type FieldError } from '../shared/app-error.js';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  request_id: string;
+  errors?: FieldError[];
+  [extra: string]: unknown;
+}
+
+export function statusOf(code: ErrorCode): number {
+  switch (code) {
+    case 'bad_request':
+    case 'validation_failed':
+      return 400;
+    case 'unauthenticated':
+    case 'invalid_token':
+      return 401;
+    case 'forbidden':
+    case 'insufficient_scope':
+      return 403;
+    case 'not_found':
+      return 404;
+    case 'method_not_allowed':
+      return 405;
+    case 'conflict':
+      return 409;
+    case 'gone':
+      return 410;
+    case 'payload_too_large':
+      return 413;
+    case 'unsupported_media_type':
+      return 415;
+    case 'locked':
+      return 423;
+    case 'rate_limited':
+      return 429;
+    case 'unavailable':
+      return 503;
+    case 'internal':
+      return 500;
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  410: 'Gone',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  423: 'Locked',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export const PROBLEM_TYPE_BASE = 'https://steward.invalid/problems/';
+
+/** Translates a Fastify/ajv validation error list into field errors named like `body.name`. */
+function validationErrors(err: FastifyError): FieldError[] {
+  const context = (err as { validationContext?: string }).validationContext ?? 'body';
+  return (err.validation ?? []).map((v) => {
+    const path = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
+    const params = v.params as Record<string, unknown>;
+    if (v.keyword === 'additionalProperties') {
+      const extra = String(params.additionalProperty);
+      const field = [context, path, extra].filter(Boolean).join('.');
+      return { field, message: `unknown field "${extra}"` };
+    }
+    if (v.keyword === 'required') {
+      const missing = String(params.missingProperty);
+      return { field: [context, path, missing].filter(Boolean).join('.'), message: 'is required' };
+    }
+    return { field: [context, path].filter(Boolean).join('.'), message: v.message ?? 'is invalid' };
+  });
+}
+
+/** Converts anything thrown in a request into an AppError fit to send. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as FastifyError & { code?: string; statusCode?: number };
+  if (e?.validation) {
+    const errors = validationErrors(e);
+    const unknown = errors.filter((x) => x.message.startsWith('unknown field'));
+    const message =
+      unknown.length > 0
+        ? `unknown field(s): ${unknown.map((x) => x.field).join(', ')}`
+        : `invalid request: ${errors.map((x) => `${x.field} ${x.message}`).join('; ')}`;
+    return new AppError({ code: 'validation_failed', message, errors });
+  }
+  switch (e?.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+    case 'FST_REQ_FILE_TOO_LARGE':
+    case 'FST_FILES_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return new AppError({ code: 'payload_too_large', message: 'request body is larger than this route accepts' });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError({
+        code: 'unsupported_media_type',
+        message: 'unsupported Content-Type; this route accepts application/json (or the form types it documents)',
+      });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new AppError({ code: 'bad_request', message: 'Content-Length does not match the body' });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError({ code: 'bad_request', message: 'the body is empty but Content-Type is application/json' });
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError({ code: 'bad_request', message: `the body is not valid JSON: ${e.message}` });
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return new AppError({ code: 'unsupported_media_type', message: 'this route expects multipart/form-data' });
+    default:
+      break;
+  }
+  if (e instanceof SyntaxError || e?.name === 'SyntaxError') {
+    return new AppError({ code: 'bad_request', message: `the body could not be parsed: ${e.message}` });
+  }
+  if (e?.code === '23505') {
+    // A unique constraint caught a race the service's own check could not see.
+    return new AppError({ code: 'conflict', message: 'an object with the same unique name already exists' });
+  }
+  if (isDatabaseUnavailable(e)) {
+    return new AppError({ code: 'unavailable', message: 'the database is unavailable; try again shortly', cause: e });
+  }
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new AppError({ code: 'bad_request', message: e.message });
+  }
+  return new AppError({ code: 'internal', message: 'internal error', cause: err });
+}
+
+/** Connection-level database failures are a 503 (try again), not a 500 (a bug). */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  const err = e as { code?: string; message?: string } | undefined;
+  if (!err) return false;
+  const code = err.code ?? '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '57014', '53300'].includes(code)) return true;
+  if (code.startsWith('08')) return true;
+  const msg = err.message ?? '';
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed/i.test(
+    msg,
+  );
+}
+
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: AppError) {
+  const status = statusOf(error.code);
+  const internal = status >= 500;
+  const body: Problem = {
+    type: `${PROBLEM_TYPE_BASE}${error.code}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail: internal && error.code === 'internal' ? `internal error; quote request id ${request.id}` : error.message,
+    code: error.code,
+    request_id: String(request.id),
+  };
+  if (error.errors && error.errors.length > 0) body.errors = error.errors;
+  if (error.details && !internal) Object.assign(body, error.details);
+  if (error.headers) reply.headers(error.headers);
+  if (status === 401 && !reply.hasHeader('www-authenticate')) {
+    const desc = error.message.replace(/["\\]/g, "'");
+    reply.header(
+      'www-authenticate',
+      error.code === 'invalid_token'
+        ? `Bearer realm="steward", error="invalid_token", error_description="${desc}"`
+        : 'Bearer realm="steward"',
+    );
+  }
+  if (error.code === 'insufficient_scope' && !reply.hasHeader('www-authenticate')) {
+    reply.header('www-authenticate', `Bearer realm="steward", error="insufficient_scope", scope="${error.details?.required_permission ?? ''}"`);
+  }
+  return reply.code(status).type('application/problem+json').send(body);
+}
+
+export function registerErrorHandling(app: FastifyInstance) {
+  app.setErrorHandler((err, request, reply) => {
+    const appError = toAppError(err);
+    const status = statusOf(appError.code);
+    if (status >= 500) {
+      request.log.error({ err: appError.cause ?? err, code: appError.code }, 'request failed');
+    } else {
+      request.log.info({ code: appError.code, status }, appError.message);
+    }
+    return sendProblem(request, reply, appError);
+  });
+}

@@ -1,0 +1,200 @@
+// List conventions shared by every module: two pagination styles (page/page_size, alias size,
+// and limit/offset; default 20, at most 100), keyset cursors for large append-only tables,
+// `ordering=field,-field` and `search=`. The body is {count, next, previous, results} with
+// absolute links; the same facts go in headers for clients that prefer them.
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { AppError } from '../shared/app-error.js';
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+const pageSizeSchema = (description: string) =>
+  Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, description });
+
+/** Query parameters every list accepts. Spread into a route's querystring schema. */
+export const PageQuery = {
+  page: Type.Optional(Type.Integer({ minimum: 1, description: 'Page number, starting at 1' })),
+  page_size: Type.Optional(pageSizeSchema(`Items per page (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`)),
+  size: Type.Optional(pageSizeSchema('Alias of page_size')),
+  limit: Type.Optional(pageSizeSchema(`Items to return (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`)),
+  offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Items to skip' })),
+};
+
+export const OrderingQuery = (fields: readonly string[]) => ({
+  ordering: Type.Optional(
+    Type.String({
+      maxLength: 200,
+      description: `Comma-separated fields to sort by, \`-\` prefix for descending. Fields: ${fields.join(', ')}`,
+      examples: [`-${fields[0] ?? 'id'}`],
+    }),
+  ),
+});
+
+export const SearchQuery = {
+  search: Type.Optional(Type.String({ maxLength: 200, description: 'Case-insensitive substring search' })),
+};
+
+export const CursorQuery = {
+  cursor: Type.Optional(
+    Type.String({ maxLength: 200, description: 'Opaque cursor from a previous page\'s `next` link (keyset pagination)' }),
+  ),
+};
+
+/** The list envelope's schema for a given item schema. */
+export function PageOf<T extends import('typebox').TSchema>(item: T) {
+  return Type.Object({
+    count: Type.Integer({ description: 'Total number of items matching the filters' }),
+    next: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the next page' }),
+    previous: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the previous page' }),
+    results: Type.Array(item),
+  });
+}
+
+export interface PageRequest {
+  limit: number;
+  offset: number;
+  style: 'page' | 'offset';
+}
+
+type PageParams = { page?: number; page_size?: number; size?: number; limit?: number; offset?: number };
+
+export function parsePage(query: PageParams): PageRequest {
+  const usesPage = query.page !== undefined || query.page_size !== undefined || query.size !== undefined;
+  const usesOffset = query.limit !== undefined || query.offset !== undefined;
+  if (usesPage && usesOffset) {
+    throw new AppError({
+      code: 'validation_failed',
+      message: 'use either page/page_size or limit/offset, not both',
+      errors: [{ field: 'query', message: 'page/page_size and limit/offset cannot be combined' }],
+    });
+  }
+  if (query.page_size !== undefined && query.size !== undefined && query.page_size !== query.size) {
+    throw new AppError({
+      code: 'validation_failed',
+      message: 'page_size and size disagree',
+      errors: [{ field: 'query.size', message: 'alias of page_size; give one of them' }],
+    });
+  }
+  if (usesOffset) {
+    return { limit: query.limit ?? DEFAULT_PAGE_SIZE, offset: query.offset ?? 0, style: 'offset' };
+  }
+  const size = query.page_size ?? query.size ?? DEFAULT_PAGE_SIZE;
+  const page = query.page ?? 1;
+  return { limit: size, offset: (page - 1) * size, style: 'page' };
+}
+
+/** Absolute URL of this request with some query parameters replaced. */
+export function linkTo(request: FastifyRequest, baseUrl: string | undefined, changes: Record<string, string | null>) {
+  const base = baseUrl ?? `${request.protocol}://${request.host}`;
+  const url = new URL(request.url, base.endsWith('/') ? base : `${base}/`);
+  if (baseUrl) {
+    // A configured base URL may carry a path prefix (behind a proxy); keep the request's path under it.
+    const prefix = new URL(baseUrl).pathname.replace(/\/$/, '');
+    url.pathname = `${prefix}${request.url.split('?')[0]}`;
+  }
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === null) url.searchParams.delete(k);
+    else url.searchParams.set(k, v);
+  }
+  // A token given in the URL must never be echoed into links that end up in logs or histories.
+  url.searchParams.delete('token');
+  return url.toString();
+}
+
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+/** Builds the list body and sets pagination headers. */
+export function sendPage<T>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  page: PageRequest,
+  count: number,
+  results: T[],
+): Page<T> {
+  const baseUrl = request.server.baseUrl?.();
+  const hasNext = page.offset + results.length < count;
+  const hasPrev = page.offset > 0;
+  let next: string | null = null;
+  let previous: string | null = null;
+  if (page.style === 'offset') {
+    if (hasNext) next = linkTo(request, baseUrl, { offset: String(page.offset + page.limit), limit: String(page.limit) });
+    if (hasPrev)
+      previous = linkTo(request, baseUrl, {
+        offset: String(Math.max(0, page.offset - page.limit)),
+        limit: String(page.limit),
+      });
+  } else {
+    const pageNo = Math.floor(page.offset / page.limit) + 1;
+    if (hasNext) next = linkTo(request, baseUrl, { page: String(pageNo + 1) });
+    if (hasPrev) previous = linkTo(request, baseUrl, { page: String(pageNo - 1) });
+  }
+  const pageNumber = Math.floor(page.offset / page.limit) + 1;
+  reply.header('pagination_page_number', String(pageNumber));
+  reply.header('pagination_page_size', String(page.limit));
+  reply.header('x-total-count', String(count));
+  const links: string[] = [];
+  if (next) links.push(`<${next}>; rel="next"`);
+  if (previous) links.push(`<${previous}>; rel="prev"`);
+  if (links.length > 0) reply.header('link', links.join(', '));
+  return { count, next, previous, results };
+}
+
+/** Keyset cursors: an opaque, url-safe encoding of the last item's sort key. */
+export function encodeCursor(value: Record<string, string | number>): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, keys: readonly string[]): Record<string, string | number> {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (parsed && typeof parsed === 'object' && keys.every((k) => k in (parsed as object))) {
+      return parsed as Record<string, string | number>;
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new AppError({
+    code: 'validation_failed',
+    message: 'cursor is not valid; use the `next` link of a previous page',
+    errors: [{ field: 'query.cursor', message: 'is not a cursor this list issued' }],
+  });
+}
+
+export interface OrderTerm {
+  field: string;
+  direction: 'asc' | 'desc';
+}
+
+/** Parses `ordering=name,-created` against the fields a list allows; unknown fields are a 400. */
+export function parseOrdering(ordering: string | undefined, allowed: readonly string[], fallback: OrderTerm[]): OrderTerm[] {
+  if (!ordering) return fallback;
+  const terms: OrderTerm[] = [];
+  const bad: string[] = [];
+  for (const raw of ordering.split(',')) {
+    const t = raw.trim();
+    if (!t) continue;
+    const field = t.replace(/^[-+]/, '');
+    if (!allowed.includes(field)) bad.push(field);
+    else terms.push({ field, direction: t.startsWith('-') ? 'desc' : 'asc' });
+  }
+  if (bad.length > 0) {
+    throw new AppError({
+      code: 'validation_failed',
+      message: `cannot order by ${bad.join(', ')}; allowed: ${allowed.join(', ')}`,
+      errors: [{ field: 'query.ordering', message: `unknown field(s): ${bad.join(', ')}` }],
+    });
+  }
+  return terms.length > 0 ? terms : fallback;
+}
+
+/** A LIKE pattern matching the search text anywhere, with LIKE's wildcards escaped. */
+export function likePattern(search: string): string {
+  return `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

@@ -1,0 +1,60 @@
+// Keeps a table of every route the app registers. It answers two questions Fastify does not:
+// which methods a path supports (for 405 + Allow instead of 404), and which operations exist
+// with which permission (for the OpenAPI checks and the generated authorization matrix tests).
+
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import FindMyWay from 'find-my-way';
+import { AppError } from '../shared/app-error.js';
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  permission: string | undefined;
+}
+
+export interface RouteTable {
+  readonly routes: RouteEntry[];
+  allowedMethods(path: string): string[];
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+export function createRouteTable(app: FastifyInstance): RouteTable {
+  const router = FindMyWay({ ignoreTrailingSlash: true, ignoreDuplicateSlashes: true });
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      const m = String(method).toUpperCase();
+      if (route.url === '*' || route.url.endsWith('/*')) continue;
+      const permission = (route.config as { permission?: string } | undefined)?.permission;
+      routes.push({ method: m, url: route.url, permission });
+      try {
+        router.on(m as (typeof METHODS)[number], route.url, () => {});
+      } catch {
+        // The same route registered twice with and without a slash: already known.
+      }
+    }
+  });
+  return {
+    routes,
+    allowedMethods(path: string) {
+      return METHODS.filter((m) => router.find(m, path) !== null);
+    },
+  };
+}
+
+export function registerNotFound(app: FastifyInstance, table: RouteTable) {
+  app.setNotFoundHandler((request: FastifyRequest) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = table.allowedMethods(path);
+    if (allowed.length > 0) {
+      throw new AppError({
+        code: 'method_not_allowed',
+        message: `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+        headers: { allow: allowed.join(', ') },
+      });
+    }
+    throw new AppError({ code: 'not_found', message: `no route for ${request.method} ${path}` });
+  });
+}

@@ -1,0 +1,70 @@
+// Schema pieces shared by every module: the problem document and the error responses an
+// operation can give, and a strict object helper that rejects unknown fields.
+
+import { type TObject, type TProperties, Type } from 'typebox';
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'URI naming the kind of problem' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String({ description: 'What went wrong, for a person to read' }),
+    code: Type.String({ description: 'Stable machine-readable error code' }),
+    request_id: Type.String({ description: 'Quote this when reporting a problem' }),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          field: Type.String({ description: 'Where: `body.name`, `query.page_size`, `path.id`' }),
+          message: Type.String(),
+        }),
+      ),
+    ),
+    required_permission: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+
+const ERROR_DESCRIPTIONS: Record<number, { description: string; code: string; detail: string }> = {
+  400: { description: 'Bad input: invalid JSON, unknown or invalid fields', code: 'validation_failed', detail: 'unknown field(s): body.colour' },
+  401: { description: 'No credential, or a malformed, unknown, expired, revoked or disabled one', code: 'invalid_token', detail: 'token has expired' },
+  403: { description: 'The credential lacks the permission this operation requires', code: 'insufficient_scope', detail: 'permission users:write is required for this operation' },
+  404: { description: 'No such object', code: 'not_found', detail: 'user not found' },
+  409: { description: 'Conflicts with the current state', code: 'conflict', detail: 'a user named "alice" already exists' },
+  413: { description: 'Body too large', code: 'payload_too_large', detail: 'request body is larger than this route accepts' },
+  415: { description: 'Unsupported Content-Type', code: 'unsupported_media_type', detail: 'unsupported Content-Type' },
+  423: { description: 'Account temporarily locked after failed logins', code: 'locked', detail: 'too many failed logins; try again in 15 minutes' },
+  429: { description: 'Rate limit exceeded; see Retry-After', code: 'rate_limited', detail: 'rate limit of 60 requests per minute exceeded' },
+  503: { description: 'Temporarily unavailable (database unreachable)', code: 'unavailable', detail: 'the database is unavailable; try again shortly' },
+};
+
+/** Response schemas for the given error statuses, each a problem document with an example. */
+export function ErrorResponses(...statuses: number[]) {
+  const out: Record<number, unknown> = {};
+  for (const s of statuses) {
+    const d = ERROR_DESCRIPTIONS[s] ?? { description: 'Error', code: 'bad_request', detail: '' };
+    out[s] = Type.Object(ProblemSchema.properties, {
+      additionalProperties: true,
+      description: d.description,
+      examples: [
+        {
+          type: `https://steward.invalid/problems/${d.code}`,
+          title: 'Error',
+          status: s,
+          detail: d.detail,
+          code: d.code,
+          request_id: 'b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d',
+        },
+      ],
+    });
+  }
+  return out;
+}
+
+/** A request body object that rejects fields it does not name. */
+export function StrictObject<T extends TProperties>(properties: T, options: Record<string, unknown> = {}): TObject<T> {
+  return Type.Object(properties, { additionalProperties: false, ...options });
+}
+
+export const IdParams = StrictObject({ id: Type.Integer({ minimum: 1, description: 'Numeric id' }) });
+
+export const MessageResponse = Type.Object({ detail: Type.String() });

@@ -1,0 +1,96 @@
+// The only file that touches the process: it opens the database, migrates it, builds the app,
+// listens, prints where things are, and shuts down cleanly on SIGTERM/SIGINT.
+
+import { mkdirSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { Config } from './config/config.js';
+import { type DatabaseHandle, openDatabase } from './db/client.js';
+import { migrateToLatest } from './db/migrator.js';
+import { createIdentity } from './modules/identity/identity.js';
+import { createAuditService } from './modules/audit/audit.service.js';
+import { createSettingsStore } from './modules/settings/settings.store.js';
+import { loadSecretKey } from './secret-key.js';
+import { systemClock } from './shared/clock.js';
+import { loadTls } from './tls.js';
+
+export type Print = (line: string) => void;
+
+export async function openAndMigrate(config: Config, print: Print): Promise<DatabaseHandle> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const { applied } = await migrateToLatest(database.db);
+  if (applied.length > 0) print(`applied ${applied.length} database migration(s): ${applied.join(', ')}`);
+  return database;
+}
+
+/** Identity services without the HTTP server, for CLI commands such as `admin reset-password`. */
+export function identityServices(database: DatabaseHandle) {
+  const audit = createAuditService({ db: database.db, clock: systemClock });
+  return createIdentity({
+    db: database.db,
+    audit,
+    settings: createSettingsStore(database.db),
+    clock: systemClock,
+    sessionIdleSeconds: 1800,
+    sessionMaxSeconds: 43200,
+  }).services;
+}
+
+export async function serve(config: Config, print: Print): Promise<FastifyInstance> {
+  const database = await openAndMigrate(config, print);
+  const { users } = identityServices(database);
+  const admin = await users.ensureAdmin(config.adminPassword);
+  const tls = config.tls ? await loadTls(config.dataDir, config.tlsCert, config.tlsKey) : undefined;
+  const app = await buildApp({
+    config,
+    database,
+    secretKey: loadSecretKey(config.dataDir, config.secretKey),
+    defaultMetrics: true,
+    ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const base = `${tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
+  print(`Steward manager listening on ${base} (bound to ${config.host}:${port})`);
+  print(`API docs:  ${base}/api/docs   OpenAPI: ${base}/api/v1/openapi.json`);
+  print(`Data:      ${config.dataDir} (database: ${database.kind === 'pglite' ? `embedded, ${database.location}` : database.location})`);
+  if (tls) print(`TLS:       ${tls.source}; SHA-256 fingerprint ${tls.fingerprint}`);
+  else print('TLS:       off (plain HTTP; put a TLS proxy in front)');
+  if (admin.generatedPassword) {
+    print('');
+    print('The built-in admin user was created with this password. It is shown only this once:');
+    print(`  username: admin`);
+    print(`  password: ${admin.generatedPassword}`);
+    print('Change it after logging in (PUT /api/v1/authentication/users/1/password/).');
+    print('');
+  } else if (admin.created) {
+    print('The built-in admin user was created with the password from STEWARD_ADMIN_PASSWORD.');
+  }
+  await app.startJobs();
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: finishing requests in flight');
+    const force = setTimeout(() => {
+      app.log.error('shutdown took longer than 15 s; exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    try {
+      await app.close();
+      await database.close();
+      process.exit(0);
+    } catch (err) {
+      app.log.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  return app;
+}

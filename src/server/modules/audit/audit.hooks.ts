@@ -1,0 +1,35 @@
+// The safety net of the audit trail: a mutating request that no service recorded (because it
+// failed validation, was refused, or hit an error) still leaves one record, written after the
+// response. Refusals of credentials and permissions are recorded on reads as well.
+
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import { type AuditService, auditContextOf } from './audit.service.js';
+
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db: Kysely<Database>) {
+  app.decorateRequest('audited', false);
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.audited) return;
+    const route = request.routeOptions.url;
+    if (!route?.startsWith('/api/')) return;
+    const status = reply.statusCode;
+    const refused = status === 401 || status === 403;
+    if (!MUTATING.has(request.method) && !refused) return;
+    const action =
+      status === 401 ? 'auth.refused' : status === 403 ? 'auth.permission_denied' : `request.${request.method.toLowerCase()}`;
+    try {
+      await audit.record(db, auditContextOf(request), {
+        action,
+        outcome: status >= 400 ? (refused ? 'denied' : 'failure') : 'success',
+        status,
+        summary: `${request.method} ${route} answered ${status}`,
+        details: refused ? { reason: request.authFailure ?? null } : {},
+      });
+    } catch (err) {
+      request.log.error({ err }, 'could not write the audit record of a finished request');
+    }
+  });
+}

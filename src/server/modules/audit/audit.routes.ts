@@ -1,0 +1,127 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { CursorQuery, decodeCursor, encodeCursor, linkTo, PageOf, PageQuery, parsePage, sendPage } from '../../http/pagination.js';
+import { ErrorResponses } from '../../http/schemas.js';
+import type { AuditService } from './audit.service.js';
+import type { AuditFilter } from './audit.repo.js';
+
+export const AuditRecord = Type.Object(
+  {
+    id: Type.Integer(),
+    at: Type.String({ format: 'date-time' }),
+    action: Type.String({ description: 'What happened, e.g. `token.created`, `auth.login_failed`' }),
+    outcome: Type.String({ description: '`success`, `failure` or `denied`' }),
+    user_id: Type.Union([Type.Integer(), Type.Null()]),
+    username: Type.Union([Type.String(), Type.Null()]),
+    token_id: Type.Union([Type.Integer(), Type.Null()], { description: 'Id of the API token used (never the secret)' }),
+    auth_method: Type.Union([Type.String(), Type.Null()]),
+    ip: Type.Union([Type.String(), Type.Null()]),
+    user_agent: Type.Union([Type.String(), Type.Null()]),
+    method: Type.Union([Type.String(), Type.Null()]),
+    path: Type.Union([Type.String(), Type.Null()]),
+    status: Type.Union([Type.Integer(), Type.Null()]),
+    target_type: Type.Union([Type.String(), Type.Null()]),
+    target_id: Type.Union([Type.String(), Type.Null()]),
+    summary: Type.String(),
+    details: Type.Record(Type.String(), Type.Unknown()),
+    request_id: Type.Union([Type.String(), Type.Null()]),
+  },
+  {
+    examples: [
+      {
+        id: 42,
+        at: '2026-11-24T10:00:00.000Z',
+        action: 'token.created',
+        outcome: 'success',
+        user_id: 1,
+        username: 'admin',
+        token_id: null,
+        auth_method: 'session',
+        ip: '192.0.2.10',
+        user_agent: 'curl/8.5.0',
+        method: 'POST',
+        path: '/api/v1/tokens/',
+        status: 201,
+        target_type: 'token',
+        target_id: '7',
+        summary: 'created token "siem-export" for admin',
+        details: {},
+        request_id: '3f0c…',
+      },
+    ],
+  },
+);
+
+const AuditQuery = Type.Object(
+  {
+    ...PageQuery,
+    ...CursorQuery,
+    user_id: Type.Optional(Type.Integer({ description: 'Only records of this user' })),
+    username: Type.Optional(Type.String({ maxLength: 150 })),
+    token_id: Type.Optional(Type.Integer({ description: 'Only requests made with this API token' })),
+    action: Type.Optional(Type.String({ maxLength: 100, description: 'Action, or a prefix of it such as `token.`' })),
+    outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')])),
+    target_type: Type.Optional(Type.String({ maxLength: 50 })),
+    target_id: Type.Optional(Type.String({ maxLength: 100 })),
+    since: Type.Optional(Type.String({ format: 'date-time', description: 'Records at or after this time' })),
+    until: Type.Optional(Type.String({ format: 'date-time', description: 'Records before this time' })),
+  },
+  { additionalProperties: false },
+);
+
+export const auditRoutes: FastifyPluginAsync<{ audit: AuditService }> = async (app, { audit }) => {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+  r.get(
+    '/api/v1/audit/',
+    {
+      config: { permission: 'audit:read' },
+      schema: {
+        tags: ['audit'],
+        summary: 'List audit records',
+        description:
+          'Newest first. Every authentication event and every mutating request leaves one record. ' +
+          'Use `cursor` (the `next` link) to walk a long history without deep offsets; `page`/`limit` work too.',
+        querystring: AuditQuery,
+        response: { 200: PageOf(AuditRecord), ...ErrorResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const q = request.query;
+      const filter: AuditFilter = {
+        userId: q.user_id,
+        username: q.username,
+        tokenId: q.token_id,
+        action: q.action,
+        outcome: q.outcome,
+        targetType: q.target_type,
+        targetId: q.target_id,
+        since: q.since ? new Date(q.since) : undefined,
+        until: q.until ? new Date(q.until) : undefined,
+      };
+      if (q.cursor !== undefined) {
+        const c = decodeCursor(q.cursor, ['before']);
+        const limit = q.limit ?? q.page_size ?? q.size ?? 20;
+        const [results, count] = await Promise.all([
+          audit.repo.list({ ...filter, beforeId: Number(c.before) }, limit),
+          audit.repo.count(filter),
+        ]);
+        const last = results.at(-1);
+        const next =
+          results.length === limit && last ? linkTo(request, app.baseUrl(), { cursor: encodeCursor({ before: last.id }) }) : null;
+        reply.header('x-total-count', String(count));
+        return { count, next, previous: null, results };
+      }
+      const page = parsePage(q);
+      const [results, count] = await Promise.all([
+        audit.repo.list(filter, page.limit, page.offset),
+        audit.repo.count(filter),
+      ]);
+      const body = sendPage(request, reply, page, count, results);
+      // Offer a keyset cursor as the next link for offset-free walking of the rest.
+      const last = results.at(-1);
+      if (body.next && last) body.next = linkTo(request, app.baseUrl(), { cursor: encodeCursor({ before: last.id }), page: null, offset: null });
+      return body;
+    },
+  );
+};

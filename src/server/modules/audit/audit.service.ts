@@ -1,0 +1,166 @@
+// The audit trail. Services call `record()` inside the transaction of the change they make, so a
+// change and its audit record commit together or not at all. If the record cannot be written
+// the transaction fails and the client gets 503: no change without its record.
+
+import type { FastifyRequest } from 'fastify';
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import { AppError } from '../../shared/app-error.js';
+import type { Clock } from '../../shared/clock.js';
+import { redactUrlForLog } from '../../http/conventions.js';
+import type { AuditRepo } from './audit.repo.js';
+import { createAuditRepo } from './audit.repo.js';
+
+/** Who is acting and from where; taken from the request (or made up for CLI and jobs). */
+export interface AuditContext {
+  userId: number | null;
+  username: string | null;
+  tokenId: number | null;
+  authMethod: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  method: string | null;
+  path: string | null;
+  requestId: string | null;
+}
+
+export interface AuditEvent {
+  action: string;
+  outcome?: 'success' | 'failure' | 'denied';
+  status?: number;
+  targetType?: string;
+  targetId?: string | number;
+  summary?: string;
+  details?: Record<string, unknown>;
+}
+
+export type AuditListener = (record: AuditRecordOut) => void;
+
+export interface AuditRecordOut {
+  id: number;
+  at: string;
+  action: string;
+  outcome: string;
+  user_id: number | null;
+  username: string | null;
+  token_id: number | null;
+  auth_method: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  method: string | null;
+  path: string | null;
+  status: number | null;
+  target_type: string | null;
+  target_id: string | null;
+  summary: string;
+  details: Record<string, unknown>;
+  request_id: string | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set once a service wrote this request's audit record, so the generic hook does not repeat it. */
+    audited: boolean;
+  }
+}
+
+export function auditContextOf(request: FastifyRequest): AuditContext {
+  const p = request.principal;
+  const ua = request.headers['user-agent'];
+  return {
+    userId: p?.userId ?? null,
+    username: p?.username ?? null,
+    tokenId: p?.tokenId ?? null,
+    authMethod: p?.method ?? null,
+    ip: request.ip,
+    userAgent: typeof ua === 'string' ? ua.slice(0, 300) : null,
+    method: request.method,
+    // Query strings can carry a token (?token=); the audit keeps the path only.
+    path: redactUrlForLog(request.url.split('?')[0] ?? request.url),
+    requestId: String(request.id),
+  };
+}
+
+/** A context for actions not caused by a request: the CLI, background jobs. */
+export function systemContext(actor: string): AuditContext {
+  return {
+    userId: null,
+    username: actor,
+    tokenId: null,
+    authMethod: 'system',
+    ip: null,
+    userAgent: null,
+    method: null,
+    path: null,
+    requestId: null,
+  };
+}
+
+export interface AuditServiceDeps {
+  db: Kysely<Database>;
+  clock: Clock;
+  repo?: AuditRepo;
+}
+
+export function createAuditService(deps: AuditServiceDeps) {
+  const repo = deps.repo ?? createAuditRepo(deps.db);
+  const listeners = new Set<AuditListener>();
+
+  async function record(
+    trx: Kysely<Database> | Transaction<Database>,
+    ctx: AuditContext,
+    event: AuditEvent,
+    request?: FastifyRequest,
+  ): Promise<void> {
+    try {
+      const row = await repo.insert(trx, {
+        at: deps.clock.now(),
+        action: event.action,
+        outcome: event.outcome ?? 'success',
+        user_id: ctx.userId,
+        username: ctx.username,
+        token_id: ctx.tokenId,
+        auth_method: ctx.authMethod,
+        ip: ctx.ip,
+        user_agent: ctx.userAgent,
+        method: ctx.method,
+        path: ctx.path,
+        status: event.status ?? null,
+        target_type: event.targetType ?? null,
+        target_id: event.targetId === undefined ? null : String(event.targetId),
+        summary: event.summary ?? '',
+        details: JSON.stringify(event.details ?? {}),
+        request_id: ctx.requestId,
+      });
+      if (request) request.audited = true;
+      for (const l of listeners) {
+        try {
+          l(row);
+        } catch {
+          // A listener (syslog forwarding) must never break the audited change.
+        }
+      }
+    } catch (err) {
+      throw new AppError({
+        code: 'unavailable',
+        message: 'the audit log could not be written, so the change was not made; try again',
+        cause: err,
+      });
+    }
+  }
+
+  return {
+    record,
+    /** Records from a request context in one call. */
+    recordFor(trx: Kysely<Database> | Transaction<Database>, request: FastifyRequest, event: AuditEvent) {
+      return record(trx, auditContextOf(request), event, request);
+    },
+    onRecord(listener: AuditListener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    repo,
+  };
+}
+
+export type AuditService = ReturnType<typeof createAuditService>;

@@ -1,0 +1,125 @@
+// Login, logout, who am I, and login sessions.
+import multipart from '@fastify/multipart';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { principalOf, SESSION_COOKIE } from '../../http/auth.js';
+import { ErrorResponses, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
+import type { IdentityServices } from './identity.js';
+import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
+import { userOut } from './users.service.js';
+
+export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { sessions, users }) => {
+  // The seed logs in with a multipart form; parse small forms into the body so the schema
+  // validates them like JSON. No files are accepted here.
+  await app.register(multipart, {
+    attachFieldsToBody: 'keyValues',
+    limits: { files: 0, fields: 4, fieldSize: 2048, parts: 4 },
+  });
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  r.post(
+    '/api/v1/auth/token/',
+    {
+      config: { permission: 'public' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in: exchange a username and password for a session token',
+        description:
+          'Accepts `multipart/form-data` (as `curl --form`), `application/x-www-form-urlencoded` or JSON. ' +
+          'Answers a session token that works as `Authorization: Token`, `Authorization: Bearer` or `x-auth-token`. ' +
+          'After 5 failed logins in 15 minutes the account\'s logins are refused for 15 minutes (423). ' +
+          'API-only users cannot log in (403).\n\n' +
+          "```\ncurl -k -X POST 'https://manager:8443/api/v1/auth/token/' --form 'username=admin' --form 'password=...'\n```",
+        consumes: ['multipart/form-data', 'application/x-www-form-urlencoded', 'application/json'],
+        body: LoginBody,
+        response: { 200: LoginResponse, ...ErrorResponses(400, 401, 403, 415, 423, 429) },
+      },
+    },
+    async (request, reply) => {
+      const out = await sessions.login(request, request.body.username, request.body.password);
+      // The console uses the cookie; scripts use the token from the body.
+      reply.header(
+        'set-cookie',
+        `${SESSION_COOKIE}=${out.token}; Path=/; HttpOnly; SameSite=Strict${request.protocol === 'https' ? '; Secure' : ''}`,
+      );
+      return out;
+    },
+  );
+
+  r.post(
+    '/api/v1/auth/logout/',
+    {
+      config: { permission: 'authenticated' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Log out: end this session',
+        description: 'Ends the session that makes the request. Its token stops working at once.',
+        response: { 200: MessageResponse, ...ErrorResponses(400, 401) },
+      },
+    },
+    async (request, reply) => {
+      await sessions.logout(request, principalOf(request));
+      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+      return { detail: 'logged out' };
+    },
+  );
+
+  r.get(
+    '/api/v1/auth/whoami/',
+    {
+      config: { permission: 'authenticated' },
+      schema: {
+        tags: ['auth'],
+        summary: 'Who am I: the user and credential behind this request',
+        description: 'Shows the user, how the request was authenticated, and the effective permissions (role narrowed by token scopes).',
+        response: { 200: WhoAmI, ...ErrorResponses(401) },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      const user = await users.mustGet(p.userId);
+      return {
+        user: userOut(user),
+        auth_method: p.method,
+        credential_source: p.credentialSource,
+        token_id: p.tokenId ?? null,
+        session_id: p.sessionId ?? null,
+        permissions: [...p.permissions].sort(),
+      };
+    },
+  );
+
+  r.get(
+    '/api/v1/auth/sessions/',
+    {
+      config: { permission: 'sessions:read' },
+      schema: {
+        tags: ['auth'],
+        summary: 'List live login sessions',
+        description: 'Your own sessions; admins see everyone\'s, or one user\'s with `user_id`.',
+        querystring: StrictObject({ user_id: Type.Optional(Type.Integer({ minimum: 1 })) }),
+        response: { 200: Type.Array(Session), ...ErrorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => sessions.list(principalOf(request), request.query.user_id),
+  );
+
+  r.delete(
+    '/api/v1/auth/sessions/:id/',
+    {
+      config: { permission: 'sessions:write' },
+      schema: {
+        tags: ['auth'],
+        summary: 'End a login session',
+        description: 'Ends one of your sessions, or anyone\'s for admins. Its token stops working at once.',
+        params: IdParams,
+        response: { 204: Type.Null({ description: 'Ended' }), ...ErrorResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await sessions.end(request, principalOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};

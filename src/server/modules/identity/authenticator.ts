@@ -1,0 +1,220 @@
+// Turns a credential into a Principal on every request. This is the hot path: a known token or
+// session is answered from memory, with no database round trip. Every service that changes a
+// token, session or user invalidates the cache in the same process before it answers, so a
+// revoked, disabled or expired credential is refused on the very next request. Entries also
+// age out after CACHE_TTL_MS, which bounds staleness for changes made by another process.
+// Last-use facts and per-token activity are written behind, in batches.
+
+import type { Insertable } from 'kysely';
+import type { Permission } from '../../../contract/permissions.js';
+import { ROLE_PERMISSIONS } from '../../../contract/permissions.js';
+import type { TokenActivityTable } from '../../db/schema.js';
+import type { Authenticator, Credential, Principal, RequestInfo } from '../../http/auth.js';
+import { AppError } from '../../shared/app-error.js';
+import type { Clock } from '../../shared/clock.js';
+import { digestSecret, parseSecret } from '../../shared/token-codec.js';
+import type { IdentityRepo, SessionRow, TokenRow, UserRow } from './identity.repo.js';
+import { ipAllowed } from './ip-allow.js';
+
+const CACHE_TTL_MS = 30_000;
+const SESSION_TOUCH_MS = 30_000;
+
+export interface AuthSettings {
+  allowTokensInUrl: boolean;
+  defaultRateLimitPerMinute: number | null;
+  sessionRateLimitPerMinute: number;
+}
+
+export interface AuthenticatorDeps {
+  repo: IdentityRepo;
+  clock: Clock;
+  sessionIdleSeconds: number;
+  authSettings: () => AuthSettings;
+}
+
+interface Cached<T> {
+  row: T;
+  loadedAt: number;
+}
+
+const invalid = (message: string) => new AppError({ code: 'invalid_token', message });
+
+export function effectivePermissions(role: UserRow['role'], scopes: readonly string[] | null): Set<Permission> {
+  const granted = ROLE_PERMISSIONS[role];
+  if (scopes === null || scopes.includes('*')) return new Set(granted);
+  return new Set(scopes.filter((s): s is Permission => granted.has(s as Permission)));
+}
+
+export function tokenStatus(t: TokenRow, now: Date): 'active' | 'disabled' | 'expired' | 'revoked' {
+  if (t.revoked_at) return 'revoked';
+  if (t.expires_at && t.expires_at <= now) return 'expired';
+  if (!t.enabled) return 'disabled';
+  return 'active';
+}
+
+export function createAuthenticator(deps: AuthenticatorDeps) {
+  const { repo, clock } = deps;
+  const tokens = new Map<string, Cached<TokenRow>>();
+  const sessions = new Map<string, Cached<SessionRow> & { lastSeen: number; touchedAt: number }>();
+  const users = new Map<number, Cached<UserRow>>();
+  const uses = new Map<number, { id: number; at: Date; ip: string; count: number }>();
+  let activity: Insertable<TokenActivityTable>[] = [];
+
+  const fresh = (c: { loadedAt: number } | undefined) => c !== undefined && clock.now().getTime() - c.loadedAt < CACHE_TTL_MS;
+
+  async function loadUser(id: number): Promise<UserRow | undefined> {
+    const c = users.get(id);
+    if (fresh(c)) return c?.row;
+    const row = await repo.findUserById(id);
+    if (row) users.set(id, { row, loadedAt: clock.now().getTime() });
+    else users.delete(id);
+    return row;
+  }
+
+  function checkUser(user: UserRow | undefined): UserRow {
+    if (!user) throw invalid('the owner of this credential no longer exists');
+    if (!user.is_active) throw invalid('the owner of this credential is disabled');
+    return user;
+  }
+
+  async function authenticateSession(cred: Credential, digest: string): Promise<Principal> {
+    const now = clock.now();
+    let c = sessions.get(digest);
+    if (!fresh(c)) {
+      const row = await repo.findSessionByDigest(digest);
+      if (!row) throw invalid('session is unknown or has ended; log in again');
+      const lastSeen = Math.max(row.last_seen_at.getTime(), c?.lastSeen ?? 0);
+      c = { row, loadedAt: now.getTime(), lastSeen, touchedAt: c?.touchedAt ?? row.last_seen_at.getTime() };
+      sessions.set(digest, c);
+    }
+    const s = (c as NonNullable<typeof c>).row;
+    if (s.ended_at) throw invalid('session has ended; log in again');
+    if (s.expires_at <= now) throw invalid('session has reached its maximum lifetime; log in again');
+    const entry = c as NonNullable<typeof c>;
+    if (now.getTime() - entry.lastSeen > deps.sessionIdleSeconds * 1000) {
+      throw invalid('session has expired after inactivity; log in again');
+    }
+    const user = checkUser(await loadUser(s.user_id));
+    entry.lastSeen = now.getTime();
+    if (now.getTime() - entry.touchedAt > SESSION_TOUCH_MS) {
+      entry.touchedAt = now.getTime();
+      // Persist the idle clock now and then, not on every request.
+      void repo.touchSession(s.id, now).catch(() => {});
+    }
+    return {
+      userId: user.id,
+      username: user.username,
+      role: user.role,
+      permissions: effectivePermissions(user.role, null),
+      method: 'session',
+      credentialSource: cred.source,
+      sessionId: s.id,
+      groupId: user.group_id,
+      passwordLoginAt: s.created_at,
+      rateLimitPerMinute: deps.authSettings().sessionRateLimitPerMinute,
+    };
+  }
+
+  async function authenticateToken(cred: Credential, digest: string, info: RequestInfo): Promise<Principal> {
+    const now = clock.now();
+    let c = tokens.get(digest);
+    if (!fresh(c)) {
+      const row = await repo.findTokenByDigest(digest);
+      if (!row) throw invalid('token is not known (never issued, or deleted)');
+      c = { row, loadedAt: now.getTime() };
+      tokens.set(digest, c);
+    }
+    const t = (c as Cached<TokenRow>).row;
+    if (t.previous_digest === digest && !(t.previous_expires_at && t.previous_expires_at > now)) {
+      throw invalid('token was replaced by a refresh and its grace period is over');
+    }
+    const status = tokenStatus(t, now);
+    if (status === 'revoked') throw invalid('token has been revoked');
+    if (status === 'expired') throw invalid('token has expired');
+    if (status === 'disabled') throw invalid('token is disabled');
+    if (cred.source === 'query') {
+      if (!t.allow_in_url) throw invalid('this token may not be sent in the URL; use the Authorization header');
+      if (!deps.authSettings().allowTokensInUrl) throw invalid('tokens in the URL are turned off on this manager');
+    }
+    if (!ipAllowed(info.ip, t.allowed_ips)) throw invalid(`token is not allowed from ${info.ip}`);
+    const user = await loadUser(t.owner_id);
+    if (!user) throw invalid('the owner of this token no longer exists');
+    if (!user.is_active) throw invalid('token is suspended because its owner is disabled');
+    if (t.requires_login) {
+      const live = await repo.listLiveSessions(user.id, now);
+      const idleCutoff = now.getTime() - deps.sessionIdleSeconds * 1000;
+      if (!live.some((s) => Math.max(s.last_seen_at.getTime(), sessionLastSeen(s.digest)) > idleCutoff)) {
+        throw invalid('token requires its owner to be logged in, and the owner has no live session');
+      }
+    }
+    const u = uses.get(t.id);
+    uses.set(t.id, { id: t.id, at: now, ip: info.ip, count: (u?.count ?? 0) + 1 });
+    return {
+      userId: user.id,
+      username: user.username,
+      role: user.role,
+      permissions: effectivePermissions(user.role, t.scopes),
+      method: t.kind === 'api_key' ? 'api_key' : 'api_token',
+      credentialSource: cred.source,
+      tokenId: t.id,
+      groupId: t.group_id ?? user.group_id,
+      defaultTags: t.default_tags,
+      defaultProfile: t.default_profile,
+      rateLimitPerMinute: t.rate_limit_per_minute ?? deps.authSettings().defaultRateLimitPerMinute,
+    };
+  }
+
+  function sessionLastSeen(digest: string): number {
+    return sessions.get(digest)?.lastSeen ?? 0;
+  }
+
+  const authenticator: Authenticator = {
+    async authenticate(cred, info) {
+      const parsed = parseSecret(cred.value);
+      if (!parsed.ok) throw invalid(parsed.reason);
+      const digest = digestSecret(cred.value);
+      if (parsed.kind === 'session') {
+        if (cred.source === 'api_key_header' || cred.source === 'x_token_id' || cred.source === 'query') {
+          throw invalid('a session token goes in Authorization or x-auth-token, not in this header');
+        }
+        return authenticateSession(cred, digest);
+      }
+      if (parsed.kind === 'appliance') throw invalid('appliance tokens are for appliances, not for the manager API');
+      if (cred.source === 'x_auth_token' || cred.source === 'cookie') {
+        throw invalid('x-auth-token carries session tokens; send API tokens as Authorization: Token <token>');
+      }
+      return authenticateToken(cred, digest, info);
+    },
+  };
+
+  return {
+    authenticator,
+    /** Forget everything cached about a token (by any of its digests). */
+    invalidateToken(...digests: (string | null | undefined)[]) {
+      for (const d of digests) if (d) tokens.delete(d);
+    },
+    invalidateSession(...digests: string[]) {
+      for (const d of digests) sessions.delete(d);
+    },
+    invalidateUser(userId: number) {
+      users.delete(userId);
+    },
+    /** The in-memory idle clock of a session (newer than the database's between touches). */
+    sessionLastSeen,
+    recordActivity(row: Insertable<TokenActivityTable>) {
+      activity.push(row);
+      if (activity.length > 10_000) activity = activity.slice(-5_000);
+    },
+    /** Writes buffered last-use facts and activity rows. */
+    async flush() {
+      const batch = [...uses.values()];
+      uses.clear();
+      const rows = activity;
+      activity = [];
+      if (batch.length) await repo.recordTokenUse(batch);
+      if (rows.length) await repo.insertActivity(rows);
+    },
+  };
+}
+
+export type AuthenticatorService = ReturnType<typeof createAuthenticator>;

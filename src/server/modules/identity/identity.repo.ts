@@ -1,0 +1,222 @@
+// SQL for users, groups, sessions, API tokens and login attempts. Returns rows or undefined;
+// never throws HTTP errors. Every write takes the caller's transaction.
+
+import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import { sql } from 'kysely';
+import type { ApiTokensTable, Database, SessionsTable, UserGroupsTable, UsersTable } from '../../db/schema.js';
+import { likePattern, type OrderTerm } from '../../http/pagination.js';
+
+export type Db = Kysely<Database> | Transaction<Database>;
+export type UserRow = Selectable<UsersTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type TokenRow = Selectable<ApiTokensTable>;
+export type GroupRow = Selectable<UserGroupsTable>;
+
+export interface UserFilter {
+  search?: string;
+  role?: string;
+  is_active?: boolean;
+  api_only?: boolean;
+  group_id?: number;
+}
+
+export interface TokenFilter {
+  ownerId?: number;
+  kind?: string;
+  search?: string;
+  /** Include revoked tokens (hidden by default). */
+  includeRevoked?: boolean;
+}
+
+export function createIdentityRepo(db: Kysely<Database>) {
+  const liveUsers = (d: Db) => d.selectFrom('users').where('deleted_at', 'is', null);
+
+  function userFilter(f: UserFilter) {
+    let q = liveUsers(db);
+    if (f.search) {
+      const p = likePattern(f.search);
+      q = q.where((eb) =>
+        eb.or([
+          eb('username', 'ilike', p),
+          eb('email', 'ilike', p),
+          eb('first_name', 'ilike', p),
+          eb('last_name', 'ilike', p),
+        ]),
+      );
+    }
+    if (f.role) q = q.where('role', '=', f.role as UserRow['role']);
+    if (f.is_active !== undefined) q = q.where('is_active', '=', f.is_active);
+    if (f.api_only !== undefined) q = q.where('api_only', '=', f.api_only);
+    if (f.group_id !== undefined) q = q.where('group_id', '=', f.group_id);
+    return q;
+  }
+
+  return {
+    db,
+    // --- users
+    findUserById: (id: number, d: Db = db) => liveUsers(d).selectAll().where('id', '=', id).executeTakeFirst(),
+    findUserByUsername: (username: string, d: Db = db) =>
+      liveUsers(d)
+        .selectAll()
+        .where(sql`lower(username)`, '=', username.toLowerCase())
+        .executeTakeFirst(),
+    async listUsers(f: UserFilter, order: OrderTerm[], limit: number, offset: number) {
+      let q = userFilter(f).selectAll();
+      for (const t of order) q = q.orderBy(t.field as keyof UserRow, t.direction);
+      return q.orderBy('id', 'asc').limit(limit).offset(offset).execute();
+    },
+    async countUsers(f: UserFilter) {
+      const r = await userFilter(f)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+    countUsersTotal: async (d: Db = db) => {
+      const r = await d
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+    countActiveAdmins: async (d: Db) => {
+      const r = await liveUsers(d)
+        .where('role', '=', 'admin')
+        .where('is_active', '=', true)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+    insertUser: (d: Db, row: Insertable<UsersTable>) => d.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow(),
+    updateUser: (d: Db, id: number, patch: Updateable<UsersTable>) =>
+      d.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
+
+    // --- groups
+    listGroups: () => db.selectFrom('user_groups').selectAll().orderBy('name').execute(),
+    findGroupById: (id: number, d: Db = db) => d.selectFrom('user_groups').selectAll().where('id', '=', id).executeTakeFirst(),
+    insertGroup: (d: Db, row: Insertable<UserGroupsTable>) =>
+      d.insertInto('user_groups').values(row).returningAll().executeTakeFirstOrThrow(),
+    deleteGroup: (d: Db, id: number) => d.deleteFrom('user_groups').where('id', '=', id).executeTakeFirst(),
+
+    // --- sessions
+    findSessionByDigest: (digest: string) => db.selectFrom('sessions').selectAll().where('digest', '=', digest).executeTakeFirst(),
+    findSessionById: (id: number) => db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst(),
+    insertSession: (d: Db, row: Insertable<SessionsTable>) =>
+      d.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow(),
+    listLiveSessions: (userId: number | undefined, now: Date) => {
+      let q = db.selectFrom('sessions').selectAll().where('ended_at', 'is', null).where('expires_at', '>', now);
+      if (userId !== undefined) q = q.where('user_id', '=', userId);
+      return q.orderBy('id', 'desc').execute();
+    },
+    endSessions: (d: Db, where: { userId?: number; id?: number; exceptId?: number }, reason: string, now: Date) => {
+      let q = d.updateTable('sessions').set({ ended_at: now, end_reason: reason }).where('ended_at', 'is', null);
+      if (where.userId !== undefined) q = q.where('user_id', '=', where.userId);
+      if (where.id !== undefined) q = q.where('id', '=', where.id);
+      if (where.exceptId !== undefined) q = q.where('id', '!=', where.exceptId);
+      return q.returning(['id', 'digest']).execute();
+    },
+    touchSession: (id: number, at: Date) =>
+      db.updateTable('sessions').set({ last_seen_at: at }).where('id', '=', id).where('ended_at', 'is', null).execute(),
+
+    // --- tokens
+    findTokenById: (id: number, d: Db = db) => d.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst(),
+    findTokenByDigest: (digest: string) =>
+      db
+        .selectFrom('api_tokens')
+        .selectAll()
+        .where((eb) => eb.or([eb('digest', '=', digest), eb('previous_digest', '=', digest)]))
+        .executeTakeFirst(),
+    async listTokens(f: TokenFilter, order: OrderTerm[], limit: number, offset: number) {
+      let q = tokenQuery(f).selectAll();
+      for (const t of order) q = q.orderBy(t.field as keyof TokenRow, t.direction);
+      return q.orderBy('id', 'asc').limit(limit).offset(offset).execute();
+    },
+    async countTokens(f: TokenFilter) {
+      const r = await tokenQuery(f)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+    insertToken: (d: Db, row: Insertable<ApiTokensTable>) =>
+      d.insertInto('api_tokens').values(row).returningAll().executeTakeFirstOrThrow(),
+    updateToken: (d: Db, id: number, patch: Updateable<ApiTokensTable>) =>
+      d.updateTable('api_tokens').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
+    revokeTokensOf: (d: Db, ownerId: number, reason: string, now: Date, kind?: 'api_key') => {
+      let q = d
+        .updateTable('api_tokens')
+        .set({ revoked_at: now, revoked_reason: reason, updated_at: now })
+        .where('owner_id', '=', ownerId)
+        .where('revoked_at', 'is', null);
+      if (kind) q = q.where('kind', '=', kind);
+      return q.returning(['id', 'digest', 'previous_digest']).execute();
+    },
+    tokenIdsOf: (d: Db, ownerId: number) =>
+      d.selectFrom('api_tokens').select(['id', 'digest', 'previous_digest']).where('owner_id', '=', ownerId).execute(),
+    /** Write-behind of last-use facts, batched by the authenticator. */
+    async recordTokenUse(uses: { id: number; at: Date; ip: string; count: number }[]) {
+      for (const u of uses) {
+        await db
+          .updateTable('api_tokens')
+          .set((eb) => ({
+            last_used_at: u.at,
+            last_used_ip: u.ip,
+            use_count: eb('use_count', '+', u.count),
+          }))
+          .where('id', '=', u.id)
+          .execute();
+      }
+    },
+    insertActivity: (rows: Insertable<Database['token_activity']>[]) =>
+      rows.length ? db.insertInto('token_activity').values(rows).execute() : Promise.resolve([]),
+    listActivity: (tokenId: number, limit: number, offset: number) =>
+      db.selectFrom('token_activity').selectAll().where('token_id', '=', tokenId).orderBy('id', 'desc').limit(limit).offset(offset).execute(),
+    countActivity: async (tokenId: number) => {
+      const r = await db
+        .selectFrom('token_activity')
+        .where('token_id', '=', tokenId)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+
+    // --- login attempts
+    insertAttempt: (d: Db, username: string, ip: string, success: boolean, at: Date) =>
+      d.insertInto('login_attempts').values({ username: username.toLowerCase(), ip, success, at }).execute(),
+    /** Failures since the last success, within the window, oldest first. */
+    async recentFailures(username: string, since: Date): Promise<Date[]> {
+      const u = username.toLowerCase();
+      const lastOk = await db
+        .selectFrom('login_attempts')
+        .select('at')
+        .where('username', '=', u)
+        .where('success', '=', true)
+        .where('at', '>=', since)
+        .orderBy('at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      const from = lastOk && lastOk.at > since ? lastOk.at : since;
+      const rows = await db
+        .selectFrom('login_attempts')
+        .select('at')
+        .where('username', '=', u)
+        .where('success', '=', false)
+        .where('at', '>', from)
+        .orderBy('at', 'asc')
+        .execute();
+      return rows.map((r) => r.at);
+    },
+  };
+
+  function tokenQuery(f: TokenFilter) {
+    let q = db.selectFrom('api_tokens');
+    if (f.ownerId !== undefined) q = q.where('owner_id', '=', f.ownerId);
+    if (f.kind) q = q.where('kind', '=', f.kind as TokenRow['kind']);
+    if (!f.includeRevoked) q = q.where('revoked_at', 'is', null);
+    if (f.search) {
+      const p = likePattern(f.search);
+      q = q.where((eb) => eb.or([eb('name', 'ilike', p), eb('description', 'ilike', p)]));
+    }
+    return q;
+  }
+}
+
+export type IdentityRepo = ReturnType<typeof createIdentityRepo>;

@@ -1,0 +1,104 @@
+// The identity module: users, sessions, API tokens, and the authenticator every request uses.
+
+import type { FastifyPluginAsync } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import type { Clock } from '../../shared/clock.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { SettingsStore } from '../settings/settings.store.js';
+import { authRoutes } from './auth.routes.js';
+import { createAuthenticator } from './authenticator.js';
+import { createIdentityRepo, type IdentityRepo } from './identity.repo.js';
+import { createSessionsService, type SessionsService } from './sessions.service.js';
+import { createTokensService, DEFAULT_TOKEN_SETTINGS, TOKEN_SETTINGS_KEY, type TokenSettings, type TokensService } from './tokens.service.js';
+import { tokensRoutes } from './tokens.routes.js';
+import { createUsersService, type UsersService } from './users.service.js';
+import { usersRoutes } from './users.routes.js';
+
+export interface IdentityDeps {
+  db: Kysely<Database>;
+  audit: AuditService;
+  settings: SettingsStore;
+  clock: Clock;
+  sessionIdleSeconds: number;
+  sessionMaxSeconds: number;
+  /** Requests per minute of one user's login sessions together. */
+  sessionRateLimitPerMinute?: number;
+}
+
+export interface IdentityServices {
+  repo: IdentityRepo;
+  users: UsersService;
+  sessions: SessionsService;
+  tokens: TokensService;
+  tokenSettings: () => TokenSettings;
+}
+
+const FLUSH_MS = 1000;
+
+export function createIdentity(deps: IdentityDeps) {
+  const repo = createIdentityRepo(deps.db);
+  let settings: TokenSettings = { ...DEFAULT_TOKEN_SETTINGS };
+  const tokenSettings = () => settings;
+  const loadSettings = async () => {
+    settings = await deps.settings.get(TOKEN_SETTINGS_KEY, DEFAULT_TOKEN_SETTINGS);
+  };
+  deps.settings.onChange((key) => {
+    if (key === TOKEN_SETTINGS_KEY) void loadSettings();
+  });
+  const auth = createAuthenticator({
+    repo,
+    clock: deps.clock,
+    sessionIdleSeconds: deps.sessionIdleSeconds,
+    authSettings: () => ({
+      allowTokensInUrl: settings.allow_tokens_in_url,
+      defaultRateLimitPerMinute: settings.default_rate_limit_per_minute,
+      sessionRateLimitPerMinute: deps.sessionRateLimitPerMinute ?? 1200,
+    }),
+  });
+  const common = { db: deps.db, repo, audit: deps.audit, clock: deps.clock, auth };
+  const services: IdentityServices = {
+    repo,
+    users: createUsersService(common),
+    sessions: createSessionsService({ ...common, sessionIdleSeconds: deps.sessionIdleSeconds, sessionMaxSeconds: deps.sessionMaxSeconds }),
+    tokens: createTokensService({ ...common, settings: deps.settings, tokenSettings }),
+    tokenSettings,
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  const routes: FastifyPluginAsync = async (app) => {
+    await loadSettings();
+    await app.register(authRoutes, services);
+    await app.register(usersRoutes, services);
+    await app.register(tokensRoutes, services);
+    // Every request made with a token is remembered for GET /api/v1/tokens/{id}/activity/.
+    app.addHook('onResponse', async (request, reply) => {
+      const p = request.principal;
+      if (p?.tokenId === undefined) return;
+      auth.recordActivity({
+        token_id: p.tokenId,
+        at: deps.clock.now(),
+        method: request.method,
+        path: (request.url.split('?')[0] ?? '').slice(0, 500),
+        status: reply.statusCode,
+        ip: request.ip,
+        request_id: String(request.id),
+      });
+    });
+    timer = setInterval(() => {
+      auth.flush().catch((err) => app.log.warn({ err }, 'could not record token use'));
+    }, FLUSH_MS);
+    timer.unref();
+  };
+
+  return {
+    authenticator: auth.authenticator,
+    services,
+    routes,
+    flush: () => auth.flush(),
+    async stop() {
+      if (timer) clearInterval(timer);
+      await auth.flush().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,186 @@
+// Password logins and the sessions they open. Brute force is bounded per account (5 failures in
+// 15 minutes lock the account's logins for 15 minutes, correct password included) and per IP
+// (the rate limiter on public routes). Unknown users and wrong passwords get the same answer
+// after the same work (a hash is always verified), so the answer does not tell which it was.
+
+import type { FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Principal } from '../../http/auth.js';
+import type { Database } from '../../db/schema.js';
+import { AppError, notFound } from '../../shared/app-error.js';
+import type { Clock } from '../../shared/clock.js';
+import { issueSecret } from '../../shared/token-codec.js';
+import { type AuditService, auditContextOf } from '../audit/audit.service.js';
+import type { AuthenticatorService } from './authenticator.js';
+import type { IdentityRepo, SessionRow } from './identity.repo.js';
+import { dummyPasswordHash, verifyPassword } from './passwords.js';
+
+export const LOCKOUT_FAILURES = 5;
+export const LOCKOUT_WINDOW_MS = 15 * 60 * 1000;
+export const LOCKOUT_DURATION_MS = 15 * 60 * 1000;
+
+export interface SessionsServiceDeps {
+  db: Kysely<Database>;
+  repo: IdentityRepo;
+  audit: AuditService;
+  clock: Clock;
+  auth: AuthenticatorService;
+  sessionIdleSeconds: number;
+  sessionMaxSeconds: number;
+}
+
+/** When an account's lock ends, from its failures since the last success (oldest first). */
+export function lockedUntil(failures: Date[]): number {
+  let until = 0;
+  let window: number[] = [];
+  for (const f of failures.map((d) => d.getTime())) {
+    if (f < until) continue;
+    window = window.filter((x) => x > f - LOCKOUT_WINDOW_MS);
+    window.push(f);
+    if (window.length >= LOCKOUT_FAILURES) {
+      until = f + LOCKOUT_DURATION_MS;
+      window = [];
+    }
+  }
+  return until;
+}
+
+const BAD_CREDENTIALS = 'username or password is incorrect';
+
+export function sessionOut(s: SessionRow, current: number | undefined, lastSeen: number) {
+  return {
+    id: s.id,
+    user_id: s.user_id,
+    created_at: s.created_at.toISOString(),
+    last_seen_at: new Date(Math.max(s.last_seen_at.getTime(), lastSeen)).toISOString(),
+    expires_at: s.expires_at.toISOString(),
+    ip: s.ip,
+    user_agent: s.user_agent,
+    current: s.id === current,
+  };
+}
+
+export function createSessionsService(deps: SessionsServiceDeps) {
+  const { db, repo, audit, clock, auth } = deps;
+
+  async function refuse(request: FastifyRequest, username: string, action: string, reason: string) {
+    await db.transaction().execute(async (trx) => {
+      if (action === 'auth.login_failed') await repo.insertAttempt(trx, username, request.ip, false, clock.now());
+      await audit.record(
+        trx,
+        { ...auditContextOf(request), username: username.slice(0, 150) },
+        { action, outcome: 'denied', status: action === 'auth.login_locked' ? 423 : 401, summary: reason },
+        request,
+      );
+    });
+  }
+
+  return {
+    async login(request: FastifyRequest, username: string, password: string) {
+      const now = clock.now();
+      const failures = await repo.recentFailures(username, new Date(now.getTime() - 2 * LOCKOUT_WINDOW_MS));
+      const until = lockedUntil(failures);
+      if (until > now.getTime()) {
+        const retry = Math.ceil((until - now.getTime()) / 1000);
+        await refuse(request, username, 'auth.login_locked', 'login refused: account locked after failed logins');
+        throw new AppError({
+          code: 'locked',
+          message: `too many failed logins for this account; logins are refused for ${Math.ceil(retry / 60)} more minute(s)`,
+          headers: { 'retry-after': String(retry) },
+        });
+      }
+      const user = await repo.findUserByUsername(username);
+      // Always verify against some hash, so unknown users cost the same time as known ones.
+      const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
+      if (!user || !user.password_hash || !ok) {
+        await refuse(request, username, 'auth.login_failed', BAD_CREDENTIALS);
+        throw new AppError({ code: 'unauthenticated', message: BAD_CREDENTIALS });
+      }
+      if (!user.is_active) {
+        await refuse(request, username, 'auth.login_refused', 'account is disabled');
+        throw new AppError({ code: 'unauthenticated', message: 'this account is disabled; ask an administrator' });
+      }
+      if (user.api_only) {
+        await refuse(request, username, 'auth.login_refused', 'API-only user tried to log in');
+        throw new AppError({
+          code: 'forbidden',
+          message: 'this is an API-only account: it cannot log in with a password; use an API token',
+        });
+      }
+      const secret = issueSecret('session');
+      const expires = new Date(now.getTime() + deps.sessionMaxSeconds * 1000);
+      const session = await db.transaction().execute(async (trx) => {
+        await repo.insertAttempt(trx, username, request.ip, true, now);
+        await repo.updateUser(trx, user.id, { last_login: now });
+        const s = await repo.insertSession(trx, {
+          user_id: user.id,
+          digest: secret.digest,
+          prefix: secret.prefix,
+          created_at: now,
+          last_seen_at: now,
+          expires_at: expires,
+          ip: request.ip,
+          user_agent: String(request.headers['user-agent'] ?? '').slice(0, 300) || null,
+        });
+        await audit.record(
+          trx,
+          { ...auditContextOf(request), userId: user.id, username: user.username, authMethod: 'password' },
+          {
+            action: 'auth.login',
+            status: 200,
+            targetType: 'session',
+            targetId: s.id,
+            summary: `logged in from ${request.ip}`,
+          },
+          request,
+        );
+        return s;
+      });
+      auth.invalidateUser(user.id);
+      return {
+        token: secret.token,
+        expires_at: session.expires_at.toISOString(),
+        idle_timeout_seconds: deps.sessionIdleSeconds,
+        user_id: user.id,
+      };
+    },
+
+    async logout(request: FastifyRequest, principal: Principal) {
+      if (principal.sessionId === undefined) {
+        throw new AppError({
+          code: 'bad_request',
+          message: 'logout ends a login session; this request used an API token (revoke it under /api/v1/tokens/ instead)',
+        });
+      }
+      await this.end(request, principal, principal.sessionId, 'logout');
+    },
+
+    list(principal: Principal, userId: number | undefined) {
+      const all = principal.permissions.has('users:write');
+      const target = all ? userId : principal.userId;
+      return repo
+        .listLiveSessions(target, clock.now())
+        .then((rows) => rows.map((s) => sessionOut(s, principal.sessionId, auth.sessionLastSeen(s.digest))));
+    },
+
+    /** Ends one session: your own, or anyone's with users:write. */
+    async end(request: FastifyRequest, principal: Principal, id: number, reason = 'ended') {
+      const s = await repo.findSessionById(id);
+      const mayEndOthers = principal.permissions.has('users:write');
+      if (!s || s.ended_at || (s.user_id !== principal.userId && !mayEndOthers)) throw notFound(`session ${id}`);
+      await db.transaction().execute(async (trx) => {
+        await repo.endSessions(trx, { id }, reason, clock.now());
+        await audit.recordFor(trx, request, {
+          action: reason === 'logout' ? 'auth.logout' : 'session.ended',
+          targetType: 'session',
+          targetId: id,
+          status: reason === 'logout' ? 200 : 204,
+          summary: reason === 'logout' ? 'logged out' : `ended session ${id} of user ${s.user_id}`,
+        });
+      });
+      auth.invalidateSession(s.digest);
+    },
+  };
+}
+
+export type SessionsService = ReturnType<typeof createSessionsService>;

@@ -1,0 +1,34 @@
+// What app.ts hands every domain module, and what a module gives back. A module reaches another
+// module only through what is in this context (DESIGN.md: dependencies point one way).
+
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { DatabaseHandle } from '../db/client.js';
+import type { Database } from '../db/schema.js';
+import type { Clock } from '../shared/clock.js';
+import type { SecretBox } from '../shared/secret-box.js';
+import type { AuditService } from './audit/audit.service.js';
+import type { SettingsStore } from './settings/settings.store.js';
+
+export interface ModuleContext {
+  db: Kysely<Database>;
+  database: DatabaseHandle;
+  audit: AuditService;
+  settings: SettingsStore;
+  clock: Clock;
+  /** The manager's data directory (uploads, certificates, backups live under it). */
+  dataDir: string;
+  /** AES-256-GCM for secrets that must be recoverable (SMTP password, appliance tokens). */
+  secrets: SecretBox;
+  /** Intervals of background jobs in ms; tests shorten them. */
+  jobIntervals?: Partial<Record<string, number>>;
+}
+
+export interface StewardModule {
+  /** Registers the module's routes (a Fastify plugin). */
+  routes: FastifyPluginAsync;
+  /** Starts background work once the server listens (health polling, retention, ...). */
+  start?(app: FastifyInstance): Promise<void> | void;
+  /** Stops background work; called on shutdown before the database closes. */
+  stop?(): Promise<void> | void;
+}

@@ -1,0 +1,39 @@
+// Named settings documents (one JSON value per key) in the `settings` table. Modules own their
+// keys and validate values with their own schemas; this store only reads and writes them.
+
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
+
+export interface SettingsStore {
+  get<T extends object>(key: string, defaults: T): Promise<T>;
+  set(trx: Kysely<Database> | Transaction<Database>, key: string, value: object, userId: number | null): Promise<void>;
+  /** Called after a committed set, so caches and running services pick up the new value. */
+  onChange(listener: (key: string) => void): () => void;
+  notifyChanged(key: string): void;
+}
+
+export function createSettingsStore(db: Kysely<Database>): SettingsStore {
+  const listeners = new Set<(key: string) => void>();
+  return {
+    async get<T extends object>(key: string, defaults: T): Promise<T> {
+      const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+      return { ...defaults, ...((row?.value as Partial<T> | undefined) ?? {}) };
+    },
+    async set(trx, key, value, userId) {
+      await trx
+        .insertInto('settings')
+        .values({ key, value: JSON.stringify(value), updated_by: userId })
+        .onConflict((oc) =>
+          oc.column('key').doUpdateSet({ value: JSON.stringify(value), updated_at: new Date(), updated_by: userId }),
+        )
+        .execute();
+    },
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    notifyChanged(key) {
+      for (const l of listeners) l(key);
+    },
+  };
+}

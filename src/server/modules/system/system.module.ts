@@ -1,0 +1,6 @@
+// The system module: filled in by its own change. Registers no routes yet.
+import type { ModuleContext, StewardModule } from '../module.js';
+
+export function createSystemModule(_ctx: ModuleContext): StewardModule {
+  return { routes: async () => {} };
+}
