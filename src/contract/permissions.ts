@@ -48,6 +48,8 @@ export const ROLE_PERMISSIONS: Record<RoleName, ReadonlySet<Permission>> = {
   viewer: new Set<Permission>([
     'tokens:read',
     'sessions:read',
+    // Everyone may end their own sessions; the service limits it to their own.
+    'sessions:write',
     'appliances:read',
     'configuration:read',
     'files:read',

@@ -19,14 +19,66 @@ class SqlFileMigrationProvider implements MigrationProvider {
     for (const file of files) {
       const text = await readFile(join(this.dir, file), 'utf8');
       out[file.replace(/\.sql$/, '')] = {
-        // Each file runs as one multi-statement query inside the migrator's transaction.
+        // Statements run one by one inside the migrator's transaction (PGlite's extended
+        // protocol takes one statement per query).
         up: async (db: Kysely<any>) => {
-          await sql.raw(text).execute(db);
+          for (const statement of splitSqlStatements(text)) await sql.raw(statement).execute(db);
         },
       };
     }
     return out;
   }
+}
+
+/**
+ * Splits a SQL script on top-level semicolons, respecting quotes, dollar-quoted bodies and
+ * comments. Our migrations are plain DDL; this is not a general SQL parser.
+ */
+export function splitSqlStatements(text: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i] as string;
+    const rest = text.slice(i);
+    if (rest.startsWith('--')) {
+      const end = text.indexOf('\n', i);
+      i = end === -1 ? text.length : end + 1;
+      current += '\n';
+      continue;
+    }
+    if (rest.startsWith('/*')) {
+      const end = text.indexOf('*/', i + 2);
+      i = end === -1 ? text.length : end + 2;
+      continue;
+    }
+    const dollar = /^\$[A-Za-z_]*\$/.exec(rest);
+    if (dollar) {
+      const tag = dollar[0];
+      const end = text.indexOf(tag, i + tag.length);
+      const stop = end === -1 ? text.length : end + tag.length;
+      current += text.slice(i, stop);
+      i = stop;
+      continue;
+    }
+    if (ch === "'" || ch === '"') {
+      let j = i + 1;
+      while (j < text.length && !(text[j] === ch && text[j + 1] !== ch)) j += text[j] === ch ? 2 : 1;
+      current += text.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    if (ch === ';') {
+      if (current.trim()) out.push(current.trim());
+      current = '';
+      i++;
+      continue;
+    }
+    current += ch;
+    i++;
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
 }
 
 export interface MigrationReport {

@@ -65,6 +65,13 @@ export async function registerConventions(app: FastifyInstance) {
   });
   await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
   await app.register(formbody);
+  // A POST without a body validates as an empty object, so optional-only bodies need no `{}`
+  // and a missing required field is named ("body.name is required") instead of "body must be object".
+  app.addHook('preValidation', async (request) => {
+    if ((request.body === undefined || request.body === null) && request.routeOptions.schema?.body) {
+      request.body = {};
+    }
+  });
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.url.startsWith('/api/') && !request.url.startsWith('/api/docs')) {
       reply.header('cache-control', 'no-store');

@@ -71,7 +71,8 @@ export const PROBLEM_TYPE_BASE = 'https://steward.invalid/problems/';
 
 /** Translates a Fastify/ajv validation error list into field errors named like `body.name`. */
 function validationErrors(err: FastifyError): FieldError[] {
-  const context = (err as { validationContext?: string }).validationContext ?? 'body';
+  const raw = (err as { validationContext?: string }).validationContext ?? 'body';
+  const context = raw === 'querystring' ? 'query' : raw === 'params' ? 'path' : raw;
   return (err.validation ?? []).map((v) => {
     const path = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
     const params = v.params as Record<string, unknown>;

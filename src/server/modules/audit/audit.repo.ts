@@ -27,7 +27,12 @@ export function createAuditRepo(db: Kysely<Database>) {
     if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
     if (f.username !== undefined) q = q.where('username', '=', f.username);
     if (f.tokenId !== undefined) q = q.where('token_id', '=', f.tokenId);
-    if (f.action !== undefined) q = q.where('action', 'like', `${f.action.replace(/[\\%_]/g, '\\$&')}%`);
+    if (f.action !== undefined) {
+      // `token.*` matches every token action; anything else matches exactly.
+      q = f.action.endsWith('*')
+        ? q.where('action', 'like', `${f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`)
+        : q.where('action', '=', f.action);
+    }
     if (f.outcome !== undefined) q = q.where('outcome', '=', f.outcome);
     if (f.targetType !== undefined) q = q.where('target_type', '=', f.targetType);
     if (f.targetId !== undefined) q = q.where('target_id', '=', f.targetId);

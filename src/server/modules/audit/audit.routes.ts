@@ -60,7 +60,7 @@ const AuditQuery = Type.Object(
     user_id: Type.Optional(Type.Integer({ description: 'Only records of this user' })),
     username: Type.Optional(Type.String({ maxLength: 150 })),
     token_id: Type.Optional(Type.Integer({ description: 'Only requests made with this API token' })),
-    action: Type.Optional(Type.String({ maxLength: 100, description: 'Action, or a prefix of it such as `token.`' })),
+    action: Type.Optional(Type.String({ maxLength: 100, description: 'Action, exactly, or a prefix ending in `*` such as `token.*`' })),
     outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')])),
     target_type: Type.Optional(Type.String({ maxLength: 50 })),
     target_id: Type.Optional(Type.String({ maxLength: 100 })),

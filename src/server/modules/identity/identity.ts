@@ -43,8 +43,8 @@ export function createIdentity(deps: IdentityDeps) {
   const loadSettings = async () => {
     settings = await deps.settings.get(TOKEN_SETTINGS_KEY, DEFAULT_TOKEN_SETTINGS);
   };
-  deps.settings.onChange((key) => {
-    if (key === TOKEN_SETTINGS_KEY) void loadSettings();
+  deps.settings.onChange((key, value) => {
+    if (key === TOKEN_SETTINGS_KEY) settings = { ...DEFAULT_TOKEN_SETTINGS, ...(value as Partial<TokenSettings>) };
   });
   const auth = createAuthenticator({
     repo,

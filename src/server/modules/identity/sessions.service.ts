@@ -69,7 +69,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       await audit.record(
         trx,
         { ...auditContextOf(request), username: username.slice(0, 150) },
-        { action, outcome: 'denied', status: action === 'auth.login_locked' ? 423 : 401, summary: reason },
+        { action, outcome: 'denied', status: action === 'auth.login_locked' ? 423 : 401, summary: reason, details: { reason } },
         request,
       );
     });

@@ -75,7 +75,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
         summary: 'Rotate the token making this request',
         description:
           'A script rotates its own credential without an admin: the answer holds the new secret; the old one keeps working for `grace_period_seconds` (0 to 86,400).',
-        body: Type.Optional(RefreshBody),
+        body: RefreshBody,
         response: { 200: TokenWithSecret, ...ErrorResponses(400, 401, 409) },
       },
     },
@@ -84,7 +84,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
       if (p.tokenId === undefined) {
         throw new AppError({ code: 'bad_request', message: 'this request was not made with an API token; use /api/v1/tokens/{id}/refresh/' });
       }
-      return tokens.refresh(request, p, p.tokenId, request.body?.grace_period_seconds ?? 0, request.body?.expires_at, true);
+      return tokens.refresh(request, p, p.tokenId, request.body.grace_period_seconds ?? 0, request.body.expires_at, true);
     },
   );
 
@@ -146,12 +146,12 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
         summary: 'Refresh (rotate) an API token',
         description: 'Issues a new secret, answered once in `token`. The previous secret keeps working for `grace_period_seconds` (default 0), then dies.',
         params: IdParams,
-        body: Type.Optional(RefreshBody),
+        body: RefreshBody,
         response: { 200: TokenWithSecret, ...ErrorResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request) =>
-      tokens.refresh(request, principalOf(request), request.params.id, request.body?.grace_period_seconds ?? 0, request.body?.expires_at),
+      tokens.refresh(request, principalOf(request), request.params.id, request.body.grace_period_seconds ?? 0, request.body.expires_at),
   );
 
   r.get(

@@ -403,7 +403,7 @@ export function createTokensService(deps: TokensServiceDeps) {
           details: { ...next },
         });
       });
-      deps.settings.notifyChanged(TOKEN_SETTINGS_KEY);
+      deps.settings.notifyChanged(TOKEN_SETTINGS_KEY, next);
       return next;
     },
   };

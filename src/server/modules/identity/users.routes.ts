@@ -147,7 +147,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
           'Generates the user\'s one API key (all of the user\'s permissions) and deactivates the previous one, as InsightCloudSec does. ' +
           'Send it as `Api-Key: <key>` (or any other token header). Shown once.',
         params: IdParams,
-        body: Type.Optional(StrictObject({ expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])) })),
+        body: StrictObject({ expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])) }),
         response: { 201: TokenWithSecret, ...ErrorResponses(400, 401, 403, 404) },
       },
     },
@@ -157,7 +157,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       const out = await tokens.create(
         request,
         p,
-        { name: 'API key', owner_id: user.id, expires_at: request.body?.expires_at },
+        { name: 'API key', owner_id: user.id, expires_at: request.body.expires_at },
         'api_key',
       );
       return reply.code(201).send(out);

@@ -7,13 +7,13 @@ import type { Database } from '../../db/schema.js';
 export interface SettingsStore {
   get<T extends object>(key: string, defaults: T): Promise<T>;
   set(trx: Kysely<Database> | Transaction<Database>, key: string, value: object, userId: number | null): Promise<void>;
-  /** Called after a committed set, so caches and running services pick up the new value. */
-  onChange(listener: (key: string) => void): () => void;
-  notifyChanged(key: string): void;
+  /** Called after a committed set, so caches and running services pick up the new value at once. */
+  onChange(listener: (key: string, value: object) => void): () => void;
+  notifyChanged(key: string, value: object): void;
 }
 
 export function createSettingsStore(db: Kysely<Database>): SettingsStore {
-  const listeners = new Set<(key: string) => void>();
+  const listeners = new Set<(key: string, value: object) => void>();
   return {
     async get<T extends object>(key: string, defaults: T): Promise<T> {
       const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
@@ -32,8 +32,8 @@ export function createSettingsStore(db: Kysely<Database>): SettingsStore {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    notifyChanged(key) {
-      for (const l of listeners) l(key);
+    notifyChanged(key, value) {
+      for (const l of listeners) l(key, value);
     },
   };
 }
