@@ -1,6 +1,6 @@
 // `steward`: the command line. Parses arguments and calls into server/ or agent/; nothing else.
 import { Command, Option } from 'commander';
-import { ConfigError, type Config, describeSettings, loadConfig, SETTINGS } from '../server/config/config.js';
+import { type Config, ConfigError, describeSettings, loadConfig, SETTINGS } from '../server/config/config.js';
 import { VERSION } from '../server/version.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -44,7 +44,10 @@ withConfigFlags(
   program
     .command('serve')
     .description('Run the manager: the management API, the console, and background jobs')
-    .addHelpText('after', `\nEvery flag can also be set by its environment variable:\n${describeSettings()}\n`),
+    .addHelpText(
+      'after',
+      `\nEvery flag can also be set by its environment variable:\n${describeSettings()}\n`,
+    ),
 ).action(async (opts) => {
   try {
     const config = configFrom(opts);
@@ -56,7 +59,9 @@ withConfigFlags(
 });
 
 withConfigFlags(
-  program.command('migrate').description('Apply database migrations and exit (serve also runs them on start)'),
+  program
+    .command('migrate')
+    .description('Apply database migrations and exit (serve also runs them on start)'),
   ['dataDir', 'databaseUrl', 'logLevel'],
 ).action(async (opts) => {
   try {
@@ -86,7 +91,9 @@ withConfigFlags(
     if (opts.passwordStdin) {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
-      password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      password = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
     }
     const db = await openAndMigrate(config, print);
     const out = await identityServices(db).users.resetPasswordFromCli(opts.user, password);

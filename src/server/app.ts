@@ -7,27 +7,35 @@ import Fastify from 'fastify';
 import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { registerAuth } from './http/auth.js';
-import { generateRequestId, LOG_REDACTION, LOG_SERIALIZERS, registerConventions } from './http/conventions.js';
+import {
+  generateRequestId,
+  LOG_REDACTION,
+  LOG_SERIALIZERS,
+  registerConventions,
+} from './http/conventions.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerMetrics } from './http/metrics.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createRateLimiter } from './http/rate-limit.js';
-import { createRouteTable, registerNotFound, type RouteTable } from './http/route-table.js';
-import { createAuditService } from './modules/audit/audit.service.js';
-import { auditRoutes } from './modules/audit/audit.routes.js';
+import { createRouteTable, type RouteTable, registerNotFound } from './http/route-table.js';
 import { registerAuditHooks } from './modules/audit/audit.hooks.js';
-import { createIdentity } from './modules/identity/identity.js';
+import { auditRoutes } from './modules/audit/audit.routes.js';
+import { createAuditService } from './modules/audit/audit.service.js';
 import { createFleetModule } from './modules/fleet/fleet.module.js';
 import { healthRoutes } from './modules/health/health.routes.js';
+import { createIdentity } from './modules/identity/identity.js';
 import type { ModuleContext, StewardModule } from './modules/module.js';
 import { createSettingsStore } from './modules/settings/settings.store.js';
 import { createSystemModule } from './modules/system/system.module.js';
-import { createSecretBox } from './shared/secret-box.js';
 import { type Clock, systemClock } from './shared/clock.js';
+import { createSecretBox } from './shared/secret-box.js';
 import { VERSION } from './version.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'sessionIdleSeconds' | 'sessionMaxSeconds' | 'dataDir'>;
+  config: Pick<
+    Config,
+    'logLevel' | 'bodyLimitBytes' | 'sessionIdleSeconds' | 'sessionMaxSeconds' | 'dataDir'
+  >;
   database: DatabaseHandle;
   clock?: Clock;
   /** HTTPS options for the server; absent means plain HTTP. */

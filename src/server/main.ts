@@ -7,8 +7,8 @@ import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { migrateToLatest } from './db/migrator.js';
-import { createIdentity } from './modules/identity/identity.js';
 import { createAuditService } from './modules/audit/audit.service.js';
+import { createIdentity } from './modules/identity/identity.js';
 import { createSettingsStore } from './modules/settings/settings.store.js';
 import { loadSecretKey } from './secret-key.js';
 import { systemClock } from './shared/clock.js';
@@ -56,7 +56,9 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
   const base = `${tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
   print(`Steward manager listening on ${base} (bound to ${config.host}:${port})`);
   print(`API docs:  ${base}/api/docs   OpenAPI: ${base}/api/v1/openapi.json`);
-  print(`Data:      ${config.dataDir} (database: ${database.kind === 'pglite' ? `embedded, ${database.location}` : database.location})`);
+  print(
+    `Data:      ${config.dataDir} (database: ${database.kind === 'pglite' ? `embedded, ${database.location}` : database.location})`,
+  );
   if (tls) print(`TLS:       ${tls.source}; SHA-256 fingerprint ${tls.fingerprint}`);
   else print('TLS:       off (plain HTTP; put a TLS proxy in front)');
   if (admin.generatedPassword) {

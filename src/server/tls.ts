@@ -53,7 +53,8 @@ export async function loadTls(dataDir: string, certFile?: string, keyFile?: stri
   if (!certFile || !keyFile) {
     paths = certificatePaths(dataDir);
     source = 'self-signed certificate in the data directory';
-    if (!existsSync(paths.cert as string) || !existsSync(paths.key as string)) await generateSelfSigned(dataDir);
+    if (!existsSync(paths.cert as string) || !existsSync(paths.key as string))
+      await generateSelfSigned(dataDir);
   }
   const cert = readFileSync(paths.cert as string);
   const key = readFileSync(paths.key as string);

@@ -31,7 +31,10 @@ export interface TestContext {
   /** Logs in and returns `Authorization: Token <session>` headers. */
   login(username: string, password: string): Promise<Record<string, string>>;
   /** Creates a user of the role (unique name) and returns its id. */
-  createUser(role: RoleName, opts?: { api_only?: boolean; username?: string }): Promise<{ id: number; username: string }>;
+  createUser(
+    role: RoleName,
+    opts?: { api_only?: boolean; username?: string },
+  ): Promise<{ id: number; username: string }>;
   /** Headers carrying an API token of a fresh user with the role (optionally narrowed scopes). */
   headersFor(role: RoleName, opts?: { scopes?: string[] }): Promise<Record<string, string>>;
   /** Admin session headers (cached). */
@@ -58,7 +61,13 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
     },
   });
   const app = await buildApp({
-    config: { logLevel: 'info', bodyLimitBytes: 1024 * 1024, sessionIdleSeconds: 1800, sessionMaxSeconds: 43200, dataDir },
+    config: {
+      logLevel: 'info',
+      bodyLimitBytes: 1024 * 1024,
+      sessionIdleSeconds: 1800,
+      sessionMaxSeconds: 43200,
+      dataDir,
+    },
     database,
     clock,
     logStream,
@@ -92,8 +101,13 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
     secrets,
     adminPassword: TEST_PASSWORD,
     async login(username, password) {
-      const res = await app.inject({ method: 'POST', url: '/api/v1/auth/token/', payload: { username, password } });
-      if (res.statusCode !== 200) throw new Error(`login of ${username} failed: ${res.statusCode} ${res.body}`);
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/token/',
+        payload: { username, password },
+      });
+      if (res.statusCode !== 200)
+        throw new Error(`login of ${username} failed: ${res.statusCode} ${res.body}`);
       const token = res.json().token as string;
       secrets.add(token);
       return { authorization: `Token ${token}` };
@@ -121,7 +135,11 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
         method: 'POST',
         url: '/api/v1/tokens/',
         headers: await ctx.adminHeaders(),
-        payload: { name: `test-${user.username}`, owner_id: user.id, scopes: o.scopes ?? [...ROLE_PERMISSIONS[role]] },
+        payload: {
+          name: `test-${user.username}`,
+          owner_id: user.id,
+          scopes: o.scopes ?? [...ROLE_PERMISSIONS[role]],
+        },
       });
       if (res.statusCode !== 201) throw new Error(`could not create token: ${res.statusCode} ${res.body}`);
       const token = res.json().token as string;

@@ -26,9 +26,18 @@ beforeAll(async () => {
   await t.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${revoked.id}/`, headers: admin });
   creds.revoked = { authorization: `Token ${revoked.token}` };
   const disabled = await make({ name: 'disabled', scopes: ['users:read'] });
-  await t.app.inject({ method: 'PATCH', url: `/api/v1/tokens/${disabled.id}/`, headers: admin, payload: { enabled: false } });
+  await t.app.inject({
+    method: 'PATCH',
+    url: `/api/v1/tokens/${disabled.id}/`,
+    headers: admin,
+    payload: { enabled: false },
+  });
   creds.disabled = { authorization: `Token ${disabled.token}` };
-  const expired = await make({ name: 'expired', scopes: ['users:read'], expires_at: new Date(t.clock.now().getTime() + 60_000).toISOString() });
+  const expired = await make({
+    name: 'expired',
+    scopes: ['users:read'],
+    expires_at: new Date(t.clock.now().getTime() + 60_000).toISOString(),
+  });
   creds.expired = { authorization: `Token ${expired.token}` };
   t.clock.advance(120_000);
   creds.malformed = { authorization: 'Token not-a-real-token' };
@@ -52,7 +61,13 @@ describe('authorization matrix', () => {
   it('refuses every protected operation without a valid credential, with 401 and WWW-Authenticate', async () => {
     const failures: string[] = [];
     for (const r of t.app.routeTable.routes) {
-      if (!r.url.startsWith('/api/') || r.method === 'HEAD' || r.permission === 'public' || r.permission === undefined) continue;
+      if (
+        !r.url.startsWith('/api/') ||
+        r.method === 'HEAD' ||
+        r.permission === 'public' ||
+        r.permission === undefined
+      )
+        continue;
       for (const c of ['none', 'malformed', 'expired', 'revoked', 'disabled']) {
         const res = await t.app.inject({
           method: r.method as 'GET',
@@ -60,7 +75,8 @@ describe('authorization matrix', () => {
           headers: c === 'none' ? {} : creds[c],
           ...(MUTATING.has(r.method) ? { payload: {} } : {}),
         });
-        if (res.statusCode !== 401 || !res.headers['www-authenticate']) failures.push(`${r.method} ${r.url} with ${c}: ${res.statusCode}`);
+        if (res.statusCode !== 401 || !res.headers['www-authenticate'])
+          failures.push(`${r.method} ${r.url} with ${c}: ${res.statusCode}`);
       }
     }
     expect(failures).toEqual([]);
@@ -69,12 +85,22 @@ describe('authorization matrix', () => {
   it('gives each role exactly its permissions, and read-only tokens no writes', async () => {
     const failures: string[] = [];
     const cases: { name: string; perms: ReadonlySet<string> }[] = [
-      ...ROLES.map((role: RoleName) => ({ name: role, perms: ROLE_PERMISSIONS[role] as ReadonlySet<string> })),
+      ...ROLES.map((role: RoleName) => ({
+        name: role,
+        perms: ROLE_PERMISSIONS[role] as ReadonlySet<string>,
+      })),
       { name: 'readOnly', perms: new Set(AREAS.map((a) => `${a}:read`)) },
     ];
     for (const r of t.app.routeTable.routes) {
       const perm = r.permission;
-      if (!r.url.startsWith('/api/') || r.method === 'HEAD' || !perm || perm === 'public' || perm === 'authenticated') continue;
+      if (
+        !r.url.startsWith('/api/') ||
+        r.method === 'HEAD' ||
+        !perm ||
+        perm === 'public' ||
+        perm === 'authenticated'
+      )
+        continue;
       for (const c of cases) {
         const allowed = c.perms.has(perm);
         // Allowed mutations would really run; their own tests cover them.
@@ -89,14 +115,21 @@ describe('authorization matrix', () => {
         if (allowed && (res.statusCode === 401 || routeDenied || res.statusCode >= 500)) {
           failures.push(`${c.name} should reach ${r.method} ${r.url} (${perm}) but got ${res.statusCode}`);
         }
-        if (!allowed && !routeDenied) failures.push(`${c.name} should be refused ${r.method} ${r.url} (${perm}) but got ${res.statusCode}`);
+        if (!allowed && !routeDenied)
+          failures.push(
+            `${c.name} should be refused ${r.method} ${r.url} (${perm}) but got ${res.statusCode}`,
+          );
       }
     }
     expect(failures).toEqual([]);
   });
 
   it('audits every refusal', async () => {
-    const rows = await t.db.selectFrom('audit_log').select(['action']).where('outcome', '=', 'denied').execute();
+    const rows = await t.db
+      .selectFrom('audit_log')
+      .select(['action'])
+      .where('outcome', '=', 'denied')
+      .execute();
     expect(rows.some((r) => r.action === 'auth.refused')).toBe(true);
     expect(rows.some((r) => r.action === 'auth.permission_denied')).toBe(true);
   });

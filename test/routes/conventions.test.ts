@@ -22,7 +22,11 @@ describe('errors are problem documents, never 500s for client mistakes', () => {
     });
     expect(res.statusCode).toBe(400);
     expect(res.headers['content-type']).toContain('application/problem+json');
-    expect(res.json()).toMatchObject({ status: 400, code: 'bad_request', detail: expect.stringContaining('JSON') });
+    expect(res.json()).toMatchObject({
+      status: 400,
+      code: 'bad_request',
+      detail: expect.stringContaining('JSON'),
+    });
     expect(res.json().request_id).toBe(res.headers['x-request-id']);
   });
 
@@ -60,15 +64,25 @@ describe('errors are problem documents, never 500s for client mistakes', () => {
   });
 
   it('a page size over 100 is a 400 naming the parameter', async () => {
-    const res = await t.app.inject({ url: '/api/v1/authentication/users/?page_size=101', headers: await t.adminHeaders() });
+    const res = await t.app.inject({
+      url: '/api/v1/authentication/users/?page_size=101',
+      headers: await t.adminHeaders(),
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().errors[0].field).toBe('query.page_size');
-    const lim = await t.app.inject({ url: '/api/v1/authentication/users/?limit=101', headers: await t.adminHeaders() });
+    const lim = await t.app.inject({
+      url: '/api/v1/authentication/users/?limit=101',
+      headers: await t.adminHeaders(),
+    });
     expect(lim.statusCode).toBe(400);
   });
 
   it('a wrong method is a 405 with Allow', async () => {
-    const res = await t.app.inject({ method: 'PUT', url: '/api/v1/tokens/', headers: await t.adminHeaders() });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/tokens/',
+      headers: await t.adminHeaders(),
+    });
     expect(res.statusCode).toBe(405);
     expect(res.headers.allow).toContain('GET');
     expect(res.headers.allow).toContain('POST');
@@ -105,7 +119,10 @@ describe('headers and formats', () => {
   });
 
   it('API responses are not cached and carry security headers and a request id', async () => {
-    const res = await t.app.inject({ url: '/api/v1/auth/whoami/', headers: { ...(await t.adminHeaders()), 'x-request-id': 'abc-123' } });
+    const res = await t.app.inject({
+      url: '/api/v1/auth/whoami/',
+      headers: { ...(await t.adminHeaders()), 'x-request-id': 'abc-123' },
+    });
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['x-frame-options']).toBeDefined();
@@ -125,7 +142,10 @@ describe('headers and formats', () => {
   it('paginates with both styles, absolute links and headers', async () => {
     for (let i = 0; i < 3; i++) await t.createUser('viewer');
     const h = await t.adminHeaders();
-    const res = await t.app.inject({ url: '/api/v1/authentication/users/?page=1&page_size=2', headers: { ...h, host: 'manager.example:8443' } });
+    const res = await t.app.inject({
+      url: '/api/v1/authentication/users/?page=1&page_size=2',
+      headers: { ...h, host: 'manager.example:8443' },
+    });
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body.count).toBeGreaterThanOrEqual(4);
@@ -148,7 +168,10 @@ describe('headers and formats', () => {
     const res = await t.app.inject({ url: '/api/v1/authentication/users/?ordering=-id', headers: h });
     const ids = res.json().results.map((u: { id: number }) => u.id);
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
-    const bad = await t.app.inject({ url: '/api/v1/authentication/users/?ordering=password_hash', headers: h });
+    const bad = await t.app.inject({
+      url: '/api/v1/authentication/users/?ordering=password_hash',
+      headers: h,
+    });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors[0].field).toBe('query.ordering');
     const s = await t.app.inject({ url: '/api/v1/authentication/users/?search=admi', headers: h });
@@ -171,8 +194,8 @@ describe('the OpenAPI document', () => {
   it('is OpenAPI 3.1 and every operation is documented with its permission, examples and errors', async () => {
     const doc = (await t.app.inject({ url: '/api/v1/openapi.json' })).json();
     expect(doc.openapi).toBe('3.1.0');
-    const ops = Object.entries(doc.paths as Record<string, Record<string, Record<string, unknown>>>).flatMap(([p, item]) =>
-      Object.entries(item).map(([m, op]) => ({ where: `${m.toUpperCase()} ${p}`, op })),
+    const ops = Object.entries(doc.paths as Record<string, Record<string, Record<string, unknown>>>).flatMap(
+      ([p, item]) => Object.entries(item).map(([m, op]) => ({ where: `${m.toUpperCase()} ${p}`, op })),
     );
     expect(ops.length).toBeGreaterThan(20);
     const problems: string[] = [];

@@ -18,11 +18,19 @@ function form(fields: Record<string, string>) {
   const body = Object.entries(fields)
     .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
     .join('');
-  return { payload: `${body}--${boundary}--\r\n`, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+  return {
+    payload: `${body}--${boundary}--\r\n`,
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  };
 }
 
 async function makeToken(body: Record<string, unknown>, headers?: Record<string, string>) {
-  const res = await t.app.inject({ method: 'POST', url: '/api/v1/tokens/', headers: headers ?? (await t.adminHeaders()), payload: body });
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/tokens/',
+    headers: headers ?? (await t.adminHeaders()),
+    payload: body,
+  });
   if (res.statusCode === 201) t.secrets.add(res.json().token);
   return res;
 }
@@ -52,7 +60,12 @@ describe('the seed 003 flow: log in with a form, then use the token', () => {
     ]) {
       const res = await t.app.inject({ url: '/api/v1/authentication/users/', headers });
       expect(res.statusCode, JSON.stringify(headers).slice(0, 20)).toBe(200);
-      expect(res.json().results[0]).toMatchObject({ id: 1, username: 'admin', is_superuser: true, is_active: true });
+      expect(res.json().results[0]).toMatchObject({
+        id: 1,
+        username: 'admin',
+        is_superuser: true,
+        is_active: true,
+      });
     }
   });
 
@@ -62,7 +75,13 @@ describe('the seed 003 flow: log in with a form, then use the token', () => {
       method: 'POST',
       url: '/api/v1/authentication/users/add/',
       headers: h,
-      payload: { username: 'seeduser', email: 'user@example.com', first_name: 'S', last_name: 'U', password: 'Correct Horse Battery Staple' },
+      payload: {
+        username: 'seeduser',
+        email: 'user@example.com',
+        first_name: 'S',
+        last_name: 'U',
+        password: 'Correct Horse Battery Staple',
+      },
     });
     expect(add.statusCode).toBe(201);
     const id = add.json().id;
@@ -76,9 +95,15 @@ describe('the seed 003 flow: log in with a form, then use the token', () => {
     });
     expect(pw.statusCode).toBe(200);
     expect((await t.login('seeduser', 'Another Long Passphrase 42')).authorization).toMatch(/^Token /);
-    const del = await t.app.inject({ method: 'DELETE', url: `/api/v1/authentication/users/${id}/delete/`, headers: h });
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/authentication/users/${id}/delete/`,
+      headers: h,
+    });
     expect(del.statusCode).toBe(204);
-    expect((await t.app.inject({ url: `/api/v1/authentication/users/${id}/`, headers: h })).statusCode).toBe(404);
+    expect((await t.app.inject({ url: `/api/v1/authentication/users/${id}/`, headers: h })).statusCode).toBe(
+      404,
+    );
   });
 
   it('refuses weak, short and common passwords with the reason', async () => {
@@ -89,15 +114,32 @@ describe('the seed 003 flow: log in with a form, then use the token', () => {
       ['aaaaaaaaaaaaaaaa', 'repeated'],
     ];
     for (const [password, reason] of cases) {
-      const res = await t.app.inject({ method: 'POST', url: '/api/v1/authentication/users/add/', headers: h, payload: { username: 'weak', password } });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/authentication/users/add/',
+        headers: h,
+        payload: { username: 'weak', password },
+      });
       expect(res.statusCode).toBe(400);
-      expect(res.json().errors[0]).toMatchObject({ field: 'body.password', message: expect.stringContaining(reason) });
+      expect(res.json().errors[0]).toMatchObject({
+        field: 'body.password',
+        message: expect.stringContaining(reason),
+      });
     }
     const long = 'x'.repeat(100) + 'Y'.repeat(100);
-    const ok = await t.app.inject({ method: 'POST', url: '/api/v1/authentication/users/add/', headers: h, payload: { username: 'longpw', password: long } });
+    const ok = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/authentication/users/add/',
+      headers: h,
+      payload: { username: 'longpw', password: long },
+    });
     expect(ok.statusCode).toBe(201);
     // No truncation: the password minus its last character is wrong.
-    const bad = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token/', payload: { username: 'longpw', password: long.slice(0, -1) } });
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token/',
+      payload: { username: 'longpw', password: long.slice(0, -1) },
+    });
     expect(bad.statusCode).toBe(401);
   });
 });
@@ -107,10 +149,19 @@ describe('every credential scheme', () => {
     const res = await makeToken({ name: 'schemes', scopes: ['users:read'] });
     expect(res.statusCode).toBe(201);
     const tok = res.json().token as string;
-    for (const headers of [{ authorization: `Token ${tok}` }, { authorization: `Bearer ${tok}` }, { 'api-key': tok }, { 'x-token-id': tok }]) {
+    for (const headers of [
+      { authorization: `Token ${tok}` },
+      { authorization: `Bearer ${tok}` },
+      { 'api-key': tok },
+      { 'x-token-id': tok },
+    ]) {
       const r = await t.app.inject({ url: '/api/v1/auth/whoami/', headers });
       expect(r.statusCode).toBe(200);
-      expect(r.json()).toMatchObject({ auth_method: 'api_token', token_id: res.json().id, permissions: ['users:read'] });
+      expect(r.json()).toMatchObject({
+        auth_method: 'api_token',
+        token_id: res.json().id,
+        permissions: ['users:read'],
+      });
     }
     const x = await t.app.inject({ url: '/api/v1/auth/whoami/', headers: { 'x-auth-token': tok } });
     expect(x.statusCode).toBe(401);
@@ -124,7 +175,10 @@ describe('every credential scheme', () => {
     const res = await makeToken({ name: 'to-forge', scopes: ['users:read'] });
     const tok = res.json().token as string;
     const typo = `${tok.slice(0, 8)}${tok[8] === 'Q' ? 'R' : 'Q'}${tok.slice(9)}`;
-    const r = await t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${typo}` } });
+    const r = await t.app.inject({
+      url: '/api/v1/auth/whoami/',
+      headers: { authorization: `Token ${typo}` },
+    });
     expect(r.json().detail).toContain('checksum');
   });
 });
@@ -144,18 +198,35 @@ describe('token lifecycle', () => {
 
   it('a disabled, revoked or expired token is refused on the very next request, and says which', async () => {
     const h = await t.adminHeaders();
-    const res = await makeToken({ name: 'life', scopes: ['users:read'], expires_at: new Date(t.clock.now().getTime() + 10 * MIN).toISOString() });
+    const res = await makeToken({
+      name: 'life',
+      scopes: ['users:read'],
+      expires_at: new Date(t.clock.now().getTime() + 10 * MIN).toISOString(),
+    });
     const { id, token } = res.json();
-    const use = () => t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${token}` } });
+    const use = () =>
+      t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${token}` } });
     expect((await use()).statusCode).toBe(200);
-    await t.app.inject({ method: 'PATCH', url: `/api/v1/tokens/${id}/`, headers: h, payload: { enabled: false } });
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/tokens/${id}/`,
+      headers: h,
+      payload: { enabled: false },
+    });
     expect((await use()).json().detail).toBe('token is disabled');
-    await t.app.inject({ method: 'PATCH', url: `/api/v1/tokens/${id}/`, headers: h, payload: { enabled: true } });
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/tokens/${id}/`,
+      headers: h,
+      payload: { enabled: true },
+    });
     expect((await use()).statusCode).toBe(200);
     t.clock.advance(11 * MIN);
     expect((await use()).json().detail).toBe('token has expired');
     t.clock.advance(-11 * MIN);
-    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${id}/`, headers: h })).statusCode).toBe(204);
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: `/api/v1/tokens/${id}/`, headers: h })).statusCode,
+    ).toBe(204);
     expect((await use()).json().detail).toBe('token has been revoked');
   });
 
@@ -163,13 +234,19 @@ describe('token lifecycle', () => {
     const h = await t.adminHeaders();
     const res = await makeToken({ name: 'rotate', scopes: ['users:read'] });
     const { id, token: old } = res.json();
-    const r = await t.app.inject({ method: 'POST', url: `/api/v1/tokens/${id}/refresh/`, headers: h, payload: { grace_period_seconds: 300 } });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/tokens/${id}/refresh/`,
+      headers: h,
+      payload: { grace_period_seconds: 300 },
+    });
     expect(r.statusCode).toBe(200);
     const fresh = r.json().token as string;
     t.secrets.add(fresh);
     expect(fresh).not.toBe(old);
     expect(r.json().id).toBe(id);
-    const use = (tok: string) => t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${tok}` } });
+    const use = (tok: string) =>
+      t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${tok}` } });
     expect((await use(old)).statusCode).toBe(200);
     expect((await use(fresh)).statusCode).toBe(200);
     t.clock.advance(301_000);
@@ -179,11 +256,25 @@ describe('token lifecycle', () => {
 
   it('a token refreshes itself without an admin', async () => {
     const viewerHeaders = await t.headersFor('viewer');
-    const r = await t.app.inject({ method: 'POST', url: '/api/v1/tokens/self/refresh/', headers: viewerHeaders, payload: { grace_period_seconds: 0 } });
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens/self/refresh/',
+      headers: viewerHeaders,
+      payload: { grace_period_seconds: 0 },
+    });
     expect(r.statusCode).toBe(200);
     t.secrets.add(r.json().token);
-    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: viewerHeaders })).statusCode).toBe(401);
-    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${r.json().token}` } })).statusCode).toBe(200);
+    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: viewerHeaders })).statusCode).toBe(
+      401,
+    );
+    expect(
+      (
+        await t.app.inject({
+          url: '/api/v1/auth/whoami/',
+          headers: { authorization: `Token ${r.json().token}` },
+        })
+      ).statusCode,
+    ).toBe(200);
   });
 
   it('scopes narrow the role and cannot exceed it', async () => {
@@ -192,7 +283,11 @@ describe('token lifecycle', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors[0].message).toContain('does not have');
     const ro = await makeToken({ name: 'ro', scopes: ['users:read'] });
-    const del = await t.app.inject({ method: 'DELETE', url: '/api/v1/authentication/users/1/', headers: { authorization: `Token ${ro.json().token}` } });
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/authentication/users/1/',
+      headers: { authorization: `Token ${ro.json().token}` },
+    });
     expect(del.statusCode).toBe(403);
     expect(del.json()).toMatchObject({ code: 'insufficient_scope', required_permission: 'users:write' });
   });
@@ -200,11 +295,24 @@ describe('token lifecycle', () => {
   it('records last use and activity, reads included', async () => {
     const res = await makeToken({ name: 'tracked', scopes: ['users:read'] });
     const { id, token } = res.json();
-    for (let i = 0; i < 3; i++) await t.app.inject({ url: '/api/v1/authentication/users/', headers: { 'x-token-id': token, 'x-forwarded-for': '1.2.3.4' } });
-    const act = await t.app.inject({ url: `/api/v1/tokens/${id}/activity/`, headers: await t.adminHeaders() });
+    for (let i = 0; i < 3; i++)
+      await t.app.inject({
+        url: '/api/v1/authentication/users/',
+        headers: { 'x-token-id': token, 'x-forwarded-for': '1.2.3.4' },
+      });
+    const act = await t.app.inject({
+      url: `/api/v1/tokens/${id}/activity/`,
+      headers: await t.adminHeaders(),
+    });
     expect(act.json().count).toBe(3);
-    expect(act.json().results[0]).toMatchObject({ method: 'GET', path: '/api/v1/authentication/users/', status: 200 });
-    const one = (await t.app.inject({ url: `/api/v1/tokens/${id}/`, headers: await t.adminHeaders() })).json();
+    expect(act.json().results[0]).toMatchObject({
+      method: 'GET',
+      path: '/api/v1/authentication/users/',
+      status: 200,
+    });
+    const one = (
+      await t.app.inject({ url: `/api/v1/tokens/${id}/`, headers: await t.adminHeaders() })
+    ).json();
     expect(one.use_count).toBe(3);
     expect(one.last_used_ip).toBe('127.0.0.1');
     expect(one.last_used_at).not.toBeNull();
@@ -212,7 +320,10 @@ describe('token lifecycle', () => {
 
   it('honours allowed_ips and the per-token rate limit with RateLimit headers', async () => {
     const blocked = await makeToken({ name: 'ip', scopes: ['users:read'], allowed_ips: ['10.9.8.0/24'] });
-    const r = await t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${blocked.json().token}` } });
+    const r = await t.app.inject({
+      url: '/api/v1/auth/whoami/',
+      headers: { authorization: `Token ${blocked.json().token}` },
+    });
     expect(r.json().detail).toContain('not allowed from');
     const badIp = await makeToken({ name: 'ip2', scopes: ['users:read'], allowed_ips: ['10.0.0.300/8'] });
     expect(badIp.statusCode).toBe(400);
@@ -228,9 +339,16 @@ describe('token lifecycle', () => {
 
   it('requires_login tokens work only while the owner has a live session', async () => {
     const user = await t.createUser('operator');
-    const res = await makeToken({ name: 'needs-login', owner_id: user.id, scopes: ['appliances:read'], requires_login: true });
+    const res = await makeToken({
+      name: 'needs-login',
+      owner_id: user.id,
+      scopes: ['appliances:read'],
+      requires_login: true,
+    });
     const h = { authorization: `Token ${res.json().token}` };
-    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: h })).json().detail).toContain('requires its owner');
+    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: h })).json().detail).toContain(
+      'requires its owner',
+    );
     const session = await t.login(user.username, TEST_PASSWORD);
     expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: h })).statusCode).toBe(200);
     await t.app.inject({ method: 'POST', url: '/api/v1/auth/logout/', headers: session });
@@ -245,7 +363,13 @@ describe('token lifecycle', () => {
       method: 'POST',
       url: '/api/v1/config/api_tokens/',
       headers: h,
-      payload: { user_defined_tokens: false, max_lifetime_days: null, default_lifetime_days: 90, default_rate_limit_per_minute: 600, allow_tokens_in_url: true },
+      payload: {
+        user_defined_tokens: false,
+        max_lifetime_days: null,
+        default_lifetime_days: 90,
+        default_rate_limit_per_minute: 600,
+        allow_tokens_in_url: true,
+      },
     });
     expect(s.statusCode).toBe(200);
     const ok = await makeToken({ name: 'url2', scopes: ['users:read'], allow_in_url: true });
@@ -268,17 +392,28 @@ describe('token lifecycle', () => {
       method: 'POST',
       url: '/api/v1/config/api_tokens/',
       headers: await t.adminHeaders(),
-      payload: { user_defined_tokens: true, max_lifetime_days: 30, default_lifetime_days: 7, default_rate_limit_per_minute: 600, allow_tokens_in_url: true },
+      payload: {
+        user_defined_tokens: true,
+        max_lifetime_days: 30,
+        default_lifetime_days: 7,
+        default_rate_limit_per_minute: 600,
+        allow_tokens_in_url: true,
+      },
     });
     const on = await makeToken({ name: 'mine', scopes: ['appliances:read'] }, session);
     expect(on.statusCode).toBe(201);
-    const tooLong = await makeToken({ name: 'long', expires_at: new Date(t.clock.now().getTime() + 40 * 86400_000).toISOString() }, session);
+    const tooLong = await makeToken(
+      { name: 'long', expires_at: new Date(t.clock.now().getTime() + 40 * 86400_000).toISOString() },
+      session,
+    );
     expect(tooLong.statusCode).toBe(400);
     expect(tooLong.json().errors[0].field).toBe('body.expires_at');
     const others = await t.app.inject({ url: '/api/v1/tokens/', headers: session });
     expect(others.json().results.every((x: { owner_id: number }) => x.owner_id === op.id)).toBe(true);
     const adminTokenId = (await makeToken({ name: 'admins-own', scopes: ['users:read'] })).json().id;
-    expect((await t.app.inject({ url: `/api/v1/tokens/${adminTokenId}/`, headers: session })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ url: `/api/v1/tokens/${adminTokenId}/`, headers: session })).statusCode,
+    ).toBe(404);
   });
 });
 
@@ -289,10 +424,20 @@ describe('users and their credentials', () => {
     const session = await t.login(u.username, TEST_PASSWORD);
     const tok = (await makeToken({ name: 'svc', owner_id: u.id, scopes: ['appliances:read'] })).json().token;
     const use = (hd: Record<string, string>) => t.app.inject({ url: '/api/v1/auth/whoami/', headers: hd });
-    await t.app.inject({ method: 'PATCH', url: `/api/v1/authentication/users/${u.id}/`, headers: h, payload: { is_active: false } });
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/authentication/users/${u.id}/`,
+      headers: h,
+      payload: { is_active: false },
+    });
     expect((await use(session)).statusCode).toBe(401);
     expect((await use({ authorization: `Token ${tok}` })).json().detail).toContain('suspended');
-    await t.app.inject({ method: 'PATCH', url: `/api/v1/authentication/users/${u.id}/`, headers: h, payload: { is_active: true } });
+    await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/authentication/users/${u.id}/`,
+      headers: h,
+      payload: { is_active: true },
+    });
     expect((await use({ authorization: `Token ${tok}` })).statusCode).toBe(200);
     expect((await use(session)).statusCode).toBe(401);
     await t.app.inject({ method: 'DELETE', url: `/api/v1/authentication/users/${u.id}/`, headers: h });
@@ -301,15 +446,27 @@ describe('users and their credentials', () => {
 
   it('API-only users cannot log in but use tokens; the API key replaces the previous one', async () => {
     const u = await t.createUser('viewer', { api_only: true });
-    const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token/', payload: { username: u.username, password: TEST_PASSWORD } });
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token/',
+      payload: { username: u.username, password: TEST_PASSWORD },
+    });
     expect(login.statusCode).toBe(401);
-    const k1 = await t.app.inject({ method: 'POST', url: `/api/v1/authentication/users/${u.id}/api-key/`, headers: await t.adminHeaders() });
+    const k1 = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/authentication/users/${u.id}/api-key/`,
+      headers: await t.adminHeaders(),
+    });
     expect(k1.statusCode).toBe(201);
     t.secrets.add(k1.json().token);
     expect(k1.json().token.startsWith('stwk')).toBe(true);
     const use = (k: string) => t.app.inject({ url: '/api/v1/auth/whoami/', headers: { 'api-key': k } });
     expect((await use(k1.json().token)).json().auth_method).toBe('api_key');
-    const k2 = await t.app.inject({ method: 'POST', url: `/api/v1/authentication/users/${u.id}/api-key/`, headers: await t.adminHeaders() });
+    const k2 = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/authentication/users/${u.id}/api-key/`,
+      headers: await t.adminHeaders(),
+    });
     t.secrets.add(k2.json().token);
     expect((await use(k1.json().token)).statusCode).toBe(401);
     expect((await use(k2.json().token)).statusCode).toBe(200);
@@ -319,11 +476,23 @@ describe('users and their credentials', () => {
     const u = await t.createUser('operator');
     const s1 = await t.login(u.username, TEST_PASSWORD);
     const s2 = await t.login(u.username, TEST_PASSWORD);
-    const tokenHeaders = { authorization: `Token ${(await makeToken({ name: 'pw', owner_id: u.id, scopes: ['appliances:read'] })).json().token}` };
-    const byToken = await t.app.inject({ method: 'PUT', url: `/api/v1/authentication/users/${u.id}/password/`, headers: tokenHeaders, payload: { password: 'A Brand New Passphrase 1' } });
+    const tokenHeaders = {
+      authorization: `Token ${(await makeToken({ name: 'pw', owner_id: u.id, scopes: ['appliances:read'] })).json().token}`,
+    };
+    const byToken = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/authentication/users/${u.id}/password/`,
+      headers: tokenHeaders,
+      payload: { password: 'A Brand New Passphrase 1' },
+    });
     expect(byToken.statusCode).toBe(403);
     t.clock.advance(16 * MIN);
-    const noCurrent = await t.app.inject({ method: 'PUT', url: `/api/v1/authentication/users/${u.id}/password/`, headers: s1, payload: { password: 'A Brand New Passphrase 1' } });
+    const noCurrent = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/authentication/users/${u.id}/password/`,
+      headers: s1,
+      payload: { password: 'A Brand New Passphrase 1' },
+    });
     expect(noCurrent.statusCode).toBe(400);
     expect(noCurrent.json().errors[0].field).toBe('body.current_password');
     const ok = await t.app.inject({
@@ -355,11 +524,15 @@ describe('sessions', () => {
       t.clock.advance(29 * MIN);
       await t.app.inject({ url: '/api/v1/auth/whoami/', headers: s2 });
     }
-    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: s2 })).json().detail).toContain('maximum lifetime');
+    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: s2 })).json().detail).toContain(
+      'maximum lifetime',
+    );
     t.clock.advance(-26 * 29 * MIN);
     const s3 = await t.login(u.username, TEST_PASSWORD);
     const id = (await t.app.inject({ url: '/api/v1/auth/whoami/', headers: s3 })).json().session_id;
-    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${id}/`, headers: s3 })).statusCode).toBe(204);
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${id}/`, headers: s3 })).statusCode,
+    ).toBe(204);
     expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: s3 })).statusCode).toBe(401);
   });
 });
@@ -367,7 +540,9 @@ describe('sessions', () => {
 describe('brute force', () => {
   it('locks an account after 5 failures in 15 minutes, the correct password too, without blocking tokens or others', async () => {
     const u = await t.createUser('viewer');
-    const tok = (await makeToken({ name: 'while-locked', owner_id: u.id, scopes: ['appliances:read'] })).json().token;
+    const tok = (
+      await makeToken({ name: 'while-locked', owner_id: u.id, scopes: ['appliances:read'] })
+    ).json().token;
     const attempt = (password: string, username = u.username) =>
       t.app.inject({ method: 'POST', url: '/api/v1/auth/token/', payload: { username, password } });
     for (let i = 0; i < 5; i++) expect((await attempt('Wrong Password Here!')).statusCode).toBe(401);
@@ -375,15 +550,26 @@ describe('brute force', () => {
     expect(locked.statusCode).toBe(423);
     expect(locked.json().detail).toContain('too many failed logins');
     expect(Number(locked.headers['retry-after'])).toBeGreaterThan(800);
-    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${tok}` } })).statusCode).toBe(200);
+    expect(
+      (await t.app.inject({ url: '/api/v1/auth/whoami/', headers: { authorization: `Token ${tok}` } }))
+        .statusCode,
+    ).toBe(200);
     expect((await attempt(TEST_PASSWORD, 'admin')).statusCode).toBe(200);
     t.clock.advance(16 * MIN);
     expect((await attempt(TEST_PASSWORD)).statusCode).toBe(200);
   });
 
   it('an unknown user and a wrong password get the same status and body', async () => {
-    const a = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token/', payload: { username: 'nobody-here', password: 'Wrong Password Here!' } });
-    const b = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token/', payload: { username: 'admin', password: 'Wrong Password Here!' } });
+    const a = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token/',
+      payload: { username: 'nobody-here', password: 'Wrong Password Here!' },
+    });
+    const b = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token/',
+      payload: { username: 'admin', password: 'Wrong Password Here!' },
+    });
     expect(a.statusCode).toBe(b.statusCode);
     const strip = (x: Record<string, unknown>) => ({ ...x, request_id: undefined });
     expect(strip(a.json())).toEqual(strip(b.json()));
@@ -403,14 +589,28 @@ describe('audit', () => {
     const page2 = await t.app.inject({ url: `${next.pathname}${next.search}`, headers: h });
     expect(page2.json().results[0].id).toBeLessThan(res.json().results[1].id);
     const kinds = new Set(
-      (await t.app.inject({ url: '/api/v1/audit/?limit=100', headers: h })).json().results.map((r: { action: string }) => r.action),
+      (await t.app.inject({ url: '/api/v1/audit/?limit=100', headers: h }))
+        .json()
+        .results.map((r: { action: string }) => r.action),
     );
-    for (const k of ['token.created', 'token.revoked', 'token.refreshed', 'token.disabled', 'user.created', 'auth.refused', 'auth.login_failed', 'auth.login_locked']) {
+    for (const k of [
+      'token.created',
+      'token.revoked',
+      'token.refreshed',
+      'token.disabled',
+      'user.created',
+      'auth.refused',
+      'auth.login_failed',
+      'auth.login_locked',
+    ]) {
       const one = await t.app.inject({ url: `/api/v1/audit/?action=${k}&limit=1`, headers: h });
       expect(one.json().count, k).toBeGreaterThan(0);
     }
     expect(kinds.size).toBeGreaterThan(3);
-    const denied = await t.app.inject({ url: '/api/v1/audit/?action=auth.refused&outcome=denied&limit=5', headers: h });
+    const denied = await t.app.inject({
+      url: '/api/v1/audit/?action=auth.refused&outcome=denied&limit=5',
+      headers: h,
+    });
     expect(denied.json().results[0].details).toHaveProperty('reason');
   });
 

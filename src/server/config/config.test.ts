@@ -27,7 +27,13 @@ describe('loadConfig', () => {
     }
     expect(err).toBeInstanceOf(ConfigError);
     const msg = (err as Error).message;
-    for (const name of ['STEWARD_PORT', 'STEWARD_TLS:', 'STEWARD_DATABASE_URL', 'STEWARD_LOG_LEVEL', 'STEWARD_TLS_KEY']) {
+    for (const name of [
+      'STEWARD_PORT',
+      'STEWARD_TLS:',
+      'STEWARD_DATABASE_URL',
+      'STEWARD_LOG_LEVEL',
+      'STEWARD_TLS_KEY',
+    ]) {
       expect(msg).toContain(name);
     }
     expect(msg).not.toContain('hunter2');

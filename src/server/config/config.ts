@@ -49,7 +49,6 @@ function integer(min: number, max: number) {
   };
 }
 
-const text = (raw: string) => ({ value: raw });
 const optionalText = (raw: string) => ({ value: raw === '' ? undefined : raw });
 
 export const SETTINGS: readonly Setting[] = [
@@ -73,7 +72,8 @@ export const SETTINGS: readonly Setting[] = [
     key: 'dataDir',
     env: 'STEWARD_DATA_DIR',
     flag: '--data-dir',
-    description: 'Directory for everything the manager keeps on disk (database, certificates, uploads, backups)',
+    description:
+      'Directory for everything the manager keeps on disk (database, certificates, uploads, backups)',
     default: './data',
     parse: (raw) => (raw.trim() ? { value: resolve(raw.trim()) } : { error: 'must not be empty' }),
   },
@@ -81,7 +81,8 @@ export const SETTINGS: readonly Setting[] = [
     key: 'databaseUrl',
     env: 'STEWARD_DATABASE_URL',
     flag: '--database-url',
-    description: 'postgres:// URL of a PostgreSQL 14+ server; unset uses the embedded database in the data directory',
+    description:
+      'postgres:// URL of a PostgreSQL 14+ server; unset uses the embedded database in the data directory',
     secret: true,
     parse: (raw) => {
       if (raw === '') return { value: undefined };
@@ -100,7 +101,8 @@ export const SETTINGS: readonly Setting[] = [
     key: 'tls',
     env: 'STEWARD_TLS',
     flag: '--tls',
-    description: 'on: HTTPS (self-signed certificate in the data directory unless STEWARD_TLS_CERT/KEY are set); off: plain HTTP',
+    description:
+      'on: HTTPS (self-signed certificate in the data directory unless STEWARD_TLS_CERT/KEY are set); off: plain HTTP',
     default: 'on',
     parse: (raw) => {
       const v = raw.trim().toLowerCase();
@@ -127,7 +129,8 @@ export const SETTINGS: readonly Setting[] = [
     key: 'adminPassword',
     env: 'STEWARD_ADMIN_PASSWORD',
     flag: '--admin-password',
-    description: 'Password of the built-in admin user, used only on the very first start; unset prints a random one once',
+    description:
+      'Password of the built-in admin user, used only on the very first start; unset prints a random one once',
     secret: true,
     parse: optionalText,
   },
@@ -170,11 +173,14 @@ export const SETTINGS: readonly Setting[] = [
     key: 'secretKey',
     env: 'STEWARD_SECRET_KEY',
     flag: '--secret-key',
-    description: 'AES-256 key (64 hex characters) for secrets stored encrypted; unset keeps a key file in the data directory',
+    description:
+      'AES-256 key (64 hex characters) for secrets stored encrypted; unset keeps a key file in the data directory',
     secret: true,
     parse: (raw) => {
       if (raw === '') return { value: undefined };
-      return /^[0-9a-fA-F]{64}$/.test(raw) ? { value: raw.toLowerCase() } : { error: 'must be 64 hexadecimal characters' };
+      return /^[0-9a-fA-F]{64}$/.test(raw)
+        ? { value: raw.toLowerCase() }
+        : { error: 'must be 64 hexadecimal characters' };
     },
   },
 ];
@@ -233,6 +239,7 @@ export function loadConfig(
 /** The settings table as text, for `steward serve --help` and the README. */
 export function describeSettings(): string {
   return SETTINGS.map(
-    (s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.description}${s.default ? ` (default: ${s.default})` : ''}`,
+    (s) =>
+      `  ${s.flag.padEnd(24)} ${s.env.padEnd(30)} ${s.description}${s.default ? ` (default: ${s.default})` : ''}`,
   ).join('\n');
 }

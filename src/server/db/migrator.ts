@@ -21,6 +21,7 @@ class SqlFileMigrationProvider implements MigrationProvider {
       out[file.replace(/\.sql$/, '')] = {
         // Statements run one by one inside the migrator's transaction (PGlite's extended
         // protocol takes one statement per query).
+        // biome-ignore lint/suspicious/noExplicitAny: migrations run below the typed schema
         up: async (db: Kysely<any>) => {
           for (const statement of splitSqlStatements(text)) await sql.raw(statement).execute(db);
         },
@@ -85,15 +86,19 @@ export interface MigrationReport {
   applied: string[];
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: any typed database can be migrated
 export async function migrateToLatest(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<MigrationReport> {
   const migrator = new Migrator({ db, provider: new SqlFileMigrationProvider(dir) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');
     const where = failed ? ` in ${failed.migrationName}` : '';
-    throw new Error(`database migration failed${where}: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
+    throw new Error(
+      `database migration failed${where}: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   return { applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName) };
 }

@@ -107,20 +107,30 @@ export function toAppError(err: unknown): AppError {
     case 'FST_REQ_FILE_TOO_LARGE':
     case 'FST_FILES_LIMIT':
     case 'FST_PARTS_LIMIT':
-      return new AppError({ code: 'payload_too_large', message: 'request body is larger than this route accepts' });
+      return new AppError({
+        code: 'payload_too_large',
+        message: 'request body is larger than this route accepts',
+      });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new AppError({
         code: 'unsupported_media_type',
-        message: 'unsupported Content-Type; this route accepts application/json (or the form types it documents)',
+        message:
+          'unsupported Content-Type; this route accepts application/json (or the form types it documents)',
       });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError({ code: 'bad_request', message: 'Content-Length does not match the body' });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new AppError({ code: 'bad_request', message: 'the body is empty but Content-Type is application/json' });
+      return new AppError({
+        code: 'bad_request',
+        message: 'the body is empty but Content-Type is application/json',
+      });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new AppError({ code: 'bad_request', message: `the body is not valid JSON: ${e.message}` });
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
-      return new AppError({ code: 'unsupported_media_type', message: 'this route expects multipart/form-data' });
+      return new AppError({
+        code: 'unsupported_media_type',
+        message: 'this route expects multipart/form-data',
+      });
     default:
       break;
   }
@@ -132,7 +142,11 @@ export function toAppError(err: unknown): AppError {
     return new AppError({ code: 'conflict', message: 'an object with the same unique name already exists' });
   }
   if (isDatabaseUnavailable(e)) {
-    return new AppError({ code: 'unavailable', message: 'the database is unavailable; try again shortly', cause: e });
+    return new AppError({
+      code: 'unavailable',
+      message: 'the database is unavailable; try again shortly',
+      cause: e,
+    });
   }
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     return new AppError({ code: 'bad_request', message: e.message });
@@ -145,7 +159,8 @@ export function isDatabaseUnavailable(e: unknown): boolean {
   const err = e as { code?: string; message?: string } | undefined;
   if (!err) return false;
   const code = err.code ?? '';
-  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '57014', '53300'].includes(code)) return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '57014', '53300'].includes(code))
+    return true;
   if (code.startsWith('08')) return true;
   const msg = err.message ?? '';
   return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed/i.test(
@@ -160,7 +175,10 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     type: `${PROBLEM_TYPE_BASE}${error.code}`,
     title: TITLES[status] ?? 'Error',
     status,
-    detail: internal && error.code === 'internal' ? `internal error; quote request id ${request.id}` : error.message,
+    detail:
+      internal && error.code === 'internal'
+        ? `internal error; quote request id ${request.id}`
+        : error.message,
     code: error.code,
     request_id: String(request.id),
   };
@@ -177,7 +195,10 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     );
   }
   if (error.code === 'insufficient_scope' && !reply.hasHeader('www-authenticate')) {
-    reply.header('www-authenticate', `Bearer realm="steward", error="insufficient_scope", scope="${error.details?.required_permission ?? ''}"`);
+    reply.header(
+      'www-authenticate',
+      `Bearer realm="steward", error="insufficient_scope", scope="${error.details?.required_permission ?? ''}"`,
+    );
   }
   return reply.code(status).type('application/problem+json').send(body);
 }

@@ -2,7 +2,7 @@
 // Each app gets its own registry, so several apps in one process (tests) do not collide.
 
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DatabaseHandle } from '../db/client.js';
 
 export function registerMetrics(app: FastifyInstance, db: DatabaseHandle, opts: { defaultMetrics: boolean }) {

@@ -26,6 +26,19 @@ export const OPENAPI_TAGS = [
 const toOpenApiPath = (url: string) =>
   (url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\/$/, '') || '/').toLowerCase();
 
+/** `GET /api/v1/tokens/{id}/activity/` becomes `getTokensByIdActivity`: stable and unique. */
+export function operationIdOf(method: string, path: string): string {
+  const words = path
+    .replace(/^\/api\/(v1\/)?/, '')
+    .split(/[^A-Za-z0-9{}]+/)
+    .filter(Boolean)
+    .map((w) => (w.startsWith('{') ? `By${w.slice(1, -1)}` : w))
+    .map(
+      (w) => w.charAt(0).toUpperCase() + w.slice(1).replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
+    );
+  return method.toLowerCase() + words.join('');
+}
+
 export async function registerOpenApi(app: FastifyInstance, table: RouteTable, version: string) {
   await app.register(swagger, {
     openapi: {
@@ -52,11 +65,22 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
             type: 'apiKey',
             in: 'header',
             name: 'Authorization',
-            description: 'The Spectra style: `Authorization: Token <token>` (type the word Token, a space, and the token)',
+            description:
+              'The Spectra style: `Authorization: Token <token>` (type the word Token, a space, and the token)',
           },
           BearerAuth: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <token>`' },
-          ApiKeyAuth: { type: 'apiKey', in: 'header', name: 'Api-Key', description: 'Any API token or API key' },
-          TokenIdAuth: { type: 'apiKey', in: 'header', name: 'x-token-id', description: 'Any API token (Cyber Vision style)' },
+          ApiKeyAuth: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Api-Key',
+            description: 'Any API token or API key',
+          },
+          TokenIdAuth: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'x-token-id',
+            description: 'Any API token (Cyber Vision style)',
+          },
           SessionAuth: {
             type: 'apiKey',
             in: 'header',
@@ -65,10 +89,17 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
           },
         },
       },
-      security: [{ BearerAuth: [] }, { TokenAuth: [] }, { ApiKeyAuth: [] }, { TokenIdAuth: [] }, { SessionAuth: [] }],
+      security: [
+        { BearerAuth: [] },
+        { TokenAuth: [] },
+        { ApiKeyAuth: [] },
+        { TokenIdAuth: [] },
+        { SessionAuth: [] },
+      ],
     },
     transformObject: (documentObject) => {
-      const openapiObject = (documentObject as unknown as { openapiObject: Record<string, unknown> }).openapiObject;
+      const openapiObject = (documentObject as unknown as { openapiObject: Record<string, unknown> })
+        .openapiObject;
       const doc = openapiObject as {
         paths?: Record<string, Record<string, Record<string, unknown>>>;
       };
@@ -78,6 +109,7 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
           const permission = byKey.get(`${method.toUpperCase()} ${toOpenApiPath(path)}`);
           if (permission === undefined) continue;
           op['x-required-permission'] = permission;
+          op.operationId ??= operationIdOf(method, path);
           if (permission === 'public') op.security = [];
         }
       }

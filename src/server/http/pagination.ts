@@ -16,9 +16,13 @@ const pageSizeSchema = (description: string) =>
 /** Query parameters every list accepts. Spread into a route's querystring schema. */
 export const PageQuery = {
   page: Type.Optional(Type.Integer({ minimum: 1, description: 'Page number, starting at 1' })),
-  page_size: Type.Optional(pageSizeSchema(`Items per page (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`)),
+  page_size: Type.Optional(
+    pageSizeSchema(`Items per page (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`),
+  ),
   size: Type.Optional(pageSizeSchema('Alias of page_size')),
-  limit: Type.Optional(pageSizeSchema(`Items to return (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`)),
+  limit: Type.Optional(
+    pageSizeSchema(`Items to return (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`),
+  ),
   offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Items to skip' })),
 };
 
@@ -38,7 +42,10 @@ export const SearchQuery = {
 
 export const CursorQuery = {
   cursor: Type.Optional(
-    Type.String({ maxLength: 200, description: 'Opaque cursor from a previous page\'s `next` link (keyset pagination)' }),
+    Type.String({
+      maxLength: 200,
+      description: "Opaque cursor from a previous page's `next` link (keyset pagination)",
+    }),
   ),
 };
 
@@ -86,7 +93,11 @@ export function parsePage(query: PageParams): PageRequest {
 }
 
 /** Absolute URL of this request with some query parameters replaced. */
-export function linkTo(request: FastifyRequest, baseUrl: string | undefined, changes: Record<string, string | null>) {
+export function linkTo(
+  request: FastifyRequest,
+  baseUrl: string | undefined,
+  changes: Record<string, string | null>,
+) {
   const base = baseUrl ?? `${request.protocol}://${request.host}`;
   const url = new URL(request.url, base.endsWith('/') ? base : `${base}/`);
   if (baseUrl) {
@@ -124,7 +135,11 @@ export function sendPage<T>(
   let next: string | null = null;
   let previous: string | null = null;
   if (page.style === 'offset') {
-    if (hasNext) next = linkTo(request, baseUrl, { offset: String(page.offset + page.limit), limit: String(page.limit) });
+    if (hasNext)
+      next = linkTo(request, baseUrl, {
+        offset: String(page.offset + page.limit),
+        limit: String(page.limit),
+      });
     if (hasPrev)
       previous = linkTo(request, baseUrl, {
         offset: String(Math.max(0, page.offset - page.limit)),
@@ -173,7 +188,11 @@ export interface OrderTerm {
 }
 
 /** Parses `ordering=name,-created` against the fields a list allows; unknown fields are a 400. */
-export function parseOrdering(ordering: string | undefined, allowed: readonly string[], fallback: OrderTerm[]): OrderTerm[] {
+export function parseOrdering(
+  ordering: string | undefined,
+  allowed: readonly string[],
+  fallback: OrderTerm[],
+): OrderTerm[] {
   if (!ordering) return fallback;
   const terms: OrderTerm[] = [];
   const bad: string[] = [];

@@ -25,16 +25,52 @@ export const ProblemSchema = Type.Object(
 );
 
 const ERROR_DESCRIPTIONS: Record<number, { description: string; code: string; detail: string }> = {
-  400: { description: 'Bad input: invalid JSON, unknown or invalid fields', code: 'validation_failed', detail: 'unknown field(s): body.colour' },
-  401: { description: 'No credential, or a malformed, unknown, expired, revoked or disabled one', code: 'invalid_token', detail: 'token has expired' },
-  403: { description: 'The credential lacks the permission this operation requires', code: 'insufficient_scope', detail: 'permission users:write is required for this operation' },
+  400: {
+    description: 'Bad input: invalid JSON, unknown or invalid fields',
+    code: 'validation_failed',
+    detail: 'unknown field(s): body.colour',
+  },
+  401: {
+    description: 'No credential, or a malformed, unknown, expired, revoked or disabled one',
+    code: 'invalid_token',
+    detail: 'token has expired',
+  },
+  403: {
+    description: 'The credential lacks the permission this operation requires',
+    code: 'insufficient_scope',
+    detail: 'permission users:write is required for this operation',
+  },
   404: { description: 'No such object', code: 'not_found', detail: 'user not found' },
-  409: { description: 'Conflicts with the current state', code: 'conflict', detail: 'a user named "alice" already exists' },
-  413: { description: 'Body too large', code: 'payload_too_large', detail: 'request body is larger than this route accepts' },
-  415: { description: 'Unsupported Content-Type', code: 'unsupported_media_type', detail: 'unsupported Content-Type' },
-  423: { description: 'Account temporarily locked after failed logins', code: 'locked', detail: 'too many failed logins; try again in 15 minutes' },
-  429: { description: 'Rate limit exceeded; see Retry-After', code: 'rate_limited', detail: 'rate limit of 60 requests per minute exceeded' },
-  503: { description: 'Temporarily unavailable (database unreachable)', code: 'unavailable', detail: 'the database is unavailable; try again shortly' },
+  409: {
+    description: 'Conflicts with the current state',
+    code: 'conflict',
+    detail: 'a user named "alice" already exists',
+  },
+  413: {
+    description: 'Body too large',
+    code: 'payload_too_large',
+    detail: 'request body is larger than this route accepts',
+  },
+  415: {
+    description: 'Unsupported Content-Type',
+    code: 'unsupported_media_type',
+    detail: 'unsupported Content-Type',
+  },
+  423: {
+    description: 'Account temporarily locked after failed logins',
+    code: 'locked',
+    detail: 'too many failed logins; try again in 15 minutes',
+  },
+  429: {
+    description: 'Rate limit exceeded; see Retry-After',
+    code: 'rate_limited',
+    detail: 'rate limit of 60 requests per minute exceeded',
+  },
+  503: {
+    description: 'Temporarily unavailable (database unreachable)',
+    code: 'unavailable',
+    detail: 'the database is unavailable; try again shortly',
+  },
 };
 
 /** Response schemas for the given error statuses, each a problem document with an example. */
@@ -61,7 +97,10 @@ export function ErrorResponses(...statuses: number[]) {
 }
 
 /** A request body object that rejects fields it does not name. */
-export function StrictObject<T extends TProperties>(properties: T, options: Record<string, unknown> = {}): TObject<T> {
+export function StrictObject<T extends TProperties>(
+  properties: T,
+  options: Record<string, unknown> = {},
+): TObject<T> {
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 

@@ -1,8 +1,9 @@
 // Crash-safe file writes: write a temporary file beside the target, fsync it, rename it over
 // the target, fsync the directory. A kill -9 at any moment leaves the old file or the new one,
 // never a half-written one.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): void {

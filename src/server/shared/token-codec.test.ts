@@ -18,8 +18,14 @@ describe('token codec', () => {
     const t = issueSecret('api_token').token;
     const typo = t.slice(0, 10) + (t[10] === 'a' ? 'b' : 'a') + t.slice(11);
     expect(parseSecret(typo)).toMatchObject({ ok: false, reason: expect.stringContaining('checksum') });
-    expect(parseSecret(t.slice(0, -1))).toMatchObject({ ok: false, reason: expect.stringContaining('malformed') });
-    expect(parseSecret(`xxxx${t.slice(4)}`)).toMatchObject({ ok: false, reason: expect.stringContaining('prefix') });
+    expect(parseSecret(t.slice(0, -1))).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('malformed'),
+    });
+    expect(parseSecret(`xxxx${t.slice(4)}`)).toMatchObject({
+      ok: false,
+      reason: expect.stringContaining('prefix'),
+    });
     expect(parseSecret('not a token')).toMatchObject({ ok: false });
   });
 

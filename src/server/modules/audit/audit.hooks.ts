@@ -19,7 +19,11 @@ export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db
     const refused = status === 401 || status === 403;
     if (!MUTATING.has(request.method) && !refused) return;
     const action =
-      status === 401 ? 'auth.refused' : status === 403 ? 'auth.permission_denied' : `request.${request.method.toLowerCase()}`;
+      status === 401
+        ? 'auth.refused'
+        : status === 403
+          ? 'auth.permission_denied'
+          : `request.${request.method.toLowerCase()}`;
     try {
       await audit.record(db, auditContextOf(request), {
         action,

@@ -1,10 +1,19 @@
-import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { CursorQuery, decodeCursor, encodeCursor, linkTo, PageOf, PageQuery, parsePage, sendPage } from '../../http/pagination.js';
+import {
+  CursorQuery,
+  decodeCursor,
+  encodeCursor,
+  linkTo,
+  PageOf,
+  PageQuery,
+  parsePage,
+  sendPage,
+} from '../../http/pagination.js';
 import { ErrorResponses } from '../../http/schemas.js';
-import type { AuditService } from './audit.service.js';
 import type { AuditFilter } from './audit.repo.js';
+import type { AuditService } from './audit.service.js';
 
 export const AuditRecord = Type.Object(
   {
@@ -14,7 +23,9 @@ export const AuditRecord = Type.Object(
     outcome: Type.String({ description: '`success`, `failure` or `denied`' }),
     user_id: Type.Union([Type.Integer(), Type.Null()]),
     username: Type.Union([Type.String(), Type.Null()]),
-    token_id: Type.Union([Type.Integer(), Type.Null()], { description: 'Id of the API token used (never the secret)' }),
+    token_id: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Id of the API token used (never the secret)',
+    }),
     auth_method: Type.Union([Type.String(), Type.Null()]),
     ip: Type.Union([Type.String(), Type.Null()]),
     user_agent: Type.Union([Type.String(), Type.Null()]),
@@ -60,8 +71,15 @@ const AuditQuery = Type.Object(
     user_id: Type.Optional(Type.Integer({ description: 'Only records of this user' })),
     username: Type.Optional(Type.String({ maxLength: 150 })),
     token_id: Type.Optional(Type.Integer({ description: 'Only requests made with this API token' })),
-    action: Type.Optional(Type.String({ maxLength: 100, description: 'Action, exactly, or a prefix ending in `*` such as `token.*`' })),
-    outcome: Type.Optional(Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')])),
+    action: Type.Optional(
+      Type.String({
+        maxLength: 100,
+        description: 'Action, exactly, or a prefix ending in `*` such as `token.*`',
+      }),
+    ),
+    outcome: Type.Optional(
+      Type.Union([Type.Literal('success'), Type.Literal('failure'), Type.Literal('denied')]),
+    ),
     target_type: Type.Optional(Type.String({ maxLength: 50 })),
     target_id: Type.Optional(Type.String({ maxLength: 100 })),
     since: Type.Optional(Type.String({ format: 'date-time', description: 'Records at or after this time' })),
@@ -108,7 +126,9 @@ export const auditRoutes: FastifyPluginAsync<{ audit: AuditService }> = async (a
         ]);
         const last = results.at(-1);
         const next =
-          results.length === limit && last ? linkTo(request, app.baseUrl(), { cursor: encodeCursor({ before: last.id }) }) : null;
+          results.length === limit && last
+            ? linkTo(request, app.baseUrl(), { cursor: encodeCursor({ before: last.id }) })
+            : null;
         reply.header('x-total-count', String(count));
         return { count, next, previous: null, results };
       }
@@ -120,7 +140,12 @@ export const auditRoutes: FastifyPluginAsync<{ audit: AuditService }> = async (a
       const body = sendPage(request, reply, page, count, results);
       // Offer a keyset cursor as the next link for offset-free walking of the rest.
       const last = results.at(-1);
-      if (body.next && last) body.next = linkTo(request, app.baseUrl(), { cursor: encodeCursor({ before: last.id }), page: null, offset: null });
+      if (body.next && last)
+        body.next = linkTo(request, app.baseUrl(), {
+          cursor: encodeCursor({ before: last.id }),
+          page: null,
+          offset: null,
+        });
       return body;
     },
   );

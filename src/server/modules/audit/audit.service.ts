@@ -5,9 +5,9 @@
 import type { FastifyRequest } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { redactUrlForLog } from '../../http/conventions.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
-import { redactUrlForLog } from '../../http/conventions.js';
 import type { AuditRepo } from './audit.repo.js';
 import { createAuditRepo } from './audit.repo.js';
 

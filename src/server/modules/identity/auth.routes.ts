@@ -28,7 +28,7 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { se
         description:
           'Accepts `multipart/form-data` (as `curl --form`), `application/x-www-form-urlencoded` or JSON. ' +
           'Answers a session token that works as `Authorization: Token`, `Authorization: Bearer` or `x-auth-token`. ' +
-          'After 5 failed logins in 15 minutes the account\'s logins are refused for 15 minutes (423). ' +
+          "After 5 failed logins in 15 minutes the account's logins are refused for 15 minutes (423). " +
           'API-only users cannot log in (403).\n\n' +
           "```\ncurl -k -X POST 'https://manager:8443/api/v1/auth/token/' --form 'username=admin' --form 'password=...'\n```",
         consumes: ['multipart/form-data', 'application/x-www-form-urlencoded', 'application/json'],
@@ -72,7 +72,8 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { se
       schema: {
         tags: ['auth'],
         summary: 'Who am I: the user and credential behind this request',
-        description: 'Shows the user, how the request was authenticated, and the effective permissions (role narrowed by token scopes).',
+        description:
+          'Shows the user, how the request was authenticated, and the effective permissions (role narrowed by token scopes).',
         response: { 200: WhoAmI, ...ErrorResponses(401) },
       },
     },
@@ -97,7 +98,7 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { se
       schema: {
         tags: ['auth'],
         summary: 'List live login sessions',
-        description: 'Your own sessions; admins see everyone\'s, or one user\'s with `user_id`.',
+        description: "Your own sessions; admins see everyone's, or one user's with `user_id`.",
         querystring: StrictObject({ user_id: Type.Optional(Type.Integer({ minimum: 1 })) }),
         response: { 200: Type.Array(Session), ...ErrorResponses(400, 401, 403) },
       },
@@ -112,7 +113,7 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { se
       schema: {
         tags: ['auth'],
         summary: 'End a login session',
-        description: 'Ends one of your sessions, or anyone\'s for admins. Its token stops working at once.',
+        description: "Ends one of your sessions, or anyone's for admins. Its token stops working at once.",
         params: IdParams,
         response: { 204: Type.Null({ description: 'Ended' }), ...ErrorResponses(401, 403, 404) },
       },

@@ -39,7 +39,10 @@ interface Cached<T> {
 
 const invalid = (message: string) => new AppError({ code: 'invalid_token', message });
 
-export function effectivePermissions(role: UserRow['role'], scopes: readonly string[] | null): Set<Permission> {
+export function effectivePermissions(
+  role: UserRow['role'],
+  scopes: readonly string[] | null,
+): Set<Permission> {
   const granted = ROLE_PERMISSIONS[role];
   if (scopes === null || scopes.includes('*')) return new Set(granted);
   return new Set(scopes.filter((s): s is Permission => granted.has(s as Permission)));
@@ -60,7 +63,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   const uses = new Map<number, { id: number; at: Date; ip: string; count: number }>();
   let activity: Insertable<TokenActivityTable>[] = [];
 
-  const fresh = (c: { loadedAt: number } | undefined) => c !== undefined && clock.now().getTime() - c.loadedAt < CACHE_TTL_MS;
+  const fresh = (c: { loadedAt: number } | undefined) =>
+    c !== undefined && clock.now().getTime() - c.loadedAt < CACHE_TTL_MS;
 
   async function loadUser(id: number): Promise<UserRow | undefined> {
     const c = users.get(id);
@@ -133,8 +137,10 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     if (status === 'expired') throw invalid('token has expired');
     if (status === 'disabled') throw invalid('token is disabled');
     if (cred.source === 'query') {
-      if (!t.allow_in_url) throw invalid('this token may not be sent in the URL; use the Authorization header');
-      if (!deps.authSettings().allowTokensInUrl) throw invalid('tokens in the URL are turned off on this manager');
+      if (!t.allow_in_url)
+        throw invalid('this token may not be sent in the URL; use the Authorization header');
+      if (!deps.authSettings().allowTokensInUrl)
+        throw invalid('tokens in the URL are turned off on this manager');
     }
     if (!ipAllowed(info.ip, t.allowed_ips)) throw invalid(`token is not allowed from ${info.ip}`);
     const user = await loadUser(t.owner_id);
@@ -179,7 +185,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         }
         return authenticateSession(cred, digest);
       }
-      if (parsed.kind === 'appliance') throw invalid('appliance tokens are for appliances, not for the manager API');
+      if (parsed.kind === 'appliance')
+        throw invalid('appliance tokens are for appliances, not for the manager API');
       if (cred.source === 'x_auth_token' || cred.source === 'cookie') {
         throw invalid('x-auth-token carries session tokens; send API tokens as Authorization: Token <token>');
       }

@@ -3,7 +3,13 @@
 
 import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import { sql } from 'kysely';
-import type { ApiTokensTable, Database, SessionsTable, UserGroupsTable, UsersTable } from '../../db/schema.js';
+import type {
+  ApiTokensTable,
+  Database,
+  SessionsTable,
+  UserGroupsTable,
+  UsersTable,
+} from '../../db/schema.js';
 import { likePattern, type OrderTerm } from '../../http/pagination.js';
 
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -54,12 +60,10 @@ export function createIdentityRepo(db: Kysely<Database>) {
   return {
     db,
     // --- users
-    findUserById: (id: number, d: Db = db) => liveUsers(d).selectAll().where('id', '=', id).executeTakeFirst(),
+    findUserById: (id: number, d: Db = db) =>
+      liveUsers(d).selectAll().where('id', '=', id).executeTakeFirst(),
     findUserByUsername: (username: string, d: Db = db) =>
-      liveUsers(d)
-        .selectAll()
-        .where(sql`lower(username)`, '=', username.toLowerCase())
-        .executeTakeFirst(),
+      liveUsers(d).selectAll().where(sql`lower(username)`, '=', username.toLowerCase()).executeTakeFirst(),
     async listUsers(f: UserFilter, order: OrderTerm[], limit: number, offset: number) {
       let q = userFilter(f).selectAll();
       for (const t of order) q = q.orderBy(t.field as keyof UserRow, t.direction);
@@ -86,39 +90,61 @@ export function createIdentityRepo(db: Kysely<Database>) {
         .executeTakeFirstOrThrow();
       return Number(r.n);
     },
-    insertUser: (d: Db, row: Insertable<UsersTable>) => d.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow(),
+    insertUser: (d: Db, row: Insertable<UsersTable>) =>
+      d.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow(),
     updateUser: (d: Db, id: number, patch: Updateable<UsersTable>) =>
       d.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
 
     // --- groups
     listGroups: () => db.selectFrom('user_groups').selectAll().orderBy('name').execute(),
-    findGroupById: (id: number, d: Db = db) => d.selectFrom('user_groups').selectAll().where('id', '=', id).executeTakeFirst(),
+    findGroupById: (id: number, d: Db = db) =>
+      d.selectFrom('user_groups').selectAll().where('id', '=', id).executeTakeFirst(),
     insertGroup: (d: Db, row: Insertable<UserGroupsTable>) =>
       d.insertInto('user_groups').values(row).returningAll().executeTakeFirstOrThrow(),
     deleteGroup: (d: Db, id: number) => d.deleteFrom('user_groups').where('id', '=', id).executeTakeFirst(),
 
     // --- sessions
-    findSessionByDigest: (digest: string) => db.selectFrom('sessions').selectAll().where('digest', '=', digest).executeTakeFirst(),
-    findSessionById: (id: number) => db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst(),
+    findSessionByDigest: (digest: string) =>
+      db.selectFrom('sessions').selectAll().where('digest', '=', digest).executeTakeFirst(),
+    findSessionById: (id: number) =>
+      db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst(),
     insertSession: (d: Db, row: Insertable<SessionsTable>) =>
       d.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow(),
     listLiveSessions: (userId: number | undefined, now: Date) => {
-      let q = db.selectFrom('sessions').selectAll().where('ended_at', 'is', null).where('expires_at', '>', now);
+      let q = db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('ended_at', 'is', null)
+        .where('expires_at', '>', now);
       if (userId !== undefined) q = q.where('user_id', '=', userId);
       return q.orderBy('id', 'desc').execute();
     },
-    endSessions: (d: Db, where: { userId?: number; id?: number; exceptId?: number }, reason: string, now: Date) => {
-      let q = d.updateTable('sessions').set({ ended_at: now, end_reason: reason }).where('ended_at', 'is', null);
+    endSessions: (
+      d: Db,
+      where: { userId?: number; id?: number; exceptId?: number },
+      reason: string,
+      now: Date,
+    ) => {
+      let q = d
+        .updateTable('sessions')
+        .set({ ended_at: now, end_reason: reason })
+        .where('ended_at', 'is', null);
       if (where.userId !== undefined) q = q.where('user_id', '=', where.userId);
       if (where.id !== undefined) q = q.where('id', '=', where.id);
       if (where.exceptId !== undefined) q = q.where('id', '!=', where.exceptId);
       return q.returning(['id', 'digest']).execute();
     },
     touchSession: (id: number, at: Date) =>
-      db.updateTable('sessions').set({ last_seen_at: at }).where('id', '=', id).where('ended_at', 'is', null).execute(),
+      db
+        .updateTable('sessions')
+        .set({ last_seen_at: at })
+        .where('id', '=', id)
+        .where('ended_at', 'is', null)
+        .execute(),
 
     // --- tokens
-    findTokenById: (id: number, d: Db = db) => d.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst(),
+    findTokenById: (id: number, d: Db = db) =>
+      d.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst(),
     findTokenByDigest: (digest: string) =>
       db
         .selectFrom('api_tokens')
@@ -150,7 +176,11 @@ export function createIdentityRepo(db: Kysely<Database>) {
       return q.returning(['id', 'digest', 'previous_digest']).execute();
     },
     tokenIdsOf: (d: Db, ownerId: number) =>
-      d.selectFrom('api_tokens').select(['id', 'digest', 'previous_digest']).where('owner_id', '=', ownerId).execute(),
+      d
+        .selectFrom('api_tokens')
+        .select(['id', 'digest', 'previous_digest'])
+        .where('owner_id', '=', ownerId)
+        .execute(),
     /** Write-behind of last-use facts, batched by the authenticator. */
     async recordTokenUse(uses: { id: number; at: Date; ip: string; count: number }[]) {
       for (const u of uses) {
@@ -168,7 +198,14 @@ export function createIdentityRepo(db: Kysely<Database>) {
     insertActivity: (rows: Insertable<Database['token_activity']>[]) =>
       rows.length ? db.insertInto('token_activity').values(rows).execute() : Promise.resolve([]),
     listActivity: (tokenId: number, limit: number, offset: number) =>
-      db.selectFrom('token_activity').selectAll().where('token_id', '=', tokenId).orderBy('id', 'desc').limit(limit).offset(offset).execute(),
+      db
+        .selectFrom('token_activity')
+        .selectAll()
+        .where('token_id', '=', tokenId)
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .offset(offset)
+        .execute(),
     countActivity: async (tokenId: number) => {
       const r = await db
         .selectFrom('token_activity')

@@ -4,9 +4,12 @@ import { AREAS } from '../../../contract/permissions.js';
 import { StrictObject } from '../../http/schemas.js';
 
 const nullable = <T extends import('typebox').TSchema>(t: T) => Type.Union([t, Type.Null()]);
-export const RoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('operator'), Type.Literal('viewer')], {
-  description: 'admin: everything; operator: runs the fleet, reads the rest; viewer: reads',
-});
+export const RoleSchema = Type.Union(
+  [Type.Literal('admin'), Type.Literal('operator'), Type.Literal('viewer')],
+  {
+    description: 'admin: everything; operator: runs the fleet, reads the rest; viewer: reads',
+  },
+);
 const PermissionSchema = Type.String({
   pattern: `^(${AREAS.join('|')}):(read|write)$`,
   description: 'A permission, `<area>:read` or `<area>:write`',
@@ -51,7 +54,12 @@ export const User = Type.Object(
   },
 );
 
-const Username = Type.String({ minLength: 1, maxLength: 150, pattern: '^[A-Za-z0-9@.+_-]+$', description: 'Letters, digits and @.+-_' });
+const Username = Type.String({
+  minLength: 1,
+  maxLength: 150,
+  pattern: '^[A-Za-z0-9@.+_-]+$',
+  description: 'Letters, digits and @.+-_',
+});
 const Name = Type.String({ maxLength: 150 });
 const Email = Type.Union([Type.String({ format: 'email', maxLength: 254 }), Type.Literal('')]);
 
@@ -61,7 +69,13 @@ export const CreateUserBody = StrictObject(
     email: Type.Optional(Email),
     first_name: Type.Optional(Name),
     last_name: Type.Optional(Name),
-    password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'At least 12 characters; common passwords are refused' })),
+    password: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1024,
+        description: 'At least 12 characters; common passwords are refused',
+      }),
+    ),
     role: Type.Optional(RoleSchema),
     api_only: Type.Optional(Type.Boolean()),
     is_active: Type.Optional(Type.Boolean()),
@@ -69,7 +83,14 @@ export const CreateUserBody = StrictObject(
   },
   {
     examples: [
-      { username: 'alice', email: 'alice@example.com', first_name: 'Alice', last_name: 'Smith', password: 'Correct Horse Battery Staple', role: 'operator' },
+      {
+        username: 'alice',
+        email: 'alice@example.com',
+        first_name: 'Alice',
+        last_name: 'Smith',
+        password: 'Correct Horse Battery Staple',
+        role: 'operator',
+      },
     ],
   },
 );
@@ -82,7 +103,9 @@ export const UpdateUserBody = StrictObject(
     last_name: Type.Optional(Name),
     role: Type.Optional(RoleSchema),
     api_only: Type.Optional(Type.Boolean()),
-    is_active: Type.Optional(Type.Boolean({ description: 'false disables the user: sessions end, tokens are suspended' })),
+    is_active: Type.Optional(
+      Type.Boolean({ description: 'false disables the user: sessions end, tokens are suspended' }),
+    ),
     group_id: Type.Optional(nullable(Type.Integer({ minimum: 1 }))),
   },
   { examples: [{ role: 'viewer', is_active: false }] },
@@ -92,7 +115,10 @@ export const PasswordBody = StrictObject(
   {
     password: Type.String({ minLength: 1, maxLength: 1024, description: 'The new password' }),
     current_password: Type.Optional(
-      Type.String({ maxLength: 1024, description: 'Needed for your own password unless you logged in within 15 minutes' }),
+      Type.String({
+        maxLength: 1024,
+        description: 'Needed for your own password unless you logged in within 15 minutes',
+      }),
     ),
   },
   { examples: [{ password: 'Correct Horse Battery Staple' }] },
@@ -108,14 +134,21 @@ export const LoginBody = StrictObject(
 
 export const LoginResponse = Type.Object(
   {
-    token: Type.String({ description: 'Session token: send as `Authorization: Token <token>` or `x-auth-token`' }),
+    token: Type.String({
+      description: 'Session token: send as `Authorization: Token <token>` or `x-auth-token`',
+    }),
     expires_at: Type.String({ format: 'date-time', description: 'End of the absolute lifetime' }),
     idle_timeout_seconds: Type.Integer(),
     user_id: Type.Integer(),
   },
   {
     examples: [
-      { token: 'stws0123456789abcdefABCDEFghijklmnop1a2B3c', expires_at: '2026-11-24T22:00:00.000Z', idle_timeout_seconds: 1800, user_id: 1 },
+      {
+        token: 'stws0123456789abcdefABCDEFghijklmnop1a2B3c',
+        expires_at: '2026-11-24T22:00:00.000Z',
+        idle_timeout_seconds: 1800,
+        user_id: 1,
+      },
     ],
   },
 );
@@ -139,13 +172,19 @@ export const Group = Type.Object({
 });
 
 export const CreateGroupBody = StrictObject(
-  { name: Type.String({ minLength: 1, maxLength: 100 }), description: Type.Optional(Type.String({ maxLength: 500 })) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    description: Type.Optional(Type.String({ maxLength: 500 })),
+  },
   { examples: [{ name: 'soc', description: 'Security operations' }] },
 );
 
-const TokenStatus = Type.Union(
-  [Type.Literal('active'), Type.Literal('disabled'), Type.Literal('expired'), Type.Literal('revoked')],
-);
+const TokenStatus = Type.Union([
+  Type.Literal('active'),
+  Type.Literal('disabled'),
+  Type.Literal('expired'),
+  Type.Literal('revoked'),
+]);
 
 const tokenExample = {
   id: 7,
@@ -188,7 +227,7 @@ const tokenProps = {
   owner_username: nullable(Type.String()),
   group_id: nullable(Type.Integer()),
   created_by: nullable(Type.Integer()),
-  scopes: Type.Array(Type.String(), { description: 'Permissions of the token (`*`: all of the owner\'s)' }),
+  scopes: Type.Array(Type.String(), { description: "Permissions of the token (`*`: all of the owner's)" }),
   enabled: Type.Boolean(),
   status: TokenStatus,
   expires_at: nullable(Type.String({ format: 'date-time' })),
@@ -200,7 +239,9 @@ const tokenProps = {
   default_profile: nullable(Type.String()),
   prefix: Type.String(),
   last4: Type.String(),
-  token_hint: Type.String({ description: 'Prefix and last four characters; the secret itself is never shown again' }),
+  token_hint: Type.String({
+    description: 'Prefix and last four characters; the secret itself is never shown again',
+  }),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
   refreshed_at: nullable(Type.String({ format: 'date-time' })),
@@ -218,40 +259,73 @@ export const TokenWithSecret = Type.Object(
 );
 
 const tokenWritable = {
-  name: Type.String({ minLength: 1, maxLength: 100, description: 'One token per application, named after it' }),
+  name: Type.String({
+    minLength: 1,
+    maxLength: 100,
+    description: 'One token per application, named after it',
+  }),
   description: Type.Optional(Type.String({ maxLength: 500 })),
   group_id: Type.Optional(nullable(Type.Integer({ minimum: 1 }))),
   scopes: Type.Optional(
-    Type.Array(PermissionSchema, { maxItems: 64, description: 'Subset of the owner\'s permissions; default: the owner\'s read permissions' }),
+    Type.Array(PermissionSchema, {
+      maxItems: 64,
+      description: "Subset of the owner's permissions; default: the owner's read permissions",
+    }),
   ),
   enabled: Type.Optional(Type.Boolean()),
-  expires_at: Type.Optional(nullable(Type.String({ format: 'date-time', description: 'null: never (if the settings allow)' }))),
-  requires_login: Type.Optional(Type.Boolean({ description: 'Works only while the owner has a live login session' })),
-  allow_in_url: Type.Optional(Type.Boolean({ description: 'May be sent as `?token=` (needs allow_tokens_in_url)' })),
-  allowed_ips: Type.Optional(Type.Array(Type.String({ maxLength: 50 }), { maxItems: 100, description: 'IP addresses or CIDR blocks' })),
+  expires_at: Type.Optional(
+    nullable(Type.String({ format: 'date-time', description: 'null: never (if the settings allow)' })),
+  ),
+  requires_login: Type.Optional(
+    Type.Boolean({ description: 'Works only while the owner has a live login session' }),
+  ),
+  allow_in_url: Type.Optional(
+    Type.Boolean({ description: 'May be sent as `?token=` (needs allow_tokens_in_url)' }),
+  ),
+  allowed_ips: Type.Optional(
+    Type.Array(Type.String({ maxLength: 50 }), { maxItems: 100, description: 'IP addresses or CIDR blocks' }),
+  ),
   rate_limit_per_minute: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
   default_tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
   default_profile: Type.Optional(nullable(Type.String({ maxLength: 100 }))),
 };
 
 export const CreateTokenBody = StrictObject(
-  { ...tokenWritable, owner_id: Type.Optional(Type.Integer({ minimum: 1, description: 'Admins only: create for this user' })) },
+  {
+    ...tokenWritable,
+    owner_id: Type.Optional(Type.Integer({ minimum: 1, description: 'Admins only: create for this user' })),
+  },
   {
     examples: [
-      { name: 'siem-export', scopes: ['audit:read', 'appliances:read'], expires_at: '2027-02-22T00:00:00Z', allowed_ips: ['192.0.2.0/24'], rate_limit_per_minute: 120 },
+      {
+        name: 'siem-export',
+        scopes: ['audit:read', 'appliances:read'],
+        expires_at: '2027-02-22T00:00:00Z',
+        allowed_ips: ['192.0.2.0/24'],
+        rate_limit_per_minute: 120,
+      },
     ],
   },
 );
 
 export const UpdateTokenBody = StrictObject(
-  { ...tokenWritable, name: Type.Optional(tokenWritable.name), owner_id: Type.Optional(Type.Integer({ minimum: 1 })) },
+  {
+    ...tokenWritable,
+    name: Type.Optional(tokenWritable.name),
+    owner_id: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
   { examples: [{ enabled: false }] },
 );
 
 export const RefreshBody = StrictObject(
   {
     grace_period_seconds: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 86400, default: 0, description: 'How long the previous secret keeps working' }),
+      Type.Integer({
+        minimum: 0,
+        maximum: 86400,
+        default: 0,
+        description: 'How long the previous secret keeps working',
+      }),
     ),
     expires_at: Type.Optional(nullable(Type.String({ format: 'date-time' }))),
   },
@@ -260,15 +334,25 @@ export const RefreshBody = StrictObject(
 
 export const TokenSettingsSchema = StrictObject(
   {
-    user_defined_tokens: Type.Boolean({ description: 'Let every user manage their own tokens (off: admins only)' }),
+    user_defined_tokens: Type.Boolean({
+      description: 'Let every user manage their own tokens (off: admins only)',
+    }),
     max_lifetime_days: nullable(Type.Integer({ minimum: 1, maximum: 3650, description: 'null: no cap' })),
-    default_lifetime_days: nullable(Type.Integer({ minimum: 1, maximum: 3650, description: 'null: tokens do not expire by default' })),
+    default_lifetime_days: nullable(
+      Type.Integer({ minimum: 1, maximum: 3650, description: 'null: tokens do not expire by default' }),
+    ),
     default_rate_limit_per_minute: nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     allow_tokens_in_url: Type.Boolean({ description: 'Allow tokens that permit it to be sent as ?token=' }),
   },
   {
     examples: [
-      { user_defined_tokens: false, max_lifetime_days: 365, default_lifetime_days: 90, default_rate_limit_per_minute: 600, allow_tokens_in_url: false },
+      {
+        user_defined_tokens: false,
+        max_lifetime_days: 365,
+        default_lifetime_days: 90,
+        default_rate_limit_per_minute: 600,
+        allow_tokens_in_url: false,
+      },
     ],
   },
 );
@@ -283,13 +367,11 @@ export const Activity = Type.Object({
   request_id: nullable(Type.String()),
 });
 
-export const WhoAmI = Type.Object(
-  {
-    user: User,
-    auth_method: Type.String({ description: '`session`, `api_token` or `api_key`' }),
-    credential_source: Type.String({ description: 'Where the credential was found (header, cookie, query)' }),
-    token_id: nullable(Type.Integer()),
-    session_id: nullable(Type.Integer()),
-    permissions: Type.Array(Type.String()),
-  },
-);
+export const WhoAmI = Type.Object({
+  user: User,
+  auth_method: Type.String({ description: '`session`, `api_token` or `api_key`' }),
+  credential_source: Type.String({ description: 'Where the credential was found (header, cookie, query)' }),
+  token_id: nullable(Type.Integer()),
+  session_id: nullable(Type.Integer()),
+  permissions: Type.Array(Type.String()),
+});

@@ -10,10 +10,16 @@ import { authRoutes } from './auth.routes.js';
 import { createAuthenticator } from './authenticator.js';
 import { createIdentityRepo, type IdentityRepo } from './identity.repo.js';
 import { createSessionsService, type SessionsService } from './sessions.service.js';
-import { createTokensService, DEFAULT_TOKEN_SETTINGS, TOKEN_SETTINGS_KEY, type TokenSettings, type TokensService } from './tokens.service.js';
 import { tokensRoutes } from './tokens.routes.js';
-import { createUsersService, type UsersService } from './users.service.js';
+import {
+  createTokensService,
+  DEFAULT_TOKEN_SETTINGS,
+  TOKEN_SETTINGS_KEY,
+  type TokenSettings,
+  type TokensService,
+} from './tokens.service.js';
 import { usersRoutes } from './users.routes.js';
+import { createUsersService, type UsersService } from './users.service.js';
 
 export interface IdentityDeps {
   db: Kysely<Database>;
@@ -44,7 +50,8 @@ export function createIdentity(deps: IdentityDeps) {
     settings = await deps.settings.get(TOKEN_SETTINGS_KEY, DEFAULT_TOKEN_SETTINGS);
   };
   deps.settings.onChange((key, value) => {
-    if (key === TOKEN_SETTINGS_KEY) settings = { ...DEFAULT_TOKEN_SETTINGS, ...(value as Partial<TokenSettings>) };
+    if (key === TOKEN_SETTINGS_KEY)
+      settings = { ...DEFAULT_TOKEN_SETTINGS, ...(value as Partial<TokenSettings>) };
   });
   const auth = createAuthenticator({
     repo,
@@ -60,7 +67,11 @@ export function createIdentity(deps: IdentityDeps) {
   const services: IdentityServices = {
     repo,
     users: createUsersService(common),
-    sessions: createSessionsService({ ...common, sessionIdleSeconds: deps.sessionIdleSeconds, sessionMaxSeconds: deps.sessionMaxSeconds }),
+    sessions: createSessionsService({
+      ...common,
+      sessionIdleSeconds: deps.sessionIdleSeconds,
+      sessionMaxSeconds: deps.sessionMaxSeconds,
+    }),
     tokens: createTokensService({ ...common, settings: deps.settings, tokenSettings }),
     tokenSettings,
   };

@@ -2,14 +2,21 @@
 // BlockList, which understands both families and IPv4-mapped IPv6 addresses.
 import { BlockList, isIP } from 'node:net';
 
-export function parseCidr(entry: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+export function parseCidr(
+  entry: string,
+): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
   const [address, prefixText] = entry.trim().split('/');
   if (!address) return undefined;
   const v = isIP(address);
   if (v === 0) return undefined;
   const max = v === 4 ? 32 : 128;
   const prefix = prefixText === undefined ? max : Number(prefixText);
-  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
+  if (
+    !Number.isInteger(prefix) ||
+    prefix < 0 ||
+    prefix > max ||
+    (prefixText !== undefined && !/^\d+$/.test(prefixText))
+  ) {
     return undefined;
   }
   return { address, prefix, family: v === 4 ? 'ipv4' : 'ipv6' };

@@ -5,8 +5,8 @@
 
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { Principal } from '../../http/auth.js';
 import type { Database } from '../../db/schema.js';
+import type { Principal } from '../../http/auth.js';
 import { AppError, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import { issueSecret } from '../../shared/token-codec.js';
@@ -65,11 +65,18 @@ export function createSessionsService(deps: SessionsServiceDeps) {
 
   async function refuse(request: FastifyRequest, username: string, action: string, reason: string) {
     await db.transaction().execute(async (trx) => {
-      if (action === 'auth.login_failed') await repo.insertAttempt(trx, username, request.ip, false, clock.now());
+      if (action === 'auth.login_failed')
+        await repo.insertAttempt(trx, username, request.ip, false, clock.now());
       await audit.record(
         trx,
         { ...auditContextOf(request), username: username.slice(0, 150) },
-        { action, outcome: 'denied', status: action === 'auth.login_locked' ? 423 : 401, summary: reason, details: { reason } },
+        {
+          action,
+          outcome: 'denied',
+          status: action === 'auth.login_locked' ? 423 : 401,
+          summary: reason,
+          details: { reason },
+        },
         request,
       );
     });
@@ -82,7 +89,12 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       const until = lockedUntil(failures);
       if (until > now.getTime()) {
         const retry = Math.ceil((until - now.getTime()) / 1000);
-        await refuse(request, username, 'auth.login_locked', 'login refused: account locked after failed logins');
+        await refuse(
+          request,
+          username,
+          'auth.login_locked',
+          'login refused: account locked after failed logins',
+        );
         throw new AppError({
           code: 'locked',
           message: `too many failed logins for this account; logins are refused for ${Math.ceil(retry / 60)} more minute(s)`,
@@ -92,13 +104,16 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       const user = await repo.findUserByUsername(username);
       // Always verify against some hash, so unknown users cost the same time as known ones.
       const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
-      if (!user || !user.password_hash || !ok) {
+      if (!user?.password_hash || !ok) {
         await refuse(request, username, 'auth.login_failed', BAD_CREDENTIALS);
         throw new AppError({ code: 'unauthenticated', message: BAD_CREDENTIALS });
       }
       if (!user.is_active) {
         await refuse(request, username, 'auth.login_refused', 'account is disabled');
-        throw new AppError({ code: 'unauthenticated', message: 'this account is disabled; ask an administrator' });
+        throw new AppError({
+          code: 'unauthenticated',
+          message: 'this account is disabled; ask an administrator',
+        });
       }
       if (user.api_only) {
         await refuse(request, username, 'auth.login_refused', 'API-only user tried to log in');
@@ -149,7 +164,8 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       if (principal.sessionId === undefined) {
         throw new AppError({
           code: 'bad_request',
-          message: 'logout ends a login session; this request used an API token (revoke it under /api/v1/tokens/ instead)',
+          message:
+            'logout ends a login session; this request used an API token (revoke it under /api/v1/tokens/ instead)',
         });
       }
       await this.end(request, principal, principal.sessionId, 'logout');
@@ -167,7 +183,8 @@ export function createSessionsService(deps: SessionsServiceDeps) {
     async end(request: FastifyRequest, principal: Principal, id: number, reason = 'ended') {
       const s = await repo.findSessionById(id);
       const mayEndOthers = principal.permissions.has('users:write');
-      if (!s || s.ended_at || (s.user_id !== principal.userId && !mayEndOthers)) throw notFound(`session ${id}`);
+      if (!s || s.ended_at || (s.user_id !== principal.userId && !mayEndOthers))
+        throw notFound(`session ${id}`);
       await db.transaction().execute(async (trx) => {
         await repo.endSessions(trx, { id }, reason, clock.now());
         await audit.recordFor(trx, request, {

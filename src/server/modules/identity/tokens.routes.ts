@@ -3,11 +3,27 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
-import { OrderingQuery, PageOf, PageQuery, parseOrdering, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
+import {
+  OrderingQuery,
+  PageOf,
+  PageQuery,
+  parseOrdering,
+  parsePage,
+  SearchQuery,
+  sendPage,
+} from '../../http/pagination.js';
 import { ErrorResponses, IdParams, StrictObject } from '../../http/schemas.js';
 import { AppError } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
-import { Activity, CreateTokenBody, RefreshBody, Token, TokenSettingsSchema, TokenWithSecret, UpdateTokenBody } from './identity.schemas.js';
+import {
+  Activity,
+  CreateTokenBody,
+  RefreshBody,
+  Token,
+  TokenSettingsSchema,
+  TokenWithSecret,
+  UpdateTokenBody,
+} from './identity.schemas.js';
 
 const TOKEN_ORDERING = ['id', 'name', 'created_at', 'expires_at', 'last_used_at'] as const;
 
@@ -21,7 +37,8 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
       schema: {
         tags: ['tokens'],
         summary: 'List API tokens',
-        description: 'Your tokens; admins see everyone\'s (filter with `owner_id`). Secrets are never shown: only the prefix and last four characters. Revoked tokens are hidden unless `include_revoked=true`.',
+        description:
+          "Your tokens; admins see everyone's (filter with `owner_id`). Secrets are never shown: only the prefix and last four characters. Revoked tokens are hidden unless `include_revoked=true`.",
         querystring: StrictObject({
           ...PageQuery,
           ...SearchQuery,
@@ -56,14 +73,15 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
         tags: ['tokens'],
         summary: 'Create an API token',
         description:
-          'Creates a token and answers its secret in `token`, once. Scopes must be a subset of the owner\'s permissions (default: the owner\'s read permissions). ' +
+          "Creates a token and answers its secret in `token`, once. Scopes must be a subset of the owner's permissions (default: the owner's read permissions). " +
           'Without `expires_at` the default lifetime of the token settings applies. Admins create tokens for anyone (`owner_id`), including API-only users; ' +
           'other users create their own only when user-defined tokens are on.',
         body: CreateTokenBody,
         response: { 201: TokenWithSecret, ...ErrorResponses(400, 401, 403, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send(await tokens.create(request, principalOf(request), request.body)),
+    async (request, reply) =>
+      reply.code(201).send(await tokens.create(request, principalOf(request), request.body)),
   );
 
   r.post(
@@ -82,9 +100,19 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
     async (request) => {
       const p = principalOf(request);
       if (p.tokenId === undefined) {
-        throw new AppError({ code: 'bad_request', message: 'this request was not made with an API token; use /api/v1/tokens/{id}/refresh/' });
+        throw new AppError({
+          code: 'bad_request',
+          message: 'this request was not made with an API token; use /api/v1/tokens/{id}/refresh/',
+        });
       }
-      return tokens.refresh(request, p, p.tokenId, request.body.grace_period_seconds ?? 0, request.body.expires_at, true);
+      return tokens.refresh(
+        request,
+        p,
+        p.tokenId,
+        request.body.grace_period_seconds ?? 0,
+        request.body.expires_at,
+        true,
+      );
     },
   );
 
@@ -95,7 +123,8 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
       schema: {
         tags: ['tokens'],
         summary: 'Get an API token',
-        description: 'One token with its status and last use. Other users\' tokens are not found unless you are an admin.',
+        description:
+          "One token with its status and last use. Other users' tokens are not found unless you are an admin.",
         params: IdParams,
         response: { 200: Token, ...ErrorResponses(401, 403, 404) },
       },
@@ -110,7 +139,8 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
       schema: {
         tags: ['tokens'],
         summary: 'Change an API token',
-        description: 'Changes name, scopes, expiry, limits, or `enabled` (the enable/disable toggle). A disabled token is refused on the very next request.',
+        description:
+          'Changes name, scopes, expiry, limits, or `enabled` (the enable/disable toggle). A disabled token is refused on the very next request.',
         params: IdParams,
         body: UpdateTokenBody,
         response: { 200: Token, ...ErrorResponses(400, 401, 403, 404, 409) },
@@ -126,7 +156,8 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
       schema: {
         tags: ['tokens'],
         summary: 'Revoke an API token',
-        description: 'Revokes the token for good; it is refused on the very next request. The record stays for the audit trail.',
+        description:
+          'Revokes the token for good; it is refused on the very next request. The record stays for the audit trail.',
         params: IdParams,
         response: { 204: Type.Null({ description: 'Revoked' }), ...ErrorResponses(401, 403, 404) },
       },
@@ -144,14 +175,21 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
       schema: {
         tags: ['tokens'],
         summary: 'Refresh (rotate) an API token',
-        description: 'Issues a new secret, answered once in `token`. The previous secret keeps working for `grace_period_seconds` (default 0), then dies.',
+        description:
+          'Issues a new secret, answered once in `token`. The previous secret keeps working for `grace_period_seconds` (default 0), then dies.',
         params: IdParams,
         body: RefreshBody,
         response: { 200: TokenWithSecret, ...ErrorResponses(400, 401, 403, 404, 409) },
       },
     },
     async (request) =>
-      tokens.refresh(request, principalOf(request), request.params.id, request.body.grace_period_seconds ?? 0, request.body.expires_at),
+      tokens.refresh(
+        request,
+        principalOf(request),
+        request.params.id,
+        request.body.grace_period_seconds ?? 0,
+        request.body.expires_at,
+      ),
   );
 
   r.get(
@@ -169,7 +207,12 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
     },
     async (request, reply) => {
       const page = parsePage(request.query);
-      const { count, results } = await tokens.activity(principalOf(request), request.params.id, page.limit, page.offset);
+      const { count, results } = await tokens.activity(
+        principalOf(request),
+        request.params.id,
+        page.limit,
+        page.offset,
+      );
       return sendPage(request, reply, page, count, results);
     },
   );
@@ -195,7 +238,8 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
       schema: {
         tags: ['tokens'],
         summary: 'Change the API token settings',
-        description: 'Takes effect at once. Existing tokens keep their expiry; the caps apply to tokens created or changed afterwards.',
+        description:
+          'Takes effect at once. Existing tokens keep their expiry; the caps apply to tokens created or changed afterwards.',
         body: TokenSettingsSchema,
         response: { 200: TokenSettingsSchema, ...ErrorResponses(400, 401, 403) },
       },

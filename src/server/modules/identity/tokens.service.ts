@@ -6,8 +6,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Permission } from '../../../contract/permissions.js';
 import { isPermission, ROLE_PERMISSIONS } from '../../../contract/permissions.js';
-import type { Principal } from '../../http/auth.js';
 import type { Database } from '../../db/schema.js';
+import type { Principal } from '../../http/auth.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import { issueSecret, maskSecret } from '../../shared/token-codec.js';
@@ -120,17 +120,27 @@ export function createTokensService(deps: TokensServiceDeps) {
     return t;
   }
 
-  function validateScopes(scopes: string[], ownerRole: keyof typeof ROLE_PERMISSIONS, creator: Principal): string[] {
+  function validateScopes(
+    scopes: string[],
+    ownerRole: keyof typeof ROLE_PERMISSIONS,
+    creator: Principal,
+  ): string[] {
     const unique = [...new Set(scopes)];
     const unknown = unique.filter((s) => !isPermission(s));
     if (unknown.length) throw badField('body.scopes', `unknown permission(s): ${unknown.join(', ')}`);
     const beyondRole = unique.filter((s) => !ROLE_PERMISSIONS[ownerRole].has(s as Permission));
     if (beyondRole.length) {
-      throw badField('body.scopes', `the owner's role (${ownerRole}) does not have: ${beyondRole.join(', ')}`);
+      throw badField(
+        'body.scopes',
+        `the owner's role (${ownerRole}) does not have: ${beyondRole.join(', ')}`,
+      );
     }
     const beyondCreator = unique.filter((s) => !creator.permissions.has(s as Permission));
     if (beyondCreator.length) {
-      throw badField('body.scopes', `you cannot grant permissions you do not have: ${beyondCreator.join(', ')}`);
+      throw badField(
+        'body.scopes',
+        `you cannot grant permissions you do not have: ${beyondCreator.join(', ')}`,
+      );
     }
     if (unique.length === 0) throw badField('body.scopes', 'must name at least one permission');
     return unique;
@@ -143,10 +153,14 @@ export function createTokensService(deps: TokensServiceDeps) {
   }
 
   function resolveExpiry(given: string | null | undefined, settings: TokenSettings, now: Date): Date | null {
-    const cap = settings.max_lifetime_days === null ? null : now.getTime() + settings.max_lifetime_days * DAY_MS;
+    const cap =
+      settings.max_lifetime_days === null ? null : now.getTime() + settings.max_lifetime_days * DAY_MS;
     let at: Date | null;
     if (given === undefined) {
-      at = settings.default_lifetime_days === null ? null : new Date(now.getTime() + settings.default_lifetime_days * DAY_MS);
+      at =
+        settings.default_lifetime_days === null
+          ? null
+          : new Date(now.getTime() + settings.default_lifetime_days * DAY_MS);
     } else if (given === null) {
       at = null;
     } else {
@@ -154,8 +168,16 @@ export function createTokensService(deps: TokensServiceDeps) {
       if (at.getTime() <= now.getTime()) throw badField('body.expires_at', 'must be in the future');
     }
     if (cap !== null) {
-      if (at === null) throw badField('body.expires_at', `is required: tokens may live at most ${settings.max_lifetime_days} days`);
-      if (at.getTime() > cap) throw badField('body.expires_at', `is beyond the maximum lifetime of ${settings.max_lifetime_days} days`);
+      if (at === null)
+        throw badField(
+          'body.expires_at',
+          `is required: tokens may live at most ${settings.max_lifetime_days} days`,
+        );
+      if (at.getTime() > cap)
+        throw badField(
+          'body.expires_at',
+          `is beyond the maximum lifetime of ${settings.max_lifetime_days} days`,
+        );
     }
     return at;
   }
@@ -165,9 +187,18 @@ export function createTokensService(deps: TokensServiceDeps) {
   }
 
   return {
-    async list(p: Principal, f: TokenFilter & { owner_id?: number }, order: Parameters<IdentityRepo['listTokens']>[1], limit: number, offset: number) {
+    async list(
+      p: Principal,
+      f: TokenFilter & { owner_id?: number },
+      order: Parameters<IdentityRepo['listTokens']>[1],
+      limit: number,
+      offset: number,
+    ) {
       const filter: TokenFilter = { ...f, ownerId: isAdmin(p) ? f.owner_id : p.userId };
-      const [rows, count] = await Promise.all([repo.listTokens(filter, order, limit, offset), repo.countTokens(filter)]);
+      const [rows, count] = await Promise.all([
+        repo.listTokens(filter, order, limit, offset),
+        repo.countTokens(filter),
+      ]);
       const now = clock.now();
       const names = new Map<number, string | undefined>();
       for (const r of rows) if (!names.has(r.owner_id)) names.set(r.owner_id, await ownerName(r.owner_id));
@@ -179,7 +210,12 @@ export function createTokensService(deps: TokensServiceDeps) {
       return tokenOut(t, clock.now(), await ownerName(t.owner_id));
     },
 
-    async create(request: FastifyRequest, p: Principal, input: TokenInput & { name: string }, kind: 'api_token' | 'api_key' = 'api_token') {
+    async create(
+      request: FastifyRequest,
+      p: Principal,
+      input: TokenInput & { name: string },
+      kind: 'api_token' | 'api_key' = 'api_token',
+    ) {
       assertMayManage(p);
       const ownerId = input.owner_id ?? p.userId;
       if (ownerId !== p.userId && !isAdmin(p)) {
@@ -193,14 +229,22 @@ export function createTokensService(deps: TokensServiceDeps) {
         kind === 'api_key'
           ? [ALL_SCOPES]
           : validateScopes(
-              input.scopes ?? [...ROLE_PERMISSIONS[owner.role]].filter((s) => s.endsWith(':read') && p.permissions.has(s)),
+              input.scopes ??
+                [...ROLE_PERMISSIONS[owner.role]].filter((s) => s.endsWith(':read') && p.permissions.has(s)),
               owner.role,
               p,
             );
       if (input.allow_in_url && !settings.allow_tokens_in_url) {
-        throw badField('body.allow_in_url', 'tokens in the URL are turned off (config/api_tokens allow_tokens_in_url)');
+        throw badField(
+          'body.allow_in_url',
+          'tokens in the URL are turned off (config/api_tokens allow_tokens_in_url)',
+        );
       }
-      if (input.group_id !== undefined && input.group_id !== null && !(await repo.findGroupById(input.group_id))) {
+      if (
+        input.group_id !== undefined &&
+        input.group_id !== null &&
+        !(await repo.findGroupById(input.group_id))
+      ) {
         throw badField('body.group_id', `no group with id ${input.group_id}`);
       }
       const expires = resolveExpiry(input.expires_at, settings, now);
@@ -213,7 +257,10 @@ export function createTokensService(deps: TokensServiceDeps) {
         }
       }
       const { row, revoked } = await db.transaction().execute(async (trx) => {
-        const revoked = kind === 'api_key' ? await repo.revokeTokensOf(trx, ownerId, 'replaced by a new API key', now, 'api_key') : [];
+        const revoked =
+          kind === 'api_key'
+            ? await repo.revokeTokensOf(trx, ownerId, 'replaced by a new API key', now, 'api_key')
+            : [];
         const row = await repo.insertToken(trx, {
           kind,
           name: input.name.trim(),
@@ -241,7 +288,8 @@ export function createTokensService(deps: TokensServiceDeps) {
           targetType: 'token',
           targetId: row.id,
           status: 201,
-          summary: `${kind === 'api_key' ? 'generated API key' : `created token "${row.name}"`} for ${owner.username}` +
+          summary:
+            `${kind === 'api_key' ? 'generated API key' : `created token "${row.name}"`} for ${owner.username}` +
             (revoked.length ? `; deactivated previous API key ${revoked.map((r) => r.id).join(', ')}` : ''),
           details: { scopes, expires_at: expires?.toISOString() ?? null },
         });
@@ -264,19 +312,23 @@ export function createTokensService(deps: TokensServiceDeps) {
       if (input.description !== undefined) patch.description = input.description;
       if (input.enabled !== undefined) patch.enabled = input.enabled;
       if (input.scopes !== undefined) {
-        if (t.kind === 'api_key') throw badField('body.scopes', 'an API key carries its owner\'s permissions');
+        if (t.kind === 'api_key') throw badField('body.scopes', "an API key carries its owner's permissions");
         patch.scopes = JSON.stringify(validateScopes(input.scopes, owner.role, p));
       }
       if (input.expires_at !== undefined) patch.expires_at = resolveExpiry(input.expires_at, settings, now);
       if (input.requires_login !== undefined) patch.requires_login = input.requires_login;
       if (input.allow_in_url !== undefined) {
         if (input.allow_in_url && !settings.allow_tokens_in_url) {
-          throw badField('body.allow_in_url', 'tokens in the URL are turned off (config/api_tokens allow_tokens_in_url)');
+          throw badField(
+            'body.allow_in_url',
+            'tokens in the URL are turned off (config/api_tokens allow_tokens_in_url)',
+          );
         }
         patch.allow_in_url = input.allow_in_url;
       }
       if (input.allowed_ips !== undefined) patch.allowed_ips = JSON.stringify(validateIps(input.allowed_ips));
-      if (input.rate_limit_per_minute !== undefined) patch.rate_limit_per_minute = input.rate_limit_per_minute;
+      if (input.rate_limit_per_minute !== undefined)
+        patch.rate_limit_per_minute = input.rate_limit_per_minute;
       if (input.default_tags !== undefined) patch.default_tags = JSON.stringify(input.default_tags);
       if (input.default_profile !== undefined) patch.default_profile = input.default_profile;
       if (input.group_id !== undefined) {
@@ -292,7 +344,11 @@ export function createTokensService(deps: TokensServiceDeps) {
         const row = await repo.updateToken(trx, id, patch);
         if (!row) throw notFound(`token ${id}`);
         const action =
-          input.enabled === false && t.enabled ? 'token.disabled' : input.enabled === true && !t.enabled ? 'token.enabled' : 'token.updated';
+          input.enabled === false && t.enabled
+            ? 'token.disabled'
+            : input.enabled === true && !t.enabled
+              ? 'token.enabled'
+              : 'token.updated';
         const fields = Object.keys(patch).filter((k) => k !== 'updated_at');
         await audit.recordFor(trx, request, {
           action,
@@ -314,7 +370,11 @@ export function createTokensService(deps: TokensServiceDeps) {
       if (t.revoked_at) return;
       const now = clock.now();
       await db.transaction().execute(async (trx) => {
-        await repo.updateToken(trx, id, { revoked_at: now, revoked_reason: `revoked by ${p.username}`, updated_at: now });
+        await repo.updateToken(trx, id, {
+          revoked_at: now,
+          revoked_reason: `revoked by ${p.username}`,
+          updated_at: now,
+        });
         await audit.recordFor(trx, request, {
           action: 'token.revoked',
           targetType: 'token',
@@ -330,7 +390,14 @@ export function createTokensService(deps: TokensServiceDeps) {
      * Issues a new secret. The old one keeps working for `graceSeconds` (0 to 86,400), then dies.
      * `self` is the token refreshing itself, which needs no admin and no user-defined tokens.
      */
-    async refresh(request: FastifyRequest, p: Principal, id: number, graceSeconds: number, expiresAt: string | null | undefined, self = false) {
+    async refresh(
+      request: FastifyRequest,
+      p: Principal,
+      id: number,
+      graceSeconds: number,
+      expiresAt: string | null | undefined,
+      self = false,
+    ) {
       if (!self) assertMayManage(p);
       const t = self ? await repo.findTokenById(id) : await visible(p, id);
       if (!t) throw notFound(`token ${id}`);
@@ -386,11 +453,18 @@ export function createTokensService(deps: TokensServiceDeps) {
     },
 
     async saveSettings(request: FastifyRequest, next: TokenSettings) {
-      if (next.max_lifetime_days !== null && next.default_lifetime_days !== null && next.default_lifetime_days > next.max_lifetime_days) {
+      if (
+        next.max_lifetime_days !== null &&
+        next.default_lifetime_days !== null &&
+        next.default_lifetime_days > next.max_lifetime_days
+      ) {
         throw badField('body.default_lifetime_days', 'must not exceed max_lifetime_days');
       }
       if (next.max_lifetime_days !== null && next.default_lifetime_days === null) {
-        throw badField('body.default_lifetime_days', 'must be set when max_lifetime_days caps token lifetimes');
+        throw badField(
+          'body.default_lifetime_days',
+          'must be set when max_lifetime_days caps token lifetimes',
+        );
       }
       await db.transaction().execute(async (trx) => {
         await deps.settings.set(trx, TOKEN_SETTINGS_KEY, next, request.principal?.userId ?? null);

@@ -4,7 +4,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
-import { OrderingQuery, PageOf, PageQuery, parseOrdering, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
+import {
+  OrderingQuery,
+  PageOf,
+  PageQuery,
+  parseOrdering,
+  parsePage,
+  SearchQuery,
+  sendPage,
+} from '../../http/pagination.js';
 import { ErrorResponses, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
 import type { IdentityServices } from './identity.js';
 import {
@@ -31,7 +39,8 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       schema: {
         tags: ['users'],
         summary: 'List users',
-        description: 'All users of the manager, paginated. Filter by `role`, `is_active`, `api_only`, `group_id`; `search` matches name and email.',
+        description:
+          'All users of the manager, paginated. Filter by `role`, `is_active`, `api_only`, `group_id`; `search` matches name and email.',
         querystring: StrictObject({
           ...PageQuery,
           ...SearchQuery,
@@ -48,8 +57,17 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       const q = request.query;
       const page = parsePage(q);
       const order = parseOrdering(q.ordering, USER_ORDERING, [{ field: 'id', direction: 'asc' }]);
-      const filter = { search: q.search, role: q.role, is_active: q.is_active, api_only: q.api_only, group_id: q.group_id };
-      const [rows, count] = await Promise.all([repo.listUsers(filter, order, page.limit, page.offset), repo.countUsers(filter)]);
+      const filter = {
+        search: q.search,
+        role: q.role,
+        is_active: q.is_active,
+        api_only: q.api_only,
+        group_id: q.group_id,
+      };
+      const [rows, count] = await Promise.all([
+        repo.listUsers(filter, order, page.limit, page.offset),
+        repo.countUsers(filter),
+      ]);
       return sendPage(request, reply, page, count, rows.map(userOut));
     },
   );
@@ -61,7 +79,8 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       schema: {
         tags: ['users'],
         summary: 'Add a user',
-        description: 'Creates a user. `password` is required unless `api_only` is true (API-only users use tokens only). New users are viewers unless `role` says otherwise.',
+        description:
+          'Creates a user. `password` is required unless `api_only` is true (API-only users use tokens only). New users are viewers unless `role` says otherwise.',
         body: CreateUserBody,
         response: { 201: User, ...ErrorResponses(400, 401, 403, 409) },
       },
@@ -91,7 +110,8 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       schema: {
         tags: ['users'],
         summary: 'Change a user',
-        description: 'Changes the given fields. `is_active: false` disables the user: their sessions end at once and their tokens are suspended until the user is enabled again.',
+        description:
+          'Changes the given fields. `is_active: false` disables the user: their sessions end at once and their tokens are suspended until the user is enabled again.',
         params: IdParams,
         body: UpdateUserBody,
         response: { 200: User, ...ErrorResponses(400, 401, 403, 404, 409) },
@@ -103,15 +123,20 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
   const deleteSchema = {
     tags: ['users'],
     summary: 'Delete a user',
-    description: 'Deletes the user: their sessions end and their tokens are revoked. The built-in admin cannot be left without an active admin.',
+    description:
+      'Deletes the user: their sessions end and their tokens are revoked. The built-in admin cannot be left without an active admin.',
     params: IdParams,
     response: { 204: Type.Null({ description: 'Deleted' }), ...ErrorResponses(401, 403, 404, 409) },
   };
   for (const path of ['/api/v1/authentication/users/:id/delete/', '/api/v1/authentication/users/:id/']) {
-    r.delete(path, { config: { permission: 'users:write' }, schema: deleteSchema }, async (request, reply) => {
-      await users.remove(request, request.params.id);
-      return reply.code(204).send(null);
-    });
+    r.delete(
+      path,
+      { config: { permission: 'users:write' }, schema: deleteSchema },
+      async (request, reply) => {
+        await users.remove(request, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
   }
 
   r.put(
@@ -120,18 +145,24 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       config: { permission: 'authenticated' },
       schema: {
         tags: ['users'],
-        summary: 'Set a user\'s password',
+        summary: "Set a user's password",
         description:
           'Your own password: give `current_password`, unless this session was opened by a password login in the last 15 minutes. ' +
-          'An API token can never change its owner\'s password. Another user\'s password needs `users:write`. ' +
-          'The user\'s other sessions end.',
+          "An API token can never change its owner's password. Another user's password needs `users:write`. " +
+          "The user's other sessions end.",
         params: IdParams,
         body: PasswordBody,
         response: { 200: MessageResponse, ...ErrorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
-      await users.setPassword(request, principalOf(request), request.params.id, request.body.password, request.body.current_password);
+      await users.setPassword(
+        request,
+        principalOf(request),
+        request.params.id,
+        request.body.password,
+        request.body.current_password,
+      );
       return { detail: 'password changed' };
     },
   );
@@ -142,12 +173,14 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       config: { permission: 'tokens:write' },
       schema: {
         tags: ['users'],
-        summary: 'Generate the user\'s API key',
+        summary: "Generate the user's API key",
         description:
-          'Generates the user\'s one API key (all of the user\'s permissions) and deactivates the previous one, as InsightCloudSec does. ' +
+          "Generates the user's one API key (all of the user's permissions) and deactivates the previous one, as InsightCloudSec does. " +
           'Send it as `Api-Key: <key>` (or any other token header). Shown once.',
         params: IdParams,
-        body: StrictObject({ expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])) }),
+        body: StrictObject({
+          expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+        }),
         response: { 201: TokenWithSecret, ...ErrorResponses(400, 401, 403, 404) },
       },
     },
@@ -171,7 +204,8 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       schema: {
         tags: ['users'],
         summary: 'List user groups',
-        description: 'Groups a user or token can belong to (CloudShark groups: files uploaded with a token carry its group).',
+        description:
+          'Groups a user or token can belong to (CloudShark groups: files uploaded with a token carry its group).',
         response: { 200: Type.Array(Group), ...ErrorResponses(401, 403) },
       },
     },

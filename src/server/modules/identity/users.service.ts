@@ -2,9 +2,9 @@
 // user's credentials when the user is disabled, deleted or changes password.
 
 import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { Principal } from '../../http/auth.js';
+import { type Kysely, sql } from 'kysely';
 import type { Database, Role } from '../../db/schema.js';
+import type { Principal } from '../../http/auth.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -105,14 +105,20 @@ export function createUsersService(deps: UsersServiceDeps) {
     mustGet,
 
     /** First start: creates the built-in admin (id 1). Returns the password when it was generated. */
-    async ensureAdmin(password: string | undefined): Promise<{ created: boolean; generatedPassword?: string }> {
+    async ensureAdmin(
+      password: string | undefined,
+    ): Promise<{ created: boolean; generatedPassword?: string }> {
       if ((await repo.countUsersTotal()) > 0) return { created: false };
       const generated = password === undefined ? generatePassword() : undefined;
       const pw = password ?? (generated as string);
       const problem = checkPasswordPolicy(pw, 'admin');
-      if (problem) throw new AppError({ code: 'validation_failed', message: `STEWARD_ADMIN_PASSWORD ${problem}` });
+      if (problem)
+        throw new AppError({ code: 'validation_failed', message: `STEWARD_ADMIN_PASSWORD ${problem}` });
       const hash = await hashPassword(pw);
-      await db.transaction().execute(async (trx) => {
+      const created = await db.transaction().execute(async (trx) => {
+        // Several managers may start together on one server: one of them creates the admin.
+        await sql`select pg_advisory_xact_lock(hashtext('steward.ensure_admin'))`.execute(trx);
+        if ((await repo.countUsersTotal(trx)) > 0) return false;
         const u = await repo.insertUser(trx, {
           username: 'admin',
           password_hash: hash,
@@ -126,13 +132,16 @@ export function createUsersService(deps: UsersServiceDeps) {
           targetId: u.id,
           summary: 'created the built-in admin user',
         });
+        return true;
       });
+      if (!created) return { created: false };
       return generated ? { created: true, generatedPassword: generated } : { created: true };
     },
 
     async create(request: FastifyRequest, input: CreateUserInput): Promise<UserOut> {
       const username = input.username.trim();
-      if (await repo.findUserByUsername(username)) throw conflict(`a user named "${username}" already exists`);
+      if (await repo.findUserByUsername(username))
+        throw conflict(`a user named "${username}" already exists`);
       const apiOnly = input.api_only ?? false;
       let hash: string | null = null;
       if (input.password !== undefined) {
@@ -172,14 +181,20 @@ export function createUsersService(deps: UsersServiceDeps) {
     async update(request: FastifyRequest, id: number, input: UpdateUserInput): Promise<UserOut> {
       const current = await mustGet(id);
       const self = request.principal?.userId === id;
-      if (input.username !== undefined && input.username.trim().toLowerCase() !== current.username.toLowerCase()) {
+      if (
+        input.username !== undefined &&
+        input.username.trim().toLowerCase() !== current.username.toLowerCase()
+      ) {
         if (id === 1) throw badField('body.username', 'the built-in admin keeps its name');
         if (await repo.findUserByUsername(input.username.trim())) {
           throw conflict(`a user named "${input.username.trim()}" already exists`);
         }
       }
       if (self && (input.is_active === false || (input.role !== undefined && input.role !== current.role))) {
-        throw new AppError({ code: 'forbidden', message: 'you cannot disable yourself or change your own role' });
+        throw new AppError({
+          code: 'forbidden',
+          message: 'you cannot disable yourself or change your own role',
+        });
       }
       await checkGroup(input.group_id);
       let after: (() => void) | undefined;
@@ -225,7 +240,8 @@ export function createUsersService(deps: UsersServiceDeps) {
       let after: (() => void) | undefined;
       const revoked = await db.transaction().execute(async (trx) => {
         await repo.updateUser(trx, id, { deleted_at: clock.now(), is_active: false });
-        if ((await repo.countActiveAdmins(trx)) === 0) throw conflict('deleting this user would leave no active admin');
+        if ((await repo.countActiveAdmins(trx)) === 0)
+          throw conflict('deleting this user would leave no active admin');
         after = await dropCredentials(trx, id, 'user deleted');
         const tokens = await repo.revokeTokensOf(trx, id, 'owner deleted', clock.now());
         await audit.recordFor(trx, request, {
@@ -259,7 +275,7 @@ export function createUsersService(deps: UsersServiceDeps) {
         if (principal.method !== 'session') {
           throw new AppError({
             code: 'forbidden',
-            message: 'an API token cannot change its owner\'s password; log in with the password instead',
+            message: "an API token cannot change its owner's password; log in with the password instead",
           });
         }
         const recent =
@@ -267,7 +283,10 @@ export function createUsersService(deps: UsersServiceDeps) {
           clock.now().getTime() - principal.passwordLoginAt.getTime() <= REAUTH_WINDOW_MS;
         if (!recent) {
           if (currentPassword === undefined) {
-            throw badField('body.current_password', 'is required: this session was opened more than 15 minutes ago');
+            throw badField(
+              'body.current_password',
+              'is required: this session was opened more than 15 minutes ago',
+            );
           }
           if (!target.password_hash || !(await verifyPassword(target.password_hash, currentPassword))) {
             throw badField('body.current_password', 'is not the current password');
@@ -276,7 +295,7 @@ export function createUsersService(deps: UsersServiceDeps) {
       } else if (!principal.permissions.has('users:write')) {
         throw new AppError({
           code: principal.method === 'session' ? 'forbidden' : 'insufficient_scope',
-          message: 'permission users:write is required to set another user\'s password',
+          message: "permission users:write is required to set another user's password",
           details: { required_permission: 'users:write' },
         });
       }
@@ -307,7 +326,11 @@ export function createUsersService(deps: UsersServiceDeps) {
       if (problem) throw new AppError({ code: 'validation_failed', message: `password ${problem}` });
       const hash = await hashPassword(pw);
       await db.transaction().execute(async (trx) => {
-        await repo.updateUser(trx, user.id, { password_hash: hash, password_changed_at: clock.now(), is_active: true });
+        await repo.updateUser(trx, user.id, {
+          password_hash: hash,
+          password_changed_at: clock.now(),
+          is_active: true,
+        });
         await repo.endSessions(trx, { userId: user.id }, 'password reset', clock.now());
         await audit.record(trx, systemContext('steward-cli'), {
           action: 'user.password_reset',

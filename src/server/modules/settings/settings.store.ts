@@ -6,7 +6,12 @@ import type { Database } from '../../db/schema.js';
 
 export interface SettingsStore {
   get<T extends object>(key: string, defaults: T): Promise<T>;
-  set(trx: Kysely<Database> | Transaction<Database>, key: string, value: object, userId: number | null): Promise<void>;
+  set(
+    trx: Kysely<Database> | Transaction<Database>,
+    key: string,
+    value: object,
+    userId: number | null,
+  ): Promise<void>;
   /** Called after a committed set, so caches and running services pick up the new value at once. */
   onChange(listener: (key: string, value: object) => void): () => void;
   notifyChanged(key: string, value: object): void;
@@ -24,7 +29,9 @@ export function createSettingsStore(db: Kysely<Database>): SettingsStore {
         .insertInto('settings')
         .values({ key, value: JSON.stringify(value), updated_by: userId })
         .onConflict((oc) =>
-          oc.column('key').doUpdateSet({ value: JSON.stringify(value), updated_at: new Date(), updated_by: userId }),
+          oc
+            .column('key')
+            .doUpdateSet({ value: JSON.stringify(value), updated_at: new Date(), updated_by: userId }),
         )
         .execute();
     },

@@ -1,0 +1,29 @@
+// Prints the manager's OpenAPI document (built from the route schemas) without starting a
+// server: builds the app on an in-memory database and asks it. Used by `npm run openapi:lint`.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../dist/server/app.js';
+import { openDatabase } from '../dist/server/db/client.js';
+import { migrateToLatest } from '../dist/server/db/migrator.js';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'steward-openapi-'));
+const database = await openDatabase({});
+await migrateToLatest(database.db);
+const app = await buildApp({
+  config: {
+    logLevel: 'silent',
+    bodyLimitBytes: 1048576,
+    sessionIdleSeconds: 1800,
+    sessionMaxSeconds: 43200,
+    dataDir,
+  },
+  database,
+  secretKey: randomBytes(32),
+});
+await app.ready();
+process.stdout.write(`${JSON.stringify(app.swagger(), null, 2)}\n`);
+await app.close();
+await database.close();
+rmSync(dataDir, { recursive: true, force: true });
