@@ -69,8 +69,24 @@ const TITLES: Record<number, string> = {
 
 export const PROBLEM_TYPE_BASE = 'https://steward.invalid/problems/';
 
-/** Translates a Fastify/ajv validation error list into field errors named like `body.name`. */
+/**
+ * Translates a Fastify/ajv validation error list into field errors named like `body.name`.
+ * A failed union (`anyOf`, as in "a number or null") yields one error per branch; keep the
+ * informative one instead of "must be null" and "must match a schema in anyOf".
+ */
 function validationErrors(err: FastifyError): FieldError[] {
+  const all = rawValidationErrors(err);
+  const byField = new Map<string, FieldError[]>();
+  for (const e of all) byField.set(e.field, [...(byField.get(e.field) ?? []), e]);
+  const out: FieldError[] = [];
+  for (const list of byField.values()) {
+    const useful = list.filter((e) => e.message !== 'must be null' && e.message !== 'must match a schema in anyOf');
+    out.push(...(useful.length > 0 ? useful : list.slice(0, 1)));
+  }
+  return out;
+}
+
+function rawValidationErrors(err: FastifyError): FieldError[] {
   const raw = (err as { validationContext?: string }).validationContext ?? 'body';
   const context = raw === 'querystring' ? 'query' : raw === 'params' ? 'path' : raw;
   return (err.validation ?? []).map((v) => {

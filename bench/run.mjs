@@ -1,0 +1,103 @@
+// `npm run bench`: runs the real manager (built, as a child process, embedded database, plain
+// HTTP) and a bare Fastify reference in the same run, loads both with the same autocannon
+// client, and prints requests/s, p50/p99 latency and the ratio manager/reference.
+//   BENCH_SECONDS (default 8) sets the duration of each measurement.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const PASSWORD = 'Bench Admin Passphrase 2026';
+const root = join(import.meta.dirname, '..');
+
+function start(cmd, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (d) => {
+      out += String(d);
+      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      if (m) resolve({ proc, url: m[1] });
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', (d) => {
+      out += String(d);
+    });
+    proc.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}:\n${out}`)));
+  });
+}
+
+function load(url, headers = {}, opts = {}) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, headers, connections: opts.connections ?? 20, duration: opts.duration ?? SECONDS, method: opts.method ?? 'GET', body: opts.body }, (err, r) =>
+      err ? reject(err) : resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx }),
+    );
+  });
+}
+
+async function json(url, init) {
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const fmt = (r) => `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms${r.errors ? `  (${r.errors} errors)` : ''}`;
+
+async function compare(name, path, managerUrl, refUrl, headers, target) {
+  // Warm both up, then measure the reference and the manager back to back.
+  await load(`${refUrl}${path}`, {}, { duration: 2 });
+  await load(`${managerUrl}${path}`, headers, { duration: 2 });
+  const ref = await load(`${refUrl}${path}`);
+  const real = await load(`${managerUrl}${path}`, headers);
+  const ratio = real.rps / ref.rps;
+  console.log(`\n${name}`);
+  console.log(`  reference (bare Fastify): ${fmt(ref)}`);
+  console.log(`  manager:                  ${fmt(real)}`);
+  console.log(`  ratio manager/reference:  ${ratio.toFixed(2)} (target >= ${target}) ${ratio >= target ? 'OK' : 'BELOW TARGET'}`);
+  return { name, ref, real, ratio, target };
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'steward-bench-'));
+const manager = await start(join(root, 'bin', 'steward'), ['serve', '--host', '127.0.0.1', '--port', '0'], {
+  STEWARD_DATA_DIR: dataDir,
+  STEWARD_TLS: 'off',
+  STEWARD_LOG_LEVEL: 'warn',
+  STEWARD_ADMIN_PASSWORD: PASSWORD,
+});
+const reference = await start(join(root, 'bench', 'reference-server.mjs'), []);
+const results = [];
+try {
+  console.log(`Steward benchmarks: ${SECONDS} s per measurement, 20 connections, node ${process.version}`);
+  results.push(await compare('GET /healthz', '/healthz', manager.url, reference.url, {}, 0.9));
+
+  const login = await json(`${manager.url}/api/v1/auth/token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+  });
+  const token = await json(`${manager.url}/api/v1/tokens/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Token ${login.token}` },
+    body: JSON.stringify({ name: 'bench', scopes: ['users:read'], rate_limit_per_minute: 1000000 }),
+  });
+  results.push(
+    await compare('GET /api/v1/auth/whoami/ with an API token', '/api/v1/auth/whoami/', manager.url, reference.url, { authorization: `Token ${token.token}` }, 0.85),
+  );
+
+  // Logins are deliberately slow (Argon2id, 19 MiB, t=2): this is the price of each guess.
+  const logins = await load(`${manager.url}/api/v1/auth/token/`, { 'content-type': 'application/json' }, {
+    method: 'POST',
+    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+    connections: 4,
+    duration: Math.min(SECONDS, 5),
+  });
+  console.log(`\nPOST /api/v1/auth/token/ (password login, Argon2id)\n  manager: ${fmt(logins)}`);
+} finally {
+  manager.proc.kill('SIGTERM');
+  reference.proc.kill('SIGTERM');
+  rmSync(dataDir, { recursive: true, force: true });
+}
+const below = results.filter((r) => r.ratio < r.target);
+if (below.length) console.log(`\n${below.length} benchmark(s) below target: ${below.map((r) => r.name).join(', ')}`);
