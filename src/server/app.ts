@@ -2,6 +2,10 @@
 // installs the shared HTTP conventions. Tests build the app through it (test/helpers), and
 // main.ts builds the real one. Nothing here touches process.env or the process.
 
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from './config/config.js';
@@ -31,6 +35,9 @@ import { type Clock, systemClock } from './shared/clock.js';
 import { createSecretBox } from './shared/secret-box.js';
 import { VERSION } from './version.js';
 
+/** dist/console at the repository root, whether this file runs from src/ or dist/. */
+const CONSOLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'console');
+
 export interface AppDeps {
   config: Pick<
     Config,
@@ -46,6 +53,8 @@ export interface AppDeps {
   defaultMetrics?: boolean;
   /** 32-byte key for secrets encrypted at rest. */
   secretKey: Buffer;
+  /** Where the built console is (default dist/console); the console is served when it exists. */
+  consoleDir?: string;
   /** Requests per minute from one IP without a valid credential (login included). */
   ipLimitPerMinute?: number;
   /** Shorter background-job intervals for tests, in ms, by job name. */
@@ -92,7 +101,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('routeTable', routeTable);
   app.decorate('baseUrl', () => undefined as string | undefined);
   registerErrorHandling(app);
-  registerNotFound(app, routeTable);
+  const consoleDir = deps.consoleDir ?? CONSOLE_DIR;
+  const hasConsole = existsSync(join(consoleDir, 'index.html'));
+  registerNotFound(app, routeTable, hasConsole ? { spaIndex: (reply) => reply.sendFile('index.html') } : {});
   await registerConventions(app);
   registerMetrics(app, deps.database, { defaultMetrics: deps.defaultMetrics ?? false });
   await registerOpenApi(app, routeTable, VERSION);
@@ -116,6 +127,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuditHooks(app, audit, db);
 
   await app.register(healthRoutes, { database: deps.database });
+  if (hasConsole) {
+    // The web console: static files built by `npm run build` into dist/console.
+    await app.register(fastifyStatic, {
+      root: consoleDir,
+      prefix: '/',
+      wildcard: false,
+      index: ['index.html'],
+    });
+  }
   await app.register(identity.routes);
   await app.register(auditRoutes, { audit });
 

@@ -624,3 +624,36 @@ describe('audit', () => {
     for (const d of digests) expect(d.digest).toMatch(/^[0-9a-f]{64}$/);
   });
 });
+
+describe('the console session cookie', () => {
+  it('is HttpOnly and SameSite=Strict, and writes through it need the CSRF header', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token/',
+      payload: { username: 'admin', password: TEST_PASSWORD },
+    });
+    const cookie = String(res.headers['set-cookie']);
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toContain('SameSite=Strict');
+    const token = res.json().token as string;
+    t.secrets.add(token);
+    const headers = { cookie: `steward_session=${token}` };
+    expect((await t.app.inject({ url: '/api/v1/auth/whoami/', headers })).statusCode).toBe(200);
+    const body = { name: 'grp-csrf' };
+    const refused = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/authentication/groups/',
+      headers,
+      payload: body,
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().detail).toContain('x-requested-with');
+    const ok = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/authentication/groups/',
+      headers: { ...headers, 'x-requested-with': 'steward-console' },
+      payload: body,
+    });
+    expect(ok.statusCode).toBe(201);
+  });
+});

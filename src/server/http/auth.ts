@@ -56,6 +56,10 @@ export interface Authenticator {
 }
 
 export const SESSION_COOKIE = 'steward_session';
+/** Cookie-authenticated writes must carry this header (CSRF protection for the console). */
+export const CSRF_HEADER = 'x-requested-with';
+export const CSRF_VALUE = 'steward-console';
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -166,6 +170,18 @@ export function registerAuth(app: FastifyInstance, opts: AuthPluginOptions) {
       if (access !== 'public') throw err;
     }
     const p = request.principal;
+    if (
+      p?.credentialSource === 'cookie' &&
+      MUTATING.has(request.method) &&
+      request.headers[CSRF_HEADER] !== CSRF_VALUE
+    ) {
+      // A cookie is sent by the browser on its own; a custom header is not (cross-site requests
+      // cannot set it without a CORS preflight, which this server never grants).
+      throw new AppError({
+        code: 'forbidden',
+        message: `requests authenticated by the session cookie that change something must send ${CSRF_HEADER}: ${CSRF_VALUE}`,
+      });
+    }
     if (p) {
       if (p.rateLimitPerMinute != null) {
         const key = p.tokenId !== undefined ? `token:${p.tokenId}` : `user:${p.userId}`;

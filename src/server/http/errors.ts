@@ -80,7 +80,9 @@ function validationErrors(err: FastifyError): FieldError[] {
   for (const e of all) byField.set(e.field, [...(byField.get(e.field) ?? []), e]);
   const out: FieldError[] = [];
   for (const list of byField.values()) {
-    const useful = list.filter((e) => e.message !== 'must be null' && e.message !== 'must match a schema in anyOf');
+    const useful = list.filter(
+      (e) => e.message !== 'must be null' && e.message !== 'must match a schema in anyOf',
+    );
     out.push(...(useful.length > 0 ? useful : list.slice(0, 1)));
   }
   return out;

@@ -2,7 +2,7 @@
 // which methods a path supports (for 405 + Allow instead of 404), and which operations exist
 // with which permission (for the OpenAPI checks and the generated authorization matrix tests).
 
-import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import FindMyWay from 'find-my-way';
 import { AppError } from '../shared/app-error.js';
 
@@ -44,9 +44,22 @@ export function createRouteTable(app: FastifyInstance): RouteTable {
   };
 }
 
-export function registerNotFound(app: FastifyInstance, table: RouteTable) {
-  app.setNotFoundHandler((request: FastifyRequest) => {
+export interface NotFoundOptions {
+  /** Single-page app: unknown GET paths outside /api are answered with this file (the console). */
+  spaIndex?: (reply: FastifyReply) => FastifyReply;
+}
+
+export function registerNotFound(app: FastifyInstance, table: RouteTable, opts: NotFoundOptions = {}) {
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '/';
+    if (
+      opts.spaIndex &&
+      request.method === 'GET' &&
+      !path.startsWith('/api/') &&
+      !/\.[a-z0-9]+$/i.test(path)
+    ) {
+      return opts.spaIndex(reply);
+    }
     const allowed = table.allowedMethods(path);
     if (allowed.length > 0) {
       throw new AppError({
