@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // `routes` (the route tests through app.inject(), which `npm run test:pg` repeats on PostgreSQL).
 export default defineConfig({
   test: {
-    testTimeout: 60_000,
+    testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: 2,

@@ -2,6 +2,7 @@
 // installs the shared HTTP conventions. Tests build the app through it (test/helpers), and
 // main.ts builds the real one. Nothing here touches process.env or the process.
 
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,8 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/client.js';
+import { createLeaderLease } from './db/leases.js';
+import { createClusterBus } from './db/notify.js';
 import { registerAuth } from './http/auth.js';
 import {
   generateRequestId,
@@ -25,6 +28,8 @@ import { createRouteTable, type RouteTable, registerNotFound } from './http/rout
 import { registerAuditHooks } from './modules/audit/audit.hooks.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { createAuditService } from './modules/audit/audit.service.js';
+import { createClusterModule } from './modules/cluster/cluster.module.js';
+import { createCounterStore } from './modules/cluster/cluster.repo.js';
 import { createFleetModule } from './modules/fleet/fleet.module.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { createIdentity } from './modules/identity/identity.js';
@@ -109,19 +114,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app, routeTable, VERSION);
 
   const db = deps.database.db;
+  // Replicas on one PostgreSQL server tell each other what changed (NOTIFY), share request
+  // counts, and elect one of them to run the background jobs. On PGlite all three are local.
+  const replicaId = randomUUID();
+  const bus = createClusterBus(deps.database, replicaId);
+  const lease = createLeaderLease(deps.database, 'jobs');
+  const limiter = createRateLimiter(
+    clock,
+    deps.database.kind === 'postgres' ? createCounterStore(db) : undefined,
+  );
   const audit = createAuditService({ db, clock });
-  const settings = createSettingsStore(db);
+  const settings = createSettingsStore(db, bus);
   const identity = createIdentity({
     db,
     audit,
     settings,
     clock,
+    bus,
     sessionIdleSeconds: deps.config.sessionIdleSeconds,
     sessionMaxSeconds: deps.config.sessionMaxSeconds,
   });
   registerAuth(app, {
     authenticator: identity.authenticator,
-    limiter: createRateLimiter(clock),
+    limiter,
     ipLimitPerMinute: deps.ipLimitPerMinute ?? 120,
   });
   registerAuditHooks(app, audit, db);
@@ -148,8 +163,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     dataDir: deps.config.dataDir,
     secrets: createSecretBox(deps.secretKey),
     jobIntervals: deps.jobIntervals,
+    leader: lease,
   };
-  const modules: StewardModule[] = [createFleetModule(ctx), createSystemModule(ctx)];
+  const modules: StewardModule[] = [
+    createClusterModule({ ...ctx, lease, replicaId }),
+    createFleetModule(ctx),
+    createSystemModule(ctx),
+  ];
   for (const m of modules) await app.register(m.routes);
 
   // Background jobs start when main.ts says so (after listen), not on ready: route tests that
@@ -160,6 +180,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     for (const m of modules) await m.stop?.();
     await identity.stop();
+    limiter.stop();
+    await lease.stop();
+    await bus.close();
   });
   return app;
 }

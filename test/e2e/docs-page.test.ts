@@ -7,7 +7,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ROOT, type RunningManager, startManager } from '../helpers/process.js';
 
-export const CHROMIUM_ARGS = [
+const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -21,7 +21,10 @@ let manager: RunningManager;
 let dataDir: string;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'steward-docs-'));
-  manager = await startManager({ STEWARD_DATA_DIR: dataDir, STEWARD_ADMIN_PASSWORD: 'Docs Page Passphrase 2026' });
+  manager = await startManager({
+    STEWARD_DATA_DIR: dataDir,
+    STEWARD_ADMIN_PASSWORD: 'Docs Page Passphrase 2026',
+  });
 });
 afterAll(async () => {
   await manager?.stop();
@@ -33,7 +36,10 @@ it('renders /api/docs with the Authorize button and tries an operation with a to
   try {
     const page = await browser.newPage({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 900 } });
     await page.goto(`${manager.baseUrl}/api/docs`);
-    await page.getByRole('button', { name: /Authorize/ }).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByRole('button', { name: /Authorize/ })
+      .first()
+      .waitFor({ timeout: 30_000 });
     await expect(page.getByText('Steward management API').first().isVisible()).resolves.toBe(true);
     await expect(page.locator('.opblock').count()).resolves.toBeGreaterThan(20);
     await page.screenshot({ path: join(ROOT, 'test', 'e2e', 'screenshots', 'api-docs.png') });
@@ -43,7 +49,10 @@ it('renders /api/docs with the Authorize button and tries an operation with a to
       data: { username: 'admin', password: 'Docs Page Passphrase 2026' },
     });
     const token = (await login.json()).token as string;
-    await page.getByRole('button', { name: /Authorize/ }).first().click();
+    await page
+      .getByRole('button', { name: /Authorize/ })
+      .first()
+      .click();
     await page.locator('#auth-bearer-value').fill(token);
     const bearerForm = page.locator('form').filter({ has: page.locator('#auth-bearer-value') });
     await bearerForm.locator('button[type=submit]').click();
@@ -53,9 +62,14 @@ it('renders /api/docs with the Authorize button and tries an operation with a to
     await op.getByRole('button', { name: 'Try it out' }).click();
     await op.getByRole('button', { name: 'Execute' }).click();
     await op.locator('.curl-command, .request-url').first().waitFor();
-    await expect(op.locator('.curl-command').first().innerText()).resolves.toContain('curl');
-    await expect(op.locator('.live-responses-table tbody .response-col_status').first().innerText()).resolves.toContain('200');
-    await page.screenshot({ path: join(ROOT, 'test', 'e2e', 'screenshots', 'api-docs-try-it-out.png'), fullPage: false });
+    await expect(op.locator('.curl-command').first().textContent()).resolves.toContain('curl');
+    await expect(
+      op.locator('.live-responses-table tbody .response-col_status').first().textContent(),
+    ).resolves.toContain('200');
+    await page.screenshot({
+      path: join(ROOT, 'test', 'e2e', 'screenshots', 'api-docs-try-it-out.png'),
+      fullPage: false,
+    });
   } finally {
     await browser.close();
   }

@@ -98,7 +98,7 @@ export interface HttpResult {
 /** A request that accepts the manager's self-signed certificate (like `curl -k`). */
 export function call(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {},
 ): Promise<HttpResult> {
   const u = new URL(url);
   const req = u.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -117,6 +117,10 @@ export function call(
       },
     );
     r.on('error', reject);
+    // A request that hangs is a failure to report, not a test to wait out.
+    r.setTimeout(opts.timeoutMs ?? 15_000, () =>
+      r.destroy(new Error(`no answer from ${url} within ${opts.timeoutMs ?? 15_000} ms`)),
+    );
     if (opts.body) r.write(opts.body);
     r.end();
   });

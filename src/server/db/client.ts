@@ -18,6 +18,8 @@ export interface DatabaseHandle {
   readonly location: string;
   /** The pg pool when kind is postgres (for metrics and LISTEN/NOTIFY); undefined on PGlite. */
   readonly pool: pg.Pool | undefined;
+  /** The server URL, for the dedicated connections of the bus and leases (never logged). */
+  readonly connectionString: string | undefined;
   ping(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -53,16 +55,25 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       max: opts.poolSize ?? 10,
       connectionTimeoutMillis: 2000,
       statement_timeout: opts.statementTimeoutMs ?? 5000,
+      // The server enforces statement_timeout only while it runs; a frozen or unreachable server
+      // never answers, so the client gives up on its own after the same time.
+      query_timeout: opts.statementTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
     });
-    // A dropped connection must not crash the process; the next query reports the failure.
+    // A dropped connection must not crash the process: pg emits 'error' on a client whose
+    // connection ends, even while a query of it is running (that query rejects too). Idle
+    // clients report to the pool, clients in use to their own listener.
     pool.on('error', () => {});
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,
       kind: 'postgres',
       location: redactUrl(opts.url),
       pool,
+      connectionString: opts.url,
       ping: (timeoutMs = 2000) => pingWithTimeout(db, timeoutMs),
       close: () => db.destroy(),
     };
@@ -83,6 +94,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     kind: 'pglite',
     location,
     pool: undefined,
+    connectionString: undefined,
     ping: (timeoutMs = 2000) => pingWithTimeout(db, timeoutMs),
     close: () => db.destroy(),
   };

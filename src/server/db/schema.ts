@@ -129,8 +129,25 @@ export interface TokenActivityTable {
 
 // Modules add their own tables to this interface by declaration merging, in
 // modules/<domain>/<domain>.tables.ts.
+export interface ClusterReplicasTable {
+  id: string;
+  address: string;
+  release: string;
+  started_at: Date | string;
+  last_heartbeat: Date | string;
+  leader: boolean;
+}
+
+export interface RateLimitCountersTable {
+  key: string;
+  window_start: Date | string;
+  count: number;
+}
+
 export interface Database {
   token_activity: TokenActivityTable;
+  cluster_replicas: ClusterReplicasTable;
+  rate_limit_counters: RateLimitCountersTable;
   settings: SettingsTable;
   audit_log: AuditLogTable;
   user_groups: UserGroupsTable;

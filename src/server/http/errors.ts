@@ -181,7 +181,7 @@ export function isDatabaseUnavailable(e: unknown): boolean {
     return true;
   if (code.startsWith('08')) return true;
   const msg = err.message ?? '';
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|PGlite is closed/i.test(
+  return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|not queryable|PGlite is closed/i.test(
     msg,
   );
 }

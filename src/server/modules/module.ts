@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from '../db/client.js';
+import type { LeaderLease } from '../db/leases.js';
 import type { Database } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import type { SecretBox } from '../shared/secret-box.js';
@@ -22,6 +23,11 @@ export interface ModuleContext {
   secrets: SecretBox;
   /** Intervals of background jobs in ms; tests shorten them. */
   jobIntervals?: Partial<Record<string, number>>;
+  /**
+   * Whether this replica runs the background jobs. Jobs that must run once across replicas
+   * check `leader.isLeader()` on every tick (always true on the embedded database).
+   */
+  leader: LeaderLease;
 }
 
 export interface StewardModule {

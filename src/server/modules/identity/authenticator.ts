@@ -16,7 +16,8 @@ import { digestSecret, parseSecret } from '../../shared/token-codec.js';
 import type { IdentityRepo, SessionRow, TokenRow, UserRow } from './identity.repo.js';
 import { ipAllowed } from './ip-allow.js';
 
-const CACHE_TTL_MS = 30_000;
+/** How long a cached credential is trusted without asking the database again (see docs/operations.md). */
+export const CACHE_TTL_MS = 10_000;
 const SESSION_TOUCH_MS = 30_000;
 
 export interface AuthSettings {
@@ -30,6 +31,14 @@ export interface AuthenticatorDeps {
   clock: Clock;
   sessionIdleSeconds: number;
   authSettings: () => AuthSettings;
+  /** Tells the other replicas what to forget (PostgreSQL NOTIFY); local invalidation is immediate. */
+  broadcast?: (what: Invalidation) => void;
+}
+
+export interface Invalidation {
+  tokens?: string[];
+  sessions?: string[];
+  users?: number[];
 }
 
 interface Cached<T> {
@@ -194,17 +203,35 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     },
   };
 
+  function forget(what: Invalidation) {
+    for (const d of what.tokens ?? []) tokens.delete(d);
+    for (const d of what.sessions ?? []) sessions.delete(d);
+    for (const id of what.users ?? []) users.delete(id);
+  }
+
   return {
     authenticator,
-    /** Forget everything cached about a token (by any of its digests). */
+    /** Forget everything cached about a token (by any of its digests), here and on other replicas. */
     invalidateToken(...digests: (string | null | undefined)[]) {
-      for (const d of digests) if (d) tokens.delete(d);
+      const list = digests.filter((d): d is string => Boolean(d));
+      forget({ tokens: list });
+      deps.broadcast?.({ tokens: list });
     },
     invalidateSession(...digests: string[]) {
-      for (const d of digests) sessions.delete(d);
+      forget({ sessions: digests });
+      deps.broadcast?.({ sessions: digests });
     },
     invalidateUser(userId: number) {
-      users.delete(userId);
+      forget({ users: [userId] });
+      deps.broadcast?.({ users: [userId] });
+    },
+    /** An invalidation from another replica. */
+    applyRemote: forget,
+    /** After a lost connection to the bus: anything cached may be stale. */
+    clearAll() {
+      tokens.clear();
+      sessions.clear();
+      users.clear();
     },
     /** The in-memory idle clock of a session (newer than the database's between touches). */
     sessionLastSeen,

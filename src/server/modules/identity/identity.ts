@@ -2,12 +2,13 @@
 
 import type { FastifyPluginAsync } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { ClusterBus } from '../../db/notify.js';
 import type { Database } from '../../db/schema.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
 import { authRoutes } from './auth.routes.js';
-import { createAuthenticator } from './authenticator.js';
+import { createAuthenticator, type Invalidation } from './authenticator.js';
 import { createIdentityRepo, type IdentityRepo } from './identity.repo.js';
 import { createSessionsService, type SessionsService } from './sessions.service.js';
 import { tokensRoutes } from './tokens.routes.js';
@@ -30,6 +31,8 @@ export interface IdentityDeps {
   sessionMaxSeconds: number;
   /** Requests per minute of one user's login sessions together. */
   sessionRateLimitPerMinute?: number;
+  /** The bus to other replicas, so credentials changed here are dropped there too. */
+  bus?: ClusterBus;
 }
 
 export interface IdentityServices {
@@ -57,11 +60,21 @@ export function createIdentity(deps: IdentityDeps) {
     repo,
     clock: deps.clock,
     sessionIdleSeconds: deps.sessionIdleSeconds,
+    broadcast: deps.bus
+      ? (what) => {
+          deps.bus?.publish('identity.invalidate', { ...what }).catch(() => {});
+        }
+      : undefined,
     authSettings: () => ({
       allowTokensInUrl: settings.allow_tokens_in_url,
       defaultRateLimitPerMinute: settings.default_rate_limit_per_minute,
       sessionRateLimitPerMinute: deps.sessionRateLimitPerMinute ?? 1200,
     }),
+  });
+  deps.bus?.subscribe('identity.invalidate', (data) => auth.applyRemote(data as Invalidation));
+  deps.bus?.onResync(() => {
+    auth.clearAll();
+    void loadSettings();
   });
   const common = { db: deps.db, repo, audit: deps.audit, clock: deps.clock, auth };
   const services: IdentityServices = {

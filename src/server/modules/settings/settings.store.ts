@@ -2,6 +2,7 @@
 // keys and validate values with their own schemas; this store only reads and writes them.
 
 import type { Kysely, Transaction } from 'kysely';
+import type { ClusterBus } from '../../db/notify.js';
 import type { Database } from '../../db/schema.js';
 
 export interface SettingsStore {
@@ -17,8 +18,25 @@ export interface SettingsStore {
   notifyChanged(key: string, value: object): void;
 }
 
-export function createSettingsStore(db: Kysely<Database>): SettingsStore {
+/**
+ * With a bus (several replicas), a change is announced to the other replicas, which read the
+ * committed value back from the database and tell their own listeners.
+ */
+export function createSettingsStore(db: Kysely<Database>, bus?: ClusterBus): SettingsStore {
   const listeners = new Set<(key: string, value: object) => void>();
+  const tell = (key: string, value: object) => {
+    for (const l of listeners) l(key, value);
+  };
+  bus?.subscribe('settings.changed', (data) => {
+    const key = String(data.key);
+    void db
+      .selectFrom('settings')
+      .select('value')
+      .where('key', '=', key)
+      .executeTakeFirst()
+      .then((row) => row && tell(key, row.value as object))
+      .catch(() => {});
+  });
   return {
     async get<T extends object>(key: string, defaults: T): Promise<T> {
       const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
@@ -40,7 +58,8 @@ export function createSettingsStore(db: Kysely<Database>): SettingsStore {
       return () => listeners.delete(listener);
     },
     notifyChanged(key, value) {
-      for (const l of listeners) l(key, value);
+      tell(key, value);
+      bus?.publish('settings.changed', { key }).catch(() => {});
     },
   };
 }

@@ -1,0 +1,58 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import type { SharedCounterStore } from '../../http/rate-limit.js';
+
+export function createClusterRepo(db: Kysely<Database>) {
+  return {
+    heartbeat(r: {
+      id: string;
+      address: string;
+      release: string;
+      started_at: Date;
+      now: Date;
+      leader: boolean;
+    }) {
+      return db
+        .insertInto('cluster_replicas')
+        .values({
+          id: r.id,
+          address: r.address,
+          release: r.release,
+          started_at: r.started_at,
+          last_heartbeat: r.now,
+          leader: r.leader,
+        })
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet({ address: r.address, last_heartbeat: r.now, leader: r.leader }),
+        )
+        .execute();
+    },
+    remove: (id: string) => db.deleteFrom('cluster_replicas').where('id', '=', id).execute(),
+    list: () => db.selectFrom('cluster_replicas').selectAll().orderBy('started_at').execute(),
+    /** Forgets replicas silent for longer than `before` (they stopped or died long ago). */
+    prune: (before: Date) => db.deleteFrom('cluster_replicas').where('last_heartbeat', '<', before).execute(),
+  };
+}
+
+/** The rate limiter's shared counts, in PostgreSQL (see ADR 0003). */
+export function createCounterStore(db: Kysely<Database>): SharedCounterStore {
+  return {
+    async add(windowStart, deltas) {
+      const rows = [...deltas].map(([key, count]) => ({ key, window_start: windowStart, count }));
+      const out = await db
+        .insertInto('rate_limit_counters')
+        .values(rows)
+        .onConflict((oc) =>
+          oc
+            .columns(['key', 'window_start'])
+            .doUpdateSet({ count: sql`rate_limit_counters.count + excluded.count` }),
+        )
+        .returning(['key', 'count'])
+        .execute();
+      return new Map(out.map((r) => [r.key, r.count]));
+    },
+    async prune(before) {
+      await db.deleteFrom('rate_limit_counters').where('window_start', '<', before).execute();
+    },
+  };
+}
