@@ -14,7 +14,10 @@ const root = join(import.meta.dirname, '..');
 
 function start(cmd, args, env = {}) {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [cmd, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     const onData = (d) => {
       out += String(d);
@@ -31,8 +34,24 @@ function start(cmd, args, env = {}) {
 
 function load(url, headers = {}, opts = {}) {
   return new Promise((resolve, reject) => {
-    autocannon({ url, headers, connections: opts.connections ?? 20, duration: opts.duration ?? SECONDS, method: opts.method ?? 'GET', body: opts.body }, (err, r) =>
-      err ? reject(err) : resolve({ rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx }),
+    autocannon(
+      {
+        url,
+        headers,
+        connections: opts.connections ?? 20,
+        duration: opts.duration ?? SECONDS,
+        method: opts.method ?? 'GET',
+        body: opts.body,
+      },
+      (err, r) =>
+        err
+          ? reject(err)
+          : resolve({
+              rps: r.requests.average,
+              p50: r.latency.p50,
+              p99: r.latency.p99,
+              errors: r.errors + r.non2xx,
+            }),
     );
   });
 }
@@ -43,7 +62,8 @@ async function json(url, init) {
   return res.json();
 }
 
-const fmt = (r) => `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms${r.errors ? `  (${r.errors} errors)` : ''}`;
+const fmt = (r) =>
+  `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms${r.errors ? `  (${r.errors} errors)` : ''}`;
 
 async function compare(name, path, managerUrl, refUrl, headers, target) {
   // Warm both up, then measure the reference and the manager back to back.
@@ -55,7 +75,9 @@ async function compare(name, path, managerUrl, refUrl, headers, target) {
   console.log(`\n${name}`);
   console.log(`  reference (bare Fastify): ${fmt(ref)}`);
   console.log(`  manager:                  ${fmt(real)}`);
-  console.log(`  ratio manager/reference:  ${ratio.toFixed(2)} (target >= ${target}) ${ratio >= target ? 'OK' : 'BELOW TARGET'}`);
+  console.log(
+    `  ratio manager/reference:  ${ratio.toFixed(2)} (target >= ${target}) ${ratio >= target ? 'OK' : 'BELOW TARGET'}`,
+  );
   return { name, ref, real, ratio, target };
 }
 
@@ -83,16 +105,27 @@ try {
     body: JSON.stringify({ name: 'bench', scopes: ['users:read'], rate_limit_per_minute: 1000000 }),
   });
   results.push(
-    await compare('GET /api/v1/auth/whoami/ with an API token', '/api/v1/auth/whoami/', manager.url, reference.url, { authorization: `Token ${token.token}` }, 0.85),
+    await compare(
+      'GET /api/v1/auth/whoami/ with an API token',
+      '/api/v1/auth/whoami/',
+      manager.url,
+      reference.url,
+      { authorization: `Token ${token.token}` },
+      0.85,
+    ),
   );
 
   // Logins are deliberately slow (Argon2id, 19 MiB, t=2): this is the price of each guess.
-  const logins = await load(`${manager.url}/api/v1/auth/token/`, { 'content-type': 'application/json' }, {
-    method: 'POST',
-    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-    connections: 4,
-    duration: Math.min(SECONDS, 5),
-  });
+  const logins = await load(
+    `${manager.url}/api/v1/auth/token/`,
+    { 'content-type': 'application/json' },
+    {
+      method: 'POST',
+      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+      connections: 4,
+      duration: Math.min(SECONDS, 5),
+    },
+  );
   console.log(`\nPOST /api/v1/auth/token/ (password login, Argon2id)\n  manager: ${fmt(logins)}`);
 } finally {
   manager.proc.kill('SIGTERM');
@@ -100,4 +133,5 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 const below = results.filter((r) => r.ratio < r.target);
-if (below.length) console.log(`\n${below.length} benchmark(s) below target: ${below.map((r) => r.name).join(', ')}`);
+if (below.length)
+  console.log(`\n${below.length} benchmark(s) below target: ${below.map((r) => r.name).join(', ')}`);
