@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { clusterBenchmarks } from './cluster.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const PASSWORD = 'Bench Admin Passphrase 2026';
@@ -132,6 +133,7 @@ try {
   reference.proc.kill('SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
 }
+await clusterBenchmarks({ start, load, fmt, root, password: PASSWORD, seconds: SECONDS });
 const below = results.filter((r) => r.ratio < r.target);
 if (below.length)
   console.log(`\n${below.length} benchmark(s) below target: ${below.map((r) => r.name).join(', ')}`);
