@@ -3,8 +3,8 @@
 // the transaction fails and the client gets 503: no change without its record.
 
 import type { FastifyRequest } from 'fastify';
-import type { Kysely, Transaction } from 'kysely';
-import type { Database } from '../../db/schema.js';
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { AuditLogTable, Database } from '../../db/schema.js';
 import { redactUrlForLog } from '../../http/conventions.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
@@ -36,26 +36,11 @@ export interface AuditEvent {
 
 export type AuditListener = (record: AuditRecordOut) => void;
 
-export interface AuditRecordOut {
-  id: number;
+/** An audit record as the API shows it. */
+export type AuditRecordOut = Omit<Selectable<AuditLogTable>, 'at' | 'details'> & {
   at: string;
-  action: string;
-  outcome: string;
-  user_id: number | null;
-  username: string | null;
-  token_id: number | null;
-  auth_method: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  method: string | null;
-  path: string | null;
-  status: number | null;
-  target_type: string | null;
-  target_id: string | null;
-  summary: string;
   details: Record<string, unknown>;
-  request_id: string | null;
-}
+};
 
 declare module 'fastify' {
   interface FastifyRequest {
