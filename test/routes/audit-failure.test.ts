@@ -15,7 +15,9 @@ afterAll(async () => {
 it('rolls the change back and answers 503 when the audit log cannot be written', async () => {
   const h = await t.adminHeaders();
   // Make every insert into the audit log fail, as a full disk or a lost permission would.
-  await sql`ALTER TABLE audit_log ADD CONSTRAINT audit_blocked CHECK (action = 'never') NOT VALID`.execute(t.db);
+  await sql`ALTER TABLE audit_log ADD CONSTRAINT audit_blocked CHECK (action = 'never') NOT VALID`.execute(
+    t.db,
+  );
   const res = await t.app.inject({
     method: 'POST',
     url: '/api/v1/authentication/users/add/',
@@ -26,6 +28,10 @@ it('rolls the change back and answers 503 when the audit log cannot be written',
   expect(res.json().code).toBe('unavailable');
   expect(res.json().detail).toContain('audit log');
   await sql`ALTER TABLE audit_log DROP CONSTRAINT audit_blocked`.execute(t.db);
-  const users = await t.db.selectFrom('users').select('username').where('username', '=', 'not-without-audit').execute();
+  const users = await t.db
+    .selectFrom('users')
+    .select('username')
+    .where('username', '=', 'not-without-audit')
+    .execute();
   expect(users).toEqual([]);
 });
