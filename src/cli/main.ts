@@ -1,7 +1,11 @@
 // `steward`: the command line. Parses arguments and calls into server/ or agent/; nothing else.
-import { Command, Option } from 'commander';
-import { type Config, ConfigError, describeSettings, loadConfig, SETTINGS } from '../server/config/config.js';
+import { Command } from 'commander';
+import { ConfigError, describeSettings } from '../server/config/config.js';
 import { VERSION } from '../server/version.js';
+import { registerAgentCommand } from './agent.js';
+import { registerBackupCommand } from './backup.js';
+import { configFrom, withConfigFlags } from './config-flags.js';
+import { registerLicenseCommand } from './license.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -14,24 +18,6 @@ function fail(err: unknown): never {
   if (e?.code === 'EADDRINUSE') process.stderr.write(`steward: the port is already in use (${e.message})\n`);
   else process.stderr.write(`steward: ${e?.message ?? String(err)}\n`);
   process.exit(1);
-}
-
-/** Adds every configuration setting as a --flag (each also readable from its STEWARD_* variable). */
-function withConfigFlags(cmd: Command, keys?: readonly (keyof Config)[]): Command {
-  for (const s of SETTINGS) {
-    if (keys && !keys.includes(s.key)) continue;
-    cmd.addOption(new Option(`${s.flag} <value>`, `${s.description} [env: ${s.env}]`));
-  }
-  return cmd;
-}
-
-function configFrom(opts: Record<string, string | undefined>): Config {
-  const flags: Partial<Record<keyof Config, string>> = {};
-  for (const s of SETTINGS) {
-    const name = s.flag.replace(/^--/, '').replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
-    if (opts[name] !== undefined) flags[s.key] = opts[name];
-  }
-  return loadConfig(process.env, flags);
 }
 
 const program = new Command()
@@ -104,5 +90,9 @@ withConfigFlags(
     fail(err);
   }
 });
+
+registerAgentCommand(program);
+registerBackupCommand(program);
+registerLicenseCommand(program);
 
 program.parseAsync(process.argv).catch(fail);

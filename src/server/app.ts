@@ -35,7 +35,7 @@ import { healthRoutes } from './modules/health/health.routes.js';
 import { createIdentity } from './modules/identity/identity.js';
 import type { ModuleContext, StewardModule } from './modules/module.js';
 import { createSettingsStore } from './modules/settings/settings.store.js';
-import { createSystemModule } from './modules/system/system.module.js';
+import { createSystemModule, type SystemModuleOptions } from './modules/system/system.module.js';
 import { type Clock, systemClock } from './shared/clock.js';
 import { createSecretBox } from './shared/secret-box.js';
 import { VERSION } from './version.js';
@@ -60,6 +60,8 @@ export interface AppDeps {
   secretKey: Buffer;
   /** Where the built console is (default dist/console); the console is served when it exists. */
   consoleDir?: string;
+  /** Options of the system module (apply hook, licence vendor key, upload limits). */
+  system?: Omit<SystemModuleOptions, 'onRestored'>;
   /** Requests per minute from one IP without a valid credential (login included). */
   ipLimitPerMinute?: number;
   /** Shorter background-job intervals for tests, in ms, by job name. */
@@ -104,7 +106,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const routeTable = createRouteTable(app);
   app.decorate('routeTable', routeTable);
-  app.decorate('baseUrl', () => undefined as string | undefined);
   registerErrorHandling(app);
   const consoleDir = deps.consoleDir ?? CONSOLE_DIR;
   const hasConsole = existsSync(join(consoleDir, 'index.html'));
@@ -134,6 +135,31 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sessionIdleSeconds: deps.config.sessionIdleSeconds,
     sessionMaxSeconds: deps.config.sessionMaxSeconds,
   });
+  const ctx: ModuleContext = {
+    db,
+    database: deps.database,
+    audit,
+    settings,
+    clock,
+    dataDir: deps.config.dataDir,
+    secrets: createSecretBox(deps.secretKey),
+    jobIntervals: deps.jobIntervals,
+    leader: lease,
+  };
+  const system = createSystemModule(ctx, {
+    ...(deps.system ?? {}),
+    // A restore replaced every row: credentials cached here and on other replicas must go.
+    onRestored: () => identity.forgetAll(),
+  });
+  const modules: StewardModule[] = [
+    createClusterModule({ ...ctx, lease, replicaId }),
+    createFleetModule(ctx),
+    system,
+  ];
+  app.decorate('baseUrl', () => system.network.baseUrl);
+  // Before authentication: a request for a Host outside allowed_hosts is refused first.
+  system.installGlobalHooks(app);
+
   registerAuth(app, {
     authenticator: identity.authenticator,
     limiter,
@@ -149,27 +175,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       prefix: '/',
       wildcard: false,
       index: ['index.html'],
+      // Bundles have content hashes in their names: cache them for good; index.html never.
+      setHeaders: (reply, path) => {
+        reply.header(
+          'cache-control',
+          path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+        );
+      },
     });
   }
   await app.register(identity.routes);
   await app.register(auditRoutes, { audit });
-
-  const ctx: ModuleContext = {
-    db,
-    database: deps.database,
-    audit,
-    settings,
-    clock,
-    dataDir: deps.config.dataDir,
-    secrets: createSecretBox(deps.secretKey),
-    jobIntervals: deps.jobIntervals,
-    leader: lease,
-  };
-  const modules: StewardModule[] = [
-    createClusterModule({ ...ctx, lease, replicaId }),
-    createFleetModule(ctx),
-    createSystemModule(ctx),
-  ];
   for (const m of modules) await app.register(m.routes);
 
   // Background jobs start when main.ts says so (after listen), not on ready: route tests that

@@ -1,7 +1,7 @@
 // The only file that touches the process: it opens the database, migrates it, builds the app,
 // listens, prints where things are, and shuts down cleanly on SIGTERM/SIGINT.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
@@ -47,6 +47,12 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
     database,
     secretKey: loadSecretKey(config.dataDir, config.secretKey),
     defaultMetrics: true,
+    system: {
+      applyHook: config.applyHook,
+      licensePublicKey: config.licensePublicKeyFile
+        ? readFileSync(config.licensePublicKeyFile, 'utf8')
+        : undefined,
+    },
     ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
   });
   await app.listen({ host: config.host, port: config.port });

@@ -39,6 +39,8 @@ export interface TestContext {
   headersFor(role: RoleName, opts?: { scopes?: string[] }): Promise<Record<string, string>>;
   /** Admin session headers (cached). */
   adminHeaders(): Promise<Record<string, string>>;
+  /** Drops the cached admin session (after something ended it, such as a restore). */
+  forgetAdminSession(): void;
   close(): Promise<void>;
 }
 
@@ -115,6 +117,9 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
     async adminHeaders() {
       adminHeaders ??= await ctx.login('admin', TEST_PASSWORD);
       return adminHeaders;
+    },
+    forgetAdminSession() {
+      adminHeaders = undefined;
     },
     async createUser(role, o = {}) {
       counter += 1;

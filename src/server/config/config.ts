@@ -26,6 +26,10 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** Key for secrets encrypted at rest (64 hex chars); when unset a key file in dataDir is used. */
   readonly secretKey: string | undefined;
+  /** Executable given host-level settings (NTP, SSH daemon, SNMP) as JSON; unset: stored only. */
+  readonly applyHook: string | undefined;
+  /** PEM file with the licence vendor's Ed25519 public key; unset: every licence is INVALID. */
+  readonly licensePublicKeyFile: string | undefined;
 }
 
 interface Setting {
@@ -183,6 +187,27 @@ export const SETTINGS: readonly Setting[] = [
         : { error: 'must be 64 hexadecimal characters' };
     },
   },
+  {
+    key: 'applyHook',
+    env: 'STEWARD_APPLY_HOOK',
+    flag: '--apply-hook',
+    description:
+      'Executable run with host-level settings (NTP, SSH daemon, SNMP) as JSON on stdin; unset: they are only stored',
+    parse: (raw) =>
+      raw === ''
+        ? { value: undefined }
+        : isAbsolute(raw)
+          ? { value: raw }
+          : { error: 'must be an absolute path' },
+  },
+  {
+    key: 'licensePublicKeyFile',
+    env: 'STEWARD_LICENSE_PUBLIC_KEY_FILE',
+    flag: '--license-public-key-file',
+    description:
+      "PEM file with the licence vendor's Ed25519 public key (`steward license keygen` makes a pair)",
+    parse: optionalText,
+  },
 ];
 
 export class ConfigError extends Error {
@@ -233,6 +258,8 @@ export function loadConfig(
   if (problems.length > 0) throw new ConfigError(problems);
   if (typeof out.tlsCert === 'string' && !isAbsolute(out.tlsCert)) out.tlsCert = resolve(out.tlsCert);
   if (typeof out.tlsKey === 'string' && !isAbsolute(out.tlsKey)) out.tlsKey = resolve(out.tlsKey);
+  if (typeof out.licensePublicKeyFile === 'string')
+    out.licensePublicKeyFile = resolve(out.licensePublicKeyFile);
   return Object.freeze(out as unknown as Config);
 }
 

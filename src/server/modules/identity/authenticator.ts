@@ -39,6 +39,8 @@ export interface Invalidation {
   tokens?: string[];
   sessions?: string[];
   users?: number[];
+  /** Forget everything (after a restore replaced every row). */
+  all?: boolean;
 }
 
 interface Cached<T> {
@@ -204,6 +206,12 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   };
 
   function forget(what: Invalidation) {
+    if (what.all) {
+      tokens.clear();
+      sessions.clear();
+      users.clear();
+      return;
+    }
     for (const d of what.tokens ?? []) tokens.delete(d);
     for (const d of what.sessions ?? []) sessions.delete(d);
     for (const id of what.users ?? []) users.delete(id);
@@ -227,11 +235,14 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     },
     /** An invalidation from another replica. */
     applyRemote: forget,
-    /** After a lost connection to the bus: anything cached may be stale. */
+    /** After a lost connection to the bus: anything cached here may be stale. */
     clearAll() {
-      tokens.clear();
-      sessions.clear();
-      users.clear();
+      forget({ all: true });
+    },
+    /** Forget everything here and on every other replica. */
+    forgetEverywhere() {
+      forget({ all: true });
+      deps.broadcast?.({ all: true });
     },
     /** The in-memory idle clock of a session (newer than the database's between touches). */
     sessionLastSeen,

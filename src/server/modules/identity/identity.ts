@@ -120,6 +120,8 @@ export function createIdentity(deps: IdentityDeps) {
     services,
     routes,
     flush: () => auth.flush(),
+    /** Drops every cached credential on every replica (after a restore). */
+    forgetAll: () => auth.forgetEverywhere(),
     async stop() {
       if (timer) clearInterval(timer);
       await auth.flush().catch(() => {});

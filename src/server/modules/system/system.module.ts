@@ -1,6 +1,244 @@
-// The system module: filled in by its own change. Registers no routes yet.
-import type { ModuleContext, StewardModule } from '../module.js';
+// The system module: settings sections that take effect, chunked uploads, files, backup and
+// restore, and the manager licence. app.ts registers `routes`, calls `installGlobalHooks` on the
+// root instance (Host allow-list, TLS reload) and `start` after listen (retention job).
 
-export function createSystemModule(_ctx: ModuleContext): StewardModule {
-  return { routes: async () => {} };
+import { join } from 'node:path';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance } from 'fastify';
+import { certificatePaths } from '../../tls.js';
+import type { ModuleContext, StewardModule } from '../module.js';
+import './system.tables.js';
+import { createApplyHook } from './apply-hook.js';
+import { backupRoutes } from './backup.routes.js';
+import { type BackupService, createBackupService } from './backup.service.js';
+import { filesRoutes } from './files.routes.js';
+import { createFileService } from './files.service.js';
+import { licenseRoutes } from './license.routes.js';
+import { createLicenseService } from './license.service.js';
+import { createMailer, type Mailer, type MailerOptions, type SmtpSettings } from './mailer.js';
+import { installHostCheck, type NetworkState, type TlsFiles } from './network.js';
+import { runRetention } from './retention.js';
+import { createSectionHooks } from './section-hooks.js';
+import { settingsRoutes } from './settings.routes.js';
+import { createSystemSettings, type SystemSettings } from './settings-service.js';
+import { createSyslogClient, type SyslogClient } from './syslog.js';
+import { createUploadStore, type UploadLimits } from './upload.js';
+import { uploadRoutes } from './upload.routes.js';
+
+export interface SystemModuleOptions {
+  /** Executable run after host-level settings change (NTP, sshd, SNMP); from server config only. */
+  applyHook?: string;
+  uploadLimits?: Partial<UploadLimits>;
+  /** The licence vendor's Ed25519 public key (PEM); without it every licence is INVALID. */
+  licensePublicKey?: string;
+  /** Per-user file quota in bytes (default 10 GiB). */
+  fileQuotaBytes?: number;
+  /** TLS options for the SMTP relay (tests). */
+  mailer?: MailerOptions;
+  /**
+   * Called after a restore committed: credentials cached in memory (identity's token, session and
+   * user caches, here and on other replicas) must be forgotten, since every row was replaced.
+   */
+  onRestored?: () => void;
+  /** TLS options for a syslog collector over TLS (tests trust their own CA). */
+  syslogTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+}
+
+export interface SystemModule extends StewardModule {
+  /** Root-level hooks: call on the root instance (hooks inside `routes` would be encapsulated). */
+  installGlobalHooks(app: FastifyInstance): void;
+  /** Live network settings; app.baseUrl should read `network.baseUrl`. */
+  network: NetworkState;
+  /** Where the served certificate lives; main.ts serves these files when they exist. */
+  tlsFiles: TlsFiles;
+  mailer: Mailer;
+  syslog: SyslogClient;
+  settingsService: SystemSettings;
+  backup: BackupService;
+  /** One pass of the retention job (tests call it directly). */
+  runRetention(): Promise<{ auditDeleted: number; filesDeleted: number }>;
+}
+
+export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions = {}): SystemModule {
+  const uploadsDir = join(ctx.dataDir, 'uploads');
+  // The files main.ts serves (tls.ts), so an installed certificate also survives a restart.
+  const certPaths = certificatePaths(ctx.dataDir);
+  const tlsFiles: TlsFiles = { certPath: certPaths.cert, keyPath: certPaths.key };
+  const network: NetworkState = { baseUrl: undefined, allowedHosts: [] };
+  const limits: UploadLimits = {
+    maxFileBytes: opts.uploadLimits?.maxFileBytes ?? 4 * 1024 ** 3,
+    maxChunkBytes: opts.uploadLimits?.maxChunkBytes ?? 64 * 1024 ** 2,
+  };
+  let rootApp: FastifyInstance | undefined;
+  let log: (msg: string, err?: unknown) => void = () => {};
+  const syslog = createSyslogClient((err) => log('syslog delivery failed', err));
+  const forward = { audit: false };
+  const hooks = createSectionHooks({
+    network,
+    syslog,
+    uploadsDir,
+    tlsFiles,
+    app: () => rootApp,
+    onTlsReloaded: (subject) => log(`TLS certificate reloaded: ${subject}`),
+  });
+  const alertingApply = hooks.systemalerting?.apply;
+  if (hooks.systemalerting) {
+    hooks.systemalerting.apply = async (value) => {
+      await alertingApply?.(value);
+      forward.audit = value.syslog_enable === true && value.syslog_enable_audit_logs === true;
+      if (opts.syslogTls && syslog.target) syslog.configure({ ...syslog.target, tls: opts.syslogTls });
+    };
+  }
+  const settingsService = createSystemSettings({
+    db: ctx.db,
+    settings: ctx.settings,
+    audit: ctx.audit,
+    secrets: ctx.secrets,
+    hooks,
+    applyHost: createApplyHook(opts.applyHook),
+    log: (m, e) => log(m, e),
+  });
+  const mailer = createMailer(
+    async () => (await settingsService.internal('smtp')) as unknown as SmtpSettings,
+    opts.mailer,
+  );
+  const store = createUploadStore(uploadsDir, limits);
+  const files = createFileService({
+    db: ctx.db,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    filesDir: join(ctx.dataDir, 'files'),
+    quotaBytes: opts.fileQuotaBytes ?? 10 * 1024 ** 3,
+    storageSettings: () => settingsService.internal('central_logging'),
+  });
+  const backup = createBackupService({
+    db: ctx.db,
+    database: ctx.database,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    dataDir: ctx.dataDir,
+    secretsReadable: async () => {
+      try {
+        for (const def of settingsService.sections)
+          if (def.secrets.length) await settingsService.internal(def.name);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    afterRestore: async () => {
+      // Every module's cached settings (not only ours) must see the restored values.
+      const rows = await ctx.db.selectFrom('settings').select(['key', 'value']).execute();
+      for (const r of rows) ctx.settings.notifyChanged(r.key, r.value);
+      opts.onRestored?.();
+      await settingsService.applyAll();
+    },
+    onFailure: async (message) => {
+      try {
+        const smtp = await settingsService.internal('smtp');
+        const admin = String(smtp.default_from_email ?? '');
+        if (smtp.host && admin)
+          await mailer.send({ to: admin, subject: 'Steward backup failed', text: message });
+      } catch (err) {
+        log('could not send the backup failure alert', err);
+      }
+      void syslog.send({ severity: 3, msgId: 'backup.failed', message });
+    },
+  });
+  const license = createLicenseService({
+    db: ctx.db,
+    audit: ctx.audit,
+    settings: ctx.settings,
+    clock: ctx.clock,
+    publicKeyPem: opts.licensePublicKey,
+  });
+
+  // Changes made on another replica arrive here through the settings store's bus.
+  const stopListening = ctx.settings.onChange((key) => {
+    const name = key.startsWith('system.') ? key.slice('system.'.length) : undefined;
+    if (name && settingsService.sections.some((d) => d.name === name))
+      void settingsService.applySection(name);
+  });
+  const stopForwarding = ctx.audit.onRecord((rec) => {
+    if (!forward.audit) return;
+    void syslog.send({
+      severity: rec.outcome === 'success' ? 6 : 4,
+      msgId: rec.action,
+      message: rec.summary || rec.action,
+      at: new Date(rec.at),
+      data: {
+        id: rec.id,
+        outcome: rec.outcome,
+        user: rec.username,
+        token_id: rec.token_id,
+        ip: rec.ip,
+        method: rec.method,
+        path: rec.path,
+        status: rec.status,
+        target: rec.target_type ? `${rec.target_type}:${rec.target_id ?? ''}` : undefined,
+        request_id: rec.request_id,
+      },
+    });
+  });
+
+  const retention = () =>
+    runRetention({
+      audit: ctx.audit,
+      clock: ctx.clock,
+      settings: () => settingsService.internal('central_logging'),
+      files,
+      uploadsDir,
+    });
+  let timer: NodeJS.Timeout | undefined;
+
+  return {
+    network,
+    tlsFiles,
+    mailer,
+    syslog,
+    settingsService,
+    backup,
+    runRetention: retention,
+    installGlobalHooks(app) {
+      rootApp = app;
+      installHostCheck(app, network);
+    },
+    routes: async (app) => {
+      log = (msg, err) => (err ? app.log.warn({ err }, msg) : app.log.info(msg));
+      await app.register(multipart, {
+        limits: {
+          fieldNameSize: 100,
+          fieldSize: 64 * 1024,
+          fields: 30,
+          files: 1,
+          parts: 40,
+          fileSize: limits.maxChunkBytes,
+        },
+      });
+      // Current settings take effect as soon as the routes exist (inject tests never call start).
+      await settingsService.applyAll();
+      await app.register(settingsRoutes, { service: settingsService, mailer });
+      await app.register(uploadRoutes, { store });
+      await app.register(filesRoutes, { files });
+      await app.register(backupRoutes, { backup });
+      await app.register(licenseRoutes, { license });
+    },
+    start(app) {
+      rootApp ??= app;
+      const every = ctx.jobIntervals?.retention ?? 60 * 60 * 1000;
+      timer = setInterval(() => {
+        // One replica deletes; the others would only repeat the same statements.
+        if (!ctx.leader.isLeader()) return;
+        retention().catch((err) => log('retention job failed', err));
+      }, every);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      stopForwarding();
+      stopListening();
+      syslog.close();
+      await backup.idle();
+    },
+  };
 }

@@ -1,0 +1,163 @@
+// `steward backup create|restore|verify`: the same backup service as the API, on the manager
+// host, with a progress bar on standard error. With the embedded database (PGlite) stop the
+// manager first: its data directory can be open in one process only.
+
+import { copyFile, mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { Config } from '../server/config/config.js';
+import { openDatabase } from '../server/db/client.js';
+import { migrateToLatest } from '../server/db/migrator.js';
+import { createAuditService } from '../server/modules/audit/audit.service.js';
+import { createBackupService, type Progress } from '../server/modules/system/backup.service.js';
+import { systemClock } from '../server/shared/clock.js';
+import { configFrom, withConfigFlags } from './config-flags.js';
+
+const CONFIG_KEYS: readonly (keyof Config)[] = ['dataDir', 'databaseUrl'];
+
+function withFlags(cmd: Command): Command {
+  return withConfigFlags(cmd, CONFIG_KEYS)
+    .option('--passphrase-stdin', 'read the archive passphrase from standard input')
+    .option('--quiet', 'no progress bar');
+}
+
+async function readPassphrase(opts: Record<string, unknown>): Promise<string | undefined> {
+  if (!opts.passphraseStdin) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const p = Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (p.length < 12) throw new Error('the passphrase must have at least 12 characters');
+  return p;
+}
+
+/** A one-line progress display: phase, a bar over tables, the current table and rows. */
+export function progressBar(totalTables: number | undefined, quiet: boolean) {
+  const seen = new Set<string>();
+  let last = 0;
+  return (p: Progress) => {
+    if (quiet || !process.stderr.isTTY) {
+      if (!quiet && (p.phase === 'done' || p.phase !== 'dump')) process.stderr.write(`${p.phase}\n`);
+      return;
+    }
+    if (p.table) seen.add(p.table);
+    const now = Date.now();
+    if (now - last < 100 && p.phase !== 'done') return;
+    last = now;
+    const width = 30;
+    const frac = totalTables ? Math.min(1, seen.size / totalTables) : p.phase === 'done' ? 1 : 0;
+    const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+    const detail = p.table ? ` ${p.table} ${p.rows ?? 0} rows` : '';
+    process.stderr.write(`\r[${bar}] ${p.phase}${detail}`.padEnd(90).slice(0, 100));
+    if (p.phase === 'done') process.stderr.write('\n');
+  };
+}
+
+async function withService<T>(
+  opts: Record<string, unknown>,
+  fn: (svc: ReturnType<typeof createBackupService>) => Promise<T>,
+) {
+  const config = configFrom(opts);
+  await mkdir(config.dataDir, { recursive: true });
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    statementTimeoutMs: 0,
+  });
+  try {
+    await migrateToLatest(database.db);
+    const svc = createBackupService({
+      db: database.db,
+      database,
+      audit: createAuditService({ db: database.db, clock: systemClock }),
+      clock: systemClock,
+      dataDir: config.dataDir,
+    });
+    return await fn(svc);
+  } finally {
+    await database.close();
+  }
+}
+
+function fail(err: unknown): never {
+  process.stderr.write(`\nsteward backup: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exit(1);
+}
+
+export function registerBackupCommand(program: Command): Command {
+  const backup = program
+    .command('backup')
+    .description('Back up and restore the whole manager (database, uploads, certificates)');
+
+  withFlags(
+    backup
+      .command('create')
+      .description('Write a backup to <data dir>/backups (temporary name, fsync, rename)')
+      .option('--out <file>', 'also copy the finished archive here'),
+  ).action(async (opts: Record<string, unknown>) => {
+    try {
+      const passphrase = await readPassphrase(opts);
+      const name = await withService(opts, async (svc) => {
+        const n = await svc.createNow({
+          ...(passphrase ? { passphrase } : {}),
+          onProgress: progressBar(undefined, Boolean(opts.quiet)),
+        });
+        if (typeof opts.out === 'string') {
+          await mkdir(dirname(resolve(opts.out)), { recursive: true });
+          await copyFile(`${svc.dir}/${n}`, resolve(opts.out));
+        }
+        return `${svc.dir}/${n}`;
+      });
+      process.stdout.write(`backup written: ${name}\n`);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  withFlags(
+    backup
+      .command('verify')
+      .description('Check an archive completely without changing anything')
+      .argument('<file>'),
+  ).action(async (file: string, opts: Record<string, unknown>) => {
+    try {
+      const passphrase = await readPassphrase(opts);
+      const m = await withService(opts, (svc) => svc.verify(resolve(file), passphrase));
+      const rows = m.tables.reduce((a, t) => a + t.rows, 0);
+      process.stdout.write(
+        `OK: backup of ${m.created_at} (Steward ${m.steward_version}): ${m.tables.length} tables, ${rows} rows, ${m.files.length} files\n`,
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  withFlags(
+    backup
+      .command('restore')
+      .description('Replace the whole manager state with an archive (checked completely first)')
+      .argument('<file>')
+      .option('--yes', 'do not ask for confirmation'),
+  ).action(async (file: string, opts: Record<string, unknown>) => {
+    try {
+      if (!opts.yes)
+        throw new Error('restore replaces every table and uploaded file; run again with --yes to confirm');
+      const passphrase = await readPassphrase(opts);
+      const out = await withService(opts, (svc) =>
+        svc.restore(
+          resolve(file),
+          { actor: 'cli' },
+          { ...(passphrase ? { passphrase } : {}), onProgress: progressBar(undefined, Boolean(opts.quiet)) },
+        ),
+      );
+      process.stdout.write(
+        `restored the backup of ${out.manifest.created_at}: ${out.manifest.tables.length} tables, ${out.manifest.files.length} files. ` +
+          'Apply configuration to configuration groups again.\n',
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+  return backup;
+}

@@ -1,0 +1,24 @@
+// Row types of the system module's tables (migration 0200), merged into the Database interface.
+import type { ColumnType, Generated, JSONColumnType } from 'kysely';
+
+export interface FilesTable {
+  id: Generated<number>;
+  name: string;
+  stored_name: string;
+  size: number;
+  sha256: string;
+  file_type: string;
+  mime_type: string;
+  tags: JSONColumnType<string[], string | undefined, string>;
+  profile: string | null;
+  owner_id: number | null;
+  group_id: number | null;
+  visibility: ColumnType<string, string | undefined, string>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+declare module '../../db/schema.js' {
+  interface Database {
+    files: FilesTable;
+  }
+}
