@@ -1,6 +1,89 @@
-// The fleet module: filled in by its own change. Registers no routes yet.
+// The fleet module: appliance registry and authorization, health polling, activities,
+// configuration groups (standard and hub), individual Analyze configuration, connectors.
+import type { FastifyInstance } from 'fastify';
 import type { ModuleContext, StewardModule } from '../module.js';
+import { configRoutes } from './config.routes.js';
+import { type ConfigService, createConfigService } from './config.service.js';
+import { createConnectorsService } from './connectors.service.js';
+import { createFleetRepo } from './fleet.repo.js';
+import { fleetRoutes } from './fleet.routes.js';
+import { createFleetService, type FleetService } from './fleet.service.js';
+import { createHealthJob, type HealthJob } from './health.job.js';
+import { licensingRoutes } from './licensing.routes.js';
+import { createLicensingService } from './licensing.service.js';
+import { createManagerKeyStore } from './manager-key.js';
+import { upgradesRoutes } from './upgrades.routes.js';
+import { createUpgradeService, type UpgradeService } from './upgrades.service.js';
 
-export function createFleetModule(_ctx: ModuleContext): StewardModule {
-  return { routes: async () => {} };
+export const DEFAULT_HEALTH_INTERVAL_MS = 10_000;
+
+export interface FleetModule extends StewardModule {
+  fleet: FleetService;
+  config: ConfigService;
+  health: HealthJob;
+  upgrades: UpgradeService;
+}
+
+export function createFleetModule(ctx: ModuleContext): FleetModule {
+  const repo = createFleetRepo(ctx.db);
+  const managerKey = createManagerKeyStore(ctx.db, ctx.secrets);
+  const fleet = createFleetService({
+    repo,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    secrets: ctx.secrets,
+    managerKey,
+  });
+  const config = createConfigService({
+    repo,
+    fleet,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    secrets: ctx.secrets,
+  });
+  const connectors = createConnectorsService({ fleet, audit: ctx.audit, db: ctx.db });
+  const upgrades = createUpgradeService({
+    repo,
+    fleet,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    managerKey,
+    dataDir: ctx.dataDir,
+    pollMs: ctx.jobIntervals?.fleetUpgradePoll,
+  });
+  const licensing = createLicensingService({
+    repo,
+    fleet,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    dataDir: ctx.dataDir,
+  });
+  const health = createHealthJob({
+    repo,
+    fleet,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    intervalMs: ctx.jobIntervals?.fleetHealth ?? DEFAULT_HEALTH_INTERVAL_MS,
+  });
+
+  return {
+    fleet,
+    config,
+    health,
+    upgrades,
+    routes: async (app: FastifyInstance) => {
+      await app.register(fleetRoutes({ fleet, connectors }));
+      await app.register(configRoutes(config));
+      await app.register(upgradesRoutes(upgrades, ctx.audit));
+      await app.register(licensingRoutes(licensing));
+    },
+    start() {
+      health.start();
+    },
+    async stop() {
+      await health.stop();
+      await config.settle();
+      await upgrades.settle(true);
+    },
+  };
 }

@@ -1,0 +1,193 @@
+// Unit tests of the agent: identity and token on first start, rotation, pairing trust, apply
+// (per-field results, all or nothing, reload hook), and state that survives a restart.
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pairingMessage } from '../contract/fleet-fields.js';
+import { buildAgentServer } from './server.js';
+import { openAgentState, rotateAgentToken } from './state.js';
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'steward-agent-unit-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function manager() {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const pub = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
+  return {
+    pairBody(uuid: string, url: string | null = null) {
+      const timestamp = new Date().toISOString();
+      const nonce = randomBytes(8).toString('hex');
+      const signature = sign(null, Buffer.from(pairingMessage(uuid, timestamp, nonce)), privateKey).toString(
+        'base64',
+      );
+      return { public_key: pub, manager_url: url, timestamp, nonce, signature };
+    },
+  };
+}
+
+async function agentIn(dataDir: string, extra: Partial<Parameters<typeof buildAgentServer>[0]> = {}) {
+  const { state, newToken } = openAgentState({ dataDir, type: 'tiscale-worker', defaultRelease: '5.3.0' });
+  const app = await buildAgentServer({ state, ...extra });
+  return { app, state, newToken };
+}
+
+const auth = (token: string) => ({ authorization: `Token ${token}` });
+
+describe('agent identity and token', () => {
+  it('makes an identity and a token on first start only; rotation replaces the token', async () => {
+    const dir = tempDir();
+    const first = await agentIn(dir);
+    expect(first.newToken).toMatch(/^stwa[A-Za-z0-9]{38}$/);
+    expect(readFileSync(join(dir, 'secrets.json'), 'utf8')).not.toContain(first.newToken as string);
+    const again = await agentIn(dir);
+    expect(again.newToken).toBeUndefined();
+    expect(again.state.identity.uuid).toBe(first.state.identity.uuid);
+    const ok = await again.app.inject({ url: '/agent/v1/identity', headers: auth(first.newToken as string) });
+    expect(ok.statusCode).toBe(200);
+    const rotated = rotateAgentToken(dir);
+    const old = await again.app.inject({
+      url: '/agent/v1/identity',
+      headers: auth(first.newToken as string),
+    });
+    expect(old.statusCode).toBe(401);
+    const fresh = await again.app.inject({ url: '/agent/v1/identity', headers: auth(rotated) });
+    expect(fresh.statusCode).toBe(200);
+    const none = await again.app.inject({ url: '/agent/v1/status' });
+    expect(none.statusCode).toBe(401);
+  });
+});
+
+describe('pairing', () => {
+  it('trusts the first manager, then refuses another; a bad signature is refused', async () => {
+    const { app, state } = await agentIn(tempDir());
+    const m1 = manager();
+    const m2 = manager();
+    const forged = { ...m1.pairBody(state.identity.uuid), signature: Buffer.alloc(64).toString('base64') };
+    expect((await app.inject({ method: 'POST', url: '/agent/v1/pair', payload: forged })).statusCode).toBe(
+      401,
+    );
+    const wrongUuid = await app.inject({
+      method: 'POST',
+      url: '/agent/v1/pair',
+      payload: m1.pairBody('someone-else'),
+    });
+    expect(wrongUuid.statusCode).toBe(401);
+    const p1 = await app.inject({
+      method: 'POST',
+      url: '/agent/v1/pair',
+      payload: m1.pairBody(state.identity.uuid),
+    });
+    expect(p1.statusCode).toBe(200);
+    const managerToken = p1.json().token as string;
+    expect((await app.inject({ url: '/agent/v1/status', headers: auth(managerToken) })).statusCode).toBe(200);
+    const p2 = await app.inject({
+      method: 'POST',
+      url: '/agent/v1/pair',
+      payload: m2.pairBody(state.identity.uuid),
+    });
+    expect(p2.statusCode).toBe(403);
+    const repair = await app.inject({
+      method: 'POST',
+      url: '/agent/v1/pair',
+      payload: m1.pairBody(state.identity.uuid),
+    });
+    expect(repair.statusCode).toBe(200);
+  });
+
+  it('with --manager set to a fingerprint or URL, pairs only with that manager', async () => {
+    const m = manager();
+    const byUrl = await agentIn(tempDir(), { trustManager: 'https://manager.example.com' });
+    const wrongUrl = await byUrl.app.inject({
+      method: 'POST',
+      url: '/agent/v1/pair',
+      payload: m.pairBody(byUrl.state.identity.uuid, 'https://evil.example.com'),
+    });
+    expect(wrongUrl.statusCode).toBe(403);
+    const rightUrl = await byUrl.app.inject({
+      method: 'POST',
+      url: '/agent/v1/pair',
+      payload: m.pairBody(byUrl.state.identity.uuid, 'https://manager.example.com/'),
+    });
+    expect(rightUrl.statusCode).toBe(200);
+    const fp = rightUrl.json().fingerprint as string;
+    const byFp = await agentIn(tempDir(), { trustManager: fp });
+    const ok = await byFp.app.inject({
+      method: 'POST',
+      url: '/agent/v1/pair',
+      payload: m.pairBody(byFp.state.identity.uuid),
+    });
+    expect(ok.statusCode).toBe(200);
+    const other = await agentIn(tempDir(), { trustManager: fp });
+    const refused = await other.app.inject({
+      method: 'POST',
+      url: '/agent/v1/pair',
+      payload: manager().pairBody(other.state.identity.uuid),
+    });
+    expect(refused.statusCode).toBe(403);
+  });
+});
+
+describe('apply configuration', () => {
+  let app: FastifyInstance;
+  let token: string;
+  const dir = tempDir();
+
+  it('reports a result per field, skips unsupported ones, and keeps the config across restarts', async () => {
+    const a = await agentIn(dir);
+    app = a.app;
+    token = a.newToken as string;
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers: auth(token),
+      payload: { revision: 3, content: { snmp__enable: true, hub__max_connections: 5, no__such: 1 } },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().results).toEqual({
+      snmp__enable: { status: 'applied' },
+      hub__max_connections: { status: 'unsupported', message: 'not supported on tiscale-worker' },
+      no__such: { status: 'unsupported', message: 'unknown field on this agent' },
+    });
+    const restarted = await agentIn(dir);
+    const status = await restarted.app.inject({ url: '/agent/v1/status', headers: auth(token) });
+    expect(status.json().config).toMatchObject({ revision: 3, hash: res.json().hash });
+  });
+
+  it('applies all or nothing: one bad value leaves the previous configuration', async () => {
+    const res = await app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers: auth(token),
+      payload: { revision: 4, content: { snmp__enable: false, snmp__trap_disk_threshold: 500 } },
+    });
+    expect(res.json().results.snmp__trap_disk_threshold.status).toBe('error');
+    expect(res.json().results.snmp__enable.status).toBe('error');
+    const cfg = await app.inject({ url: '/agent/v1/config', headers: auth(token) });
+    expect(cfg.json()).toMatchObject({ revision: 3, content: { snmp__enable: true } });
+  });
+
+  it('runs the reload hook and reports its failure', async () => {
+    const hookDir = tempDir();
+    const hook = join(hookDir, 'reload.sh');
+    writeFileSync(hook, '#!/bin/sh\necho "cannot reload $1" >&2\nexit 3\n');
+    chmodSync(hook, 0o755);
+    const a = await agentIn(tempDir(), { reloadHook: hook });
+    const res = await a.app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers: auth(a.newToken as string),
+      payload: { revision: 1, content: { ntp__servers: ['pool.ntp.org', '10.0.0.1'] } },
+    });
+    expect(res.json().reload_error).toMatch(/exit 3.*cannot reload/);
+  });
+});

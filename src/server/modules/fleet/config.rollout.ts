@@ -1,0 +1,255 @@
+// Rollout of a saved revision: targets go `pending` at once, agents are called in the
+// background (bounded concurrency), and each one's per-field answer becomes its status,
+// recorded in batches.
+import type { FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import type { ApplyResult, ConfigContent } from '../../../contract/fleet-fields.js';
+import type { Clock } from '../../shared/clock.js';
+import type { SecretBox } from '../../shared/secret-box.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { openContent } from './config.content.js';
+import type { ApplianceWithGroup, FleetRepo } from './fleet.repo.js';
+import type { FleetService } from './fleet.service.js';
+import { eachLimited } from './health.job.js';
+
+export type Source = { groupId: number; revision: number } | { applianceId: number; revision: number };
+
+export interface RolloutDeps {
+  repo: FleetRepo;
+  fleet: FleetService;
+  audit: AuditService;
+  clock: Clock;
+  secrets: SecretBox;
+  concurrency?: number | undefined;
+}
+
+export function createRollout(deps: RolloutDeps) {
+  const { repo, fleet, audit, clock, secrets } = deps;
+  const db = repo.db;
+  const inflight = new Set<Promise<void>>();
+
+  function resultStatus(res: ApplyResult): { status: string; details: Record<string, unknown> } {
+    const errors: Record<string, string> = {};
+    const unsupported: Record<string, string> = {};
+    for (const [field, r] of Object.entries(res.results ?? {})) {
+      if (r.status === 'error') errors[field] = r.message;
+      else if (r.status === 'unsupported') unsupported[field] = r.message;
+    }
+    if (Object.keys(errors).length > 0) {
+      return {
+        status: 'error',
+        details: { reason: 'the appliance rejected the configuration', fields: errors, unsupported },
+      };
+    }
+    if (res.reload_error) return { status: 'error', details: { reason: res.reload_error, unsupported } };
+    if (Object.keys(unsupported).length > 0) {
+      return {
+        status: 'unsupported',
+        details: { reason: 'the appliance cannot take some fields', unsupported },
+      };
+    }
+    return { status: 'done', details: {} };
+  }
+
+  interface Outcome {
+    row: ApplianceWithGroup;
+    status: string;
+    details: Record<string, unknown>;
+    appliedHash: string | null;
+  }
+
+  /** Sends the revision to one agent and reads its per-field answer. */
+  async function pushOne(
+    row: ApplianceWithGroup,
+    revision: number,
+    content: ConfigContent,
+  ): Promise<Outcome> {
+    let status = 'error';
+    let details: Record<string, unknown> = {};
+    let appliedHash: string | null = null;
+    try {
+      const res = await fleet.agentCall<ApplyResult>(row, 'agent/v1/config', {
+        method: 'PUT',
+        body: { revision, content },
+        timeoutMs: 30_000,
+      });
+      if (res.status === 200 && res.body && typeof res.body === 'object' && res.body.results) {
+        ({ status, details } = resultStatus(res.body));
+        // Written (possibly with a failed reload): the agent now runs this revision.
+        if (!(details as { fields?: unknown }).fields) appliedHash = res.body.hash;
+      } else {
+        details = { reason: `the appliance answered ${res.status}` };
+      }
+    } catch (err) {
+      details = { reason: (err as Error).message };
+    }
+    return { row, status, details: { ...details, revision }, appliedHash };
+  }
+
+  /**
+   * Records many outcomes in one transaction (one UPDATE, one INSERT): at a thousand appliances
+   * a transaction per appliance would be the bottleneck. Appliances that left the group (or
+   * joined one, for individual configuration) meanwhile are left alone; a newer save makes the
+   * status `changes_awaiting_apply` again.
+   */
+  async function recordOutcomes(outcomes: Outcome[], source: Source): Promise<void> {
+    if (outcomes.length === 0) return;
+    const now = clock.now();
+    await db.transaction().execute(async (trx) => {
+      let stale = false;
+      if ('groupId' in source) {
+        const g = await repo.getGroupById(source.groupId, trx);
+        if (!g) return;
+        stale = g.revision !== source.revision;
+      }
+      const values = sql.join(
+        outcomes.map(
+          (o) =>
+            sql`(${o.row.id}::int, ${stale ? 'changes_awaiting_apply' : o.status}::text, ${JSON.stringify(o.details)}::jsonb, ${o.appliedHash}::text)`,
+        ),
+      );
+      const scope =
+        'groupId' in source
+          ? sql`a.group_id = ${source.groupId}`
+          : sql`a.group_id IS NULL AND a.id = ${source.applianceId}`;
+      const updated = await sql<{ id: number }>`UPDATE appliances AS a SET
+          configuration_status = v.status,
+          configuration_status_details = v.details,
+          updated = ${now},
+          applied_revision = CASE WHEN v.hash IS NULL THEN a.applied_revision ELSE ${source.revision}::int END,
+          applied_hash = COALESCE(v.hash, a.applied_hash),
+          running_hash = COALESCE(v.hash, a.running_hash),
+          last_applied_config_timestamp = CASE WHEN v.hash IS NULL THEN a.last_applied_config_timestamp ELSE ${now} END
+        FROM (VALUES ${values}) AS v(id, status, details, hash)
+        WHERE a.id = v.id AND ${scope}
+        RETURNING a.id`.execute(trx);
+      const kept = new Set(updated.rows.map((r) => Number(r.id)));
+      const events = outcomes
+        .filter((o) => kept.has(o.row.id))
+        .map((o) => ({
+          at: now,
+          appliance_id: o.row.id,
+          appliance_name: o.row.name,
+          kind: o.status === 'error' ? 'config.failed' : 'config.applied',
+          severity: o.status === 'error' ? 'error' : o.status === 'unsupported' ? 'warning' : 'info',
+          source: 'manager',
+          message:
+            o.status === 'error'
+              ? `configuration revision ${source.revision} failed on ${o.row.name}: ${String(o.details.reason)}`.slice(
+                  0,
+                  2000,
+                )
+              : `configuration revision ${source.revision} applied to ${o.row.name} (${o.status})`,
+          details: JSON.stringify(o.details),
+        }));
+      if (events.length > 0) await trx.insertInto('fleet_events').values(events).execute();
+    });
+  }
+
+  async function runRollout(ids: number[], source: Source): Promise<void> {
+    const stored = await repo.revisionContent(
+      'groupId' in source ? { groupId: source.groupId } : { applianceId: source.applianceId },
+      source.revision,
+    );
+    const content = openContent(stored ?? {}, secrets);
+    let batch: Outcome[] = [];
+    const flush = async () => {
+      const out = batch;
+      batch = [];
+      await recordOutcomes(out, source).catch(() => undefined);
+    };
+    for (let i = 0; i < ids.length; i += 1000) {
+      const rows = await repo.appliancesByIds(ids.slice(i, i + 1000));
+      await eachLimited(rows, deps.concurrency ?? 64, async (row) => {
+        // Await first, then read `batch`: `batch.push(await ...)` would bind the array before the
+        // await and push into one that a concurrent flush has already taken.
+        const outcome = await pushOne(row, source.revision, content);
+        batch.push(outcome);
+        if (batch.length >= 100) await flush();
+      });
+    }
+    await flush();
+  }
+
+  function rollout(ids: number[], source: Source) {
+    if (ids.length === 0) return;
+    const p = runRollout(ids, source)
+      .catch(() => undefined)
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+
+  /** Marks targets pending (unauthorized ones error at once) and starts the rollout. */
+  async function startApply(
+    request: FastifyRequest,
+    targets: ApplianceWithGroup[],
+    source: Source,
+    label: string,
+  ) {
+    const now = clock.now();
+    const ready = targets.filter((t) => t.authorized);
+    const refused = targets.filter((t) => !t.authorized);
+    await db.transaction().execute(async (trx) => {
+      if (ready.length > 0) {
+        await trx
+          .updateTable('appliances')
+          .set({
+            configuration_status: 'pending',
+            configuration_status_details: JSON.stringify({ revision: source.revision }),
+            updated: now,
+          })
+          .where(
+            'id',
+            'in',
+            ready.map((t) => t.id),
+          )
+          .execute();
+      }
+      if (refused.length > 0) {
+        await trx
+          .updateTable('appliances')
+          .set({
+            configuration_status: 'error',
+            configuration_status_details: JSON.stringify({
+              reason: 'the appliance is not authorized; authorize it first',
+              revision: source.revision,
+            }),
+            updated: now,
+          })
+          .where(
+            'id',
+            'in',
+            refused.map((t) => t.id),
+          )
+          .execute();
+      }
+      await audit.recordFor(trx, request, {
+        action: 'configuration.applied',
+        targetType: 'groupId' in source ? 'config_group' : 'appliance',
+        targetId: 'groupId' in source ? source.groupId : source.applianceId,
+        summary: `apply ${label} revision ${source.revision} to ${targets.map((t) => t.name).join(', ')}`,
+        status: 202,
+      });
+    });
+    rollout(
+      ready.map((t) => t.id),
+      source,
+    );
+    return {
+      detail: `applying revision ${source.revision} to ${ready.length} appliance(s) in the background`,
+      revision: source.revision,
+      appliances: targets.map((t) => ({
+        name: t.name,
+        configuration_status: t.authorized ? 'pending' : 'error',
+      })),
+    };
+  }
+
+  return {
+    startApply,
+    /** Waits for background rollouts (tests, shutdown). */
+    async settle() {
+      while (inflight.size > 0) await Promise.all([...inflight]);
+    },
+  };
+}

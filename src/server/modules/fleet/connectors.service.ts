@@ -1,0 +1,116 @@
+// Connectors run on hubs; their configuration lives on the hub's agent, and the manager is a
+// pass-through that checks the appliance, audits the change, and hides secret-looking values.
+
+import type { FastifyRequest } from 'fastify';
+import { AppError, conflict } from '../../shared/app-error.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { AgentUnreachable, agentErrorText } from './agent-client.js';
+import type { FleetService } from './fleet.service.js';
+
+const SECRET_KEY = /(pass(word)?|secret|token|key|credential)/i;
+
+function maskSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskSecrets);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (SECRET_KEY.test(k) && (typeof v === 'string' || typeof v === 'number')) out[`${k}_set`] = v !== '';
+      else out[k] = maskSecrets(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+export interface ConnectorState {
+  enabled: boolean;
+  config: Record<string, unknown>;
+  updated: string | null;
+}
+
+export function createConnectorsService(deps: {
+  fleet: FleetService;
+  audit: AuditService;
+  db: import('kysely').Kysely<import('../../db/schema.js').Database>;
+}) {
+  const { fleet, audit, db } = deps;
+
+  async function hubOf(idText: string) {
+    const row = await fleet.mustGet(Number(idText));
+    if (row.type !== 'tiscale-hub') {
+      throw new AppError({
+        code: 'validation_failed',
+        message: 'connectors are supported on hubs (tiscale-hub) only',
+        errors: [{ field: 'path.id', message: `is a ${row.type}, not a hub` }],
+      });
+    }
+    if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
+    return row;
+  }
+
+  async function call(
+    row: Awaited<ReturnType<typeof hubOf>>,
+    path: string,
+    method: 'GET' | 'POST' | 'PUT',
+    body?: unknown,
+  ) {
+    try {
+      const res = await fleet.agentCall<ConnectorState>(row, path, { method, body, timeoutMs: 10_000 });
+      if (res.status !== 200)
+        throw new AppError({ code: 'unavailable', message: `the hub refused: ${agentErrorText(res)}` });
+      return res.body;
+    } catch (err) {
+      if (err instanceof AgentUnreachable) {
+        throw new AppError({ code: 'unavailable', message: `cannot reach hub ${row.name}: ${err.message}` });
+      }
+      throw err;
+    }
+  }
+
+  const view = (name: string, s: ConnectorState) => ({
+    connector: name,
+    enabled: s.enabled,
+    config: maskSecrets(s.config) as Record<string, unknown>,
+    updated: s.updated,
+  });
+
+  return {
+    async enable(request: FastifyRequest, id: string, name: string) {
+      const row = await hubOf(id);
+      const state = await call(row, `agent/v1/connectors/${name}/enable`, 'POST', {});
+      await db.transaction().execute(async (trx) => {
+        await fleet.event(trx, row, 'connector.enabled', `connector ${name} enabled on ${row.name}`);
+        await audit.recordFor(trx, request, {
+          action: 'connector.enabled',
+          targetType: 'appliance',
+          targetId: row.id,
+          summary: `enabled connector ${name} on ${row.name}`,
+          status: 200,
+        });
+      });
+      return view(name, state);
+    },
+    async getConfig(id: string, name: string) {
+      const row = await hubOf(id);
+      return view(name, await call(row, `agent/v1/connectors/${name}`, 'GET'));
+    },
+    async setConfig(request: FastifyRequest, id: string, name: string, config: Record<string, unknown>) {
+      const row = await hubOf(id);
+      const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', config);
+      await db.transaction().execute(async (trx) => {
+        await fleet.event(trx, row, 'connector.configured', `connector ${name} configured on ${row.name}`);
+        await audit.recordFor(trx, request, {
+          action: 'connector.configured',
+          targetType: 'appliance',
+          targetId: row.id,
+          summary: `configured connector ${name} on ${row.name}`,
+          status: 200,
+          details: { fields: Object.keys(config) },
+        });
+      });
+      return view(name, state);
+    },
+  };
+}
+
+export type ConnectorsService = ReturnType<typeof createConnectorsService>;

@@ -1,0 +1,168 @@
+// Fleet queries. Rows or undefined; never HTTP errors.
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import type { AppliancesTable, ConfigGroupsTable, FleetEventsTable } from './fleet.tables.js';
+import './fleet.tables.js';
+
+export type Db = Kysely<Database> | Transaction<Database>;
+export type ApplianceRow = Selectable<AppliancesTable>;
+export type GroupRow = Selectable<ConfigGroupsTable>;
+export type EventRow = Selectable<FleetEventsTable>;
+export type ApplianceWithGroup = ApplianceRow & { group_name: string | null; group_kind: string | null };
+
+export function createFleetRepo(db: Kysely<Database>) {
+  const appliancesWithGroup = (d: Db) =>
+    d
+      .selectFrom('appliances as a')
+      .leftJoin('config_groups as g', 'g.id', 'a.group_id')
+      .selectAll('a')
+      .select(['g.name as group_name', 'g.kind as group_kind']);
+
+  return {
+    db,
+    async getAppliance(id: number, d: Db = db): Promise<ApplianceWithGroup | undefined> {
+      return (await appliancesWithGroup(d).where('a.id', '=', id).executeTakeFirst()) as
+        | ApplianceWithGroup
+        | undefined;
+    },
+    async getApplianceByName(name: string, d: Db = db): Promise<ApplianceWithGroup | undefined> {
+      return (await appliancesWithGroup(d).where('a.name', '=', name).executeTakeFirst()) as
+        | ApplianceWithGroup
+        | undefined;
+    },
+    async listAppliances(
+      filter: {
+        groupId?: number;
+        type?: string;
+        search?: string;
+        authorized?: boolean;
+        online?: boolean;
+        configurationStatus?: string;
+        groupName?: string;
+      },
+      limit: number,
+      offset: number,
+      d: Db = db,
+    ): Promise<{ rows: ApplianceWithGroup[]; count: number }> {
+      let q = d.selectFrom('appliances as a');
+      if (filter.online !== undefined) q = q.where('a.online', '=', filter.online);
+      if (filter.configurationStatus) q = q.where('a.configuration_status', '=', filter.configurationStatus);
+      if (filter.groupName) {
+        const name = filter.groupName;
+        q = q.where('a.group_id', 'in', (eb) =>
+          eb.selectFrom('config_groups').select('id').where('name', '=', name),
+        );
+      }
+      if (filter.groupId !== undefined) q = q.where('a.group_id', '=', filter.groupId);
+      if (filter.type) q = q.where('a.type', '=', filter.type);
+      if (filter.authorized !== undefined) q = q.where('a.authorized', '=', filter.authorized);
+      if (filter.search) q = q.where('a.name', 'ilike', filter.search);
+      const count = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const rows = await q
+        .leftJoin('config_groups as g', 'g.id', 'a.group_id')
+        .selectAll('a')
+        .select(['g.name as group_name', 'g.kind as group_kind'])
+        .orderBy('a.id')
+        .limit(limit)
+        .offset(offset)
+        .execute();
+      return { rows: rows as ApplianceWithGroup[], count: Number(count.n) };
+    },
+    async appliancesByIds(ids: number[], d: Db = db): Promise<ApplianceWithGroup[]> {
+      if (ids.length === 0) return [];
+      return (await appliancesWithGroup(d)
+        .where('a.id', 'in', ids)
+        .orderBy('a.id')
+        .execute()) as ApplianceWithGroup[];
+    },
+    /** Newest version per type with what it requires: for `available_update_version`. */
+    async packageVersions(d: Db = db): Promise<{ type: string; version: string; requires: string }[]> {
+      return d.selectFrom('fleet_packages').select(['type', 'version', 'requires']).execute();
+    },
+    async groupMembers(groupId: number, d: Db = db): Promise<ApplianceWithGroup[]> {
+      return (await appliancesWithGroup(d)
+        .where('a.group_id', '=', groupId)
+        .orderBy('a.id')
+        .execute()) as ApplianceWithGroup[];
+    },
+    async authorizedAppliances(d: Db = db): Promise<ApplianceRow[]> {
+      return d.selectFrom('appliances').selectAll().where('authorized', '=', true).orderBy('id').execute();
+    },
+    async getGroup(name: string, d: Db = db): Promise<GroupRow | undefined> {
+      return d.selectFrom('config_groups').selectAll().where('name', '=', name).executeTakeFirst();
+    },
+    async getGroupById(id: number, d: Db = db): Promise<GroupRow | undefined> {
+      return d.selectFrom('config_groups').selectAll().where('id', '=', id).executeTakeFirst();
+    },
+    async revisionContent(
+      where: { groupId: number } | { applianceId: number },
+      revision: number,
+      d: Db = db,
+    ): Promise<Record<string, unknown> | undefined> {
+      let q = d.selectFrom('config_revisions').select('content').where('revision', '=', revision);
+      q =
+        'groupId' in where
+          ? q.where('group_id', '=', where.groupId)
+          : q.where('appliance_id', '=', where.applianceId);
+      return (await q.executeTakeFirst())?.content;
+    },
+    async insertEvent(
+      d: Db,
+      e: {
+        at: Date;
+        applianceId: number | null;
+        applianceName: string | null;
+        kind: string;
+        severity?: string;
+        source?: string;
+        message: string;
+        details?: Record<string, unknown>;
+      },
+    ): Promise<void> {
+      await d
+        .insertInto('fleet_events')
+        .values({
+          at: e.at,
+          appliance_id: e.applianceId,
+          appliance_name: e.applianceName,
+          kind: e.kind,
+          severity: e.severity ?? 'info',
+          source: e.source ?? 'manager',
+          message: e.message.slice(0, 2000),
+          details: JSON.stringify(e.details ?? {}),
+        })
+        .execute();
+    },
+    async listEvents(
+      filter: {
+        applianceId?: number;
+        applianceName?: string;
+        kind?: string;
+        severity?: string;
+        since?: string;
+        until?: string;
+      },
+      limit: number,
+      offset: number,
+    ): Promise<{ rows: EventRow[]; count: number }> {
+      let q = db.selectFrom('fleet_events');
+      if (filter.applianceId !== undefined) q = q.where('appliance_id', '=', filter.applianceId);
+      if (filter.applianceName) q = q.where('appliance_name', '=', filter.applianceName);
+      if (filter.kind) q = q.where('kind', '=', filter.kind);
+      if (filter.severity) q = q.where('severity', '=', filter.severity);
+      if (filter.since) q = q.where('at', '>=', new Date(filter.since));
+      if (filter.until) q = q.where('at', '<', new Date(filter.until));
+      const count = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const rows = await q
+        .selectAll()
+        .orderBy('at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .offset(offset)
+        .execute();
+      return { rows, count: Number(count.n) };
+    },
+  };
+}
+
+export type FleetRepo = ReturnType<typeof createFleetRepo>;

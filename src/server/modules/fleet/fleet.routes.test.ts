@@ -1,0 +1,537 @@
+// Route tests for the fleet API: registry, authorization, groups, apply, activities. Agents run
+// in-process on 127.0.0.1.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
+import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+
+let t: TestContext;
+let admin: Record<string, string>;
+let viewer: Record<string, string>;
+const agents: TestAgent[] = [];
+
+async function agent(type: 'a1000' | 'tiscale-worker' | 'tiscale-hub', release?: string) {
+  const a = await startTestAgent({ type, release });
+  agents.push(a);
+  return a;
+}
+
+async function createAppliance(name: string, type: string, url: string, extra: Record<string, unknown> = {}) {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/appliances/create/',
+    headers: admin,
+    payload: { name, type, url, ...extra },
+  });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as { id: number; name: string };
+}
+
+async function waitForStatus(id: number, predicate: (s: string) => boolean) {
+  for (let i = 0; i < 100; i++) {
+    const res = await t.app.inject({ method: 'GET', url: `/api/v1/appliances/${id}/`, headers: admin });
+    const body = res.json();
+    if (predicate(body.configuration_status)) return body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('status did not settle');
+}
+
+beforeAll(async () => {
+  t = await createTestContext();
+  admin = await t.adminHeaders();
+  viewer = await t.headersFor('viewer');
+});
+
+afterAll(async () => {
+  await t?.close();
+  for (const a of agents) await a.cleanup();
+});
+
+describe('registry', () => {
+  it('adds an appliance with a legacy or product type name, hiding passwords', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/appliances/create/',
+      headers: admin,
+      payload: {
+        name: 'hub-x',
+        type: 'hub',
+        url: 'http://127.0.0.1:1/',
+        snmp_community: 'c',
+        haproxy_password: 'pw',
+      },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const body = res.json();
+    expect(body).toMatchObject({
+      name: 'hub-x',
+      type: 'tiscale-hub',
+      url: 'http://127.0.0.1:1',
+      authorized: false,
+      haproxy_password_set: true,
+      configuration_status: 'no_configuration_group',
+    });
+    expect(res.body).not.toContain('"pw"');
+  });
+
+  it('names bad fields with 400 and refuses duplicates with 409', async () => {
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/appliances/create/',
+      headers: admin,
+      payload: { name: 'w-bad', type: 'toaster', url: 'http://127.0.0.1:2' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].field).toBe('body.type');
+    const url = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/appliances/create/',
+      headers: admin,
+      payload: { name: 'w-bad', type: 'worker', url: 'ftp://x' },
+    });
+    expect(url.statusCode).toBe(400);
+    expect(url.json().errors[0].field).toBe('body.url');
+    const unknown = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/appliances/create/',
+      headers: admin,
+      payload: { name: 'w-bad', type: 'worker', url: 'http://127.0.0.1:2', colour: 'red' },
+    });
+    expect(unknown.statusCode).toBe(400);
+    const dup = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/appliances/create/',
+      headers: admin,
+      payload: { name: 'hub-x', type: 'hub', url: 'http://127.0.0.1:3' },
+    });
+    expect(dup.statusCode).toBe(409);
+  });
+
+  it('lists, gets, the compact list, and 404 for a missing appliance; viewers cannot write', async () => {
+    const list = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/appliances/?page_size=5',
+      headers: viewer,
+    });
+    expect(list.statusCode).toBe(200);
+    expect(list.json().count).toBeGreaterThanOrEqual(1);
+    const compact = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/configuration/appliances/',
+      headers: viewer,
+    });
+    expect(compact.json().results[0]).toMatchObject({
+      appliance_name: 'hub-x',
+      cluster: 'standalone',
+      type: 'tiscale-hub',
+    });
+    const missing = await t.app.inject({ method: 'GET', url: '/api/v1/appliances/9999/', headers: admin });
+    expect(missing.statusCode).toBe(404);
+    const denied = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/appliances/create/',
+      headers: viewer,
+      payload: { name: 'v1', type: 'worker', url: 'http://127.0.0.1:4' },
+    });
+    expect(denied.statusCode).toBe(403);
+    const licensing = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/appliances/licensing/',
+      headers: viewer,
+    });
+    expect(licensing.statusCode).toBe(200);
+  });
+
+  it('deletes an appliance', async () => {
+    const a = await createAppliance('gone-1', 'worker', 'http://127.0.0.1:5');
+    const del = await t.app.inject({ method: 'DELETE', url: `/api/v1/appliances/${a.id}/`, headers: admin });
+    expect(del.statusCode).toBe(204);
+    const again = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/appliances/${a.id}/`,
+      headers: admin,
+    });
+    expect(again.statusCode).toBe(404);
+  });
+});
+
+describe('authorization', () => {
+  it('pairs with a worker agent (GET) and pins its uuid', async () => {
+    const w = await agent('tiscale-worker');
+    const a = await createAppliance('auth-w', 'tiscale-worker', w.url);
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/appliances/${a.id}/authorization/`,
+      headers: admin,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ authorized: true, uuid: w.state.identity.uuid, release: '5.3.0' });
+    // The agent now refuses another manager's key.
+    expect(w.state.secrets().manager).not.toBeNull();
+  });
+
+  it('refuses GET for an Analyze appliance and takes its token with PUT', async () => {
+    const an = await agent('a1000');
+    const a = await createAppliance('auth-a', 'a1000', an.url);
+    const get = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/appliances/${a.id}/authorization/`,
+      headers: admin,
+    });
+    expect(get.statusCode).toBe(400);
+    const wrong = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/appliances/${a.id}/authorization/`,
+      headers: admin,
+      payload: { token: 'not-a-token' },
+    });
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json().errors[0].field).toBe('body.token');
+    const ok = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/appliances/${a.id}/authorization/`,
+      headers: admin,
+      payload: { token: an.token },
+    });
+    expect(ok.statusCode, ok.body).toBe(200);
+    expect(ok.json().authorized).toBe(true);
+  });
+
+  it('reports an unreachable agent as 503, not 500', async () => {
+    const a = await createAppliance('auth-dead', 'worker', 'http://127.0.0.1:9');
+    const res = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/appliances/${a.id}/authorization/`,
+      headers: admin,
+    });
+    expect(res.statusCode).toBe(503);
+  });
+});
+
+describe('configuration groups', () => {
+  let w1: TestAgent;
+  let w1Id: number;
+
+  beforeAll(async () => {
+    w1 = await agent('tiscale-worker');
+    w1Id = (await createAppliance('cg-w1', 'worker', w1.url)).id;
+    await t.app.inject({ method: 'GET', url: `/api/v1/appliances/${w1Id}/authorization/`, headers: admin });
+  });
+
+  it('creates, saves members and content, retrieves with secrets write-only', async () => {
+    const c = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/config-group/create/',
+      headers: admin,
+      payload: { name: 'G1' },
+    });
+    expect(c.statusCode).toBe(201);
+    const dup = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/config-group/create/',
+      headers: admin,
+      payload: { name: 'G1' },
+    });
+    expect(dup.statusCode).toBe(409);
+    const members = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/config-group/save/G1/',
+      headers: admin,
+      payload: { appliances: ['cg-w1'] },
+    });
+    expect(members.statusCode, members.body).toBe(200);
+    const content = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/config-group/save/G1/',
+      headers: admin,
+      payload: {
+        content: {
+          cloud__enabled: true,
+          cloud__user: 'Test',
+          cloud__token: 'Sekret-1',
+          cloud__timeout: 60,
+          cloud__proxy_port: null,
+        },
+      },
+    });
+    expect(content.statusCode, content.body).toBe(200);
+    expect(content.json()).toMatchObject({ revision: 1, appliances: ['cg-w1'] });
+    expect(content.json().content).toMatchObject({ cloud__enabled: true, cloud__token_set: true });
+    expect(content.body).not.toContain('Sekret-1');
+    const got = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/config-group/retrieve/G1/',
+      headers: viewer,
+    });
+    expect(got.json().statuses[0]).toMatchObject({
+      name: 'cg-w1',
+      configuration_status: 'changes_awaiting_apply',
+    });
+  });
+
+  it('names unknown fields and bad values in a 400', async () => {
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/config-group/content/G1/',
+      headers: admin,
+      payload: {
+        content: {
+          snmp__bogus: 1,
+          snmp__trap_disk_threshold: 101,
+          destinations__allowed_cidrs: ['10.0.0.0/33'],
+        },
+      },
+    });
+    expect(res.statusCode).toBe(400);
+    const fields = res
+      .json()
+      .errors.map((e: { field: string }) => e.field)
+      .sort();
+    expect(fields).toEqual([
+      'body.content.destinations__allowed_cidrs',
+      'body.content.snmp__bogus',
+      'body.content.snmp__trap_disk_threshold',
+    ]);
+  });
+
+  it('refuses an appliance in a second group and a missing group', async () => {
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/config-group/create/',
+      headers: admin,
+      payload: { name: 'G2' },
+    });
+    const res = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/config-group/save/G2/',
+      headers: admin,
+      payload: { appliances: ['cg-w1'] },
+    });
+    expect(res.statusCode).toBe(409);
+    const missing = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/config-group/retrieve/nope/',
+      headers: admin,
+    });
+    expect(missing.statusCode).toBe(404);
+    const unknown = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/config-group/save/G2/',
+      headers: admin,
+      payload: { appliances: ['no-such'] },
+    });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().errors[0].field).toBe('body.appliances[0]');
+  });
+
+  it('diffs, applies in the background and ends done; the agent has the config', async () => {
+    const diff = await t.app.inject({ method: 'GET', url: '/api/v1/config-group/diff/G1/', headers: viewer });
+    expect(diff.statusCode).toBe(200);
+    const fields = diff.json().appliances[0].changes.map((c: { field: string }) => c.field);
+    expect(fields).toContain('cloud__token');
+    expect(diff.body).not.toContain('Sekret-1');
+    const bad = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/config-group/update/G1/',
+      headers: admin,
+      payload: { applyconfiguration: ['hub-x'] },
+    });
+    expect(bad.statusCode).toBe(400);
+    const apply = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/config-group/update/G1/',
+      headers: admin,
+      payload: { applyconfiguration: ['cg-w1'] },
+    });
+    expect(apply.statusCode, apply.body).toBe(202);
+    const done = await waitForStatus(w1Id, (s) => s !== 'pending');
+    expect(done.configuration_status).toBe('done');
+    expect(done.last_applied_config_timestamp).not.toBeNull();
+    expect(w1.state.config()).toMatchObject({
+      revision: 1,
+      content: { cloud__token: 'Sekret-1', cloud__timeout: 60 },
+    });
+    const after = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/config-group/diff/G1/',
+      headers: viewer,
+    });
+    expect(after.json().appliances[0].changes).toEqual([]);
+  });
+
+  it('lists groups with page_size and deletes one', async () => {
+    const list = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/config-group/list/?page=1&page_size=1',
+      headers: viewer,
+    });
+    expect(list.statusCode).toBe(200);
+    expect(list.json()).toMatchObject({ count: 2 });
+    expect(list.json().next).not.toBeNull();
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/config-group/delete/G2/',
+      headers: admin,
+    });
+    expect(del.statusCode).toBe(204);
+  });
+});
+
+describe('hub groups and connectors', () => {
+  let hubId: number;
+  beforeAll(async () => {
+    const h = await agent('tiscale-hub');
+    hubId = (await createAppliance('hub-1', 'hub', h.url)).id;
+    await t.app.inject({ method: 'GET', url: `/api/v1/appliances/${hubId}/authorization/`, headers: admin });
+  });
+
+  it('validates hub group settings and fixes them at creation', async () => {
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tiscale-hub-group/create/',
+      headers: admin,
+      payload: { name: 'HG', primary_router_id: 'r1', primary_host: 'https://hub-1', virtual_router_id: 300 },
+    });
+    expect(bad.statusCode).toBe(400);
+    const ok = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tiscale-hub-group/create/',
+      headers: admin,
+      payload: {
+        name: 'HG',
+        primary_router_id: 'r1',
+        primary_host: 'hub-1',
+        virtual_router_id: 51,
+        auth_pass: 'vrrp1234',
+      },
+    });
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(ok.json()).toMatchObject({
+      kind: 'hub',
+      appliances: ['hub-1'],
+      hub_settings: { auth_pass_set: true },
+    });
+    const change = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/tiscale-hub-group/save/HG/',
+      headers: admin,
+      payload: { virtual_router_id: 52 },
+    });
+    expect(change.statusCode).toBe(400);
+    expect(change.json().errors[0].field).toBe('body.virtual_router_id');
+    const save = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/tiscale-hub-group/save/HG/',
+      headers: admin,
+      payload: { content: { hub__balance_method: 'leastconn' } },
+    });
+    expect(save.statusCode, save.body).toBe(200);
+    const apply = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/tiscale-hub-group/update/HG/',
+      headers: admin,
+      payload: {},
+    });
+    expect(apply.statusCode, apply.body).toBe(202);
+    const done = await waitForStatus(hubId, (s) => s !== 'pending');
+    expect(done.configuration_status).toBe('done');
+  });
+
+  it('enables and configures a connector on a hub; ids must be digits; hubs only', async () => {
+    const en = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/appliances/${hubId}/connectors/s3/`,
+      headers: admin,
+      payload: {},
+    });
+    expect(en.statusCode, en.body).toBe(200);
+    expect(en.json().enabled).toBe(true);
+    const set = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/appliances/${hubId}/connectors/s3/v1/config/`,
+      headers: admin,
+      payload: { bucket: 'samples', secret_key: 'abc' },
+    });
+    expect(set.statusCode, set.body).toBe(200);
+    const get = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/appliances/${hubId}/connectors/s3/v1/config/`,
+      headers: viewer,
+    });
+    expect(get.json().config).toEqual({ bucket: 'samples', secret_key_set: true });
+    const badName = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/appliances/${hubId}/connectors/ftp/v1/config/`,
+      headers: admin,
+    });
+    expect(badName.statusCode).toBe(400);
+    const badId = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/appliances/1a/connectors/s3/v1/config/',
+      headers: admin,
+    });
+    expect(badId.statusCode).toBe(400);
+    const list = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/appliances/?search=cg-w1',
+      headers: admin,
+    });
+    const workerId = list.json().results[0].id;
+    const notHub = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/appliances/${workerId}/connectors/s3/`,
+      headers: admin,
+      payload: {},
+    });
+    expect(notHub.statusCode).toBe(400);
+  });
+});
+
+describe('individual Analyze configuration and activities', () => {
+  it('saves and applies individual configuration for an a1000', async () => {
+    const an = await agent('a1000');
+    const a = await createAppliance('ind-a', 'analyze', an.url);
+    await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/appliances/${a.id}/authorization/`,
+      headers: admin,
+      payload: { token: an.token },
+    });
+    const save = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/appliances/content/${a.id}/save/`,
+      headers: admin,
+      payload: { content: { cloud__enabled: true, hub__max_connections: 5 } },
+    });
+    expect(save.statusCode, save.body).toBe(200);
+    const apply = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/appliances/content/${a.id}/apply/`,
+      headers: admin,
+    });
+    expect(apply.statusCode, apply.body).toBe(202);
+    const settled = await waitForStatus(a.id, (s) => s !== 'pending');
+    // hub__max_connections is a hub field: the Analyze agent reports it unsupported, by name.
+    expect(settled.configuration_status).toBe('unsupported');
+    expect(settled.configuration_status_details.unsupported).toHaveProperty('hub__max_connections');
+  });
+
+  it('lists activities newest first, filtered by kind and paginated', async () => {
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/activities/?kind=appliance.created&limit=2',
+      headers: viewer,
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.results).toHaveLength(2);
+    expect(body.results.every((e: { kind: string }) => e.kind === 'appliance.created')).toBe(true);
+    expect(body.count).toBeGreaterThan(2);
+    const bad = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/activities/?since=yesterday',
+      headers: viewer,
+    });
+    expect(bad.statusCode).toBe(400);
+  });
+});

@@ -1,0 +1,252 @@
+// The appliance registry, authorization, activities, connectors and licensing list (seed 003,
+// "Connect appliances to the Manager"), paths exactly as the seed shows them.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
+import { ErrorResponses, StrictObject } from '../../http/schemas.js';
+import { badField } from '../../shared/app-error.js';
+import type { ConnectorsService } from './connectors.service.js';
+import {
+  Activity,
+  Appliance,
+  ApplianceIdParams,
+  CONFIG_STATUSES,
+  CompactAppliance,
+  ConnectorParams,
+  ConnectorState,
+  CreateApplianceBody,
+  TokenBody,
+} from './fleet.schemas.js';
+import type { FleetService } from './fleet.service.js';
+
+export interface FleetRouteDeps {
+  fleet: FleetService;
+  connectors: ConnectorsService;
+}
+
+export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
+  const { fleet, connectors } = deps;
+  return async (app) => {
+    const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+    r.post(
+      '/api/v1/appliances/create/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Add an appliance',
+          description:
+            'Adds an appliance whose Steward agent is already running. `type` takes the legacy names (a1000, tiscale-worker, tiscale-hub) and the product names (analyze, worker, hub). The appliance then needs authorizing.',
+          body: CreateApplianceBody,
+          response: { 201: Appliance, ...ErrorResponses(400, 401, 403, 409) },
+        },
+      },
+      async (request, reply) => reply.code(201).send(await fleet.create(request, request.body)),
+    );
+
+    r.get(
+      '/api/v1/appliances/',
+      {
+        config: { permission: 'appliances:read' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'List appliances',
+          description:
+            'Every appliance with its health and configuration status (`configuration_status`, `configuration_status_details`, `last_applied_config_timestamp`) and the newest package it may take (`available_update_version`). Filter by `type`, `authorized`, `online`, `configuration_status`, `group_name`; `search` matches the name.',
+          querystring: StrictObject({
+            ...PageQuery,
+            ...SearchQuery,
+            type: Type.Optional(Type.String({ maxLength: 40 })),
+            authorized: Type.Optional(Type.Boolean()),
+            online: Type.Optional(Type.Boolean()),
+            configuration_status: Type.Optional(Type.Enum(CONFIG_STATUSES)),
+            group_name: Type.Optional(Type.String({ maxLength: 100 })),
+          }),
+          response: { 200: PageOf(Appliance), ...ErrorResponses(400, 401, 403) },
+        },
+      },
+      async (request, reply) => {
+        const page = parsePage(request.query);
+        const { count, rows } = await fleet.list(request.query, page.limit, page.offset);
+        return sendPage(request, reply, page, count, await fleet.present(rows));
+      },
+    );
+
+    r.get(
+      '/api/v1/configuration/appliances/',
+      {
+        config: { permission: 'appliances:read' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'List connected appliances (compact)',
+          description:
+            'The compact list of the seed: id, name, type, release, cluster (group or "standalone"), state, host name.',
+          querystring: StrictObject({ ...PageQuery }),
+          response: { 200: PageOf(CompactAppliance), ...ErrorResponses(400, 401, 403) },
+        },
+      },
+      async (request, reply) => {
+        const page = parsePage(request.query);
+        const { count, rows } = await fleet.list({}, page.limit, page.offset);
+        return sendPage(request, reply, page, count, rows.map(fleet.toCompactOut));
+      },
+    );
+
+    r.get(
+      '/api/v1/appliances/:id/',
+      {
+        config: { permission: 'appliances:read' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Get an appliance',
+          description: 'One appliance by id.',
+          params: ApplianceIdParams,
+          response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404) },
+        },
+      },
+      async (request) => fleet.get(request.params.id),
+    );
+
+    r.delete(
+      '/api/v1/appliances/:id/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Remove an appliance',
+          description:
+            'Removes the appliance from the manager. Its agent keeps running on its last configuration.',
+          params: ApplianceIdParams,
+          response: { 204: Type.Null({ description: 'Removed' }), ...ErrorResponses(400, 401, 403, 404) },
+        },
+      },
+      async (request, reply) => {
+        await fleet.remove(request, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+
+    r.get(
+      '/api/v1/appliances/:id/authorization/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Authorize a hub or worker',
+          description:
+            'The manager contacts the agent at its URL, pairs with it (signing with its Ed25519 key, which the agent pins), and pins the agent identity and TLS certificate. An agent started with `--manager` pairs only with that manager; otherwise the first manager that asks (trust on first use). Not a read-only call despite the GET: the seed defines it so. 503 when the agent cannot be reached, 409 when it refuses.',
+          params: ApplianceIdParams,
+          response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
+        },
+      },
+      async (request) => fleet.authorizeByPairing(request, request.params.id),
+    );
+
+    r.put(
+      '/api/v1/appliances/:id/authorization/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Authorize a Spectra Analyze appliance',
+          description:
+            'Takes the API token that the Analyze agent printed on its first start (`API token: ...`); the manager checks it with the agent and stores it encrypted.',
+          params: ApplianceIdParams,
+          body: TokenBody,
+          response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
+        },
+      },
+      async (request) => fleet.authorizeByToken(request, request.params.id, request.body.token),
+    );
+
+    r.get(
+      '/api/v1/activities/',
+      {
+        config: { permission: 'appliances:read' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Fleet activities',
+          description:
+            'Events from appliances (configuration applied, errors) and from the fleet (added, authorized, online, offline, drift), newest first. Filter by `appliance` (id), `appliance_name`, `kind`, `severity`, and time (`since`, `until`).',
+          querystring: StrictObject({
+            ...PageQuery,
+            appliance: Type.Optional(Type.Integer({ minimum: 1 })),
+            appliance_name: Type.Optional(Type.String({ maxLength: 100 })),
+            kind: Type.Optional(Type.String({ maxLength: 100 })),
+            severity: Type.Optional(
+              Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('error')]),
+            ),
+            since: Type.Optional(Type.String({ format: 'date-time' })),
+            until: Type.Optional(Type.String({ format: 'date-time' })),
+          }),
+          response: { 200: PageOf(Activity), ...ErrorResponses(400, 401, 403) },
+        },
+      },
+      async (request, reply) => {
+        const page = parsePage(request.query);
+        const { count, rows } = await fleet.activities(request.query, page.limit, page.offset);
+        return sendPage(request, reply, page, count, rows);
+      },
+    );
+
+    r.post(
+      '/api/v1/appliances/:id/connectors/:connector_name/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Enable a connector on a hub',
+          description: 'Enables one of the seven connectors on a hub. `id` must be digits; hubs only.',
+          params: ConnectorParams,
+          response: { 200: ConnectorState, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
+        },
+      },
+      async (request) => connectors.enable(request, request.params.id, request.params.connector_name),
+    );
+
+    r.get(
+      '/api/v1/appliances/:id/connectors/:connector_name/v1/config/',
+      {
+        config: { permission: 'appliances:read' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Get a connector configuration',
+          description:
+            'The configuration of a connector, as stored on the hub. Secret-looking values are shown as `*_set`.',
+          params: ConnectorParams,
+          response: { 200: ConnectorState, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
+        },
+      },
+      async (request) => connectors.getConfig(request.params.id, request.params.connector_name),
+    );
+
+    r.post(
+      '/api/v1/appliances/:id/connectors/:connector_name/v1/config/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Configure a connector',
+          description:
+            'Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB).',
+          params: ConnectorParams,
+          body: Type.Record(Type.String(), Type.Unknown(), {
+            maxProperties: 200,
+            examples: [
+              { bucket: 'samples', region: 'eu-west-1', access_key: 'AKIA...', secret_key: 'secret' },
+            ],
+          }),
+          response: { 200: ConnectorState, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
+        },
+      },
+      async (request) => {
+        if (JSON.stringify(request.body).length > 64 * 1024) {
+          throw badField('body', 'connector configuration is larger than 64 KiB');
+        }
+        return connectors.setConfig(request, request.params.id, request.params.connector_name, request.body);
+      },
+    );
+  };
+}

@@ -1,0 +1,457 @@
+// The appliance registry: adding and removing appliances, authorizing them (pairing with the
+// agent or taking Spectra Analyze's API token), and the activities list. Health polling lives
+// in health.job.ts, configuration in config.service.ts.
+
+import type { FastifyRequest } from 'fastify';
+import {
+  type ApplianceType,
+  compareReleases,
+  normalizeApplianceType,
+} from '../../../contract/fleet-fields.js';
+import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
+import type { Clock } from '../../shared/clock.js';
+import type { SecretBox } from '../../shared/secret-box.js';
+import { parseSecret } from '../../shared/token-codec.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { type AgentResponse, AgentUnreachable, agentErrorText, callAgent } from './agent-client.js';
+import type { ApplianceRow, ApplianceWithGroup, Db, FleetRepo } from './fleet.repo.js';
+import { toApplianceOut, toCompactOut } from './fleet.views.js';
+import type { ManagerKeyStore } from './manager-key.js';
+
+export interface FleetServiceDeps {
+  repo: FleetRepo;
+  audit: AuditService;
+  clock: Clock;
+  secrets: SecretBox;
+  managerKey: ManagerKeyStore;
+}
+
+export interface CreateApplianceInput {
+  name: string;
+  type: string;
+  url: string;
+  snmp_community?: string | undefined;
+  haproxy_password?: string | undefined;
+}
+
+function checkUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw badField('body.url', 'must be an absolute http:// or https:// URL');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw badField('body.url', 'must use http or https');
+  if (u.username || u.password) throw badField('body.url', 'must not carry a user name or password');
+  if (u.search || u.hash) throw badField('body.url', 'must not carry a query or fragment');
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+export function createFleetService(deps: FleetServiceDeps) {
+  const { repo, audit, clock, secrets } = deps;
+  const db = repo.db;
+
+  async function mustGet(id: number, d: Db = db): Promise<ApplianceWithGroup> {
+    const row = await repo.getAppliance(id, d);
+    if (!row) throw notFound('appliance');
+    return row;
+  }
+
+  // Polling decrypts every appliance's token every round; keep the plaintext of the sealed
+  // values seen recently (bounded) instead of paying AES-GCM for each call.
+  const tokenCache = new Map<string, string>();
+  function openToken(sealed: string): string {
+    let plain = tokenCache.get(sealed);
+    if (plain === undefined) {
+      plain = secrets.open(sealed);
+      if (tokenCache.size >= 50_000) tokenCache.clear();
+      tokenCache.set(sealed, plain);
+    }
+    return plain;
+  }
+
+  /** Calls the agent of an authorized appliance with its stored credential and pinned certificate. */
+  function agentCall<T>(
+    row: Pick<ApplianceRow, 'url' | 'agent_token_sealed' | 'tls_cert_pem'>,
+    path: string,
+    opts: { method?: 'GET' | 'POST' | 'PUT'; body?: unknown; timeoutMs?: number } = {},
+  ): Promise<AgentResponse<T>> {
+    const token = row.agent_token_sealed ? openToken(row.agent_token_sealed) : undefined;
+    return callAgent<T>(row.url, path, { ...opts, token, pinnedCert: row.tls_cert_pem });
+  }
+
+  async function reach<T>(p: Promise<AgentResponse<T>>, url: string): Promise<AgentResponse<T>> {
+    try {
+      return await p;
+    } catch (err) {
+      if (err instanceof AgentUnreachable) {
+        throw new AppError({
+          code: 'unavailable',
+          message: `cannot reach the appliance at ${url}: ${err.message}`,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async function event(
+    d: Db,
+    row: { id: number; name: string } | null,
+    kind: string,
+    message: string,
+    severity = 'info',
+    details: Record<string, unknown> = {},
+  ) {
+    await repo.insertEvent(d, {
+      at: clock.now(),
+      applianceId: row?.id ?? null,
+      applianceName: row?.name ?? null,
+      kind,
+      severity,
+      message,
+      details,
+    });
+  }
+
+  async function markAuthorized(
+    request: FastifyRequest,
+    row: ApplianceWithGroup,
+    info: {
+      uuid: string;
+      hostname: string | null;
+      release: string | null;
+      token: string;
+      cert: string | undefined;
+      how: string;
+    },
+  ) {
+    const now = clock.now();
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('appliances')
+        .set({
+          authorized: true,
+          uuid: info.uuid,
+          hostname: info.hostname,
+          release: info.release,
+          agent_token_sealed: secrets.seal(info.token),
+          tls_cert_pem: info.cert ?? null,
+          online: true,
+          status: 'online',
+          last_seen_online: now,
+          configuration_status:
+            row.group_id !== null || row.individual_content !== null
+              ? 'changes_awaiting_apply'
+              : 'no_configuration_group',
+          configuration_status_details: JSON.stringify({}),
+          updated: now,
+        })
+        .where('id', '=', row.id)
+        .execute();
+      await event(trx, row, 'appliance.authorized', `appliance ${row.name} authorized (${info.how})`);
+      await audit.recordFor(trx, request, {
+        action: 'appliance.authorized',
+        targetType: 'appliance',
+        targetId: row.id,
+        summary: `authorized appliance ${row.name} (${info.how})`,
+        status: 200,
+        details: { uuid: info.uuid },
+      });
+    });
+    return toApplianceOut(await mustGet(row.id));
+  }
+
+  return {
+    agentCall,
+    event,
+    mustGet,
+
+    async create(request: FastifyRequest, input: CreateApplianceInput) {
+      const type = normalizeApplianceType(input.type);
+      if (!type)
+        throw badField('body.type', 'must be a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)');
+      const url = checkUrl(input.url);
+      if (input.haproxy_password && type !== 'tiscale-hub') {
+        throw badField('body.haproxy_password', 'is a hub setting; only tiscale-hub appliances take it');
+      }
+      const now = clock.now();
+      return db.transaction().execute(async (trx) => {
+        if (await repo.getApplianceByName(input.name, trx))
+          throw conflict(`an appliance named "${input.name}" already exists`);
+        const sameUrl = await trx
+          .selectFrom('appliances')
+          .select('name')
+          .where('url', '=', url)
+          .executeTakeFirst();
+        if (sameUrl) throw conflict(`appliance "${sameUrl.name}" already has the URL ${url}`);
+        const inserted = await trx
+          .insertInto('appliances')
+          .values({
+            name: input.name,
+            type,
+            url,
+            snmp_community: input.snmp_community ?? '',
+            haproxy_password_sealed: input.haproxy_password ? secrets.seal(input.haproxy_password) : null,
+            system_data: JSON.stringify({}),
+            configuration_status_details: JSON.stringify({}),
+            created: now,
+            updated: now,
+          })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        const row = { id: inserted.id, name: input.name };
+        await event(trx, row, 'appliance.created', `appliance ${input.name} (${type}) added`);
+        await audit.recordFor(trx, request, {
+          action: 'appliance.created',
+          targetType: 'appliance',
+          targetId: inserted.id,
+          summary: `added appliance ${input.name} (${type}) at ${url}`,
+          status: 201,
+        });
+        return toApplianceOut((await repo.getAppliance(inserted.id, trx)) as ApplianceWithGroup);
+      });
+    },
+
+    async list(
+      filter: {
+        type?: string;
+        search?: string;
+        authorized?: boolean;
+        online?: boolean;
+        configuration_status?: string;
+        group_name?: string;
+      },
+      limit: number,
+      offset: number,
+    ) {
+      const type = filter.type ? normalizeApplianceType(filter.type) : undefined;
+      if (filter.type && !type) throw badField('query.type', 'must be a1000, tiscale-worker or tiscale-hub');
+      const { rows, count } = await repo.listAppliances(
+        {
+          authorized: filter.authorized,
+          online: filter.online,
+          configurationStatus: filter.configuration_status,
+          groupName: filter.group_name,
+          type,
+          search: filter.search ? `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined,
+        },
+        limit,
+        offset,
+      );
+      return { count, rows };
+    },
+
+    /** The wire form, with the newest package in the store that each appliance may take. */
+    async present(rows: ApplianceWithGroup[]) {
+      const packages = await repo.packageVersions();
+      return rows.map((r) => {
+        const release = r.release ?? '0';
+        let best: string | null = null;
+        for (const p of packages) {
+          if (
+            p.type !== r.type ||
+            compareReleases(p.version, release) <= 0 ||
+            compareReleases(release, p.requires) < 0
+          )
+            continue;
+          if (best === null || compareReleases(p.version, best) > 0) best = p.version;
+        }
+        return { ...toApplianceOut(r), available_update_version: best };
+      });
+    },
+
+    toApplianceOut,
+    toCompactOut,
+
+    async get(id: number) {
+      return (await this.present([await mustGet(id)]))[0] as ReturnType<typeof toApplianceOut>;
+    },
+
+    async remove(request: FastifyRequest, id: number) {
+      await db.transaction().execute(async (trx) => {
+        const row = await mustGet(id, trx);
+        await trx.deleteFrom('appliances').where('id', '=', id).execute();
+        await event(trx, null, 'appliance.deleted', `appliance ${row.name} removed`, 'info', {
+          appliance_id: id,
+        });
+        await audit.recordFor(trx, request, {
+          action: 'appliance.deleted',
+          targetType: 'appliance',
+          targetId: id,
+          summary: `removed appliance ${row.name}`,
+          status: 204,
+        });
+      });
+    },
+
+    /** Hubs and workers: contact the agent, pair with it, pin its identity. */
+    async authorizeByPairing(request: FastifyRequest, id: number) {
+      const row = await mustGet(id);
+      if (row.type === 'a1000') {
+        throw new AppError({
+          code: 'validation_failed',
+          message: 'Spectra Analyze (a1000) is authorized with PUT and the API token its agent printed',
+          errors: [{ field: 'path.id', message: 'is an a1000; use PUT with {"token": ...}' }],
+        });
+      }
+      const hello = await reach(
+        callAgent<{ uuid?: string; type?: string; release?: string }>(row.url, 'agent/v1/hello', {
+          timeoutMs: 5000,
+        }),
+        row.url,
+      );
+      if (hello.status !== 200 || typeof hello.body?.uuid !== 'string') {
+        throw new AppError({
+          code: 'unavailable',
+          message: `the appliance at ${row.url} is not a Steward agent (${agentErrorText(hello)})`,
+        });
+      }
+      if (hello.body.type !== row.type) {
+        throw conflict(
+          `the agent at ${row.url} is a ${String(hello.body.type)}, but this appliance was added as ${row.type}`,
+        );
+      }
+      if (row.uuid && row.authorized && row.uuid !== hello.body.uuid) {
+        throw conflict(
+          `the agent at ${row.url} is not the one this appliance was paired with (uuid changed)`,
+        );
+      }
+      const managerUrl = request.server.baseUrl?.() ?? `${request.protocol}://${request.host}`;
+      const pairBody = await deps.managerKey.pairingRequest(hello.body.uuid, managerUrl);
+      const paired = await reach(
+        callAgent<{ token?: string; identity?: { uuid: string; hostname: string; release: string } }>(
+          row.url,
+          'agent/v1/pair',
+          {
+            method: 'POST',
+            body: pairBody,
+            // Same certificate as the hello: a different machine cannot slip in between the two calls.
+            pinnedCert: hello.peerCert,
+          },
+        ),
+        row.url,
+      );
+      if (paired.status === 403) throw conflict(`the appliance refused to pair: ${agentErrorText(paired)}`);
+      if (paired.status !== 200 || !paired.body?.token || !paired.body.identity) {
+        throw new AppError({
+          code: 'unavailable',
+          message: `pairing with ${row.url} failed: ${agentErrorText(paired)}`,
+        });
+      }
+      return markAuthorized(request, row, {
+        uuid: paired.body.identity.uuid,
+        hostname: paired.body.identity.hostname ?? null,
+        release: paired.body.identity.release ?? null,
+        token: paired.body.token,
+        cert: hello.peerCert,
+        how: 'paired',
+      });
+    },
+
+    /** Spectra Analyze: the admin hands over the token the agent printed. */
+    async authorizeByToken(request: FastifyRequest, id: number, token: string) {
+      const row = await mustGet(id);
+      if (row.type !== 'a1000') {
+        throw new AppError({
+          code: 'validation_failed',
+          message: 'hubs and workers are authorized with GET (pairing), not with a token',
+          errors: [{ field: 'path.id', message: `is a ${row.type}; use GET` }],
+        });
+      }
+      const parsed = parseSecret(token);
+      if (!parsed.ok || parsed.kind !== 'appliance') {
+        throw badField(
+          'body.token',
+          parsed.ok ? 'is not an appliance token (it starts with stwa)' : parsed.reason,
+        );
+      }
+      const res = await reach(
+        callAgent<{ uuid?: string; type?: string; hostname?: string; release?: string }>(
+          row.url,
+          'agent/v1/identity',
+          {
+            token,
+            timeoutMs: 5000,
+          },
+        ),
+        row.url,
+      );
+      if (res.status === 401) throw badField('body.token', 'was refused by the appliance');
+      if (res.status !== 200 || typeof res.body?.uuid !== 'string') {
+        throw new AppError({
+          code: 'unavailable',
+          message: `the appliance at ${row.url} answered oddly: ${agentErrorText(res)}`,
+        });
+      }
+      if (res.body.type !== row.type) {
+        throw conflict(
+          `the agent at ${row.url} is a ${String(res.body.type)}, but this appliance was added as ${row.type}`,
+        );
+      }
+      // Pair too, with the token as credential: the agent pins this manager's key, which it
+      // needs to verify upgrade packages the manager countersigns.
+      const managerUrl = request.server.baseUrl?.() ?? `${request.protocol}://${request.host}`;
+      const paired = await reach(
+        callAgent(row.url, 'agent/v1/pair', {
+          method: 'POST',
+          token,
+          body: await deps.managerKey.pairingRequest(res.body.uuid, managerUrl),
+          pinnedCert: res.peerCert,
+        }),
+        row.url,
+      );
+      if (paired.status !== 200) throw conflict(`the appliance refused to pair: ${agentErrorText(paired)}`);
+      return markAuthorized(request, row, {
+        uuid: res.body.uuid,
+        hostname: res.body.hostname ?? null,
+        release: res.body.release ?? null,
+        token,
+        cert: res.peerCert,
+        how: 'API token',
+      });
+    },
+
+    async activities(
+      filter: {
+        appliance?: number;
+        appliance_name?: string;
+        kind?: string;
+        severity?: string;
+        since?: string;
+        until?: string;
+      },
+      limit: number,
+      offset: number,
+    ) {
+      const { rows, count } = await repo.listEvents(
+        {
+          applianceId: filter.appliance,
+          applianceName: filter.appliance_name,
+          kind: filter.kind,
+          severity: filter.severity,
+          since: filter.since,
+          until: filter.until,
+        },
+        limit,
+        offset,
+      );
+      return {
+        count,
+        rows: rows.map((e) => ({
+          id: Number(e.id),
+          at: new Date(e.at).toISOString(),
+          appliance_id: e.appliance_id,
+          appliance_name: e.appliance_name,
+          kind: e.kind,
+          severity: e.severity,
+          source: e.source,
+          message: e.message,
+          details: e.details ?? {},
+        })),
+      };
+    },
+  };
+}
+
+export type FleetService = ReturnType<typeof createFleetService>;
+export type { ApplianceType };

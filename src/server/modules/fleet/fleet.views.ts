@@ -1,0 +1,67 @@
+// How appliance rows look on the wire: the seed's full object and its compact list form.
+// Passwords are write-only: the object says whether one is set, never what it is.
+import type { ApplianceWithGroup } from './fleet.repo.js';
+import type { CONFIG_STATUSES } from './fleet.schemas.js';
+
+type ConfigStatus = (typeof CONFIG_STATUSES)[number];
+
+const iso = (d: Date | string | null) => (d === null ? null : new Date(d).toISOString());
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return '';
+  }
+}
+
+export function toApplianceOut(r: ApplianceWithGroup) {
+  const hubSettings = r.group_kind === 'hub';
+  return {
+    id: r.id,
+    uuid: r.uuid,
+    name: r.name,
+    type: r.type,
+    url: r.url,
+    ip: hostOf(r.url),
+    hostname: r.hostname,
+    release: r.release,
+    status: r.status,
+    authorized: r.authorized,
+    online: r.online,
+    latency: r.latency,
+    maintenance: r.maintenance,
+    last_seen_online: iso(r.last_seen_online),
+    system_data: r.system_data ?? {},
+    snmp_community_set: r.snmp_community !== '',
+    haproxy_password_set: r.haproxy_password_sealed !== null,
+    created: iso(r.created) as string,
+    updated: iso(r.updated) as string,
+    group_name: r.group_name,
+    redundancy_status: hubSettings ? 'redundant' : 'standalone',
+    configured_redundancy_status: hubSettings ? 'redundant' : 'standalone',
+    redundant_with: null as string | null,
+    connected_workers: [] as string[],
+    application_url: r.url,
+    available_update_version: null as string | null,
+    has_update_log_endpoint: true,
+    last_applied_config_timestamp: iso(r.last_applied_config_timestamp),
+    applied_revision: r.applied_revision,
+    configuration_status: r.configuration_status as ConfigStatus,
+    configuration_status_details: r.configuration_status_details ?? {},
+  };
+}
+
+export type ApplianceOut = ReturnType<typeof toApplianceOut>;
+
+export function toCompactOut(r: ApplianceWithGroup) {
+  return {
+    id: r.id,
+    appliance_name: r.name,
+    type: r.type,
+    release: r.release ?? '',
+    cluster: r.group_name ?? 'standalone',
+    state: r.group_kind === 'hub' ? 'primary' : 'standalone',
+    appliance_hostname: r.hostname ?? hostOf(r.url),
+  };
+}

@@ -1,0 +1,122 @@
+// Appliance licensing and certificate upload (seed 003), paths exactly as in the seed.
+import multipart from '@fastify/multipart';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { PageOf, PageQuery, parsePage, sendPage } from '../../http/pagination.js';
+import { ErrorResponses, StrictObject } from '../../http/schemas.js';
+import { badField } from '../../shared/app-error.js';
+import { ApplianceIdParams, LicensingEntry } from './fleet.schemas.js';
+import type { LicensingService } from './licensing.service.js';
+
+async function fileOf(request: FastifyRequest): Promise<Buffer> {
+  const part = await request.file();
+  if (part?.fieldname !== 'file') throw badField('file', 'send the file as form field "file"');
+  return part.toBuffer();
+}
+
+export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync {
+  return async (app) => {
+    await app.register(multipart, { limits: { files: 1, fileSize: 1024 * 1024, fields: 2, parts: 3 } });
+    const r = app.withTypeProvider<TypeBoxTypeProvider>();
+    const tags = ['appliances'];
+
+    r.get(
+      '/api/v1/license/',
+      {
+        config: { permission: 'license:read' },
+        schema: {
+          tags,
+          summary: 'Appliance licences (and machine ids for appliances without one)',
+          description:
+            "Generates a machine id for every appliance that has none, then lists each appliance's licence: status (VALID, EXPIRED, UNLICENSED), product, machine id, serial number, type, company and dates.",
+          querystring: StrictObject({ ...PageQuery }),
+          response: { 200: PageOf(LicensingEntry), ...ErrorResponses(400, 401, 403) },
+        },
+      },
+      async (request, reply) => {
+        const page = parsePage(request.query);
+        const { count, results } = await licensing.machineIds(request, page.limit, page.offset);
+        return sendPage(request, reply, page, count, results);
+      },
+    );
+
+    r.get(
+      '/api/v1/appliances/licensing/machine-id/',
+      {
+        config: { permission: 'license:write' },
+        schema: {
+          tags,
+          summary: 'Regenerate every machine id',
+          description:
+            'Makes a new machine id for every appliance. Licences bound to the old ids are void: license them again.',
+          querystring: StrictObject({ ...PageQuery }),
+          response: { 200: PageOf(LicensingEntry), ...ErrorResponses(400, 401, 403) },
+        },
+      },
+      async (request, reply) => {
+        const page = parsePage(request.query);
+        const { count, results } = await licensing.machineIds(request, page.limit, page.offset, true);
+        return sendPage(request, reply, page, count, results);
+      },
+    );
+
+    r.get(
+      '/api/v1/appliances/licensing/',
+      {
+        config: { permission: 'license:read' },
+        schema: {
+          tags,
+          summary: 'Licensing status of appliances',
+          description: 'The licensing status of every connected appliance.',
+          querystring: StrictObject({ ...PageQuery }),
+          response: { 200: PageOf(LicensingEntry), ...ErrorResponses(400, 401, 403) },
+        },
+      },
+      async (request, reply) => {
+        const page = parsePage(request.query);
+        const { count, results } = await licensing.list(page.limit, page.offset);
+        return sendPage(request, reply, page, count, results);
+      },
+    );
+
+    r.put(
+      '/api/v1/appliances/licensing/',
+      {
+        config: { permission: 'license:write' },
+        schema: {
+          tags,
+          summary: 'Install an appliance licence',
+          description:
+            "Form field `file`: a licence file. Its signature must verify with an issuer key in `<data dir>/license-keys/`; it is matched to its appliance by machine id and installed on that appliance's agent.",
+          consumes: ['multipart/form-data'],
+          response: { 200: LicensingEntry, ...ErrorResponses(400, 401, 403, 409, 413, 415, 503) },
+        },
+      },
+      async (request) => licensing.install(request, await fileOf(request)),
+    );
+
+    r.post(
+      '/api/v1/appliances/upload-certificate/:id/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags,
+          summary: 'Upload a TLS certificate to a hub or worker',
+          description:
+            'Form field `file`: PEM with the certificate (chain included, up to its root) and its private key. The agent takes it into use at once; the manager pins the new certificate.',
+          consumes: ['multipart/form-data'],
+          params: ApplianceIdParams,
+          response: {
+            200: Type.Object(
+              { detail: Type.String(), fingerprint: Type.String() },
+              { examples: [{ detail: 'certificate installed on worker-1', fingerprint: 'AB:CD:...' }] },
+            ),
+            ...ErrorResponses(400, 401, 403, 404, 409, 413, 415, 503),
+          },
+        },
+      },
+      async (request) => licensing.uploadCertificate(request, request.params.id, await fileOf(request)),
+    );
+  };
+}

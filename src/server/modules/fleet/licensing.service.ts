@@ -1,0 +1,255 @@
+// Appliance licences and certificates. A licence file is JSON
+//   {"license": {machineId, product, serialNumber, licenseType, company, expiryDate, creationDate, version},
+//    "signature": <base64 Ed25519 over the canonical licence>}
+// signed by an issuer whose public key is in <dataDir>/license-keys/*.pub. The manager verifies
+// it, matches it to an appliance by machine id, and installs it on that appliance's agent.
+
+import {
+  createPrivateKey,
+  createPublicKey,
+  type KeyObject,
+  randomBytes,
+  verify,
+  X509Certificate,
+} from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyRequest } from 'fastify';
+import { canonicalJson } from '../../../contract/fleet-fields.js';
+import { AppError, badField, conflict } from '../../shared/app-error.js';
+import type { Clock } from '../../shared/clock.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { AgentUnreachable, agentErrorText } from './agent-client.js';
+import type { ApplianceRow, FleetRepo } from './fleet.repo.js';
+import type { FleetService } from './fleet.service.js';
+
+const PRODUCTS: Record<string, string> = {
+  a1000: 'A1000',
+  'tiscale-worker': 'TISCALE_WORKER',
+  'tiscale-hub': 'TISCALE_HUB',
+};
+
+export interface LicenceDoc {
+  machineId: string;
+  product: string;
+  serialNumber: string;
+  licenseType: string;
+  company: string;
+  expiryDate: string;
+  creationDate: string;
+  version: number;
+}
+
+function trustedKeys(dir: string): KeyObject[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.pub') || f.endsWith('.pem'))
+      .flatMap((f) => {
+        try {
+          return [createPublicKey(readFileSync(join(dir, f), 'utf8'))];
+        } catch {
+          return [];
+        }
+      });
+  } catch {
+    return [];
+  }
+}
+
+export function createLicensingService(deps: {
+  repo: FleetRepo;
+  fleet: FleetService;
+  audit: AuditService;
+  clock: Clock;
+  dataDir: string;
+}) {
+  const { repo, fleet, audit, clock } = deps;
+  const db = repo.db;
+
+  function entry(a: ApplianceRow) {
+    const l = (a.license ?? null) as LicenceDoc | null;
+    const expired = l ? Date.parse(`${l.expiryDate}T23:59:59Z`) < clock.now().getTime() : false;
+    return {
+      id: a.id,
+      appliance_name: a.name,
+      type: a.type,
+      status: l ? (expired ? 'EXPIRED' : 'VALID') : 'UNLICENSED',
+      product: l?.product ?? PRODUCTS[a.type] ?? a.type,
+      machineId: a.machine_id,
+      version: l?.version ?? null,
+      serialNumber: l?.serialNumber ?? null,
+      licenseType: l?.licenseType ?? null,
+      company: l?.company ?? null,
+      expiryDate: l?.expiryDate ?? null,
+      creationDate: l?.creationDate ?? null,
+    };
+  }
+
+  async function call<T>(row: ApplianceRow, path: string, body: unknown) {
+    try {
+      const res = await fleet.agentCall<T>(row, path, { method: 'PUT', body, timeoutMs: 15_000 });
+      if (res.status !== 200)
+        throw new AppError({ code: 'conflict', message: `the appliance refused: ${agentErrorText(res)}` });
+      return res.body;
+    } catch (err) {
+      if (err instanceof AgentUnreachable) {
+        throw new AppError({ code: 'unavailable', message: `cannot reach ${row.name}: ${err.message}` });
+      }
+      throw err;
+    }
+  }
+
+  return {
+    /** Machine ids for appliances without one (all of them with `regenerate`, which voids licences). */
+    async machineIds(request: FastifyRequest, limit: number, offset: number, regenerate = false) {
+      await db.transaction().execute(async (trx) => {
+        let q = trx.selectFrom('appliances').select(['id', 'name']);
+        if (!regenerate) q = q.where('machine_id', 'is', null);
+        const rows = await q.execute();
+        for (const r of rows) {
+          await trx
+            .updateTable('appliances')
+            .set({
+              machine_id: randomBytes(16).toString('hex').toUpperCase(),
+              ...(regenerate ? { license: null } : {}),
+            })
+            .where('id', '=', r.id)
+            .execute();
+        }
+        if (rows.length > 0) {
+          await audit.recordFor(trx, request, {
+            action: regenerate ? 'license.machine_ids_regenerated' : 'license.machine_ids_generated',
+            targetType: 'appliance',
+            summary: `${regenerate ? 'regenerated' : 'generated'} machine ids for ${rows.length} appliance(s)`,
+            status: 200,
+          });
+        }
+      });
+      return this.list(limit, offset);
+    },
+
+    async list(limit: number, offset: number) {
+      const { rows, count } = await repo.listAppliances({}, limit, offset);
+      return { count, results: rows.map(entry) };
+    },
+
+    async install(request: FastifyRequest, data: Buffer) {
+      let doc: { license?: Record<string, unknown>; signature?: unknown };
+      try {
+        doc = JSON.parse(data.toString('utf8'));
+      } catch {
+        throw badField('file', 'is not a licence file (JSON with "license" and "signature")');
+      }
+      const lic = doc.license;
+      if (!lic || typeof lic !== 'object' || typeof doc.signature !== 'string') {
+        throw badField('file', 'a licence file needs "license" and "signature"');
+      }
+      const keys = trustedKeys(join(deps.dataDir, 'license-keys'));
+      if (keys.length === 0) {
+        throw conflict(
+          `no trusted licence issuer keys: put the issuer's public key (PEM) in ${join(deps.dataDir, 'license-keys')}/`,
+        );
+      }
+      const sig = Buffer.from(doc.signature, 'base64');
+      if (!keys.some((k) => verify(null, Buffer.from(canonicalJson(lic)), k, sig))) {
+        throw badField('file.signature', 'does not verify with any trusted licence issuer key');
+      }
+      if (typeof lic.machineId !== 'string' || lic.machineId === '')
+        throw badField('file.license.machineId', 'is required');
+      if (typeof lic.expiryDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(lic.expiryDate)) {
+        throw badField('file.license.expiryDate', 'must be a date (YYYY-MM-DD)');
+      }
+      const row = await db
+        .selectFrom('appliances')
+        .selectAll()
+        .where('machine_id', '=', lic.machineId)
+        .executeTakeFirst();
+      if (!row) throw badField('file.license.machineId', 'matches no appliance (generate machine ids first)');
+      if (lic.product !== undefined && lic.product !== PRODUCTS[row.type]) {
+        throw badField(
+          'file.license.product',
+          `is ${String(lic.product)}, but ${row.name} is ${PRODUCTS[row.type]}`,
+        );
+      }
+      if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
+      await call(row, 'agent/v1/license', { license: lic, signature: doc.signature });
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('appliances')
+          .set({ license: JSON.stringify(lic), updated: clock.now() })
+          .where('id', '=', row.id)
+          .execute();
+        await fleet.event(trx, row, 'license.installed', `licence installed on ${row.name}`);
+        await audit.recordFor(trx, request, {
+          action: 'license.installed',
+          targetType: 'appliance',
+          targetId: row.id,
+          summary: `installed licence ${String(lic.serialNumber ?? '')} on ${row.name}`,
+          status: 200,
+        });
+      });
+      return entry({ ...row, license: lic });
+    },
+
+    /** A PEM file holding the certificate (chain first) and its private key. */
+    async uploadCertificate(request: FastifyRequest, id: number, data: Buffer) {
+      const row = await fleet.mustGet(id);
+      if (row.type === 'a1000') {
+        throw new AppError({
+          code: 'validation_failed',
+          message: 'certificates can be uploaded to hubs and workers only',
+          errors: [{ field: 'path.id', message: 'is a Spectra Analyze appliance' }],
+        });
+      }
+      if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
+      const pem = data.toString('utf8');
+      const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g) ?? [];
+      const key =
+        /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----\s*/.exec(
+          pem,
+        )?.[0];
+      if (certs.length === 0 || !key) {
+        throw badField('file', 'must be PEM with the certificate (and chain) and its private key');
+      }
+      let fingerprint: string;
+      try {
+        const cert = new X509Certificate(certs[0] as string);
+        if (!cert.checkPrivateKey(createPrivateKey(key)))
+          throw new Error('the private key does not belong to the certificate');
+        if (Date.parse(cert.validTo) < clock.now().getTime()) throw new Error('the certificate has expired');
+        fingerprint = cert.fingerprint256;
+      } catch (err) {
+        throw badField('file', (err as Error).message);
+      }
+      const certPem = certs.join('');
+      await call(row, 'agent/v1/certificate', { cert: certPem, key });
+      await db.transaction().execute(async (trx) => {
+        // Pinning follows the certificate the admin installed.
+        await trx
+          .updateTable('appliances')
+          .set({
+            tls_cert_pem: row.url.startsWith('https:') ? certPem : row.tls_cert_pem,
+            updated: clock.now(),
+          })
+          .where('id', '=', row.id)
+          .execute();
+        await fleet.event(
+          trx,
+          row,
+          'certificate.installed',
+          `TLS certificate ${fingerprint} installed on ${row.name}`,
+        );
+        await audit.recordFor(trx, request, {
+          action: 'appliance.certificate_installed',
+          targetType: 'appliance',
+          targetId: row.id,
+          summary: `installed TLS certificate ${fingerprint} on ${row.name}`,
+          status: 200,
+        });
+      });
+      return { detail: `certificate installed on ${row.name}`, fingerprint };
+    },
+  };
+}
+
+export type LicensingService = ReturnType<typeof createLicensingService>;
