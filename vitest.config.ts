@@ -18,8 +18,24 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-          exclude: ['src/**/*.routes.test.ts', 'test/routes/**', 'test/browser/**', '**/node_modules/**'],
+          exclude: [
+            'src/**/*.routes.test.ts',
+            'test/routes/**',
+            'test/browser/**',
+            'test/e2e/fleet-scale.test.ts',
+            '**/node_modules/**',
+          ],
         },
+      },
+      {
+        // The web console in Debian's Chromium against a real manager; one file at a time.
+        extends: true,
+        test: { name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false },
+      },
+      {
+        // Fleet scale measurements (1,000 agents with STEWARD_FLEET_SCALE=1000): run by `npm run bench`.
+        extends: true,
+        test: { name: 'scale', include: ['test/e2e/fleet-scale.test.ts'] },
       },
     ],
   },

@@ -1,0 +1,53 @@
+// Shapes of the manager's resources, taken from the generated OpenAPI types (never hand-written).
+import type { paths } from './schema.gen';
+
+type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
+type Ok<Op> = Op extends { responses: infer R }
+  ? R extends { 200: infer A }
+    ? Json<A>
+    : R extends { 201: infer B }
+      ? Json<B>
+      : R extends { 202: infer C }
+        ? Json<C>
+        : never
+  : never;
+type Body<Op> = Op extends { requestBody?: { content: { 'application/json': infer T } } } ? T : never;
+
+export type WhoAmI = Ok<paths['/api/v1/auth/whoami/']['get']>;
+export type User = WhoAmI['user'];
+export type Role = User['role'];
+export type Session = Ok<paths['/api/v1/auth/sessions/']['get']>[number];
+export type Token = Ok<paths['/api/v1/tokens/']['get']>['results'][number];
+export type NewToken = Body<paths['/api/v1/tokens/']['post']>;
+export type TokenPatch = Body<paths['/api/v1/tokens/{id}/']['patch']>;
+export type TokenWithSecret = Ok<paths['/api/v1/tokens/']['post']>;
+export type TokenActivity = Ok<paths['/api/v1/tokens/{id}/activity/']['get']>['results'][number];
+export type TokenSettings = Ok<paths['/api/v1/config/api_tokens/']['get']>;
+export type NewUser = Body<paths['/api/v1/authentication/users/add/']['post']>;
+export type UserPatch = Body<paths['/api/v1/authentication/users/{id}/']['patch']>;
+export type Group = Ok<paths['/api/v1/authentication/groups/']['get']>[number];
+export type AuditEntry = Ok<paths['/api/v1/audit/']['get']>['results'][number];
+export type AuditFilters = NonNullable<paths['/api/v1/audit/']['get']['parameters']['query']>;
+export type ActivityFilters = NonNullable<paths['/api/v1/activities/']['get']['parameters']['query']>;
+export type Appliance = Ok<paths['/api/v1/appliances/']['get']>['results'][number];
+export type NewAppliance = Body<paths['/api/v1/appliances/create/']['post']>;
+export type Activity = Ok<paths['/api/v1/activities/']['get']>['results'][number];
+export type ConfigGroup = Ok<paths['/api/v1/config-group/list/']['get']>['results'][number];
+export type ConfigDiff = Ok<paths['/api/v1/config-group/diff/{name}/']['get']>;
+export type BackupStatus = Ok<paths['/api/v1/backup/']['get']>;
+
+/** Every permission a token can carry, from the token body's `scopes` pattern. */
+export const AREAS = [
+  'users',
+  'tokens',
+  'sessions',
+  'audit',
+  'appliances',
+  'configuration',
+  'system',
+  'backup',
+  'files',
+  'license',
+  'upgrades',
+  'cluster',
+] as const;

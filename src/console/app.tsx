@@ -1,0 +1,76 @@
+import { createTheme, MantineProvider, Table } from '@mantine/core';
+import { Notifications } from '@mantine/notifications';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
+import { ApiError } from './api/errors';
+import { ActivitiesPage } from './features/activities/activities-page';
+import { ApplianceDetailPage } from './features/appliances/appliance-detail-page';
+import { AppliancesPage } from './features/appliances/appliances-page';
+import { AuditPage } from './features/audit/audit-page';
+import { RequireSession, SessionProvider } from './features/auth/session';
+import { SignInPage } from './features/auth/sign-in-page';
+import { BackupPage } from './features/backup/backup-page';
+import { ConfigGroupsPage } from './features/config-groups/config-groups-page';
+import { SessionsPage } from './features/sessions/sessions-page';
+import { SettingsPage } from './features/settings/settings-page';
+import { TokensPage } from './features/tokens/tokens-page';
+import { UsersPage } from './features/users/users-page';
+import { Shell } from './layout/shell';
+
+const theme = createTheme({
+  primaryColor: 'indigo',
+  defaultRadius: 'sm',
+  fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif',
+  components: {
+    // Column headers on one line; cells wrap (the scroll container handles narrow windows).
+    Table: Table.extend({ styles: { th: { whiteSpace: 'nowrap' } } }),
+  },
+});
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      // 4xx answers are final: retrying a 403 or 404 only delays the message.
+      retry: (count, error) => !(error instanceof ApiError && error.status < 500) && count < 2,
+      refetchOnWindowFocus: false,
+    },
+  },
+});
+
+export function App() {
+  return (
+    <MantineProvider theme={theme} defaultColorScheme="light">
+      <Notifications position="top-right" />
+      <QueryClientProvider client={queryClient}>
+        <BrowserRouter>
+          <SessionProvider>
+            <Routes>
+              <Route path="/sign-in" element={<SignInPage />} />
+              <Route
+                element={
+                  <RequireSession>
+                    <Shell />
+                  </RequireSession>
+                }
+              >
+                <Route index element={<Navigate to="/tokens" replace />} />
+                <Route path="tokens" element={<TokensPage />} />
+                <Route path="users" element={<UsersPage />} />
+                <Route path="sessions" element={<SessionsPage />} />
+                <Route path="audit" element={<AuditPage />} />
+                <Route path="appliances" element={<AppliancesPage />} />
+                <Route path="appliances/:id" element={<ApplianceDetailPage />} />
+                <Route path="config-groups" element={<ConfigGroupsPage />} />
+                <Route path="activities" element={<ActivitiesPage />} />
+                <Route path="settings" element={<Navigate to="/settings/api_tokens" replace />} />
+                <Route path="settings/:section" element={<SettingsPage />} />
+                <Route path="backup" element={<BackupPage />} />
+                <Route path="*" element={<Navigate to="/tokens" replace />} />
+              </Route>
+            </Routes>
+          </SessionProvider>
+        </BrowserRouter>
+      </QueryClientProvider>
+    </MantineProvider>
+  );
+}

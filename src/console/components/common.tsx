@@ -1,0 +1,118 @@
+// Small pieces every page uses: page header, dates, API error and "not available" states.
+import { Alert, Badge, Group, Stack, Text, Title, Tooltip } from '@mantine/core';
+import { IconAlertCircle, IconPlugOff } from '@tabler/icons-react';
+import type { ReactNode } from 'react';
+import { errorMessage, isNotAvailable } from '../api/errors';
+
+export function PageHeader({
+  title,
+  description,
+  actions,
+}: {
+  title: string;
+  description?: ReactNode;
+  actions?: ReactNode;
+}) {
+  return (
+    <Group justify="space-between" align="flex-start" mb="md" wrap="wrap" gap="sm">
+      <Stack gap={2}>
+        <Title order={1} size="h2">
+          {title}
+        </Title>
+        {description && (
+          <Text c="dimmed" size="sm" maw={720}>
+            {description}
+          </Text>
+        )}
+      </Stack>
+      {actions && <Group gap="xs">{actions}</Group>}
+    </Group>
+  );
+}
+
+const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dayFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+
+export function formatDate(iso: string | null | undefined, dateOnly = false): string {
+  if (!iso) return '';
+  return (dateOnly ? dayFmt : dateFmt).format(new Date(iso));
+}
+
+/** A date cell: the local date, the exact UTC time on hover. */
+export function DateText({
+  iso,
+  empty = '—',
+  dateOnly = false,
+}: {
+  iso: string | null | undefined;
+  empty?: string;
+  dateOnly?: boolean;
+}) {
+  if (!iso) {
+    return (
+      <Text span size="sm" c="dimmed">
+        {empty}
+      </Text>
+    );
+  }
+  return (
+    <Tooltip label={iso} openDelay={400}>
+      <Text span size="sm" style={{ whiteSpace: 'nowrap' }}>
+        {formatDate(iso, dateOnly)}
+      </Text>
+    </Tooltip>
+  );
+}
+
+export function ErrorState({ error, what }: { error: unknown; what: string }) {
+  if (isNotAvailable(error)) return <NotAvailable what={what} />;
+  return (
+    <Alert color="red" icon={<IconAlertCircle />} title={`Could not load ${what}`} role="alert">
+      {errorMessage(error)}
+    </Alert>
+  );
+}
+
+export function NotAvailable({ what }: { what: string }) {
+  return (
+    <Alert color="gray" icon={<IconPlugOff />} title="Not available on this manager" role="status">
+      This manager does not offer {what} (the API answered that the route does not exist). Upgrade the manager
+      or enable the module to use this page.
+    </Alert>
+  );
+}
+
+const STATUS_COLORS: Record<string, string> = {
+  active: 'green',
+  enabled: 'green',
+  done: 'green',
+  online: 'green',
+  success: 'green',
+  running: 'blue',
+  info: 'blue',
+  warning: 'orange',
+  disabled: 'gray',
+  revoked: 'gray',
+  no_configuration_group: 'gray',
+  unsupported: 'gray',
+  expired: 'red',
+  error: 'red',
+  failure: 'red',
+  denied: 'orange',
+  mismatch: 'orange',
+  pending: 'blue',
+  changes_awaiting_apply: 'yellow',
+  offline: 'red',
+};
+
+export function StatusBadge({ status, label }: { status: string; label?: string }) {
+  return (
+    <Badge
+      color={STATUS_COLORS[status] ?? 'gray'}
+      variant="light"
+      style={{ textTransform: 'none', minWidth: 'max-content' }}
+    >
+      {label ?? status.replaceAll('_', ' ')}
+    </Badge>
+  );
+}

@@ -1,0 +1,86 @@
+// The fleet's events, newest first.
+import { Group, Select, Table, Text, TextInput } from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import { useState } from 'react';
+import { useActivities } from '../../api/fleet';
+import type { ActivityFilters } from '../../api/types';
+import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+
+export function ActivitiesPage() {
+  const [appliance, setAppliance] = useState('');
+  const [severity, setSeverity] = useState<string | null>(null);
+  const [debounced] = useDebouncedValue(appliance, 400);
+  const list = useActivities({
+    ...(debounced ? { appliance_name: debounced } : {}),
+    ...(severity ? { severity: severity as ActivityFilters['severity'] } : {}),
+  });
+  const rows = list.data?.results ?? [];
+  return (
+    <>
+      <PageHeader
+        title="Activities"
+        description="What happened across the fleet: appliances coming and going, configuration applied, upgrades."
+      />
+      <Group mb="sm" align="flex-end">
+        <TextInput
+          label="Appliance"
+          placeholder="name"
+          value={appliance}
+          onChange={(e) => setAppliance(e.currentTarget.value)}
+        />
+        <Select
+          label="Severity"
+          placeholder="Any"
+          clearable
+          data={['info', 'warning', 'error']}
+          value={severity}
+          onChange={setSeverity}
+        />
+      </Group>
+      {list.error ? (
+        <ErrorState error={list.error} what="fleet activities" />
+      ) : (
+        <Table.ScrollContainer minWidth={800}>
+          <Table aria-label="Activities" verticalSpacing={6} highlightOnHover>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>When</Table.Th>
+                <Table.Th>Appliance</Table.Th>
+                <Table.Th>Kind</Table.Th>
+                <Table.Th>Severity</Table.Th>
+                <Table.Th>Message</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {rows.map((e) => (
+                <Table.Tr key={e.id}>
+                  <Table.Td>
+                    <DateText iso={e.at} />
+                  </Table.Td>
+                  <Table.Td>{e.appliance_name ?? '—'}</Table.Td>
+                  <Table.Td>{e.kind}</Table.Td>
+                  <Table.Td>
+                    <StatusBadge
+                      status={e.severity === 'warning' ? 'mismatch' : e.severity}
+                      label={e.severity}
+                    />
+                  </Table.Td>
+                  <Table.Td>{e.message}</Table.Td>
+                </Table.Tr>
+              ))}
+              {rows.length === 0 && (
+                <Table.Tr>
+                  <Table.Td colSpan={5}>
+                    <Text size="sm" c="dimmed" ta="center" py="lg">
+                      {list.isPending ? 'Loading…' : 'No activities.'}
+                    </Text>
+                  </Table.Td>
+                </Table.Tr>
+              )}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+    </>
+  );
+}

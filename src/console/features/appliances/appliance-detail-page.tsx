@@ -1,0 +1,159 @@
+// One appliance: its details, configuration status and recent events.
+import { Anchor, Button, Code, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+import { IconArrowLeft, IconShieldCheck, IconTrash } from '@tabler/icons-react';
+import { useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router';
+import { CONNECTOR_NAMES } from '../../../contract/fleet-fields';
+import { useActivities, useAppliance, useDeleteAppliance } from '../../api/fleet';
+import { DateText, ErrorState, StatusBadge } from '../../components/common';
+import { useSession } from '../auth/session';
+import { AuthorizeModal, OnlineBadge } from './appliances-page';
+
+function Field({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={700}>
+        {label}
+      </Text>
+      <Text size="sm" component="div">
+        {children}
+      </Text>
+    </div>
+  );
+}
+
+export function ApplianceDetailPage() {
+  const id = Number(useParams().id);
+  const { can } = useSession();
+  const appliance = useAppliance(Number.isFinite(id) ? id : null);
+  const events = useActivities({ appliance: id });
+  const del = useDeleteAppliance();
+  const navigate = useNavigate();
+  const [authorizing, setAuthorizing] = useState(false);
+  const a = appliance.data;
+  return (
+    <Stack>
+      <Anchor component={Link} to="/appliances" size="sm">
+        <Group gap={4}>
+          <IconArrowLeft size={14} />
+          Appliances
+        </Group>
+      </Anchor>
+      {appliance.error && <ErrorState error={appliance.error} what="this appliance" />}
+      {a && (
+        <>
+          <Group justify="space-between">
+            <Title order={1} size="h2">
+              {a.name}
+            </Title>
+            <Group gap="xs">
+              {can('appliances:write') && !a.authorized && (
+                <Button leftSection={<IconShieldCheck size={16} />} onClick={() => setAuthorizing(true)}>
+                  Authorize
+                </Button>
+              )}
+              {can('appliances:write') && (
+                <Button
+                  color="red"
+                  variant="light"
+                  leftSection={<IconTrash size={16} />}
+                  loading={del.isPending}
+                  onClick={() => {
+                    if (window.confirm(`Remove ${a.name} from the manager?`))
+                      del.mutate(a.id, { onSuccess: () => navigate('/appliances') });
+                  }}
+                >
+                  Remove
+                </Button>
+              )}
+            </Group>
+          </Group>
+          <Paper withBorder p="md" radius="md">
+            <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }}>
+              <Field label="Type">{a.type}</Field>
+              <Field label="Status">
+                <StatusBadge status={a.status} />
+              </Field>
+              <Field label="Online">
+                <OnlineBadge a={a} />
+              </Field>
+              <Field label="Latency">{a.latency === null ? '—' : `${Math.round(a.latency)} ms`}</Field>
+              <Field label="Release">{a.release ?? '—'}</Field>
+              <Field label="URL">
+                <Code>{a.url}</Code>
+              </Field>
+              <Field label="Hostname / IP">
+                {a.hostname ?? '—'} {a.ip && `(${a.ip})`}
+              </Field>
+              <Field label="Group">{a.group_name ?? 'none'}</Field>
+              <Field label="Configuration">
+                <StatusBadge status={a.configuration_status} />
+              </Field>
+              <Field label="Applied revision">{a.applied_revision ?? '—'}</Field>
+              <Field label="Last applied">
+                <DateText iso={a.last_applied_config_timestamp} />
+              </Field>
+              <Field label="Last seen online">
+                <DateText iso={a.last_seen_online} empty="Never" />
+              </Field>
+            </SimpleGrid>
+          </Paper>
+          <Paper withBorder p="md" radius="md">
+            <Title order={2} size="h4" mb="xs">
+              Connectors
+            </Title>
+            <Text size="sm" c="dimmed">
+              Connectors this manager can configure: {CONNECTOR_NAMES.join(', ')}. Their settings are read and
+              written through the API (
+              <Code>/api/v1/appliances/{a.id}/connectors/&lt;name&gt;/v1/config/</Code>); the console does not
+              edit them yet.
+            </Text>
+          </Paper>
+        </>
+      )}
+      <Title order={2} size="h4">
+        Events
+      </Title>
+      {events.error ? (
+        <ErrorState error={events.error} what="events" />
+      ) : (
+        <Table.ScrollContainer minWidth={700}>
+          <Table aria-label="Appliance events" verticalSpacing={6}>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>When</Table.Th>
+                <Table.Th>Kind</Table.Th>
+                <Table.Th>Severity</Table.Th>
+                <Table.Th>Message</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {(events.data?.results ?? []).map((e) => (
+                <Table.Tr key={e.id}>
+                  <Table.Td>
+                    <DateText iso={e.at} />
+                  </Table.Td>
+                  <Table.Td>{e.kind}</Table.Td>
+                  <Table.Td>
+                    <StatusBadge status={e.severity} />
+                  </Table.Td>
+                  <Table.Td>{e.message}</Table.Td>
+                </Table.Tr>
+              ))}
+              {events.data?.results.length === 0 && (
+                <Table.Tr>
+                  <Table.Td colSpan={4}>
+                    <Text size="sm" c="dimmed" ta="center">
+                      No events.
+                    </Text>
+                  </Table.Td>
+                </Table.Tr>
+              )}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      )}
+      <AuthorizeModal appliance={authorizing && a ? a : null} onClose={() => setAuthorizing(false)} />
+    </Stack>
+  );
+}

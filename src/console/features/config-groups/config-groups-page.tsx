@@ -1,0 +1,304 @@
+// Configuration groups: members, a field editor from the catalog, the diff of what an apply
+// would change, and apply with live per-appliance progress.
+import {
+  Alert,
+  Badge,
+  Button,
+  Code,
+  Grid,
+  Group,
+  MultiSelect,
+  Paper,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { IconAlertCircle, IconPlayerPlay, IconPlus } from '@tabler/icons-react';
+import { type FormEvent, useEffect, useState } from 'react';
+import { errorMessage, fieldError, nestedFieldError } from '../../api/errors';
+import {
+  useAppliances,
+  useApplyConfigGroup,
+  useConfigDiff,
+  useConfigGroups,
+  useCreateConfigGroup,
+  useSaveConfigGroup,
+} from '../../api/fleet';
+import type { ConfigGroup } from '../../api/types';
+import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { useSession } from '../auth/session';
+import { type Draft, FieldEditor } from './field-editor';
+
+function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolean }) {
+  const appliances = useAppliances();
+  const save = useSaveConfigGroup();
+  const apply = useApplyConfigGroup();
+  const diff = useConfigDiff(
+    group.name,
+    `${group.revision}:${group.statuses.map((m) => `${m.name}=${m.configuration_status}@${m.applied_revision}`).join(',')}`,
+  );
+  const [members, setMembers] = useState<string[]>(group.appliances);
+  const [draft, setDraft] = useState<Draft>(group.content as Draft);
+  // A new revision or another group selected: start from what the manager has.
+  useEffect(() => {
+    setMembers(group.appliances);
+    setDraft(group.content as Draft);
+  }, [group.appliances, group.content]);
+
+  const pendingChanges = (diff.data?.appliances ?? []).reduce((n, a) => n + a.changes.length, 0);
+  const dirtyMembers = members.join(',') !== group.appliances.join(',');
+  const dirtyContent = JSON.stringify(draft) !== JSON.stringify(group.content);
+  const err = save.error;
+
+  return (
+    <Stack>
+      <Paper withBorder p="md" radius="md">
+        <Group justify="space-between" mb="xs">
+          <Title order={2} size="h4">
+            {group.name}
+          </Title>
+          <Badge variant="light">revision {group.revision}</Badge>
+        </Group>
+        {err && !fieldError(err, 'content') && (
+          <Alert color="red" icon={<IconAlertCircle />} mb="sm" role="alert">
+            {errorMessage(err)}
+          </Alert>
+        )}
+        <MultiSelect
+          label="Members"
+          description="An appliance is in at most one group"
+          searchable
+          data={[...new Set([...(appliances.data?.results ?? []).map((a) => a.name), ...members])]}
+          value={members}
+          onChange={setMembers}
+          disabled={!canWrite}
+          error={fieldError(err, 'appliances')}
+        />
+        <Title order={3} size="h5" mt="md" mb="xs">
+          Configuration
+        </Title>
+        <FieldEditor
+          draft={draft}
+          setDraft={setDraft}
+          errors={(f) => nestedFieldError(err, `content.${f}`)}
+        />
+        {canWrite && (
+          <Group mt="md" justify="flex-end">
+            <Button
+              disabled={!dirtyMembers && !dirtyContent}
+              loading={save.isPending}
+              onClick={() =>
+                save.mutate(
+                  {
+                    name: group.name,
+                    ...(dirtyMembers ? { appliances: members } : {}),
+                    ...(dirtyContent ? { content: draft } : {}),
+                  },
+                  {
+                    onSuccess: () =>
+                      notifications.show({
+                        color: 'green',
+                        message: `Saved ${group.name}. Nothing changes on appliances until you apply.`,
+                      }),
+                  },
+                )
+              }
+            >
+              Save (does not apply)
+            </Button>
+          </Group>
+        )}
+      </Paper>
+      <Paper withBorder p="md" radius="md">
+        <Group justify="space-between" mb="xs">
+          <Title order={3} size="h5">
+            What an apply would change
+          </Title>
+          {canWrite && (
+            <Button
+              leftSection={<IconPlayerPlay size={16} />}
+              color="green"
+              disabled={group.appliances.length === 0 || dirtyContent || dirtyMembers}
+              loading={apply.isPending}
+              onClick={() =>
+                apply.mutate(
+                  { name: group.name, appliances: group.appliances },
+                  {
+                    onError: (e) =>
+                      notifications.show({ color: 'red', title: 'Apply failed', message: errorMessage(e) }),
+                  },
+                )
+              }
+            >
+              Apply to {group.appliances.length} appliance{group.appliances.length === 1 ? '' : 's'}
+            </Button>
+          )}
+        </Group>
+        {diff.error ? (
+          <ErrorState error={diff.error} what="the diff" />
+        ) : pendingChanges === 0 ? (
+          <Text size="sm" c="dimmed">
+            No differences.
+          </Text>
+        ) : (
+          <Table fz="sm" aria-label="Configuration diff">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Appliance</Table.Th>
+                <Table.Th>Field</Table.Th>
+                <Table.Th>From</Table.Th>
+                <Table.Th>To</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {(diff.data?.appliances ?? []).flatMap((a) =>
+                a.changes.map((c) => (
+                  <Table.Tr key={`${a.name}-${c.field}`}>
+                    <Table.Td>{a.name}</Table.Td>
+                    <Table.Td>
+                      <Code>{c.field}</Code>{' '}
+                      <Badge size="xs" variant="light">
+                        {c.action}
+                      </Badge>
+                    </Table.Td>
+                    <Table.Td>
+                      {c.from === undefined || c.from === null ? '—' : <Code>{JSON.stringify(c.from)}</Code>}
+                    </Table.Td>
+                    <Table.Td>
+                      {c.to === undefined || c.to === null ? '—' : <Code>{JSON.stringify(c.to)}</Code>}
+                    </Table.Td>
+                  </Table.Tr>
+                )),
+              )}
+            </Table.Tbody>
+          </Table>
+        )}
+        <Title order={3} size="h5" mt="md" mb="xs">
+          Members
+        </Title>
+        <Table fz="sm" aria-label="Member status">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>Appliance</Table.Th>
+              <Table.Th>Status</Table.Th>
+              <Table.Th>Applied revision</Table.Th>
+              <Table.Th>Last applied</Table.Th>
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {group.statuses.map((s) => (
+              <Table.Tr key={s.name} data-member={s.name}>
+                <Table.Td>{s.name}</Table.Td>
+                <Table.Td>
+                  <StatusBadge status={s.configuration_status} />
+                </Table.Td>
+                <Table.Td>{s.applied_revision ?? '—'}</Table.Td>
+                <Table.Td>
+                  <DateText iso={s.last_applied_config_timestamp} />
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      </Paper>
+    </Stack>
+  );
+}
+
+export function ConfigGroupsPage() {
+  const { can } = useSession();
+  const groups = useConfigGroups();
+  const create = useCreateConfigGroup();
+  const [selected, setSelected] = useState<string | null>(null);
+  const [newName, setNewName] = useState('');
+  const canWrite = can('configuration:write');
+  const list = groups.data?.results ?? [];
+  const current = list.find((g) => g.name === selected) ?? list[0];
+
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate(newName.trim(), {
+      onSuccess: (g) => {
+        setNewName('');
+        setSelected(g.name);
+      },
+    });
+  };
+
+  return (
+    <>
+      <PageHeader
+        title="Configuration groups"
+        description="Save a configuration for a set of appliances, review the diff, then apply it and watch each member reach done."
+      />
+      {groups.error ? (
+        <ErrorState error={groups.error} what="configuration groups" />
+      ) : (
+        <Grid>
+          <Grid.Col span={{ base: 12, md: 4 }}>
+            <Paper withBorder p="xs" radius="md">
+              <Stack gap={4}>
+                {list.map((g) => {
+                  const done = g.statuses.filter((s) => s.configuration_status === 'done').length;
+                  return (
+                    <Button
+                      key={g.id}
+                      variant={current?.name === g.name ? 'light' : 'subtle'}
+                      justify="space-between"
+                      fullWidth
+                      rightSection={
+                        <Text size="xs" c="dimmed">
+                          {done}/{g.appliances.length} done
+                        </Text>
+                      }
+                      onClick={() => setSelected(g.name)}
+                      aria-pressed={current?.name === g.name}
+                    >
+                      {g.name}
+                    </Button>
+                  );
+                })}
+                {list.length === 0 && (
+                  <Text size="sm" c="dimmed" p="xs">
+                    {groups.isPending ? 'Loading…' : 'No groups yet.'}
+                  </Text>
+                )}
+              </Stack>
+              {canWrite && (
+                <form onSubmit={submit} noValidate>
+                  <Group mt="sm" align="flex-start" gap="xs" wrap="nowrap">
+                    <TextInput
+                      aria-label="New group name"
+                      placeholder="New group name"
+                      value={newName}
+                      onChange={(e) => setNewName(e.currentTarget.value)}
+                      error={
+                        fieldError(create.error, 'name') ??
+                        (create.error ? errorMessage(create.error) : undefined)
+                      }
+                      style={{ flex: 1 }}
+                    />
+                    <Button
+                      type="submit"
+                      variant="light"
+                      loading={create.isPending}
+                      leftSection={<IconPlus size={16} />}
+                    >
+                      Create
+                    </Button>
+                  </Group>
+                </form>
+              )}
+            </Paper>
+          </Grid.Col>
+          <Grid.Col span={{ base: 12, md: 8 }}>
+            {current && <GroupDetail key={current.name} group={current} canWrite={canWrite} />}
+          </Grid.Col>
+        </Grid>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,460 @@
+// The web console in a real browser (Debian's Chromium through playwright-core) against a real
+// manager process on the embedded database: sign in, create a token and use it, disable it and
+// see it refused, users, sessions, the audit log, the fleet and system pages. Every run saves a
+// screenshot of each page under test/browser/screenshots/ for a human to look at.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page, type Request } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentProcess, spawnAgent } from '../helpers/agent-spawn.js';
+import { call, type RunningManager, startManager } from '../helpers/process.js';
+import { CONSOLE_DIR, startConsoleServer } from './console-server.js';
+
+const CHROMIUM = process.env.STEWARD_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(import.meta.dirname, 'screenshots');
+const PASSWORD = 'Browser Test Passphrase 2026';
+const ready = existsSync(CHROMIUM) && existsSync(join(CONSOLE_DIR, 'index.html'));
+
+let manager: RunningManager;
+let browser: Browser;
+let page: Page;
+let base: string; // where the console is served (the manager, or a local static server in front of it)
+let closeServer: (() => Promise<void>) | undefined;
+let dataDir: string;
+let agentDir: string;
+let agent: AgentProcess | undefined;
+const writesWithoutCsrfHeader: string[] = [];
+const browserErrors: string[] = [];
+
+async function shot(name: string) {
+  // Let fonts, transitions and pending queries settle so the picture shows the page, not a spinner.
+  await page.waitForLoadState('networkidle').catch(() => undefined);
+  await page.waitForTimeout(250);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+async function go(path: string, heading: string | RegExp) {
+  await page.goto(`${base}${path}`);
+  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+}
+
+async function apiAsAdmin(path: string, init: RequestInit = {}) {
+  const login = await call(`${manager.baseUrl}/api/v1/auth/token/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+  });
+  const token = login.json().token as string;
+  return fetch(`${manager.baseUrl}${path}`, {
+    ...init,
+    headers: {
+      authorization: `Token ${token}`,
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+      ...(init.headers ?? {}),
+    },
+  });
+}
+
+// Locally a missing browser or console build skips these tests; in CI (CI=1) they must run.
+describe.skipIf(!ready && !process.env.CI)('web console', () => {
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'steward-browser-'));
+    agentDir = mkdtempSync(join(tmpdir(), 'steward-browser-agent-'));
+    [manager, agent] = await Promise.all([
+      startManager({ STEWARD_DATA_DIR: dataDir, STEWARD_ADMIN_PASSWORD: PASSWORD }, ['--tls', 'off']),
+      spawnAgent([
+        '--type',
+        'worker',
+        '--listen',
+        '127.0.0.1:0',
+        '--data',
+        agentDir,
+        '--tls',
+        'on',
+        '--name',
+        'w1',
+      ]),
+    ]);
+    // Once the manager serves the console at `/`, test it there; until then, serve dist/console
+    // on a local origin that passes /api through to the manager.
+    const root = await fetch(`${manager.baseUrl}/sign-in`).catch(() => undefined);
+    const servesConsole = root?.ok && (await root.text()).includes('<div id="root">');
+    if (servesConsole) {
+      base = manager.baseUrl;
+    } else {
+      const server = await startConsoleServer(manager.baseUrl);
+      base = server.url;
+      closeServer = server.close;
+    }
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+    });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => browserErrors.push(String(e)));
+    page.on('console', (m) => {
+      // 401s while signed out and 4xx the tests provoke are expected; script errors and CSP
+      // violations are not.
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) browserErrors.push(m.text());
+    });
+    page.on('request', (r: Request) => {
+      const url = new URL(r.url());
+      if (
+        url.pathname.startsWith('/api/') &&
+        r.method() !== 'GET' &&
+        r.headers()['x-requested-with'] !== 'steward-console'
+      ) {
+        writesWithoutCsrfHeader.push(`${r.method()} ${url.pathname}`);
+      }
+    });
+  });
+
+  afterEach(async (ctx) => {
+    // A failing step leaves a picture of what the browser showed.
+    if (ctx.task.result?.state === 'fail' && page) {
+      const name = ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+      await page
+        .screenshot({ path: join(SHOTS, `failed-${name}.png`), fullPage: true })
+        .catch(() => undefined);
+    }
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await closeServer?.();
+    await manager?.stop();
+    await agent?.kill('SIGKILL');
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (agentDir) rmSync(agentDir, { recursive: true, force: true });
+  });
+
+  it('sends an anonymous visitor to sign-in and shows a wrong password in place', async () => {
+    await page.goto(`${base}/tokens`);
+    await page.waitForURL(/\/sign-in$/);
+    await expect(page.getByRole('link', { name: 'API documentation' }).getAttribute('href')).resolves.toBe(
+      '/api/docs',
+    );
+    await shot('01-sign-in');
+    await page.getByLabel('Username').fill('admin');
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/incorrect/i);
+    await shot('02-sign-in-failed');
+  });
+
+  it('signs in with the session cookie and lands on the token page', async () => {
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(/\/tokens$/);
+    await page.getByRole('heading', { name: 'API tokens' }).waitFor();
+    const cookies = await page.context().cookies();
+    const session = cookies.find((c) => c.name === 'steward_session');
+    expect(session?.httpOnly).toBe(true);
+    expect(session?.sameSite).toBe('Strict');
+    await expect(page.getByRole('link', { name: /API docs/ }).getAttribute('href')).resolves.toBe(
+      '/api/docs',
+    );
+  });
+
+  let secret = '';
+  it('creates a token, shows the secret once, and the token works against the API', async () => {
+    await page.getByRole('button', { name: 'New token' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New API token' });
+    // The manager's validation error appears next to the field it concerns.
+    await dialog.getByLabel('Allowed IPs').fill('not-an-address');
+    await dialog.getByLabel('Allowed IPs').press('Enter');
+    await dialog.getByLabel('Name', { exact: false }).first().fill('siem-export');
+    await dialog.getByLabel('audit:read').check();
+    await dialog.getByLabel('tokens:read').check();
+    await dialog.getByRole('button', { name: 'Create token' }).click();
+    await dialog
+      .getByText(/allowed_ips|address|CIDR/i)
+      .first()
+      .waitFor();
+    await shot('03-new-token-field-error');
+    await dialog
+      .getByRole('button', { name: /Remove not-an-address/i })
+      .click()
+      .catch(async () => {
+        await dialog.getByLabel('Allowed IPs').press('Backspace');
+      });
+    await dialog.getByLabel('Allowed IPs').fill('127.0.0.1/32');
+    await dialog.getByLabel('Allowed IPs').press('Enter');
+    await dialog.getByLabel('Default tags').fill('siem');
+    await dialog.getByLabel('Default tags').press('Enter');
+    await shot('04-new-token-dialog');
+    await dialog.getByRole('button', { name: 'Create token' }).click();
+    const secretBox = page.getByTestId('token-secret');
+    await secretBox.waitFor();
+    secret = (await secretBox.textContent())?.trim() ?? '';
+    expect(secret.length).toBeGreaterThan(20);
+    await page.getByRole('button', { name: 'Copy to clipboard' }).click();
+    await page.getByRole('button', { name: 'Copied' }).waitFor();
+    await shot('05-token-secret-once');
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await expect(page.getByTestId('token-secret').count()).resolves.toBe(0);
+
+    // A token about to expire, made by a script: the table must make it stand out.
+    const soon = await apiAsAdmin('/api/v1/tokens/', {
+      method: 'POST',
+      body: JSON.stringify({
+        name: 'legacy-sms',
+        expires_at: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+      }),
+    });
+    expect(soon.status).toBe(201);
+    await page.reload();
+    await page.locator('tr', { hasText: 'legacy-sms' }).getByText('expires in 3 days').waitFor();
+
+    const row = page.locator('tr', { hasText: 'siem-export' });
+    await row.waitFor();
+    // Hidden in the table: only the prefix and the last four characters.
+    await expect(row.textContent()).resolves.toContain(secret.slice(-4));
+    await expect(row.textContent()).resolves.not.toContain(secret);
+    await shot('06-tokens');
+
+    const ok = await fetch(`${manager.baseUrl}/api/v1/audit/?limit=1`, {
+      headers: { authorization: `Token ${secret}` },
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('disables the token with its toggle, and the API refuses it on the next request', async () => {
+    const toggle = page.getByRole('switch', { name: 'Enabled: siem-export' });
+    await expect(toggle.isChecked()).resolves.toBe(true);
+    const patched = page.waitForResponse(
+      (r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/tokens/'),
+    );
+    await toggle.click({ force: true });
+    expect((await patched).status()).toBe(200);
+    await page.locator('tr', { hasText: 'siem-export' }).getByText('disabled').waitFor();
+    const refused = await fetch(`${manager.baseUrl}/api/v1/audit/?limit=1`, {
+      headers: { authorization: `Token ${secret}` },
+    });
+    expect(refused.status).toBe(401);
+    await shot('07-token-disabled');
+  });
+
+  it('refreshes a token with a grace period and shows the new secret', async () => {
+    await page.getByRole('button', { name: 'Refresh siem-export' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Refresh token' }).click();
+    const fresh = (await page.getByTestId('token-secret').textContent())?.trim();
+    expect(fresh).toBeTruthy();
+    expect(fresh).not.toBe(secret);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+  });
+
+  it('manages users: errors next to the field, add, API-only users refused at sign-in', async () => {
+    await go('/users', 'Users & groups');
+    await page.getByRole('button', { name: 'Add user' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add user' });
+    await dialog.getByLabel('Username').fill('bad name');
+    await dialog.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
+    await dialog.getByRole('button', { name: 'Add user' }).click();
+    await dialog.locator('.mantine-TextInput-error').first().waitFor();
+    await shot('08-add-user-error');
+    await dialog.getByLabel('Username').fill('alice');
+    await dialog.getByLabel('Email').fill('alice@example.com');
+    await dialog.getByRole('button', { name: 'Add user' }).click();
+    await page.locator('tr[data-user="alice"]').waitFor();
+    // An API-only account for an integration, created through the API like a script would.
+    const svc = await apiAsAdmin('/api/v1/authentication/users/add/', {
+      method: 'POST',
+      body: JSON.stringify({
+        username: 'svc-siem',
+        password: 'Service Account Passphrase 7',
+        api_only: true,
+      }),
+    });
+    expect(svc.status).toBe(201);
+    await page.reload();
+    await page.locator('tr[data-user="svc-siem"]').getByText('API-only').waitFor();
+    await shot('09-users');
+  });
+
+  it('shows the user their sessions', async () => {
+    await go('/sessions', 'Sessions');
+    await page.getByText('this session').waitFor();
+    await shot('10-sessions');
+  });
+
+  it('reads the audit log with filters', async () => {
+    await go('/audit', 'Audit log');
+    const table = page.getByTestId('audit-table');
+    await table.getByText('token.created').first().waitFor();
+    await table.getByText('token.disabled').first().waitFor();
+    await shot('11-audit');
+    await page.getByLabel('Action').fill('auth.login_failed');
+    await table.getByText('auth.login_failed').first().waitFor();
+    await expect.poll(() => table.getByText('token.created').count(), { timeout: 10_000 }).toBe(0);
+  });
+
+  it('adds an appliance and authorizes it with the token its agent printed', async () => {
+    await go('/appliances', 'Appliances');
+    await page.getByRole('button', { name: 'Add appliance' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add appliance' });
+    await dialog.getByLabel('Name').fill('w1');
+    await dialog.getByLabel('Agent URL').fill(agent?.url ?? '');
+    await dialog.getByRole('button', { name: 'Add appliance' }).click();
+    const row = page.locator('tr', { hasText: 'w1' });
+    await row.getByText('not authorized').waitFor();
+    await page.getByRole('button', { name: 'Authorize w1' }).click();
+    // Workers pair with the manager (no token to paste); the manager pins the agent's certificate.
+    const auth = page.getByRole('dialog', { name: 'Authorize w1' });
+    await auth.getByRole('button', { name: 'Pair and authorize' }).click();
+    await expect.poll(() => row.getByText('not authorized').count(), { timeout: 15_000 }).toBe(0);
+    await shot('12-appliances-authorized');
+  });
+
+  it('saves a configuration group, shows the diff, applies it and watches it reach done', async () => {
+    await go('/config-groups', 'Configuration groups');
+    await page.getByLabel('New group name').fill('workers');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { level: 2, name: 'workers' }).waitFor();
+    await page.getByRole('combobox', { name: 'Members' }).click();
+    await page.getByRole('option', { name: 'w1' }).click();
+    await page.keyboard.press('Escape');
+    await page.getByRole('combobox', { name: 'Add a field' }).fill('snmp__enable');
+    await page.getByRole('option', { name: /^snmp__enable/ }).click();
+    await page.getByRole('switch', { name: 'snmp__enable' }).click({ force: true });
+    await page.getByRole('button', { name: 'Save (does not apply)' }).click();
+    await page
+      .getByRole('table', { name: 'Configuration diff' })
+      .getByText('snmp__enable')
+      .waitFor({ timeout: 15_000 });
+    await shot('13-config-group-diff');
+    await page.getByRole('button', { name: /Apply to 1 appliance/ }).click();
+    await page
+      .locator('tr[data-member="w1"]')
+      .getByText('done', { exact: true })
+      .waitFor({ timeout: 30_000 });
+    await page.getByText('No differences.').waitFor({ timeout: 15_000 });
+    await shot('13-config-group-done');
+  });
+
+  it('renders the fleet and system pages (or says what this manager does not offer)', async () => {
+    const pages: [string, string, RegExp][] = [
+      ['/appliances', '12-appliances', /Appliances/],
+      ['/config-groups', '13-config-groups', /Configuration groups/],
+      ['/activities', '14-activities', /Activities/],
+      ['/settings/api_tokens', '15-settings-tokens', /Settings/],
+      ['/settings/smtp', '16-settings-smtp', /Settings/],
+      ['/backup', '17-backup', /Backup/],
+    ];
+    for (const [path, name, heading] of pages) {
+      await go(path, heading);
+      await shot(name);
+    }
+  });
+
+  it('changes a setting, with the secret write-only', async () => {
+    await go('/settings/smtp', /SMTP/);
+    await page.getByLabel('Host').fill('smtp.example.com');
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill('Relay Secret 123');
+    const saved = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && r.url().includes('/api/v1/config/smtp'),
+    );
+    await page.getByRole('button', { name: 'Save' }).click();
+    expect((await saved).status()).toBe(200);
+    await page.getByText('Stored (write-only)').waitFor();
+    const smtp = (await (await apiAsAdmin('/api/v1/config/smtp/')).json()) as Record<string, unknown>;
+    expect(smtp.host).toBe('smtp.example.com');
+    expect(smtp.password_set).toBe(true);
+    expect(JSON.stringify(smtp)).not.toContain('Relay Secret 123');
+    await shot('16-settings-smtp-saved');
+  });
+
+  it('runs a backup and offers the archive for download', async () => {
+    await go('/backup', 'Backup');
+    await page.getByRole('button', { name: 'Create backup' }).click();
+    await page.getByRole('link', { name: 'Download the archive' }).waitFor({ timeout: 30_000 });
+    const download = await page.evaluate(async () => {
+      const r = await fetch('/api/v1/backup/download/');
+      return {
+        status: r.status,
+        type: r.headers.get('content-type'),
+        size: (await r.arrayBuffer()).byteLength,
+      };
+    });
+    expect(download.status).toBe(200);
+    expect(download.size).toBeGreaterThan(100);
+    await shot('17-backup-done');
+  });
+
+  it('is readable on a narrow window', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await go('/tokens', 'API tokens');
+    await shot('18-tokens-narrow');
+    await page.getByRole('button', { name: 'Toggle navigation' }).click();
+    await shot('19-navigation-narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('sends every console write with the CSRF header, without script errors or CSP violations', () => {
+    expect(writesWithoutCsrfHeader).toEqual([]);
+    expect(browserErrors).toEqual([]);
+  });
+
+  it('returns to sign-in with a message when the session ends elsewhere', async () => {
+    await go('/tokens', 'API tokens');
+    const list = await apiAsAdmin('/api/v1/auth/sessions/');
+    const sessions = (await list.json()) as { id: number; user_agent: string | null }[];
+    const browserSession = sessions.find((s) => s.user_agent?.includes('Chrome'));
+    expect(browserSession).toBeDefined();
+    const ended = await apiAsAdmin(`/api/v1/auth/sessions/${browserSession?.id}/`, { method: 'DELETE' });
+    expect(ended.status).toBeLessThan(300);
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.waitForURL(/\/sign-in$/);
+    await page.getByText(/session has expired or was ended/).waitFor();
+    await shot('20-session-ended');
+  });
+
+  it('refuses an API-only account at sign-in with a clear message', async () => {
+    await page.getByLabel('Username').fill('svc-siem');
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill('Service Account Passphrase 7');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('This account cannot sign in here').waitFor();
+    await expect(page.getByRole('alert').textContent()).resolves.toMatch(/API-only/);
+    await shot('21-api-only-refused');
+  });
+
+  it('signs in again, back on the page the expired session was going to, and signs out', async () => {
+    await page.getByLabel('Username').fill('admin');
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Sessions' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+    await page.waitForURL(/\/sign-in$/);
+    const who = await page.evaluate(async () => (await fetch('/api/v1/auth/whoami/')).status);
+    expect(who).toBe(401);
+  });
+
+  it('shows a viewer their own tokens, without admin pages or a create button', async () => {
+    await page.getByLabel('Username').fill('alice');
+    await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API tokens' }).waitFor();
+    await page.getByTestId('tokens-admin-managed').waitFor();
+    await expect(page.getByRole('button', { name: 'New token' }).count()).resolves.toBe(0);
+    await expect(page.getByRole('link', { name: 'Users & groups' }).count()).resolves.toBe(0);
+    await expect(page.getByTestId('whoami').textContent()).resolves.toContain('alice');
+    await shot('22-tokens-viewer');
+  });
+});
