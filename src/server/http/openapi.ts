@@ -30,12 +30,10 @@ const toOpenApiPath = (url: string) =>
 export function operationIdOf(method: string, path: string): string {
   const words = path
     .replace(/^\/api\/(v1\/)?/, '')
-    .split(/[^A-Za-z0-9{}]+/)
+    .replace(/\{([^}]+)\}/g, (_m, name: string) => `by-${name}`)
+    .split(/[^A-Za-z0-9]+/)
     .filter(Boolean)
-    .map((w) => (w.startsWith('{') ? `By${w.slice(1, -1)}` : w))
-    .map(
-      (w) => w.charAt(0).toUpperCase() + w.slice(1).replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()),
-    );
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1));
   return method.toLowerCase() + words.join('');
 }
 
