@@ -2,7 +2,7 @@
 // HTTP) and a bare Fastify reference in the same run, loads both with the same autocannon
 // client, and prints requests/s, p50/p99 latency and the ratio manager/reference.
 //   BENCH_SECONDS (default 8) sets the duration of each measurement.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +134,24 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 await clusterBenchmarks({ start, load, fmt, root, password: PASSWORD, seconds: SECONDS });
+
+// The fleet benchmark: 1,000 agents on loopback, one apply to all, polling CPU and memory
+// (test/e2e/fleet-scale.test.ts prints its measurements). BENCH_FLEET_SCALE=0 skips it.
+const fleetScale = process.env.BENCH_FLEET_SCALE ?? '1000';
+if (fleetScale !== '0') {
+  console.log(`\nFleet at scale (${fleetScale} agents), from test/e2e/fleet-scale.test.ts:`);
+  const out = spawnSync(join(root, 'node_modules', '.bin', 'vitest'), ['run', '--project', 'scale'], {
+    cwd: root,
+    env: { ...process.env, STEWARD_FLEET_SCALE: fleetScale },
+    encoding: 'utf8',
+  });
+  const lines = `${out.stdout}${out.stderr}`.split('\n').filter((l) => l.includes('[fleet-scale]'));
+  console.log(
+    lines.length
+      ? lines.map((l) => `  ${l.replace(/^.*\[fleet-scale\]\s*/, '')}`).join('\n')
+      : `  (no measurements; exit ${out.status})`,
+  );
+}
 const below = results.filter((r) => r.ratio < r.target);
 if (below.length)
   console.log(`\n${below.length} benchmark(s) below target: ${below.map((r) => r.name).join(', ')}`);

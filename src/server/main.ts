@@ -60,23 +60,26 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
   const port = typeof address === 'object' && address ? address.port : config.port;
   const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const base = `${tls ? 'https' : 'http'}://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}`;
-  print(`Steward manager listening on ${base} (bound to ${config.host}:${port})`);
-  print(`API docs:  ${base}/api/docs   OpenAPI: ${base}/api/v1/openapi.json`);
-  print(
+  // One write, so a reader (a supervisor, a test) sees the whole banner at once.
+  const lines: string[] = [];
+  lines.push(`Steward manager listening on ${base} (bound to ${config.host}:${port})`);
+  lines.push(`API docs:  ${base}/api/docs   OpenAPI: ${base}/api/v1/openapi.json`);
+  lines.push(
     `Data:      ${config.dataDir} (database: ${database.kind === 'pglite' ? `embedded, ${database.location}` : database.location})`,
   );
-  if (tls) print(`TLS:       ${tls.source}; SHA-256 fingerprint ${tls.fingerprint}`);
-  else print('TLS:       off (plain HTTP; put a TLS proxy in front)');
+  if (tls) lines.push(`TLS:       ${tls.source}; SHA-256 fingerprint ${tls.fingerprint}`);
+  else lines.push('TLS:       off (plain HTTP; put a TLS proxy in front)');
   if (admin.generatedPassword) {
-    print('');
-    print('The built-in admin user was created with this password. It is shown only this once:');
-    print(`  username: admin`);
-    print(`  password: ${admin.generatedPassword}`);
-    print('Change it after logging in (PUT /api/v1/authentication/users/1/password/).');
-    print('');
+    lines.push('');
+    lines.push('The built-in admin user was created with this password. It is shown only this once:');
+    lines.push(`  username: admin`);
+    lines.push(`  password: ${admin.generatedPassword}`);
+    lines.push('Change it after logging in (PUT /api/v1/authentication/users/1/password/).');
+    lines.push('');
   } else if (admin.created) {
-    print('The built-in admin user was created with the password from STEWARD_ADMIN_PASSWORD.');
+    lines.push('The built-in admin user was created with the password from STEWARD_ADMIN_PASSWORD.');
   }
+  print(lines.join('\n'));
   await app.startJobs();
 
   let closing = false;
