@@ -36,18 +36,5 @@ export type ConfigGroup = Ok<paths['/api/v1/config-group/list/']['get']>['result
 export type ConfigDiff = Ok<paths['/api/v1/config-group/diff/{name}/']['get']>;
 export type BackupStatus = Ok<paths['/api/v1/backup/']['get']>;
 
-/** Every permission a token can carry, from the token body's `scopes` pattern. */
-export const AREAS = [
-  'users',
-  'tokens',
-  'sessions',
-  'audit',
-  'appliances',
-  'configuration',
-  'system',
-  'backup',
-  'files',
-  'license',
-  'upgrades',
-  'cluster',
-] as const;
+/** Every permission area a token can carry (the server's catalog, shared through src/contract). */
+export { AREAS } from '../../contract/permissions.js';
