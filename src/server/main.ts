@@ -47,6 +47,7 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
     database,
     secretKey: loadSecretKey(config.dataDir, config.secretKey),
     defaultMetrics: true,
+    ipLimitPerMinute: config.ipRateLimitPerMinute,
     system: {
       applyHook: config.applyHook,
       licensePublicKey: config.licensePublicKeyFile

@@ -26,6 +26,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** Key for secrets encrypted at rest (64 hex chars); when unset a key file in dataDir is used. */
   readonly secretKey: string | undefined;
+  /** Requests per minute from one IP without a valid credential (login included). */
+  readonly ipRateLimitPerMinute: number;
   /** Executable given host-level settings (NTP, SSH daemon, SNMP) as JSON; unset: stored only. */
   readonly applyHook: string | undefined;
   /** PEM file with the licence vendor's Ed25519 public key; unset: every licence is INVALID. */
@@ -186,6 +188,14 @@ export const SETTINGS: readonly Setting[] = [
         ? { value: raw.toLowerCase() }
         : { error: 'must be 64 hexadecimal characters' };
     },
+  },
+  {
+    key: 'ipRateLimitPerMinute',
+    env: 'STEWARD_IP_RATE_LIMIT',
+    flag: '--ip-rate-limit',
+    description: 'Requests per minute one IP may make without a valid credential (login included)',
+    default: '120',
+    parse: integer(1, 1_000_000),
   },
   {
     key: 'applyHook',

@@ -5,11 +5,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf, SESSION_COOKIE } from '../../http/auth.js';
 import { ErrorResponses, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
+import { notFound } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
 import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
 import { userOut } from './users.service.js';
 
-export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { sessions, users }) => {
+export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { sessions, cachedUser }) => {
   // The seed logs in with a multipart form; parse small forms into the body so the schema
   // validates them like JSON. No files are accepted here.
   await app.register(multipart, {
@@ -79,7 +80,8 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { se
     },
     async (request) => {
       const p = principalOf(request);
-      const user = await users.mustGet(p.userId);
+      const user = await cachedUser(p.userId);
+      if (!user) throw notFound(`user ${p.userId}`);
       return {
         user: userOut(user),
         auth_method: p.method,

@@ -19,6 +19,12 @@ import { ipAllowed } from './ip-allow.js';
 /** How long a cached credential is trusted without asking the database again (see docs/operations.md). */
 export const CACHE_TTL_MS = 10_000;
 const SESSION_TOUCH_MS = 30_000;
+/**
+ * Activity rows kept per token per flush (one second). A script hammering the API would
+ * otherwise write one row per request; beyond this the requests are still counted in
+ * use_count, but not listed one by one.
+ */
+export const ACTIVITY_ROWS_PER_TOKEN_PER_FLUSH = 50;
 
 export interface AuthSettings {
   allowTokensInUrl: boolean;
@@ -73,6 +79,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   const users = new Map<number, Cached<UserRow>>();
   const uses = new Map<number, { id: number; at: Date; ip: string; count: number }>();
   let activity: Insertable<TokenActivityTable>[] = [];
+  let activityCounts = new Map<number, number>();
 
   const fresh = (c: { loadedAt: number } | undefined) =>
     c !== undefined && clock.now().getTime() - c.loadedAt < CACHE_TTL_MS;
@@ -219,6 +226,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
 
   return {
     authenticator,
+    /** The user behind a principal, from the same cache authentication just used. */
+    userOf: loadUser,
     /** Forget everything cached about a token (by any of its digests), here and on other replicas. */
     invalidateToken(...digests: (string | null | undefined)[]) {
       const list = digests.filter((d): d is string => Boolean(d));
@@ -247,6 +256,9 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     /** The in-memory idle clock of a session (newer than the database's between touches). */
     sessionLastSeen,
     recordActivity(row: Insertable<TokenActivityTable>) {
+      const n = (activityCounts.get(row.token_id) ?? 0) + 1;
+      activityCounts.set(row.token_id, n);
+      if (n > ACTIVITY_ROWS_PER_TOKEN_PER_FLUSH) return;
       activity.push(row);
       if (activity.length > 10_000) activity = activity.slice(-5_000);
     },
@@ -256,6 +268,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       uses.clear();
       const rows = activity;
       activity = [];
+      activityCounts = new Map();
       if (batch.length) await repo.recordTokenUse(batch);
       if (rows.length) await repo.insertActivity(rows);
     },

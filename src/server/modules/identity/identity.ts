@@ -41,6 +41,8 @@ export interface IdentityServices {
   sessions: SessionsService;
   tokens: TokensService;
   tokenSettings: () => TokenSettings;
+  /** A user from the authenticator's cache (no database round trip on the hot path). */
+  cachedUser: (id: number) => Promise<import('./identity.repo.js').UserRow | undefined>;
 }
 
 const FLUSH_MS = 1000;
@@ -87,6 +89,7 @@ export function createIdentity(deps: IdentityDeps) {
     }),
     tokens: createTokensService({ ...common, settings: deps.settings, tokenSettings }),
     tokenSettings,
+    cachedUser: (id) => auth.userOf(id),
   };
 
   let timer: NodeJS.Timeout | undefined;
