@@ -1,5 +1,5 @@
 // Small pieces every page uses: page header, dates, API error and "not available" states.
-import { Alert, Badge, Group, Stack, Text, Title, Tooltip } from '@mantine/core';
+import { Alert, Badge, Group, Stack, Table, Text, Title, Tooltip } from '@mantine/core';
 import { IconAlertCircle, IconPlugOff } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { errorMessage, isNotAvailable } from '../api/errors';
@@ -114,5 +114,18 @@ export function StatusBadge({ status, label }: { status: string; label?: string 
     >
       {label ?? status.replaceAll('_', ' ')}
     </Badge>
+  );
+}
+
+/** The one row a table shows when it has no rows: loading, or why it is empty. */
+export function EmptyTableRow({ colSpan, children }: { colSpan: number; children: ReactNode }) {
+  return (
+    <Table.Tr>
+      <Table.Td colSpan={colSpan}>
+        <Text c="dimmed" ta="center" py="lg" size="sm">
+          {children}
+        </Text>
+      </Table.Td>
+    </Table.Tr>
   );
 }

@@ -1,10 +1,10 @@
 // The fleet's events, newest first.
-import { Group, Select, Table, Text, TextInput } from '@mantine/core';
+import { Group, Select, Table, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useState } from 'react';
 import { useActivities } from '../../api/fleet';
 import type { ActivityFilters } from '../../api/types';
-import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { DateText, EmptyTableRow, ErrorState, PageHeader, StatusBadge } from '../../components/common';
 
 export function ActivitiesPage() {
   const [appliance, setAppliance] = useState('');
@@ -69,13 +69,7 @@ export function ActivitiesPage() {
                 </Table.Tr>
               ))}
               {rows.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={5}>
-                    <Text size="sm" c="dimmed" ta="center" py="lg">
-                      {list.isPending ? 'Loading…' : 'No activities.'}
-                    </Text>
-                  </Table.Td>
-                </Table.Tr>
+                <EmptyTableRow colSpan={5}>{list.isPending ? 'Loading…' : 'No activities.'}</EmptyTableRow>
               )}
             </Table.Tbody>
           </Table>

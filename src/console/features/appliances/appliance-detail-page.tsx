@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { CONNECTOR_NAMES } from '../../../contract/fleet-fields';
 import { useActivities, useAppliance, useDeleteAppliance } from '../../api/fleet';
-import { DateText, ErrorState, StatusBadge } from '../../components/common';
+import { DateText, EmptyTableRow, ErrorState, StatusBadge } from '../../components/common';
 import { useSession } from '../auth/session';
 import { AuthorizeModal, OnlineBadge } from './appliances-page';
 
@@ -140,15 +140,7 @@ export function ApplianceDetailPage() {
                   <Table.Td>{e.message}</Table.Td>
                 </Table.Tr>
               ))}
-              {events.data?.results.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={4}>
-                    <Text size="sm" c="dimmed" ta="center">
-                      No events.
-                    </Text>
-                  </Table.Td>
-                </Table.Tr>
-              )}
+              {events.data?.results.length === 0 && <EmptyTableRow colSpan={4}>No events.</EmptyTableRow>}
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>

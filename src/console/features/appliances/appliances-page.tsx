@@ -24,7 +24,7 @@ import { APPLIANCE_TYPES } from '../../../contract/fleet-fields';
 import { errorMessage, fieldError, formErrorMessage } from '../../api/errors';
 import { useAddAppliance, useAppliances, useAuthorizeAppliance } from '../../api/fleet';
 import type { Appliance } from '../../api/types';
-import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { DateText, EmptyTableRow, ErrorState, PageHeader, StatusBadge } from '../../components/common';
 import { useSession } from '../auth/session';
 
 function AddApplianceModal({ opened, onClose }: { opened: boolean; onClose: () => void }) {
@@ -267,13 +267,9 @@ export function AppliancesPage() {
                 </Table.Tr>
               ))}
               {rows.length === 0 && (
-                <Table.Tr>
-                  <Table.Td colSpan={10}>
-                    <Text c="dimmed" ta="center" py="lg" size="sm">
-                      {list.isPending ? 'Loading…' : 'No appliances yet.'}
-                    </Text>
-                  </Table.Td>
-                </Table.Tr>
+                <EmptyTableRow colSpan={10}>
+                  {list.isPending ? 'Loading…' : 'No appliances yet.'}
+                </EmptyTableRow>
               )}
             </Table.Tbody>
           </Table>

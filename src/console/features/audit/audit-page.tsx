@@ -18,7 +18,7 @@ import { Fragment, useEffect, useState } from 'react';
 import { useAuditLog } from '../../api/audit';
 import { fieldError } from '../../api/errors';
 import type { AuditEntry, AuditFilters } from '../../api/types';
-import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { DateText, EmptyTableRow, ErrorState, PageHeader, StatusBadge } from '../../components/common';
 
 const EMPTY = { username: '', action: '', target_type: '', target_id: '', outcome: '', since: '', until: '' };
 
@@ -209,13 +209,9 @@ export function AuditPage() {
                   <Row key={e.id} e={e} />
                 ))}
                 {rows.length === 0 && (
-                  <Table.Tr>
-                    <Table.Td colSpan={7}>
-                      <Text c="dimmed" ta="center" py="lg" size="sm">
-                        {log.isPending ? 'Loading…' : 'No entries match these filters.'}
-                      </Text>
-                    </Table.Td>
-                  </Table.Tr>
+                  <EmptyTableRow colSpan={7}>
+                    {log.isPending ? 'Loading…' : 'No entries match these filters.'}
+                  </EmptyTableRow>
                 )}
               </Table.Tbody>
             </Table>

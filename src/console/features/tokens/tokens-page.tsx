@@ -18,7 +18,7 @@ import { Link } from 'react-router';
 import { ApiError } from '../../api/errors';
 import { useTokenSettings, useTokens } from '../../api/identity';
 import type { Token, TokenWithSecret } from '../../api/types';
-import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { DateText, EmptyTableRow, ErrorState, PageHeader, StatusBadge } from '../../components/common';
 import { useSession } from '../auth/session';
 import { SecretModal } from './secret-modal';
 import { ActivityModal, DeleteModal, RefreshModal } from './token-dialogs';
@@ -210,19 +210,15 @@ export function TokensPage() {
                     );
                   })}
                   {rows.length === 0 && (
-                    <Table.Tr>
-                      <Table.Td colSpan={8}>
-                        <Text c="dimmed" ta="center" py="lg" size="sm">
-                          {tokens.isPending
-                            ? 'Loading…'
-                            : q
-                              ? 'No token matches the search.'
-                              : canWrite
-                                ? 'No tokens yet. Create one per application.'
-                                : 'You own no tokens.'}
-                        </Text>
-                      </Table.Td>
-                    </Table.Tr>
+                    <EmptyTableRow colSpan={8}>
+                      {tokens.isPending
+                        ? 'Loading…'
+                        : q
+                          ? 'No token matches the search.'
+                          : canWrite
+                            ? 'No tokens yet. Create one per application.'
+                            : 'You own no tokens.'}
+                    </EmptyTableRow>
                   )}
                 </Table.Tbody>
               </Table>
