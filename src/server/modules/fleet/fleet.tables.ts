@@ -126,14 +126,6 @@ declare module '../../db/schema.js' {
   }
 }
 
-export interface FleetLeasesTable {
-  name: string;
-  holder: string;
-  until: Timestamp;
-}
-
 declare module '../../db/schema.js' {
-  interface Database {
-    fleet_leases: FleetLeasesTable;
-  }
+  interface Database {}
 }

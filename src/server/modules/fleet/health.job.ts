@@ -3,7 +3,6 @@
 // as activities), detects configuration drift (`mismatch`), and pulls the agent's own events.
 // A round that overruns the interval delays the next one rather than piling up.
 
-import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AgentEvent, AgentStatus } from '../../../contract/fleet-fields.js';
 import type { Clock } from '../../shared/clock.js';
@@ -18,6 +17,8 @@ export interface HealthJobDeps {
   audit: AuditService;
   clock: Clock;
   intervalMs: number;
+  /** Only the replica holding the jobs lease polls (ModuleContext.leader). */
+  isLeader: () => boolean;
   concurrency?: number;
   timeoutMs?: number;
 }
@@ -46,7 +47,6 @@ export function createHealthJob(deps: HealthJobDeps) {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
-  const me = randomUUID();
 
   async function transition(row: ApplianceRow, online: boolean, reason: string) {
     await db.transaction().execute(async (trx) => {
@@ -224,17 +224,6 @@ export function createHealthJob(deps: HealthJobDeps) {
     };
   }
 
-  /** One replica polls at a time: a lease in the database, renewed each round. */
-  async function holdLease(): Promise<boolean> {
-    const ttlMs = Math.max(deps.intervalMs * 3, 1000);
-    const res = await sql<{ holder: string }>`INSERT INTO fleet_leases (name, holder, until)
-      VALUES ('fleet-health', ${me}, now() + ${`${ttlMs} milliseconds`}::interval)
-      ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
-      WHERE fleet_leases.until < now() OR fleet_leases.holder = EXCLUDED.holder
-      RETURNING holder`.execute(db);
-    return res.rows.length > 0;
-  }
-
   async function pollAll(): Promise<void> {
     const rows = await repo.authorizedAppliances();
     let batch: Seen[] = [];
@@ -254,8 +243,7 @@ export function createHealthJob(deps: HealthJobDeps) {
   function schedule() {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = holdLease()
-        .then((mine) => (mine ? pollAll() : undefined))
+      running = (deps.isLeader() ? pollAll() : Promise.resolve())
         .catch(() => undefined)
         .finally(() => {
           running = undefined;

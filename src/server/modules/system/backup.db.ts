@@ -19,7 +19,7 @@ const SKIP = new Set(['kysely_migration', 'kysely_migration_lock']);
  * meaningless on another machine or at another time, so neither backed up nor touched by a
  * restore. A table added later opts in with `COMMENT ON TABLE t IS 'steward:runtime ...'`.
  */
-const RUNTIME = new Set(['cluster_replicas', 'rate_limit_counters', 'fleet_leases']);
+const RUNTIME = new Set(['cluster_replicas', 'rate_limit_counters']);
 /**
  * Login sessions are credentials of the moment: a restore ends every session (the table is
  * emptied) instead of bringing back sessions that were logged out after the backup.

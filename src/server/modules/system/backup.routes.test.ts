@@ -150,13 +150,7 @@ describe('backup', () => {
       for (const table of ['users', 'api_tokens', 'settings', 'audit_log', 'files'])
         expect(names).toContain(table);
       // Runtime coordination state and login sessions are not part of a backup.
-      for (const table of [
-        'sessions',
-        'rate_limit_counters',
-        'cluster_replicas',
-        'fleet_leases',
-        'kysely_migration',
-      ]) {
+      for (const table of ['sessions', 'rate_limit_counters', 'cluster_replicas', 'kysely_migration']) {
         expect(names).not.toContain(table);
       }
       expect(manifest.files.map((f) => f.path)).toContain(`files/uploads/${uploadedName}`);
