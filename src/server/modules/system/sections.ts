@@ -21,6 +21,10 @@ export interface SectionDef {
   example: Record<string, unknown>;
   /** `host` sections are handed to the apply hook after each change (NTP, SSH daemon). */
   effect: Effect;
+  /** Values the manager derives itself: returned by GET, not accepted in the body. */
+  readOnly?: Record<string, TSchema>;
+  /** Body fields that trigger an action and are not stored, so never returned. */
+  actions?: readonly string[];
 }
 
 const Opt = <T extends TSchema>(s: T) => Type.Optional(s);
@@ -66,6 +70,15 @@ export const SECTIONS: readonly SectionDef[] = [
     secrets: [],
     example: { base_url: 'https://c1000.example.com', allowed_hosts: 'c1000.example.com\n192.0.2.10' },
     effect: 'runtime',
+    readOnly: {
+      certificate_subject: Opt(
+        Type.String({ description: 'Subject of the uploaded certificate being served (empty: self-signed)' }),
+      ),
+      certificate_not_after: Opt(
+        Type.String({ description: 'Expiry of the uploaded certificate being served (empty: self-signed)' }),
+      ),
+    },
+    actions: ['reset_ssl'],
   },
   {
     name: 'ntp',
@@ -375,6 +388,35 @@ export const SECTIONS: readonly SectionDef[] = [
     effect: 'runtime',
   },
 ];
+
+/**
+ * What GET (and POST) answer for a section: the body's fields without the write-only secrets and
+ * actions, `<secret>_set` booleans (always present), and the read-only values. Derived from the
+ * body, so a field added to the body is returned too; anything else stored is not.
+ */
+export function responseSchema(def: SectionDef): TObject {
+  const properties: Record<string, TSchema> = {};
+  for (const [key, schema] of Object.entries(def.body.properties as Record<string, TSchema>)) {
+    if (def.secrets.includes(key) || def.actions?.includes(key)) continue;
+    const secret = key.endsWith('_set') ? key.slice(0, -4) : undefined;
+    properties[key] =
+      secret && def.secrets.includes(secret)
+        ? Type.Boolean({ description: `Whether \`${secret}\` is stored (its value is never returned)` })
+        : schema;
+  }
+  for (const secret of def.secrets) {
+    properties[`${secret}_set`] ??= Type.Boolean({
+      description: `Whether \`${secret}\` is stored (its value is never returned)`,
+    });
+  }
+  Object.assign(properties, def.readOnly ?? {});
+  const example: Record<string, unknown> = { ...def.defaults, ...def.example };
+  for (const s of def.secrets) example[`${s}_set`] = true;
+  return StrictObject(properties, {
+    description: `Current ${def.name} settings`,
+    examples: [example],
+  });
+}
 
 export const sectionByName = (name: string): SectionDef => {
   const s = SECTIONS.find((x) => x.name === name);

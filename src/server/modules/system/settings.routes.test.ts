@@ -43,6 +43,46 @@ describe('every section', () => {
     },
   );
 
+  it('documents what GET answers: every stored field, `<secret>_set`, never a secret', async () => {
+    const doc = (await get('/api/v1/openapi.json')).json() as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            responses: Record<
+              string,
+              {
+                content: Record<
+                  string,
+                  {
+                    schema: {
+                      properties: Record<string, unknown>;
+                      required?: string[];
+                      additionalProperties?: boolean;
+                    };
+                  }
+                >;
+              }
+            >;
+          }
+        >
+      >;
+    };
+    for (const s of SECTIONS) {
+      const schema = doc.paths[s.path]?.get?.responses['200']?.content['application/json']?.schema;
+      expect(schema?.additionalProperties, s.path).toBe(false);
+      const got = (await get(s.path)).json() as Record<string, unknown>;
+      // The serializer drops what the schema does not name: every stored field must be named.
+      for (const k of Object.keys(s.defaults)) expect(Object.keys(schema?.properties ?? {})).toContain(k);
+      expect(Object.keys(schema?.properties ?? {})).toEqual(expect.arrayContaining(Object.keys(got)));
+      for (const k of s.secrets) {
+        expect(schema?.properties).not.toHaveProperty(k);
+        expect(schema?.required).toContain(`${k}_set`);
+      }
+    }
+  });
+
   it('viewers read system settings; only admins change them', async () => {
     const viewer = await t.headersFor('viewer');
     const operator = await t.headersFor('operator');

@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import { ErrorResponses, StrictObject } from '../../http/schemas.js';
 import { AppError } from '../../shared/app-error.js';
 import { ldapBind } from './ldap-bind.js';
+import { responseSchema } from './sections.js';
 import type { Mailer } from './mailer.js';
 import type { SystemSettings } from './settings-service.js';
 
@@ -20,12 +21,7 @@ export const settingsRoutes: FastifyPluginAsync<SettingsRoutesOptions> = async (
     const tag = def.name === 'license_cloud' ? 'license' : 'system';
     const readPermission = tag === 'license' ? 'license:read' : 'system:read';
     const writePermission = tag === 'license' ? 'license:write' : 'system:write';
-    const exampleOut: Record<string, unknown> = { ...def.defaults, ...def.example };
-    for (const s of def.secrets) exampleOut[`${s}_set`] = true;
-    const Out = Type.Object(
-      {},
-      { additionalProperties: true, examples: [exampleOut], description: `Current ${def.name} settings` },
-    );
+    const Out = responseSchema(def);
     r.get(
       def.path,
       {
