@@ -61,7 +61,7 @@ export interface AppDeps {
   /** Where the built console is (default dist/console); the console is served when it exists. */
   consoleDir?: string;
   /** Options of the system module (apply hook, licence vendor key, upload limits). */
-  system?: Omit<SystemModuleOptions, 'onRestored'>;
+  system?: Omit<SystemModuleOptions, 'onRestored' | 'packageStore'>;
   /** Requests per minute from one IP without a valid credential (login included). */
   ipLimitPerMinute?: number;
   /** Shorter background-job intervals for tests, in ms, by job name. */
@@ -146,16 +146,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     jobIntervals: deps.jobIntervals,
     leader: lease,
   };
+  const fleet = createFleetModule(ctx);
   const system = createSystemModule(ctx, {
     ...(deps.system ?? {}),
     // A restore replaced every row: credentials cached here and on other replicas must go.
     onRestored: () => identity.forgetAll(),
+    packageStore: () => fleet.upgrades,
   });
-  const modules: StewardModule[] = [
-    createClusterModule({ ...ctx, lease, replicaId }),
-    createFleetModule(ctx),
-    system,
-  ];
+  const modules: StewardModule[] = [createClusterModule({ ...ctx, lease, replicaId }), fleet, system];
   app.decorate('baseUrl', () => system.network.baseUrl);
   // Before authentication: a request for a Host outside allowed_hosts is refused first.
   system.installGlobalHooks(app);

@@ -22,6 +22,7 @@ import { createSectionHooks } from './section-hooks.js';
 import { settingsRoutes } from './settings.routes.js';
 import { createSystemSettings, type SystemSettings } from './settings-service.js';
 import { createSyslogClient, type SyslogClient } from './syslog.js';
+import { type PackageStoreReader, updatesRoutes } from './updates.routes.js';
 import { createUploadStore, type UploadLimits } from './upload.js';
 import { uploadRoutes } from './upload.routes.js';
 
@@ -42,6 +43,8 @@ export interface SystemModuleOptions {
   onRestored?: () => void;
   /** TLS options for a syslog collector over TLS (tests trust their own CA). */
   syslogTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /** The manager's package store (the fleet module's), read for available updates. */
+  packageStore?: () => PackageStoreReader | undefined;
 }
 
 export interface SystemModule extends StewardModule {
@@ -222,14 +225,14 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       await app.register(filesRoutes, { files });
       await app.register(backupRoutes, { backup });
       await app.register(licenseRoutes, { license });
+      await app.register(updatesRoutes, { store: () => opts.packageStore?.() });
     },
     start(app) {
       rootApp ??= app;
       const every = ctx.jobIntervals?.retention ?? 60 * 60 * 1000;
       timer = setInterval(() => {
-        // One replica deletes; the others would only repeat the same statements.
-        if (!ctx.leader.isLeader()) return;
-        retention().catch((err) => log('retention job failed', err));
+        // One replica deletes (recorded in job_runs); the others would only repeat the same statements.
+        ctx.leader.runJob('retention', retention).catch((err) => log('retention job failed', err));
       }, every);
       timer.unref();
     },
