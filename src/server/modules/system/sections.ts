@@ -308,7 +308,9 @@ export const SECTIONS: readonly SectionDef[] = [
     summary: 'Syslog (system alerting)',
     description:
       'RFC 5424 syslog over UDP, TCP (octet-counted framing) or TLS. With `syslog_enable_audit_logs` every audit ' +
-      'record is forwarded as it is written.',
+      'record is forwarded once its change committed. Alerts (appliance offline/online, token expiry, backup failed) ' +
+      'go to syslog, by mail (SMTP section) and as SNMP traps (SNMP section); `token_expiry_warning_days` sets ' +
+      'how early a token is warned about.',
     body: StrictObject({
       syslog_enable: Bool('Send syslog messages'),
       syslog_host: Str('Collector host', 300),
@@ -319,6 +321,14 @@ export const SECTIONS: readonly SectionDef[] = [
         }),
       ),
       syslog_enable_audit_logs: Bool('Forward every audit record'),
+      token_expiry_warning_days: Opt(
+        Type.Integer({
+          minimum: 0,
+          maximum: 365,
+          description:
+            'Warn (mail to the owner, SNMP trap, syslog) once per API token this many days before it expires; 0: never',
+        }),
+      ),
     }),
     defaults: {
       syslog_enable: false,
@@ -326,6 +336,7 @@ export const SECTIONS: readonly SectionDef[] = [
       syslog_port: 514,
       syslog_transport_protocol: 'UDP',
       syslog_enable_audit_logs: false,
+      token_expiry_warning_days: 7,
     },
     secrets: [],
     example: {

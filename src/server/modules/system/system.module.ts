@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { certificatePaths } from '../../tls.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import './system.tables.js';
+import { type Alerts, createAlerts } from './alerts.js';
 import { createApplyHook } from './apply-hook.js';
 import { backupRoutes } from './backup.routes.js';
 import { type BackupService, createBackupService } from './backup.service.js';
@@ -21,6 +22,7 @@ import { runRetention } from './retention.js';
 import { createSectionHooks } from './section-hooks.js';
 import { settingsRoutes } from './settings.routes.js';
 import { createSystemSettings, type SystemSettings } from './settings-service.js';
+import { createTrapSender, parseTrapSink } from './snmp-traps.js';
 import { createSyslogClient, type SyslogClient } from './syslog.js';
 import { type PackageStoreReader, updatesRoutes } from './updates.routes.js';
 import { createUploadStore, type UploadLimits } from './upload.js';
@@ -56,6 +58,8 @@ export interface SystemModule extends StewardModule {
   tlsFiles: TlsFiles;
   mailer: Mailer;
   syslog: SyslogClient;
+  /** Alert mails, SNMP traps and syslog messages (appliance offline/online, token expiry, backup failed). */
+  alerts: Alerts;
   settingsService: SystemSettings;
   backup: BackupService;
   /** One pass of the retention job (tests call it directly). */
@@ -105,6 +109,25 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     async () => (await settingsService.internal('smtp')) as unknown as SmtpSettings,
     opts.mailer,
   );
+  const traps = createTrapSender(
+    async () => {
+      const s = await settingsService.internal('snmp');
+      if (s.trap_sink_enable !== true || !s.trap_sink) return undefined;
+      const community = String(s.trap_community || s.community || 'public');
+      return { ...parseTrapSink(String(s.trap_sink)), community };
+    },
+    (err) => log('could not send an SNMP trap', err),
+  );
+  const alerts = createAlerts({
+    db: ctx.db,
+    clock: ctx.clock,
+    mailer,
+    smtp: () => settingsService.internal('smtp'),
+    alerting: () => settingsService.internal('systemalerting'),
+    syslog,
+    traps,
+    log: (m, e) => log(m, e),
+  });
   const store = createUploadStore(uploadsDir, limits);
   const files = createFileService({
     db: ctx.db,
@@ -136,17 +159,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       opts.onRestored?.();
       await settingsService.applyAll();
     },
-    onFailure: async (message) => {
-      try {
-        const smtp = await settingsService.internal('smtp');
-        const admin = String(smtp.default_from_email ?? '');
-        if (smtp.host && admin)
-          await mailer.send({ to: admin, subject: 'Steward backup failed', text: message });
-      } catch (err) {
-        log('could not send the backup failure alert', err);
-      }
-      void syslog.send({ severity: 3, msgId: 'backup.failed', message });
-    },
+    onFailure: (message) => alerts.backupFailed(message),
   });
   const license = createLicenseService({
     db: ctx.db,
@@ -193,12 +206,14 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       uploadsDir,
     });
   let timer: NodeJS.Timeout | undefined;
+  const tokenTimers: NodeJS.Timeout[] = [];
 
   return {
     network,
     tlsFiles,
     mailer,
     syslog,
+    alerts,
     settingsService,
     backup,
     runRetention: retention,
@@ -236,9 +251,21 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
         retention().catch((err) => log('retention job failed', err));
       }, every);
       timer.unref();
+      // Token expiry warnings: daily (first a minute after start), on the jobs leader only; the
+      // check records what it sent, so a run repeated by a new leader warns nobody twice.
+      const tokenCheck = () => {
+        if (!ctx.leader.isLeader()) return;
+        alerts.checkTokenExpiry().catch((err) => log('token expiry check failed', err));
+      };
+      const first = setTimeout(tokenCheck, ctx.jobIntervals?.tokenExpiryFirst ?? 60 * 1000);
+      const daily = setInterval(tokenCheck, ctx.jobIntervals?.tokenExpiry ?? 24 * 60 * 60 * 1000);
+      first.unref();
+      daily.unref();
+      tokenTimers.push(first, daily);
     },
     async stop() {
       if (timer) clearInterval(timer);
+      for (const t of tokenTimers) clearTimeout(t);
       stopForwarding();
       stopListening();
       syslog.close();

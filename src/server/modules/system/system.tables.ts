@@ -1,4 +1,4 @@
-// Row types of the system module's tables (migration 0200), merged into the Database interface.
+// Row types of the system module's tables (migrations 02xx), merged into the Database interface.
 import type { ColumnType, Generated, JSONColumnType } from 'kysely';
 
 export interface FilesTable {
@@ -17,8 +17,16 @@ export interface FilesTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+export interface TokenExpiryAlertsTable {
+  token_id: number;
+  expires_at: ColumnType<Date, Date | string, never>;
+  sent_at: ColumnType<Date, Date | string | undefined, never>;
+  recipients: ColumnType<string, string | undefined, string>;
+}
+
 declare module '../../db/schema.js' {
   interface Database {
     files: FilesTable;
+    token_expiry_alerts: TokenExpiryAlertsTable;
   }
 }

@@ -63,3 +63,41 @@ export async function uploadFile(
   }
   return { id, res: last as NonNullable<typeof last> };
 }
+
+/** A real SNMP notification receiver (net-snmp) on loopback; collects decoded v2c traps. */
+export async function startTrapReceiver() {
+  const { default: snmp } = await import('net-snmp');
+  const traps: { community: string; trapOid: string; values: Record<string, string | number> }[] = [];
+  const receiver = snmp.createReceiver(
+    { port: 0, address: '127.0.0.1', disableAuthorization: true, includeAuthentication: true },
+    (err: Error | null, n: { pdu: { varbinds: { oid: string; value: unknown }[]; community?: string } }) => {
+      if (err || !n) return;
+      const values: Record<string, string | number> = {};
+      let trapOid = '';
+      for (const vb of n.pdu.varbinds) {
+        if (vb.oid === '1.3.6.1.6.3.1.1.4.1.0') trapOid = String(vb.value);
+        else values[vb.oid] = Buffer.isBuffer(vb.value) ? vb.value.toString('utf8') : (vb.value as number);
+      }
+      traps.push({ community: n.pdu.community ?? '', trapOid, values });
+    },
+  );
+  const socket = Object.values(
+    (receiver as unknown as { listener: { sockets: Record<string, import('node:dgram').Socket> } }).listener
+      .sockets,
+  )[0] as import('node:dgram').Socket;
+  await new Promise<void>((res) => socket.once('listening', () => res()));
+  return {
+    traps,
+    port: socket.address().port,
+    close: () => new Promise<void>((res) => receiver.close(() => res())),
+  };
+}
+
+/** Polls `fn` until it returns true or `ms` pass. */
+export async function waitFor(fn: () => boolean, ms = 10_000) {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
