@@ -6,6 +6,7 @@ import { registerAgentCommand } from './agent.js';
 import { registerBackupCommand } from './backup.js';
 import { configFrom, withConfigFlags } from './config-flags.js';
 import { registerLicenseCommand } from './license.js';
+import { registerPackageCommand } from './package.js';
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -24,6 +25,9 @@ const program = new Command()
   .name('steward')
   .description('Steward: a self-hosted manager for fleets of security appliances')
   .version(VERSION)
+  // Program options only before the command: `steward package add --version 5.4.0` is the
+  // package's version, not a request for Steward's.
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 withConfigFlags(
@@ -94,5 +98,6 @@ withConfigFlags(
 registerAgentCommand(program);
 registerBackupCommand(program);
 registerLicenseCommand(program);
+registerPackageCommand(program);
 
 program.parseAsync(process.argv).catch(fail);

@@ -111,7 +111,8 @@ export interface FleetPackagesTable {
 export interface FleetUpgradesTable {
   id: Generated<number>;
   appliance_id: number;
-  package_id: number;
+  /** Null once the package was removed from the store (migration 0103). */
+  package_id: number | null;
   version: string;
   status: Defaulted<string>;
   log: Defaulted<string>;

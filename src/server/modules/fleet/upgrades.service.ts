@@ -8,7 +8,7 @@
 
 import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import {
@@ -72,7 +72,13 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     return keys;
   }
 
-  function parseEnvelope(data: Buffer): { manifest: PackageManifest; payload: Buffer; signature: Buffer } {
+  function parseEnvelope(data: Buffer): {
+    manifest: PackageManifest;
+    /** The type as the publisher wrote and signed it (`worker` as well as `tiscale-worker`). */
+    signedType: string;
+    payload: Buffer;
+    signature: Buffer;
+  } {
     let env: { manifest?: Record<string, unknown>; payload?: unknown; signature?: unknown };
     try {
       env = JSON.parse(data.toString('utf8'));
@@ -106,6 +112,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     };
     return {
       manifest,
+      signedType: m.type as string,
       payload: Buffer.from(env.payload, 'base64'),
       signature: Buffer.from(env.signature, 'base64'),
     };
@@ -218,7 +225,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       data: Buffer,
       record: (trx: Parameters<AuditService['record']>[0], id: number, summary: string) => Promise<void>,
     ) {
-      const { manifest, payload, signature } = parseEnvelope(data);
+      const { manifest, signedType, payload, signature } = parseEnvelope(data);
       if (createHash('sha256').update(payload).digest('hex') !== manifest.sha256) {
         throw badField('file.manifest.sha256', 'does not match the payload');
       }
@@ -231,7 +238,10 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       }
       let publisher: string | undefined;
       for (const [fp, key] of keys) {
-        if (verify(null, Buffer.from(manifestSigningBytes(manifest)), key, signature)) publisher = fp;
+        const signed = Buffer.from(
+          manifestSigningBytes({ ...manifest, type: signedType as PackageManifest['type'] }),
+        );
+        if (verify(null, signed, key, signature)) publisher = fp;
       }
       if (!publisher) throw badField('file.signature', 'does not verify with any trusted publisher key');
       const dir = join(storeDir, manifest.type);
@@ -272,6 +282,40 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
           created: new Date(row.created).toISOString(),
         };
       });
+    },
+
+    /** Removes a package from the store (`steward package remove`); refused while it is installing. */
+    async removePackage(
+      typeText: string,
+      version: string,
+      record: (trx: Parameters<AuditService['record']>[0], id: number, summary: string) => Promise<void>,
+    ) {
+      const type = normalizeApplianceType(typeText);
+      if (!type)
+        throw badField('type', 'must be a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)');
+      const removed = await db.transaction().execute(async (trx) => {
+        const row = await trx
+          .selectFrom('fleet_packages')
+          .selectAll()
+          .where('type', '=', type)
+          .where('version', '=', version)
+          .executeTakeFirst();
+        if (!row) throw notFound(`package ${type} ${version}`);
+        const running = await trx
+          .selectFrom('fleet_upgrades')
+          .select('id')
+          .where('package_id', '=', row.id)
+          .where('finished', 'is', null)
+          .executeTakeFirst();
+        if (running)
+          throw conflict(`an upgrade to ${type} ${version} is running; remove it when it has finished`);
+        // Finished upgrades keep their history (package_id becomes null, version stays).
+        await trx.deleteFrom('fleet_packages').where('id', '=', row.id).execute();
+        await record(trx, row.id, `removed package ${type} ${version}`);
+        return row;
+      });
+      await rm(join(storeDir, removed.file_name), { force: true });
+      return { type: removed.type, version: removed.version };
     },
 
     async list() {
