@@ -125,9 +125,31 @@ describe('headers and formats', () => {
     });
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['x-frame-options']).toBeDefined();
-    expect(res.headers['content-security-policy']).toBeDefined();
+    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(res.headers['strict-transport-security']).toBe('max-age=31536000');
+    expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    const csp = String(res.headers['content-security-policy']);
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("img-src 'self' data:");
+    expect(csp).not.toContain('upgrade-insecure-requests');
     expect(res.headers['x-request-id']).toBe('abc-123');
+    // Error responses carry them too.
+    const refused = await t.app.inject({ url: '/api/v1/auth/whoami/' });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['x-content-type-options']).toBe('nosniff');
+  });
+
+  it('probes skip the browser security headers; the docs page keeps its own policy', async () => {
+    const probe = await t.app.inject({ url: '/healthz' });
+    expect(probe.headers['x-request-id']).toBeDefined();
+    expect(probe.headers['content-security-policy']).toBeUndefined();
+    expect(probe.headers['x-frame-options']).toBeUndefined();
+    const docs = await t.app.inject({ url: '/api/docs/' });
+    expect(docs.statusCode).toBe(200);
+    expect(String(docs.headers['content-security-policy'])).toContain(
+      "img-src 'self' data: validator.swagger.io",
+    );
   });
 
   it('compresses with gzip and brotli when asked', async () => {

@@ -6,7 +6,12 @@ import type { DatabaseHandle } from '../../db/client.js';
 
 // Probes are polled every few seconds by load balancers: they skip the security headers (no
 // browser reads them) and compression (a dozen bytes), and log only warnings.
-const PROBE = { logLevel: 'warn', schema: { hide: true }, helmet: false, compress: false } as const;
+const PROBE = {
+  logLevel: 'warn',
+  schema: { hide: true },
+  config: { securityHeaders: false },
+  compress: false,
+} as const;
 
 export const healthRoutes: FastifyPluginAsync<{ database: DatabaseHandle }> = async (app, { database }) => {
   app.get('/healthz', PROBE, async () => ({ status: 'ok' }));
