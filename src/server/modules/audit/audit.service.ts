@@ -1,9 +1,10 @@
 // The audit trail. Services call `record()` inside the transaction of the change they make, so a
 // change and its audit record commit together or not at all. If the record cannot be written
-// the transaction fails and the client gets 503: no change without its record.
+// the transaction fails and the client gets 503: no change without its record. Listeners (syslog
+// forwarding) hear of a record only once it committed: a rolled-back change is never forwarded.
 
 import type { FastifyRequest } from 'fastify';
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { AuditLogTable, Database } from '../../db/schema.js';
 import { redactUrlForLog } from '../../http/conventions.js';
 import { AppError } from '../../shared/app-error.js';
@@ -91,6 +92,38 @@ export function createAuditService(deps: AuditServiceDeps) {
   const repo = deps.repo ?? createAuditRepo(deps.db);
   const listeners = new Set<AuditListener>();
 
+  function notify(row: AuditRecordOut) {
+    for (const l of listeners) {
+      try {
+        l(row);
+      } catch {
+        // A listener (syslog forwarding) must never break the audited change.
+      }
+    }
+  }
+
+  /**
+   * Kysely has no commit hook, so a record written in a transaction is announced once PostgreSQL
+   * says that transaction committed (pg_xact_status, asked outside it); an aborted one is dropped.
+   */
+  async function notifyAfterCommit(row: AuditRecordOut, xid: string) {
+    let wait = 2;
+    const deadline = Date.now() + 10 * 60 * 1000;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, wait));
+      let status: string | null | undefined;
+      try {
+        status = (await sql<{ s: string | null }>`select pg_xact_status(${xid}::xid8) as s`.execute(deps.db))
+          .rows[0]?.s;
+      } catch {
+        return; // the database is closing
+      }
+      if (status === 'committed') return notify(row);
+      if (status !== 'in progress') return;
+      wait = Math.min(wait * 2, 1000);
+    }
+  }
+
   async function record(
     trx: Kysely<Database> | Transaction<Database>,
     ctx: AuditContext,
@@ -118,11 +151,12 @@ export function createAuditService(deps: AuditServiceDeps) {
         request_id: ctx.requestId,
       });
       if (request) request.audited = true;
-      for (const l of listeners) {
-        try {
-          l(row);
-        } catch {
-          // A listener (syslog forwarding) must never break the audited change.
+      if (listeners.size > 0) {
+        if (trx.isTransaction) {
+          const xid = await sql<{ xid: string }>`select pg_current_xact_id()::text as xid`.execute(trx);
+          void notifyAfterCommit(row, String(xid.rows[0]?.xid));
+        } else {
+          notify(row); // autocommit: the insert has committed
         }
       }
     } catch (err) {
