@@ -11,9 +11,13 @@ import { RequireSession, SessionProvider } from './features/auth/session';
 import { SignInPage } from './features/auth/sign-in-page';
 import { BackupPage } from './features/backup/backup-page';
 import { ConfigGroupsPage } from './features/config-groups/config-groups-page';
+import { FilesPage } from './features/files/files-page';
+import { HubGroupsPage } from './features/hub-groups/hub-groups-page';
+import { LicensingPage } from './features/licensing/licensing-page';
 import { SessionsPage } from './features/sessions/sessions-page';
 import { SettingsPage } from './features/settings/settings-page';
 import { TokensPage } from './features/tokens/tokens-page';
+import { UpgradesPage } from './features/upgrades/upgrades-page';
 import { UsersPage } from './features/users/users-page';
 import { Shell } from './layout/shell';
 
@@ -61,7 +65,11 @@ export function App() {
                 <Route path="appliances" element={<AppliancesPage />} />
                 <Route path="appliances/:id" element={<ApplianceDetailPage />} />
                 <Route path="config-groups" element={<ConfigGroupsPage />} />
+                <Route path="hub-groups" element={<HubGroupsPage />} />
+                <Route path="upgrades" element={<UpgradesPage />} />
                 <Route path="activities" element={<ActivitiesPage />} />
+                <Route path="licensing" element={<LicensingPage />} />
+                <Route path="files" element={<FilesPage />} />
                 <Route path="settings" element={<Navigate to="/settings/api_tokens" replace />} />
                 <Route path="settings/:section" element={<SettingsPage />} />
                 <Route path="backup" element={<BackupPage />} />

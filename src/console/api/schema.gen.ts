@@ -105,7 +105,11 @@ export interface paths {
         delete: operations["deleteAppliancesById"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Put an appliance in or out of maintenance
+         * @description Sets `maintenance`. While in maintenance the appliance is still polled (its health stays visible), but configuration applies skip it: it stays `changes_awaiting_apply` with `configuration_status_details.reason` saying so, and is sent the configuration by the next apply after maintenance ends. Going offline or coming back is listed as an `info` activity instead of a warning and raises no alert. Audited. Unknown fields are a 400.
+         */
+        patch: operations["patchAppliancesById"];
         trace?: never;
     };
     "/api/v1/appliances/{id}/authorization/": {
@@ -1173,13 +1177,13 @@ export interface paths {
         };
         /**
          * Get: Syslog (system alerting)
-         * @description RFC 5424 syslog over UDP, TCP (octet-counted framing) or TLS. With `syslog_enable_audit_logs` every audit record is forwarded as it is written. Secrets are never returned; `<field>_set` tells whether one is stored.
+         * @description RFC 5424 syslog over UDP, TCP (octet-counted framing) or TLS. With `syslog_enable_audit_logs` every audit record is forwarded once its change committed. Alerts (appliance offline/online, token expiry, backup failed) go to syslog, by mail (SMTP section) and as SNMP traps (SNMP section); `token_expiry_warning_days` sets how early a token is warned about. Secrets are never returned; `<field>_set` tells whether one is stored.
          */
         get: operations["getConfigSystemalerting"];
         put?: never;
         /**
          * Change: Syslog (system alerting)
-         * @description RFC 5424 syslog over UDP, TCP (octet-counted framing) or TLS. With `syslog_enable_audit_logs` every audit record is forwarded as it is written. Only the fields sent change. The change is audited and takes effect without a restart.
+         * @description RFC 5424 syslog over UDP, TCP (octet-counted framing) or TLS. With `syslog_enable_audit_logs` every audit record is forwarded once its change committed. Alerts (appliance offline/online, token expiry, backup failed) go to syslog, by mail (SMTP section) and as SNMP traps (SNMP section); `token_expiry_warning_days` sets how early a token is warned about. Only the fields sent change. The change is audited and takes effect without a restart.
          */
         post: operations["postConfigSystemalerting"];
         delete?: never;
@@ -1678,6 +1682,46 @@ export interface paths {
          * @description A script rotates its own credential without an admin: the answer holds the new secret; the old one keeps working for `grace_period_seconds` (0 to 86,400).
          */
         post: operations["postTokensSelfRefresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/update-system/available-update/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get the available update
+         * @description The newest package in the manager's package store (highest version; with `appliance_type`, of that type). Steward does not download updates: a package is available once it was uploaded to the store, which checked its publisher signature. `available: false` (every other field null) when the store holds none.
+         */
+        get: operations["getUpdateSystemAvailableUpdate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/update/latest/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Latest version of each appliance type
+         * @description For each appliance type, the highest version in the manager's package store, which `POST /api/upgrade/start/` installs on an appliance whose release may take it. Types without a package are left out.
+         */
+        get: operations["getUpdateLatest"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2809,6 +2853,289 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    patchAppliancesById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Appliance id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "maintenance": true
+                 *     }
+                 */
+                "application/json": {
+                    /** @description In maintenance the appliance is still polled, but configuration is not sent to it (it stays `changes_awaiting_apply`, saying why) and going offline raises no alarm */
+                    maintenance: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "uuid": "095be615-a8ad-4c33-8e9c-c7612fbf6c9f",
+                     *       "name": "worker-1",
+                     *       "type": "tiscale-worker",
+                     *       "url": "https://worker-1.example.com:8443",
+                     *       "ip": "worker-1.example.com",
+                     *       "hostname": "worker-1",
+                     *       "release": "5.3.0",
+                     *       "status": "online",
+                     *       "authorized": true,
+                     *       "online": true,
+                     *       "latency": 1.7,
+                     *       "maintenance": false,
+                     *       "last_seen_online": "2026-01-01T10:00:00.000Z",
+                     *       "system_data": {
+                     *         "health": "ok",
+                     *         "load": [
+                     *           0.1,
+                     *           0.2,
+                     *           0.2
+                     *         ]
+                     *       },
+                     *       "snmp_community_set": false,
+                     *       "haproxy_password_set": false,
+                     *       "created": "2026-01-01T09:00:00.000Z",
+                     *       "updated": "2026-01-01T10:00:00.000Z",
+                     *       "group_name": "TestGroup1",
+                     *       "redundancy_status": "standalone",
+                     *       "configured_redundancy_status": "standalone",
+                     *       "redundant_with": null,
+                     *       "connected_workers": [],
+                     *       "application_url": "https://worker-1.example.com:8443",
+                     *       "available_update_version": null,
+                     *       "has_update_log_endpoint": true,
+                     *       "last_applied_config_timestamp": "2026-01-01T10:00:00.000Z",
+                     *       "applied_revision": 3,
+                     *       "configuration_status": "done",
+                     *       "configuration_status_details": {}
+                     *     }
+                     */
+                    "application/json": {
+                        application_url: string;
+                        applied_revision: number | null;
+                        authorized: boolean;
+                        available_update_version: string | null;
+                        /**
+                         * @description Where the appliance stands with its configuration
+                         * @enum {unknown}
+                         */
+                        configuration_status: "changes_awaiting_apply" | "pending" | "error" | "done" | "mismatch" | "unsupported" | "no_configuration_group";
+                        /** @description Why: the error, the unsupported fields, the drifted hash */
+                        configuration_status_details: {
+                            [key: string]: unknown;
+                        };
+                        configured_redundancy_status: string;
+                        connected_workers: string[];
+                        /**
+                         * Format: date-time
+                         * @description When it was added
+                         */
+                        created: string;
+                        group_name: string | null;
+                        /** @description Write-only: whether a load-balancer password is set */
+                        haproxy_password_set: boolean;
+                        has_update_log_endpoint: boolean;
+                        hostname: string | null;
+                        id: number;
+                        ip: string;
+                        last_applied_config_timestamp: string | null;
+                        last_seen_online: string | null;
+                        latency: number | null;
+                        maintenance: boolean;
+                        name: string;
+                        online: boolean;
+                        redundancy_status: string;
+                        redundant_with: string | null;
+                        release: string | null;
+                        /** @description Write-only: whether an SNMP community is set */
+                        snmp_community_set: boolean;
+                        /** @description unauthorized, online, degraded or offline */
+                        status: string;
+                        /** @description Health, load, memory, disk and running configuration reported by the agent */
+                        system_data: {
+                            [key: string]: unknown;
+                        };
+                        /** @description a1000, tiscale-worker or tiscale-hub */
+                        type: string;
+                        /**
+                         * Format: date-time
+                         * @description Last change
+                         */
+                        updated: string;
+                        url: string;
+                        uuid: string | null;
+                    };
+                };
             };
             /** @description Bad input: invalid JSON, unknown or invalid fields */
             400: {
@@ -10335,11 +10662,35 @@ export interface operations {
                      *           "alive": true,
                      *           "self": true
                      *         }
+                     *       ],
+                     *       "jobs": [
+                     *         {
+                     *           "job": "fleet_health",
+                     *           "replica_id": "a1",
+                     *           "last_started_at": "2026-11-24T10:04:58.000Z",
+                     *           "last_finished_at": "2026-11-24T10:04:58.120Z",
+                     *           "last_ok": true,
+                     *           "runs_last_hour": 360
+                     *         }
                      *       ]
                      *     }
                      */
                     "application/json": {
                         cluster_id: string | null;
+                        /** @description Background jobs that run once across the cluster, on the leader: the last run of each (job_runs keeps a day) */
+                        jobs: {
+                            /** @description fleet_health (health polling) or retention */
+                            job: string;
+                            /** @description Null while the tick runs (or if its replica died during it) */
+                            last_finished_at: string | null;
+                            last_ok: boolean | null;
+                            /** Format: date-time */
+                            last_started_at: string;
+                            /** @description The replica that ran the last tick (the leader then) */
+                            replica_id: string;
+                            /** @description Ticks run across the cluster in the last hour */
+                            runs_last_hour: number;
+                        }[];
                         mode: "embedded" | "shared_database";
                         replicas: {
                             /** @description URL the replica serves */
@@ -10499,11 +10850,35 @@ export interface operations {
                      *           "alive": true,
                      *           "self": true
                      *         }
+                     *       ],
+                     *       "jobs": [
+                     *         {
+                     *           "job": "fleet_health",
+                     *           "replica_id": "a1",
+                     *           "last_started_at": "2026-11-24T10:04:58.000Z",
+                     *           "last_finished_at": "2026-11-24T10:04:58.120Z",
+                     *           "last_ok": true,
+                     *           "runs_last_hour": 360
+                     *         }
                      *       ]
                      *     }
                      */
                     "application/json": {
                         cluster_id: string | null;
+                        /** @description Background jobs that run once across the cluster, on the leader: the last run of each (job_runs keeps a day) */
+                        jobs: {
+                            /** @description fleet_health (health polling) or retention */
+                            job: string;
+                            /** @description Null while the tick runs (or if its replica died during it) */
+                            last_finished_at: string | null;
+                            last_ok: boolean | null;
+                            /** Format: date-time */
+                            last_started_at: string;
+                            /** @description The replica that ran the last tick (the leader then) */
+                            replica_id: string;
+                            /** @description Ticks run across the cluster in the last hour */
+                            runs_last_hour: number;
+                        }[];
                         mode: "embedded" | "shared_database";
                         replicas: {
                             /** @description URL the replica serves */
@@ -14059,7 +14434,18 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Keep uploaded files */
+                        central_file_storage__enable?: boolean;
+                        /** @description MiB per file */
+                        central_file_storage__file_size_limit?: number;
+                        /** @description Hours to keep files */
+                        central_file_storage__ttl?: number;
+                        /** @description Keep audit and log records (retention applies) */
+                        central_logging__enable?: boolean;
+                        /** @description Days */
+                        central_logging__retention_period?: number;
+                        /** @description GiB */
+                        central_storage_general__min_free_space?: number;
                     };
                 };
             };
@@ -14191,7 +14577,18 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Keep uploaded files */
+                        central_file_storage__enable?: boolean;
+                        /** @description MiB per file */
+                        central_file_storage__file_size_limit?: number;
+                        /** @description Hours to keep files */
+                        central_file_storage__ttl?: number;
+                        /** @description Keep audit and log records (retention applies) */
+                        central_logging__enable?: boolean;
+                        /** @description Days */
+                        central_logging__retention_period?: number;
+                        /** @description GiB */
+                        central_storage_general__min_free_space?: number;
                     };
                 };
             };
@@ -14381,7 +14778,30 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Role of users created on first directory login */
+                        default_role?: "admin" | "operator" | "viewer";
+                        /** @description DN used to search for users */
+                        ldap_bind_dn?: string;
+                        /** @description Whether `ldap_bind_password` is stored (its value is never returned) */
+                        ldap_bind_password_set: boolean;
+                        /** @description Allow LDAP logins */
+                        ldap_enable?: boolean;
+                        /** @description Use StartTLS on ldap:// */
+                        ldap_start_tls?: boolean;
+                        /** @description `ldap://` or `ldaps://` URL of the directory server */
+                        ldap_url?: string;
+                        /** @description Search filter; `%(user)s` is the login name */
+                        ldap_user_filter?: string;
+                        /** @description Base DN of user entries */
+                        ldap_user_search_base?: string;
+                        /** @description Client id */
+                        oidc_client_id?: string;
+                        /** @description Whether `oidc_client_secret` is stored (its value is never returned) */
+                        oidc_client_secret_set: boolean;
+                        /** @description Allow OpenID Connect logins */
+                        oidc_enable?: boolean;
+                        /** @description Issuer URL (https) */
+                        oidc_issuer?: string;
                     };
                 };
             };
@@ -14535,7 +14955,30 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Role of users created on first directory login */
+                        default_role?: "admin" | "operator" | "viewer";
+                        /** @description DN used to search for users */
+                        ldap_bind_dn?: string;
+                        /** @description Whether `ldap_bind_password` is stored (its value is never returned) */
+                        ldap_bind_password_set: boolean;
+                        /** @description Allow LDAP logins */
+                        ldap_enable?: boolean;
+                        /** @description Use StartTLS on ldap:// */
+                        ldap_start_tls?: boolean;
+                        /** @description `ldap://` or `ldaps://` URL of the directory server */
+                        ldap_url?: string;
+                        /** @description Search filter; `%(user)s` is the login name */
+                        ldap_user_filter?: string;
+                        /** @description Base DN of user entries */
+                        ldap_user_search_base?: string;
+                        /** @description Client id */
+                        oidc_client_id?: string;
+                        /** @description Whether `oidc_client_secret` is stored (its value is never returned) */
+                        oidc_client_secret_set: boolean;
+                        /** @description Allow OpenID Connect logins */
+                        oidc_enable?: boolean;
+                        /** @description Issuer URL (https) */
+                        oidc_issuer?: string;
                     };
                 };
             };
@@ -14902,7 +15345,18 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Allowed Host names or IP addresses, separated by `\n`; `*.example.com` matches subdomains */
+                        allowed_hosts?: string;
+                        /** @description Application URL, e.g. `https://c1000.example.com` (a bare host means https) */
+                        base_url?: string;
+                        /** @description The uploaded private key (PEM) that matches the certificate */
+                        certificate_key_path?: string;
+                        /** @description Expiry of the uploaded certificate being served (empty: self-signed) */
+                        certificate_not_after?: string;
+                        /** @description An uploaded certificate (PEM): `<flowIdentifier>.<flowFilename>` */
+                        certificate_path?: string;
+                        /** @description Subject of the uploaded certificate being served (empty: self-signed) */
+                        certificate_subject?: string;
                     };
                 };
             };
@@ -15031,7 +15485,18 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Allowed Host names or IP addresses, separated by `\n`; `*.example.com` matches subdomains */
+                        allowed_hosts?: string;
+                        /** @description Application URL, e.g. `https://c1000.example.com` (a bare host means https) */
+                        base_url?: string;
+                        /** @description The uploaded private key (PEM) that matches the certificate */
+                        certificate_key_path?: string;
+                        /** @description Expiry of the uploaded certificate being served (empty: self-signed) */
+                        certificate_not_after?: string;
+                        /** @description An uploaded certificate (PEM): `<flowIdentifier>.<flowFilename>` */
+                        certificate_path?: string;
+                        /** @description Subject of the uploaded certificate being served (empty: self-signed) */
+                        certificate_subject?: string;
                     };
                 };
             };
@@ -15211,7 +15676,10 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Synchronise the clock */
+                        enable?: boolean;
+                        /** @description NTP servers separated by `\n` */
+                        servers?: string;
                     };
                 };
             };
@@ -15330,7 +15798,10 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Synchronise the clock */
+                        enable?: boolean;
+                        /** @description NTP servers separated by `\n` */
+                        servers?: string;
                     };
                 };
             };
@@ -15514,7 +15985,18 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description From address */
+                        default_from_email?: string;
+                        /** @description SMTP relay host */
+                        host?: string;
+                        /** @description Whether `password` is stored (its value is never returned) */
+                        password_set: boolean;
+                        /** @description SMTP port */
+                        port?: number;
+                        /** @description Implicit TLS (port 465); otherwise STARTTLS is used when offered */
+                        use_tls?: boolean;
+                        /** @description User name (empty: no authentication) */
+                        user?: string;
                     };
                 };
             };
@@ -15650,7 +16132,18 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description From address */
+                        default_from_email?: string;
+                        /** @description SMTP relay host */
+                        host?: string;
+                        /** @description Whether `password` is stored (its value is never returned) */
+                        password_set: boolean;
+                        /** @description SMTP port */
+                        port?: number;
+                        /** @description Implicit TLS (port 465); otherwise STARTTLS is used when offered */
+                        use_tls?: boolean;
+                        /** @description User name (empty: no authentication) */
+                        user?: string;
                     };
                 };
             };
@@ -16076,7 +16569,26 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Read community */
+                        community?: string;
+                        /** @description Answer SNMP v2c queries */
+                        enable?: boolean;
+                        /** @description Load threshold, 1 minute average (%) */
+                        trap_avg_load_threshold_1min?: number;
+                        /** @description Load threshold, 5 minute average (%) */
+                        trap_avg_load_threshold_5min?: number;
+                        /** @description Load threshold, 15 minute average (%) */
+                        trap_avg_load_threshold_15min?: number;
+                        /** @description Trap community */
+                        trap_community?: string;
+                        /** @description Used disk (%) */
+                        trap_disk_threshold?: number;
+                        /** @description Used memory (%) */
+                        trap_memory_threshold?: number;
+                        /** @description Trap receiver host[:port] */
+                        trap_sink?: string;
+                        /** @description Send traps */
+                        trap_sink_enable?: boolean;
                     };
                 };
             };
@@ -16222,7 +16734,26 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Read community */
+                        community?: string;
+                        /** @description Answer SNMP v2c queries */
+                        enable?: boolean;
+                        /** @description Load threshold, 1 minute average (%) */
+                        trap_avg_load_threshold_1min?: number;
+                        /** @description Load threshold, 5 minute average (%) */
+                        trap_avg_load_threshold_5min?: number;
+                        /** @description Load threshold, 15 minute average (%) */
+                        trap_avg_load_threshold_15min?: number;
+                        /** @description Trap community */
+                        trap_community?: string;
+                        /** @description Used disk (%) */
+                        trap_disk_threshold?: number;
+                        /** @description Used memory (%) */
+                        trap_memory_threshold?: number;
+                        /** @description Trap receiver host[:port] */
+                        trap_sink?: string;
+                        /** @description Send traps */
+                        trap_sink_enable?: boolean;
                     };
                 };
             };
@@ -16401,7 +16932,8 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Synchronise YARA rulesets */
+                        yararulesets_enable?: boolean;
                     };
                 };
             };
@@ -16516,7 +17048,8 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Synchronise YARA rulesets */
+                        yararulesets_enable?: boolean;
                     };
                 };
             };
@@ -16695,11 +17228,23 @@ export interface operations {
                      *       "syslog_host": "siem.example.com",
                      *       "syslog_port": 6514,
                      *       "syslog_transport_protocol": "TLS",
-                     *       "syslog_enable_audit_logs": true
+                     *       "syslog_enable_audit_logs": true,
+                     *       "token_expiry_warning_days": 7
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Send syslog messages */
+                        syslog_enable?: boolean;
+                        /** @description Forward every audit record */
+                        syslog_enable_audit_logs?: boolean;
+                        /** @description Collector host */
+                        syslog_host?: string;
+                        /** @description Collector port */
+                        syslog_port?: number;
+                        /** @description Transport */
+                        syslog_transport_protocol?: "UDP" | "TCP" | "TLS";
+                        /** @description Warn (mail to the owner, SNMP trap, syslog) once per API token this many days before it expires; 0: never */
+                        token_expiry_warning_days?: number;
                     };
                 };
             };
@@ -16810,6 +17355,8 @@ export interface operations {
                     syslog_port?: number;
                     /** @description Transport */
                     syslog_transport_protocol?: "UDP" | "TCP" | "TLS";
+                    /** @description Warn (mail to the owner, SNMP trap, syslog) once per API token this many days before it expires; 0: never */
+                    token_expiry_warning_days?: number;
                 };
             };
         };
@@ -16826,11 +17373,23 @@ export interface operations {
                      *       "syslog_host": "siem.example.com",
                      *       "syslog_port": 6514,
                      *       "syslog_transport_protocol": "TLS",
-                     *       "syslog_enable_audit_logs": true
+                     *       "syslog_enable_audit_logs": true,
+                     *       "token_expiry_warning_days": 7
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Send syslog messages */
+                        syslog_enable?: boolean;
+                        /** @description Forward every audit record */
+                        syslog_enable_audit_logs?: boolean;
+                        /** @description Collector host */
+                        syslog_host?: string;
+                        /** @description Collector port */
+                        syslog_port?: number;
+                        /** @description Transport */
+                        syslog_transport_protocol?: "UDP" | "TCP" | "TLS";
+                        /** @description Warn (mail to the owner, SNMP trap, syslog) once per API token this many days before it expires; 0: never */
+                        token_expiry_warning_days?: number;
                     };
                 };
             };
@@ -17013,7 +17572,16 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Use the cloud service */
+                        enable?: boolean;
+                        /** @description Seconds */
+                        timeout?: number;
+                        /** @description Whether `token` is stored (its value is never returned) */
+                        token_set: boolean;
+                        /** @description https URL of the service */
+                        url?: string;
+                        /** @description User name */
+                        user?: string;
                     };
                 };
             };
@@ -17145,7 +17713,16 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Use the cloud service */
+                        enable?: boolean;
+                        /** @description Seconds */
+                        timeout?: number;
+                        /** @description Whether `token` is stored (its value is never returned) */
+                        token_set: boolean;
+                        /** @description https URL of the service */
+                        url?: string;
+                        /** @description User name */
+                        user?: string;
                     };
                 };
             };
@@ -18692,7 +19269,24 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Go through an HTTP proxy */
+                        proxy_enabled?: boolean;
+                        /** @description Proxy host */
+                        proxy_host?: string;
+                        /** @description Whether `proxy_password` is stored (its value is never returned) */
+                        proxy_password_set: boolean;
+                        /** @description Proxy port (0: unset) */
+                        proxy_port?: number;
+                        /** @description Proxy user */
+                        proxy_user?: string;
+                        /** @description Seconds */
+                        timeout?: number;
+                        /** @description Whether `token` is stored (its value is never returned) */
+                        token_set: boolean;
+                        /** @description https URL of the licensing service */
+                        url?: string;
+                        /** @description User name */
+                        user?: string;
                     };
                 };
             };
@@ -18838,7 +19432,24 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description Go through an HTTP proxy */
+                        proxy_enabled?: boolean;
+                        /** @description Proxy host */
+                        proxy_host?: string;
+                        /** @description Whether `proxy_password` is stored (its value is never returned) */
+                        proxy_password_set: boolean;
+                        /** @description Proxy port (0: unset) */
+                        proxy_port?: number;
+                        /** @description Proxy user */
+                        proxy_user?: string;
+                        /** @description Seconds */
+                        timeout?: number;
+                        /** @description Whether `token` is stored (its value is never returned) */
+                        token_set: boolean;
+                        /** @description https URL of the licensing service */
+                        url?: string;
+                        /** @description User name */
+                        user?: string;
                     };
                 };
             };
@@ -20128,7 +20739,22 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description AuthorizedKeysFile */
+                        authorized_keys_file?: string;
+                        /** @description Pre-login banner */
+                        banner_content?: string;
+                        /** @description Comma-separated ciphers */
+                        ciphers?: string;
+                        /** @description Count (digits) */
+                        client_alive_count_max?: string;
+                        /** @description Seconds (digits) */
+                        client_alive_interval?: string;
+                        /** @description Comma-separated key exchange algorithms */
+                        kexalgorithms?: string;
+                        /** @description Comma-separated MAC algorithms */
+                        macs?: string;
+                        /** @description PermitRootLogin */
+                        permit_root_login?: "yes" | "no" | "prohibit-password" | "without-password" | "forced-commands-only";
                     };
                 };
             };
@@ -20265,7 +20891,22 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        [key: string]: unknown;
+                        /** @description AuthorizedKeysFile */
+                        authorized_keys_file?: string;
+                        /** @description Pre-login banner */
+                        banner_content?: string;
+                        /** @description Comma-separated ciphers */
+                        ciphers?: string;
+                        /** @description Count (digits) */
+                        client_alive_count_max?: string;
+                        /** @description Seconds (digits) */
+                        client_alive_interval?: string;
+                        /** @description Comma-separated key exchange algorithms */
+                        kexalgorithms?: string;
+                        /** @description Comma-separated MAC algorithms */
+                        macs?: string;
+                        /** @description PermitRootLogin */
+                        permit_root_login?: "yes" | "no" | "prohibit-password" | "without-password" | "forced-commands-only";
                     };
                 };
             };
@@ -23538,6 +24179,372 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "a user named \"alice\" already exists",
                      *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getUpdateSystemAvailableUpdate: {
+        parameters: {
+            query?: {
+                /** @description Only this appliance type: `a1000`, `tiscale-worker`, `tiscale-hub` (or `analyze`, `worker`, `hub`) */
+                appliance_type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "available": true,
+                     *       "type": "tiscale-worker",
+                     *       "filename": "tiscale-worker-5.4.0.stwpkg",
+                     *       "sha1": null,
+                     *       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                     *       "version": "5.4.0",
+                     *       "requires": "5.0.0",
+                     *       "size": 48213,
+                     *       "time": null
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Whether the store holds a package (of the asked type) */
+                        available: boolean;
+                        filename: string | null;
+                        requires: string | null;
+                        /** @description Kept for the seed's shape: Steward packages are identified by SHA-256 (`sha256`), so this is always null */
+                        sha1: null;
+                        sha256: string | null;
+                        /** @description Package size in bytes */
+                        size: number | null;
+                        /** @description Build time in the seed; Steward package manifests carry none, so this is always null */
+                        time: null;
+                        type: string | null;
+                        version: string | null;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database unreachable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getUpdateLatest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "count": 1,
+                     *       "results": [
+                     *         {
+                     *           "type": "tiscale-worker",
+                     *           "filename": "tiscale-worker-5.4.0.stwpkg",
+                     *           "version": "5.4.0",
+                     *           "requires": "5.0.0",
+                     *           "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                     *           "size": 48213
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        count: number;
+                        results: {
+                            /** @description `<type>-<version>.stwpkg` */
+                            filename: string;
+                            /** @description Version an appliance must already run to take it */
+                            requires: string;
+                            sha256: string;
+                            /** @description Bytes */
+                            size: number;
+                            /** @description Appliance type */
+                            type: string;
+                            /** @description Highest version in the store for this type */
+                            version: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database unreachable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */

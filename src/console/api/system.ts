@@ -1,7 +1,10 @@
 // System settings sections and backups.
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import type { paths } from './client';
 import { api } from './client';
 import { unwrap } from './errors';
+import { multipart } from './multipart';
+import type { Body, Ok } from './types';
 
 /** The settings sections the manager documents, each one page of the console. */
 export const SETTINGS_SECTIONS = [
@@ -17,71 +20,56 @@ export const SETTINGS_SECTIONS = [
   { key: 'sync', title: 'Synchronisation' },
 ] as const;
 export type SettingsSection = (typeof SETTINGS_SECTIONS)[number]['key'];
-export type SettingsValues = Record<string, unknown>;
 
-// One typed call per section: the paths are literal so the build fails if one disappears.
-async function readSection(section: SettingsSection): Promise<SettingsValues> {
-  switch (section) {
-    case 'network':
-      return unwrap(await api.GET('/api/v1/config/network/'));
-    case 'ntp':
-      return unwrap(await api.GET('/api/v1/config/ntp/'));
-    case 'directory':
-      return unwrap(await api.GET('/api/v1/config/directory/'));
-    case 'sshd':
-      return unwrap(await api.GET('/api/v1/system/config/sshd/'));
-    case 'ticloud':
-      return unwrap(await api.GET('/api/v1/config/ticloud/'));
-    case 'snmp':
-      return unwrap(await api.GET('/api/v1/config/snmp/'));
-    case 'smtp':
-      return unwrap(await api.GET('/api/v1/config/smtp/'));
-    case 'systemalerting':
-      return unwrap(await api.GET('/api/v1/config/systemalerting/'));
-    case 'central_logging':
-      return unwrap(await api.GET('/api/v1/config/central_logging/'));
-    case 'sync':
-      return unwrap(await api.GET('/api/v1/config/sync/'));
-  }
+/** Each section's documented path; the GET answer and POST body types come from the document. */
+const SECTION_PATHS = {
+  network: '/api/v1/config/network/',
+  ntp: '/api/v1/config/ntp/',
+  directory: '/api/v1/config/directory/',
+  sshd: '/api/v1/system/config/sshd/',
+  ticloud: '/api/v1/config/ticloud/',
+  snmp: '/api/v1/config/snmp/',
+  smtp: '/api/v1/config/smtp/',
+  systemalerting: '/api/v1/config/systemalerting/',
+  central_logging: '/api/v1/config/central_logging/',
+  sync: '/api/v1/config/sync/',
+} as const satisfies Record<SettingsSection, keyof paths>;
+type PathOf<S extends SettingsSection> = (typeof SECTION_PATHS)[S];
+
+/** What GET answers for a section (typed from the manager's response schema). */
+export type SettingsOf<S extends SettingsSection> = Ok<paths[PathOf<S>]['get']>;
+/** What POST takes for a section: only the fields that change. */
+export type SettingsPatch<S extends SettingsSection> = Body<paths[PathOf<S>]['post']>;
+
+async function readSection<S extends SettingsSection>(section: S): Promise<SettingsOf<S>> {
+  // The union of ten literal paths is too wide for openapi-fetch's overloads; each path is still a
+  // documented one (SECTION_PATHS is checked against `paths` above).
+  const get = api.GET as unknown as (
+    p: string,
+  ) => Promise<{ data?: SettingsOf<S>; error?: unknown; response: Response }>;
+  return unwrap(await get(SECTION_PATHS[section]));
 }
 
-async function writeSection(section: SettingsSection, values: SettingsValues): Promise<unknown> {
-  // The bodies are section-specific; the manager validates them and names bad fields.
-  // biome-ignore lint/suspicious/noExplicitAny: a section's body type is chosen at run time
-  const body = values as any;
-  switch (section) {
-    case 'network':
-      return unwrap(await api.POST('/api/v1/config/network/', { body }));
-    case 'ntp':
-      return unwrap(await api.POST('/api/v1/config/ntp/', { body }));
-    case 'directory':
-      return unwrap(await api.POST('/api/v1/config/directory/', { body }));
-    case 'sshd':
-      return unwrap(await api.POST('/api/v1/system/config/sshd/', { body }));
-    case 'ticloud':
-      return unwrap(await api.POST('/api/v1/config/ticloud/', { body }));
-    case 'snmp':
-      return unwrap(await api.POST('/api/v1/config/snmp/', { body }));
-    case 'smtp':
-      return unwrap(await api.POST('/api/v1/config/smtp/', { body }));
-    case 'systemalerting':
-      return unwrap(await api.POST('/api/v1/config/systemalerting/', { body }));
-    case 'central_logging':
-      return unwrap(await api.POST('/api/v1/config/central_logging/', { body }));
-    case 'sync':
-      return unwrap(await api.POST('/api/v1/config/sync/', { body }));
-  }
+async function writeSection<S extends SettingsSection>(
+  section: S,
+  body: SettingsPatch<S>,
+): Promise<SettingsOf<S>> {
+  const post = api.POST as unknown as (
+    p: string,
+    init: { body: SettingsPatch<S> },
+  ) => Promise<{ data?: SettingsOf<S>; error?: unknown; response: Response }>;
+  return unwrap(await post(SECTION_PATHS[section], { body }));
 }
 
-export function useSettings(section: SettingsSection) {
+export function useSettings<S extends SettingsSection>(section: S) {
   return useQuery({ queryKey: ['settings', section], retry: false, queryFn: () => readSection(section) });
 }
 
-export function useSaveSettings(section: SettingsSection) {
+export function useSaveSettings<S extends SettingsSection>(section: S) {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (values: SettingsValues) => writeSection(section, values),
-    onSuccess: () => qc.invalidateQueries({ queryKey: ['settings', section] }),
+    mutationFn: (values: SettingsPatch<S>) => writeSection(section, values),
+    onSuccess: (data) => qc.setQueryData(['settings', section], data),
   });
 }
 
@@ -115,9 +103,7 @@ export function useRestoreBackup() {
       if (passphrase) form.set('passphrase', passphrase);
       return unwrap(
         await api.POST('/api/v1/backup/restore-upload/', {
-          // biome-ignore lint/suspicious/noExplicitAny: multipart body is not described as JSON
-          body: form as any,
-          bodySerializer: (b: unknown) => b as FormData,
+          ...multipart(form),
         }),
       );
     },

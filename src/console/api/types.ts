@@ -1,8 +1,8 @@
 // Shapes of the manager's resources, taken from the generated OpenAPI types (never hand-written).
 import type { paths } from './schema.gen';
 
-type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
-type Ok<Op> = Op extends { responses: infer R }
+export type Json<R> = R extends { content: { 'application/json': infer T } } ? T : never;
+export type Ok<Op> = Op extends { responses: infer R }
   ? R extends { 200: infer A }
     ? Json<A>
     : R extends { 201: infer B }
@@ -11,7 +11,7 @@ type Ok<Op> = Op extends { responses: infer R }
         ? Json<C>
         : never
   : never;
-type Body<Op> = Op extends { requestBody?: { content: { 'application/json': infer T } } } ? T : never;
+export type Body<Op> = Op extends { requestBody?: { content: { 'application/json': infer T } } } ? T : never;
 
 export type WhoAmI = Ok<paths['/api/v1/auth/whoami/']['get']>;
 export type User = WhoAmI['user'];
@@ -38,3 +38,16 @@ export type BackupStatus = Ok<paths['/api/v1/backup/']['get']>;
 
 /** Every permission area a token can carry (the server's catalog, shared through src/contract). */
 export { AREAS } from '../../contract/permissions.js';
+
+export type ConnectorState = Ok<
+  paths['/api/v1/appliances/{id}/connectors/{connector_name}/v1/config/']['get']
+>;
+export type ConnectorName =
+  paths['/api/v1/appliances/{id}/connectors/{connector_name}/v1/config/']['get']['parameters']['path']['connector_name'];
+export type ManagerLicense = Ok<paths['/api/v1/license/manager/']['get']>;
+export type ApplianceLicense = Ok<paths['/api/v1/appliances/licensing/']['get']>['results'][number];
+export type PackageStore = Ok<paths['/api/v1/package-management/']['get']>;
+export type UpgradeStatus = Ok<paths['/api/upgrade/status/']['post']>;
+export type NewHubGroup = Body<paths['/api/v1/tiscale-hub-group/create/']['post']>;
+export type StoredFile = Ok<paths['/api/v1/files/']['get']>['results'][number];
+export type FileFilters = NonNullable<paths['/api/v1/files/']['get']['parameters']['query']>;

@@ -2,12 +2,16 @@ import { Anchor, AppShell, Burger, Button, Group, NavLink, ScrollArea, Text, Tit
 import { useDisclosure } from '@mantine/hooks';
 import {
   IconActivity,
+  IconAffiliate,
   IconApi,
   IconClipboardList,
   IconDatabaseExport,
   IconDeviceDesktopAnalytics,
+  IconFiles,
   IconKey,
+  IconLicense,
   IconLogout,
+  IconPackage,
   IconServer,
   IconSettings,
   IconStack2,
@@ -43,6 +47,18 @@ const SECTIONS: { title: string; items: Item[] }[] = [
         permission: 'configuration:read',
       },
       {
+        to: '/hub-groups',
+        label: 'Hub groups',
+        icon: <IconAffiliate size={18} />,
+        permission: 'configuration:read',
+      },
+      {
+        to: '/upgrades',
+        label: 'Upgrades',
+        icon: <IconPackage size={18} />,
+        permission: 'upgrades:read',
+      },
+      {
         to: '/activities',
         label: 'Activities',
         icon: <IconActivity size={18} />,
@@ -63,6 +79,8 @@ const SECTIONS: { title: string; items: Item[] }[] = [
     title: 'System',
     items: [
       { to: '/settings', label: 'Settings', icon: <IconSettings size={18} />, permission: 'system:read' },
+      { to: '/licensing', label: 'Licensing', icon: <IconLicense size={18} />, permission: 'license:read' },
+      { to: '/files', label: 'Files', icon: <IconFiles size={18} />, permission: 'files:read' },
       { to: '/backup', label: 'Backup', icon: <IconDatabaseExport size={18} />, permission: 'backup:read' },
     ],
   },

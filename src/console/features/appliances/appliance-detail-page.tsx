@@ -3,11 +3,12 @@ import { Anchor, Button, Code, Group, Paper, SimpleGrid, Stack, Table, Text, Tit
 import { IconArrowLeft, IconShieldCheck, IconTrash } from '@tabler/icons-react';
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
-import { CONNECTOR_NAMES } from '../../../contract/fleet-fields';
 import { useActivities, useAppliance, useDeleteAppliance } from '../../api/fleet';
 import { DateText, EmptyTableRow, ErrorState, StatusBadge } from '../../components/common';
 import { useSession } from '../auth/session';
 import { AuthorizeModal, OnlineBadge } from './appliances-page';
+import { CertificateUpload } from './certificate-upload';
+import { ConnectorsPanel } from './connectors-panel';
 
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
@@ -98,17 +99,18 @@ export function ApplianceDetailPage() {
               </Field>
             </SimpleGrid>
           </Paper>
-          <Paper withBorder p="md" radius="md">
-            <Title order={2} size="h4" mb="xs">
-              Connectors
-            </Title>
-            <Text size="sm" c="dimmed">
-              Connectors this manager can configure: {CONNECTOR_NAMES.join(', ')}. Their settings are read and
-              written through the API (
-              <Code>/api/v1/appliances/{a.id}/connectors/&lt;name&gt;/v1/config/</Code>); the console does not
-              edit them yet.
-            </Text>
-          </Paper>
+          {a.type === 'tiscale-hub' && a.authorized && (
+            <Paper withBorder p="md" radius="md">
+              <ConnectorsPanel applianceId={a.id} canWrite={can('appliances:write')} />
+            </Paper>
+          )}
+          {(a.type === 'tiscale-hub' || a.type === 'tiscale-worker') &&
+            a.authorized &&
+            can('appliances:write') && (
+              <Paper withBorder p="md" radius="md">
+                <CertificateUpload applianceId={a.id} name={a.name} />
+              </Paper>
+            )}
         </>
       )}
       <Title order={2} size="h4">

@@ -215,7 +215,8 @@ export function ConfigGroupsPage() {
   const [selected, setSelected] = useState<string | null>(null);
   const [newName, setNewName] = useState('');
   const canWrite = can('configuration:write');
-  const list = groups.data?.results ?? [];
+  // Hub groups have their own page (their hub settings and save/apply routes differ).
+  const list = (groups.data?.results ?? []).filter((g) => g.kind !== 'hub');
   const current = list.find((g) => g.name === selected) ?? list[0];
 
   const submit = (e: FormEvent) => {

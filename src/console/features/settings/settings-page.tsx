@@ -1,14 +1,17 @@
 // Settings: one page per section of /api/v1/config/...; secrets are write-only (`*_set`).
 import {
   Alert,
+  Badge,
   Button,
   Group,
   NumberInput,
   Paper,
   PasswordInput,
+  Select,
   Stack,
   Switch,
   Text,
+  Textarea,
   TextInput,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
@@ -19,16 +22,15 @@ import { fieldError, formErrorMessage } from '../../api/errors';
 import { useSaveTokenSettings, useTokenSettings } from '../../api/identity';
 import {
   SETTINGS_SECTIONS,
+  type SettingsPatch,
   type SettingsSection,
-  type SettingsValues,
   useSaveSettings,
   useSettings,
 } from '../../api/system';
 import type { TokenSettings } from '../../api/types';
 import { ErrorState, NotAvailable, PageHeader } from '../../components/common';
 import { useSession } from '../auth/session';
-
-const label = (key: string) => key.replaceAll('_', ' ').replace(/^./, (c) => c.toUpperCase());
+import { formOf } from './section-fields';
 
 function TokenSettingsForm({ canWrite }: { canWrite: boolean }) {
   const settings = useTokenSettings();
@@ -112,99 +114,205 @@ function TokenSettingsForm({ canWrite }: { canWrite: boolean }) {
   );
 }
 
-function SectionForm({ section, canWrite }: { section: SettingsSection; canWrite: boolean }) {
+function SecretInput({
+  label,
+  isSet,
+  value,
+  onChange,
+  error,
+  disabled,
+}: {
+  label: string;
+  isSet: boolean;
+  /** `undefined`: keep; `''` typed nothing; `null`: clear the stored value. */
+  value: string | null | undefined;
+  onChange: (v: string | null | undefined) => void;
+  error?: string;
+  disabled: boolean;
+}) {
+  const clearing = value === null;
+  return (
+    <Stack gap={4}>
+      <PasswordInput
+        label={label}
+        autoComplete="new-password"
+        disabled={disabled || clearing}
+        description={
+          clearing
+            ? 'Will be removed when you save.'
+            : isSet
+              ? 'Set (write-only, never shown). Type a new value to replace it.'
+              : 'Not set. Type a value to store it.'
+        }
+        rightSectionWidth={isSet ? 96 : undefined}
+        value={value ?? ''}
+        onChange={(e) => onChange(e.currentTarget.value === '' ? undefined : e.currentTarget.value)}
+        error={error}
+        inputWrapperOrder={['label', 'description', 'input', 'error']}
+      />
+      <Group gap="xs">
+        <Badge
+          size="sm"
+          variant="light"
+          color={isSet ? 'green' : 'gray'}
+          data-testid={`secret-state-${label}`}
+          style={{ textTransform: 'none' }}
+        >
+          {isSet ? 'set' : 'not set'}
+        </Badge>
+        {isSet && !disabled && (
+          <Button
+            size="compact-xs"
+            variant="subtle"
+            color={clearing ? 'gray' : 'red'}
+            onClick={() => onChange(clearing ? undefined : null)}
+          >
+            {clearing ? `Keep the stored ${label.toLowerCase()}` : `Remove the stored ${label.toLowerCase()}`}
+          </Button>
+        )}
+      </Group>
+    </Stack>
+  );
+}
+
+type Values = Record<string, unknown>;
+
+function SectionForm<S extends SettingsSection>({ section, canWrite }: { section: S; canWrite: boolean }) {
   const values = useSettings(section);
   const save = useSaveSettings(section);
-  const [draft, setDraft] = useState<SettingsValues>({});
-  const [secrets, setSecrets] = useState<Record<string, string>>({});
+  const [draft, setDraft] = useState<Values>({});
+  const [secrets, setSecrets] = useState<Record<string, string | null | undefined>>({});
   useEffect(() => {
     if (values.data) {
-      setDraft(values.data);
+      setDraft({ ...values.data });
       setSecrets({});
     }
   }, [values.data]);
   if (values.error) return <ErrorState error={values.error} what={`the ${section} settings`} />;
   if (!values.data) return <Text c="dimmed">Loading…</Text>;
   const err = save.error;
-  const original = values.data;
-  // `password_set: true` stands for a write-only `password` field.
-  const secretKeys = Object.keys(original)
-    .filter((k) => k.endsWith('_set') && typeof original[k] === 'boolean')
-    .map((k) => k.slice(0, -4));
-  const keys = Object.keys(original).filter((k) => !k.endsWith('_set') || typeof original[k] !== 'boolean');
+  const original = values.data as Values;
+  const fields = formOf(section);
+  const set = (k: string, v: unknown) => setDraft((d) => ({ ...d, [k]: v }));
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const changed: SettingsValues = {};
-    for (const k of keys) if (JSON.stringify(draft[k]) !== JSON.stringify(original[k])) changed[k] = draft[k];
-    for (const [k, v] of Object.entries(secrets)) if (v !== '') changed[k] = v;
-    save.mutate(changed, {
+    const changed: Values = {};
+    for (const f of fields) {
+      if (f.kind === 'readonly') continue;
+      if (f.kind === 'secret') {
+        const name = f.key.slice(0, -'_set'.length);
+        const v = secrets[name];
+        if (v === null) changed[name] = '';
+        else if (v !== undefined) changed[name] = v;
+        continue;
+      }
+      if (JSON.stringify(draft[f.key]) !== JSON.stringify(original[f.key])) changed[f.key] = draft[f.key];
+    }
+    save.mutate(changed as SettingsPatch<S>, {
       onSuccess: () => notifications.show({ color: 'green', message: 'Settings saved' }),
     });
   };
 
   return (
-    <form onSubmit={submit} noValidate>
+    <form onSubmit={submit} noValidate aria-label={`${section} settings`}>
       <Stack gap="sm" maw={560}>
         {err && (
           <Alert color="red" icon={<IconAlertCircle />} role="alert">
             {formErrorMessage(err)}
           </Alert>
         )}
-        {keys.map((k) => {
-          const v = draft[k];
-          const common = { label: label(k), error: fieldError(err, k), disabled: !canWrite };
-          if (typeof original[k] === 'boolean')
-            return (
-              <Switch
-                key={k}
-                {...common}
-                checked={v === true}
-                onChange={(e) => setDraft({ ...draft, [k]: e.currentTarget.checked })}
-              />
-            );
-          if (typeof original[k] === 'number')
-            return (
-              <NumberInput
-                key={k}
-                {...common}
-                value={typeof v === 'number' ? v : ''}
-                onChange={(x) => setDraft({ ...draft, [k]: x === '' ? null : Number(x) })}
-              />
-            );
-          if (typeof original[k] === 'string' || original[k] === null)
-            return (
-              <TextInput
-                key={k}
-                {...common}
-                value={typeof v === 'string' ? v : ''}
-                onChange={(e) => setDraft({ ...draft, [k]: e.currentTarget.value })}
-              />
-            );
-          return (
-            <TextInput
-              key={k}
-              {...common}
-              value={JSON.stringify(v)}
-              readOnly
-              description="Edit through the API"
-            />
-          );
-        })}
-        {secretKeys.map((k) => (
-          <PasswordInput
-            key={k}
-            label={label(k)}
-            autoComplete="off"
-            disabled={!canWrite}
-            description={
-              original[`${k}_set`] ? 'Stored (write-only). Type a new value to replace it.' : 'Not set.'
+        {fields.map((f) => {
+          const common = {
+            label: f.label,
+            description: f.description,
+            error: fieldError(err, f.kind === 'secret' ? f.key.slice(0, -4) : f.key),
+            disabled: !canWrite,
+          };
+          const v = draft[f.key];
+          switch (f.kind) {
+            case 'switch':
+              return (
+                <Switch
+                  key={f.key}
+                  {...common}
+                  checked={v === true}
+                  onChange={(e) => set(f.key, e.currentTarget.checked)}
+                />
+              );
+            case 'number':
+              return (
+                <NumberInput
+                  key={f.key}
+                  {...common}
+                  min={f.min}
+                  max={f.max}
+                  step={f.step}
+                  allowDecimal={f.step !== undefined}
+                  value={typeof v === 'number' ? v : ''}
+                  onChange={(x) => set(f.key, x === '' ? undefined : Number(x))}
+                />
+              );
+            case 'select':
+              return (
+                <Select
+                  key={f.key}
+                  {...common}
+                  data={f.options as string[]}
+                  value={typeof v === 'string' ? v : null}
+                  allowDeselect={false}
+                  onChange={(x) => set(f.key, x ?? undefined)}
+                />
+              );
+            case 'textarea':
+              return (
+                <Textarea
+                  key={f.key}
+                  {...common}
+                  autosize
+                  minRows={2}
+                  maxRows={10}
+                  value={typeof v === 'string' ? v : ''}
+                  onChange={(e) => set(f.key, e.currentTarget.value)}
+                />
+              );
+            case 'secret': {
+              const name = f.key.slice(0, -4);
+              return (
+                <SecretInput
+                  key={f.key}
+                  label={f.label}
+                  isSet={original[f.key] === true}
+                  value={secrets[name]}
+                  onChange={(x) => setSecrets((s) => ({ ...s, [name]: x }))}
+                  error={common.error}
+                  disabled={!canWrite}
+                />
+              );
             }
-            value={secrets[k] ?? ''}
-            onChange={(e) => setSecrets({ ...secrets, [k]: e.currentTarget.value })}
-            error={fieldError(err, k)}
-          />
-        ))}
+            case 'readonly':
+              return (
+                <TextInput
+                  key={f.key}
+                  label={f.label}
+                  description={f.description ?? 'Set by the manager'}
+                  value={typeof v === 'string' && v !== '' ? v : '—'}
+                  readOnly
+                  variant="filled"
+                />
+              );
+            default:
+              return (
+                <TextInput
+                  key={f.key}
+                  {...common}
+                  placeholder={f.placeholder}
+                  value={typeof v === 'string' ? v : ''}
+                  onChange={(e) => set(f.key, e.currentTarget.value)}
+                />
+              );
+          }
+        })}
         {canWrite && (
           <Group justify="flex-end">
             <Button type="submit" loading={save.isPending}>

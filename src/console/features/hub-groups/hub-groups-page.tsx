@@ -1,0 +1,472 @@
+// Hub groups: create one with its hub-only settings (fixed at creation), then save members and
+// configuration, and apply it with per-appliance status.
+import {
+  Alert,
+  Badge,
+  Button,
+  Code,
+  Grid,
+  Group,
+  Modal,
+  MultiSelect,
+  NumberInput,
+  Paper,
+  PasswordInput,
+  Select,
+  SimpleGrid,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import { IconAlertCircle, IconPlayerPlay, IconPlus } from '@tabler/icons-react';
+import { type FormEvent, useEffect, useState } from 'react';
+import { useApplyHubGroup, useCreateHubGroup, useSaveHubGroup } from '../../api/admin';
+import { errorMessage, fieldError, formErrorMessage, nestedFieldError } from '../../api/errors';
+import { useAppliances, useConfigGroups } from '../../api/fleet';
+import type { ConfigGroup, NewHubGroup } from '../../api/types';
+import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { useSession } from '../auth/session';
+import { type Draft, FieldEditor } from '../config-groups/field-editor';
+
+type HubForm = {
+  name: string;
+  primary_router_id: string;
+  primary_host: string | null;
+  fallback_router_id: string;
+  fallback_host: string | null;
+  vrrp_enabled: boolean;
+  virtual_router_id: number | '';
+  auth_pass: string;
+  different_networks: boolean;
+  virtual_ipaddress: string;
+  api_worker_token: string;
+  srv_available_worker_token: string;
+  srv_worker_token: string;
+};
+
+const EMPTY: HubForm = {
+  name: '',
+  primary_router_id: '',
+  primary_host: null,
+  fallback_router_id: '',
+  fallback_host: null,
+  vrrp_enabled: false,
+  virtual_router_id: '',
+  auth_pass: '',
+  different_networks: false,
+  virtual_ipaddress: '',
+  api_worker_token: '',
+  srv_available_worker_token: '',
+  srv_worker_token: '',
+};
+
+/** Only what was filled in: the manager applies its own defaults to the rest. */
+function bodyOf(v: HubForm): NewHubGroup {
+  const body: NewHubGroup = {
+    name: v.name.trim(),
+    primary_router_id: v.primary_router_id.trim(),
+    primary_host: v.primary_host ?? '',
+  };
+  if (v.fallback_router_id.trim()) body.fallback_router_id = v.fallback_router_id.trim();
+  if (v.fallback_host) body.fallback_host = v.fallback_host;
+  if (v.vrrp_enabled) body.vrrp_enabled = true;
+  if (v.virtual_router_id !== '') body.virtual_router_id = v.virtual_router_id;
+  if (v.auth_pass) body.auth_pass = v.auth_pass;
+  if (v.different_networks) body.different_networks = true;
+  if (v.virtual_ipaddress.trim()) body.virtual_ipaddress = v.virtual_ipaddress.trim();
+  if (v.api_worker_token) body.api_worker_token = v.api_worker_token;
+  if (v.srv_available_worker_token) body.srv_available_worker_token = v.srv_available_worker_token;
+  if (v.srv_worker_token) body.srv_worker_token = v.srv_worker_token;
+  return body;
+}
+
+function CreateHubGroupModal({
+  opened,
+  onClose,
+  onCreated,
+}: {
+  opened: boolean;
+  onClose: () => void;
+  onCreated: (name: string) => void;
+}) {
+  const create = useCreateHubGroup();
+  const appliances = useAppliances();
+  const [v, setV] = useState<HubForm>(EMPTY);
+  const hubs = (appliances.data?.results ?? []).filter((a) => a.type === 'tiscale-hub').map((a) => a.name);
+  const set = <K extends keyof HubForm>(k: K, x: HubForm[K]) => setV((s) => ({ ...s, [k]: x }));
+  const err = create.error;
+  const fe = (k: string) => fieldError(err, k);
+  const close = () => {
+    setV(EMPTY);
+    create.reset();
+    onClose();
+  };
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate(bodyOf(v), {
+      onSuccess: (g) => {
+        notifications.show({ color: 'green', message: `Created hub group ${g.name}` });
+        onCreated(g.name);
+        close();
+      },
+    });
+  };
+  return (
+    <Modal opened={opened} onClose={close} title="New hub group" size="lg">
+      <form onSubmit={submit} noValidate>
+        <Stack gap="sm">
+          <Text size="sm" c="dimmed">
+            These settings are fixed once the group exists: to change one, create a new hub group.
+          </Text>
+          {err && (
+            <Alert color="red" icon={<IconAlertCircle />} role="alert">
+              {formErrorMessage(err)}
+            </Alert>
+          )}
+          <TextInput
+            label="Name"
+            required
+            data-autofocus
+            value={v.name}
+            onChange={(e) => set('name', e.currentTarget.value)}
+            error={fe('name')}
+          />
+          <SimpleGrid cols={{ base: 1, sm: 2 }}>
+            <Select
+              label="Primary hub"
+              required
+              data={hubs}
+              value={v.primary_host}
+              onChange={(x) => set('primary_host', x)}
+              error={fe('primary_host')}
+              nothingFoundMessage="No hubs: add and authorize one first"
+            />
+            <TextInput
+              label="Primary router id"
+              required
+              value={v.primary_router_id}
+              onChange={(e) => set('primary_router_id', e.currentTarget.value)}
+              error={fe('primary_router_id')}
+            />
+            <Select
+              label="Fallback hub"
+              clearable
+              data={hubs}
+              value={v.fallback_host}
+              onChange={(x) => set('fallback_host', x)}
+              error={fe('fallback_host')}
+            />
+            <TextInput
+              label="Fallback router id"
+              value={v.fallback_router_id}
+              onChange={(e) => set('fallback_router_id', e.currentTarget.value)}
+              error={fe('fallback_router_id')}
+            />
+          </SimpleGrid>
+          <Switch
+            label="VRRP"
+            description="A virtual address that moves to the fallback hub when the primary fails"
+            checked={v.vrrp_enabled}
+            onChange={(e) => set('vrrp_enabled', e.currentTarget.checked)}
+            error={fe('vrrp_enabled')}
+          />
+          {v.vrrp_enabled && (
+            <SimpleGrid cols={{ base: 1, sm: 2 }}>
+              <NumberInput
+                label="Virtual router id"
+                min={1}
+                max={255}
+                value={v.virtual_router_id}
+                onChange={(x) => set('virtual_router_id', x === '' ? '' : Number(x))}
+                error={fe('virtual_router_id')}
+              />
+              <TextInput
+                label="Virtual IP address"
+                value={v.virtual_ipaddress}
+                onChange={(e) => set('virtual_ipaddress', e.currentTarget.value)}
+                error={fe('virtual_ipaddress')}
+              />
+              <PasswordInput
+                label="VRRP password"
+                description="At most 8 characters; write-only"
+                autoComplete="new-password"
+                maxLength={8}
+                value={v.auth_pass}
+                onChange={(e) => set('auth_pass', e.currentTarget.value)}
+                error={fe('auth_pass')}
+              />
+              <Switch
+                label="Hubs on different networks"
+                mt="lg"
+                checked={v.different_networks}
+                onChange={(e) => set('different_networks', e.currentTarget.checked)}
+                error={fe('different_networks')}
+              />
+            </SimpleGrid>
+          )}
+          <Title order={3} size="h6">
+            Worker tokens (write-only)
+          </Title>
+          <SimpleGrid cols={{ base: 1, sm: 3 }}>
+            <PasswordInput
+              label="API worker token"
+              autoComplete="new-password"
+              value={v.api_worker_token}
+              onChange={(e) => set('api_worker_token', e.currentTarget.value)}
+              error={fe('api_worker_token')}
+            />
+            <PasswordInput
+              label="Available-worker token"
+              autoComplete="new-password"
+              value={v.srv_available_worker_token}
+              onChange={(e) => set('srv_available_worker_token', e.currentTarget.value)}
+              error={fe('srv_available_worker_token')}
+            />
+            <PasswordInput
+              label="Worker service token"
+              autoComplete="new-password"
+              value={v.srv_worker_token}
+              onChange={(e) => set('srv_worker_token', e.currentTarget.value)}
+              error={fe('srv_worker_token')}
+            />
+          </SimpleGrid>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={close}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={create.isPending}>
+              Create hub group
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
+
+function HubSettings({ settings }: { settings: Record<string, unknown> }) {
+  return (
+    <Table fz="sm" aria-label="Hub-only settings" withRowBorders={false} verticalSpacing={2}>
+      <Table.Tbody>
+        {Object.entries(settings).map(([k, val]) => (
+          <Table.Tr key={k}>
+            <Table.Td w="40%">
+              <Code>{k.endsWith('_set') ? k.slice(0, -4) : k}</Code>
+            </Table.Td>
+            <Table.Td>
+              {k.endsWith('_set') ? (
+                <Badge
+                  size="sm"
+                  variant="light"
+                  color={val ? 'green' : 'gray'}
+                  style={{ textTransform: 'none' }}
+                >
+                  {val ? 'set' : 'not set'}
+                </Badge>
+              ) : (
+                String(val)
+              )}
+            </Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}
+
+function HubGroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolean }) {
+  const appliances = useAppliances();
+  const save = useSaveHubGroup();
+  const apply = useApplyHubGroup();
+  const [members, setMembers] = useState<string[]>(group.appliances);
+  const [draft, setDraft] = useState<Draft>(group.content as Draft);
+  useEffect(() => {
+    setMembers(group.appliances);
+    setDraft(group.content as Draft);
+  }, [group.appliances, group.content]);
+  const dirty =
+    members.join(',') !== group.appliances.join(',') ||
+    JSON.stringify(draft) !== JSON.stringify(group.content);
+  const err = save.error;
+  const candidates = (appliances.data?.results ?? [])
+    .filter((a) => a.type === 'tiscale-hub' || a.type === 'tiscale-worker')
+    .map((a) => a.name);
+  return (
+    <Stack>
+      <Paper withBorder p="md" radius="md">
+        <Group justify="space-between" mb="xs">
+          <Title order={2} size="h4">
+            {group.name}
+          </Title>
+          <Badge variant="light">revision {group.revision}</Badge>
+        </Group>
+        <Title order={3} size="h5" mb={4}>
+          Hub-only settings (fixed)
+        </Title>
+        <HubSettings settings={group.hub_settings ?? {}} />
+        {err && !fieldError(err, 'content') && (
+          <Alert color="red" icon={<IconAlertCircle />} my="sm" role="alert">
+            {errorMessage(err)}
+          </Alert>
+        )}
+        <MultiSelect
+          mt="md"
+          label="Members"
+          description="Hubs and the workers behind them"
+          searchable
+          data={[...new Set([...candidates, ...members])]}
+          value={members}
+          onChange={setMembers}
+          disabled={!canWrite}
+          error={fieldError(err, 'appliances')}
+        />
+        <Title order={3} size="h5" mt="md" mb="xs">
+          Configuration
+        </Title>
+        <FieldEditor
+          draft={draft}
+          setDraft={setDraft}
+          errors={(f) => nestedFieldError(err, `content.${f}`)}
+        />
+        {canWrite && (
+          <Group mt="md" justify="flex-end">
+            <Button
+              disabled={!dirty}
+              loading={save.isPending}
+              onClick={() =>
+                save.mutate(
+                  { name: group.name, appliances: members, content: draft },
+                  {
+                    onSuccess: () =>
+                      notifications.show({
+                        color: 'green',
+                        message: `Saved ${group.name}. Nothing changes on appliances until you apply.`,
+                      }),
+                  },
+                )
+              }
+            >
+              Save hub group
+            </Button>
+          </Group>
+        )}
+      </Paper>
+      <Paper withBorder p="md" radius="md">
+        <Group justify="space-between" mb="xs">
+          <Title order={3} size="h5">
+            Members
+          </Title>
+          {canWrite && (
+            <Button
+              leftSection={<IconPlayerPlay size={16} />}
+              color="green"
+              disabled={group.appliances.length === 0 || dirty}
+              loading={apply.isPending}
+              onClick={() => apply.mutate({ name: group.name, appliances: group.appliances })}
+            >
+              Apply to {group.appliances.length} appliance{group.appliances.length === 1 ? '' : 's'}
+            </Button>
+          )}
+        </Group>
+        {apply.error && (
+          <Alert color="red" icon={<IconAlertCircle />} mb="sm" role="alert">
+            {errorMessage(apply.error)}
+          </Alert>
+        )}
+        <Table.ScrollContainer minWidth={480}>
+          <Table fz="sm" aria-label="Hub group member status">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Appliance</Table.Th>
+                <Table.Th>Status</Table.Th>
+                <Table.Th>Applied revision</Table.Th>
+                <Table.Th>Last applied</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {group.statuses.map((s) => (
+                <Table.Tr key={s.name} data-member={s.name}>
+                  <Table.Td>{s.name}</Table.Td>
+                  <Table.Td>
+                    <StatusBadge status={s.configuration_status} />
+                  </Table.Td>
+                  <Table.Td>{s.applied_revision ?? '—'}</Table.Td>
+                  <Table.Td>
+                    <DateText iso={s.last_applied_config_timestamp} />
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Table.ScrollContainer>
+      </Paper>
+    </Stack>
+  );
+}
+
+export function HubGroupsPage() {
+  const { can } = useSession();
+  const groups = useConfigGroups();
+  const [selected, setSelected] = useState<string | null>(null);
+  const [creating, setCreating] = useState(false);
+  const canWrite = can('configuration:write');
+  const list = (groups.data?.results ?? []).filter((g) => g.kind === 'hub');
+  const current = list.find((g) => g.name === selected) ?? list[0];
+  return (
+    <>
+      <PageHeader
+        title="Hub groups"
+        description="A hub group pairs a primary and a fallback hub (optionally with VRRP) and the workers behind them. Its hub settings are fixed at creation; its configuration is saved and applied like any group's."
+        actions={
+          canWrite && (
+            <Button leftSection={<IconPlus size={16} />} onClick={() => setCreating(true)}>
+              New hub group
+            </Button>
+          )
+        }
+      />
+      {groups.error ? (
+        <ErrorState error={groups.error} what="hub groups" />
+      ) : (
+        <Grid>
+          <Grid.Col span={{ base: 12, md: 4 }}>
+            <Paper withBorder p="xs" radius="md">
+              <Stack gap={4}>
+                {list.map((g) => (
+                  <Button
+                    key={g.id}
+                    variant={current?.name === g.name ? 'light' : 'subtle'}
+                    justify="space-between"
+                    fullWidth
+                    rightSection={
+                      <Text size="xs" c="dimmed">
+                        {g.appliances.length} member{g.appliances.length === 1 ? '' : 's'}
+                      </Text>
+                    }
+                    onClick={() => setSelected(g.name)}
+                    aria-pressed={current?.name === g.name}
+                  >
+                    {g.name}
+                  </Button>
+                ))}
+                {list.length === 0 && (
+                  <Text size="sm" c="dimmed" p="xs">
+                    {groups.isPending ? 'Loading…' : 'No hub groups yet.'}
+                  </Text>
+                )}
+              </Stack>
+            </Paper>
+          </Grid.Col>
+          <Grid.Col span={{ base: 12, md: 8 }}>
+            {current && <HubGroupDetail key={current.name} group={current} canWrite={canWrite} />}
+          </Grid.Col>
+        </Grid>
+      )}
+      <CreateHubGroupModal opened={creating} onClose={() => setCreating(false)} onCreated={setSelected} />
+    </>
+  );
+}
