@@ -119,7 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // counts, and elect one of them to run the background jobs. On PGlite all three are local.
   const replicaId = randomUUID();
   const bus = createClusterBus(deps.database, replicaId);
-  const lease = createLeaderLease(deps.database, 'jobs');
+  const lease = createLeaderLease(deps.database, 'jobs', { replicaId });
   const limiter = createRateLimiter(
     clock,
     deps.database.kind === 'postgres' ? createCounterStore(db) : undefined,

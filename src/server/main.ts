@@ -48,6 +48,7 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
     secretKey: loadSecretKey(config.dataDir, config.secretKey),
     defaultMetrics: true,
     ipLimitPerMinute: config.ipRateLimitPerMinute,
+    jobIntervals: { fleetHealth: config.healthPollSeconds * 1000 },
     system: {
       applyHook: config.applyHook,
       licensePublicKey: config.licensePublicKeyFile

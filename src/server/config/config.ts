@@ -32,6 +32,8 @@ export interface Config {
   readonly applyHook: string | undefined;
   /** PEM file with the licence vendor's Ed25519 public key; unset: every licence is INVALID. */
   readonly licensePublicKeyFile: string | undefined;
+  /** Seconds between two health-polling rounds of the fleet (run by the jobs leader). */
+  readonly healthPollSeconds: number;
 }
 
 interface Setting {
@@ -217,6 +219,14 @@ export const SETTINGS: readonly Setting[] = [
     description:
       "PEM file with the licence vendor's Ed25519 public key (`steward license keygen` makes a pair)",
     parse: optionalText,
+  },
+  {
+    key: 'healthPollSeconds',
+    env: 'STEWARD_HEALTH_POLL_SECONDS',
+    flag: '--health-poll-seconds',
+    description: 'Seconds between two rounds of appliance health polling (one replica polls, the jobs leader)',
+    default: '10',
+    parse: integer(1, 3600),
   },
 ];
 

@@ -88,7 +88,14 @@ export interface MigrationReport {
 
 // biome-ignore lint/suspicious/noExplicitAny: any typed database can be migrated
 export async function migrateToLatest(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<MigrationReport> {
-  const migrator = new Migrator({ db, provider: new SqlFileMigrationProvider(dir) });
+  // Each module numbers its migrations in its own range (ADR 0001: core 00xx, fleet 01xx,
+  // system 02xx), so a new core migration sorts before fleet's already applied ones: apply it
+  // anyway instead of refusing a database migrated by the previous release.
+  const migrator = new Migrator({
+    db,
+    provider: new SqlFileMigrationProvider(dir),
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

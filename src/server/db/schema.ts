@@ -144,8 +144,20 @@ export interface RateLimitCountersTable {
   count: number;
 }
 
+/** One run of a background job on the replica that led at the time (migration 0004). */
+export interface JobRunsTable {
+  id: Generated<number>;
+  job: string;
+  replica_id: string;
+  started_at: Timestamp;
+  finished_at: Timestamp | null;
+  ok: boolean | null;
+  error: string | null;
+}
+
 export interface Database {
   token_activity: TokenActivityTable;
+  job_runs: JobRunsTable;
   cluster_replicas: ClusterReplicasTable;
   rate_limit_counters: RateLimitCountersTable;
   settings: SettingsTable;

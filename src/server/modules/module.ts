@@ -24,8 +24,9 @@ export interface ModuleContext {
   /** Intervals of background jobs in ms; tests shorten them. */
   jobIntervals?: Partial<Record<string, number>>;
   /**
-   * Whether this replica runs the background jobs. Jobs that must run once across replicas
-   * check `leader.isLeader()` on every tick (always true on the embedded database).
+   * Whether this replica runs the background jobs. Jobs that must run once across replicas run
+   * each tick through `leader.runJob(name, fn)`, which runs it only on the leader (always, on the
+   * embedded database) and records the run in `job_runs`.
    */
   leader: LeaderLease;
 }

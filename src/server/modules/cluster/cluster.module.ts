@@ -49,12 +49,26 @@ const Replica = Type.Object({
   alive: Type.Boolean({ description: 'Heartbeat within the last 15 s' }),
   self: Type.Boolean({ description: 'The replica answering this request' }),
 });
+const JobRun = Type.Object({
+  job: Type.String({ description: 'fleet_health (health polling) or retention' }),
+  replica_id: Type.String({ description: 'The replica that ran the last tick (the leader then)' }),
+  last_started_at: Type.String({ format: 'date-time' }),
+  last_finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'Null while the tick runs (or if its replica died during it)',
+  }),
+  last_ok: Type.Union([Type.Boolean(), Type.Null()]),
+  runs_last_hour: Type.Integer({ description: 'Ticks run across the cluster in the last hour' }),
+});
 const ClusterView = Type.Object(
   {
     mode: Type.Union([Type.Literal('embedded'), Type.Literal('shared_database')]),
     cluster_id: Type.Union([Type.String(), Type.Null()]),
     settings: Type.Record(Type.String(), Type.Unknown()),
     replicas: Type.Array(Replica),
+    jobs: Type.Array(JobRun, {
+      description:
+        'Background jobs that run once across the cluster, on the leader: the last run of each (job_runs keeps a day)',
+    }),
   },
   {
     examples: [
@@ -72,6 +86,16 @@ const ClusterView = Type.Object(
             leader: true,
             alive: true,
             self: true,
+          },
+        ],
+        jobs: [
+          {
+            job: 'fleet_health',
+            replica_id: 'a1',
+            last_started_at: '2026-11-24T10:04:58.000Z',
+            last_finished_at: '2026-11-24T10:04:58.120Z',
+            last_ok: true,
+            runs_last_hour: 360,
           },
         ],
       },
@@ -153,11 +177,20 @@ export function createClusterModule(
       });
     }
     const { cluster_id, ...rest } = settings;
+    const jobs = (await repo.jobs(new Date(now - 3600_000))).map((j) => ({
+      job: j.job,
+      replica_id: j.replica_id,
+      last_started_at: new Date(j.started_at).toISOString(),
+      last_finished_at: j.finished_at ? new Date(j.finished_at).toISOString() : null,
+      last_ok: j.ok,
+      runs_last_hour: j.runs,
+    }));
     return {
       mode: shared ? ('shared_database' as const) : ('embedded' as const),
       cluster_id,
       settings: rest,
       replicas,
+      jobs,
     };
   }
 
@@ -181,12 +214,18 @@ export function createClusterModule(
       const host =
         typeof a === 'object' && a && a.address !== '0.0.0.0' && a.address !== '::' ? a.address : '127.0.0.1';
       address = `${app.initialConfig.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-      if (!shared) return;
-      await beat();
-      ctx.lease.onChange(() => void beat());
+      if (shared) {
+        await beat();
+        ctx.lease.onChange(() => void beat());
+      }
       timer = setInterval(() => {
-        void beat();
-        void repo.prune(new Date(ctx.clock.now().getTime() - 24 * 3600_000)).catch(() => {});
+        const dayAgo = new Date(ctx.clock.now().getTime() - 24 * 3600_000);
+        if (shared) {
+          void beat();
+          void repo.prune(dayAgo).catch(() => {});
+        }
+        // job_runs keeps a day (a row every health-poll interval: about 8,640 a day at 10 s).
+        if (ctx.lease.isLeader()) void repo.pruneJobRuns(dayAgo).catch(() => {});
       }, HEARTBEAT_MS);
       timer.unref();
     },

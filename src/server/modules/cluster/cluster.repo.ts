@@ -31,6 +31,26 @@ export function createClusterRepo(db: Kysely<Database>) {
     list: () => db.selectFrom('cluster_replicas').selectAll().orderBy('started_at').execute(),
     /** Forgets replicas silent for longer than `before` (they stopped or died long ago). */
     prune: (before: Date) => db.deleteFrom('cluster_replicas').where('last_heartbeat', '<', before).execute(),
+    /** The last run of every job, with the number of runs since `since` (from job_runs). */
+    async jobs(since: Date) {
+      const last = await db
+        .selectFrom('job_runs')
+        .distinctOn('job')
+        .select(['job', 'replica_id', 'started_at', 'finished_at', 'ok'])
+        .orderBy('job')
+        .orderBy('started_at', 'desc')
+        .orderBy('id', 'desc')
+        .execute();
+      const counts = await db
+        .selectFrom('job_runs')
+        .select(['job', db.fn.countAll<number>().as('runs')])
+        .where('started_at', '>=', since)
+        .groupBy('job')
+        .execute();
+      const byJob = new Map(counts.map((c) => [c.job, Number(c.runs)]));
+      return last.map((r) => ({ ...r, runs: byJob.get(r.job) ?? 0 }));
+    },
+    pruneJobRuns: (before: Date) => db.deleteFrom('job_runs').where('started_at', '<', before).execute(),
   };
 }
 

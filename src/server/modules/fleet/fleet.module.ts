@@ -64,7 +64,7 @@ export function createFleetModule(ctx: ModuleContext): FleetModule {
     audit: ctx.audit,
     clock: ctx.clock,
     intervalMs: ctx.jobIntervals?.fleetHealth ?? DEFAULT_HEALTH_INTERVAL_MS,
-    isLeader: () => ctx.leader.isLeader(),
+    asLeader: (fn) => ctx.leader.runJob('fleet_health', fn),
   });
 
   return {

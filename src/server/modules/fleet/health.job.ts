@@ -17,8 +17,8 @@ export interface HealthJobDeps {
   audit: AuditService;
   clock: Clock;
   intervalMs: number;
-  /** Only the replica holding the jobs lease polls (ModuleContext.leader). */
-  isLeader: () => boolean;
+  /** Runs a round only on the replica holding the jobs lease, recorded in job_runs (ModuleContext.leader). */
+  asLeader: (fn: () => Promise<void>) => Promise<unknown>;
   concurrency?: number;
   timeoutMs?: number;
 }
@@ -243,8 +243,12 @@ export function createHealthJob(deps: HealthJobDeps) {
   function schedule() {
     if (stopped) return;
     timer = setTimeout(() => {
-      running = (deps.isLeader() ? pollAll() : Promise.resolve())
-        .catch(() => undefined)
+      running = deps
+        .asLeader(pollAll)
+        .then(
+          () => undefined,
+          () => undefined,
+        )
         .finally(() => {
           running = undefined;
           schedule();

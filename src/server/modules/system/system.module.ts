@@ -246,9 +246,8 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       rootApp ??= app;
       const every = ctx.jobIntervals?.retention ?? 60 * 60 * 1000;
       timer = setInterval(() => {
-        // One replica deletes; the others would only repeat the same statements.
-        if (!ctx.leader.isLeader()) return;
-        retention().catch((err) => log('retention job failed', err));
+        // One replica deletes (recorded in job_runs); the others would only repeat the same statements.
+        ctx.leader.runJob('retention', retention).catch((err) => log('retention job failed', err));
       }, every);
       timer.unref();
       // Token expiry warnings: daily (first a minute after start), on the jobs leader only; the
