@@ -134,6 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bus,
     sessionIdleSeconds: deps.config.sessionIdleSeconds,
     sessionMaxSeconds: deps.config.sessionMaxSeconds,
+    // Directory logins go through the system module, which keeps the directory settings.
+    directory: { authenticate: (username, password) => system.directory.authenticate(username, password) },
   });
   const ctx: ModuleContext = {
     db,

@@ -10,7 +10,11 @@ import type { SettingsStore } from '../settings/settings.store.js';
 import { authRoutes } from './auth.routes.js';
 import { createAuthenticator, type Invalidation } from './authenticator.js';
 import { createIdentityRepo, type IdentityRepo } from './identity.repo.js';
-import { createSessionsService, type SessionsService } from './sessions.service.js';
+import {
+  createSessionsService,
+  type DirectoryAuthenticator,
+  type SessionsService,
+} from './sessions.service.js';
 import { tokensRoutes } from './tokens.routes.js';
 import {
   createTokensService,
@@ -33,6 +37,8 @@ export interface IdentityDeps {
   sessionRateLimitPerMinute?: number;
   /** The bus to other replicas, so credentials changed here are dropped there too. */
   bus?: ClusterBus;
+  /** Directory (LDAP) logins for users that are not local; absent: password logins only. */
+  directory?: DirectoryAuthenticator;
 }
 
 export interface IdentityServices {
@@ -84,6 +90,7 @@ export function createIdentity(deps: IdentityDeps) {
     users: createUsersService(common),
     sessions: createSessionsService({
       ...common,
+      directory: deps.directory,
       sessionIdleSeconds: deps.sessionIdleSeconds,
       sessionMaxSeconds: deps.sessionMaxSeconds,
     }),

@@ -4,7 +4,7 @@
 // after the same work (a hash is always verified), so the answer does not tell which it was.
 
 import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { Principal } from '../../http/auth.js';
 import { AppError, notFound } from '../../shared/app-error.js';
@@ -12,14 +12,40 @@ import type { Clock } from '../../shared/clock.js';
 import { issueSecret } from '../../shared/token-codec.js';
 import { type AuditService, auditContextOf } from '../audit/audit.service.js';
 import type { AuthenticatorService } from './authenticator.js';
-import type { IdentityRepo, SessionRow } from './identity.repo.js';
+import type { IdentityRepo, SessionRow, UserRow } from './identity.repo.js';
 import { dummyPasswordHash, verifyPassword } from './passwords.js';
 
 export const LOCKOUT_FAILURES = 5;
 export const LOCKOUT_WINDOW_MS = 15 * 60 * 1000;
 export const LOCKOUT_DURATION_MS = 15 * 60 * 1000;
 
+/**
+ * Directory logins (the system module's LDAP search-then-bind). `undefined`: directory logins are
+ * off. The password is only handed to the directory, never stored.
+ */
+export interface DirectoryAuthenticator {
+  authenticate(
+    username: string,
+    password: string,
+  ): Promise<
+    | {
+        ok: true;
+        user: {
+          dn: string;
+          email: string;
+          first_name: string;
+          last_name: string;
+          role: 'admin' | 'operator' | 'viewer';
+          directory_type: number;
+        };
+      }
+    | { ok: false; reason: string }
+    | undefined
+  >;
+}
+
 export interface SessionsServiceDeps {
+  directory?: DirectoryAuthenticator;
   db: Kysely<Database>;
   repo: IdentityRepo;
   audit: AuditService;
@@ -63,6 +89,66 @@ export function sessionOut(s: SessionRow, current: number | undefined, lastSeen:
 export function createSessionsService(deps: SessionsServiceDeps) {
   const { db, repo, audit, clock, auth } = deps;
 
+  /**
+   * Users that are not local (unknown here, or created by an earlier directory login) are checked
+   * against the directory when it is on; a local user with the same name always wins.
+   */
+  async function directoryLogin(username: string, password: string, user: UserRow | undefined) {
+    if (!deps.directory || (user && user.directory_type === 0)) return undefined;
+    return deps.directory.authenticate(username, password);
+  }
+
+  /** Creates or updates the local record of a directory user (no password), audited. */
+  async function syncDirectoryUser(
+    trx: Transaction<Database>,
+    request: FastifyRequest,
+    username: string,
+    d: NonNullable<Extract<Awaited<ReturnType<typeof directoryLogin>>, { ok: true }>>['user'],
+    existing: UserRow | undefined,
+  ): Promise<UserRow> {
+    const fields = {
+      email: d.email,
+      first_name: d.first_name,
+      last_name: d.last_name,
+      role: d.role,
+      directory_name: d.dn,
+      directory_type: d.directory_type,
+    };
+    const ctx = { ...auditContextOf(request), username: username.slice(0, 150), authMethod: 'ldap' };
+    if (!existing) {
+      const row = await repo.insertUser(trx, { username: username.trim(), password_hash: null, ...fields });
+      await audit.record(
+        trx,
+        { ...ctx, userId: row.id },
+        {
+          action: 'user.created',
+          status: 200,
+          targetType: 'user',
+          targetId: row.id,
+          summary: `created ${row.username} (${row.role}) on first directory login`,
+          details: { directory_name: d.dn, role: d.role },
+        },
+      );
+      return row;
+    }
+    const changed = (Object.keys(fields) as (keyof typeof fields)[]).filter((k) => existing[k] !== fields[k]);
+    if (changed.length === 0) return existing;
+    const row = (await repo.updateUser(trx, existing.id, fields)) ?? existing;
+    await audit.record(
+      trx,
+      { ...ctx, userId: row.id },
+      {
+        action: 'user.updated',
+        status: 200,
+        targetType: 'user',
+        targetId: row.id,
+        summary: `updated ${row.username} from the directory (${changed.join(', ')})`,
+        details: { fields: changed, role: row.role },
+      },
+    );
+    return row;
+  }
+
   async function refuse(request: FastifyRequest, username: string, action: string, reason: string) {
     await db.transaction().execute(async (trx) => {
       if (action === 'auth.login_failed')
@@ -102,20 +188,27 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         });
       }
       const user = await repo.findUserByUsername(username);
-      // Always verify against some hash, so unknown users cost the same time as known ones.
-      const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
-      if (!user?.password_hash || !ok) {
-        await refuse(request, username, 'auth.login_failed', BAD_CREDENTIALS);
+      const dir = await directoryLogin(username, password, user);
+      if (dir && !dir.ok) {
+        await refuse(request, username, 'auth.login_failed', `${BAD_CREDENTIALS} (directory: ${dir.reason})`);
         throw new AppError({ code: 'unauthenticated', message: BAD_CREDENTIALS });
       }
-      if (!user.is_active) {
+      if (!dir) {
+        // Always verify against some hash, so unknown users cost the same time as known ones.
+        const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
+        if (!user?.password_hash || !ok) {
+          await refuse(request, username, 'auth.login_failed', BAD_CREDENTIALS);
+          throw new AppError({ code: 'unauthenticated', message: BAD_CREDENTIALS });
+        }
+      }
+      if (user && !user.is_active) {
         await refuse(request, username, 'auth.login_refused', 'account is disabled');
         throw new AppError({
           code: 'unauthenticated',
           message: 'this account is disabled; ask an administrator',
         });
       }
-      if (user.api_only) {
+      if (user?.api_only) {
         await refuse(request, username, 'auth.login_refused', 'API-only user tried to log in');
         throw new AppError({
           code: 'forbidden',
@@ -124,11 +217,13 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       }
       const secret = issueSecret('session');
       const expires = new Date(now.getTime() + deps.sessionMaxSeconds * 1000);
-      const session = await db.transaction().execute(async (trx) => {
+      const { s: session, u } = await db.transaction().execute(async (trx) => {
+        const u = dir?.ok ? await syncDirectoryUser(trx, request, username, dir.user, user) : user;
+        if (!u) throw new Error('no user after a successful login');
         await repo.insertAttempt(trx, username, request.ip, true, now);
-        await repo.updateUser(trx, user.id, { last_login: now });
+        await repo.updateUser(trx, u.id, { last_login: now });
         const s = await repo.insertSession(trx, {
-          user_id: user.id,
+          user_id: u.id,
           digest: secret.digest,
           prefix: secret.prefix,
           created_at: now,
@@ -139,7 +234,12 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         });
         await audit.record(
           trx,
-          { ...auditContextOf(request), userId: user.id, username: user.username, authMethod: 'password' },
+          {
+            ...auditContextOf(request),
+            userId: u.id,
+            username: u.username,
+            authMethod: dir?.ok ? 'ldap' : 'password',
+          },
           {
             action: 'auth.login',
             status: 200,
@@ -149,14 +249,14 @@ export function createSessionsService(deps: SessionsServiceDeps) {
           },
           request,
         );
-        return s;
+        return { s, u };
       });
-      auth.invalidateUser(user.id);
+      auth.invalidateUser(u.id);
       return {
         token: secret.token,
         expires_at: session.expires_at.toISOString(),
         idle_timeout_seconds: deps.sessionIdleSeconds,
-        user_id: user.id,
+        user_id: u.id,
       };
     },
 

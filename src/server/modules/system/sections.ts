@@ -98,7 +98,10 @@ export const SECTIONS: readonly SectionDef[] = [
     name: 'directory',
     path: '/api/v1/config/directory/',
     summary: 'Directory (LDAP / OIDC) login',
-    description: 'Federated login settings. Bind password and client secret are write-only.',
+    description:
+      'Federated login settings. Bind password and client secret are write-only. With `ldap_enable`, users that are ' +
+      'not local log in through `POST /api/v1/auth/token/` with their directory password (search-then-bind); their ' +
+      'role comes from the group mapping. Their password is never stored.',
     body: StrictObject({
       ldap_enable: Bool('Allow LDAP logins'),
       ldap_url: Str('`ldap://` or `ldaps://` URL of the directory server', 500),
@@ -108,6 +111,16 @@ export const SECTIONS: readonly SectionDef[] = [
       ldap_user_search_base: Str('Base DN of user entries', 500),
       ldap_user_filter: Str('Search filter; `%(user)s` is the login name', 500),
       ldap_start_tls: Bool('Use StartTLS on ldap://'),
+      ldap_group_attribute: Str(
+        'Attribute of the user entry that lists its groups (DNs), e.g. `memberOf`',
+        100,
+      ),
+      ldap_admin_group: Str('DN of the group whose members log in as admins', 500),
+      ldap_operator_group: Str('DN of the group whose members log in as operators', 500),
+      ldap_viewer_group: Str('DN of the group whose members log in as viewers', 500),
+      ldap_require_group: Bool(
+        'Refuse directory users who are in none of the three groups (else: `default_role`)',
+      ),
       oidc_enable: Bool('Allow OpenID Connect logins'),
       oidc_issuer: Str('Issuer URL (https)', 500),
       oidc_client_id: Str('Client id', 300),
@@ -126,6 +139,11 @@ export const SECTIONS: readonly SectionDef[] = [
       ldap_user_search_base: '',
       ldap_user_filter: '(uid=%(user)s)',
       ldap_start_tls: false,
+      ldap_group_attribute: 'memberOf',
+      ldap_admin_group: '',
+      ldap_operator_group: '',
+      ldap_viewer_group: '',
+      ldap_require_group: false,
       oidc_enable: false,
       oidc_issuer: '',
       oidc_client_id: '',

@@ -12,6 +12,7 @@ import { type Alerts, createAlerts } from './alerts.js';
 import { createApplyHook } from './apply-hook.js';
 import { backupRoutes } from './backup.routes.js';
 import { type BackupService, createBackupService } from './backup.service.js';
+import { createDirectoryLogin, type DirectoryLogin } from './directory-login.js';
 import { filesRoutes } from './files.routes.js';
 import { createFileService } from './files.service.js';
 import { licenseRoutes } from './license.routes.js';
@@ -60,6 +61,8 @@ export interface SystemModule extends StewardModule {
   syslog: SyslogClient;
   /** Alert mails, SNMP traps and syslog messages (appliance offline/online, token expiry, backup failed). */
   alerts: Alerts;
+  /** LDAP search-then-bind for logins (app.ts hands it to identity). */
+  directory: DirectoryLogin;
   settingsService: SystemSettings;
   backup: BackupService;
   /** One pass of the retention job (tests call it directly). */
@@ -128,6 +131,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     traps,
     log: (m, e) => log(m, e),
   });
+  const directory = createDirectoryLogin(() => settingsService.internal('directory'));
   const store = createUploadStore(uploadsDir, limits);
   const files = createFileService({
     db: ctx.db,
@@ -214,6 +218,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     mailer,
     syslog,
     alerts,
+    directory,
     settingsService,
     backup,
     runRetention: retention,
