@@ -19,6 +19,7 @@ import {
   LOG_REDACTION,
   LOG_SERIALIZERS,
   registerConventions,
+  requestLoggerFactory,
 } from './http/conventions.js';
 import { registerErrorHandling } from './http/errors.js';
 import { registerMetrics } from './http/metrics.js';
@@ -94,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.https ? { https: deps.https } : {}),
     bodyLimit: deps.config.bodyLimitBytes,
     genReqId: generateRequestId,
+    childLoggerFactory: requestLoggerFactory,
     requestIdHeader: false,
     trustProxy: false,
     return503OnClosing: true,

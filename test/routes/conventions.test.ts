@@ -125,14 +125,11 @@ describe('headers and formats', () => {
     });
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
-    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    // The OWASP REST Security Cheat Sheet set for APIs.
+    expect(res.headers['x-frame-options']).toBe('DENY');
+    expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
     expect(res.headers['strict-transport-security']).toBe('max-age=31536000');
-    expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
     expect(res.headers['referrer-policy']).toBe('no-referrer');
-    const csp = String(res.headers['content-security-policy']);
-    expect(csp).toContain("default-src 'self'");
-    expect(csp).toContain("img-src 'self' data:");
-    expect(csp).not.toContain('upgrade-insecure-requests');
     expect(res.headers['x-request-id']).toBe('abc-123');
     // Error responses carry them too.
     const refused = await t.app.inject({ url: '/api/v1/auth/whoami/' });
@@ -140,13 +137,17 @@ describe('headers and formats', () => {
     expect(refused.headers['x-content-type-options']).toBe('nosniff');
   });
 
-  it('probes skip the browser security headers; the docs page keeps its own policy', async () => {
+  it('probes skip the browser security headers; pages get the full set, the docs page its own CSP', async () => {
     const probe = await t.app.inject({ url: '/healthz' });
     expect(probe.headers['x-request-id']).toBeDefined();
     expect(probe.headers['content-security-policy']).toBeUndefined();
     expect(probe.headers['x-frame-options']).toBeUndefined();
     const docs = await t.app.inject({ url: '/api/docs/' });
     expect(docs.statusCode).toBe(200);
+    // Pages get helmet's full set.
+    expect(docs.headers['x-frame-options']).toBe('SAMEORIGIN');
+    expect(docs.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(docs.headers['cache-control']).toBeUndefined();
     expect(String(docs.headers['content-security-policy'])).toContain(
       "img-src 'self' data: validator.swagger.io",
     );

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import compress from '@fastify/compress';
 import formbody from '@fastify/formbody';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 
 declare module 'fastify' {
@@ -54,6 +54,82 @@ export const LOG_SERIALIZERS = {
   },
 };
 
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+type Bindings = Record<string, unknown>;
+/** The pino logger Fastify hands to childLoggerFactory. */
+type PinoLogger = FastifyBaseLogger & {
+  levels: { values: Record<string, number> };
+  bindings(): Bindings;
+};
+
+/**
+ * The logger of one request (`request.log`). Fastify makes a pino child for every request, and
+ * pino serialises (and redacts) its bindings each time, although at the default level nothing
+ * a request logs is written. This one makes the pino child only when something is logged at an
+ * enabled level, so a request that logs nothing pays for one small object.
+ */
+class RequestLogger {
+  #child: FastifyBaseLogger | undefined;
+  constructor(
+    private readonly parent: PinoLogger,
+    private readonly bound: Bindings,
+    /** Route options may set another level (`logLevel`). */
+    private readonly options: { level?: string },
+  ) {}
+  get level() {
+    return this.#child?.level ?? this.options.level ?? this.parent.level;
+  }
+  set level(level: string) {
+    this.real().level = level;
+  }
+  private real(): FastifyBaseLogger {
+    this.#child ??= this.parent.child(this.bound, this.options);
+    return this.#child;
+  }
+  private write(level: Level, args: unknown[]) {
+    if (this.#child === undefined && !this.isLevelEnabled(level)) return;
+    (this.real()[level] as (...a: unknown[]) => void)(...args);
+  }
+  isLevelEnabled(level: string) {
+    const values = this.parent.levels.values;
+    return (values[level] ?? 0) >= (values[this.level] ?? 0);
+  }
+  fatal(...args: unknown[]) {
+    this.write('fatal', args);
+  }
+  error(...args: unknown[]) {
+    this.write('error', args);
+  }
+  warn(...args: unknown[]) {
+    this.write('warn', args);
+  }
+  info(...args: unknown[]) {
+    this.write('info', args);
+  }
+  debug(...args: unknown[]) {
+    this.write('debug', args);
+  }
+  trace(...args: unknown[]) {
+    this.write('trace', args);
+  }
+  silent() {}
+  child(bindings: Bindings, options?: object) {
+    return this.real().child(bindings, options);
+  }
+  bindings() {
+    return { ...this.parent.bindings(), ...this.bound };
+  }
+}
+
+/** Fastify's childLoggerFactory: see RequestLogger. */
+export function requestLoggerFactory(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  options: { level?: string },
+): FastifyBaseLogger {
+  return new RequestLogger(logger as PinoLogger, bindings, options) as unknown as FastifyBaseLogger;
+}
+
 /** The browser security headers of helmet's middleware for these options, worked out once. */
 export function securityHeadersOf(options: HelmetOptions): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -69,8 +145,9 @@ export function securityHeadersOf(options: HelmetOptions): Record<string, string
   return headers;
 }
 
-// The console and the docs page load only their own files; Swagger UI sets its own CSP.
-const SECURITY_HEADERS = securityHeadersOf({
+// Pages (the console, the docs page) get helmet's full set. They load only their own files;
+// Swagger UI sets its own CSP.
+const PAGE_HEADERS = securityHeadersOf({
   contentSecurityPolicy: {
     useDefaults: true,
     directives: {
@@ -82,13 +159,27 @@ const SECURITY_HEADERS = securityHeadersOf({
   crossOriginEmbedderPolicy: false,
 });
 
+// API responses are JSON for scripts, never rendered: the set the OWASP REST Security Cheat
+// Sheet recommends for APIs, and never cached.
+const API_HEADERS: Record<string, string> = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'strict-transport-security': PAGE_HEADERS['strict-transport-security'] as string,
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+const isApi = (url: string) => url.startsWith('/api/') && !url.startsWith('/api/docs');
+
 export async function registerConventions(app: FastifyInstance) {
-  // One synchronous hook sets the request id and helmet's headers. The headers do not depend
-  // on the request, so they are computed once at start; @fastify/helmet would rebuild helmet's
-  // middleware (and re-parse the CSP) on every request.
+  // One synchronous hook sets the request id and the security headers. The headers do not
+  // depend on the request, so they are computed once at start (@fastify/helmet would rebuild
+  // helmet's middleware and re-parse the CSP on every request). Handlers may still override.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    if (request.routeOptions.config?.securityHeaders !== false) reply.headers(SECURITY_HEADERS);
+    if (isApi(request.url)) reply.headers(API_HEADERS);
+    else if (request.routeOptions.config?.securityHeaders !== false) reply.headers(PAGE_HEADERS);
     done();
   });
   await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
@@ -100,12 +191,5 @@ export async function registerConventions(app: FastifyInstance) {
       request.body = {};
     }
     done();
-  });
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (request.url.startsWith('/api/') && !request.url.startsWith('/api/docs')) {
-      reply.header('cache-control', 'no-store');
-      reply.header('pragma', 'no-cache');
-    }
-    done(null, payload);
   });
 }

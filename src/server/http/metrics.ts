@@ -38,11 +38,22 @@ export function registerMetrics(app: FastifyInstance, db: DatabaseHandle, opts: 
     },
   });
 
-  app.addHook('onResponse', async (request, reply) => {
+  // The labelled children, looked up once per (method, route, status) instead of per request.
+  const children = new Map<string, { count: () => void; time: (seconds: number) => void }>();
+  app.addHook('onResponse', (request, reply, done) => {
     // Route patterns, not raw URLs, so label sets stay bounded; unmatched paths share one label.
     const route = request.routeOptions.url ?? 'unmatched';
-    requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-    duration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    const key = `${request.method} ${reply.statusCode} ${route}`;
+    let child = children.get(key);
+    if (!child) {
+      const counter = requests.labels(request.method, route, String(reply.statusCode));
+      const histogram = duration.labels(request.method, route);
+      child = { count: () => counter.inc(), time: (s) => histogram.observe(s) };
+      children.set(key, child);
+    }
+    child.count();
+    child.time(reply.elapsedTime / 1000);
+    done();
   });
 
   app.get('/metrics', { schema: { hide: true }, logLevel: 'warn' }, async (_req, reply) => {

@@ -11,7 +11,10 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db: Kysely<Database>) {
   app.decorateRequest('audited', false);
-  app.addHook('onResponse', async (request, reply) => {
+  // Synchronous: most requests return at the first checks, and the record of the others is
+  // written after the response has gone, so nothing waits for it.
+  app.addHook('onResponse', (request, reply, done) => {
+    done();
     if (request.audited) return;
     const route = request.routeOptions.url;
     if (!route?.startsWith('/api/')) return;
@@ -24,16 +27,16 @@ export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db
         : status === 403
           ? 'auth.permission_denied'
           : `request.${request.method.toLowerCase()}`;
-    try {
-      await audit.record(db, auditContextOf(request), {
+    audit
+      .record(db, auditContextOf(request), {
         action,
         outcome: status >= 400 ? (refused ? 'denied' : 'failure') : 'success',
         status,
         summary: `${request.method} ${route} answered ${status}`,
         details: refused ? { reason: request.authFailure ?? null } : {},
+      })
+      .catch((err: unknown) => {
+        request.log.error({ err }, 'could not write the audit record of a finished request');
       });
-    } catch (err) {
-      request.log.error({ err }, 'could not write the audit record of a finished request');
-    }
   });
 }

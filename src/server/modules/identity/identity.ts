@@ -106,7 +106,8 @@ export function createIdentity(deps: IdentityDeps) {
     await app.register(usersRoutes, services);
     await app.register(tokensRoutes, services);
     // Every request made with a token is remembered for GET /api/v1/tokens/{id}/activity/.
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
+      done();
       const p = request.principal;
       if (p?.tokenId === undefined) return;
       auth.recordActivity({
