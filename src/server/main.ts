@@ -51,6 +51,8 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
     jobIntervals: { fleetHealth: config.healthPollSeconds * 1000 },
     system: {
       applyHook: config.applyHook,
+      uploadLimits: { maxFileBytes: config.uploadMaxFileBytes, maxChunkBytes: config.uploadMaxChunkBytes },
+      fileQuotaBytes: config.fileQuotaBytes,
       licensePublicKey: config.licensePublicKeyFile
         ? readFileSync(config.licensePublicKeyFile, 'utf8')
         : undefined,

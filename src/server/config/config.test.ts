@@ -10,6 +10,21 @@ describe('loadConfig', () => {
     expect(c.databaseUrl).toBeUndefined();
     expect(c.dataDir.endsWith('/data')).toBe(true);
     expect(Object.isFrozen(c)).toBe(true);
+    expect(c.uploadMaxFileBytes).toBe(4 * 1024 ** 3);
+    expect(c.uploadMaxChunkBytes).toBe(64 * 1024 ** 2);
+    expect(c.fileQuotaBytes).toBe(10 * 1024 ** 3);
+  });
+
+  it('reads upload limits and the file quota, refusing nonsense', () => {
+    const c = loadConfig({ STEWARD_UPLOAD_MAX_FILE_BYTES: '2048', STEWARD_FILE_QUOTA_BYTES: '0' });
+    expect(c.uploadMaxFileBytes).toBe(2048);
+    expect(c.fileQuotaBytes).toBe(0);
+    expect(() => loadConfig({ STEWARD_UPLOAD_MAX_CHUNK_BYTES: '64M' })).toThrow(
+      /STEWARD_UPLOAD_MAX_CHUNK_BYTES/,
+    );
+    expect(() => loadConfig({ STEWARD_UPLOAD_MAX_FILE_BYTES: '10' })).toThrow(
+      /STEWARD_UPLOAD_MAX_FILE_BYTES/,
+    );
   });
 
   it('names every bad variable in one error, without echoing secrets', () => {

@@ -34,6 +34,12 @@ export interface Config {
   readonly licensePublicKeyFile: string | undefined;
   /** Seconds between two health-polling rounds of the fleet (run by the jobs leader). */
   readonly healthPollSeconds: number;
+  /** Largest file accepted by chunked uploads and POST /api/v1/files/, in bytes. */
+  readonly uploadMaxFileBytes: number;
+  /** Largest chunk of a chunked upload, in bytes. */
+  readonly uploadMaxChunkBytes: number;
+  /** Bytes of stored files one user may own (POST /api/v1/files/). */
+  readonly fileQuotaBytes: number;
 }
 
 interface Setting {
@@ -224,9 +230,35 @@ export const SETTINGS: readonly Setting[] = [
     key: 'healthPollSeconds',
     env: 'STEWARD_HEALTH_POLL_SECONDS',
     flag: '--health-poll-seconds',
-    description: 'Seconds between two rounds of appliance health polling (one replica polls, the jobs leader)',
+    description:
+      'Seconds between two rounds of appliance health polling (one replica polls, the jobs leader)',
     default: '10',
     parse: integer(1, 3600),
+  },
+  {
+    key: 'uploadMaxFileBytes',
+    env: 'STEWARD_UPLOAD_MAX_FILE_BYTES',
+    flag: '--upload-max-file-bytes',
+    description:
+      'Largest file accepted by chunked uploads (/api/v1/system/upload/) and /api/v1/files/, in bytes; one byte more is a 413',
+    default: String(4 * 1024 ** 3),
+    parse: integer(1024, 1024 ** 4),
+  },
+  {
+    key: 'uploadMaxChunkBytes',
+    env: 'STEWARD_UPLOAD_MAX_CHUNK_BYTES',
+    flag: '--upload-max-chunk-bytes',
+    description: 'Largest chunk of a chunked upload, in bytes',
+    default: String(64 * 1024 ** 2),
+    parse: integer(1024, 1024 ** 3),
+  },
+  {
+    key: 'fileQuotaBytes',
+    env: 'STEWARD_FILE_QUOTA_BYTES',
+    flag: '--file-quota-bytes',
+    description: 'Bytes of stored files one user may own (/api/v1/files/); an upload past it is refused',
+    default: String(10 * 1024 ** 3),
+    parse: integer(0, 1024 ** 5),
   },
 ];
 

@@ -97,6 +97,8 @@ export interface FileServiceDeps {
   clock: Clock;
   filesDir: string;
   quotaBytes: number;
+  /** Server-wide cap per file (STEWARD_UPLOAD_MAX_FILE_BYTES), above the admin's size limit. */
+  maxFileBytes?: number;
   storageSettings: () => Promise<Record<string, unknown>>;
 }
 
@@ -136,7 +138,10 @@ export function createFileService(deps: FileServiceDeps) {
 
   async function limitsFor(ownerId: number): Promise<number> {
     const s = await deps.storageSettings();
-    const perFile = Number(s.central_file_storage__file_size_limit ?? 1024) * 1024 * 1024;
+    const perFile = Math.min(
+      Number(s.central_file_storage__file_size_limit ?? 1024) * 1024 * 1024,
+      deps.maxFileBytes ?? Number.POSITIVE_INFINITY,
+    );
     const minFreeBytes = Number(s.central_storage_general__min_free_space ?? 0) * 1024 ** 3;
     if (minFreeBytes > 0) {
       await mkdir(deps.filesDir, { recursive: true });

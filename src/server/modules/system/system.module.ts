@@ -139,6 +139,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     clock: ctx.clock,
     filesDir: join(ctx.dataDir, 'files'),
     quotaBytes: opts.fileQuotaBytes ?? 10 * 1024 ** 3,
+    maxFileBytes: limits.maxFileBytes,
     storageSettings: () => settingsService.internal('central_logging'),
   });
   const backup = createBackupService({
@@ -242,7 +243,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       await settingsService.applyAll();
       await app.register(settingsRoutes, { service: settingsService, mailer });
       await app.register(uploadRoutes, { store });
-      await app.register(filesRoutes, { files });
+      await app.register(filesRoutes, { files, maxFileBytes: limits.maxFileBytes });
       await app.register(backupRoutes, { backup });
       await app.register(licenseRoutes, { license });
       await app.register(updatesRoutes, { store: () => opts.packageStore?.() });
