@@ -1,11 +1,18 @@
-// The manager's client for agent APIs. Plain node:http(s) with hard timeouts. Over TLS the
-// agent's self-signed certificate is pinned: the first contact (authorization) records it, and
-// later calls trust that one certificate only (`ca` = the pinned certificate), so a different
-// machine answering at the same URL is refused.
+// The manager's client for agent APIs, with hard timeouts. Over TLS the agent's self-signed
+// certificate is pinned: the first contact (authorization) records it, and later calls trust
+// that one certificate only (`ca` = the pinned certificate), so a different machine answering at
+// the same URL is refused.
+//
+// Calls to a known agent (pinned certificate, or plain HTTP) go through undici: one small
+// keep-alive pool per agent and certificate, so health polling reuses its connection instead of
+// paying a TCP (and TLS) handshake every round. Pools idle for five minutes are closed (idle
+// sockets never keep the process alive). The first contact, which must read the certificate the
+// agent presents, uses node:https once.
 
-import http from 'node:http';
+import { createHash } from 'node:crypto';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import { Pool } from 'undici';
 
 export interface AgentCallOptions {
   method?: 'GET' | 'POST' | 'PUT';
@@ -28,8 +35,6 @@ export class AgentUnreachable extends Error {
   override name = 'AgentUnreachable';
 }
 
-const keepAliveHttp = new http.Agent({ keepAlive: true, maxSockets: 4 });
-
 function toPem(raw: Buffer): string {
   const b64 =
     raw
@@ -39,6 +44,114 @@ function toPem(raw: Buffer): string {
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
+const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+const POOL_IDLE_MS = 5 * 60 * 1000;
+
+interface PoolEntry {
+  pool: Pool;
+  lastUsed: number;
+}
+const pools = new Map<string, PoolEntry>();
+let sweeper: NodeJS.Timeout | undefined;
+
+function sweep() {
+  const now = Date.now();
+  for (const [key, e] of pools) {
+    if (now - e.lastUsed > POOL_IDLE_MS) {
+      pools.delete(key);
+      void e.pool.close().catch(() => undefined);
+    }
+  }
+  if (pools.size === 0 && sweeper) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
+function poolFor(origin: string, pinnedCert: string | null | undefined): Pool {
+  const key = pinnedCert ? `${origin}\n${createHash('sha256').update(pinnedCert).digest('hex')}` : origin;
+  let e = pools.get(key);
+  if (!e) {
+    e = {
+      pool: new Pool(origin, {
+        // One connection serves the polls; a second lets an apply or upgrade run beside them.
+        connections: 2,
+        pipelining: 1,
+        keepAliveTimeout: 60_000,
+        keepAliveMaxTimeout: 10 * 60_000,
+        connect: {
+          timeout: 5000,
+          ...(pinnedCert
+            ? // Pinned: only this exact certificate is trusted; the host name is not what we check.
+              { ca: pinnedCert, checkServerIdentity: () => undefined, rejectUnauthorized: true }
+            : {}),
+        },
+      }),
+      lastUsed: 0,
+    };
+    pools.set(key, e);
+    if (!sweeper) {
+      sweeper = setInterval(sweep, 60_000);
+      sweeper.unref();
+    }
+  }
+  e.lastUsed = Date.now();
+  return e.pool;
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return text; // Not JSON: keep the text for the error message.
+  }
+}
+
+async function callPooled<T>(url: URL, opts: AgentCallOptions): Promise<AgentResponse<T>> {
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const headers: Record<string, string> = { accept: 'application/json' };
+  let body: string | undefined;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] = 'application/json';
+  }
+  if (opts.token) headers.authorization = `Token ${opts.token}`;
+  const started = performance.now();
+  try {
+    const res = await poolFor(url.origin, opts.pinnedCert).request({
+      method: opts.method ?? 'GET',
+      path: `${url.pathname}${url.search}`,
+      headers,
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    let size = 0;
+    const chunks: Buffer[] = [];
+    for await (const c of res.body) {
+      size += (c as Buffer).length;
+      if (size > MAX_ANSWER_BYTES) {
+        res.body.destroy();
+        throw new AgentUnreachable('agent answer too large');
+      }
+      chunks.push(c as Buffer);
+    }
+    const text =
+      chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    return {
+      status: res.statusCode,
+      body: parseBody(text) as T,
+      latencyMs: performance.now() - started,
+    };
+  } catch (err) {
+    if (err instanceof AgentUnreachable) throw err;
+    const e = err as Error;
+    if (e.name === 'TimeoutError' || e.name === 'AbortError')
+      throw new AgentUnreachable(`no answer from ${url.origin} within ${timeoutMs} ms`);
+    const cause = (e as { cause?: { message?: string } }).cause?.message;
+    throw new AgentUnreachable(`cannot reach ${url.origin}: ${cause ?? e.message}`);
+  }
+}
+
 export function callAgent<T = unknown>(
   baseUrl: string,
   path: string,
@@ -46,6 +159,8 @@ export function callAgent<T = unknown>(
 ): Promise<AgentResponse<T>> {
   const url = new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   const isHttps = url.protocol === 'https:';
+  // A known agent: pooled. First contact over TLS must read the certificate: node:https below.
+  if (!isHttps || opts.pinnedCert) return callPooled<T>(url, opts);
   const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
   const headers: Record<string, string> = { accept: 'application/json' };
   if (payload) {
@@ -56,16 +171,8 @@ export function callAgent<T = unknown>(
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const common = { method: opts.method ?? 'GET', headers, timeout: opts.timeoutMs ?? 5000 };
-    const req = isHttps
-      ? https.request(url, {
-          ...common,
-          ...(opts.pinnedCert
-            ? // Pinned: only this exact certificate is trusted; the host name is not what we check.
-              { ca: opts.pinnedCert, checkServerIdentity: () => undefined, rejectUnauthorized: true }
-            : { rejectUnauthorized: false }),
-          agent: false,
-        })
-      : http.request(url, { ...common, agent: keepAliveHttp });
+    // Trust on first use: any certificate; the caller pins the one it gets.
+    const req = https.request(url, { ...common, rejectUnauthorized: false, agent: false });
     req.on('timeout', () =>
       req.destroy(new AgentUnreachable(`no answer from ${url.origin} within ${common.timeout} ms`)),
     );
@@ -86,20 +193,13 @@ export function callAgent<T = unknown>(
       let size = 0;
       res.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > 4 * 1024 * 1024) req.destroy(new AgentUnreachable('agent answer too large'));
+        if (size > MAX_ANSWER_BYTES) req.destroy(new AgentUnreachable('agent answer too large'));
         else chunks.push(c);
       });
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try {
-          body = text ? JSON.parse(text) : null;
-        } catch {
-          // Not JSON: keep the text for the error message.
-        }
         resolve({
           status: res.statusCode ?? 0,
-          body: body as T,
+          body: parseBody(Buffer.concat(chunks).toString('utf8')) as T,
           peerCert,
           latencyMs: performance.now() - started,
         });

@@ -23,6 +23,13 @@ export interface RolloutDeps {
   concurrency?: number | undefined;
 }
 
+/** Why an appliance in maintenance was not sent a configuration. */
+export const MAINTENANCE_HOLD = {
+  reason:
+    'the appliance is in maintenance: the configuration was not sent; apply again once maintenance ends (PATCH /api/v1/appliances/{id}/ {"maintenance": false})',
+  maintenance: true,
+};
+
 export function createRollout(deps: RolloutDeps) {
   const { repo, fleet, audit, clock, secrets } = deps;
   const db = repo.db;
@@ -64,6 +71,15 @@ export function createRollout(deps: RolloutDeps) {
     revision: number,
     content: ConfigContent,
   ): Promise<Outcome> {
+    // Put in maintenance after the apply started: hold it back like the others in maintenance.
+    if (row.maintenance) {
+      return {
+        row,
+        status: 'changes_awaiting_apply',
+        details: { ...MAINTENANCE_HOLD, revision },
+        appliedHash: null,
+      };
+    }
     let status = 'error';
     let details: Record<string, unknown> = {};
     let appliedHash: string | null = null;
@@ -130,7 +146,12 @@ export function createRollout(deps: RolloutDeps) {
           at: now,
           appliance_id: o.row.id,
           appliance_name: o.row.name,
-          kind: o.status === 'error' ? 'config.failed' : 'config.applied',
+          kind:
+            o.status === 'error'
+              ? 'config.failed'
+              : o.status === 'changes_awaiting_apply'
+                ? 'config.held'
+                : 'config.applied',
           severity: o.status === 'error' ? 'error' : o.status === 'unsupported' ? 'warning' : 'info',
           source: 'manager',
           message:
@@ -139,7 +160,9 @@ export function createRollout(deps: RolloutDeps) {
                   0,
                   2000,
                 )
-              : `configuration revision ${source.revision} applied to ${o.row.name} (${o.status})`,
+              : o.status === 'changes_awaiting_apply'
+                ? `configuration revision ${source.revision} not sent to ${o.row.name}: it is in maintenance`
+                : `configuration revision ${source.revision} applied to ${o.row.name} (${o.status})`,
           details: JSON.stringify(o.details),
         }));
       if (events.length > 0) await trx.insertInto('fleet_events').values(events).execute();
@@ -187,9 +210,40 @@ export function createRollout(deps: RolloutDeps) {
     label: string,
   ) {
     const now = clock.now();
-    const ready = targets.filter((t) => t.authorized);
+    const ready = targets.filter((t) => t.authorized && !t.maintenance);
     const refused = targets.filter((t) => !t.authorized);
+    const held = targets.filter((t) => t.authorized && t.maintenance);
     await db.transaction().execute(async (trx) => {
+      if (held.length > 0) {
+        await trx
+          .updateTable('appliances')
+          .set({
+            configuration_status: 'changes_awaiting_apply',
+            configuration_status_details: JSON.stringify({ ...MAINTENANCE_HOLD, revision: source.revision }),
+            updated: now,
+          })
+          .where(
+            'id',
+            'in',
+            held.map((t) => t.id),
+          )
+          .execute();
+        await trx
+          .insertInto('fleet_events')
+          .values(
+            held.map((t) => ({
+              at: now,
+              appliance_id: t.id,
+              appliance_name: t.name,
+              kind: 'config.held',
+              severity: 'info',
+              source: 'manager',
+              message: `configuration revision ${source.revision} not sent to ${t.name}: it is in maintenance`,
+              details: JSON.stringify({ ...MAINTENANCE_HOLD, revision: source.revision }),
+            })),
+          )
+          .execute();
+      }
       if (ready.length > 0) {
         await trx
           .updateTable('appliances')
@@ -236,11 +290,11 @@ export function createRollout(deps: RolloutDeps) {
       source,
     );
     return {
-      detail: `applying revision ${source.revision} to ${ready.length} appliance(s) in the background`,
+      detail: `applying revision ${source.revision} to ${ready.length} appliance(s) in the background${held.length > 0 ? `; ${held.length} in maintenance not sent it` : ''}`,
       revision: source.revision,
       appliances: targets.map((t) => ({
         name: t.name,
-        configuration_status: t.authorized ? 'pending' : 'error',
+        configuration_status: !t.authorized ? 'error' : t.maintenance ? 'changes_awaiting_apply' : 'pending',
       })),
     };
   }

@@ -24,7 +24,20 @@ export interface FleetModule extends StewardModule {
   upgrades: UpgradeService;
 }
 
-export function createFleetModule(ctx: ModuleContext): FleetModule {
+export interface FleetModuleOptions {
+  /**
+   * Called after the transaction that records an appliance going online or offline commits
+   * (alerts hook in here). Never called for appliances in maintenance. Must not throw; errors
+   * are ignored so that polling goes on.
+   */
+  onApplianceTransition?: (e: {
+    online: boolean;
+    appliance: { id: number; name: string; type: string };
+    reason: string;
+  }) => void;
+}
+
+export function createFleetModule(ctx: ModuleContext, options: FleetModuleOptions = {}): FleetModule {
   const repo = createFleetRepo(ctx.db);
   const managerKey = createManagerKeyStore(ctx.db, ctx.secrets);
   const fleet = createFleetService({
@@ -64,6 +77,7 @@ export function createFleetModule(ctx: ModuleContext): FleetModule {
     audit: ctx.audit,
     clock: ctx.clock,
     intervalMs: ctx.jobIntervals?.fleetHealth ?? DEFAULT_HEALTH_INTERVAL_MS,
+    onTransition: options.onApplianceTransition,
     asLeader: (fn) => ctx.leader.runJob('fleet_health', fn),
   });
 

@@ -1,5 +1,5 @@
 // Fleet queries. Rows or undefined; never HTTP errors.
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { AppliancesTable, ConfigGroupsTable, FleetEventsTable } from './fleet.tables.js';
 import './fleet.tables.js';
@@ -9,6 +9,27 @@ export type ApplianceRow = Selectable<AppliancesTable>;
 export type GroupRow = Selectable<ConfigGroupsTable>;
 export type EventRow = Selectable<FleetEventsTable>;
 export type ApplianceWithGroup = ApplianceRow & { group_name: string | null; group_kind: string | null };
+/** What a health round reads of each authorized appliance (no certificates, no JSON documents). */
+export type PollTarget = Pick<
+  ApplianceRow,
+  | 'id'
+  | 'name'
+  | 'type'
+  | 'url'
+  | 'uuid'
+  | 'online'
+  | 'maintenance'
+  | 'status'
+  | 'release'
+  | 'running_hash'
+  | 'configuration_status'
+  | 'applied_hash'
+  | 'applied_revision'
+  | 'events_cursor'
+> & {
+  /** Digest of the token and pinned certificate: the cached ones are re-read when it changes. */
+  cred_key: string;
+};
 
 export function createFleetRepo(db: Kysely<Database>) {
   const appliancesWithGroup = (d: Db) =>
@@ -79,14 +100,69 @@ export function createFleetRepo(db: Kysely<Database>) {
     async packageVersions(d: Db = db): Promise<{ type: string; version: string; requires: string }[]> {
       return d.selectFrom('fleet_packages').select(['type', 'version', 'requires']).execute();
     },
+    /** Who is in these groups, and whether each is up: for hub redundancy. */
+    async membersOf(
+      groupIds: number[],
+      d: Db = db,
+    ): Promise<Pick<ApplianceRow, 'id' | 'name' | 'type' | 'group_id' | 'online' | 'authorized'>[]> {
+      if (groupIds.length === 0) return [];
+      return d
+        .selectFrom('appliances')
+        .select(['id', 'name', 'type', 'group_id', 'online', 'authorized'])
+        .where('group_id', 'in', groupIds)
+        .orderBy('name')
+        .execute();
+    },
     async groupMembers(groupId: number, d: Db = db): Promise<ApplianceWithGroup[]> {
       return (await appliancesWithGroup(d)
         .where('a.group_id', '=', groupId)
         .orderBy('a.id')
         .execute()) as ApplianceWithGroup[];
     },
-    async authorizedAppliances(d: Db = db): Promise<ApplianceRow[]> {
-      return d.selectFrom('appliances').selectAll().where('authorized', '=', true).orderBy('id').execute();
+    /** The health round's narrow read of every authorized appliance. */
+    async pollTargets(d: Db = db): Promise<PollTarget[]> {
+      return d
+        .selectFrom('appliances')
+        .select([
+          'id',
+          'name',
+          'type',
+          'url',
+          'uuid',
+          'online',
+          'maintenance',
+          'status',
+          'release',
+          'running_hash',
+          'configuration_status',
+          'applied_hash',
+          'applied_revision',
+          'events_cursor',
+          sql<string>`md5(coalesce(agent_token_sealed, '') || '|' || coalesce(tls_cert_pem, ''))`.as(
+            'cred_key',
+          ),
+        ])
+        .where('authorized', '=', true)
+        .orderBy('id')
+        .execute();
+    },
+    async credentials(
+      ids: number[],
+      d: Db = db,
+    ): Promise<(Pick<ApplianceRow, 'id' | 'agent_token_sealed' | 'tls_cert_pem'> & { cred_key: string })[]> {
+      if (ids.length === 0) return [];
+      return d
+        .selectFrom('appliances')
+        .select([
+          'id',
+          'agent_token_sealed',
+          'tls_cert_pem',
+          sql<string>`md5(coalesce(agent_token_sealed, '') || '|' || coalesce(tls_cert_pem, ''))`.as(
+            'cred_key',
+          ),
+        ])
+        .where('id', 'in', ids)
+        .execute();
     },
     async getGroup(name: string, d: Db = db): Promise<GroupRow | undefined> {
       return d.selectFrom('config_groups').selectAll().where('name', '=', name).executeTakeFirst();

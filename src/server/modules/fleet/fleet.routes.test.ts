@@ -359,6 +359,99 @@ describe('configuration groups', () => {
     expect(after.json().appliances[0].changes).toEqual([]);
   });
 
+  it('maintenance: settable (audited, unknown fields 400), held back from applies, applied after', async () => {
+    const unknown = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/appliances/${w1Id}/`,
+      headers: admin,
+      payload: { maintenance: true, name: 'renamed' },
+    });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.body).toContain('name');
+    const notBool = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/appliances/${w1Id}/`,
+      headers: admin,
+      payload: { maintenance: 'sometimes' },
+    });
+    expect(notBool.statusCode).toBe(400);
+    expect(notBool.body).toContain('maintenance');
+    const forbidden = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/appliances/${w1Id}/`,
+      headers: viewer,
+      payload: { maintenance: true },
+    });
+    expect(forbidden.statusCode).toBe(403);
+    const on = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/appliances/${w1Id}/`,
+      headers: admin,
+      payload: { maintenance: true },
+    });
+    expect(on.statusCode, on.body).toBe(200);
+    expect(on.json().maintenance).toBe(true);
+    const audited = await t.db
+      .selectFrom('audit_log')
+      .select(['action', 'summary'])
+      .where('action', '=', 'appliance.maintenance_started')
+      .execute();
+    expect(audited).toEqual([
+      { action: 'appliance.maintenance_started', summary: 'put appliance cg-w1 in maintenance' },
+    ]);
+
+    const before = w1.state.config();
+    const save = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/config-group/save/G1/',
+      headers: admin,
+      payload: { content: { cloud__timeout: 90 } },
+    });
+    expect(save.statusCode, save.body).toBe(200);
+    const apply = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/config-group/update/G1/',
+      headers: admin,
+      payload: { applyconfiguration: [] },
+    });
+    expect(apply.statusCode, apply.body).toBe(202);
+    expect(apply.json().appliances).toEqual([
+      { name: 'cg-w1', configuration_status: 'changes_awaiting_apply' },
+    ]);
+    // Nothing was sent: the status is recorded by the apply itself, with no rollout to wait for.
+    const held = (
+      await t.app.inject({ method: 'GET', url: `/api/v1/appliances/${w1Id}/`, headers: admin })
+    ).json();
+    expect(held.configuration_status).toBe('changes_awaiting_apply');
+    expect(held.configuration_status_details).toMatchObject({ maintenance: true });
+    expect(held.configuration_status_details.reason).toContain('in maintenance');
+    expect(w1.state.config()).toEqual(before);
+    const heldEvent = await t.app.inject({
+      method: 'GET',
+      url: `/api/v1/activities/?appliance=${w1Id}&kind=config.held`,
+      headers: admin,
+    });
+    expect(heldEvent.json().count).toBe(1);
+
+    const off = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/appliances/${w1Id}/`,
+      headers: admin,
+      payload: { maintenance: false },
+    });
+    expect(off.json().maintenance).toBe(false);
+    const again = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/config-group/update/G1/',
+      headers: admin,
+      payload: { applyconfiguration: [] },
+    });
+    expect(again.json().appliances).toEqual([{ name: 'cg-w1', configuration_status: 'pending' }]);
+    const done = await waitForStatus(w1Id, (s) => s !== 'pending');
+    expect(done.configuration_status).toBe('done');
+    expect(w1.state.config()).toMatchObject({ content: { cloud__timeout: 90 } });
+  });
+
   it('lists groups with page_size and deletes one', async () => {
     const list = await t.app.inject({
       method: 'GET',
@@ -435,6 +528,78 @@ describe('hub groups and connectors', () => {
     expect(apply.statusCode, apply.body).toBe(202);
     const done = await waitForStatus(hubId, (s) => s !== 'pending');
     expect(done.configuration_status).toBe('done');
+  });
+
+  it('redundancy: from the hub group and whether the peer hub is up; connected workers are the online ones', async () => {
+    const get = async (id: number) =>
+      (await t.app.inject({ method: 'GET', url: `/api/v1/appliances/${id}/`, headers: admin })).json();
+    const add = async (name: string, type: 'tiscale-hub' | 'tiscale-worker') => {
+      const a = await agent(type);
+      const id = (await createAppliance(name, type, a.url)).id;
+      const auth = await t.app.inject({
+        method: 'GET',
+        url: `/api/v1/appliances/${id}/authorization/`,
+        headers: admin,
+      });
+      expect(auth.statusCode, auth.body).toBe(200);
+      return id;
+    };
+    const p = await add('hub-p', 'tiscale-hub');
+    const f = await add('hub-f', 'tiscale-hub');
+    const w = await add('hub-w', 'tiscale-worker');
+    const lone = await get(p);
+    expect(lone).toMatchObject({
+      redundancy_status: 'standalone',
+      redundant_with: null,
+      connected_workers: [],
+    });
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tiscale-hub-group/create/',
+      headers: admin,
+      payload: {
+        name: 'HA',
+        primary_router_id: 'r1',
+        primary_host: 'hub-p',
+        fallback_router_id: 'r2',
+        fallback_host: 'hub-f',
+      },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const joined = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/tiscale-hub-group/save/HA/',
+      headers: admin,
+      payload: { appliances: ['hub-p', 'hub-f', 'hub-w'] },
+    });
+    expect(joined.statusCode, joined.body).toBe(200);
+    expect(await get(p)).toMatchObject({
+      redundancy_status: 'redundant',
+      configured_redundancy_status: 'redundant',
+      redundant_with: 'hub-f',
+      connected_workers: ['hub-w'],
+    });
+    expect(await get(f)).toMatchObject({ redundancy_status: 'redundant', redundant_with: 'hub-p' });
+    expect(await get(w)).toMatchObject({ redundancy_status: 'standalone', connected_workers: [] });
+    // What the health job records when the fallback hub and the worker stop answering.
+    await t.db.updateTable('appliances').set({ online: false }).where('id', 'in', [f, w]).execute();
+    expect(await get(p)).toMatchObject({
+      redundancy_status: 'degraded',
+      configured_redundancy_status: 'redundant',
+      redundant_with: 'hub-f',
+      connected_workers: [],
+    });
+    expect((await get(f)).redundancy_status).toBe('degraded');
+    const list = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/appliances/?group_name=HA',
+      headers: admin,
+    });
+    expect(list.json().results.map((r: { redundancy_status: string }) => r.redundancy_status)).toEqual([
+      'degraded',
+      'degraded',
+      'standalone',
+    ]);
   });
 
   it('enables and configures a connector on a hub; ids must be digits; hubs only', async () => {

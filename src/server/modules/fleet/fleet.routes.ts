@@ -17,6 +17,7 @@ import {
   ConnectorState,
   CreateApplianceBody,
   TokenBody,
+  UpdateApplianceBody,
 } from './fleet.schemas.js';
 import type { FleetService } from './fleet.service.js';
 
@@ -107,6 +108,23 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
         },
       },
       async (request) => fleet.get(request.params.id),
+    );
+
+    r.patch(
+      '/api/v1/appliances/:id/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'Put an appliance in or out of maintenance',
+          description:
+            'Sets `maintenance`. While in maintenance the appliance is still polled (its health stays visible), but configuration applies skip it: it stays `changes_awaiting_apply` with `configuration_status_details.reason` saying so, and is sent the configuration by the next apply after maintenance ends. Going offline or coming back is listed as an `info` activity instead of a warning and raises no alert. Audited. Unknown fields are a 400.',
+          params: ApplianceIdParams,
+          body: UpdateApplianceBody,
+          response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404) },
+        },
+      },
+      async (request) => fleet.setMaintenance(request, request.params.id, request.body.maintenance),
     );
 
     r.delete(

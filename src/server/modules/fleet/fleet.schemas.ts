@@ -153,6 +153,16 @@ export const CreateApplianceBody = StrictObject(
   },
 );
 
+export const UpdateApplianceBody = StrictObject(
+  {
+    maintenance: Type.Boolean({
+      description:
+        'In maintenance the appliance is still polled, but configuration is not sent to it (it stays `changes_awaiting_apply`, saying why) and going offline raises no alarm',
+    }),
+  },
+  { examples: [{ maintenance: true }] },
+);
+
 export const TokenBody = StrictObject(
   {
     token: Type.String({

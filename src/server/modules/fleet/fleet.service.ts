@@ -15,7 +15,7 @@ import { parseSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { type AgentResponse, AgentUnreachable, agentErrorText, callAgent } from './agent-client.js';
 import type { ApplianceRow, ApplianceWithGroup, Db, FleetRepo } from './fleet.repo.js';
-import { toApplianceOut, toCompactOut } from './fleet.views.js';
+import { type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
 import type { ManagerKeyStore } from './manager-key.js';
 
 export interface FleetServiceDeps {
@@ -158,7 +158,52 @@ export function createFleetService(deps: FleetServiceDeps) {
         details: { uuid: info.uuid },
       });
     });
-    return toApplianceOut(await mustGet(row.id));
+    return (await present([await mustGet(row.id)]))[0] as ReturnType<typeof toApplianceOut>;
+  }
+
+  /** Redundancy and connected workers of the hubs among `rows`, from their hub groups. */
+  async function redundancyOf(rows: ApplianceWithGroup[]): Promise<Map<number, Redundancy>> {
+    const out = new Map<number, Redundancy>();
+    const hubGroups = [
+      ...new Set(
+        rows.filter((r) => r.group_kind === 'hub' && r.group_id !== null).map((r) => r.group_id as number),
+      ),
+    ];
+    if (hubGroups.length === 0) return out;
+    const members = await repo.membersOf(hubGroups);
+    for (const r of rows) {
+      if (r.group_kind !== 'hub' || r.type !== 'tiscale-hub') continue;
+      const group = members.filter((m) => m.group_id === r.group_id);
+      const peers = group.filter((m) => m.type === 'tiscale-hub' && m.id !== r.id);
+      const up = (m: { online: boolean; authorized: boolean }) => m.online && m.authorized;
+      const peerUp = peers.find(up);
+      out.set(r.id, {
+        redundancy_status: peers.length === 0 ? 'standalone' : peerUp && up(r) ? 'redundant' : 'degraded',
+        configured_redundancy_status: peers.length === 0 ? 'standalone' : 'redundant',
+        redundant_with: (peerUp ?? peers[0])?.name ?? null,
+        connected_workers: group.filter((m) => m.type === 'tiscale-worker' && up(m)).map((m) => m.name),
+      });
+    }
+    return out;
+  }
+
+  /** The wire form, with hub redundancy and the newest package in the store each appliance may take. */
+  async function present(rows: ApplianceWithGroup[]) {
+    const [packages, redundancy] = await Promise.all([repo.packageVersions(), redundancyOf(rows)]);
+    return rows.map((r) => {
+      const release = r.release ?? '0';
+      let best: string | null = null;
+      for (const p of packages) {
+        if (
+          p.type !== r.type ||
+          compareReleases(p.version, release) <= 0 ||
+          compareReleases(release, p.requires) < 0
+        )
+          continue;
+        if (best === null || compareReleases(p.version, best) > 0) best = p.version;
+      }
+      return { ...toApplianceOut(r, redundancy.get(r.id)), available_update_version: best };
+    });
   }
 
   return {
@@ -241,30 +286,43 @@ export function createFleetService(deps: FleetServiceDeps) {
       return { count, rows };
     },
 
-    /** The wire form, with the newest package in the store that each appliance may take. */
-    async present(rows: ApplianceWithGroup[]) {
-      const packages = await repo.packageVersions();
-      return rows.map((r) => {
-        const release = r.release ?? '0';
-        let best: string | null = null;
-        for (const p of packages) {
-          if (
-            p.type !== r.type ||
-            compareReleases(p.version, release) <= 0 ||
-            compareReleases(release, p.requires) < 0
-          )
-            continue;
-          if (best === null || compareReleases(p.version, best) > 0) best = p.version;
-        }
-        return { ...toApplianceOut(r), available_update_version: best };
-      });
-    },
+    present,
 
     toApplianceOut,
     toCompactOut,
 
     async get(id: number) {
-      return (await this.present([await mustGet(id)]))[0] as ReturnType<typeof toApplianceOut>;
+      return (await present([await mustGet(id)]))[0] as ReturnType<typeof toApplianceOut>;
+    },
+
+    /** Maintenance: still polled, but no configuration is sent and going offline alarms nobody. */
+    async setMaintenance(request: FastifyRequest, id: number, on: boolean) {
+      await db.transaction().execute(async (trx) => {
+        const row = await mustGet(id, trx);
+        if (row.maintenance === on) return;
+        await trx
+          .updateTable('appliances')
+          .set({ maintenance: on, updated: clock.now() })
+          .where('id', '=', id)
+          .execute();
+        await event(
+          trx,
+          row,
+          on ? 'appliance.maintenance_started' : 'appliance.maintenance_ended',
+          on
+            ? `appliance ${row.name} is in maintenance: no configuration is sent to it and going offline raises no alarm`
+            : `appliance ${row.name} is out of maintenance`,
+        );
+        await audit.recordFor(trx, request, {
+          action: on ? 'appliance.maintenance_started' : 'appliance.maintenance_ended',
+          targetType: 'appliance',
+          targetId: id,
+          summary: `${on ? 'put' : 'took'} appliance ${row.name} ${on ? 'in' : 'out of'} maintenance`,
+          status: 200,
+          details: { maintenance: on },
+        });
+      });
+      return (await present([await mustGet(id)]))[0] as ReturnType<typeof toApplianceOut>;
     },
 
     async remove(request: FastifyRequest, id: number) {

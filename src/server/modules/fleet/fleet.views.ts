@@ -15,8 +15,28 @@ function hostOf(url: string): string {
   }
 }
 
-export function toApplianceOut(r: ApplianceWithGroup) {
-  const hubSettings = r.group_kind === 'hub';
+/**
+ * Redundancy of a hub, from its hub group: the other hubs of the group are its peers. `redundant`
+ * when it and a peer are online, `degraded` when the group has a peer but one side is offline (or
+ * not authorized), `standalone` without a peer. Workers and hubs outside hub groups are
+ * `standalone`. `connected_workers` are the group's workers the manager sees online: Steward sees
+ * appliances through their agents, not the hub's own connections.
+ */
+export interface Redundancy {
+  redundancy_status: 'redundant' | 'degraded' | 'standalone';
+  configured_redundancy_status: 'redundant' | 'standalone';
+  redundant_with: string | null;
+  connected_workers: string[];
+}
+
+export const STANDALONE: Redundancy = {
+  redundancy_status: 'standalone',
+  configured_redundancy_status: 'standalone',
+  redundant_with: null,
+  connected_workers: [],
+};
+
+export function toApplianceOut(r: ApplianceWithGroup, redundancy: Redundancy = STANDALONE) {
   return {
     id: r.id,
     uuid: r.uuid,
@@ -38,10 +58,10 @@ export function toApplianceOut(r: ApplianceWithGroup) {
     created: iso(r.created) as string,
     updated: iso(r.updated) as string,
     group_name: r.group_name,
-    redundancy_status: hubSettings ? 'redundant' : 'standalone',
-    configured_redundancy_status: hubSettings ? 'redundant' : 'standalone',
-    redundant_with: null as string | null,
-    connected_workers: [] as string[],
+    redundancy_status: redundancy.redundancy_status as string,
+    configured_redundancy_status: redundancy.configured_redundancy_status as string,
+    redundant_with: redundancy.redundant_with,
+    connected_workers: redundancy.connected_workers,
     application_url: r.url,
     available_update_version: null as string | null,
     has_update_log_endpoint: true,

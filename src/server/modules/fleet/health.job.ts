@@ -1,14 +1,20 @@
 // Health polling: every interval, ask each authorized appliance's agent for its status, with a
 // bounded number of calls in flight. Records online/offline transitions (audited, and listed
 // as activities), detects configuration drift (`mismatch`), and pulls the agent's own events.
-// A round that overruns the interval delays the next one rather than piling up.
+// Rounds start every interval; a round that overruns it delays the next one rather than piling up.
+//
+// Cost at 10,000 appliances: a round reads a narrow projection of the appliances (credentials
+// are cached and re-read only when they change), and writes only what changed: a change of
+// status, release or running configuration is written at once, while latency, last_seen_online
+// and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
+// statement per round. Appliances in maintenance are polled, but their transitions raise no alarm.
 
 import { sql } from 'kysely';
 import type { AgentEvent, AgentStatus } from '../../../contract/fleet-fields.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { systemContext } from '../audit/audit.service.js';
-import type { ApplianceRow, FleetRepo } from './fleet.repo.js';
+import type { FleetRepo, PollTarget } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
 
 export interface HealthJobDeps {
@@ -21,7 +27,21 @@ export interface HealthJobDeps {
   asLeader: (fn: () => Promise<void>) => Promise<unknown>;
   concurrency?: number;
   timeoutMs?: number;
+  /** Latency, last_seen_online and system_data are written at most this often per appliance. */
+  telemetryMs?: number;
+  /** Called after the transaction recording an online/offline transition commits; never in maintenance. */
+  onTransition?: ((e: ApplianceTransition) => void) | undefined;
 }
+
+/** An appliance went online or offline (FleetModuleOptions.onApplianceTransition). */
+export interface ApplianceTransition {
+  online: boolean;
+  appliance: { id: number; name: string; type: string };
+  /** Why it is offline (the connection error or the agent's answer); empty when back online. */
+  reason: string;
+}
+
+export const DEFAULT_TELEMETRY_MS = 60_000;
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
 export async function eachLimited<T>(
@@ -40,6 +60,7 @@ export async function eachLimited<T>(
 }
 
 const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
+const FLUSH_ROWS = 1000;
 
 export function createHealthJob(deps: HealthJobDeps) {
   const { repo, fleet, audit, clock } = deps;
@@ -47,8 +68,17 @@ export function createHealthJob(deps: HealthJobDeps) {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
+  const telemetryMs = deps.telemetryMs ?? DEFAULT_TELEMETRY_MS;
+  /** When each appliance's telemetry was last written (this replica, since it leads). */
+  const telemetryAt = new Map<number, number>();
+  /** Token and pinned certificate per appliance, keyed by a digest the round reads. */
+  const credentials = new Map<
+    number,
+    { key: string; agent_token_sealed: string | null; tls_cert_pem: string | null }
+  >();
 
-  async function transition(row: ApplianceRow, online: boolean, reason: string) {
+  async function transition(row: PollTarget, online: boolean, reason: string) {
+    const quiet = row.maintenance;
     await db.transaction().execute(async (trx) => {
       await trx
         .updateTable('appliances')
@@ -60,23 +90,30 @@ export function createHealthJob(deps: HealthJobDeps) {
         trx,
         row,
         kind,
-        `appliance ${row.name} is ${online ? 'back online' : `offline: ${reason}`}`,
-        online ? 'info' : 'warning',
+        `appliance ${row.name} is ${online ? 'back online' : `offline: ${reason}`}${quiet ? ' (in maintenance)' : ''}`,
+        online || quiet ? 'info' : 'warning',
+        quiet ? { maintenance: true } : {},
       );
       await audit.record(trx, systemContext('fleet-health'), {
         action: kind,
         targetType: 'appliance',
         targetId: row.id,
-        summary: `appliance ${row.name} went ${online ? 'online' : 'offline'}${online ? '' : ` (${reason})`}`,
+        summary: `appliance ${row.name} went ${online ? 'online' : 'offline'}${online ? '' : ` (${reason})`}${quiet ? ' in maintenance' : ''}`,
       });
     });
+    if (quiet || !deps.onTransition) return;
+    try {
+      deps.onTransition({ online, appliance: { id: row.id, name: row.name, type: row.type }, reason });
+    } catch {
+      // A listener's failure must not stop the polling.
+    }
   }
 
-  async function pullEvents(row: ApplianceRow, lastEventId: number) {
+  async function pullEvents(row: PollTarget, lastEventId: number) {
     let cursor = lastEventId < row.events_cursor ? 0 : row.events_cursor; // agent state was reset
     for (let i = 0; i < 5 && cursor < lastEventId; i++) {
       const res = await fleet.agentCall<{ events: AgentEvent[] }>(
-        row,
+        agentOf(row),
         `agent/v1/events?after=${cursor}&limit=200`,
         {
           timeoutMs: deps.timeoutMs ?? 3000,
@@ -114,6 +151,11 @@ export function createHealthJob(deps: HealthJobDeps) {
   /** One UPDATE for many appliances: at 10,000 appliances a statement per poll would dominate. */
   async function flush(batch: Seen[]): Promise<void> {
     if (batch.length === 0) return;
+    if (batch.length > FLUSH_ROWS) {
+      // Bounded statements (PostgreSQL takes at most 65,535 parameters in one).
+      for (let i = 0; i < batch.length; i += FLUSH_ROWS) await flush(batch.slice(i, i + FLUSH_ROWS));
+      return;
+    }
     const now = clock.now();
     const values = sql.join(
       batch.map(
@@ -129,7 +171,7 @@ export function createHealthJob(deps: HealthJobDeps) {
   }
 
   /** Drift: compare the running hash with the applied one; only ever moves from the state it read. */
-  async function checkDrift(row: ApplianceRow, status: AgentStatus) {
+  async function checkDrift(row: PollTarget, status: AgentStatus) {
     const running = status.config?.hash ?? null;
     if (!DRIFT_CHECKED.has(row.configuration_status) || !row.applied_hash) return;
     let next: { status: string; details: Record<string, unknown> } | undefined;
@@ -142,12 +184,13 @@ export function createHealthJob(deps: HealthJobDeps) {
           expected_hash: row.applied_hash,
           running_hash: running,
           running_revision: status.config?.revision ?? null,
-          previous: row.configuration_status_details,
+          previous: (await repo.getAppliance(row.id))?.configuration_status_details ?? {},
         },
       };
     } else if (running === row.applied_hash && row.configuration_status === 'mismatch') {
-      const prev =
-        (row.configuration_status_details as { previous?: Record<string, unknown> }).previous ?? {};
+      // Rare: read the details (not part of the round's projection) only now.
+      const details = (await repo.getAppliance(row.id))?.configuration_status_details ?? {};
+      const prev = (details as { previous?: Record<string, unknown> }).previous ?? {};
       next = {
         status: (prev as { unsupported?: unknown }).unsupported ? 'unsupported' : 'done',
         details: prev,
@@ -180,12 +223,12 @@ export function createHealthJob(deps: HealthJobDeps) {
     });
   }
 
-  async function pollOne(row: ApplianceRow): Promise<Seen | undefined> {
+  async function pollOne(row: PollTarget): Promise<Seen | undefined> {
     let status: AgentStatus | undefined;
     let latency = 0;
     let reason = '';
     try {
-      const res = await fleet.agentCall<AgentStatus>(row, 'agent/v1/status', {
+      const res = await fleet.agentCall<AgentStatus>(agentOf(row), 'agent/v1/status', {
         timeoutMs: deps.timeoutMs ?? 3000,
       });
       latency = res.latencyMs;
@@ -199,6 +242,7 @@ export function createHealthJob(deps: HealthJobDeps) {
       reason = 'a different agent answers at this URL (uuid changed)';
     }
     if (!status) {
+      telemetryAt.delete(row.id);
       if (row.online) await transition(row, false, reason);
       return undefined;
     }
@@ -207,12 +251,24 @@ export function createHealthJob(deps: HealthJobDeps) {
     if (typeof status.last_event_id === 'number' && status.last_event_id !== row.events_cursor) {
       await pullEvents(row, status.last_event_id).catch(() => undefined);
     }
+    const state = status.health === 'ok' ? 'online' : 'degraded';
+    const release = typeof status.release === 'string' ? status.release : null;
+    const hash = status.config?.hash ?? null;
+    const now = Date.now();
+    const changed =
+      !row.online ||
+      state !== row.status ||
+      (release !== null && release !== row.release) ||
+      hash !== row.running_hash;
+    // Unchanged: latency and the load figures alone are not worth a row version every poll.
+    if (!changed && now - (telemetryAt.get(row.id) ?? 0) < telemetryMs) return undefined;
+    telemetryAt.set(row.id, now);
     return {
       id: row.id,
-      status: status.health === 'ok' ? 'online' : 'degraded',
+      status: state,
       latency: Math.round(latency * 100) / 100,
-      release: typeof status.release === 'string' ? status.release : null,
-      hash: status.config?.hash ?? null,
+      release,
+      hash,
       systemData: JSON.stringify({
         health: status.health,
         uptime_seconds: status.uptime_seconds,
@@ -224,25 +280,57 @@ export function createHealthJob(deps: HealthJobDeps) {
     };
   }
 
-  async function pollAll(): Promise<void> {
-    const rows = await repo.authorizedAppliances();
-    let batch: Seen[] = [];
-    await eachLimited(rows, deps.concurrency ?? 32, async (row) => {
-      const seen = await pollOne(row).catch(() => undefined);
-      if (!seen) return;
-      batch.push(seen);
-      if (batch.length >= 200) {
-        const out = batch;
-        batch = [];
-        await flush(out).catch(() => undefined);
+  /** The credentials of each target, from the cache or (changed, new) in one query. */
+  async function loadCredentials(rows: PollTarget[]): Promise<void> {
+    const missing = rows.filter((r) => credentials.get(r.id)?.key !== r.cred_key).map((r) => r.id);
+    for (let i = 0; i < missing.length; i += 1000) {
+      for (const c of await repo.credentials(missing.slice(i, i + 1000))) {
+        credentials.set(c.id, {
+          key: c.cred_key,
+          agent_token_sealed: c.agent_token_sealed,
+          tls_cert_pem: c.tls_cert_pem,
+        });
       }
-    });
-    await flush(batch);
+    }
   }
 
-  function schedule() {
+  function agentOf(row: PollTarget) {
+    const c = credentials.get(row.id);
+    // The URL comes from this round's row: an appliance whose URL changed is called there.
+    return {
+      url: row.url,
+      agent_token_sealed: c?.agent_token_sealed ?? null,
+      tls_cert_pem: c?.tls_cert_pem ?? null,
+    };
+  }
+
+  async function pollAll(): Promise<void> {
+    const rows = await repo.pollTargets();
+    await loadCredentials(rows);
+    if (credentials.size > rows.length || telemetryAt.size > rows.length) {
+      // Removed or deauthorized appliances: forget them.
+      const ids = new Set(rows.map((r) => r.id));
+      for (const id of credentials.keys()) if (!ids.has(id)) credentials.delete(id);
+      for (const id of telemetryAt.keys()) if (!ids.has(id)) telemetryAt.delete(id);
+    }
+    const batch: Seen[] = [];
+    await eachLimited(rows, deps.concurrency ?? 32, async (row) => {
+      const seen = await pollOne(row).catch(() => undefined);
+      if (seen) batch.push(seen);
+    });
+    try {
+      await flush(batch);
+    } catch {
+      // Not written: write these again next round rather than a minute later.
+      for (const b of batch) telemetryAt.delete(b.id);
+    }
+  }
+
+  /** Rounds start every interval (start to start); one that overruns is followed at once. */
+  function schedule(delayMs = deps.intervalMs) {
     if (stopped) return;
     timer = setTimeout(() => {
+      const started = performance.now();
       running = deps
         .asLeader(pollAll)
         .then(
@@ -251,9 +339,9 @@ export function createHealthJob(deps: HealthJobDeps) {
         )
         .finally(() => {
           running = undefined;
-          schedule();
+          schedule(Math.max(0, deps.intervalMs - (performance.now() - started)));
         });
-    }, deps.intervalMs);
+    }, delayMs);
     timer.unref?.();
   }
 
