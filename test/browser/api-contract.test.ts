@@ -35,6 +35,12 @@ describe.skipIf(!built)('console and API contract', () => {
         calls.push(`${m[1]} ${m[2]}`);
       }
     }
+    // Settings sections are called through one map of documented paths (GET and POST each).
+    const system = readFileSync(join(CONSOLE, 'api', 'system.ts'), 'utf8');
+    const sectionMap = /const SECTION_PATHS = \{([^}]*)\}/.exec(system)?.[1] ?? '';
+    const sectionPaths = [...sectionMap.matchAll(/'(\/api\/[^']+)'/g)].map((m) => m[1] as string);
+    expect(sectionPaths.length).toBeGreaterThanOrEqual(10);
+    for (const p of sectionPaths) calls.push(`GET ${p}`, `POST ${p}`);
     expect(calls.length).toBeGreaterThan(30);
     const undocumented = calls.filter((c) => {
       const [method, path] = c.split(' ') as [string, string];

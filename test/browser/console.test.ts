@@ -2,10 +2,10 @@
 // manager process on the embedded database: sign in, create a token and use it, disable it and
 // see it refused, users, sessions, the audit log, the fleet and system pages. Every run saves a
 // screenshot of each page under test/browser/screenshots/ for a human to look at.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page, type Request } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, spawnAgent } from '../helpers/agent-spawn.js';
 import { call, type RunningManager, startManager } from '../helpers/process.js';
@@ -24,6 +24,10 @@ let closeServer: (() => Promise<void>) | undefined;
 let dataDir: string;
 let agentDir: string;
 let agent: AgentProcess | undefined;
+let hubDir: string;
+let hub: AgentProcess | undefined;
+let hubId = 0;
+let filesDir: string;
 const writesWithoutCsrfHeader: string[] = [];
 const browserErrors: string[] = [];
 
@@ -37,6 +41,20 @@ async function shot(name: string) {
 async function go(path: string, heading: string | RegExp) {
   await page.goto(`${base}${path}`);
   await page.getByRole('heading', { level: 1, name: heading }).waitFor();
+}
+
+/** Picks a file for a file input (Mantine's FileInput opens the browser's file chooser). */
+async function chooseFile(trigger: Locator, name: string, content: string | Buffer) {
+  const path = join(filesDir, name);
+  writeFileSync(path, content);
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), trigger.click()]);
+  await chooser.setFiles(path);
+}
+
+async function signInAs(username: string, password: string) {
+  await page.getByLabel('Username').fill(username);
+  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 async function apiAsAdmin(path: string, init: RequestInit = {}) {
@@ -62,7 +80,9 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     mkdirSync(SHOTS, { recursive: true });
     dataDir = mkdtempSync(join(tmpdir(), 'steward-browser-'));
     agentDir = mkdtempSync(join(tmpdir(), 'steward-browser-agent-'));
-    [manager, agent] = await Promise.all([
+    hubDir = mkdtempSync(join(tmpdir(), 'steward-browser-hub-'));
+    filesDir = mkdtempSync(join(tmpdir(), 'steward-browser-files-'));
+    [manager, agent, hub] = await Promise.all([
       startManager({ STEWARD_DATA_DIR: dataDir, STEWARD_ADMIN_PASSWORD: PASSWORD }, ['--tls', 'off']),
       spawnAgent([
         '--type',
@@ -75,6 +95,18 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
         'on',
         '--name',
         'w1',
+      ]),
+      spawnAgent([
+        '--type',
+        'hub',
+        '--listen',
+        '127.0.0.1:0',
+        '--data',
+        hubDir,
+        '--tls',
+        'on',
+        '--name',
+        'h1',
       ]),
     ]);
     // Once the manager serves the console at `/`, test it there; until then, serve dist/console
@@ -141,8 +173,9 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await closeServer?.();
     await manager?.stop();
     await agent?.kill('SIGKILL');
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-    if (agentDir) rmSync(agentDir, { recursive: true, force: true });
+    await hub?.kill('SIGKILL');
+    for (const dir of [dataDir, agentDir, hubDir, filesDir])
+      if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('sends an anonymous visitor to sign-in and shows a wrong password in place', async () => {
@@ -261,6 +294,35 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await page.getByRole('button', { name: 'I have stored it' }).click();
   });
 
+  it('edits a token and deletes another, and the API sees both changes', async () => {
+    await page.getByRole('button', { name: 'Edit siem-export' }).click();
+    const dialog = page.getByRole('dialog', { name: /Edit token/ });
+    await dialog.getByRole('textbox', { name: 'Description' }).fill('SIEM nightly export');
+    const saved = page.waitForResponse(
+      (r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/tokens/'),
+    );
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    expect((await saved).status()).toBe(200);
+    await dialog.waitFor({ state: 'hidden' });
+    const names = async () =>
+      (
+        (await (await apiAsAdmin('/api/v1/tokens/?page_size=100')).json()) as {
+          results: { name: string; description: string }[];
+        }
+      ).results;
+    expect((await names()).find((t) => t.name === 'siem-export')?.description).toBe('SIEM nightly export');
+
+    await page.getByRole('button', { name: 'More actions for legacy-sms' }).click();
+    await page.getByRole('menuitem', { name: 'Delete' }).click();
+    await shot('06b-token-delete-confirm');
+    await page
+      .getByRole('dialog', { name: /legacy-sms/ })
+      .getByRole('button', { name: 'Delete token' })
+      .click();
+    await expect.poll(() => page.locator('tr', { hasText: 'legacy-sms' }).count()).toBe(0);
+    expect((await names()).some((t) => t.name === 'legacy-sms')).toBe(false);
+  });
+
   it('manages users: errors next to the field, add, API-only users refused at sign-in', async () => {
     await go('/users', 'Users & groups');
     await page.getByRole('button', { name: 'Add user' }).click();
@@ -287,6 +349,37 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await page.reload();
     await page.locator('tr[data-user="svc-siem"]').getByText('API-only').waitFor();
     await shot('09-users');
+  });
+
+  it("changes a user's role and issues a per-user API key that works", async () => {
+    const patched = page.waitForResponse(
+      (r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/authentication/users/'),
+    );
+    await page.getByRole('combobox', { name: 'Role of alice' }).click();
+    await page.getByRole('option', { name: 'operator', exact: true }).click();
+    expect((await patched).status()).toBe(200);
+    const users = (await (await apiAsAdmin('/api/v1/authentication/users/?page_size=100')).json()) as {
+      results: { username: string; role: string }[];
+    };
+    expect(users.results.find((u) => u.username === 'alice')?.role).toBe('operator');
+    // Back to viewer for the viewer checks at the end.
+    await page.getByRole('combobox', { name: 'Role of alice' }).click();
+    await page.getByRole('option', { name: 'viewer', exact: true }).click();
+    await expect
+      .poll(() => page.getByRole('combobox', { name: 'Role of alice' }).inputValue())
+      .toBe('viewer');
+
+    await page.getByRole('button', { name: 'Actions for svc-siem' }).click();
+    await page.getByRole('menuitem', { name: /New API key/ }).click();
+    const key = (await page.getByTestId('token-secret').textContent())?.trim() ?? '';
+    expect(key.length).toBeGreaterThan(20);
+    await shot('09b-user-api-key');
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    const who = await fetch(`${manager.baseUrl}/api/v1/auth/whoami/`, {
+      headers: { authorization: `Token ${key}` },
+    });
+    expect(who.status).toBe(200);
+    expect(((await who.json()) as { user: { username: string } }).user.username).toBe('svc-siem');
   });
 
   it('shows the user their sessions', async () => {
@@ -349,6 +442,210 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await shot('13-config-group-done');
   });
 
+  it('creates a hub group from the console, with the API errors next to the fields', async () => {
+    // The hub is added and authorized through the API, the way a script would.
+    const created = await apiAsAdmin('/api/v1/appliances/create/', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'h1', type: 'hub', url: hub?.url }),
+    });
+    expect(created.status).toBe(201);
+    hubId = ((await created.json()) as { id: number }).id;
+    expect((await apiAsAdmin(`/api/v1/appliances/${hubId}/authorization/`)).status).toBe(200);
+
+    await go('/hub-groups', 'Hub groups');
+    await page.getByRole('button', { name: 'New hub group' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New hub group' });
+    await dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('hubs-eu');
+    await dialog.getByRole('button', { name: 'Create hub group' }).click();
+    // The manager names the missing fields; each message appears under its field.
+    await dialog.locator('[class*="InputWrapper-error"], [class*="-error"]').first().waitFor();
+    await expect(
+      dialog.getByRole('textbox', { name: 'Primary router id' }).getAttribute('aria-invalid'),
+    ).resolves.toBe('true');
+    await shot('23-hub-group-errors');
+    await dialog.getByRole('combobox', { name: 'Primary hub' }).click();
+    await page.getByRole('option', { name: 'h1', exact: true }).click();
+    await dialog.getByRole('textbox', { name: 'Primary router id' }).fill('r1');
+    await dialog.getByRole('button', { name: 'Create hub group' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByRole('heading', { level: 2, name: 'hubs-eu' }).waitFor();
+    await page.getByRole('table', { name: 'Hub-only settings' }).getByText('r1').waitFor();
+    await shot('24-hub-groups');
+    const groups = (await (await apiAsAdmin('/api/v1/config-group/list/?page_size=100')).json()) as {
+      results: { name: string; kind: string; appliances: string[] }[];
+    };
+    const g = groups.results.find((x) => x.name === 'hubs-eu');
+    expect(g?.kind).toBe('hub');
+    expect(g?.appliances).toContain('h1');
+  });
+
+  it("edits a hub's connector configuration, keeping secrets write-only", async () => {
+    await go(`/appliances/${hubId}`, 'h1');
+    await page.getByRole('combobox', { name: 'Connector' }).click();
+    await page.getByRole('option', { name: 's3', exact: true }).click();
+    await page.getByRole('button', { name: 'Enable s3' }).click();
+    await page.getByRole('form', { name: 's3 connector configuration' }).waitFor();
+    await expect.poll(() => page.getByRole('button', { name: 'Enable s3' }).count()).toBe(0);
+    for (const field of ['bucket', 'secret_key']) {
+      await page.getByRole('textbox', { name: 'New field name' }).fill(field);
+      await page.getByRole('button', { name: 'Add field' }).click();
+    }
+    await page.getByRole('textbox', { name: 'bucket', exact: true }).fill('samples');
+    await page.getByLabel('secret_key', { exact: true }).fill('S3 Secret Value 1');
+    const saved = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && r.url().includes('/connectors/s3/v1/config/'),
+    );
+    await page.getByRole('button', { name: 'Save connector' }).click();
+    expect((await saved).status()).toBe(200);
+    const secretRow = page.locator('[data-field="secret_key"]');
+    await secretRow.getByText('set', { exact: true }).waitFor();
+    const stored = (await (
+      await apiAsAdmin(`/api/v1/appliances/${hubId}/connectors/s3/v1/config/`)
+    ).json()) as {
+      enabled: boolean;
+      config: Record<string, unknown>;
+    };
+    expect(stored.enabled).toBe(true);
+    expect(stored.config).toEqual({ bucket: 'samples', secret_key_set: true });
+    expect(JSON.stringify(stored)).not.toContain('S3 Secret Value 1');
+    // Saving replaces the whole configuration: the stored secret must be typed again first.
+    await page.getByRole('textbox', { name: 'bucket', exact: true }).fill('samples-2');
+    await page.getByRole('button', { name: 'Save connector' }).click();
+    await secretRow.getByText(/type this secret again/).waitFor();
+    await shot('25-connectors');
+  });
+
+  it('uploads a certificate to a hub, and shows the refusal next to the file', async () => {
+    await chooseFile(
+      page.getByRole('button', { name: 'Certificate and key (PEM)', exact: true }),
+      'not-a-cert.pem',
+      'this is not PEM\n',
+    );
+    await page.getByRole('button', { name: 'Upload certificate' }).click();
+    await page
+      .getByRole('form', { name: 'Certificate upload' })
+      .locator('[class*="FileInput-error"], [class*="InputWrapper-error"]')
+      .first()
+      .waitFor();
+  });
+
+  it('uploads files with tags, filters them, downloads and deletes', async () => {
+    await go('/files', 'Files');
+    const table = page.getByTestId('files-table');
+    await chooseFile(
+      page.getByRole('button', { name: 'File', exact: true }),
+      'capture-notes.txt',
+      'incident 42 notes\n',
+    );
+    await page.getByRole('combobox', { name: 'Tags' }).fill('incident-42');
+    await page.getByRole('combobox', { name: 'Tags' }).press('Enter');
+    const uploaded = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && r.url().includes('/api/v1/files/'),
+    );
+    await page.getByRole('button', { name: 'Upload file' }).click();
+    expect((await uploaded).status()).toBe(201);
+    const row = table.locator('tr[data-file="capture-notes.txt"]');
+    await row.getByText('incident-42').waitFor();
+    await row.getByText('text', { exact: true }).waitFor();
+    await chooseFile(
+      page.getByRole('button', { name: 'File', exact: true }),
+      'other.txt',
+      'something else\n',
+    );
+    await page.getByRole('button', { name: 'Upload file' }).click();
+    await table.locator('tr[data-file="other.txt"]').waitFor();
+    await shot('26-files');
+
+    await page.getByRole('textbox', { name: 'Tag', exact: true }).fill('incident-42');
+    await expect.poll(() => table.locator('tr[data-file="other.txt"]').count()).toBe(0);
+    await expect(row.count()).resolves.toBe(1);
+    await page.getByRole('textbox', { name: 'Tag', exact: true }).fill('');
+    await table.locator('tr[data-file="other.txt"]').waitFor();
+
+    const href = await page.getByRole('link', { name: 'Download capture-notes.txt' }).getAttribute('href');
+    const got = await page.evaluate(async (url) => {
+      const r = await fetch(url as string);
+      return { status: r.status, body: await r.text(), disposition: r.headers.get('content-disposition') };
+    }, href);
+    expect(got).toMatchObject({ status: 200, body: 'incident 42 notes\n' });
+    expect(got.disposition).toContain('attachment');
+
+    await page.getByRole('button', { name: 'Delete other.txt' }).click();
+    await page
+      .getByRole('dialog', { name: /other\.txt/ })
+      .getByRole('button', { name: 'Delete file' })
+      .click();
+    await expect.poll(() => table.locator('tr[data-file="other.txt"]').count()).toBe(0);
+    const list = (await (await apiAsAdmin('/api/v1/files/')).json()) as { results: { name: string }[] };
+    expect(list.results.map((f) => f.name)).toEqual(['capture-notes.txt']);
+  });
+
+  it("shows the manager's licence status and machine id, and the appliances' licences", async () => {
+    await go('/licensing', 'Licensing');
+    const managerLicence = async () =>
+      (await (await apiAsAdmin('/api/v1/license/manager/')).json()) as { status: string; machineId: string };
+    await page
+      .getByText((await managerLicence()).status, { exact: true })
+      .first()
+      .waitFor();
+    // Generating a machine id asks first (a licence bound to the old id stops being valid).
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Generate a new machine id' }).click();
+    await expect
+      .poll(() => page.getByTestId('machine-id').textContent(), { timeout: 10_000 })
+      .toMatch(/^[0-9A-Fa-f]{16,}$/);
+    await expect(page.getByTestId('machine-id').textContent()).resolves.toBe(
+      (await managerLicence()).machineId,
+    );
+    const appliances = page.getByRole('table', { name: 'Appliance licences' });
+    await appliances.locator('tr[data-appliance="w1"]').waitFor();
+    await appliances.locator('tr[data-appliance="h1"]').getByText('UNLICENSED').waitFor();
+    // A file that is not a licence is refused, and the reason shows under the file picker.
+    await chooseFile(
+      page.getByRole('button', { name: 'Manager licence file', exact: true }),
+      'bogus.lic',
+      'not a licence',
+    );
+    await page.getByRole('button', { name: 'Upload licence' }).click();
+    await page
+      .getByRole('form', { name: 'Manager licence file upload' })
+      .locator('[class*="FileInput-error"], [class*="InputWrapper-error"]')
+      .first()
+      .waitFor();
+    await shot('27-licensing');
+  });
+
+  it('lists the package store and shows an appliance upgrade status', async () => {
+    await go('/upgrades', 'Upgrades');
+    await page.getByText(/No packages/).waitFor();
+    await page.getByRole('combobox', { name: 'Appliance' }).click();
+    await page.getByRole('option', { name: /^w1 / }).click();
+    await page.getByTestId('upgrade-status').getByText('idle').waitFor();
+    await chooseFile(
+      page.getByRole('button', { name: 'Package file', exact: true }),
+      'bogus.pkg',
+      '{"not":"a package"}',
+    );
+    await page.getByRole('button', { name: 'Upload package' }).click();
+    await page
+      .getByRole('form', { name: 'Package upload' })
+      .locator('[class*="FileInput-error"], [class*="InputWrapper-error"]')
+      .first()
+      .waitFor();
+    await shot('28-upgrades');
+  });
+
+  it("shows a settings field's validation error next to it", async () => {
+    await go('/settings/systemalerting', /System alerting/);
+    await page.getByRole('switch', { name: 'Send syslog messages' }).click({ force: true });
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('is required when syslog_enable is true').waitFor();
+    await expect(
+      page.getByRole('textbox', { name: 'Collector host' }).getAttribute('aria-invalid'),
+    ).resolves.toBe('true');
+    await shot('29-settings-field-error');
+  });
+
   it('renders the fleet and system pages (or says what this manager does not offer)', async () => {
     const pages: [string, string, RegExp][] = [
       ['/appliances', '12-appliances', /Appliances/],
@@ -357,6 +654,7 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
       ['/settings/api_tokens', '15-settings-tokens', /Settings/],
       ['/settings/smtp', '16-settings-smtp', /Settings/],
       ['/backup', '17-backup', /Backup/],
+      ['/settings/directory', '16b-settings-directory', /Directory/],
     ];
     for (const [path, name, heading] of pages) {
       await go(path, heading);
@@ -366,14 +664,16 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
 
   it('changes a setting, with the secret write-only', async () => {
     await go('/settings/smtp', /SMTP/);
-    await page.getByLabel('Host').fill('smtp.example.com');
+    await expect(page.getByTestId('secret-state-Password').textContent()).resolves.toBe('not set');
+    await page.getByRole('textbox', { name: 'Host' }).fill('smtp.example.com');
     await page.getByRole('textbox', { name: 'Password', exact: true }).fill('Relay Secret 123');
     const saved = page.waitForResponse(
       (r) => r.request().method() === 'POST' && r.url().includes('/api/v1/config/smtp'),
     );
     await page.getByRole('button', { name: 'Save' }).click();
     expect((await saved).status()).toBe(200);
-    await page.getByText('Stored (write-only)').waitFor();
+    await expect.poll(() => page.getByTestId('secret-state-Password').textContent()).toBe('set');
+    await expect(page.getByRole('textbox', { name: 'Password', exact: true }).inputValue()).resolves.toBe('');
     const smtp = (await (await apiAsAdmin('/api/v1/config/smtp/')).json()) as Record<string, unknown>;
     expect(smtp.host).toBe('smtp.example.com');
     expect(smtp.password_set).toBe(true);
@@ -398,12 +698,53 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await shot('17-backup-done');
   });
 
+  it('restores a backup after confirmation, which ends the session', async () => {
+    const archive = await apiAsAdmin('/api/v1/backup/download/');
+    expect(archive.status).toBe(200);
+    const bytes = Buffer.from(await archive.arrayBuffer());
+    // A change made after the backup: the restore takes it away.
+    const late = await apiAsAdmin('/api/v1/tokens/', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'after-the-backup' }),
+    });
+    expect(late.status).toBe(201);
+    await go('/backup', 'Backup');
+    await chooseFile(
+      page.getByRole('button', { name: 'Backup archive', exact: true }),
+      'steward-backup.tar.gz',
+      bytes,
+    );
+    const restore = page.getByRole('button', { name: 'Restore', exact: true });
+    await expect(restore.isDisabled()).resolves.toBe(true);
+    await page.getByRole('checkbox', { name: /I understand/ }).check();
+    await shot('17b-backup-restore-confirm');
+    const restored = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && r.url().includes('/api/v1/backup/restore-upload/'),
+      { timeout: 60_000 },
+    );
+    await restore.click();
+    expect((await restored).status()).toBe(200);
+    // Sessions are not part of a backup: the console goes back to sign-in.
+    await page.waitForURL(/\/sign-in/, { timeout: 30_000 });
+    await signInAs('admin', PASSWORD);
+    await page.getByRole('heading', { level: 1 }).first().waitFor();
+    const tokens = (await (await apiAsAdmin('/api/v1/tokens/?page_size=100')).json()) as {
+      results: { name: string }[];
+    };
+    expect(tokens.results.map((t) => t.name)).toContain('siem-export');
+    expect(tokens.results.map((t) => t.name)).not.toContain('after-the-backup');
+  });
+
   it('is readable on a narrow window', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await go('/tokens', 'API tokens');
     await shot('18-tokens-narrow');
     await page.getByRole('button', { name: 'Toggle navigation' }).click();
     await shot('19-navigation-narrow');
+    await go('/files', 'Files');
+    await shot('19b-files-narrow');
+    await go('/licensing', 'Licensing');
+    await shot('19c-licensing-narrow');
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 

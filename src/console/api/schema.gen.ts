@@ -993,13 +993,13 @@ export interface paths {
         };
         /**
          * Get: Directory (LDAP / OIDC) login
-         * @description Federated login settings. Bind password and client secret are write-only. Secrets are never returned; `<field>_set` tells whether one is stored.
+         * @description Federated login settings. Bind password and client secret are write-only. With `ldap_enable`, users that are not local log in through `POST /api/v1/auth/token/` with their directory password (search-then-bind); their role comes from the group mapping. Their password is never stored. Secrets are never returned; `<field>_set` tells whether one is stored.
          */
         get: operations["getConfigDirectory"];
         put?: never;
         /**
          * Change: Directory (LDAP / OIDC) login
-         * @description Federated login settings. Bind password and client secret are write-only. Only the fields sent change. The change is audited and takes effect without a restart.
+         * @description Federated login settings. Bind password and client secret are write-only. With `ldap_enable`, users that are not local log in through `POST /api/v1/auth/token/` with their directory password (search-then-bind); their role comes from the group mapping. Their password is never stored. Only the fields sent change. The change is audited and takes effect without a restart.
          */
         post: operations["postConfigDirectory"];
         delete?: never;
@@ -14769,6 +14769,11 @@ export interface operations {
                      *       "ldap_user_search_base": "",
                      *       "ldap_user_filter": "(uid=%(user)s)",
                      *       "ldap_start_tls": false,
+                     *       "ldap_group_attribute": "memberOf",
+                     *       "ldap_admin_group": "",
+                     *       "ldap_operator_group": "",
+                     *       "ldap_viewer_group": "",
+                     *       "ldap_require_group": false,
                      *       "oidc_enable": false,
                      *       "oidc_issuer": "",
                      *       "oidc_client_id": "",
@@ -14780,12 +14785,20 @@ export interface operations {
                     "application/json": {
                         /** @description Role of users created on first directory login */
                         default_role?: "admin" | "operator" | "viewer";
+                        /** @description DN of the group whose members log in as admins */
+                        ldap_admin_group?: string;
                         /** @description DN used to search for users */
                         ldap_bind_dn?: string;
                         /** @description Whether `ldap_bind_password` is stored (its value is never returned) */
                         ldap_bind_password_set: boolean;
                         /** @description Allow LDAP logins */
                         ldap_enable?: boolean;
+                        /** @description Attribute of the user entry that lists its groups (DNs), e.g. `memberOf` */
+                        ldap_group_attribute?: string;
+                        /** @description DN of the group whose members log in as operators */
+                        ldap_operator_group?: string;
+                        /** @description Refuse directory users who are in none of the three groups (else: `default_role`) */
+                        ldap_require_group?: boolean;
                         /** @description Use StartTLS on ldap:// */
                         ldap_start_tls?: boolean;
                         /** @description `ldap://` or `ldaps://` URL of the directory server */
@@ -14794,6 +14807,8 @@ export interface operations {
                         ldap_user_filter?: string;
                         /** @description Base DN of user entries */
                         ldap_user_search_base?: string;
+                        /** @description DN of the group whose members log in as viewers */
+                        ldap_viewer_group?: string;
                         /** @description Client id */
                         oidc_client_id?: string;
                         /** @description Whether `oidc_client_secret` is stored (its value is never returned) */
@@ -14902,6 +14917,8 @@ export interface operations {
                 "application/json": {
                     /** @description Role of users created on first directory login */
                     default_role?: "admin" | "operator" | "viewer";
+                    /** @description DN of the group whose members log in as admins */
+                    ldap_admin_group?: string;
                     /** @description DN used to search for users */
                     ldap_bind_dn?: string;
                     /** @description Bind password (write-only) */
@@ -14910,6 +14927,12 @@ export interface operations {
                     ldap_bind_password_set?: boolean;
                     /** @description Allow LDAP logins */
                     ldap_enable?: boolean;
+                    /** @description Attribute of the user entry that lists its groups (DNs), e.g. `memberOf` */
+                    ldap_group_attribute?: string;
+                    /** @description DN of the group whose members log in as operators */
+                    ldap_operator_group?: string;
+                    /** @description Refuse directory users who are in none of the three groups (else: `default_role`) */
+                    ldap_require_group?: boolean;
                     /** @description Use StartTLS on ldap:// */
                     ldap_start_tls?: boolean;
                     /** @description `ldap://` or `ldaps://` URL of the directory server */
@@ -14918,6 +14941,8 @@ export interface operations {
                     ldap_user_filter?: string;
                     /** @description Base DN of user entries */
                     ldap_user_search_base?: string;
+                    /** @description DN of the group whose members log in as viewers */
+                    ldap_viewer_group?: string;
                     /** @description Client id */
                     oidc_client_id?: string;
                     /** @description Client secret (write-only) */
@@ -14946,6 +14971,11 @@ export interface operations {
                      *       "ldap_user_search_base": "",
                      *       "ldap_user_filter": "(uid=%(user)s)",
                      *       "ldap_start_tls": false,
+                     *       "ldap_group_attribute": "memberOf",
+                     *       "ldap_admin_group": "",
+                     *       "ldap_operator_group": "",
+                     *       "ldap_viewer_group": "",
+                     *       "ldap_require_group": false,
                      *       "oidc_enable": false,
                      *       "oidc_issuer": "",
                      *       "oidc_client_id": "",
@@ -14957,12 +14987,20 @@ export interface operations {
                     "application/json": {
                         /** @description Role of users created on first directory login */
                         default_role?: "admin" | "operator" | "viewer";
+                        /** @description DN of the group whose members log in as admins */
+                        ldap_admin_group?: string;
                         /** @description DN used to search for users */
                         ldap_bind_dn?: string;
                         /** @description Whether `ldap_bind_password` is stored (its value is never returned) */
                         ldap_bind_password_set: boolean;
                         /** @description Allow LDAP logins */
                         ldap_enable?: boolean;
+                        /** @description Attribute of the user entry that lists its groups (DNs), e.g. `memberOf` */
+                        ldap_group_attribute?: string;
+                        /** @description DN of the group whose members log in as operators */
+                        ldap_operator_group?: string;
+                        /** @description Refuse directory users who are in none of the three groups (else: `default_role`) */
+                        ldap_require_group?: boolean;
                         /** @description Use StartTLS on ldap:// */
                         ldap_start_tls?: boolean;
                         /** @description `ldap://` or `ldaps://` URL of the directory server */
@@ -14971,6 +15009,8 @@ export interface operations {
                         ldap_user_filter?: string;
                         /** @description Base DN of user entries */
                         ldap_user_search_base?: string;
+                        /** @description DN of the group whose members log in as viewers */
+                        ldap_viewer_group?: string;
                         /** @description Client id */
                         oidc_client_id?: string;
                         /** @description Whether `oidc_client_secret` is stored (its value is never returned) */

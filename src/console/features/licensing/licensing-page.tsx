@@ -67,7 +67,7 @@ function LicenceUpload({
   };
   const err = mutation.error;
   return (
-    <form onSubmit={submit} noValidate aria-label={label}>
+    <form onSubmit={submit} noValidate aria-label={`${label} upload`}>
       <Group align="flex-start" gap="sm" wrap="wrap">
         <FileInput
           label={label}
@@ -124,22 +124,28 @@ function ManagerLicence({ canWrite }: { canWrite: boolean }) {
           )}
           <SimpleGrid cols={{ base: 1, xs: 2, md: 3 }}>
             <Item label="Machine id">
-              <Group gap={4} wrap="nowrap">
-                <Code data-testid="machine-id">{l.machineId}</Code>
-                <CopyButton value={l.machineId}>
-                  {({ copied, copy }) => (
-                    <Button
-                      size="compact-xs"
-                      variant="subtle"
-                      onClick={copy}
-                      leftSection={<IconCopy size={12} />}
-                      aria-label="Copy the machine id"
-                    >
-                      {copied ? 'Copied' : 'Copy'}
-                    </Button>
-                  )}
-                </CopyButton>
-              </Group>
+              {l.machineId ? (
+                <Group gap={4} wrap="nowrap">
+                  <Code data-testid="machine-id">{l.machineId}</Code>
+                  <CopyButton value={l.machineId}>
+                    {({ copied, copy }) => (
+                      <Button
+                        size="compact-xs"
+                        variant="subtle"
+                        onClick={copy}
+                        leftSection={<IconCopy size={12} />}
+                        aria-label="Copy the machine id"
+                      >
+                        {copied ? 'Copied' : 'Copy'}
+                      </Button>
+                    )}
+                  </CopyButton>
+                </Group>
+              ) : (
+                <Text span size="sm" c="dimmed" data-testid="machine-id">
+                  none yet
+                </Text>
+              )}
             </Item>
             <Item label="Product">{l.product ?? '—'}</Item>
             <Item label="Licensee">{l.company ?? '—'}</Item>
