@@ -19,7 +19,9 @@ const mails: { to: string[]; data: string }[] = [];
 const syslog: string[] = [];
 
 beforeAll(async () => {
-  t = await createTestContext({ jobIntervals: { tokenExpiryFirst: 20, tokenExpiry: 150 } });
+  t = await createTestContext({
+    jobIntervals: { tokenExpiryFirst: 20, tokenExpiry: 150, hostThresholds: 100 },
+  });
   admin = await t.adminHeaders();
   smtp = new SMTPServer({
     secure: false,
@@ -211,6 +213,36 @@ describe('appliance offline/online alerts', () => {
     });
     await waitFor(() => trapRx.traps.some((x) => x.trapOid === TRAP_OIDS.applianceOnline));
     expect(mails.some((m) => m.data.includes('worker-07 is online'))).toBe(true);
+  });
+});
+
+describe('SNMP thresholds', () => {
+  it('trap once when the data directory disk crosses its threshold (measured on this host)', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/config/snmp/',
+      headers: admin,
+      payload: {
+        trap_disk_threshold: 0.01,
+        trap_memory_threshold: 0,
+        trap_avg_load_threshold_1min: 0,
+        trap_avg_load_threshold_5min: 0,
+        trap_avg_load_threshold_15min: 0,
+      },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const disk = () =>
+      trapRx.traps.filter(
+        (x) => x.trapOid === TRAP_OIDS.hostThreshold && x.values[OBJECT_OIDS.metric] === 'disk',
+      );
+    await waitFor(() => disk().length > 0);
+    // Still over the threshold on the next checks: no second trap.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(disk()).toHaveLength(1);
+    expect(Number(disk()[0]?.values[OBJECT_OIDS.value])).toBeGreaterThanOrEqual(0);
+    expect(String(disk()[0]?.values[OBJECT_OIDS.message])).toMatch(
+      /^disk at [\d.]+% is over the 0.01% threshold$/,
+    );
   });
 });
 

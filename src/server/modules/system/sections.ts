@@ -258,7 +258,9 @@ export const SECTIONS: readonly SectionDef[] = [
     path: '/api/v1/config/snmp/',
     summary: 'SNMP v2c agent and traps',
     description:
-      'Thresholds are percentages. Stored and handed to the apply hook (the host runs the SNMP agent).',
+      'SNMPv2c traps go to `trap_sink` on alerts (appliance offline/online, token expiring, backup failed) and when ' +
+      'this host crosses a threshold (percentages; 0: off). The section is also handed to the apply hook (the ' +
+      "host's SNMP agent answers queries).",
     body: StrictObject({
       enable: Bool('Answer SNMP v2c queries'),
       community: Str('Read community', 200),

@@ -6,8 +6,8 @@ import { Type } from 'typebox';
 import { ErrorResponses, StrictObject } from '../../http/schemas.js';
 import { AppError } from '../../shared/app-error.js';
 import { ldapBind } from './ldap-bind.js';
-import { responseSchema } from './sections.js';
 import type { Mailer } from './mailer.js';
+import { responseSchema } from './sections.js';
 import type { SystemSettings } from './settings-service.js';
 
 export interface SettingsRoutesOptions {

@@ -15,6 +15,7 @@ import { type BackupService, createBackupService } from './backup.service.js';
 import { createDirectoryLogin, type DirectoryLogin } from './directory-login.js';
 import { filesRoutes } from './files.routes.js';
 import { createFileService } from './files.service.js';
+import { createThresholdWatch, sampleHost } from './host-thresholds.js';
 import { licenseRoutes } from './license.routes.js';
 import { createLicenseService } from './license.service.js';
 import { createMailer, type Mailer, type MailerOptions, type SmtpSettings } from './mailer.js';
@@ -130,6 +131,12 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     syslog,
     traps,
     log: (m, e) => log(m, e),
+  });
+  const thresholds = createThresholdWatch({
+    settings: () => settingsService.internal('snmp'),
+    sample: () => sampleHost(ctx.dataDir),
+    traps,
+    syslog,
   });
   const directory = createDirectoryLogin(() => settingsService.internal('directory'));
   const store = createUploadStore(uploadsDir, limits);
@@ -259,14 +266,23 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       // Token expiry warnings: daily (first a minute after start), on the jobs leader only; the
       // check records what it sent, so a run repeated by a new leader warns nobody twice.
       const tokenCheck = () => {
-        if (!ctx.leader.isLeader()) return;
-        alerts.checkTokenExpiry().catch((err) => log('token expiry check failed', err));
+        ctx.leader
+          .runJob('token_expiry', () => alerts.checkTokenExpiry())
+          .catch((err) => log('token expiry check failed', err));
       };
       const first = setTimeout(tokenCheck, ctx.jobIntervals?.tokenExpiryFirst ?? 60 * 1000);
       const daily = setInterval(tokenCheck, ctx.jobIntervals?.tokenExpiry ?? 24 * 60 * 60 * 1000);
       first.unref();
       daily.unref();
-      tokenTimers.push(first, daily);
+      // SNMP thresholds: every replica watches its own host.
+      const hostCheck = setInterval(
+        () => {
+          thresholds.check().catch((err) => log('host threshold check failed', err));
+        },
+        ctx.jobIntervals?.hostThresholds ?? 60 * 1000,
+      );
+      hostCheck.unref();
+      tokenTimers.push(first, daily, hostCheck);
     },
     async stop() {
       if (timer) clearInterval(timer);
