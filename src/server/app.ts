@@ -150,7 +150,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     jobIntervals: deps.jobIntervals,
     leader: lease,
   };
-  const fleet = createFleetModule(ctx);
+  const fleet = createFleetModule(ctx, {
+    // Appliance offline/online alerts (mail, SNMP trap, syslog) are the system module's.
+    onApplianceTransition: (e) => {
+      system.alerts.applianceTransition(e).catch((err) => app.log.warn({ err }, 'appliance alert failed'));
+    },
+  });
   const system = createSystemModule(ctx, {
     ...(deps.system ?? {}),
     // A restore replaced every row: credentials cached here and on other replicas must go.

@@ -4,6 +4,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAgent } from '../../../../test/helpers/agent.js';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
 import { createAlerts } from './alerts.js';
 import { createMailer } from './mailer.js';
@@ -20,7 +21,7 @@ const syslog: string[] = [];
 
 beforeAll(async () => {
   t = await createTestContext({
-    jobIntervals: { tokenExpiryFirst: 20, tokenExpiry: 150, hostThresholds: 100 },
+    jobIntervals: { tokenExpiryFirst: 20, tokenExpiry: 150, hostThresholds: 100, fleetHealth: 150 },
   });
   admin = await t.adminHeaders();
   smtp = new SMTPServer({
@@ -169,6 +170,57 @@ describe('token expiry warnings', () => {
 });
 
 describe('appliance offline/online alerts', () => {
+  it('follow a real agent that stops answering and comes back (health polling -> alerts)', async () => {
+    const agent = await startTestAgent({ type: 'a1000', name: 'analyze-alert' });
+    try {
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/appliances/create/',
+        headers: admin,
+        payload: { name: 'analyze-alert', type: 'a1000', url: agent.url },
+      });
+      expect(created.statusCode, created.body).toBe(201);
+      const id = created.json().id as number;
+      const auth = await t.app.inject({
+        method: 'PUT',
+        url: `/api/v1/appliances/${id}/authorization/`,
+        headers: admin,
+        payload: { token: agent.token },
+      });
+      expect(auth.statusCode, auth.body).toBe(200);
+      const named = (oid: string) =>
+        trapRx.traps.filter(
+          (x) => x.trapOid === oid && x.values[OBJECT_OIDS.applianceName] === 'analyze-alert',
+        );
+      // startJobs ran in the token test: health polling is on.
+      const online = async () =>
+        (await t.app.inject({ method: 'GET', url: `/api/v1/appliances/${id}/`, headers: admin })).json()
+          .online as boolean;
+      const end = Date.now() + 20_000;
+      while (!(await online()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(await online()).toBe(true);
+      await agent.close();
+      await waitFor(() => named(TRAP_OIDS.applianceOffline).length > 0, 20_000);
+      expect(named(TRAP_OIDS.applianceOffline)[0]?.values[OBJECT_OIDS.applianceId]).toBe(id);
+      await waitFor(() => mails.some((m) => m.data.includes('analyze-alert is offline')), 10_000);
+      await waitFor(() =>
+        syslog.some((l) => l.includes(' appliance.offline ') && l.includes('analyze-alert')),
+      );
+      // One transition, one alert: later polls of the still-offline appliance send nothing.
+      await new Promise((r) => setTimeout(r, 600));
+      expect(named(TRAP_OIDS.applianceOffline)).toHaveLength(1);
+      const back = await agent.restart();
+      try {
+        await waitFor(() => named(TRAP_OIDS.applianceOnline).length > 0, 20_000);
+        await waitFor(() => mails.some((m) => m.data.includes('analyze-alert is online')), 10_000);
+      } finally {
+        await back.close();
+      }
+    } finally {
+      await agent.cleanup();
+    }
+  });
+
   it('go out by mail to the admins, as a trap and to syslog', async () => {
     const settings = async (name: string) => {
       const res = await t.app.inject({ method: 'GET', url: `/api/v1/config/${name}/`, headers: admin });
@@ -198,8 +250,10 @@ describe('appliance offline/online alerts', () => {
     // No admin has an email address here: the From address gets it.
     expect(mail?.to).toEqual(['steward@example.com']);
     expect(mail?.data).toContain('Reason: no answer for 30 s');
-    await waitFor(() => trapRx.traps.some((x) => x.trapOid === TRAP_OIDS.applianceOffline));
-    const trap = trapRx.traps.find((x) => x.trapOid === TRAP_OIDS.applianceOffline);
+    const w07 = (oid: string) =>
+      trapRx.traps.find((x) => x.trapOid === oid && x.values[OBJECT_OIDS.applianceName] === 'worker-07');
+    await waitFor(() => w07(TRAP_OIDS.applianceOffline) !== undefined);
+    const trap = w07(TRAP_OIDS.applianceOffline);
     expect(trap?.values[OBJECT_OIDS.applianceName]).toBe('worker-07');
     expect(trap?.values[OBJECT_OIDS.applianceId]).toBe(7);
     expect(syslog).toContain(
@@ -211,7 +265,7 @@ describe('appliance offline/online alerts', () => {
       appliance: { id: 7, name: 'worker-07', type: 'tiscale-worker' },
       reason: 'answered again',
     });
-    await waitFor(() => trapRx.traps.some((x) => x.trapOid === TRAP_OIDS.applianceOnline));
+    await waitFor(() => w07(TRAP_OIDS.applianceOnline) !== undefined);
     expect(mails.some((m) => m.data.includes('worker-07 is online'))).toBe(true);
   });
 });
