@@ -18,10 +18,17 @@ function capture(level: string) {
 
 const settle = () => new Promise((r) => setImmediate(r));
 
+type Logger = FastifyBaseLogger & {
+  bindings(): Record<string, unknown>;
+  isLevelEnabled(level: string): boolean;
+};
+const make = (parent: FastifyBaseLogger, bindings: Record<string, unknown>, options: { level?: string }) =>
+  requestLoggerFactory(parent, bindings, options) as Logger;
+
 describe('the per-request logger', () => {
   it('writes enabled levels with the request id and redaction, and drops the others', async () => {
     const { logger, lines } = capture('info');
-    const log = requestLoggerFactory(logger, { reqId: 'req-1' }, {});
+    const log = make(logger, { reqId: 'req-1' }, {});
     log.debug('not written');
     log.info({ body: { token: 'secret-value' } }, 'written');
     log.warn('also written');
@@ -34,7 +41,7 @@ describe('the per-request logger', () => {
   it('makes no pino child while nothing is logged at an enabled level', () => {
     const { logger } = capture('warn');
     const child = vi.spyOn(logger, 'child');
-    const log = requestLoggerFactory(logger, { reqId: 'req-2' }, {});
+    const log = make(logger, { reqId: 'req-2' }, {});
     log.info('request completed');
     log.debug('nothing');
     expect(child).not.toHaveBeenCalled();
@@ -46,9 +53,9 @@ describe('the per-request logger', () => {
 
   it('honours a route-level log level in both directions', async () => {
     const { logger, lines } = capture('info');
-    const quiet = requestLoggerFactory(logger, { reqId: 'probe' }, { level: 'warn' });
+    const quiet = make(logger, { reqId: 'probe' }, { level: 'warn' });
     quiet.info('probe answered');
-    const verbose = requestLoggerFactory(logger, { reqId: 'debugged' }, { level: 'debug' });
+    const verbose = make(logger, { reqId: 'debugged' }, { level: 'debug' });
     expect(verbose.isLevelEnabled('debug')).toBe(true);
     verbose.debug('details');
     await settle();

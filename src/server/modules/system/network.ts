@@ -92,13 +92,14 @@ export function isHostAllowed(state: NetworkState, header: string | undefined): 
 
 /** Installs the Host check on the root instance (hooks in a plugin would only cover its routes). */
 export function installHostCheck(app: FastifyInstance, state: NetworkState) {
-  app.addHook('onRequest', async (request) => {
-    if (!isHostAllowed(state, request.headers.host)) {
-      throw new AppError({
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (isHostAllowed(state, request.headers.host)) return done();
+    done(
+      new AppError({
         code: 'bad_request',
         message: `host "${String(request.headers.host ?? '').slice(0, 100)}" is not in allowed_hosts`,
-      });
-    }
+      }),
+    );
   });
 }
 
