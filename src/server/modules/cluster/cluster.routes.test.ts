@@ -1,0 +1,102 @@
+// Route tests for the cluster endpoints, on the embedded database (one manager, always the
+// leader; the seed's cluster writes answer 409) and on PostgreSQL (`npm run test:pg`). The
+// background jobs run here too, so the `jobs` part of the view shows real runs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+import { PG_URL } from '../../../../test/helpers/database.js';
+
+let t: TestContext;
+let admin: Record<string, string>;
+
+beforeAll(async () => {
+  t = await createTestContext({ jobIntervals: { fleetHealth: 50 } });
+  admin = await t.adminHeaders();
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+const view = async (headers = admin) => t.app.inject({ method: 'GET', url: '/api/v1/cluster/', headers });
+
+describe('GET /api/v1/cluster/', () => {
+  it('lists this manager as the leader; no jobs have run before the jobs start', async () => {
+    const res = await view();
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.mode).toBe(PG_URL ? 'shared_database' : 'embedded');
+    expect(body.jobs).toEqual([]);
+    if (!PG_URL) {
+      expect(body.replicas).toHaveLength(1);
+      expect(body.replicas[0]).toMatchObject({ leader: true, alive: true, self: true });
+    }
+  });
+
+  it('shows the last run of each job once they run, with the replica that ran it', async () => {
+    await t.app.startJobs();
+    let body: {
+      replicas: { id: string; self: boolean; leader: boolean }[];
+      jobs: { job: string; replica_id: string; last_ok: boolean | null; runs_last_hour: number }[];
+    } = { replicas: [], jobs: [] };
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      body = (await view()).json();
+      const health = body.jobs.find((j) => j.job === 'fleet_health');
+      if (health && health.runs_last_hour >= 3 && health.last_ok) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const self = body.replicas.find((r) => r.self);
+    expect(self?.leader).toBe(true);
+    const health = body.jobs.find((j) => j.job === 'fleet_health');
+    expect(health).toMatchObject({ replica_id: self?.id, last_ok: true });
+    expect(health?.runs_last_hour).toBeGreaterThanOrEqual(3);
+  });
+
+  it('needs cluster:read', async () => {
+    expect((await view(await t.headersFor('viewer'))).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'GET', url: '/api/v1/cluster/' })).statusCode).toBe(401);
+  });
+});
+
+describe('POST /api/v1/cluster/create/', () => {
+  const body = {
+    local_ip: '192.0.2.11',
+    remote_ip: '192.0.2.12',
+    vpn_network: '10.99.0.0/29',
+    virtual_ip: '192.0.2.10',
+    failover_timeout: 3,
+  };
+  const create = (payload: object) =>
+    t.app.inject({ method: 'POST', url: '/api/v1/cluster/create/', headers: admin, payload });
+
+  it.skipIf(Boolean(PG_URL))(
+    'answers 409 on the embedded database, naming STEWARD_DATABASE_URL',
+    async () => {
+      const res = await create(body);
+      expect(res.statusCode).toBe(409);
+      expect(res.json().detail).toMatch(/STEWARD_DATABASE_URL/);
+    },
+  );
+
+  it.skipIf(!PG_URL)('stores the settings, gives the cluster an id, and audits it', async () => {
+    const res = await create(body);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json().cluster_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.json().settings).toMatchObject({ virtual_ip: '192.0.2.10', failover_timeout: 3 });
+    const audit = await t.db
+      .selectFrom('audit_log')
+      .select(['action', 'target_id'])
+      .where('action', '=', 'cluster.created')
+      .execute();
+    expect(audit).toEqual([{ action: 'cluster.created', target_id: res.json().cluster_id }]);
+  });
+
+  it.skipIf(!PG_URL)('names the field of a bad address or range', async () => {
+    const bad = await create({ ...body, vpn_network: '10.99.0.0/30' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toMatch(/body\.vpn_network/);
+    const ip = await create({ ...body, virtual_ip: 'not-an-ip' });
+    expect(ip.statusCode).toBe(400);
+    expect(ip.body).toMatch(/body\.virtual_ip/);
+  });
+});
