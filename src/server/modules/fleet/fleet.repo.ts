@@ -119,9 +119,20 @@ export function createFleetRepo(db: Kysely<Database>) {
         .orderBy('a.id')
         .execute()) as ApplianceWithGroup[];
     },
-    /** The health round's narrow read of every authorized appliance. */
-    async pollTargets(d: Db = db): Promise<PollTarget[]> {
-      return d
+    /** How many appliances are authorized, and the newest poll_version of any appliance. */
+    async pollHead(d: Db = db): Promise<{ count: number; version: bigint }> {
+      const r = await sql<{ n: number; v: string | null }>`SELECT
+          (SELECT count(*)::int FROM appliances WHERE authorized) AS n,
+          (SELECT max(poll_version)::text FROM appliances) AS v`.execute(d);
+      const row = r.rows[0];
+      return { count: Number(row?.n ?? 0), version: BigInt(row?.v ?? 0) };
+    },
+    /**
+     * The health round's narrow read: every authorized appliance, or (with `since`) every
+     * appliance whose poll_version is newer, authorized or not (so deauthorizations are seen).
+     */
+    async pollTargets(since?: bigint, d: Db = db): Promise<(PollTarget & { authorized: boolean })[]> {
+      let q = d
         .selectFrom('appliances')
         .select([
           'id',
@@ -129,6 +140,7 @@ export function createFleetRepo(db: Kysely<Database>) {
           'type',
           'url',
           'uuid',
+          'authorized',
           'online',
           'maintenance',
           'status',
@@ -141,10 +153,12 @@ export function createFleetRepo(db: Kysely<Database>) {
           sql<string>`md5(coalesce(agent_token_sealed, '') || '|' || coalesce(tls_cert_pem, ''))`.as(
             'cred_key',
           ),
-        ])
-        .where('authorized', '=', true)
-        .orderBy('id')
-        .execute();
+        ]);
+      q =
+        since === undefined
+          ? q.where('authorized', '=', true)
+          : q.where(sql<boolean>`poll_version > ${since.toString()}::bigint`);
+      return q.orderBy('id').execute();
     },
     async credentials(
       ids: number[],

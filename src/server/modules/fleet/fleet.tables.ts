@@ -58,6 +58,8 @@ export interface AppliancesTable {
   applied_hash: string | null;
   running_hash: string | null;
   events_cursor: Defaulted<number>;
+  /** Bumped by a trigger when a column the health poll reads changes (migration 0104). */
+  poll_version: ColumnType<string, never, never>;
   machine_id: ColumnType<string | null, string | null | undefined, string | null>;
   license: JSONColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
   created: ColumnType<Date, Date | string | undefined, never>;

@@ -140,7 +140,40 @@ describe('health job', () => {
     await throttled.pollAll();
     expect((await get(id)).last_polled).toEqual(first.last_polled);
 
+    // Between rounds: a new appliance is polled at the next round, a removed one no longer.
+    const later = await addAppliance('hj-later', false);
+    await database.db.deleteFrom('appliances').where('id', '=', id).execute();
+    await throttled.pollAll();
+    expect((await get(later.id)).online).toBe(true);
+    const gone = await database.db
+      .selectFrom('fleet_events')
+      .select('id')
+      .where('appliance_name', '=', 'hj-steady')
+      .where('kind', '=', 'appliance.offline')
+      .execute();
+    expect(gone).toEqual([]);
+    // A column the poll reads, changed elsewhere, reaches the cached targets (poll_version).
+    await database.db
+      .updateTable('appliances')
+      .set({ maintenance: true })
+      .where('id', '=', later.id)
+      .execute();
+    await later.agent.close();
+    await throttled.pollAll();
+    const quiet = await database.db
+      .selectFrom('fleet_events')
+      .select(['severity', 'message'])
+      .where('appliance_name', '=', 'hj-later')
+      .where('kind', '=', 'appliance.offline')
+      .execute();
+    expect(quiet).toEqual([expect.objectContaining({ severity: 'info' })]);
+  });
+
+  it('writes telemetry every poll with a zero interval', async () => {
+    const { id } = await addAppliance('hj-eager', false);
     const eager = services(0, []);
+    await eager.pollAll();
+    const first = await get(id);
     await new Promise((r) => setTimeout(r, 20));
     await eager.pollAll();
     expect((await get(id)).last_polled?.getTime()).toBeGreaterThan(first.last_polled?.getTime() ?? 0);

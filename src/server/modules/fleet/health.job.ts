@@ -3,8 +3,8 @@
 // as activities), detects configuration drift (`mismatch`), and pulls the agent's own events.
 // Rounds start every interval; a round that overruns it delays the next one rather than piling up.
 //
-// Cost at 10,000 appliances: a round reads a narrow projection of the appliances (credentials
-// are cached and re-read only when they change), and writes only what changed: a change of
+// Cost at 10,000 appliances: a round reads only the appliances that changed since the last one
+// (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
 // status, release or running configuration is written at once, while latency, last_seen_online
 // and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
 // statement per round. Appliances in maintenance are polled, but their transitions raise no alarm.
@@ -61,6 +61,8 @@ export async function eachLimited<T>(
 
 const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
 const FLUSH_ROWS = 1000;
+/** The cached poll targets are re-read in full this often, whatever the versions say. */
+const FULL_READ_MS = 5 * 60_000;
 
 export function createHealthJob(deps: HealthJobDeps) {
   const { repo, fleet, audit, clock } = deps;
@@ -71,6 +73,16 @@ export function createHealthJob(deps: HealthJobDeps) {
   const telemetryMs = deps.telemetryMs ?? DEFAULT_TELEMETRY_MS;
   /** When each appliance's telemetry was last written (this replica, since it leads). */
   const telemetryAt = new Map<number, number>();
+  /**
+   * The appliances polled, kept between rounds: a round asks only for the rows whose
+   * poll_version moved (a trigger bumps it when a column read here changes; the columns this job
+   * writes itself are updated here when its write succeeds). Re-read in full every few minutes,
+   * and when the count disagrees (a row was deleted).
+   */
+  const targets = new Map<number, PollTarget>();
+  let seenVersion = -1n;
+  let fullReadAt = 0;
+  let lastRoundAt = 0;
   /** Token and pinned certificate per appliance, keyed by a digest the round reads. */
   const credentials = new Map<
     number,
@@ -78,13 +90,16 @@ export function createHealthJob(deps: HealthJobDeps) {
   >();
 
   async function transition(row: PollTarget, online: boolean, reason: string) {
-    const quiet = row.maintenance;
-    await db.transaction().execute(async (trx) => {
-      await trx
+    let quiet = row.maintenance;
+    const recorded = await db.transaction().execute(async (trx) => {
+      const updated = await trx
         .updateTable('appliances')
         .set({ online, status: online ? 'online' : 'offline', updated: clock.now() })
         .where('id', '=', row.id)
-        .execute();
+        .returning('maintenance')
+        .executeTakeFirst();
+      if (!updated) return false; // removed meanwhile
+      quiet = updated.maintenance; // as it is now, not as the round read it
       const kind = online ? 'appliance.online' : 'appliance.offline';
       await fleet.event(
         trx,
@@ -100,7 +115,12 @@ export function createHealthJob(deps: HealthJobDeps) {
         targetId: row.id,
         summary: `appliance ${row.name} went ${online ? 'online' : 'offline'}${online ? '' : ` (${reason})`}${quiet ? ' in maintenance' : ''}`,
       });
+      return true;
     });
+    if (!recorded) return;
+    row.online = online;
+    row.status = online ? 'online' : 'offline';
+    row.maintenance = quiet;
     if (quiet || !deps.onTransition) return;
     try {
       deps.onTransition({ online, appliance: { id: row.id, name: row.name, type: row.type }, reason });
@@ -136,6 +156,7 @@ export function createHealthJob(deps: HealthJobDeps) {
         }
         await trx.updateTable('appliances').set({ events_cursor: cursor }).where('id', '=', row.id).execute();
       });
+      row.events_cursor = cursor;
     }
   }
 
@@ -241,6 +262,7 @@ export function createHealthJob(deps: HealthJobDeps) {
       status = undefined;
       reason = 'a different agent answers at this URL (uuid changed)';
     }
+    const wasOnline = row.online;
     if (!status) {
       telemetryAt.delete(row.id);
       if (row.online) await transition(row, false, reason);
@@ -256,7 +278,7 @@ export function createHealthJob(deps: HealthJobDeps) {
     const hash = status.config?.hash ?? null;
     const now = Date.now();
     const changed =
-      !row.online ||
+      !wasOnline ||
       state !== row.status ||
       (release !== null && release !== row.release) ||
       hash !== row.running_hash;
@@ -304,8 +326,35 @@ export function createHealthJob(deps: HealthJobDeps) {
     };
   }
 
+  /** Brings `targets` up to date with one small query when nothing changed. */
+  async function refreshTargets(): Promise<PollTarget[]> {
+    // The head first, then the rows: a change in between is fetched again next round, never missed.
+    const head = await repo.pollHead();
+    const now = Date.now();
+    const full = async () => {
+      const rows = await repo.pollTargets();
+      targets.clear();
+      for (const r of rows) targets.set(r.id, r);
+      fullReadAt = now;
+    };
+    // Re-read in full after a pause too: another replica may have led (and written) meanwhile.
+    const paused = now - lastRoundAt > 3 * deps.intervalMs;
+    lastRoundAt = now;
+    if (seenVersion < 0n || paused || head.version < seenVersion || now - fullReadAt > FULL_READ_MS)
+      await full();
+    else if (head.version > seenVersion) {
+      for (const r of await repo.pollTargets(seenVersion)) {
+        if (r.authorized) targets.set(r.id, r);
+        else targets.delete(r.id);
+      }
+    }
+    seenVersion = head.version;
+    if (targets.size !== head.count) await full(); // a row was deleted (or one slipped in meanwhile)
+    return [...targets.values()];
+  }
+
   async function pollAll(): Promise<void> {
-    const rows = await repo.pollTargets();
+    const rows = await refreshTargets();
     await loadCredentials(rows);
     if (credentials.size > rows.length || telemetryAt.size > rows.length) {
       // Removed or deauthorized appliances: forget them.
@@ -320,6 +369,14 @@ export function createHealthJob(deps: HealthJobDeps) {
     });
     try {
       await flush(batch);
+      for (const b of batch) {
+        const t = targets.get(b.id);
+        if (!t) continue;
+        t.online = true;
+        t.status = b.status;
+        t.running_hash = b.hash;
+        if (b.release !== null) t.release = b.release;
+      }
     } catch {
       // Not written: write these again next round rather than a minute later.
       for (const b of batch) telemetryAt.delete(b.id);
