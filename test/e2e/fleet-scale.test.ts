@@ -1,8 +1,8 @@
 // Scale: many agents in this process on 127.0.0.1, one apply to all of them, time until every
 // one is `done`, then rounds of health polling with the manager's CPU time measured. Default
 // 100 agents (CI); STEWARD_FLEET_SCALE=1000 for the issue's figure. Prints its measurements.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,55 +10,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
+import { PG_URL } from '../helpers/database.js';
 
 const N = Number(process.env.STEWARD_FLEET_SCALE ?? 100);
+/** Every agent polled this often: N agents every second is the load of 10 N appliances every 10 s. */
+const POLL_MS = Number(process.env.STEWARD_FLEET_POLL_MS ?? 1000);
+const MEASURE_MS = Number(process.env.STEWARD_FLEET_MEASURE_MS ?? 10_000);
 const HERE = dirname(fileURLToPath(import.meta.url));
 let t: TestContext;
 let admin: Record<string, string>;
 const agents: TestAgent[] = [];
-
-beforeAll(async () => {
-  t = await createTestContext({ jobIntervals: { fleetHealth: 1000 } });
-  // An API token with a budget for the setup burst (sessions and default tokens have a
-  // per-minute request budget far below a thousand authorizations).
-  const res = await t.app.inject({
-    method: 'POST',
-    url: '/api/v1/tokens/',
-    headers: await t.adminHeaders(),
-    payload: { name: 'fleet-scale', rate_limit_per_minute: 1_000_000, scopes: [...ROLE_PERMISSIONS.admin] },
-  });
-  if (res.statusCode !== 201) throw new Error(`token: ${res.body}`);
-  admin = { authorization: `Token ${res.json().token}` };
-  for (let i = 0; i < N; i += 50) {
-    const chunk = await Promise.all(
-      Array.from({ length: Math.min(50, N - i) }, (_, j) =>
-        startTestAgent({ type: 'tiscale-worker', name: `s${i + j}` }),
-      ),
-    );
-    agents.push(...chunk);
-  }
-  // Register and authorize straight through the API, 20 at a time.
-  for (let i = 0; i < N; i += 20) {
-    await Promise.all(
-      agents.slice(i, i + 20).map(async (a, j) => {
-        const name = `s${i + j}`;
-        const c = await t.app.inject({
-          method: 'POST',
-          url: '/api/v1/appliances/create/',
-          headers: admin,
-          payload: { name, type: 'worker', url: a.url },
-        });
-        const id = c.json().id as number;
-        const r = await t.app.inject({
-          method: 'GET',
-          url: `/api/v1/appliances/${id}/authorization/`,
-          headers: admin,
-        });
-        if (r.statusCode !== 200) throw new Error(`authorize ${name}: ${r.body}`);
-      }),
-    );
-  }
-}, 600_000);
 
 let firstClosed = false;
 async function closeFirst() {
@@ -71,6 +32,49 @@ async function closeFirst() {
 afterAll(closeFirst);
 
 describe(`fleet at scale (${N} agents)`, () => {
+  beforeAll(async () => {
+    t = await createTestContext({ jobIntervals: { fleetHealth: 1000 } });
+    // An API token with a budget for the setup burst (sessions and default tokens have a
+    // per-minute request budget far below a thousand authorizations).
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens/',
+      headers: await t.adminHeaders(),
+      payload: { name: 'fleet-scale', rate_limit_per_minute: 1_000_000, scopes: [...ROLE_PERMISSIONS.admin] },
+    });
+    if (res.statusCode !== 201) throw new Error(`token: ${res.body}`);
+    admin = { authorization: `Token ${res.json().token}` };
+    for (let i = 0; i < N; i += 50) {
+      const chunk = await Promise.all(
+        Array.from({ length: Math.min(50, N - i) }, (_, j) =>
+          startTestAgent({ type: 'tiscale-worker', name: `s${i + j}` }),
+        ),
+      );
+      agents.push(...chunk);
+    }
+    // Register and authorize straight through the API, 20 at a time.
+    for (let i = 0; i < N; i += 20) {
+      await Promise.all(
+        agents.slice(i, i + 20).map(async (a, j) => {
+          const name = `s${i + j}`;
+          const c = await t.app.inject({
+            method: 'POST',
+            url: '/api/v1/appliances/create/',
+            headers: admin,
+            payload: { name, type: 'worker', url: a.url },
+          });
+          const id = c.json().id as number;
+          const r = await t.app.inject({
+            method: 'GET',
+            url: `/api/v1/appliances/${id}/authorization/`,
+            headers: admin,
+          });
+          if (r.statusCode !== 200) throw new Error(`authorize ${name}: ${r.body}`);
+        }),
+      );
+    }
+  }, 600_000);
+
   it('applies one configuration to every agent and reports each done', async () => {
     await t.app.inject({
       method: 'POST',
@@ -150,89 +154,148 @@ describe(`fleet at scale (${N} agents)`, () => {
   }, 60_000);
 });
 
-describe(`manager CPU alone (${N} agents in a child process)`, () => {
+/** Reads a child's stdout line by line; `next()` resolves with the next line. */
+function lineReader(child: ChildProcess) {
+  const queue: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let buf = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop() ?? '';
+    for (const p of parts) {
+      const w = waiting.shift();
+      if (w) w(p);
+      else queue.push(p);
+    }
+  });
+  return {
+    next(timeoutMs = 600_000): Promise<string> {
+      const q = queue.shift();
+      if (q !== undefined) return Promise.resolve(q);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no line from the child in time')), timeoutMs);
+        const onExit = (code: number | null) => reject(new Error(`child exited with ${code}`));
+        child.once('exit', onExit);
+        waiting.push((line) => {
+          clearTimeout(timer);
+          child.off('exit', onExit);
+          resolve(line);
+        });
+      });
+    },
+  };
+}
+
+/** CPU seconds (user + system) and resident memory of a process, from /proc (Linux). */
+function procUsage(pid: number): { cpuSeconds: number; rssMb: number; peakRssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which is in parentheses and may contain spaces).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / CLOCK_TICKS, rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+async function stopChild(child: ChildProcess | undefined) {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+describe(`manager in a process of its own (${N} agents in another)`, () => {
   let farm: ChildProcess | undefined;
-  let m: TestContext;
+  let manager: ChildProcess | undefined;
   const base = mkdtempSync(join(tmpdir(), 'steward-farm-'));
 
   afterAll(async () => {
-    await m?.close();
-    if (farm && farm.exitCode === null) {
-      const exited = new Promise((r) => farm?.once('exit', r));
-      farm.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(manager);
+    await stopChild(farm);
     rmSync(base, { recursive: true, force: true });
   });
 
   it('polls them every second; reports the manager process CPU share and memory', async () => {
     // The in-process agents and their manager must not run while this one is measured.
     await closeFirst();
-    farm = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(HERE, '../helpers/agent-farm.ts'), String(N), base],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const lines: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      let buf = '';
-      farm?.stdout?.on('data', (d: Buffer) => {
-        buf += d.toString();
-        const parts = buf.split('\n');
-        buf = parts.pop() ?? '';
-        for (const p of parts) {
-          if (p === 'READY') resolve();
-          else if (p) lines.push(p);
-        }
-      });
-      farm?.once('exit', (code) => reject(new Error(`agent farm exited ${code}`)));
+    const tsx = ['--import', 'tsx'];
+    farm = spawn(process.execPath, [...tsx, join(HERE, '../helpers/agent-farm.ts'), String(N), base], {
+      stdio: ['pipe', 'pipe', 'inherit'],
     });
-    m = await createTestContext({ jobIntervals: { fleetHealth: 1000 } });
-    const res = await m.app.inject({
-      method: 'POST',
-      url: '/api/v1/tokens/',
-      headers: await m.adminHeaders(),
-      payload: { name: 'farm', rate_limit_per_minute: 1_000_000, scopes: [...ROLE_PERMISSIONS.admin] },
-    });
-    const h = { authorization: `Token ${res.json().token}` };
-    const farmAgents = lines.map((l) => JSON.parse(l) as { url: string; token: string });
-    for (let i = 0; i < farmAgents.length; i += 20) {
-      await Promise.all(
-        farmAgents.slice(i, i + 20).map(async (a, j) => {
-          const c = await m.app.inject({
-            method: 'POST',
-            url: '/api/v1/appliances/create/',
-            headers: h,
-            payload: { name: `f${i + j}`, type: 'worker', url: a.url },
-          });
-          const r = await m.app.inject({
-            method: 'GET',
-            url: `/api/v1/appliances/${c.json().id}/authorization/`,
-            headers: h,
-          });
-          if (r.statusCode !== 200) throw new Error(r.body);
-        }),
-      );
+    const farmOut = lineReader(farm);
+    const farmAgents: { url: string }[] = [];
+    for (;;) {
+      const line = await farmOut.next();
+      if (line === 'READY') break;
+      farmAgents.push(JSON.parse(line) as { url: string });
     }
-    await m.app.startJobs();
-    await new Promise((r) => setTimeout(r, 2500));
-    const cpu0 = process.cpuUsage();
-    const wall0 = performance.now();
-    await new Promise((r) => setTimeout(r, 5000));
-    const cpu = process.cpuUsage(cpu0);
-    const share = ((cpu.user + cpu.system) / 1000 / (performance.now() - wall0)) * 100;
-    const rss = process.memoryUsage().rss;
-    console.log(
-      `[fleet-scale] manager alone polling ${N} agents every 1 s (= ${N * 10} appliances every 10 s): ` +
-        `${share.toFixed(1)}% of one core, rss ${(rss / 1e6).toFixed(0)} MB (test process: PGlite and vitest included)`,
+    const list = join(base, 'agents.json');
+    writeFileSync(list, JSON.stringify(farmAgents));
+    manager = spawn(
+      process.execPath,
+      [
+        // STEWARD_FLEET_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the manager.
+        ...(process.env.STEWARD_FLEET_MANAGER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        ...tsx,
+        join(HERE, '../helpers/agent-scale-manager.ts'),
+        list,
+        String(POLL_MS),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    const online = await m.db
-      .selectFrom('appliances')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('online', '=', true)
-      .executeTakeFirstOrThrow();
-    expect(Number(online.n)).toBe(N);
-  }, 600_000);
+    const managerOut = lineReader(manager);
+    expect(await managerOut.next()).toBe('POLLING');
+    const pid = manager.pid as number;
+    const farmRequests = async () => {
+      farm?.stdin?.write('report\n');
+      return (JSON.parse(await farmOut.next(10_000)) as { requests: number }).requests;
+    };
+    // Let the first rounds settle (connections opened, code warmed), then measure.
+    await new Promise((r) => setTimeout(r, 5000));
+    // STEWARD_FLEET_PROFILE=/tmp/manager.cpuprofile: a CPU profile of the measured window (the
+    // profiler costs CPU too: read the share of that run as an upper bound).
+    const profile = process.env.STEWARD_FLEET_PROFILE;
+    if (profile) {
+      manager.stdin?.write(`profile ${profile}\n`);
+      expect(await managerOut.next(10_000)).toBe('PROFILING');
+    }
+    const u0 = procUsage(pid);
+    const r0 = await farmRequests();
+    const wall0 = performance.now();
+    let maxRss = u0.rssMb;
+    const end = wall0 + MEASURE_MS;
+    while (performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 500));
+      maxRss = Math.max(maxRss, procUsage(pid).rssMb);
+    }
+    const u1 = procUsage(pid);
+    const r1 = await farmRequests();
+    const seconds = (performance.now() - wall0) / 1000;
+    const share = ((u1.cpuSeconds - u0.cpuSeconds) / seconds) * 100;
+    const pollsPerSecond = (r1 - r0) / seconds;
+    if (profile) {
+      manager.stdin?.write('profile-stop\n');
+      expect(await managerOut.next(30_000)).toBe('PROFILED');
+    }
+    manager.stdin?.write('report\n');
+    const report = JSON.parse(await managerOut.next(10_000)) as {
+      online: number;
+      memory: NodeJS.MemoryUsage;
+    };
+    const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
+    console.log(
+      `[fleet-scale] manager process alone (pid ${pid}, ${PG_URL ? 'PostgreSQL server outside it' : 'embedded PGlite inside it'}, no vitest, no agents), ` +
+        `${N} agents polled every ${POLL_MS} ms over ${seconds.toFixed(1)} s: ` +
+        `${pollsPerSecond.toFixed(0)} status calls/s (= ${(pollsPerSecond * 10).toFixed(0)} appliances every 10 s), ` +
+        `${share.toFixed(1)}% of one core, ` +
+        `RSS ${u1.rssMb.toFixed(0)} MB (max sampled ${maxRss.toFixed(0)} MB, peak since start ${u1.peakRssMb.toFixed(0)} MB including the setup); ` +
+        `heap used ${mb(report.memory.heapUsed)} of ${mb(report.memory.heapTotal)}, external ${mb(report.memory.external)} ` +
+        `(array buffers, PGlite's WebAssembly memory among them: ${mb(report.memory.arrayBuffers)})`,
+    );
+    expect(report.online).toBe(N);
+    // The rate really reached: a round slower than the interval would understate the cost.
+    expect(pollsPerSecond).toBeGreaterThan((N * 1000) / POLL_MS / 2);
+  }, 900_000);
 });

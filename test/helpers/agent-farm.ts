@@ -1,13 +1,17 @@
 // Many agents in one child process, so that a test can measure the manager's CPU alone.
 // Run: node --import tsx test/helpers/agent-farm.ts <count> <base dir>
 // Prints one JSON line per agent ({"url","token"}), then "READY"; stops on SIGTERM.
+// Each "report" line on stdin is answered with {"requests": n}: how many HTTP requests the
+// agents have received so far (the parent divides by time to get the real polling rate).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { type RunningAgent, startAgent } from '../../src/agent/agent.js';
 
 const count = Number(process.argv[2] ?? 10);
 const base = process.argv[3] ?? '/tmp/steward-agent-farm';
 const running: RunningAgent[] = [];
+let requests = 0;
 for (let i = 0; i < count; i += 50) {
   const chunk = await Promise.all(
     Array.from({ length: Math.min(50, count - i) }, (_, j) => {
@@ -25,8 +29,18 @@ for (let i = 0; i < count; i += 50) {
   );
   running.push(...chunk);
 }
+for (const a of running) {
+  a.app.server.on('request', () => {
+    requests++;
+  });
+}
 for (const a of running) process.stdout.write(`${JSON.stringify({ url: a.url, token: a.newToken })}\n`);
 process.stdout.write('READY\n');
 process.once('SIGTERM', () => {
   Promise.all(running.map((a) => a.close())).finally(() => process.exit(0));
 });
+if (!process.stdin.isTTY) {
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line === 'report') process.stdout.write(`${JSON.stringify({ requests })}\n`);
+  }
+}
