@@ -82,7 +82,10 @@ export function createIdentity(deps: IdentityDeps) {
   deps.bus?.subscribe('identity.invalidate', (data) => auth.applyRemote(data as Invalidation));
   deps.bus?.onResync(() => {
     auth.clearAll();
-    void loadSettings();
+    // The bus reconnects when the server is back but the pool may still fail (a busy or
+    // restarting server): keep the settings held until the next resync or change. Unhandled,
+    // this rejection ended the process (found by the cluster test).
+    loadSettings().catch(() => {});
   });
   const common = { db: deps.db, repo, audit: deps.audit, clock: deps.clock, auth };
   const services: IdentityServices = {
