@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Locator, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createPublisher } from '../helpers/agent-package.js';
 import { type AgentProcess, spawnAgent } from '../helpers/agent-spawn.js';
 import { call, type RunningManager, startManager } from '../helpers/process.js';
 import { CONSOLE_DIR, startConsoleServer } from './console-server.js';
@@ -558,7 +559,7 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
 
     await page.getByRole('textbox', { name: 'Tag', exact: true }).fill('incident-42');
     await expect.poll(() => table.locator('tr[data-file="other.txt"]').count()).toBe(0);
-    await expect(row.count()).resolves.toBe(1);
+    await expect.poll(() => row.count()).toBe(1);
     await page.getByRole('textbox', { name: 'Tag', exact: true }).fill('');
     await table.locator('tr[data-file="other.txt"]').waitFor();
 
@@ -615,12 +616,10 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await shot('27-licensing');
   });
 
-  it('lists the package store and shows an appliance upgrade status', async () => {
+  it('uploads a signed package and upgrades an appliance, following its live status', async () => {
     await go('/upgrades', 'Upgrades');
     await page.getByText(/No packages/).waitFor();
-    await page.getByRole('combobox', { name: 'Appliance' }).click();
-    await page.getByRole('option', { name: /^w1 / }).click();
-    await page.getByTestId('upgrade-status').getByText('idle').waitFor();
+    // A file that is not a package is refused, the reason under the file picker.
     await chooseFile(
       page.getByRole('button', { name: 'Package file', exact: true }),
       'bogus.pkg',
@@ -632,6 +631,30 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
       .locator('[class*="FileInput-error"], [class*="InputWrapper-error"]')
       .first()
       .waitFor();
+    // A package signed by a publisher the manager trusts (its key in <data dir>/package-keys/).
+    const publisher = createPublisher(dataDir);
+    const pkg = publisher.build(
+      { type: 'tiscale-worker', version: '5.4.0', requires: '5.0.0' },
+      '#!/bin/sh\necho "installing $STEWARD_UPGRADE_VERSION"\nsleep 1\necho done\n',
+    );
+    await chooseFile(
+      page.getByRole('button', { name: 'Package file', exact: true }),
+      'worker-5.4.0.stwpkg',
+      pkg,
+    );
+    await page.getByRole('button', { name: 'Upload package' }).click();
+    await page.getByRole('table', { name: 'Packages' }).getByText('5.4.0').waitFor();
+
+    await page.getByRole('combobox', { name: 'Appliance' }).click();
+    await page.getByRole('option', { name: /^w1 .*→ 5\.4\.0/ }).click();
+    const status = page.getByTestId('upgrade-status');
+    await status.getByText('idle').waitFor();
+    await page.getByRole('button', { name: 'Start upgrade' }).click();
+    // The page polls while the upgrade runs: a running state, then idle with the install log.
+    await status.getByText(/^(pending|downloading|installing)$/).waitFor();
+    await shot('28-upgrade-running');
+    await status.getByText('idle').waitFor({ timeout: 60_000 });
+    await expect(status.getByLabel('Upgrade log').textContent()).resolves.toContain('installing 5.4.0');
     await shot('28-upgrades');
   });
 

@@ -1,6 +1,6 @@
 // Appliance connectors and certificates, licensing, the package store and upgrades, hub groups,
 // and stored files: every call a documented path of the manager's API.
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from './client';
 import { unwrap } from './errors';
 import { fileForm, multipart } from './multipart';
@@ -138,7 +138,13 @@ export function useUploadPackage() {
   return useMutation({
     mutationFn: async (file: File) =>
       unwrap(await api.POST('/api/v1/package-management/upload/', multipart(fileForm(file)))),
-    onSuccess: () => qc.invalidateQueries({ queryKey: ['packages'] }),
+    onSuccess: async () => {
+      // A new package changes which version each appliance may take (available_update_version).
+      await Promise.all([
+        qc.invalidateQueries({ queryKey: ['packages'] }),
+        qc.invalidateQueries({ queryKey: ['appliances'] }),
+      ]);
+    },
   });
 }
 
@@ -147,7 +153,11 @@ export function useStartUpgrade() {
   return useMutation({
     mutationFn: async (applianceName: string) =>
       unwrap(await api.POST('/api/upgrade/start/', { body: { appliance_name: applianceName } })),
-    onSuccess: (_d, name) => qc.invalidateQueries({ queryKey: ['upgrade', name] }),
+    onSuccess: (_d, name) =>
+      Promise.all([
+        qc.invalidateQueries({ queryKey: ['upgrade', name] }),
+        qc.invalidateQueries({ queryKey: ['appliances'] }),
+      ]),
   });
 }
 
@@ -220,6 +230,8 @@ export function useFiles(filters: FileFilters) {
   return useQuery({
     queryKey: ['files', filters],
     retry: false,
+    // Keep the rows on screen while a new filter loads, instead of flashing "Loading…".
+    placeholderData: keepPreviousData,
     queryFn: async () =>
       unwrap(await api.GET('/api/v1/files/', { params: { query: { page_size: 100, ...filters } } })),
   });
