@@ -2,6 +2,7 @@
 // pinned) and in-process agents, all on 127.0.0.1. Create, authorize, group, save, diff, apply,
 // `done`; an unsupported field shows `unsupported`; a local edit shows `mismatch`; a killed
 // agent goes offline and comes back with its configuration.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,8 @@ async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+const AGENT_PROCESS = join(import.meta.dirname, '../helpers/agent-process.ts');
 
 const appliance = async (name: string) => (await api('GET', `/api/v1/appliances/${ids[name]}/`)).body;
 
@@ -206,6 +209,41 @@ describe('fleet end to end', () => {
     });
     expect(back.configuration_status).toBe('done');
     expect(back.system_data.running_config.revision).toBe(1);
+  });
+
+  it('an agent takes every setting from STEWARD_AGENT_* variables, and --help names them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'steward-e2e-env-'));
+    const proc = await spawnAgent([], 20_000, {
+      STEWARD_AGENT_TYPE: 'hub',
+      STEWARD_AGENT_LISTEN: '127.0.0.1:0',
+      STEWARD_AGENT_DATA: dir,
+      STEWARD_AGENT_NAME: 'env-hub',
+      STEWARD_AGENT_TLS: 'off',
+      STEWARD_AGENT_RELEASE: '5.2.1',
+    });
+    try {
+      expect(proc.output).toMatch(
+        /steward agent tiscale-hub "env-hub" \(.+\) listening on http:\/\/127\.0\.0\.1:\d+/,
+      );
+      expect(proc.token).toMatch(/^stwa/);
+      const hello = await fetch(`${proc.url}/agent/v1/hello`);
+      expect(await hello.json()).toMatchObject({ type: 'tiscale-hub', release: '5.2.1' });
+    } finally {
+      await proc.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const help = await new Promise<string>((resolve) => {
+      let out = '';
+      const child = spawn(process.execPath, ['--import', 'tsx', AGENT_PROCESS, 'agent', '--help'], {
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
+      child.stdout.on('data', (d) => {
+        out += String(d);
+      });
+      child.on('exit', () => resolve(out));
+    });
+    for (const name of ['TYPE', 'LISTEN', 'DATA', 'NAME', 'TLS', 'MANAGER', 'RELOAD_HOOK', 'RELEASE'])
+      expect(help).toContain(`STEWARD_AGENT_${name}`);
   });
 
   it('an agent told to trust another manager refuses to pair', async () => {

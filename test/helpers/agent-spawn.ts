@@ -14,13 +14,17 @@ export interface AgentProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export function spawnAgent(args: string[], timeoutMs = 20_000): Promise<AgentProcess> {
+export function spawnAgent(
+  args: string[],
+  timeoutMs = 20_000,
+  env: Record<string, string> = {},
+): Promise<AgentProcess> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', join(HERE, 'agent-process.ts'), 'agent', ...args],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
     },
   );
   let output = '';
