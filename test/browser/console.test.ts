@@ -471,6 +471,26 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await dialog.waitFor({ state: 'hidden' });
     await page.getByRole('heading', { level: 2, name: 'hubs-eu' }).waitFor();
     await page.getByRole('table', { name: 'Hub-only settings' }).getByText('r1').waitFor();
+    // Save a configuration for the group (PUT .../save/), then apply it (PATCH .../update/).
+    await page.getByRole('combobox', { name: 'Add a field' }).fill('snmp__enable');
+    await page.getByRole('option', { name: /^snmp__enable/ }).click();
+    await page.getByRole('switch', { name: 'snmp__enable' }).click({ force: true });
+    const saved = page.waitForResponse(
+      (r) => r.request().method() === 'PUT' && r.url().includes('/api/v1/tiscale-hub-group/save/hubs-eu/'),
+    );
+    await page.getByRole('button', { name: 'Save hub group' }).click();
+    expect((await saved).status()).toBe(200);
+    const applied = page.waitForResponse(
+      (r) =>
+        r.request().method() === 'PATCH' && r.url().includes('/api/v1/tiscale-hub-group/update/hubs-eu/'),
+    );
+    await page.getByRole('button', { name: /Apply to 1 appliance/ }).click();
+    expect((await applied).status()).toBe(202);
+    await page
+      .getByRole('table', { name: 'Hub group member status' })
+      .locator('tr[data-member="h1"]')
+      .getByText('done', { exact: true })
+      .waitFor({ timeout: 30_000 });
     await shot('24-hub-groups');
     const groups = (await (await apiAsAdmin('/api/v1/config-group/list/?page_size=100')).json()) as {
       results: { name: string; kind: string; appliances: string[] }[];

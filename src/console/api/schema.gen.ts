@@ -1129,13 +1129,13 @@ export interface paths {
         };
         /**
          * Get: SNMP v2c agent and traps
-         * @description Thresholds are percentages. Stored and handed to the apply hook (the host runs the SNMP agent). Secrets are never returned; `<field>_set` tells whether one is stored.
+         * @description SNMPv2c traps go to `trap_sink` on alerts (appliance offline/online, token expiring, backup failed) and when this host crosses a threshold (percentages; 0: off). The section is also handed to the apply hook (the host's SNMP agent answers queries). Secrets are never returned; `<field>_set` tells whether one is stored.
          */
         get: operations["getConfigSnmp"];
         put?: never;
         /**
          * Change: SNMP v2c agent and traps
-         * @description Thresholds are percentages. Stored and handed to the apply hook (the host runs the SNMP agent). Only the fields sent change. The change is audited and takes effect without a restart.
+         * @description SNMPv2c traps go to `trap_sink` on alerts (appliance offline/online, token expiring, backup failed) and when this host crosses a threshold (percentages; 0: off). The section is also handed to the apply hook (the host's SNMP agent answers queries). Only the fields sent change. The change is audited and takes effect without a restart.
          */
         post: operations["postConfigSnmp"];
         delete?: never;

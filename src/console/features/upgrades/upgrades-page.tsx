@@ -16,7 +16,8 @@ import {
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import { IconAlertCircle, IconPlayerPlay, IconUpload } from '@tabler/icons-react';
-import { type FormEvent, useState } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import {
   isUpgradeRunning,
   usePackages,
@@ -149,9 +150,16 @@ function ApplianceUpgrade({ canWrite }: { canWrite: boolean }) {
   const [name, setName] = useState<string | null>(null);
   const status = useUpgradeStatus(name);
   const start = useStartUpgrade();
+  const qc = useQueryClient();
   const list = (appliances.data?.results ?? []).filter((a) => a.authorized);
   const selected = list.find((a) => a.name === name);
   const running = isUpgradeRunning(status.data?.status);
+  // When an upgrade ends, the appliance reports its new release: refresh the list.
+  const wasRunning = useRef(false);
+  useEffect(() => {
+    if (wasRunning.current && !running) void qc.invalidateQueries({ queryKey: ['appliances'] });
+    wasRunning.current = running;
+  }, [running, qc]);
   return (
     <Stack gap="sm">
       <Title order={2} size="h4">
