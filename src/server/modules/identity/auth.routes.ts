@@ -30,11 +30,12 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { se
           'Accepts `multipart/form-data` (as `curl --form`), `application/x-www-form-urlencoded` or JSON. ' +
           'Answers a session token that works as `Authorization: Token`, `Authorization: Bearer` or `x-auth-token`. ' +
           "After 5 failed logins in 15 minutes the account's logins are refused for 15 minutes (423). " +
-          'API-only users cannot log in (403).\n\n' +
+          'API-only users cannot log in (403). With directory logins on (`/api/v1/config/directory/`), users who are ' +
+          'not local log in with their LDAP password (503 when the directory cannot be reached).\n\n' +
           "```\ncurl -k -X POST 'https://manager:8443/api/v1/auth/token/' --form 'username=admin' --form 'password=...'\n```",
         consumes: ['multipart/form-data', 'application/x-www-form-urlencoded', 'application/json'],
         body: LoginBody,
-        response: { 200: LoginResponse, ...ErrorResponses(400, 401, 403, 415, 423, 429) },
+        response: { 200: LoginResponse, ...ErrorResponses(400, 401, 403, 415, 423, 429, 503) },
       },
     },
     async (request, reply) => {
