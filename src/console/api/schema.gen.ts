@@ -399,7 +399,7 @@ export interface paths {
         put?: never;
         /**
          * Log in: exchange a username and password for a session token
-         * @description Accepts `multipart/form-data` (as `curl --form`), `application/x-www-form-urlencoded` or JSON. Answers a session token that works as `Authorization: Token`, `Authorization: Bearer` or `x-auth-token`. After 5 failed logins in 15 minutes the account's logins are refused for 15 minutes (423). API-only users cannot log in (403).
+         * @description Accepts `multipart/form-data` (as `curl --form`), `application/x-www-form-urlencoded` or JSON. Answers a session token that works as `Authorization: Token`, `Authorization: Bearer` or `x-auth-token`. After 5 failed logins in 15 minutes the account's logins are refused for 15 minutes (423). API-only users cannot log in (403). With directory logins on (`/api/v1/config/directory/`), users who are not local log in with their LDAP password (503 when the directory cannot be reached).
          *
          *     ```
          *     curl -k -X POST 'https://manager:8443/api/v1/auth/token/' --form 'username=admin' --form 'password=...'
@@ -7699,6 +7699,44 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "rate limit of 60 requests per minute exceeded",
                      *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database unreachable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */

@@ -268,7 +268,7 @@ function ApplianceLicences({ canWrite }: { canWrite: boolean }) {
                   regenerate.mutate();
               }}
             >
-              Regenerate every appliance machine id
+              Regenerate appliance machine ids
             </Button>
             {regenerate.error && (
               <Text c="red" size="sm" role="alert">
