@@ -101,7 +101,7 @@ export const settingsRoutes: FastifyPluginAsync<SettingsRoutesOptions> = async (
         tags: ['system'],
         summary: 'Test the LDAP connection',
         description:
-          'Connects to the stored `ldap_url` (ldap:// or ldaps://) and performs a simple bind with the stored bind DN ' +
+          'Connects to the stored `ldap_url` (ldaps://, or ldap:// with StartTLS when `ldap_start_tls`) and performs a simple bind with the stored bind DN ' +
           'and password. `ok: false` with the LDAP result code when the directory refuses the bind (49: invalid ' +
           'credentials); 409 when LDAP is not configured; 503 when the directory cannot be reached.',
         response: {
@@ -122,6 +122,7 @@ export const settingsRoutes: FastifyPluginAsync<SettingsRoutesOptions> = async (
           String(d.ldap_url),
           String(d.ldap_bind_dn ?? ''),
           String(d.ldap_bind_password ?? ''),
+          { startTls: d.ldap_start_tls === true },
         );
         return {
           ok: res.ok,
