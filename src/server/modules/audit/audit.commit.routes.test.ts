@@ -22,6 +22,12 @@ describe('audit listeners', () => {
     const audit = createAuditService({ db: database.db, clock: createManualClock(new Date()) });
     const heard: AuditRecordOut[] = [];
     audit.onRecord((r) => heard.push(r));
+    // Switched off (syslog forwarding disabled): hears nothing.
+    const off: AuditRecordOut[] = [];
+    audit.onRecord(
+      (r) => off.push(r),
+      () => false,
+    );
     const ctx = systemContext('test');
 
     await expect(
@@ -45,6 +51,7 @@ describe('audit listeners', () => {
     while (heard.length < 2 && Date.now() < end) await settle(20);
     await settle(300);
     expect(heard.map((r) => r.action).sort()).toEqual(['test.autocommit', 'test.committed']);
+    expect(off).toEqual([]);
     const stored = await database.db.selectFrom('audit_log').select('action').execute();
     expect(stored.map((r) => r.action)).not.toContain('test.rolled_back');
   });

@@ -90,10 +90,16 @@ export interface AuditServiceDeps {
 
 export function createAuditService(deps: AuditServiceDeps) {
   const repo = deps.repo ?? createAuditRepo(deps.db);
-  const listeners = new Set<AuditListener>();
+  // Each listener with whether it wants records now (syslog forwarding may be switched off).
+  const listeners = new Map<AuditListener, () => boolean>();
+  const anyActive = () => {
+    for (const active of listeners.values()) if (active()) return true;
+    return false;
+  };
 
   function notify(row: AuditRecordOut) {
-    for (const l of listeners) {
+    for (const [l, active] of listeners) {
+      if (!active()) continue;
       try {
         l(row);
       } catch {
@@ -151,7 +157,8 @@ export function createAuditService(deps: AuditServiceDeps) {
         request_id: ctx.requestId,
       });
       if (request) request.audited = true;
-      if (listeners.size > 0) {
+      // Nothing to announce, nothing to ask: no extra statement while forwarding is off.
+      if (listeners.size > 0 && anyActive()) {
         if (trx.isTransaction) {
           const xid = await sql<{ xid: string }>`select pg_current_xact_id()::text as xid`.execute(trx);
           void notifyAfterCommit(row, String(xid.rows[0]?.xid));
@@ -174,8 +181,9 @@ export function createAuditService(deps: AuditServiceDeps) {
     recordFor(trx: Kysely<Database> | Transaction<Database>, request: FastifyRequest, event: AuditEvent) {
       return record(trx, auditContextOf(request), event, request);
     },
-    onRecord(listener: AuditListener) {
-      listeners.add(listener);
+    /** Hears committed records while `active()` says so (checked per record). */
+    onRecord(listener: AuditListener, active: () => boolean = () => true) {
+      listeners.set(listener, active);
       return () => listeners.delete(listener);
     },
     repo,
