@@ -2,6 +2,8 @@
 // notification receiver (decodes the v2c traps) and a syslog UDP listener. The token expiry job
 // runs on its timers (shortened), several times, and warns each token once.
 import { createSocket, type Socket } from 'node:dgram';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent } from '../../../../test/helpers/agent.js';
@@ -267,6 +269,24 @@ describe('appliance offline/online alerts', () => {
     });
     await waitFor(() => w07(TRAP_OIDS.applianceOnline) !== undefined);
     expect(mails.some((m) => m.data.includes('worker-07 is online'))).toBe(true);
+  });
+});
+
+describe('backup failed alert', () => {
+  it('mails the admins and traps when a background backup fails', async () => {
+    // A file where the backups directory should be: the backup cannot be written.
+    writeFileSync(join(t.dataDir, 'backups'), 'not a directory');
+    try {
+      const res = await t.app.inject({ method: 'POST', url: '/api/v1/backup/create/', headers: admin });
+      expect(res.statusCode, res.body).toBe(202);
+      await waitFor(() => trapRx.traps.some((x) => x.trapOid === TRAP_OIDS.backupFailed), 20_000);
+      const trap = trapRx.traps.find((x) => x.trapOid === TRAP_OIDS.backupFailed);
+      expect(String(trap?.values[OBJECT_OIDS.message])).toMatch(/^Steward backup failed: /);
+      await waitFor(() => mails.some((m) => subjectOf(m.data) === 'Steward backup failed'), 10_000);
+      await waitFor(() => syslog.some((l) => l.includes(' backup.failed ')));
+    } finally {
+      rmSync(join(t.dataDir, 'backups'), { force: true });
+    }
   });
 });
 
