@@ -689,6 +689,55 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await shot('29-settings-field-error');
   });
 
+  it('labels every control on the new pages (inputs by <label> or aria-label, buttons by text)', async () => {
+    const pages: [string, string | RegExp][] = [
+      ['/hub-groups', 'Hub groups'],
+      [`/appliances/${hubId}`, 'h1'],
+      ['/upgrades', 'Upgrades'],
+      ['/licensing', 'Licensing'],
+      ['/files', 'Files'],
+      ['/settings/directory', /Directory/],
+      ['/settings/central_logging', /Central logging/],
+    ];
+    for (const [path, heading] of pages) {
+      await go(path, heading);
+      await page.waitForLoadState('networkidle').catch(() => undefined);
+      const unlabelled = await page.evaluate(() => {
+        const out: string[] = [];
+        const visible = (el: Element) =>
+          (el as HTMLElement).offsetParent !== null &&
+          !el.closest('[aria-hidden="true"]') &&
+          (el as HTMLElement).tabIndex !== -1;
+        const named = (el: Element) =>
+          Boolean(
+            el.getAttribute('aria-label')?.trim() ||
+              (el.getAttribute('aria-labelledby') ?? '')
+                .split(' ')
+                .some((id) => document.getElementById(id)?.textContent?.trim()),
+          );
+        for (const el of document.querySelectorAll('input, textarea, select')) {
+          const type = el.getAttribute('type');
+          if (type === 'hidden' || type === 'file' || !visible(el)) continue;
+          const labels = (el as HTMLInputElement).labels;
+          if (!named(el) && !(labels && [...labels].some((l) => l.textContent?.trim())))
+            out.push(`${el.tagName.toLowerCase()}#${el.id}`);
+        }
+        for (const el of document.querySelectorAll('button, a[href], [role="switch"], [role="checkbox"]')) {
+          if (!visible(el)) continue;
+          const labels = (el as HTMLButtonElement).labels;
+          if (
+            !named(el) &&
+            !el.textContent?.trim() &&
+            !(labels && [...labels].some((l) => l.textContent?.trim()))
+          )
+            out.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${el.className}`);
+        }
+        return out;
+      });
+      expect(unlabelled, path).toEqual([]);
+    }
+  });
+
   it('renders the fleet and system pages (or says what this manager does not offer)', async () => {
     const pages: [string, string, RegExp][] = [
       ['/appliances', '12-appliances', /Appliances/],
