@@ -144,6 +144,11 @@ export function createAlerts(deps: AlertDeps): Alerts {
         .orderBy('t.expires_at')
         .limit(500)
         .execute();
+      // Records of tokens long expired are of no use any more.
+      await deps.db
+        .deleteFrom('token_expiry_alerts')
+        .where('expires_at', '<', new Date(now.getTime() - 30 * DAY))
+        .execute();
       const warned: number[] = [];
       const cfg = await mailConfigured().catch(() => undefined);
       for (const r of rows) {
