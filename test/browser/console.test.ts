@@ -633,6 +633,23 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
       .locator('[class*="FileInput-error"], [class*="InputWrapper-error"]')
       .first()
       .waitFor();
+    // The cloud licensing connection: a typed form, the token write-only.
+    const cloud = page.getByRole('form', { name: 'license_cloud settings' });
+    await expect(page.getByTestId('secret-state-Token').textContent()).resolves.toBe('not set');
+    await cloud.getByRole('textbox', { name: 'User name' }).fill('u/steward');
+    await cloud.getByLabel('Token', { exact: true }).fill('Cloud Token 123');
+    const saved = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && r.url().includes('/api/v1/license/configure/cloud/'),
+    );
+    await cloud.getByRole('button', { name: 'Save' }).click();
+    expect((await saved).status()).toBe(200);
+    await expect.poll(() => page.getByTestId('secret-state-Token').textContent()).toBe('set');
+    const stored = (await (await apiAsAdmin('/api/v1/license/configure/cloud/')).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(stored).toMatchObject({ user: 'u/steward', token_set: true });
+    expect(JSON.stringify(stored)).not.toContain('Cloud Token 123');
     await shot('27-licensing');
   });
 

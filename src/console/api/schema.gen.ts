@@ -1019,7 +1019,7 @@ export interface paths {
         put?: never;
         /**
          * Test the LDAP connection
-         * @description Connects to the stored `ldap_url` (ldap:// or ldaps://) and performs a simple bind with the stored bind DN and password. `ok: false` with the LDAP result code when the directory refuses the bind (49: invalid credentials); 409 when LDAP is not configured; 503 when the directory cannot be reached.
+         * @description Connects to the stored `ldap_url` (ldaps://, or ldap:// with StartTLS when `ldap_start_tls`) and performs a simple bind with the stored bind DN and password. `ok: false` with the LDAP result code when the directory refuses the bind (49: invalid credentials); 409 when LDAP is not configured; 503 when the directory cannot be reached.
          */
         post: operations["postConfigDirectoryTest"];
         delete?: never;

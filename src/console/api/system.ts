@@ -20,6 +20,8 @@ export const SETTINGS_SECTIONS = [
   { key: 'sync', title: 'Synchronisation' },
 ] as const;
 export type SettingsSection = (typeof SETTINGS_SECTIONS)[number]['key'];
+/** Every section with a form: the settings pages, and the licensing page's cloud connection. */
+export type FormSection = SettingsSection | 'license_cloud';
 
 /** Each section's documented path; the GET answer and POST body types come from the document. */
 const SECTION_PATHS = {
@@ -33,15 +35,16 @@ const SECTION_PATHS = {
   systemalerting: '/api/v1/config/systemalerting/',
   central_logging: '/api/v1/config/central_logging/',
   sync: '/api/v1/config/sync/',
-} as const satisfies Record<SettingsSection, keyof paths>;
-type PathOf<S extends SettingsSection> = (typeof SECTION_PATHS)[S];
+  license_cloud: '/api/v1/license/configure/cloud/',
+} as const satisfies Record<FormSection, keyof paths>;
+type PathOf<S extends FormSection> = (typeof SECTION_PATHS)[S];
 
 /** What GET answers for a section (typed from the manager's response schema). */
-export type SettingsOf<S extends SettingsSection> = Ok<paths[PathOf<S>]['get']>;
+export type SettingsOf<S extends FormSection> = Ok<paths[PathOf<S>]['get']>;
 /** What POST takes for a section: only the fields that change. */
-export type SettingsPatch<S extends SettingsSection> = Body<paths[PathOf<S>]['post']>;
+export type SettingsPatch<S extends FormSection> = Body<paths[PathOf<S>]['post']>;
 
-async function readSection<S extends SettingsSection>(section: S): Promise<SettingsOf<S>> {
+async function readSection<S extends FormSection>(section: S): Promise<SettingsOf<S>> {
   // The union of ten literal paths is too wide for openapi-fetch's overloads; each path is still a
   // documented one (SECTION_PATHS is checked against `paths` above).
   const get = api.GET as unknown as (
@@ -50,7 +53,7 @@ async function readSection<S extends SettingsSection>(section: S): Promise<Setti
   return unwrap(await get(SECTION_PATHS[section]));
 }
 
-async function writeSection<S extends SettingsSection>(
+async function writeSection<S extends FormSection>(
   section: S,
   body: SettingsPatch<S>,
 ): Promise<SettingsOf<S>> {
@@ -61,11 +64,11 @@ async function writeSection<S extends SettingsSection>(
   return unwrap(await post(SECTION_PATHS[section], { body }));
 }
 
-export function useSettings<S extends SettingsSection>(section: S) {
+export function useSettings<S extends FormSection>(section: S) {
   return useQuery({ queryKey: ['settings', section], retry: false, queryFn: () => readSection(section) });
 }
 
-export function useSaveSettings<S extends SettingsSection>(section: S) {
+export function useSaveSettings<S extends FormSection>(section: S) {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (values: SettingsPatch<S>) => writeSection(section, values),

@@ -27,6 +27,7 @@ import {
 import { errorMessage, fieldError } from '../../api/errors';
 import { EmptyTableRow, ErrorState, PageHeader, StatusBadge } from '../../components/common';
 import { useSession } from '../auth/session';
+import { SectionForm } from '../settings/settings-page';
 
 const LICENCE_COLORS: Record<string, string> = { VALID: 'done', EXPIRED: 'expired', INVALID: 'error' };
 const badgeStatus = (s: string) => LICENCE_COLORS[s] ?? 'disabled';
@@ -297,6 +298,15 @@ export function LicensingPage() {
         </Paper>
         <Paper withBorder p="md" radius="md">
           <ApplianceLicences canWrite={canWrite} />
+        </Paper>
+        <Paper withBorder p="md" radius="md">
+          <Title order={2} size="h4" mb={4}>
+            Licensing through the cloud service
+          </Title>
+          <Text size="sm" c="dimmed" mb="sm">
+            Stored for licensing through the vendor's service; the token and proxy password are write-only.
+          </Text>
+          <SectionForm section="license_cloud" canWrite={canWrite} />
         </Paper>
       </Stack>
     </>

@@ -1,7 +1,7 @@
 // The form of each settings section: which input each field gets, its label and help. The keys
 // are checked against the section's GET answer from the OpenAPI document, so a renamed or removed
 // field breaks the console build. Secrets appear in the answer only as `<field>_set`.
-import type { SettingsOf, SettingsSection } from '../../api/system';
+import type { FormSection, SettingsOf } from '../../api/system';
 
 type KeysOf<T, V> = { [K in keyof T]-?: NonNullable<T[K]> extends V ? K : never }[keyof T] & string;
 
@@ -24,7 +24,7 @@ export type FieldSpec<T> =
   /** Set by the manager, shown only. */
   | (Common & { kind: 'readonly'; key: KeysOf<T, string> });
 
-export type SectionForms = { [S in SettingsSection]: FieldSpec<SettingsOf<S>>[] };
+export type SectionForms = { [S in FormSection]: FieldSpec<SettingsOf<S>>[] };
 
 export const SECTION_FORMS: SectionForms = {
   network: [
@@ -183,6 +183,17 @@ export const SECTION_FORMS: SectionForms = {
     },
   ],
   sync: [{ kind: 'switch', key: 'yararulesets_enable', label: 'Synchronise YARA rulesets' }],
+  license_cloud: [
+    { kind: 'text', key: 'url', label: 'Licensing service URL' },
+    { kind: 'text', key: 'user', label: 'User name' },
+    { kind: 'secret', key: 'token_set', label: 'Token' },
+    { kind: 'number', key: 'timeout', label: 'Timeout (seconds)', min: 1, max: 600 },
+    { kind: 'switch', key: 'proxy_enabled', label: 'Go through an HTTP proxy' },
+    { kind: 'text', key: 'proxy_host', label: 'Proxy host' },
+    { kind: 'number', key: 'proxy_port', label: 'Proxy port', description: '0: unset', min: 0, max: 65535 },
+    { kind: 'text', key: 'proxy_user', label: 'Proxy user' },
+    { kind: 'secret', key: 'proxy_password_set', label: 'Proxy password' },
+  ],
 };
 
 /** The same specs with the keys as plain strings, for the form that renders any section. */
@@ -196,4 +207,4 @@ export type LooseFieldSpec = Common & {
   options?: readonly string[];
 };
 
-export const formOf = (section: SettingsSection) => SECTION_FORMS[section] as unknown as LooseFieldSpec[];
+export const formOf = (section: FormSection) => SECTION_FORMS[section] as unknown as LooseFieldSpec[];

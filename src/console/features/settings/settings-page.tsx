@@ -21,9 +21,9 @@ import { useParams } from 'react-router';
 import { fieldError, formErrorMessage } from '../../api/errors';
 import { useSaveTokenSettings, useTokenSettings } from '../../api/identity';
 import {
+  type FormSection,
   SETTINGS_SECTIONS,
   type SettingsPatch,
-  type SettingsSection,
   useSaveSettings,
   useSettings,
 } from '../../api/system';
@@ -177,7 +177,7 @@ function SecretInput({
 
 type Values = Record<string, unknown>;
 
-function SectionForm<S extends SettingsSection>({ section, canWrite }: { section: S; canWrite: boolean }) {
+export function SectionForm<S extends FormSection>({ section, canWrite }: { section: S; canWrite: boolean }) {
   const values = useSettings(section);
   const save = useSaveSettings(section);
   const [draft, setDraft] = useState<Values>({});
