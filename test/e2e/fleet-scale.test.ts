@@ -238,6 +238,7 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
       [
         // STEWARD_FLEET_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the manager.
         ...(process.env.STEWARD_FLEET_MANAGER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        '--expose-gc',
         ...tsx,
         join(HERE, '../helpers/agent-scale-manager.ts'),
         list,
@@ -283,6 +284,7 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     const report = JSON.parse(await managerOut.next(10_000)) as {
       online: number;
       memory: NodeJS.MemoryUsage;
+      afterGc: NodeJS.MemoryUsage | null;
     };
     const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
     console.log(
@@ -292,7 +294,8 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
         `${share.toFixed(1)}% of one core, ` +
         `RSS ${u1.rssMb.toFixed(0)} MB (max sampled ${maxRss.toFixed(0)} MB, peak since start ${u1.peakRssMb.toFixed(0)} MB including the setup); ` +
         `heap used ${mb(report.memory.heapUsed)} of ${mb(report.memory.heapTotal)}, external ${mb(report.memory.external)} ` +
-        `(array buffers, PGlite's WebAssembly memory among them: ${mb(report.memory.arrayBuffers)})`,
+        `(array buffers, PGlite's WebAssembly memory among them: ${mb(report.memory.arrayBuffers)}); ` +
+        `after a full GC: heap used ${mb(report.afterGc?.heapUsed ?? 0)}, RSS ${mb(report.afterGc?.rss ?? 0)}`,
     );
     expect(report.online).toBe(N);
     // The rate really reached: a round slower than the interval would understate the cost.

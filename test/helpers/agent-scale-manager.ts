@@ -54,12 +54,18 @@ session.connect();
 let profileFile: string | undefined;
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'report') {
+    // Started with --expose-gc: the heap figures below are what is live, not what awaits collection.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const before = process.memoryUsage();
+    gc?.();
     const online = await m.db
       .selectFrom('appliances')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('online', '=', true)
       .executeTakeFirstOrThrow();
-    process.stdout.write(`${JSON.stringify({ online: Number(online.n), memory: process.memoryUsage() })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ online: Number(online.n), memory: before, afterGc: gc ? process.memoryUsage() : null })}\n`,
+    );
   } else if (line.startsWith('profile ')) {
     profileFile = line.slice('profile '.length);
     await session.post('Profiler.enable');
