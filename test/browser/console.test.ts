@@ -58,6 +58,35 @@ async function signInAs(username: string, password: string) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/**
+ * Runs in the page: the visible controls without an accessible name (inputs without a <label> or
+ * aria-label/-labelledby, buttons and links without text or a label). A string, so this file
+ * needs no DOM types.
+ */
+const UNLABELLED_CONTROLS = `(() => {
+  const out = [];
+  const visible = (el) =>
+    el.offsetParent !== null && !el.closest('[aria-hidden="true"]') && el.tabIndex !== -1;
+  const labelled = (el) =>
+    Boolean(
+      el.getAttribute('aria-label')?.trim() ||
+        (el.getAttribute('aria-labelledby') ?? '')
+          .split(' ')
+          .some((id) => document.getElementById(id)?.textContent?.trim()) ||
+        [...(el.labels ?? [])].some((l) => l.textContent?.trim()),
+    );
+  for (const el of document.querySelectorAll('input, textarea, select')) {
+    const type = el.getAttribute('type');
+    if (type === 'hidden' || type === 'file' || !visible(el)) continue;
+    if (!labelled(el)) out.push(el.tagName.toLowerCase() + '#' + el.id);
+  }
+  for (const el of document.querySelectorAll('button, a[href], [role="switch"], [role="checkbox"]')) {
+    if (!visible(el)) continue;
+    if (!labelled(el) && !el.textContent?.trim()) out.push(el.tagName.toLowerCase() + '.' + el.className);
+  }
+  return out;
+})()`;
+
 async function apiAsAdmin(path: string, init: RequestInit = {}) {
   const login = await call(`${manager.baseUrl}/api/v1/auth/token/`, {
     method: 'POST',
@@ -719,38 +748,7 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     for (const [path, heading] of pages) {
       await go(path, heading);
       await page.waitForLoadState('networkidle').catch(() => undefined);
-      const unlabelled = await page.evaluate(() => {
-        const out: string[] = [];
-        const visible = (el: Element) =>
-          (el as HTMLElement).offsetParent !== null &&
-          !el.closest('[aria-hidden="true"]') &&
-          (el as HTMLElement).tabIndex !== -1;
-        const named = (el: Element) =>
-          Boolean(
-            el.getAttribute('aria-label')?.trim() ||
-              (el.getAttribute('aria-labelledby') ?? '')
-                .split(' ')
-                .some((id) => document.getElementById(id)?.textContent?.trim()),
-          );
-        for (const el of document.querySelectorAll('input, textarea, select')) {
-          const type = el.getAttribute('type');
-          if (type === 'hidden' || type === 'file' || !visible(el)) continue;
-          const labels = (el as HTMLInputElement).labels;
-          if (!named(el) && !(labels && [...labels].some((l) => l.textContent?.trim())))
-            out.push(`${el.tagName.toLowerCase()}#${el.id}`);
-        }
-        for (const el of document.querySelectorAll('button, a[href], [role="switch"], [role="checkbox"]')) {
-          if (!visible(el)) continue;
-          const labels = (el as HTMLButtonElement).labels;
-          if (
-            !named(el) &&
-            !el.textContent?.trim() &&
-            !(labels && [...labels].some((l) => l.textContent?.trim()))
-          )
-            out.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${el.className}`);
-        }
-        return out;
-      });
+      const unlabelled = (await page.evaluate(UNLABELLED_CONTROLS)) as string[];
       expect(unlabelled, path).toEqual([]);
     }
   });

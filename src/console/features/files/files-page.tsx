@@ -82,6 +82,7 @@ function UploadForm() {
         <SimpleGrid cols={{ base: 1, sm: 2, lg: 4 }}>
           <FileInput
             label="File"
+            description="Its type is detected from the content"
             placeholder="Choose a file"
             value={file}
             onChange={(f) => {
