@@ -590,6 +590,17 @@ describe('hub groups and connectors', () => {
       connected_workers: [],
     });
     expect((await get(f)).redundancy_status).toBe('degraded');
+    const compact = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/configuration/appliances/?page_size=100',
+      headers: admin,
+    });
+    const states = Object.fromEntries(
+      compact
+        .json()
+        .results.map((r: { appliance_name: string; state: string }) => [r.appliance_name, r.state]),
+    );
+    expect(states).toMatchObject({ 'hub-p': 'primary', 'hub-f': 'secondary', 'hub-w': 'standalone' });
     const list = await t.app.inject({
       method: 'GET',
       url: '/api/v1/appliances/?group_name=HA',

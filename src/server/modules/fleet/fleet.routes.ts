@@ -83,7 +83,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'List connected appliances (compact)',
           description:
-            'The compact list of the seed: id, name, type, release, cluster (group or "standalone"), state, host name.',
+            'The compact list of the seed: id, name, type, release, cluster (group or "standalone"), state (`primary` or `secondary` for the hubs named so in their hub group, else `standalone`), host name.',
           querystring: StrictObject({ ...PageQuery }),
           response: { 200: PageOf(CompactAppliance), ...ErrorResponses(400, 401, 403) },
         },
@@ -91,7 +91,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
       async (request, reply) => {
         const page = parsePage(request.query);
         const { count, rows } = await fleet.list({}, page.limit, page.offset);
-        return sendPage(request, reply, page, count, rows.map(fleet.toCompactOut));
+        return sendPage(request, reply, page, count, await fleet.presentCompact(rows));
       },
     );
 

@@ -106,7 +106,9 @@ export const CompactAppliance = Type.Object(
     type: Type.String(),
     release: Type.String(),
     cluster: Type.String({ description: '"standalone" if not in a group' }),
-    state: Type.String({ description: 'primary or secondary' }),
+    state: Type.String({
+      description: "primary or secondary (the hub group's primary or fallback hub), else standalone",
+    }),
     appliance_hostname: Type.String(),
   },
   {

@@ -15,7 +15,7 @@ import { parseSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { type AgentResponse, AgentUnreachable, agentErrorText, callAgent } from './agent-client.js';
 import type { ApplianceRow, ApplianceWithGroup, Db, FleetRepo } from './fleet.repo.js';
-import { type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
+import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
 import type { ManagerKeyStore } from './manager-key.js';
 
 export interface FleetServiceDeps {
@@ -289,7 +289,14 @@ export function createFleetService(deps: FleetServiceDeps) {
     present,
 
     toApplianceOut,
-    toCompactOut,
+
+    /** The compact list of the seed, with each hub's place in its hub group. */
+    async presentCompact(rows: ApplianceWithGroup[]) {
+      const ids = [...new Set(rows.filter((r) => r.group_kind === 'hub').map((r) => r.group_id as number))];
+      const settings = new Map<number, Record<string, unknown> | null>();
+      for (const id of ids) settings.set(id, (await repo.getGroupById(id))?.hub_settings ?? null);
+      return rows.map((r) => toCompactOut(r, compactState(r, settings.get(r.group_id as number))));
+    },
 
     async get(id: number) {
       return (await present([await mustGet(id)]))[0] as ReturnType<typeof toApplianceOut>;

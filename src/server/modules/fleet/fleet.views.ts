@@ -74,14 +74,22 @@ export function toApplianceOut(r: ApplianceWithGroup, redundancy: Redundancy = S
 
 export type ApplianceOut = ReturnType<typeof toApplianceOut>;
 
-export function toCompactOut(r: ApplianceWithGroup) {
+/** `state` of the compact list: the hub group's primary or fallback hub, else standalone. */
+export function compactState(r: ApplianceWithGroup, hubSettings: Record<string, unknown> | null | undefined) {
+  if (r.group_kind !== 'hub' || !hubSettings) return 'standalone';
+  if (hubSettings.primary_host === r.name) return 'primary';
+  if (hubSettings.fallback_host === r.name) return 'secondary';
+  return 'standalone';
+}
+
+export function toCompactOut(r: ApplianceWithGroup, state = 'standalone') {
   return {
     id: r.id,
     appliance_name: r.name,
     type: r.type,
     release: r.release ?? '',
     cluster: r.group_name ?? 'standalone',
-    state: r.group_kind === 'hub' ? 'primary' : 'standalone',
+    state,
     appliance_hostname: r.hostname ?? hostOf(r.url),
   };
 }
