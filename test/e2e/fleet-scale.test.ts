@@ -289,7 +289,7 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
     console.log(
       `[fleet-scale] manager process alone (pid ${pid}, ${PG_URL ? 'PostgreSQL server outside it' : 'embedded PGlite inside it'}, no vitest, no agents), ` +
-        `${N} agents polled every ${POLL_MS} ms over ${seconds.toFixed(1)} s: ` +
+        `${N} agents${process.env.STEWARD_FLEET_TLS === '1' ? ' over TLS (pinned certificates)' : ' over plain HTTP'} polled every ${POLL_MS} ms over ${seconds.toFixed(1)} s: ` +
         `${pollsPerSecond.toFixed(0)} status calls/s (= ${(pollsPerSecond * 10).toFixed(0)} appliances every 10 s), ` +
         `${share.toFixed(1)}% of one core, ` +
         `RSS ${u1.rssMb.toFixed(0)} MB (max sampled ${maxRss.toFixed(0)} MB, peak since start ${u1.peakRssMb.toFixed(0)} MB including the setup); ` +

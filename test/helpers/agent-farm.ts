@@ -3,15 +3,30 @@
 // Prints one JSON line per agent ({"url","token"}), then "READY"; stops on SIGTERM.
 // Each "report" line on stdin is answered with {"requests": n}: how many HTTP requests the
 // agents have received so far (the parent divides by time to get the real polling rate).
-import { mkdirSync } from 'node:fs';
+// STEWARD_FLEET_TLS=1: the agents serve HTTPS (as they do by default), all with one self-signed
+// certificate made once (each is pinned by the manager like any other).
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type RunningAgent, startAgent } from '../../src/agent/agent.js';
+import { loadOrCreateTls } from '../../src/agent/server.js';
 
 const count = Number(process.argv[2] ?? 10);
 const base = process.argv[3] ?? '/tmp/steward-agent-farm';
+const tls = process.env.STEWARD_FLEET_TLS === '1';
 const running: RunningAgent[] = [];
 let requests = 0;
+if (tls) {
+  // The first agent makes the certificate; the others find it in their data directories.
+  const first = join(base, 'a0');
+  mkdirSync(first, { recursive: true });
+  await loadOrCreateTls(first, '127.0.0.1');
+  for (let i = 1; i < count; i++) {
+    const dir = join(base, `a${i}`);
+    mkdirSync(dir, { recursive: true });
+    for (const f of ['tls.key', 'tls.crt']) copyFileSync(join(first, f), join(dir, f));
+  }
+}
 for (let i = 0; i < count; i += 50) {
   const chunk = await Promise.all(
     Array.from({ length: Math.min(50, count - i) }, (_, j) => {
@@ -22,7 +37,7 @@ for (let i = 0; i < count; i += 50) {
         dataDir,
         host: '127.0.0.1',
         port: 0,
-        tls: false,
+        tls,
         name: `f${i + j}`,
       });
     }),
