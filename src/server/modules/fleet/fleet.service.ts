@@ -74,7 +74,12 @@ export function createFleetService(deps: FleetServiceDeps) {
   function agentCall<T>(
     row: Pick<ApplianceRow, 'url' | 'agent_token_sealed' | 'tls_cert_pem'>,
     path: string,
-    opts: { method?: 'GET' | 'POST' | 'PUT'; body?: unknown; timeoutMs?: number } = {},
+    opts: {
+      method?: 'GET' | 'POST' | 'PUT';
+      body?: unknown;
+      timeoutMs?: number;
+      lane?: 'poll' | 'work';
+    } = {},
   ): Promise<AgentResponse<T>> {
     const token = row.agent_token_sealed ? openToken(row.agent_token_sealed) : undefined;
     return callAgent<T>(row.url, path, { ...opts, token, pinnedCert: row.tls_cert_pem });

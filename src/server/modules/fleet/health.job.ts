@@ -137,6 +137,7 @@ export function createHealthJob(deps: HealthJobDeps) {
         `agent/v1/events?after=${cursor}&limit=200`,
         {
           timeoutMs: deps.timeoutMs ?? 3000,
+          lane: 'poll',
         },
       );
       if (res.status !== 200 || !Array.isArray(res.body?.events) || res.body.events.length === 0) break;
@@ -251,6 +252,7 @@ export function createHealthJob(deps: HealthJobDeps) {
     try {
       const res = await fleet.agentCall<AgentStatus>(agentOf(row), 'agent/v1/status', {
         timeoutMs: deps.timeoutMs ?? 3000,
+        lane: 'poll',
       });
       latency = res.latencyMs;
       if (res.status === 200 && res.body && typeof res.body === 'object') status = res.body;
