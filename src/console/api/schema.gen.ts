@@ -1225,7 +1225,7 @@ export interface paths {
         };
         /**
          * List connected appliances (compact)
-         * @description The compact list of the seed: id, name, type, release, cluster (group or "standalone"), state, host name.
+         * @description The compact list of the seed: id, name, type, release, cluster (group or "standalone"), state (`primary` or `secondary` for the hubs named so in their hub group, else `standalone`), host name.
          */
         get: operations["getConfigurationAppliances"];
         put?: never;
@@ -17998,7 +17998,7 @@ export interface operations {
                             cluster: string;
                             id: number;
                             release: string;
-                            /** @description primary or secondary */
+                            /** @description primary or secondary (the hub group's primary or fallback hub), else standalone */
                             state: string;
                             type: string;
                         }[];
