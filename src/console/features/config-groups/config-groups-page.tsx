@@ -28,9 +28,10 @@ import {
   useSaveConfigGroup,
 } from '../../api/fleet';
 import type { ConfigGroup } from '../../api/types';
-import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { ErrorState, PageHeader } from '../../components/common';
 import { useSession } from '../auth/session';
 import { type Draft, FieldEditor } from './field-editor';
+import { MemberStatusTable } from './member-status-table';
 
 function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolean }) {
   const appliances = useAppliances();
@@ -179,30 +180,7 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
         <Title order={3} size="h5" mt="md" mb="xs">
           Members
         </Title>
-        <Table fz="sm" aria-label="Member status">
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>Appliance</Table.Th>
-              <Table.Th>Status</Table.Th>
-              <Table.Th>Applied revision</Table.Th>
-              <Table.Th>Last applied</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {group.statuses.map((s) => (
-              <Table.Tr key={s.name} data-member={s.name}>
-                <Table.Td>{s.name}</Table.Td>
-                <Table.Td>
-                  <StatusBadge status={s.configuration_status} />
-                </Table.Td>
-                <Table.Td>{s.applied_revision ?? '—'}</Table.Td>
-                <Table.Td>
-                  <DateText iso={s.last_applied_config_timestamp} />
-                </Table.Td>
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
+        <MemberStatusTable statuses={group.statuses} label="Member status" />
       </Paper>
     </Stack>
   );

@@ -28,9 +28,10 @@ import { useApplyHubGroup, useCreateHubGroup, useSaveHubGroup } from '../../api/
 import { errorMessage, fieldError, formErrorMessage, nestedFieldError } from '../../api/errors';
 import { useAppliances, useConfigGroups } from '../../api/fleet';
 import type { ConfigGroup, NewHubGroup } from '../../api/types';
-import { DateText, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { ErrorState, PageHeader } from '../../components/common';
 import { useSession } from '../auth/session';
 import { type Draft, FieldEditor } from '../config-groups/field-editor';
+import { MemberStatusTable } from '../config-groups/member-status-table';
 
 type HubForm = {
   name: string;
@@ -377,32 +378,7 @@ function HubGroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boo
             {errorMessage(apply.error)}
           </Alert>
         )}
-        <Table.ScrollContainer minWidth={480}>
-          <Table fz="sm" aria-label="Hub group member status">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Appliance</Table.Th>
-                <Table.Th>Status</Table.Th>
-                <Table.Th>Applied revision</Table.Th>
-                <Table.Th>Last applied</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {group.statuses.map((s) => (
-                <Table.Tr key={s.name} data-member={s.name}>
-                  <Table.Td>{s.name}</Table.Td>
-                  <Table.Td>
-                    <StatusBadge status={s.configuration_status} />
-                  </Table.Td>
-                  <Table.Td>{s.applied_revision ?? '—'}</Table.Td>
-                  <Table.Td>
-                    <DateText iso={s.last_applied_config_timestamp} />
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+        <MemberStatusTable statuses={group.statuses} label="Hub group member status" />
       </Paper>
     </Stack>
   );
