@@ -1,6 +1,7 @@
 // A hub's connectors: pick one, enable it, and edit its configuration. The hub stores the
-// configuration and the manager hides secret-looking values (`<field>_set`). Saving replaces the
-// whole configuration, so a stored secret has to be typed again (or removed) before a save.
+// configuration and the manager hides secret-looking values (`<field>_set`). A save replaces the
+// configuration, except that a stored secret left empty is kept (sent as `<field>_set: true`) and
+// a removed one is deleted (`<field>_set: false`).
 import {
   ActionIcon,
   Alert,
@@ -50,15 +51,23 @@ function rowsOf(config: ConnectorState['config']): Row[] {
 }
 
 /** The body to send, or the per-field problems that stop the save. */
-function bodyOf(rows: Row[]): { body: Record<string, unknown>; problems: Record<string, string> } {
+function bodyOf(
+  rows: Row[],
+  stored: ConnectorState['config'],
+): { body: Record<string, unknown>; problems: Record<string, string> } {
   const body: Record<string, unknown> = {};
   const problems: Record<string, string> = {};
+  // Stored secrets whose row was removed: the manager keeps a secret that is left out.
+  for (const [k, v] of Object.entries(stored)) {
+    const name = k.slice(0, -4);
+    if (k.endsWith('_set') && v === true && !rows.some((r) => r.kind === 'secret' && r.name === name)) {
+      body[k] = false;
+    }
+  }
   for (const r of rows) {
     if (r.kind === 'secret') {
       if (r.value !== '') body[r.name] = r.value;
-      else if (r.stored)
-        problems[r.name] =
-          'Saving replaces the whole configuration: type this secret again, or remove the field.';
+      else if (r.stored) body[`${r.name}_set`] = true;
       else problems[r.name] = 'Type a value, or remove the field.';
     } else if (r.kind === 'json') {
       try {
@@ -123,7 +132,7 @@ function ValueInput({
               >
                 {row.stored ? 'set' : 'not set'}
               </Badge>
-              Write-only: the hub never shows it.
+              Write-only: the hub never shows it. Empty keeps the stored value.
             </>
           }
           value={row.value}
@@ -198,7 +207,7 @@ function ConnectorEditor({
   };
   const submit = (e: FormEvent) => {
     e.preventDefault();
-    const { body, problems: found } = bodyOf(rows);
+    const { body, problems: found } = bodyOf(rows, state.config);
     setProblems(found);
     if (Object.keys(found).length > 0) return;
     save.mutate(
@@ -282,7 +291,7 @@ function ConnectorEditor({
             </Group>
             <Text size="xs" c="dimmed">
               Names with pass, secret, token, key or credential in them are secrets: the manager never shows
-              their value again.
+              their value again. Leave a stored secret empty to keep it; remove the field to delete it.
             </Text>
             <Group justify="flex-end">
               <Button type="submit" loading={save.isPending}>

@@ -22,6 +22,32 @@ function maskSecrets(value: unknown): unknown {
   return value;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Secrets are write-only, so a client that saves a connector's configuration cannot send back
+ * what it read. A secret it leaves out keeps its stored value; `<name>_set: true` (what a read
+ * shows) keeps it as well, `<name>_set: false` removes it. Applied at every level of nesting.
+ */
+export function keepStoredSecrets(
+  incoming: Record<string, unknown>,
+  stored: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(incoming)) {
+    const base = k.endsWith('_set') ? k.slice(0, -4) : undefined;
+    if (base !== undefined && SECRET_KEY.test(base) && typeof v === 'boolean') continue;
+    out[k] = isRecord(v) && isRecord(stored[k]) ? keepStoredSecrets(v, stored[k]) : v;
+  }
+  for (const [k, v] of Object.entries(stored)) {
+    if (!SECRET_KEY.test(k) || k in incoming || !(typeof v === 'string' || typeof v === 'number')) continue;
+    if (incoming[`${k}_set`] === false) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 export interface ConnectorState {
   enabled: boolean;
   config: Record<string, unknown>;
@@ -96,7 +122,9 @@ export function createConnectorsService(deps: {
     },
     async setConfig(request: FastifyRequest, id: string, name: string, config: Record<string, unknown>) {
       const row = await hubOf(id);
-      const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', config);
+      const current = await call(row, `agent/v1/connectors/${name}`, 'GET');
+      const merged = keepStoredSecrets(config, current.config ?? {});
+      const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', merged);
       await db.transaction().execute(async (trx) => {
         await fleet.event(trx, row, 'connector.configured', `connector ${name} configured on ${row.name}`);
         await audit.recordFor(trx, request, {
@@ -105,7 +133,7 @@ export function createConnectorsService(deps: {
           targetId: row.id,
           summary: `configured connector ${name} on ${row.name}`,
           status: 200,
-          details: { fields: Object.keys(config) },
+          details: { fields: Object.keys(merged) },
         });
       });
       return view(name, state);

@@ -635,6 +635,30 @@ describe('hub groups and connectors', () => {
       headers: viewer,
     });
     expect(get.json().config).toEqual({ bucket: 'samples', secret_key_set: true });
+    // Saving what a read showed (or leaving the secret out) keeps the stored secret ...
+    const config = `/api/v1/appliances/${hubId}/connectors/s3/v1/config/`;
+    const resaved = await t.app.inject({
+      method: 'POST',
+      url: config,
+      headers: admin,
+      payload: { bucket: 'renamed', secret_key_set: true },
+    });
+    expect(resaved.json().config).toEqual({ bucket: 'renamed', secret_key_set: true });
+    const omitted = await t.app.inject({
+      method: 'POST',
+      url: config,
+      headers: admin,
+      payload: { bucket: 'b2' },
+    });
+    expect(omitted.json().config).toEqual({ bucket: 'b2', secret_key_set: true });
+    // ... and `<secret>_set: false` removes it.
+    const removed = await t.app.inject({
+      method: 'POST',
+      url: config,
+      headers: admin,
+      payload: { bucket: 'b2', secret_key_set: false },
+    });
+    expect(removed.json().config).toEqual({ bucket: 'b2' });
     const badName = await t.app.inject({
       method: 'GET',
       url: `/api/v1/appliances/${hubId}/connectors/ftp/v1/config/`,
