@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Permission, RouteAccess } from '../../contract/permissions.js';
 import { AppError } from '../shared/app-error.js';
+import { routeOf } from './conventions.js';
 import type { RateLimiter } from './rate-limit.js';
 
 export type CredentialSource =
@@ -154,7 +155,7 @@ export function registerAuth(app: FastifyInstance, opts: AuthPluginOptions) {
   });
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const access = request.routeOptions.config?.permission;
+    const access = routeOf(request).config?.permission;
     if (access === undefined) return; // not an API route (health, docs, console files)
     try {
       const credential = extractCredential(request);

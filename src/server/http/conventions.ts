@@ -12,6 +12,19 @@ declare module 'fastify' {
     /** false: skip the browser security headers (load-balancer probes). */
     securityHeaders?: boolean;
   }
+  interface FastifyRequest {
+    /** See routeOf. */
+    routeInfo: FastifyRequest['routeOptions'] | null;
+  }
+}
+
+/**
+ * `request.routeOptions`, read once per request: Fastify's getter builds a new object on every
+ * access, and the shared hooks ask for it several times per request.
+ */
+export function routeOf(request: FastifyRequest): FastifyRequest['routeOptions'] {
+  request.routeInfo ??= request.routeOptions;
+  return request.routeInfo;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -176,10 +189,11 @@ export async function registerConventions(app: FastifyInstance) {
   // One synchronous hook sets the request id and the security headers. The headers do not
   // depend on the request, so they are computed once at start (@fastify/helmet would rebuild
   // helmet's middleware and re-parse the CSP on every request). Handlers may still override.
+  app.decorateRequest('routeInfo', null);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     if (isApi(request.url)) reply.headers(API_HEADERS);
-    else if (request.routeOptions.config?.securityHeaders !== false) reply.headers(PAGE_HEADERS);
+    else if (routeOf(request).config?.securityHeaders !== false) reply.headers(PAGE_HEADERS);
     done();
   });
   await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
@@ -187,7 +201,7 @@ export async function registerConventions(app: FastifyInstance) {
   // A POST without a body validates as an empty object, so optional-only bodies need no `{}`
   // and a missing required field is named ("body.name is required") instead of "body must be object".
   app.addHook('preValidation', (request, _reply, done) => {
-    if ((request.body === undefined || request.body === null) && request.routeOptions.schema?.body) {
+    if ((request.body === undefined || request.body === null) && routeOf(request).schema?.body) {
       request.body = {};
     }
     done();

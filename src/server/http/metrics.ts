@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DatabaseHandle } from '../db/client.js';
+import { routeOf } from './conventions.js';
 
 export function registerMetrics(app: FastifyInstance, db: DatabaseHandle, opts: { defaultMetrics: boolean }) {
   const registry = new Registry();
@@ -42,7 +43,7 @@ export function registerMetrics(app: FastifyInstance, db: DatabaseHandle, opts: 
   const children = new Map<string, { count: () => void; time: (seconds: number) => void }>();
   app.addHook('onResponse', (request, reply, done) => {
     // Route patterns, not raw URLs, so label sets stay bounded; unmatched paths share one label.
-    const route = request.routeOptions.url ?? 'unmatched';
+    const route = routeOf(request).url ?? 'unmatched';
     const key = `${request.method} ${reply.statusCode} ${route}`;
     let child = children.get(key);
     if (!child) {

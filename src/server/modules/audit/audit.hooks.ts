@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { routeOf } from '../../http/conventions.js';
 import { type AuditService, auditContextOf } from './audit.service.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -16,7 +17,7 @@ export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db
   app.addHook('onResponse', (request, reply, done) => {
     done();
     if (request.audited) return;
-    const route = request.routeOptions.url;
+    const route = routeOf(request).url;
     if (!route?.startsWith('/api/')) return;
     const status = reply.statusCode;
     const refused = status === 401 || status === 403;
