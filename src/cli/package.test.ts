@@ -45,6 +45,12 @@ describe('steward package', () => {
   // The product name in the manifest, as a publisher may write it: signed as written, stored normalized.
   const worker = 'worker' as 'tiscale-worker';
   writeFileSync(good, publisher.build({ type: worker, version: '5.4.0', requires: '5.0.0' }, 'exit 0\n'));
+  // The manager's own release: stored and listed with the others.
+  const managerPkg = join(dataDir, 'manager-0.2.0.stwpkg');
+  writeFileSync(
+    managerPkg,
+    publisher.build({ type: 'manager', version: '0.2.0', requires: '0.1.0' }, 'manager release\n'),
+  );
 
   it('adds a signed package, refuses a duplicate, a bad signature and unknown types', async () => {
     const added = await steward('package', 'add', good, '--type', 'tiscale-worker', '--version', '5.4.0');
@@ -81,7 +87,15 @@ describe('steward package', () => {
 
     const unknownType = await steward('package', 'add', good, '--type', 'toaster');
     expect(unknownType.code).toBe(2);
-    expect(unknownType.stderr).toContain('--type: unknown appliance type "toaster"');
+    expect(unknownType.stderr).toContain('--type: unknown package type "toaster"');
+    expect(unknownType.stderr).toContain('or manager');
+
+    const notManager = await steward('package', 'add', good, '--type', 'manager');
+    expect(notManager.code).toBe(2);
+    expect(notManager.stderr).toContain('--type: the package is for tiscale-worker, not manager');
+    const mgr = await steward('package', 'add', managerPkg, '--type', 'manager', '--version', '0.2.0');
+    expect(mgr.stderr).toBe('');
+    expect(mgr.stdout).toMatch(/^added manager 0\.2\.0 \(requires 0\.1\.0, /);
 
     const otherType = await steward('package', 'add', good, '--type', 'hub');
     expect(otherType.code).toBe(2);
@@ -98,6 +112,7 @@ describe('steward package', () => {
     const listed = await steward('package', 'list');
     expect(listed.code).toBe(0);
     expect(listed.stdout).toMatch(/tiscale-worker\s+5\.4\.0\s+requires 5\.0\.0/);
+    expect(listed.stdout).toMatch(/manager\s+0\.2\.0\s+requires 0\.1\.0/);
     expect(listed.stdout).not.toContain('5.5.0');
 
     const help = await steward('package', 'add', '--help');
@@ -145,6 +160,7 @@ describe('steward package', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as { bins: { type: string; version: string; requires: string }[] };
     expect(body.bins).toEqual([
+      expect.objectContaining({ type: 'manager', version: '0.2.0', requires: '0.1.0' }),
       expect.objectContaining({ type: 'tiscale-worker', version: '5.4.0', requires: '5.0.0' }),
     ]);
     const audit = await fetch(`${base}/api/v1/audit/?action=package.added`, { headers: auth });
@@ -162,6 +178,8 @@ describe('steward package', () => {
     const again = await steward('package', 'remove', 'worker', '5.4.0');
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('package tiscale-worker 5.4.0 not found');
+    const removedManager = await steward('package', 'remove', 'manager', '0.2.0');
+    expect(removedManager.stdout).toBe('removed manager 0.2.0\n');
     const empty = await steward('package', 'list', '--json');
     expect(JSON.parse(empty.stdout).bins).toEqual([]);
   }, 180_000);

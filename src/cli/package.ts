@@ -6,7 +6,7 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { normalizeApplianceType } from '../contract/fleet-fields.js';
+import { normalizePackageType } from '../contract/fleet-fields.js';
 import type { Config } from '../server/config/config.js';
 import { openDatabase } from '../server/db/client.js';
 import { migrateToLatest } from '../server/db/migrator.js';
@@ -21,11 +21,13 @@ import { configFrom, withConfigFlags } from './config-flags.js';
 const CONFIG_KEYS: readonly (keyof Config)[] = ['dataDir', 'databaseUrl', 'secretKey'];
 /** The upload route takes at most this much too. */
 const MAX_PACKAGE_BYTES = 256 * 1024 * 1024;
-const TYPES = 'a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)';
+const TYPES = 'a1000, tiscale-worker, tiscale-hub (or analyze, worker, hub) or manager';
 
 const STORE_HELP = `
 The package store lives in the manager's data directory (packages/); packages must be signed by a
-publisher whose public key (PEM) is in <data dir>/package-keys/. With the embedded database, stop
+publisher whose public key (PEM) is in <data dir>/package-keys/. A package of type "manager" is
+the manager's own release: appliances never take it; GET /api/v1/update-system/available-update/
+offers it and POST /api/v1/update/latest/ hands it to the host's apply hook. With the embedded database, stop
 the manager first (its database can be open in one process only), or upload through the API:
   curl -H "Authorization: Token $T" -F file=@pkg.stwpkg https://<manager>/api/v1/package-management/upload/
 Every change is written to the audit log (actor "steward-cli").
@@ -88,8 +90,8 @@ type Recorder = (action: string) => RecordFn;
 
 function checkType(value: string | undefined, flag: string): string | undefined {
   if (value === undefined) return undefined;
-  const type = normalizeApplianceType(value);
-  if (!type) throw new CliError(`${flag}: unknown appliance type "${value}"; use ${TYPES}`);
+  const type = normalizePackageType(value);
+  if (!type) throw new CliError(`${flag}: unknown package type "${value}"; use ${TYPES}`);
   return type;
 }
 
@@ -106,7 +108,7 @@ export function registerPackageCommand(program: Command): Command {
         'Check a signed package (publisher signature, payload sha256, manifest) and put it in the store',
       )
       .argument('<file>', 'the package file (JSON envelope: manifest, payload, signature)')
-      .option('--type <type>', `refuse the package unless its manifest is for this appliance type: ${TYPES}`)
+      .option('--type <type>', `refuse the package unless its manifest is of this type: ${TYPES}`)
       .option('--version <version>', 'refuse the package unless its manifest has this version')
       .addHelpText('after', STORE_HELP),
     CONFIG_KEYS,
@@ -130,7 +132,7 @@ export function registerPackageCommand(program: Command): Command {
           manifest = undefined; // addPackage below names what is wrong with the file
         }
         if (manifest) {
-          const got = typeof manifest.type === 'string' ? normalizeApplianceType(manifest.type) : undefined;
+          const got = typeof manifest.type === 'string' ? normalizePackageType(manifest.type) : undefined;
           if (expectType && got && got !== expectType)
             throw new CliError(`--type: the package is for ${got}, not ${expectType}`);
           if (expectVersion && typeof manifest.version === 'string' && manifest.version !== expectVersion)

@@ -20,6 +20,20 @@ export function normalizeApplianceType(value: string): ApplianceType | undefined
   return TYPE_ALIASES[value.trim().toLowerCase()];
 }
 
+/**
+ * The package type of the manager's own release. Such a package lives in the same store as the
+ * appliance packages but is never sent to an appliance: the host's apply hook installs it.
+ */
+export const MANAGER_PACKAGE_TYPE = 'manager';
+/** What a package in the store is for: an appliance type, or the manager itself. */
+export type PackageType = ApplianceType | typeof MANAGER_PACKAGE_TYPE;
+
+/** An appliance type (or its product name) or `manager`, normalized; undefined when unknown. */
+export function normalizePackageType(value: string): PackageType | undefined {
+  const v = value.trim().toLowerCase();
+  return v === MANAGER_PACKAGE_TYPE ? MANAGER_PACKAGE_TYPE : normalizeApplianceType(v);
+}
+
 export type FieldType = 'boolean' | 'integer' | 'number' | 'string' | 'enum' | 'list';
 export type ListItemKind = 'ip' | 'cidr' | 'domain' | 'host' | 'text';
 
@@ -429,7 +443,7 @@ export function pairingMessage(agentUuid: string, timestamp: string, nonce: stri
 
 /** An upgrade package's manifest (signed by its publisher, countersigned by the manager). */
 export interface PackageManifest {
-  type: ApplianceType;
+  type: PackageType;
   version: string;
   /** Lowest release the package installs on. */
   requires: string;

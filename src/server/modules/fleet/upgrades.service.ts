@@ -5,6 +5,8 @@
 // a package enters the store, and countersigns the manifest when it sends it to an agent; the
 // agent checks that countersignature with the manager key it pinned at pairing, and the sha256.
 // One upgrade runs at a time across the fleet (a unique index enforces it across replicas).
+// A package of type `manager` is the manager's own release: it is stored and listed with the
+// others but never sent to an appliance (the system module hands it to the host's apply hook).
 
 import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
@@ -13,8 +15,10 @@ import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import {
   compareReleases,
+  MANAGER_PACKAGE_TYPE,
   manifestSigningBytes,
   normalizeApplianceType,
+  normalizePackageType,
   type PackageManifest,
 } from '../../../contract/fleet-fields.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
@@ -38,6 +42,7 @@ export interface UpgradeServiceDeps {
 
 const VERSION_RE = /^\d{1,6}(\.\d{1,6}){0,3}([-+][A-Za-z0-9.]{1,40})?$/;
 const ALLOWED_SPACE_FLOOR = 0;
+const PACKAGE_TYPES_TEXT = 'a1000, tiscale-worker, tiscale-hub (or analyze, worker, hub) or manager';
 
 function fingerprintOf(key: KeyObject): string {
   return `sha256:${createHash('sha256')
@@ -89,10 +94,9 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     if (!m || typeof m !== 'object' || typeof env.payload !== 'string' || typeof env.signature !== 'string') {
       throw badField('file', 'package needs "manifest", "payload" and "signature"');
     }
-    const type = typeof m.type === 'string' ? normalizeApplianceType(m.type) : undefined;
+    const type = typeof m.type === 'string' ? normalizePackageType(m.type) : undefined;
     const errors: { field: string; message: string }[] = [];
-    if (!type)
-      errors.push({ field: 'file.manifest.type', message: 'must be a1000, tiscale-worker or tiscale-hub' });
+    if (!type) errors.push({ field: 'file.manifest.type', message: `must be ${PACKAGE_TYPES_TEXT}` });
     if (typeof m.version !== 'string' || !VERSION_RE.test(m.version)) {
       errors.push({ field: 'file.manifest.version', message: 'must be a version like 5.4.0' });
     }
@@ -290,9 +294,8 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       version: string,
       record: (trx: Parameters<AuditService['record']>[0], id: number, summary: string) => Promise<void>,
     ) {
-      const type = normalizeApplianceType(typeText);
-      if (!type)
-        throw badField('type', 'must be a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)');
+      const type = normalizePackageType(typeText);
+      if (!type) throw badField('type', `must be ${PACKAGE_TYPES_TEXT}`);
       const removed = await db.transaction().execute(async (trx) => {
         const row = await trx
           .selectFrom('fleet_packages')
@@ -341,7 +344,24 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       };
     },
 
+    /** Absolute path of a stored package's file, or undefined when the store has no such package. */
+    async packageFile(type: string, version: string): Promise<string | undefined> {
+      const row = await db
+        .selectFrom('fleet_packages')
+        .select('file_name')
+        .where('type', '=', type)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      return row ? join(storeDir, row.file_name) : undefined;
+    },
+
     async prepare(typeText: string, version: string) {
+      if (normalizePackageType(typeText) === MANAGER_PACKAGE_TYPE) {
+        throw badField(
+          'path.appliance_type',
+          'manager packages are not installed on appliances: see GET /api/v1/update-system/available-update/',
+        );
+      }
       const type = normalizeApplianceType(typeText);
       if (!type) throw badField('path.appliance_type', 'must be a1000, tiscale-worker or tiscale-hub');
       const row = await db
@@ -377,6 +397,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       if (active)
         throw conflict(`an upgrade is already running (appliance ${active.name}); one appliance at a time`);
       const release = row.release ?? '0';
+      // Packages of the appliance's own type only (an appliance type, so never a `manager` package).
       const candidates = (
         await db.selectFrom('fleet_packages').selectAll().where('type', '=', row.type).execute()
       )
