@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { RoleName } from '../../src/contract/permissions.js';
-import { buildApp } from '../../src/server/app.js';
+import { type AppDeps, buildApp } from '../../src/server/app.js';
 import type { Database } from '../../src/server/db/schema.js';
 import { createManualClock } from '../../src/server/shared/clock.js';
 import { createTestDatabase } from './database.js';
@@ -47,6 +47,8 @@ export interface TestContext {
 export interface TestContextOptions {
   ipLimitPerMinute?: number;
   jobIntervals?: Partial<Record<string, number>>;
+  /** System module options (the apply hook). */
+  system?: AppDeps['system'];
 }
 
 let counter = 0;
@@ -76,6 +78,7 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
     secretKey: randomBytes(32),
     ipLimitPerMinute: opts.ipLimitPerMinute ?? 100_000,
     jobIntervals: opts.jobIntervals,
+    system: opts.system,
   });
   await app.ready();
   const secrets = new Set<string>();

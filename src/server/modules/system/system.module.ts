@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import { certificatePaths } from '../../tls.js';
+import { VERSION } from '../../version.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import './system.tables.js';
 import { type Alerts, createAlerts } from './alerts.js';
@@ -19,6 +20,7 @@ import { createThresholdWatch, sampleHost } from './host-thresholds.js';
 import { licenseRoutes } from './license.routes.js';
 import { createLicenseService } from './license.service.js';
 import { createMailer, type Mailer, type MailerOptions, type SmtpSettings } from './mailer.js';
+import { createManagerUpdater, type PackageStoreReader } from './manager-update.js';
 import { installHostCheck, type NetworkState, type TlsFiles } from './network.js';
 import { runRetention } from './retention.js';
 import { createSectionHooks } from './section-hooks.js';
@@ -26,7 +28,7 @@ import { settingsRoutes } from './settings.routes.js';
 import { createSystemSettings, type SystemSettings } from './settings-service.js';
 import { createTrapSender, parseTrapSink } from './snmp-traps.js';
 import { createSyslogClient, type SyslogClient } from './syslog.js';
-import { type PackageStoreReader, updatesRoutes } from './updates.routes.js';
+import { updatesRoutes } from './updates.routes.js';
 import { createUploadStore, type UploadLimits } from './upload.js';
 import { uploadRoutes } from './upload.routes.js';
 
@@ -47,7 +49,7 @@ export interface SystemModuleOptions {
   onRestored?: () => void;
   /** TLS options for a syslog collector over TLS (tests trust their own CA). */
   syslogTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
-  /** The manager's package store (the fleet module's), read for available updates. */
+  /** The manager's package store (the fleet module's), read for the manager's own updates. */
   packageStore?: () => PackageStoreReader | undefined;
 }
 
@@ -137,6 +139,15 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     sample: () => sampleHost(ctx.dataDir),
     traps,
     syslog,
+  });
+  const managerUpdate = createManagerUpdater({
+    db: ctx.db,
+    audit: ctx.audit,
+    store: () => opts.packageStore?.(),
+    // Installing a release can take a while (packages, migrations): a longer limit than settings.
+    hook: createApplyHook(opts.applyHook, 30 * 60 * 1000),
+    currentVersion: VERSION,
+    log: (m, e) => log(m, e),
   });
   const directory = createDirectoryLogin(() => settingsService.internal('directory'));
   const store = createUploadStore(uploadsDir, limits);
@@ -256,7 +267,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       await app.register(filesRoutes, { files, maxFileBytes: limits.maxFileBytes });
       await app.register(backupRoutes, { backup });
       await app.register(licenseRoutes, { license });
-      await app.register(updatesRoutes, { store: () => opts.packageStore?.() });
+      await app.register(updatesRoutes, { updater: managerUpdate });
     },
     start(app) {
       rootApp ??= app;
@@ -293,6 +304,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       stopForwarding();
       stopListening();
       syslog.close();
+      // Not waiting for a running manager-update hook: it may be what stops this manager.
       await backup.idle();
     },
   };
