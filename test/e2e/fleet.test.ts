@@ -279,8 +279,25 @@ describe('fleet end to end', () => {
       payload: form.payload,
     });
     expect(up.statusCode, up.body).toBe(201);
+    // A release of the manager itself, far newer: listed with the rest, never offered to an appliance.
+    const managerForm = multipartFile(
+      'file',
+      'manager-99.0.0.stwpkg',
+      publisher.build({ type: 'manager', version: '99.0.0', requires: '0.0.1' }, '#!/bin/sh\nexit 0\n'),
+    );
+    const managerUp = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/package-management/upload/',
+      headers: { ...admin, ...managerForm.headers },
+      payload: managerForm.payload,
+    });
+    expect(managerUp.statusCode, managerUp.body).toBe(201);
     const bins = await api('GET', '/api/v1/package-management/');
-    expect(bins.body.bins).toEqual([expect.objectContaining({ type: 'tiscale-hub', version: '5.4.0' })]);
+    expect(bins.body.bins).toEqual([
+      expect.objectContaining({ type: 'manager', version: '99.0.0' }),
+      expect.objectContaining({ type: 'tiscale-hub', version: '5.4.0' }),
+    ]);
+    expect((await api('POST', '/api/v1/package-management/manager/99.0.0/', {})).status).toBe(400);
     expect((await api('POST', '/api/v1/package-management/tiscale-hub/5.4.0/', {})).status).toBe(200);
     expect((await api('POST', '/api/v1/package-management/tiscale-hub/9.9.9/', {})).status).toBe(404);
     expect((await appliance('h1')).available_update_version).toBe('5.4.0');
