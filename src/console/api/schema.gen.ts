@@ -1696,8 +1696,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Get the available update
-         * @description The newest package in the manager's package store (highest version; with `appliance_type`, of that type). Steward does not download updates: a package is available once it was uploaded to the store, which checked its publisher signature. `available: false` (every other field null) when the store holds none.
+         * Get the available manager update
+         * @description The newest release of the manager itself (a package of type `manager` in the package store) that is newer than the running version (`current_version`) and whose `requires` the running version satisfies. Steward does not download updates: a release is available once an admin uploaded it (`POST /api/v1/package-management/upload/` or `steward package add`), which checked its publisher's signature and sha256. Appliance packages are listed by `GET /api/v1/package-management/`. With no update, `available` is false, `reason` says why and the package fields are null. `update_status` is the state of the last update started with `POST /api/v1/update/latest/` on this manager process.
          */
         get: operations["getUpdateSystemAvailableUpdate"];
         put?: never;
@@ -1715,13 +1715,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * Latest version of each appliance type
-         * @description For each appliance type, the highest version in the manager's package store, which `POST /api/upgrade/start/` installs on an appliance whose release may take it. Types without a package are left out.
-         */
-        get: operations["getUpdateLatest"];
+        get?: never;
         put?: never;
-        post?: never;
+        /**
+         * Start the manager update
+         * @description Starts updating the manager to the release `GET /api/v1/update-system/available-update/` offers. Installing it is the host's job: the manager checks the stored package's sha256 again, then runs the apply hook of its server configuration (`STEWARD_APPLY_HOOK`) with the argument `manager-update` and `{"section": "manager-update", "value": {"version", "requires", "sha256", "package_path"}}` on standard input, in the background. Answers 202 at once; follow `update_status` of the available-update answer. 409 when an update is already running, when none is available (the message says why), when the stored file no longer matches its sha256, or when no apply hook is configured. The start and the outcome are in the audit log (`manager_update.started`, `manager_update.finished`, `manager_update.failed`).
+         */
+        post: operations["postUpdateLatest"];
         delete?: never;
         options?: never;
         head?: never;
@@ -24286,10 +24286,7 @@ export interface operations {
     };
     getUpdateSystemAvailableUpdate: {
         parameters: {
-            query?: {
-                /** @description Only this appliance type: `a1000`, `tiscale-worker`, `tiscale-hub` (or `analyze`, `worker`, `hub`) */
-                appliance_type?: string;
-            };
+            query?: never;
             header?: never;
             path?: never;
             cookie?: never;
@@ -24302,32 +24299,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    /**
-                     * @example {
-                     *       "available": true,
-                     *       "type": "tiscale-worker",
-                     *       "filename": "tiscale-worker-5.4.0.stwpkg",
-                     *       "sha1": null,
-                     *       "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                     *       "version": "5.4.0",
-                     *       "requires": "5.0.0",
-                     *       "size": 48213,
-                     *       "time": null
-                     *     }
-                     */
                     "application/json": {
-                        /** @description Whether the store holds a package (of the asked type) */
+                        /** @description Whether the store holds a `manager` package newer than the running manager whose `requires` it satisfies */
                         available: boolean;
+                        /** @description The version of the running manager */
+                        current_version: string;
                         filename: string | null;
+                        reason: string | null;
                         requires: string | null;
                         /** @description Kept for the seed's shape: Steward packages are identified by SHA-256 (`sha256`), so this is always null */
                         sha1: null;
                         sha256: string | null;
                         /** @description Package size in bytes */
                         size: number | null;
-                        /** @description Build time in the seed; Steward package manifests carry none, so this is always null */
-                        time: null;
-                        type: string | null;
+                        time: string | null;
+                        update_status: {
+                            message: string | null;
+                            /** @description The last manager update started by this manager process: `idle` (none since it started), `running` (the apply hook runs), `done` (the hook exited 0), `error` (it failed) */
+                            status: "idle" | "running" | "done" | "error";
+                        };
                         version: string | null;
                     };
                 };
@@ -24486,7 +24476,7 @@ export interface operations {
             };
         };
     };
-    getUpdateLatest: {
+    postUpdateLatest: {
         parameters: {
             query?: never;
             header?: never;
@@ -24496,41 +24486,22 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Default Response */
-            200: {
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     /**
                      * @example {
-                     *       "count": 1,
-                     *       "results": [
-                     *         {
-                     *           "type": "tiscale-worker",
-                     *           "filename": "tiscale-worker-5.4.0.stwpkg",
-                     *           "version": "5.4.0",
-                     *           "requires": "5.0.0",
-                     *           "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-                     *           "size": 48213
-                     *         }
-                     *       ]
+                     *       "status": "started",
+                     *       "version": "0.2.0"
                      *     }
                      */
                     "application/json": {
-                        count: number;
-                        results: {
-                            /** @description `<type>-<version>.stwpkg` */
-                            filename: string;
-                            /** @description Version an appliance must already run to take it */
-                            requires: string;
-                            sha256: string;
-                            /** @description Bytes */
-                            size: number;
-                            /** @description Appliance type */
-                            type: string;
-                            /** @description Highest version in the store for this type */
-                            version: string;
-                        }[];
+                        /** @enum {string} */
+                        status: "started";
+                        /** @description The manager version being installed */
+                        version: string;
                     };
                 };
             };
@@ -24585,6 +24556,44 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "permission users:write is required for this operation",
                      *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
