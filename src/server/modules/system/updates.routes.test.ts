@@ -85,6 +85,8 @@ async function auditOf(action: string) {
     action: string;
     outcome: string;
     username: string | null;
+    path: string | null;
+    status: number | null;
     target_id: string | null;
     summary: string;
     details: Record<string, unknown>;
@@ -138,6 +140,9 @@ describe('manager update', () => {
     expect(refused.statusCode).toBe(409);
     expect(refused.json().detail).toContain('no manager update available');
     expect(refused.json().detail).toContain(`requires ${NEXT_PATCH}`);
+    await until('the refusal in the audit log', async () =>
+      (await auditOf('request.post')).some((r) => r.path === START && r.status === 409),
+    );
   });
 
   it('offers the newest satisfiable manager package, with its build time', async () => {
@@ -189,6 +194,10 @@ describe('manager update', () => {
     expect((await available(viewer)).available).toBe(true);
     const denied = await start(viewer);
     expect(denied.statusCode).toBe(403);
+    // Refusals are audited too (after the response has gone).
+    await until('the denial in the audit log', async () =>
+      (await auditOf('auth.permission_denied')).some((r) => r.path === START && r.outcome === 'denied'),
+    );
     const scoped = await t.headersFor('admin', { scopes: ['upgrades:read'] });
     expect((await start(scoped)).statusCode).toBe(403);
     expect(existsSync(join(hookDir, 'received.json'))).toBe(false);
