@@ -16,6 +16,7 @@ const N = Number(process.env.STEWARD_FLEET_SCALE ?? 100);
 /** Every agent polled this often: N agents every second is the load of 10 N appliances every 10 s. */
 const POLL_MS = Number(process.env.STEWARD_FLEET_POLL_MS ?? 1000);
 const MEASURE_MS = Number(process.env.STEWARD_FLEET_MEASURE_MS ?? 10_000);
+const AGENTS_PER_FARM = 4000;
 const HERE = dirname(fileURLToPath(import.meta.url));
 let t: TestContext;
 let admin: Record<string, string>;
@@ -207,13 +208,13 @@ async function stopChild(child: ChildProcess | undefined) {
 }
 
 describe(`manager in a process of its own (${N} agents in another)`, () => {
-  let farm: ChildProcess | undefined;
+  const farms: ChildProcess[] = [];
   let manager: ChildProcess | undefined;
   const base = mkdtempSync(join(tmpdir(), 'steward-farm-'));
 
   afterAll(async () => {
     await stopChild(manager);
-    await stopChild(farm);
+    for (const farm of farms) await stopChild(farm);
     rmSync(base, { recursive: true, force: true });
   });
 
@@ -221,15 +222,26 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     // The in-process agents and their manager must not run while this one is measured.
     await closeFirst();
     const tsx = ['--import', 'tsx'];
-    farm = spawn(process.execPath, [...tsx, join(HERE, '../helpers/agent-farm.ts'), String(N), base], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    const farmOut = lineReader(farm);
+    // A farm process holds two descriptors per agent (its listener and the manager's
+    // connection): at most AGENTS_PER_FARM agents each keeps it under the open-files limit.
+    const farmCount = Math.ceil(N / AGENTS_PER_FARM);
+    const farmOuts: ReturnType<typeof lineReader>[] = [];
     const farmAgents: { url: string }[] = [];
-    for (;;) {
-      const line = await farmOut.next();
-      if (line === 'READY') break;
-      farmAgents.push(JSON.parse(line) as { url: string });
+    for (let f = 0; f < farmCount; f++) {
+      const count = Math.floor(N / farmCount) + (f < N % farmCount ? 1 : 0);
+      const farm = spawn(
+        process.execPath,
+        [...tsx, join(HERE, '../helpers/agent-farm.ts'), String(count), join(base, `farm${f}`)],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
+      farms.push(farm);
+      const out = lineReader(farm);
+      farmOuts.push(out);
+      for (;;) {
+        const line = await out.next();
+        if (line === 'READY') break;
+        farmAgents.push(JSON.parse(line) as { url: string });
+      }
     }
     const list = join(base, 'agents.json');
     writeFileSync(list, JSON.stringify(farmAgents));
@@ -250,11 +262,20 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     expect(await managerOut.next()).toBe('POLLING');
     const pid = manager.pid as number;
     const farmRequests = async () => {
-      farm?.stdin?.write('report\n');
-      return (JSON.parse(await farmOut.next(10_000)) as { requests: number }).requests;
+      let total = 0;
+      for (const [f, farm] of farms.entries()) {
+        farm.stdin?.write('report\n');
+        total += (
+          JSON.parse(await (farmOuts[f] as ReturnType<typeof lineReader>).next(10_000)) as {
+            requests: number;
+          }
+        ).requests;
+      }
+      return total;
     };
-    // Let the first rounds settle (connections opened, code warmed), then measure.
-    await new Promise((r) => setTimeout(r, 5000));
+    // Let the first rounds settle (connections opened, the agents' start-up events pulled, code
+    // warmed): two and a half intervals, at least 5 s. Then measure the steady state.
+    await new Promise((r) => setTimeout(r, Math.max(5000, 2.5 * POLL_MS)));
     // STEWARD_FLEET_PROFILE=/tmp/manager.cpuprofile: a CPU profile of the measured window (the
     // profiler costs CPU too: read the share of that run as an upper bound).
     const profile = process.env.STEWARD_FLEET_PROFILE;
