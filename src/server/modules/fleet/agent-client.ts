@@ -6,8 +6,8 @@
 // Calls to a known agent (pinned certificate, or plain HTTP) go through undici: a keep-alive
 // connection per agent (and one more while an apply or upgrade runs), so health polling reuses
 // its connection instead of paying a TCP (and TLS) handshake every round. Clients idle for five
-// minutes are closed (idle sockets never keep the process alive). The first contact, which must
-// read the certificate the agent presents, uses node:https once.
+// minutes (`work` clients: 30 s) are closed; idle sockets never keep the process alive. The
+// first contact, which must read the certificate the agent presents, uses node:https once.
 
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -46,10 +46,17 @@ function toPem(raw: Buffer): string {
 }
 
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
-const CLIENT_IDLE_MS = 5 * 60 * 1000;
+/**
+ * How long an unused client is kept: a `poll` connection is used every polling interval, so it
+ * stays; a `work` connection (an apply, an upgrade) is rarely reused, and at 10,000 appliances
+ * keeping one per agent for minutes after an apply costs ~100 MB.
+ */
+const CLIENT_IDLE_MS = { poll: 5 * 60 * 1000, work: 30 * 1000 } as const;
+const SWEEP_MS = 15 * 1000;
 
 interface ClientEntry {
   client: Client;
+  lane: 'poll' | 'work';
   pinnedCert: string | null;
   lastUsed: number;
 }
@@ -65,7 +72,7 @@ let sweeper: NodeJS.Timeout | undefined;
 function sweep() {
   const now = Date.now();
   for (const [key, e] of clients) {
-    if (now - e.lastUsed > CLIENT_IDLE_MS) {
+    if (now - e.lastUsed > CLIENT_IDLE_MS[e.lane]) {
       clients.delete(key);
       void e.client.close().catch(() => undefined);
     }
@@ -100,12 +107,13 @@ function clientFor(origin: string, pinnedCert: string | null | undefined, lane: 
             : {}),
         },
       }),
+      lane,
       pinnedCert: pin,
       lastUsed: 0,
     };
     clients.set(key, e);
     if (!sweeper) {
-      sweeper = setInterval(sweep, 60_000);
+      sweeper = setInterval(sweep, SWEEP_MS);
       sweeper.unref();
     }
   }
