@@ -5,13 +5,11 @@ import type { ModuleContext, StewardModule } from '../module.js';
 import { configRoutes } from './config.routes.js';
 import { type ConfigService, createConfigService } from './config.service.js';
 import { createConnectorsService } from './connectors.service.js';
-import { createFleetRepo } from './fleet.repo.js';
 import { fleetRoutes } from './fleet.routes.js';
-import { createFleetService, type FleetService } from './fleet.service.js';
+import { createFleetCore, type FleetService } from './fleet.service.js';
 import { createHealthJob, type HealthJob } from './health.job.js';
 import { licensingRoutes } from './licensing.routes.js';
 import { createLicensingService } from './licensing.service.js';
-import { createManagerKeyStore } from './manager-key.js';
 import { upgradesRoutes } from './upgrades.routes.js';
 import { createUpgradeService, type UpgradeService } from './upgrades.service.js';
 
@@ -38,15 +36,7 @@ export interface FleetModuleOptions {
 }
 
 export function createFleetModule(ctx: ModuleContext, options: FleetModuleOptions = {}): FleetModule {
-  const repo = createFleetRepo(ctx.db);
-  const managerKey = createManagerKeyStore(ctx.db, ctx.secrets);
-  const fleet = createFleetService({
-    repo,
-    audit: ctx.audit,
-    clock: ctx.clock,
-    secrets: ctx.secrets,
-    managerKey,
-  });
+  const { repo, managerKey, fleet } = createFleetCore(ctx);
   const config = createConfigService({
     repo,
     fleet,

@@ -13,10 +13,17 @@ import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import { parseSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { ModuleContext } from '../module.js';
 import { type AgentResponse, AgentUnreachable, agentErrorText, callAgent } from './agent-client.js';
-import type { ApplianceRow, ApplianceWithGroup, Db, FleetRepo } from './fleet.repo.js';
+import {
+  type ApplianceRow,
+  type ApplianceWithGroup,
+  createFleetRepo,
+  type Db,
+  type FleetRepo,
+} from './fleet.repo.js';
 import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
-import type { ManagerKeyStore } from './manager-key.js';
+import { createManagerKeyStore, type ManagerKeyStore } from './manager-key.js';
 
 export interface FleetServiceDeps {
   repo: FleetRepo;
@@ -524,4 +531,18 @@ export function createFleetService(deps: FleetServiceDeps) {
 }
 
 export type FleetService = ReturnType<typeof createFleetService>;
+
+/** The repository, the manager's key store and the fleet service, wired the one way they go together. */
+export function createFleetCore(ctx: Pick<ModuleContext, 'db' | 'audit' | 'clock' | 'secrets'>) {
+  const repo = createFleetRepo(ctx.db);
+  const managerKey = createManagerKeyStore(ctx.db, ctx.secrets);
+  const fleet = createFleetService({
+    repo,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    secrets: ctx.secrets,
+    managerKey,
+  });
+  return { repo, managerKey, fleet };
+}
 export type { ApplianceType };
