@@ -8,6 +8,7 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { keepStoredSecrets } from '../contract/connector-secrets.js';
 import {
   type AgentStatus,
   type ApplyResult,
@@ -349,7 +350,9 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     }
     const all = state.connectors();
     const cur = all[name] ?? { enabled: false, config: {}, updated: null };
-    all[name] = { ...cur, config: body as Record<string, unknown>, updated: new Date().toISOString() };
+    // Secrets are write-only: those the body leaves out (or marks `<name>_set: true`) are kept.
+    const config = keepStoredSecrets(body as Record<string, unknown>, cur.config);
+    all[name] = { ...cur, config, updated: new Date().toISOString() };
     state.saveConnectors(all);
     state.addEvent({
       kind: 'connector.configured',

@@ -20,14 +20,12 @@ import {
 import { notifications } from '@mantine/notifications';
 import { IconAlertCircle, IconPlugConnected, IconPlus, IconTrash } from '@tabler/icons-react';
 import { type FormEvent, useEffect, useState } from 'react';
+import { SECRET_NAME } from '../../../contract/connector-secrets';
 import { CONNECTOR_NAMES } from '../../../contract/fleet-fields';
 import { useConnector, useEnableConnector, useSaveConnector } from '../../api/admin';
 import { errorMessage, fieldError } from '../../api/errors';
 import type { ConnectorName, ConnectorState } from '../../api/types';
 import { DateText, ErrorState, StatusBadge } from '../../components/common';
-
-/** The names the manager treats as secrets (it answers `<name>_set` for them). */
-const SECRET_NAME = /(pass(word)?|secret|token|key|credential)/i;
 
 type Row =
   | { name: string; kind: 'text'; value: string }

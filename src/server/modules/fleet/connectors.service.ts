@@ -1,52 +1,13 @@
 // Connectors run on hubs; their configuration lives on the hub's agent, and the manager is a
-// pass-through that checks the appliance, audits the change, and hides secret-looking values.
+// pass-through that checks the appliance, audits the change, and hides secret-looking values
+// (contract/connector-secrets.ts).
 
 import type { FastifyRequest } from 'fastify';
+import { maskSecrets } from '../../../contract/connector-secrets.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AgentUnreachable, agentErrorText } from './agent-client.js';
 import type { FleetService } from './fleet.service.js';
-
-const SECRET_KEY = /(pass(word)?|secret|token|key|credential)/i;
-
-function maskSecrets(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(maskSecrets);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-      if (SECRET_KEY.test(k) && (typeof v === 'string' || typeof v === 'number')) out[`${k}_set`] = v !== '';
-      else out[k] = maskSecrets(v);
-    }
-    return out;
-  }
-  return value;
-}
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/**
- * Secrets are write-only, so a client that saves a connector's configuration cannot send back
- * what it read. A secret it leaves out keeps its stored value; `<name>_set: true` (what a read
- * shows) keeps it as well, `<name>_set: false` removes it. Applied at every level of nesting.
- */
-export function keepStoredSecrets(
-  incoming: Record<string, unknown>,
-  stored: Record<string, unknown>,
-): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(incoming)) {
-    const base = k.endsWith('_set') ? k.slice(0, -4) : undefined;
-    if (base !== undefined && SECRET_KEY.test(base) && typeof v === 'boolean') continue;
-    out[k] = isRecord(v) && isRecord(stored[k]) ? keepStoredSecrets(v, stored[k]) : v;
-  }
-  for (const [k, v] of Object.entries(stored)) {
-    if (!SECRET_KEY.test(k) || k in incoming || !(typeof v === 'string' || typeof v === 'number')) continue;
-    if (incoming[`${k}_set`] === false) continue;
-    out[k] = v;
-  }
-  return out;
-}
 
 export interface ConnectorState {
   enabled: boolean;
@@ -122,9 +83,8 @@ export function createConnectorsService(deps: {
     },
     async setConfig(request: FastifyRequest, id: string, name: string, config: Record<string, unknown>) {
       const row = await hubOf(id);
-      const current = await call(row, `agent/v1/connectors/${name}`, 'GET');
-      const merged = keepStoredSecrets(config, current.config ?? {});
-      const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', merged);
+      // The hub keeps stored secrets the body leaves out (keepStoredSecrets, on the agent).
+      const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', config);
       await db.transaction().execute(async (trx) => {
         await fleet.event(trx, row, 'connector.configured', `connector ${name} configured on ${row.name}`);
         await audit.recordFor(trx, request, {
@@ -133,7 +93,7 @@ export function createConnectorsService(deps: {
           targetId: row.id,
           summary: `configured connector ${name} on ${row.name}`,
           status: 200,
-          details: { fields: Object.keys(merged) },
+          details: { fields: Object.keys(config) },
         });
       });
       return view(name, state);
