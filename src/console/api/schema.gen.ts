@@ -171,7 +171,7 @@ export interface paths {
         put?: never;
         /**
          * Configure a connector
-         * @description Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB).
+         * @description Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB). Values under secret-looking names (password, secret, token, key, credential) are write-only: one the body leaves out keeps its stored value, so what a GET showed can be sent back; `<name>_set: true` keeps it too, `<name>_set: false` deletes it.
          */
         post: operations["postAppliancesByIdConnectorsByConnectorNameV1Config"];
         delete?: never;
