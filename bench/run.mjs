@@ -3,7 +3,8 @@
 // client, and prints requests/s, p50/p99 latency, the server's CPU time per request and the
 // ratio manager/reference.
 //   BENCH_SECONDS (default 8) sets the duration of each measurement, BENCH_ROUNDS (default 3)
-//   how many alternating measurements of each side are averaged.
+//   how many alternating measurements of each side are averaged, BENCH_ONLY (comma-separated:
+//   healthz, whoami, login, cluster, fleet) runs only those parts.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PASSWORD = 'Bench Admin Passphrase 2026';
 const root = join(import.meta.dirname, '..');
+const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+const wanted = (part) => ONLY === null || ONLY.has(part);
 
 function start(cmd, args, env = {}) {
   return new Promise((resolve, reject) => {
@@ -138,7 +141,7 @@ const reference = await start(join(root, 'bench', 'reference-server.mjs'), []);
 const results = [];
 try {
   console.log(`Steward benchmarks: ${SECONDS} s per measurement, 20 connections, node ${process.version}`);
-  results.push(await compare('GET /healthz', '/healthz', manager, reference, {}, 0.9));
+  if (wanted('healthz')) results.push(await compare('GET /healthz', '/healthz', manager, reference, {}, 0.9));
 
   const login = await json(`${manager.url}/api/v1/auth/token/`, {
     method: 'POST',
@@ -150,40 +153,44 @@ try {
     headers: { 'content-type': 'application/json', authorization: `Token ${login.token}` },
     body: JSON.stringify({ name: 'bench', scopes: ['users:read'], rate_limit_per_minute: 1000000 }),
   });
-  results.push(
-    await compare(
-      'GET /api/v1/auth/whoami/ with an API token',
-      '/api/v1/auth/whoami/',
-      manager,
-      reference,
-      { authorization: `Token ${token.token}` },
-      0.85,
-    ),
-  );
+  if (wanted('whoami'))
+    results.push(
+      await compare(
+        'GET /api/v1/auth/whoami/ with an API token',
+        '/api/v1/auth/whoami/',
+        manager,
+        reference,
+        { authorization: `Token ${token.token}` },
+        0.85,
+      ),
+    );
 
   // Logins are deliberately slow (Argon2id, 19 MiB, t=2): this is the price of each guess.
-  const logins = await load(
-    `${manager.url}/api/v1/auth/token/`,
-    { 'content-type': 'application/json' },
-    {
-      method: 'POST',
-      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-      connections: 4,
-      duration: Math.min(SECONDS, 5),
-    },
-  );
-  console.log(`\nPOST /api/v1/auth/token/ (password login, Argon2id)\n  manager: ${fmt(logins)}`);
+  if (wanted('login')) {
+    const logins = await load(
+      `${manager.url}/api/v1/auth/token/`,
+      { 'content-type': 'application/json' },
+      {
+        method: 'POST',
+        body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+        connections: 4,
+        duration: Math.min(SECONDS, 5),
+      },
+    );
+    console.log(`\nPOST /api/v1/auth/token/ (password login, Argon2id)\n  manager: ${fmt(logins)}`);
+  }
 } finally {
   manager.proc.kill('SIGTERM');
   reference.proc.kill('SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
 }
-await clusterBenchmarks({ start, load, fmt, root, password: PASSWORD, seconds: SECONDS });
+if (wanted('cluster'))
+  await clusterBenchmarks({ start, load, fmt, root, password: PASSWORD, seconds: SECONDS });
 
 // The fleet benchmark: 1,000 agents on loopback, one apply to all, polling CPU and memory
 // (test/e2e/fleet-scale.test.ts prints its measurements). BENCH_FLEET_SCALE=0 skips it.
 const fleetScale = process.env.BENCH_FLEET_SCALE ?? '1000';
-if (fleetScale !== '0') {
+if (fleetScale !== '0' && wanted('fleet')) {
   console.log(`\nFleet at scale (${fleetScale} agents), from test/e2e/fleet-scale.test.ts:`);
   const out = spawnSync(join(root, 'node_modules', '.bin', 'vitest'), ['run', '--project', 'scale'], {
     cwd: root,
