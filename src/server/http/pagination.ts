@@ -6,6 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../shared/app-error.js';
+import { Nullable } from './schemas.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -53,8 +54,8 @@ export const CursorQuery = {
 export function PageOf<T extends import('typebox').TSchema>(item: T) {
   return Type.Object({
     count: Type.Integer({ description: 'Total number of items matching the filters' }),
-    next: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the next page' }),
-    previous: Type.Union([Type.String(), Type.Null()], { description: 'Absolute URL of the previous page' }),
+    next: Nullable(Type.String(), { description: 'Absolute URL of the next page' }),
+    previous: Nullable(Type.String(), { description: 'Absolute URL of the previous page' }),
     results: Type.Array(item),
   });
 }

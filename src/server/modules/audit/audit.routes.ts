@@ -11,7 +11,7 @@ import {
   parsePage,
   sendPage,
 } from '../../http/pagination.js';
-import { ErrorResponses } from '../../http/schemas.js';
+import { ErrorResponses, Nullable } from '../../http/schemas.js';
 import type { AuditFilter } from './audit.repo.js';
 import type { AuditService } from './audit.service.js';
 
@@ -21,22 +21,22 @@ export const AuditRecord = Type.Object(
     at: Type.String({ format: 'date-time' }),
     action: Type.String({ description: 'What happened, e.g. `token.created`, `auth.login_failed`' }),
     outcome: Type.String({ description: '`success`, `failure` or `denied`' }),
-    user_id: Type.Union([Type.Integer(), Type.Null()]),
-    username: Type.Union([Type.String(), Type.Null()]),
-    token_id: Type.Union([Type.Integer(), Type.Null()], {
+    user_id: Nullable(Type.Integer()),
+    username: Nullable(Type.String()),
+    token_id: Nullable(Type.Integer(), {
       description: 'Id of the API token used (never the secret)',
     }),
-    auth_method: Type.Union([Type.String(), Type.Null()]),
-    ip: Type.Union([Type.String(), Type.Null()]),
-    user_agent: Type.Union([Type.String(), Type.Null()]),
-    method: Type.Union([Type.String(), Type.Null()]),
-    path: Type.Union([Type.String(), Type.Null()]),
-    status: Type.Union([Type.Integer(), Type.Null()]),
-    target_type: Type.Union([Type.String(), Type.Null()]),
-    target_id: Type.Union([Type.String(), Type.Null()]),
+    auth_method: Nullable(Type.String()),
+    ip: Nullable(Type.String()),
+    user_agent: Nullable(Type.String()),
+    method: Nullable(Type.String()),
+    path: Nullable(Type.String()),
+    status: Nullable(Type.Integer()),
+    target_type: Nullable(Type.String()),
+    target_id: Nullable(Type.String()),
     summary: Type.String(),
     details: Type.Record(Type.String(), Type.Unknown()),
-    request_id: Type.Union([Type.String(), Type.Null()]),
+    request_id: Nullable(Type.String()),
   },
   {
     examples: [

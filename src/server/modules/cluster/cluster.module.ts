@@ -8,7 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { LeaderLease } from '../../db/leases.js';
-import { ErrorResponses, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import { VERSION } from '../../version.js';
 import { parseCidr } from '../identity/ip-allow.js';
@@ -53,16 +53,16 @@ const JobRun = Type.Object({
   job: Type.String({ description: 'fleet_health (health polling) or retention' }),
   replica_id: Type.String({ description: 'The replica that ran the last tick (the leader then)' }),
   last_started_at: Type.String({ format: 'date-time' }),
-  last_finished_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+  last_finished_at: Nullable(Type.String({ format: 'date-time' }), {
     description: 'Null while the tick runs (or if its replica died during it)',
   }),
-  last_ok: Type.Union([Type.Boolean(), Type.Null()]),
+  last_ok: Nullable(Type.Boolean()),
   runs_last_hour: Type.Integer({ description: 'Ticks run across the cluster in the last hour' }),
 });
 const ClusterView = Type.Object(
   {
     mode: Type.Union([Type.Literal('embedded'), Type.Literal('shared_database')]),
-    cluster_id: Type.Union([Type.String(), Type.Null()]),
+    cluster_id: Nullable(Type.String()),
     settings: Type.Record(Type.String(), Type.Unknown()),
     replicas: Type.Array(Replica),
     jobs: Type.Array(JobRun, {
@@ -112,7 +112,7 @@ const VerifyResponse = Type.Object(
     postgres_ssh_connect: Type.Boolean({ description: 'The shared database is reachable from this replica' }),
     rld_ssh_tunnel_connect: Type.Boolean({ description: 'Always false: no tunnel is needed' }),
     version_local: Type.String(),
-    version_remote: Type.Union([Type.String(), Type.Null()]),
+    version_remote: Nullable(Type.String()),
   },
   {
     examples: [

@@ -1,9 +1,8 @@
 // TypeBox schemas of the fleet API (request validation, response serialisation, OpenAPI).
-import { type TSchema, Type } from 'typebox';
+import { Type } from 'typebox';
 import { CONNECTOR_NAMES } from '../../../contract/fleet-fields.js';
-import { StrictObject } from '../../http/schemas.js';
+import { Nullable, StrictObject } from '../../http/schemas.js';
 
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 const FreeObject = (description: string) => Type.Object({}, { additionalProperties: true, description });
 const Time = (description: string) => Type.String({ format: 'date-time', description });
 
@@ -465,8 +464,6 @@ export const Activity = Type.Object(
   },
 );
 
-const N = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
-
 export const LicensingEntry = Type.Object(
   {
     id: Type.Integer(),
@@ -474,13 +471,13 @@ export const LicensingEntry = Type.Object(
     type: Type.String(),
     status: Type.String({ description: 'VALID, EXPIRED or UNLICENSED' }),
     product: Type.String({ description: 'A1000, TISCALE_WORKER or TISCALE_HUB' }),
-    machineId: N(Type.String()),
-    version: N(Type.Integer()),
-    serialNumber: N(Type.String()),
-    licenseType: N(Type.String()),
-    company: N(Type.String()),
-    expiryDate: N(Type.String()),
-    creationDate: N(Type.String()),
+    machineId: Nullable(Type.String()),
+    version: Nullable(Type.Integer()),
+    serialNumber: Nullable(Type.String()),
+    licenseType: Nullable(Type.String()),
+    company: Nullable(Type.String()),
+    expiryDate: Nullable(Type.String()),
+    creationDate: Nullable(Type.String()),
   },
   {
     examples: [

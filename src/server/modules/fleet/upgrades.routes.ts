@@ -3,7 +3,7 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorResponses, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { UpgradeService } from './upgrades.service.js';
@@ -83,7 +83,7 @@ const UpgradeStatusOut = Type.Object(
   {
     appliance_name: Type.String(),
     status: Type.String({ description: 'idle, pending, downloading, installing or error' }),
-    version: Type.Union([Type.String(), Type.Null()]),
+    version: Nullable(Type.String()),
     log: Type.String({ description: 'The upgrade log, or "Update log not available."' }),
   },
   {

@@ -1,15 +1,11 @@
 // Request and response schemas of the identity API (users, sessions, tokens).
 import { Type } from 'typebox';
 import { AREAS } from '../../../contract/permissions.js';
-import { StrictObject } from '../../http/schemas.js';
+import { Nullable, StrictObject, StringEnum } from '../../http/schemas.js';
 
-const nullable = <T extends import('typebox').TSchema>(t: T) => Type.Union([t, Type.Null()]);
-export const RoleSchema = Type.Union(
-  [Type.Literal('admin'), Type.Literal('operator'), Type.Literal('viewer')],
-  {
-    description: 'admin: everything; operator: runs the fleet, reads the rest; viewer: reads',
-  },
-);
+export const RoleSchema = StringEnum(['admin', 'operator', 'viewer'], {
+  description: 'admin: everything; operator: runs the fleet, reads the rest; viewer: reads',
+});
 const PermissionSchema = Type.String({
   pattern: `^(${AREAS.join('|')}):(read|write)$`,
   description: 'A permission, `<area>:read` or `<area>:write`',
@@ -24,13 +20,13 @@ export const User = Type.Object(
     last_name: Type.String(),
     directory_name: Type.String(),
     directory_type: Type.Integer(),
-    last_login: nullable(Type.String({ format: 'date-time' })),
+    last_login: Nullable(Type.String({ format: 'date-time' })),
     date_joined: Type.String({ format: 'date-time' }),
     is_superuser: Type.Boolean(),
     is_active: Type.Boolean(),
     role: RoleSchema,
     api_only: Type.Boolean({ description: 'API-only users cannot log in with a password; they use tokens' }),
-    group_id: nullable(Type.Integer()),
+    group_id: Nullable(Type.Integer()),
   },
   {
     examples: [
@@ -79,7 +75,7 @@ export const CreateUserBody = StrictObject(
     role: Type.Optional(RoleSchema),
     api_only: Type.Optional(Type.Boolean()),
     is_active: Type.Optional(Type.Boolean()),
-    group_id: Type.Optional(nullable(Type.Integer({ minimum: 1 }))),
+    group_id: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
   },
   {
     examples: [
@@ -106,7 +102,7 @@ export const UpdateUserBody = StrictObject(
     is_active: Type.Optional(
       Type.Boolean({ description: 'false disables the user: sessions end, tokens are suspended' }),
     ),
-    group_id: Type.Optional(nullable(Type.Integer({ minimum: 1 }))),
+    group_id: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
   },
   { examples: [{ role: 'viewer', is_active: false }] },
 );
@@ -159,8 +155,8 @@ export const Session = Type.Object({
   created_at: Type.String({ format: 'date-time' }),
   last_seen_at: Type.String({ format: 'date-time' }),
   expires_at: Type.String({ format: 'date-time' }),
-  ip: nullable(Type.String()),
-  user_agent: nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  user_agent: Nullable(Type.String()),
   current: Type.Boolean({ description: 'This is the session making the request' }),
 });
 
@@ -179,12 +175,7 @@ export const CreateGroupBody = StrictObject(
   { examples: [{ name: 'soc', description: 'Security operations' }] },
 );
 
-const TokenStatus = Type.Union([
-  Type.Literal('active'),
-  Type.Literal('disabled'),
-  Type.Literal('expired'),
-  Type.Literal('revoked'),
-]);
+const TokenStatus = StringEnum(['active', 'disabled', 'expired', 'revoked']);
 
 const tokenExample = {
   id: 7,
@@ -220,23 +211,23 @@ const tokenExample = {
 
 const tokenProps = {
   id: Type.Integer(),
-  kind: Type.Union([Type.Literal('api_token'), Type.Literal('api_key')]),
+  kind: StringEnum(['api_token', 'api_key']),
   name: Type.String(),
   description: Type.String(),
   owner_id: Type.Integer(),
-  owner_username: nullable(Type.String()),
-  group_id: nullable(Type.Integer()),
-  created_by: nullable(Type.Integer()),
+  owner_username: Nullable(Type.String()),
+  group_id: Nullable(Type.Integer()),
+  created_by: Nullable(Type.Integer()),
   scopes: Type.Array(Type.String(), { description: "Permissions of the token (`*`: all of the owner's)" }),
   enabled: Type.Boolean(),
   status: TokenStatus,
-  expires_at: nullable(Type.String({ format: 'date-time' })),
+  expires_at: Nullable(Type.String({ format: 'date-time' })),
   requires_login: Type.Boolean(),
   allow_in_url: Type.Boolean(),
   allowed_ips: Type.Array(Type.String()),
-  rate_limit_per_minute: nullable(Type.Integer()),
+  rate_limit_per_minute: Nullable(Type.Integer()),
   default_tags: Type.Array(Type.String()),
-  default_profile: nullable(Type.String()),
+  default_profile: Nullable(Type.String()),
   prefix: Type.String(),
   last4: Type.String(),
   token_hint: Type.String({
@@ -244,11 +235,11 @@ const tokenProps = {
   }),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
-  refreshed_at: nullable(Type.String({ format: 'date-time' })),
-  previous_token_expires_at: nullable(Type.String({ format: 'date-time' })),
-  revoked_at: nullable(Type.String({ format: 'date-time' })),
-  last_used_at: nullable(Type.String({ format: 'date-time' })),
-  last_used_ip: nullable(Type.String()),
+  refreshed_at: Nullable(Type.String({ format: 'date-time' })),
+  previous_token_expires_at: Nullable(Type.String({ format: 'date-time' })),
+  revoked_at: Nullable(Type.String({ format: 'date-time' })),
+  last_used_at: Nullable(Type.String({ format: 'date-time' })),
+  last_used_ip: Nullable(Type.String()),
   use_count: Type.Integer(),
 };
 
@@ -265,7 +256,7 @@ const tokenWritable = {
     description: 'One token per application, named after it',
   }),
   description: Type.Optional(Type.String({ maxLength: 500 })),
-  group_id: Type.Optional(nullable(Type.Integer({ minimum: 1 }))),
+  group_id: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
   scopes: Type.Optional(
     Type.Array(PermissionSchema, {
       maxItems: 64,
@@ -274,7 +265,7 @@ const tokenWritable = {
   ),
   enabled: Type.Optional(Type.Boolean()),
   expires_at: Type.Optional(
-    nullable(Type.String({ format: 'date-time', description: 'null: never (if the settings allow)' })),
+    Nullable(Type.String({ format: 'date-time', description: 'null: never (if the settings allow)' })),
   ),
   requires_login: Type.Optional(
     Type.Boolean({ description: 'Works only while the owner has a live login session' }),
@@ -285,9 +276,9 @@ const tokenWritable = {
   allowed_ips: Type.Optional(
     Type.Array(Type.String({ maxLength: 50 }), { maxItems: 100, description: 'IP addresses or CIDR blocks' }),
   ),
-  rate_limit_per_minute: Type.Optional(nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
+  rate_limit_per_minute: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 }))),
   default_tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 50 })),
-  default_profile: Type.Optional(nullable(Type.String({ maxLength: 100 }))),
+  default_profile: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
 };
 
 export const CreateTokenBody = StrictObject(
@@ -327,7 +318,7 @@ export const RefreshBody = StrictObject(
         description: 'How long the previous secret keeps working',
       }),
     ),
-    expires_at: Type.Optional(nullable(Type.String({ format: 'date-time' }))),
+    expires_at: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
   },
   { examples: [{ grace_period_seconds: 3600 }] },
 );
@@ -337,11 +328,11 @@ export const TokenSettingsSchema = StrictObject(
     user_defined_tokens: Type.Boolean({
       description: 'Let every user manage their own tokens (off: admins only)',
     }),
-    max_lifetime_days: nullable(Type.Integer({ minimum: 1, maximum: 3650, description: 'null: no cap' })),
-    default_lifetime_days: nullable(
+    max_lifetime_days: Nullable(Type.Integer({ minimum: 1, maximum: 3650, description: 'null: no cap' })),
+    default_lifetime_days: Nullable(
       Type.Integer({ minimum: 1, maximum: 3650, description: 'null: tokens do not expire by default' }),
     ),
-    default_rate_limit_per_minute: nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    default_rate_limit_per_minute: Nullable(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     allow_tokens_in_url: Type.Boolean({ description: 'Allow tokens that permit it to be sent as ?token=' }),
   },
   {
@@ -363,15 +354,15 @@ export const Activity = Type.Object({
   method: Type.String(),
   path: Type.String(),
   status: Type.Integer(),
-  ip: nullable(Type.String()),
-  request_id: nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  request_id: Nullable(Type.String()),
 });
 
 export const WhoAmI = Type.Object({
   user: User,
   auth_method: Type.String({ description: '`session`, `api_token` or `api_key`' }),
   credential_source: Type.String({ description: 'Where the credential was found (header, cookie, query)' }),
-  token_id: nullable(Type.Integer()),
-  session_id: nullable(Type.Integer()),
+  token_id: Nullable(Type.Integer()),
+  session_id: Nullable(Type.Integer()),
   permissions: Type.Array(Type.String()),
 });

@@ -13,7 +13,7 @@ import {
   SearchQuery,
   sendPage,
 } from '../../http/pagination.js';
-import { ErrorResponses, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, IdParams, MessageResponse, Nullable, StrictObject } from '../../http/schemas.js';
 import type { IdentityServices } from './identity.js';
 import {
   CreateGroupBody,
@@ -179,7 +179,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
           'Send it as `Api-Key: <key>` (or any other token header). Shown once.',
         params: IdParams,
         body: StrictObject({
-          expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+          expires_at: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
         }),
         response: { 201: TokenWithSecret, ...ErrorResponses(400, 401, 403, 404) },
       },

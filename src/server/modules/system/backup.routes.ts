@@ -9,7 +9,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorResponses, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import type { BackupService } from './backup.service.js';
 
@@ -22,8 +22,8 @@ const Status = Type.Object(
     backup_filename: Type.String({
       description: 'Name of the latest complete backup (empty when there is none)',
     }),
-    created_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    size: Type.Union([Type.Integer(), Type.Null()], { description: 'Bytes' }),
+    created_at: Nullable(Type.String({ format: 'date-time' })),
+    size: Nullable(Type.Integer(), { description: 'Bytes' }),
   },
   {
     examples: [

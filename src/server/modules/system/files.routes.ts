@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Principal } from '../../http/auth.js';
 import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
-import { ErrorResponses, IdParams } from '../../http/schemas.js';
+import { ErrorResponses, IdParams, Nullable } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import { type FileService, type NewFileMeta, parseTags, type Visibility } from './files.service.js';
 import { validateFilename } from './upload.js';
@@ -23,9 +23,9 @@ const FileSchema = Type.Object(
     }),
     mime_type: Type.String(),
     tags: Type.Array(Type.String()),
-    profile: Type.Union([Type.String(), Type.Null()]),
-    owner_id: Type.Union([Type.Integer(), Type.Null()]),
-    group_id: Type.Union([Type.Integer(), Type.Null()]),
+    profile: Nullable(Type.String()),
+    owner_id: Nullable(Type.Integer()),
+    group_id: Nullable(Type.Integer()),
     visibility: Type.String({ description: '`private`, `group` or `public`' }),
     created_at: Type.String({ format: 'date-time' }),
   },

@@ -4,22 +4,22 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorResponses } from '../../http/schemas.js';
+import { ErrorResponses, Nullable, StringEnum } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import type { LicenseService } from './license.service.js';
 
-const Nullable = (d: string) => Type.Union([Type.String(), Type.Null()], { description: d });
+const NullableText = (description: string) => Nullable(Type.String(), { description });
 const Status = Type.Object(
   {
-    status: Type.Union([Type.Literal('VALID'), Type.Literal('EXPIRED'), Type.Literal('INVALID')]),
+    status: StringEnum(['VALID', 'EXPIRED', 'INVALID']),
     reason: Type.String({ description: 'Why the licence is not VALID (empty when it is)' }),
     machineId: Type.String(),
-    product: Nullable('Licensed product'),
-    company: Nullable('Licensee'),
-    serialNumber: Nullable('Serial number'),
-    licenseType: Nullable('Licence type'),
-    creationDate: Nullable('YYYY-MM-DD'),
-    expiryDate: Nullable('YYYY-MM-DD; valid through this day (UTC)'),
+    product: NullableText('Licensed product'),
+    company: NullableText('Licensee'),
+    serialNumber: NullableText('Serial number'),
+    licenseType: NullableText('Licence type'),
+    creationDate: NullableText('YYYY-MM-DD'),
+    expiryDate: NullableText('YYYY-MM-DD; valid through this day (UTC)'),
     limits: Type.Record(Type.String(), Type.Number(), { description: 'e.g. `{ "appliances": 100 }`' }),
   },
   {

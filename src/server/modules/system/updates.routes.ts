@@ -6,10 +6,8 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { ErrorResponses, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import type { ManagerUpdater } from './manager-update.js';
-
-const Nullable = <T extends ReturnType<typeof Type.String>>(s: T) => Type.Union([s, Type.Null()]);
 
 const SHA = '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08';
 
@@ -51,7 +49,7 @@ const AvailableUpdate = Type.Object(
     requires: Nullable(
       Type.String({ description: 'Version the manager must already run to take this update' }),
     ),
-    size: Type.Union([Type.Integer(), Type.Null()], { description: 'Package size in bytes' }),
+    size: Nullable(Type.Integer(), { description: 'Package size in bytes' }),
     time: Nullable(
       Type.String({
         description: 'Build time (ISO 8601) when the package manifest carries one (`created`), else null',
