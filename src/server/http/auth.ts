@@ -52,8 +52,11 @@ export interface RequestInfo {
 }
 
 export interface Authenticator {
-  /** Resolves a credential or throws AppError('invalid_token' | 'unauthenticated' | ...). */
-  authenticate(credential: Credential, info: RequestInfo): Promise<Principal>;
+  /**
+   * Resolves a credential or throws (or rejects with) AppError('invalid_token' | ...). A known
+   * credential answers synchronously, without a promise, from the cache.
+   */
+  authenticate(credential: Credential, info: RequestInfo): Principal | Promise<Principal>;
 }
 
 export const SESSION_COOKIE = 'steward_session';
@@ -120,6 +123,7 @@ export function extractCredential(request: FastifyRequest): Credential | null {
     delete query.token;
   }
   if (found.length === 0) return null;
+  if (found.length === 1) return found[0] as Credential;
   const distinct = new Set(found.map((c) => c.value));
   if (distinct.size > 1) {
     throw new AppError({
@@ -154,22 +158,17 @@ export function registerAuth(app: FastifyInstance, opts: AuthPluginOptions) {
     }
   });
 
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    const access = routeOf(request).config?.permission;
-    if (access === undefined) return; // not an API route (health, docs, console files)
-    try {
-      const credential = extractCredential(request);
-      request.credential = credential;
-      if (credential) {
-        request.principal = await opts.authenticator.authenticate(credential, requestInfo(request));
-      }
-    } catch (err) {
-      // Refused credentials count against the client's IP, which bounds guessing.
-      if (err instanceof AppError) request.authFailure = err.message;
-      opts.limiter.hit(`ip:${request.ip}`, opts.ipLimitPerMinute, 'ip', reply);
-      // A stale cookie must not stop anyone from reaching the login route.
-      if (access !== 'public') throw err;
-    }
+  /** After a refused credential: counts against the client's IP; throws unless the route is public. */
+  function refused(err: unknown, request: FastifyRequest, reply: FastifyReply, access: RouteAccess) {
+    // Refused credentials count against the client's IP, which bounds guessing.
+    if (err instanceof AppError) request.authFailure = err.message;
+    opts.limiter.hit(`ip:${request.ip}`, opts.ipLimitPerMinute, 'ip', reply);
+    // A stale cookie must not stop anyone from reaching the login route.
+    if (access !== 'public') throw err;
+  }
+
+  /** The CSRF rule, the rate limit of the principal (or the IP) and the route's permission. */
+  function authorize(request: FastifyRequest, reply: FastifyReply, access: RouteAccess, counted: boolean) {
     const p = request.principal;
     if (
       p?.credentialSource === 'cookie' &&
@@ -188,24 +187,73 @@ export function registerAuth(app: FastifyInstance, opts: AuthPluginOptions) {
         const key = p.tokenId !== undefined ? `token:${p.tokenId}` : `user:${p.userId}`;
         opts.limiter.hit(key, p.rateLimitPerMinute, p.tokenId !== undefined ? 'token' : 'session', reply);
       }
-    } else {
+    } else if (!counted) {
       opts.limiter.hit(`ip:${request.ip}`, opts.ipLimitPerMinute, 'ip', reply);
     }
     if (access === 'public') return;
-    if (!request.principal) {
+    if (!p) {
       throw new AppError({
         code: 'unauthenticated',
         message: 'authentication required: send "Authorization: Token <token>" (see /api/docs)',
       });
     }
     if (access === 'authenticated') return;
-    if (!request.principal.permissions.has(access)) {
+    if (!p.permissions.has(access)) {
       throw new AppError({
-        code: request.principal.method === 'session' ? 'forbidden' : 'insufficient_scope',
+        code: p.method === 'session' ? 'forbidden' : 'insufficient_scope',
         message: `permission ${access} is required for this operation`,
         details: { required_permission: access },
       });
     }
+  }
+
+  // Callback style, so that a cached credential is checked without a promise: `done` is called
+  // outside the try blocks, since it runs the rest of the request synchronously.
+  app.addHook('onRequest', (request, reply, done) => {
+    const access = routeOf(request).config?.permission;
+    if (access === undefined) return done(); // not an API route (health, docs, console files)
+    let pending: Promise<Principal> | undefined;
+    let counted = false;
+    try {
+      const credential = extractCredential(request);
+      request.credential = credential;
+      if (credential) {
+        const p = opts.authenticator.authenticate(credential, requestInfo(request));
+        if (p instanceof Promise) pending = p;
+        else request.principal = p;
+      }
+    } catch (err) {
+      counted = true;
+      try {
+        refused(err, request, reply, access);
+      } catch (e) {
+        return done(e as Error);
+      }
+    }
+    const settle = () => {
+      try {
+        authorize(request, reply, access, counted);
+      } catch (e) {
+        return done(e as Error);
+      }
+      done();
+    };
+    if (pending === undefined) return settle();
+    pending.then(
+      (p) => {
+        request.principal = p;
+        settle();
+      },
+      (err: unknown) => {
+        counted = true;
+        try {
+          refused(err, request, reply, access);
+        } catch (e) {
+          return done(e as Error);
+        }
+        settle();
+      },
+    );
   });
 }
 

@@ -1,7 +1,8 @@
 // Small crypto helpers with no dependencies on the rest of the server.
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export const sha256Hex = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+/** One-shot SHA-256 (crypto.hash: no Hash object per call; every request digests its token). */
+export const sha256Hex = (data: string | Buffer) => hash('sha256', data, 'hex');
 
 /** Constant-time comparison of two strings (different lengths compare unequal without leaking where). */
 export function safeEqual(a: string, b: string): boolean {

@@ -12,7 +12,7 @@ import type { TokenActivityTable } from '../../db/schema.js';
 import type { Authenticator, Credential, Principal, RequestInfo } from '../../http/auth.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
-import { digestSecret, parseSecret } from '../../shared/token-codec.js';
+import { digestSecret, parseSecret, type SecretKind } from '../../shared/token-codec.js';
 import type { IdentityRepo, SessionRow, TokenRow, UserRow } from './identity.repo.js';
 import { ipAllowed } from './ip-allow.js';
 
@@ -54,6 +54,11 @@ interface Cached<T> {
   loadedAt: number;
 }
 
+interface CachedToken extends Cached<TokenRow> {
+  /** The principal last made from this row, and what it was made from. */
+  principal?: { value: Principal; user: UserRow; source: Credential['source']; settings: AuthSettings };
+}
+
 const invalid = (message: string) => new AppError({ code: 'invalid_token', message });
 
 export function effectivePermissions(
@@ -74,7 +79,7 @@ export function tokenStatus(t: TokenRow, now: Date): 'active' | 'disabled' | 'ex
 
 export function createAuthenticator(deps: AuthenticatorDeps) {
   const { repo, clock } = deps;
-  const tokens = new Map<string, Cached<TokenRow>>();
+  const tokens = new Map<string, CachedToken>();
   const sessions = new Map<string, Cached<SessionRow> & { lastSeen: number; touchedAt: number }>();
   const users = new Map<number, Cached<UserRow>>();
   const uses = new Map<number, { id: number; at: Date; ip: string; count: number }>();
@@ -137,16 +142,34 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     };
   }
 
-  async function authenticateToken(cred: Credential, digest: string, info: RequestInfo): Promise<Principal> {
-    const now = clock.now();
-    let c = tokens.get(digest);
-    if (!fresh(c)) {
-      const row = await repo.findTokenByDigest(digest);
+  /**
+   * The hot path: a token found in the cache with its owner answers synchronously, with the
+   * principal made when the token was loaded; only a cache miss (or a `requires_login` token,
+   * which asks for its owner's live sessions) waits for the database.
+   */
+  function authenticateToken(
+    cred: Credential,
+    digest: string,
+    info: RequestInfo,
+  ): Principal | Promise<Principal> {
+    const c = tokens.get(digest);
+    if (c !== undefined && fresh(c)) return checkToken(cred, digest, c, info);
+    return repo.findTokenByDigest(digest).then((row) => {
       if (!row) throw invalid('token is not known (never issued, or deleted)');
-      c = { row, loadedAt: now.getTime() };
-      tokens.set(digest, c);
-    }
-    const t = (c as Cached<TokenRow>).row;
+      const entry: CachedToken = { row, loadedAt: clock.now().getTime() };
+      tokens.set(digest, entry);
+      return checkToken(cred, digest, entry, info);
+    });
+  }
+
+  function checkToken(
+    cred: Credential,
+    digest: string,
+    c: CachedToken,
+    info: RequestInfo,
+  ): Principal | Promise<Principal> {
+    const now = clock.now();
+    const t = c.row;
     if (t.previous_digest === digest && !(t.previous_expires_at && t.previous_expires_at > now)) {
       throw invalid('token was replaced by a refresh and its grace period is over');
     }
@@ -161,19 +184,54 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         throw invalid('tokens in the URL are turned off on this manager');
     }
     if (!ipAllowed(info.ip, t.allowed_ips)) throw invalid(`token is not allowed from ${info.ip}`);
-    const user = await loadUser(t.owner_id);
+    const u = users.get(t.owner_id);
+    if (u !== undefined && fresh(u)) return finishToken(cred, c, u.row, info, now);
+    return loadUser(t.owner_id).then((user) => finishToken(cred, c, user, info, now));
+  }
+
+  function finishToken(
+    cred: Credential,
+    c: CachedToken,
+    user: UserRow | undefined,
+    info: RequestInfo,
+    now: Date,
+  ): Principal | Promise<Principal> {
     if (!user) throw invalid('the owner of this token no longer exists');
     if (!user.is_active) throw invalid('token is suspended because its owner is disabled');
-    if (t.requires_login) {
-      const live = await repo.listLiveSessions(user.id, now);
+    if (!c.row.requires_login) return tokenUsed(cred, c, user, info, now);
+    return repo.listLiveSessions(user.id, now).then((live) => {
       const idleCutoff = now.getTime() - deps.sessionIdleSeconds * 1000;
       if (!live.some((s) => Math.max(s.last_seen_at.getTime(), sessionLastSeen(s.digest)) > idleCutoff)) {
         throw invalid('token requires its owner to be logged in, and the owner has no live session');
       }
+      return tokenUsed(cred, c, user, info, now);
+    });
+  }
+
+  /** Counts the use (written behind) and answers the token's principal. */
+  function tokenUsed(
+    cred: Credential,
+    c: CachedToken,
+    user: UserRow,
+    info: RequestInfo,
+    now: Date,
+  ): Principal {
+    const t = c.row;
+    const use = uses.get(t.id);
+    if (use === undefined) uses.set(t.id, { id: t.id, at: now, ip: info.ip, count: 1 });
+    else {
+      use.at = now;
+      use.ip = info.ip;
+      use.count++;
     }
-    const u = uses.get(t.id);
-    uses.set(t.id, { id: t.id, at: now, ip: info.ip, count: (u?.count ?? 0) + 1 });
-    return {
+    // The principal depends on the token row, its owner's row, where the credential came from
+    // and the settings: while all four are the same objects, the one made before still holds.
+    const settings = deps.authSettings();
+    const made = c.principal;
+    if (made && made.user === user && made.source === cred.source && made.settings === settings) {
+      return made.value;
+    }
+    const value: Principal = {
       userId: user.id,
       username: user.username,
       role: user.role,
@@ -184,8 +242,10 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       groupId: t.group_id ?? user.group_id,
       defaultTags: t.default_tags,
       defaultProfile: t.default_profile,
-      rateLimitPerMinute: t.rate_limit_per_minute ?? deps.authSettings().defaultRateLimitPerMinute,
+      rateLimitPerMinute: t.rate_limit_per_minute ?? settings.defaultRateLimitPerMinute,
     };
+    c.principal = { value, user, source: cred.source, settings };
+    return value;
   }
 
   function sessionLastSeen(digest: string): number {
@@ -193,24 +253,44 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   }
 
   const authenticator: Authenticator = {
-    async authenticate(cred, info) {
-      const parsed = parseSecret(cred.value);
-      if (!parsed.ok) throw invalid(parsed.reason);
+    authenticate(cred, info) {
       const digest = digestSecret(cred.value);
-      if (parsed.kind === 'session') {
-        if (cred.source === 'api_key_header' || cred.source === 'x_token_id' || cred.source === 'query') {
-          throw invalid('a session token goes in Authorization or x-auth-token, not in this header');
-        }
-        return authenticateSession(cred, digest);
-      }
-      if (parsed.kind === 'appliance')
-        throw invalid('appliance tokens are for appliances, not for the manager API');
-      if (cred.source === 'x_auth_token' || cred.source === 'cookie') {
-        throw invalid('x-auth-token carries session tokens; send API tokens as Authorization: Token <token>');
-      }
-      return authenticateToken(cred, digest, info);
+      // A secret found in the cache was checked when it was loaded (its digest is that of a
+      // well-formed token): only an unknown one is parsed, which refuses typos without a lookup.
+      const cachedToken = tokens.get(digest);
+      const kind: SecretKind | undefined = cachedToken
+        ? cachedToken.row.kind
+        : sessions.has(digest)
+          ? 'session'
+          : undefined;
+      return authenticateKind(cred, digest, kind ?? parsedKind(cred.value), info);
     },
   };
+
+  function parsedKind(value: string): SecretKind {
+    const parsed = parseSecret(value);
+    if (!parsed.ok) throw invalid(parsed.reason);
+    return parsed.kind;
+  }
+
+  function authenticateKind(
+    cred: Credential,
+    digest: string,
+    kind: SecretKind,
+    info: RequestInfo,
+  ): Principal | Promise<Principal> {
+    if (kind === 'session') {
+      if (cred.source === 'api_key_header' || cred.source === 'x_token_id' || cred.source === 'query') {
+        throw invalid('a session token goes in Authorization or x-auth-token, not in this header');
+      }
+      return authenticateSession(cred, digest);
+    }
+    if (kind === 'appliance') throw invalid('appliance tokens are for appliances, not for the manager API');
+    if (cred.source === 'x_auth_token' || cred.source === 'cookie') {
+      throw invalid('x-auth-token carries session tokens; send API tokens as Authorization: Token <token>');
+    }
+    return authenticateToken(cred, digest, info);
+  }
 
   function forget(what: Invalidation) {
     if (what.all) {
@@ -255,11 +335,12 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     },
     /** The in-memory idle clock of a session (newer than the database's between touches). */
     sessionLastSeen,
-    recordActivity(row: Insertable<TokenActivityTable>) {
-      const n = (activityCounts.get(row.token_id) ?? 0) + 1;
-      activityCounts.set(row.token_id, n);
+    /** A request made with a token; its row is made only while the token is under the cap. */
+    recordActivity(tokenId: number, row: () => Insertable<TokenActivityTable>) {
+      const n = (activityCounts.get(tokenId) ?? 0) + 1;
+      activityCounts.set(tokenId, n);
       if (n > ACTIVITY_ROWS_PER_TOKEN_PER_FLUSH) return;
-      activity.push(row);
+      activity.push(row());
       if (activity.length > 10_000) activity = activity.slice(-5_000);
     },
     /** Writes buffered last-use facts and activity rows. */

@@ -8,7 +8,7 @@ import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
 import { authRoutes } from './auth.routes.js';
-import { createAuthenticator, type Invalidation } from './authenticator.js';
+import { type AuthSettings, createAuthenticator, type Invalidation } from './authenticator.js';
 import { createIdentityRepo, type IdentityRepo } from './identity.repo.js';
 import {
   createSessionsService,
@@ -56,13 +56,25 @@ const FLUSH_MS = 1000;
 export function createIdentity(deps: IdentityDeps) {
   const repo = createIdentityRepo(deps.db);
   let settings: TokenSettings = { ...DEFAULT_TOKEN_SETTINGS };
+  // What authentication needs of the settings, made once per change (not once per request):
+  // the authenticator reuses a token's principal while this object stays the same.
+  let authSettings: AuthSettings;
+  const setSettings = (next: TokenSettings) => {
+    settings = next;
+    authSettings = {
+      allowTokensInUrl: settings.allow_tokens_in_url,
+      defaultRateLimitPerMinute: settings.default_rate_limit_per_minute,
+      sessionRateLimitPerMinute: deps.sessionRateLimitPerMinute ?? 1200,
+    };
+  };
+  setSettings(settings);
   const tokenSettings = () => settings;
   const loadSettings = async () => {
-    settings = await deps.settings.get(TOKEN_SETTINGS_KEY, DEFAULT_TOKEN_SETTINGS);
+    setSettings(await deps.settings.get(TOKEN_SETTINGS_KEY, DEFAULT_TOKEN_SETTINGS));
   };
   deps.settings.onChange((key, value) => {
     if (key === TOKEN_SETTINGS_KEY)
-      settings = { ...DEFAULT_TOKEN_SETTINGS, ...(value as Partial<TokenSettings>) };
+      setSettings({ ...DEFAULT_TOKEN_SETTINGS, ...(value as Partial<TokenSettings>) });
   });
   const auth = createAuthenticator({
     repo,
@@ -73,11 +85,7 @@ export function createIdentity(deps: IdentityDeps) {
           deps.bus?.publish('identity.invalidate', { ...what }).catch(() => {});
         }
       : undefined,
-    authSettings: () => ({
-      allowTokensInUrl: settings.allow_tokens_in_url,
-      defaultRateLimitPerMinute: settings.default_rate_limit_per_minute,
-      sessionRateLimitPerMinute: deps.sessionRateLimitPerMinute ?? 1200,
-    }),
+    authSettings: () => authSettings,
   });
   deps.bus?.subscribe('identity.invalidate', (data) => auth.applyRemote(data as Invalidation));
   deps.bus?.onResync(() => {
@@ -111,17 +119,17 @@ export function createIdentity(deps: IdentityDeps) {
     // Every request made with a token is remembered for GET /api/v1/tokens/{id}/activity/.
     app.addHook('onResponse', (request, reply, done) => {
       done();
-      const p = request.principal;
-      if (p?.tokenId === undefined) return;
-      auth.recordActivity({
-        token_id: p.tokenId,
+      const tokenId = request.principal?.tokenId;
+      if (tokenId === undefined) return;
+      auth.recordActivity(tokenId, () => ({
+        token_id: tokenId,
         at: deps.clock.now(),
         method: request.method,
         path: (request.url.split('?')[0] ?? '').slice(0, 500),
         status: reply.statusCode,
         ip: request.ip,
         request_id: String(request.id),
-      });
+      }));
     });
     timer = setInterval(() => {
       auth.flush().catch((err) => app.log.warn({ err }, 'could not record token use'));
