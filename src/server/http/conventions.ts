@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import compress from '@fastify/compress';
 import formbody from '@fastify/formbody';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 
 declare module 'fastify' {
@@ -200,10 +200,15 @@ export async function registerConventions(app: FastifyInstance) {
   await app.register(formbody);
   // A POST without a body validates as an empty object, so optional-only bodies need no `{}`
   // and a missing required field is named ("body.name is required") instead of "body must be object".
-  app.addHook('preValidation', (request, _reply, done) => {
-    if ((request.body === undefined || request.body === null) && routeOf(request).schema?.body) {
-      request.body = {};
-    }
+  // Added to the routes that have a body schema only: the others skip the hook altogether.
+  const emptyBody: preValidationHookHandler = (request, _reply, done) => {
+    if (request.body === undefined || request.body === null) request.body = {};
     done();
+  };
+  app.addHook('onRoute', (route) => {
+    if (!route.schema?.body) return;
+    const own = route.preValidation;
+    route.preValidation =
+      own === undefined ? [emptyBody] : [emptyBody, ...(Array.isArray(own) ? own : [own])];
   });
 }
