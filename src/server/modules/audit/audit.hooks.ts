@@ -17,11 +17,11 @@ export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db
   app.addHook('onResponse', (request, reply, done) => {
     done();
     if (request.audited) return;
-    const route = routeOf(request).url;
-    if (!route?.startsWith('/api/')) return;
     const status = reply.statusCode;
     const refused = status === 401 || status === 403;
     if (!MUTATING.has(request.method) && !refused) return;
+    const route = routeOf(request).url;
+    if (!route?.startsWith('/api/')) return;
     const action =
       status === 401
         ? 'auth.refused'
