@@ -86,12 +86,17 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   let activity: Insertable<TokenActivityTable>[] = [];
   let activityCounts = new Map<number, number>();
 
-  const fresh = (c: { loadedAt: number } | undefined) =>
-    c !== undefined && clock.now().getTime() - c.loadedAt < CACHE_TTL_MS;
+  const fresh = (c: { loadedAt: number } | undefined, nowMs = clock.now().getTime()) =>
+    c !== undefined && nowMs - c.loadedAt < CACHE_TTL_MS;
 
-  async function loadUser(id: number): Promise<UserRow | undefined> {
+  /** A user from the cache, without a promise, or from the database. */
+  function loadUser(id: number): UserRow | undefined | Promise<UserRow | undefined> {
     const c = users.get(id);
     if (fresh(c)) return c?.row;
+    return fetchUser(id);
+  }
+
+  async function fetchUser(id: number): Promise<UserRow | undefined> {
     const row = await repo.findUserById(id);
     if (row) users.set(id, { row, loadedAt: clock.now().getTime() });
     else users.delete(id);
@@ -152,13 +157,14 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     digest: string,
     info: RequestInfo,
   ): Principal | Promise<Principal> {
+    const now = clock.now();
     const c = tokens.get(digest);
-    if (c !== undefined && fresh(c)) return checkToken(cred, digest, c, info);
+    if (c !== undefined && fresh(c, now.getTime())) return checkToken(cred, digest, c, info, now);
     return repo.findTokenByDigest(digest).then((row) => {
       if (!row) throw invalid('token is not known (never issued, or deleted)');
-      const entry: CachedToken = { row, loadedAt: clock.now().getTime() };
+      const entry: CachedToken = { row, loadedAt: now.getTime() };
       tokens.set(digest, entry);
-      return checkToken(cred, digest, entry, info);
+      return checkToken(cred, digest, entry, info, now);
     });
   }
 
@@ -167,8 +173,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     digest: string,
     c: CachedToken,
     info: RequestInfo,
+    now: Date,
   ): Principal | Promise<Principal> {
-    const now = clock.now();
     const t = c.row;
     if (t.previous_digest === digest && !(t.previous_expires_at && t.previous_expires_at > now)) {
       throw invalid('token was replaced by a refresh and its grace period is over');
@@ -185,8 +191,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     }
     if (!ipAllowed(info.ip, t.allowed_ips)) throw invalid(`token is not allowed from ${info.ip}`);
     const u = users.get(t.owner_id);
-    if (u !== undefined && fresh(u)) return finishToken(cred, c, u.row, info, now);
-    return loadUser(t.owner_id).then((user) => finishToken(cred, c, user, info, now));
+    if (u !== undefined && fresh(u, now.getTime())) return finishToken(cred, c, u.row, info, now);
+    return fetchUser(t.owner_id).then((user) => finishToken(cred, c, user, info, now));
   }
 
   function finishToken(

@@ -9,7 +9,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
 import { authRoutes } from './auth.routes.js';
 import { type AuthSettings, createAuthenticator, type Invalidation } from './authenticator.js';
-import { createIdentityRepo, type IdentityRepo } from './identity.repo.js';
+import { createIdentityRepo, type IdentityRepo, type UserRow } from './identity.repo.js';
 import {
   createSessionsService,
   type DirectoryAuthenticator,
@@ -48,7 +48,7 @@ export interface IdentityServices {
   tokens: TokensService;
   tokenSettings: () => TokenSettings;
   /** A user from the authenticator's cache (no database round trip on the hot path). */
-  cachedUser: (id: number) => Promise<import('./identity.repo.js').UserRow | undefined>;
+  cachedUser: (id: number) => UserRow | undefined | Promise<UserRow | undefined>;
 }
 
 const FLUSH_MS = 1000;
