@@ -2392,6 +2392,7 @@ export interface operations {
                         previous: string | null;
                         results: {
                             application_url: string;
+                            /** @description Revision the appliance last took */
                             applied_revision: number | null;
                             authorized: boolean;
                             available_update_version: string | null;
@@ -2418,8 +2419,17 @@ export interface operations {
                             hostname: string | null;
                             id: number;
                             ip: string;
+                            /**
+                             * Format: date-time
+                             * @description When a configuration was last written on the appliance
+                             */
                             last_applied_config_timestamp: string | null;
+                            /**
+                             * Format: date-time
+                             * @description Last successful status call
+                             */
                             last_seen_online: string | null;
+                            /** @description Milliseconds of the last status call */
                             latency: number | null;
                             maintenance: boolean;
                             name: string;
@@ -2443,6 +2453,7 @@ export interface operations {
                              */
                             updated: string;
                             url: string;
+                            /** @description The agent identity, pinned at authorization */
                             uuid: string | null;
                         }[];
                     };
@@ -2626,6 +2637,7 @@ export interface operations {
                      */
                     "application/json": {
                         application_url: string;
+                        /** @description Revision the appliance last took */
                         applied_revision: number | null;
                         authorized: boolean;
                         available_update_version: string | null;
@@ -2652,8 +2664,17 @@ export interface operations {
                         hostname: string | null;
                         id: number;
                         ip: string;
+                        /**
+                         * Format: date-time
+                         * @description When a configuration was last written on the appliance
+                         */
                         last_applied_config_timestamp: string | null;
+                        /**
+                         * Format: date-time
+                         * @description Last successful status call
+                         */
                         last_seen_online: string | null;
+                        /** @description Milliseconds of the last status call */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -2677,6 +2698,7 @@ export interface operations {
                          */
                         updated: string;
                         url: string;
+                        /** @description The agent identity, pinned at authorization */
                         uuid: string | null;
                     };
                 };
@@ -3082,6 +3104,7 @@ export interface operations {
                      */
                     "application/json": {
                         application_url: string;
+                        /** @description Revision the appliance last took */
                         applied_revision: number | null;
                         authorized: boolean;
                         available_update_version: string | null;
@@ -3108,8 +3131,17 @@ export interface operations {
                         hostname: string | null;
                         id: number;
                         ip: string;
+                        /**
+                         * Format: date-time
+                         * @description When a configuration was last written on the appliance
+                         */
                         last_applied_config_timestamp: string | null;
+                        /**
+                         * Format: date-time
+                         * @description Last successful status call
+                         */
                         last_seen_online: string | null;
+                        /** @description Milliseconds of the last status call */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -3133,6 +3165,7 @@ export interface operations {
                          */
                         updated: string;
                         url: string;
+                        /** @description The agent identity, pinned at authorization */
                         uuid: string | null;
                     };
                 };
@@ -3353,6 +3386,7 @@ export interface operations {
                      */
                     "application/json": {
                         application_url: string;
+                        /** @description Revision the appliance last took */
                         applied_revision: number | null;
                         authorized: boolean;
                         available_update_version: string | null;
@@ -3379,8 +3413,17 @@ export interface operations {
                         hostname: string | null;
                         id: number;
                         ip: string;
+                        /**
+                         * Format: date-time
+                         * @description When a configuration was last written on the appliance
+                         */
                         last_applied_config_timestamp: string | null;
+                        /**
+                         * Format: date-time
+                         * @description Last successful status call
+                         */
                         last_seen_online: string | null;
+                        /** @description Milliseconds of the last status call */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -3404,6 +3447,7 @@ export interface operations {
                          */
                         updated: string;
                         url: string;
+                        /** @description The agent identity, pinned at authorization */
                         uuid: string | null;
                     };
                 };
@@ -3712,6 +3756,7 @@ export interface operations {
                      */
                     "application/json": {
                         application_url: string;
+                        /** @description Revision the appliance last took */
                         applied_revision: number | null;
                         authorized: boolean;
                         available_update_version: string | null;
@@ -3738,8 +3783,17 @@ export interface operations {
                         hostname: string | null;
                         id: number;
                         ip: string;
+                        /**
+                         * Format: date-time
+                         * @description When a configuration was last written on the appliance
+                         */
                         last_applied_config_timestamp: string | null;
+                        /**
+                         * Format: date-time
+                         * @description Last successful status call
+                         */
                         last_seen_online: string | null;
+                        /** @description Milliseconds of the last status call */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -3763,6 +3817,7 @@ export interface operations {
                          */
                         updated: string;
                         url: string;
+                        /** @description The agent identity, pinned at authorization */
                         uuid: string | null;
                     };
                 };
@@ -5653,6 +5708,7 @@ export interface operations {
                      */
                     "application/json": {
                         application_url: string;
+                        /** @description Revision the appliance last took */
                         applied_revision: number | null;
                         authorized: boolean;
                         available_update_version: string | null;
@@ -5679,8 +5735,17 @@ export interface operations {
                         hostname: string | null;
                         id: number;
                         ip: string;
+                        /**
+                         * Format: date-time
+                         * @description When a configuration was last written on the appliance
+                         */
                         last_applied_config_timestamp: string | null;
+                        /**
+                         * Format: date-time
+                         * @description Last successful status call
+                         */
                         last_seen_online: string | null;
+                        /** @description Milliseconds of the last status call */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -5704,6 +5769,7 @@ export interface operations {
                          */
                         updated: string;
                         url: string;
+                        /** @description The agent identity, pinned at authorization */
                         uuid: string | null;
                     };
                 };
@@ -7818,9 +7884,13 @@ export interface operations {
                             id: number;
                             is_active: boolean;
                             is_superuser: boolean;
+                            /** Format: date-time */
                             last_login: string | null;
                             last_name: string;
-                            /** @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads */
+                            /**
+                             * @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads
+                             * @enum {string}
+                             */
                             role: "admin" | "operator" | "viewer";
                             username: string;
                         };
@@ -8353,9 +8423,13 @@ export interface operations {
                             id: number;
                             is_active: boolean;
                             is_superuser: boolean;
+                            /** Format: date-time */
                             last_login: string | null;
                             last_name: string;
-                            /** @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads */
+                            /**
+                             * @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads
+                             * @enum {string}
+                             */
                             role: "admin" | "operator" | "viewer";
                             username: string;
                         }[];
@@ -8527,9 +8601,13 @@ export interface operations {
                         id: number;
                         is_active: boolean;
                         is_superuser: boolean;
+                        /** Format: date-time */
                         last_login: string | null;
                         last_name: string;
-                        /** @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads */
+                        /**
+                         * @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads
+                         * @enum {string}
+                         */
                         role: "admin" | "operator" | "viewer";
                         username: string;
                     };
@@ -8850,7 +8928,10 @@ export interface operations {
                     /** @description false disables the user: sessions end, tokens are suspended */
                     is_active?: boolean;
                     last_name?: string;
-                    /** @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads */
+                    /**
+                     * @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads
+                     * @enum {string}
+                     */
                     role?: "admin" | "operator" | "viewer";
                     /** @description Letters, digits and @.+-_ */
                     username?: string;
@@ -8895,9 +8976,13 @@ export interface operations {
                         id: number;
                         is_active: boolean;
                         is_superuser: boolean;
+                        /** Format: date-time */
                         last_login: string | null;
                         last_name: string;
-                        /** @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads */
+                        /**
+                         * @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads
+                         * @enum {string}
+                         */
                         role: "admin" | "operator" | "viewer";
                         username: string;
                     };
@@ -9108,6 +9193,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
+                    /** Format: date-time */
                     expires_at?: string | null;
                 };
             };
@@ -9168,10 +9254,13 @@ export interface operations {
                         default_tags: string[];
                         description: string;
                         enabled: boolean;
+                        /** Format: date-time */
                         expires_at: string | null;
                         group_id: number | null;
                         id: number;
+                        /** @enum {string} */
                         kind: "api_token" | "api_key";
+                        /** Format: date-time */
                         last_used_at: string | null;
                         last_used_ip: string | null;
                         last4: string;
@@ -9179,13 +9268,17 @@ export interface operations {
                         owner_id: number;
                         owner_username: string | null;
                         prefix: string;
+                        /** Format: date-time */
                         previous_token_expires_at: string | null;
                         rate_limit_per_minute: number | null;
+                        /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
+                        /** @enum {string} */
                         status: "active" | "disabled" | "expired" | "revoked";
                         /** @description The secret. Shown once: store it now. */
                         token: string;
@@ -9743,7 +9836,10 @@ export interface operations {
                     last_name?: string;
                     /** @description At least 12 characters; common passwords are refused */
                     password?: string;
-                    /** @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads */
+                    /**
+                     * @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads
+                     * @enum {string}
+                     */
                     role?: "admin" | "operator" | "viewer";
                     /** @description Letters, digits and @.+-_ */
                     username: string;
@@ -9788,9 +9884,13 @@ export interface operations {
                         id: number;
                         is_active: boolean;
                         is_superuser: boolean;
+                        /** Format: date-time */
                         last_login: string | null;
                         last_name: string;
-                        /** @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads */
+                        /**
+                         * @description admin: everything; operator: runs the fleet, reads the rest; viewer: reads
+                         * @enum {string}
+                         */
                         role: "admin" | "operator" | "viewer";
                         username: string;
                     };
@@ -9977,6 +10077,7 @@ export interface operations {
                     "application/json": {
                         /** @description Name of the latest complete backup (empty when there is none) */
                         backup_filename: string;
+                        /** Format: date-time */
                         created_at: string | null;
                         /** @description `idle` when nothing is running: the latest backup is ready to download */
                         message: string;
@@ -10100,6 +10201,7 @@ export interface operations {
                     "application/json": {
                         /** @description Name of the latest complete backup (empty when there is none) */
                         backup_filename: string;
+                        /** Format: date-time */
                         created_at: string | null;
                         /** @description `idle` when nothing is running: the latest backup is ready to download */
                         message: string;
@@ -10719,7 +10821,10 @@ export interface operations {
                         jobs: {
                             /** @description fleet_health (health polling) or retention */
                             job: string;
-                            /** @description Null while the tick runs (or if its replica died during it) */
+                            /**
+                             * Format: date-time
+                             * @description Null while the tick runs (or if its replica died during it)
+                             */
                             last_finished_at: string | null;
                             last_ok: boolean | null;
                             /** Format: date-time */
@@ -10907,7 +11012,10 @@ export interface operations {
                         jobs: {
                             /** @description fleet_health (health polling) or retention */
                             job: string;
-                            /** @description Null while the tick runs (or if its replica died during it) */
+                            /**
+                             * Format: date-time
+                             * @description Null while the tick runs (or if its replica died during it)
+                             */
                             last_finished_at: string | null;
                             last_ok: boolean | null;
                             /** Format: date-time */
@@ -14188,8 +14296,10 @@ export interface operations {
                     "application/json": {
                         /** @description Allow tokens that permit it to be sent as ?token= */
                         allow_tokens_in_url: boolean;
+                        /** @description null: tokens do not expire by default */
                         default_lifetime_days: number | null;
                         default_rate_limit_per_minute: number | null;
+                        /** @description null: no cap */
                         max_lifetime_days: number | null;
                         /** @description Let every user manage their own tokens (off: admins only) */
                         user_defined_tokens: boolean;
@@ -14295,8 +14405,10 @@ export interface operations {
                 "application/json": {
                     /** @description Allow tokens that permit it to be sent as ?token= */
                     allow_tokens_in_url: boolean;
+                    /** @description null: tokens do not expire by default */
                     default_lifetime_days: number | null;
                     default_rate_limit_per_minute: number | null;
+                    /** @description null: no cap */
                     max_lifetime_days: number | null;
                     /** @description Let every user manage their own tokens (off: admins only) */
                     user_defined_tokens: boolean;
@@ -14322,8 +14434,10 @@ export interface operations {
                     "application/json": {
                         /** @description Allow tokens that permit it to be sent as ?token= */
                         allow_tokens_in_url: boolean;
+                        /** @description null: tokens do not expire by default */
                         default_lifetime_days: number | null;
                         default_rate_limit_per_minute: number | null;
+                        /** @description null: no cap */
                         max_lifetime_days: number | null;
                         /** @description Let every user manage their own tokens (off: admins only) */
                         user_defined_tokens: boolean;
@@ -19877,6 +19991,7 @@ export interface operations {
                         reason: string;
                         /** @description Serial number */
                         serialNumber: string | null;
+                        /** @enum {string} */
                         status: "VALID" | "EXPIRED" | "INVALID";
                     };
                 };
@@ -20010,6 +20125,7 @@ export interface operations {
                         reason: string;
                         /** @description Serial number */
                         serialNumber: string | null;
+                        /** @enum {string} */
                         status: "VALID" | "EXPIRED" | "INVALID";
                     };
                 };
@@ -22466,10 +22582,13 @@ export interface operations {
                             default_tags: string[];
                             description: string;
                             enabled: boolean;
+                            /** Format: date-time */
                             expires_at: string | null;
                             group_id: number | null;
                             id: number;
+                            /** @enum {string} */
                             kind: "api_token" | "api_key";
+                            /** Format: date-time */
                             last_used_at: string | null;
                             last_used_ip: string | null;
                             last4: string;
@@ -22477,13 +22596,17 @@ export interface operations {
                             owner_id: number;
                             owner_username: string | null;
                             prefix: string;
+                            /** Format: date-time */
                             previous_token_expires_at: string | null;
                             rate_limit_per_minute: number | null;
+                            /** Format: date-time */
                             refreshed_at: string | null;
                             requires_login: boolean;
+                            /** Format: date-time */
                             revoked_at: string | null;
                             /** @description Permissions of the token (`*`: all of the owner's) */
                             scopes: string[];
+                            /** @enum {string} */
                             status: "active" | "disabled" | "expired" | "revoked";
                             /** @description Prefix and last four characters; the secret itself is never shown again */
                             token_hint: string;
@@ -22642,6 +22765,10 @@ export interface operations {
                     default_tags?: string[];
                     description?: string;
                     enabled?: boolean;
+                    /**
+                     * Format: date-time
+                     * @description null: never (if the settings allow)
+                     */
                     expires_at?: string | null;
                     group_id?: number | null;
                     /** @description One token per application, named after it */
@@ -22712,10 +22839,13 @@ export interface operations {
                         default_tags: string[];
                         description: string;
                         enabled: boolean;
+                        /** Format: date-time */
                         expires_at: string | null;
                         group_id: number | null;
                         id: number;
+                        /** @enum {string} */
                         kind: "api_token" | "api_key";
+                        /** Format: date-time */
                         last_used_at: string | null;
                         last_used_ip: string | null;
                         last4: string;
@@ -22723,13 +22853,17 @@ export interface operations {
                         owner_id: number;
                         owner_username: string | null;
                         prefix: string;
+                        /** Format: date-time */
                         previous_token_expires_at: string | null;
                         rate_limit_per_minute: number | null;
+                        /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
+                        /** @enum {string} */
                         status: "active" | "disabled" | "expired" | "revoked";
                         /** @description The secret. Shown once: store it now. */
                         token: string;
@@ -22961,10 +23095,13 @@ export interface operations {
                         default_tags: string[];
                         description: string;
                         enabled: boolean;
+                        /** Format: date-time */
                         expires_at: string | null;
                         group_id: number | null;
                         id: number;
+                        /** @enum {string} */
                         kind: "api_token" | "api_key";
+                        /** Format: date-time */
                         last_used_at: string | null;
                         last_used_ip: string | null;
                         last4: string;
@@ -22972,13 +23109,17 @@ export interface operations {
                         owner_id: number;
                         owner_username: string | null;
                         prefix: string;
+                        /** Format: date-time */
                         previous_token_expires_at: string | null;
                         rate_limit_per_minute: number | null;
+                        /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
+                        /** @enum {string} */
                         status: "active" | "disabled" | "expired" | "revoked";
                         /** @description Prefix and last four characters; the secret itself is never shown again */
                         token_hint: string;
@@ -23265,6 +23406,10 @@ export interface operations {
                     default_tags?: string[];
                     description?: string;
                     enabled?: boolean;
+                    /**
+                     * Format: date-time
+                     * @description null: never (if the settings allow)
+                     */
                     expires_at?: string | null;
                     group_id?: number | null;
                     /** @description One token per application, named after it */
@@ -23333,10 +23478,13 @@ export interface operations {
                         default_tags: string[];
                         description: string;
                         enabled: boolean;
+                        /** Format: date-time */
                         expires_at: string | null;
                         group_id: number | null;
                         id: number;
+                        /** @enum {string} */
                         kind: "api_token" | "api_key";
+                        /** Format: date-time */
                         last_used_at: string | null;
                         last_used_ip: string | null;
                         last4: string;
@@ -23344,13 +23492,17 @@ export interface operations {
                         owner_id: number;
                         owner_username: string | null;
                         prefix: string;
+                        /** Format: date-time */
                         previous_token_expires_at: string | null;
                         rate_limit_per_minute: number | null;
+                        /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
+                        /** @enum {string} */
                         status: "active" | "disabled" | "expired" | "revoked";
                         /** @description Prefix and last four characters; the secret itself is never shown again */
                         token_hint: string;
@@ -23773,6 +23925,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** Format: date-time */
                     expires_at?: string | null;
                     /**
                      * @description How long the previous secret keeps working
@@ -23838,10 +23991,13 @@ export interface operations {
                         default_tags: string[];
                         description: string;
                         enabled: boolean;
+                        /** Format: date-time */
                         expires_at: string | null;
                         group_id: number | null;
                         id: number;
+                        /** @enum {string} */
                         kind: "api_token" | "api_key";
+                        /** Format: date-time */
                         last_used_at: string | null;
                         last_used_ip: string | null;
                         last4: string;
@@ -23849,13 +24005,17 @@ export interface operations {
                         owner_id: number;
                         owner_username: string | null;
                         prefix: string;
+                        /** Format: date-time */
                         previous_token_expires_at: string | null;
                         rate_limit_per_minute: number | null;
+                        /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
+                        /** @enum {string} */
                         status: "active" | "disabled" | "expired" | "revoked";
                         /** @description The secret. Shown once: store it now. */
                         token: string;
@@ -24074,6 +24234,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** Format: date-time */
                     expires_at?: string | null;
                     /**
                      * @description How long the previous secret keeps working
@@ -24139,10 +24300,13 @@ export interface operations {
                         default_tags: string[];
                         description: string;
                         enabled: boolean;
+                        /** Format: date-time */
                         expires_at: string | null;
                         group_id: number | null;
                         id: number;
+                        /** @enum {string} */
                         kind: "api_token" | "api_key";
+                        /** Format: date-time */
                         last_used_at: string | null;
                         last_used_ip: string | null;
                         last4: string;
@@ -24150,13 +24314,17 @@ export interface operations {
                         owner_id: number;
                         owner_username: string | null;
                         prefix: string;
+                        /** Format: date-time */
                         previous_token_expires_at: string | null;
                         rate_limit_per_minute: number | null;
+                        /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
+                        /** @enum {string} */
                         status: "active" | "disabled" | "expired" | "revoked";
                         /** @description The secret. Shown once: store it now. */
                         token: string;
@@ -24304,20 +24472,27 @@ export interface operations {
                         available: boolean;
                         /** @description The version of the running manager */
                         current_version: string;
+                        /** @description Package file name, `manager-<version>.stwpkg` */
                         filename: string | null;
+                        /** @description Why no update is available (null when one is) */
                         reason: string | null;
+                        /** @description Version the manager must already run to take this update */
                         requires: string | null;
                         /** @description Kept for the seed's shape: Steward packages are identified by SHA-256 (`sha256`), so this is always null */
                         sha1: null;
+                        /** @description SHA-256 of the payload, checked when the package entered the store */
                         sha256: string | null;
                         /** @description Package size in bytes */
                         size: number | null;
+                        /** @description Build time (ISO 8601) when the package manifest carries one (`created`), else null */
                         time: string | null;
                         update_status: {
+                            /** @description What happened; on `error`, the hook's exit code and an excerpt of its stderr */
                             message: string | null;
                             /** @description The last manager update started by this manager process: `idle` (none since it started), `running` (the apply hook runs), `done` (the hook exited 0), `error` (it failed) */
                             status: "idle" | "running" | "done" | "error";
                         };
+                        /** @description Version introduced by the update */
                         version: string | null;
                     };
                 };
