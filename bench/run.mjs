@@ -4,7 +4,10 @@
 // ratio manager/reference.
 //   BENCH_SECONDS (default 8) sets the duration of each measurement, BENCH_ROUNDS (default 3)
 //   how many alternating measurements of each side are averaged, BENCH_ONLY (comma-separated:
-//   healthz, whoami, login, cluster, fleet) runs only those parts.
+//   healthz, whoami, login, cluster, fleet) runs only those parts, and BENCH_BASELINE=<dir>
+//   also starts the manager of another built checkout (say, a `git worktree` of the commit
+//   before a change) and measures it in the same alternation, so a change's effect is read
+//   from one run.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -93,16 +96,22 @@ async function loadMeasured(pid, url, headers) {
 
 const cpu = (r) => (r.cpuUs === undefined ? '' : `  server CPU ${r.cpuUs.toFixed(1)} us/request`);
 
-async function compare(name, path, manager, reference, headers, target) {
+async function compare(name, path, manager, reference, headers, target, baseline) {
   // Warm both up, then measure the reference and the manager alternately, ROUNDS times each,
   // so that a burst of other load on the machine does not land on one side only.
   await load(`${reference.url}${path}`, {}, { duration: 2 });
   await load(`${manager.url}${path}`, headers, { duration: 2 });
+  if (baseline) await load(`${baseline.server.url}${path}`, baseline.headers, { duration: 2 });
   const refs = [];
   const reals = [];
+  const bases = [];
   for (let i = 0; i < ROUNDS; i++) {
     refs.push(await loadMeasured(reference.proc.pid, `${reference.url}${path}`, {}));
     reals.push(await loadMeasured(manager.proc.pid, `${manager.url}${path}`, headers));
+    if (baseline)
+      bases.push(
+        await loadMeasured(baseline.server.proc.pid, `${baseline.server.url}${path}`, baseline.headers),
+      );
   }
   const ref = mean(refs);
   const real = mean(reals);
@@ -110,6 +119,11 @@ async function compare(name, path, manager, reference, headers, target) {
   console.log(`\n${name}`);
   console.log(`  reference (bare Fastify): ${fmt(ref)}${cpu(ref)}`);
   console.log(`  manager:                  ${fmt(real)}${cpu(real)}`);
+  if (baseline) {
+    const base = mean(bases);
+    console.log(`  baseline manager:         ${fmt(base)}${cpu(base)}`);
+    console.log(`  ratio baseline/reference: ${(base.rps / ref.rps).toFixed(2)}`);
+  }
   console.log(
     `  ratio manager/reference:  ${ratio.toFixed(2)} (target >= ${target}) ${ratio >= target ? 'OK' : 'BELOW TARGET'}`,
   );
@@ -128,31 +142,49 @@ function mean(runs) {
   };
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'steward-bench-'));
-const manager = await start(join(root, 'bin', 'steward'), ['serve', '--host', '127.0.0.1', '--port', '0'], {
-  STEWARD_DATA_DIR: dataDir,
-  STEWARD_TLS: 'off',
-  STEWARD_LOG_LEVEL: 'warn',
-  STEWARD_ADMIN_PASSWORD: PASSWORD,
-  // Logins come from one IP here; lift the per-IP budget so they measure Argon2, not the limiter.
-  STEWARD_IP_RATE_LIMIT: '1000000',
-});
-const reference = await start(join(root, 'bench', 'reference-server.mjs'), []);
-const results = [];
-try {
-  console.log(`Steward benchmarks: ${SECONDS} s per measurement, 20 connections, node ${process.version}`);
-  if (wanted('healthz')) results.push(await compare('GET /healthz', '/healthz', manager, reference, {}, 0.9));
+/** A built manager of checkout `dir`, on the embedded database in a data directory of its own. */
+function startManager(dir, dataDir) {
+  return start(join(dir, 'bin', 'steward'), ['serve', '--host', '127.0.0.1', '--port', '0'], {
+    STEWARD_DATA_DIR: dataDir,
+    STEWARD_TLS: 'off',
+    STEWARD_LOG_LEVEL: 'warn',
+    STEWARD_ADMIN_PASSWORD: PASSWORD,
+    // Logins come from one IP here; lift the per-IP budget so they measure Argon2, not the limiter.
+    STEWARD_IP_RATE_LIMIT: '1000000',
+  });
+}
 
-  const login = await json(`${manager.url}/api/v1/auth/token/`, {
+/** Logs in as admin and makes the benchmark's API token (one scope, no practical rate limit). */
+async function benchToken(server) {
+  const login = await json(`${server.url}/api/v1/auth/token/`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ username: 'admin', password: PASSWORD }),
   });
-  const token = await json(`${manager.url}/api/v1/tokens/`, {
+  const token = await json(`${server.url}/api/v1/tokens/`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Token ${login.token}` },
     body: JSON.stringify({ name: 'bench', scopes: ['users:read'], rate_limit_per_minute: 1000000 }),
   });
+  return token.token;
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'steward-bench-'));
+const manager = await startManager(root, dataDir);
+const reference = await start(join(root, 'bench', 'reference-server.mjs'), []);
+const baselineDir = process.env.BENCH_BASELINE;
+const baselineData = baselineDir ? mkdtempSync(join(tmpdir(), 'steward-bench-baseline-')) : undefined;
+const baselineServer = baselineDir ? await startManager(baselineDir, baselineData) : undefined;
+const results = [];
+try {
+  console.log(`Steward benchmarks: ${SECONDS} s per measurement, 20 connections, node ${process.version}`);
+  if (baselineDir) console.log(`Baseline manager: ${baselineDir}`);
+  const baseline = (headers) => (baselineServer ? { server: baselineServer, headers } : undefined);
+  if (wanted('healthz'))
+    results.push(await compare('GET /healthz', '/healthz', manager, reference, {}, 0.9, baseline({})));
+
+  const token = { token: await benchToken(manager) };
+  const baselineToken = baselineServer ? await benchToken(baselineServer) : undefined;
   if (wanted('whoami'))
     results.push(
       await compare(
@@ -162,6 +194,7 @@ try {
         reference,
         { authorization: `Token ${token.token}` },
         0.85,
+        baseline({ authorization: `Token ${baselineToken}` }),
       ),
     );
 
@@ -182,7 +215,9 @@ try {
 } finally {
   manager.proc.kill('SIGTERM');
   reference.proc.kill('SIGTERM');
+  baselineServer?.proc.kill('SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
+  if (baselineData) rmSync(baselineData, { recursive: true, force: true });
 }
 if (wanted('cluster'))
   await clusterBenchmarks({ start, load, fmt, root, password: PASSWORD, seconds: SECONDS });
