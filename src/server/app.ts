@@ -68,7 +68,7 @@ export interface AppDeps {
   ipLimitPerMinute?: number;
   /** Shorter background-job intervals for tests, in ms, by job name. */
   jobIntervals?: Partial<Record<string, number>>;
-  /** Cap on V8's heap growth for the whole process (shared/heap-growth.ts); default 50. */
+  /** Cap on V8's heap growth for the whole process (shared/heap-growth.ts); default 25. */
   heapGrowthPercent?: number;
 }
 

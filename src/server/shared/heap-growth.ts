@@ -6,7 +6,7 @@
 // cost; docs/benchmarks.md (Fleet polling) has the measurements.
 import v8 from 'node:v8';
 
-export const DEFAULT_HEAP_GROWTH_PERCENT = 50;
+export const DEFAULT_HEAP_GROWTH_PERCENT = 25;
 
 /**
  * Caps the heap growth at `percent` (0: V8's own heuristics). A `--heap-growing-percent` given
