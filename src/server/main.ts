@@ -49,6 +49,7 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
     defaultMetrics: true,
     ipLimitPerMinute: config.ipRateLimitPerMinute,
     jobIntervals: { fleetHealth: config.healthPollSeconds * 1000 },
+    heapGrowthPercent: config.heapGrowthPercent,
     system: {
       applyHook: config.applyHook,
       uploadLimits: { maxFileBytes: config.uploadMaxFileBytes, maxChunkBytes: config.uploadMaxChunkBytes },

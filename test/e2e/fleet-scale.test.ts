@@ -306,6 +306,13 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
       online: number;
       memory: NodeJS.MemoryUsage;
       afterGc: NodeJS.MemoryUsage | null;
+      heap: { total_physical_size: number; malloced_memory: number; peak_malloced_memory: number };
+      spaces: {
+        space_name: string;
+        space_size: number;
+        physical_space_size: number;
+        space_used_size: number;
+      }[];
     };
     const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
     console.log(
@@ -317,6 +324,12 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
         `heap used ${mb(report.memory.heapUsed)} of ${mb(report.memory.heapTotal)}, external ${mb(report.memory.external)} ` +
         `(array buffers, PGlite's WebAssembly memory among them: ${mb(report.memory.arrayBuffers)}); ` +
         `after a full GC: heap used ${mb(report.afterGc?.heapUsed ?? 0)}, RSS ${mb(report.afterGc?.rss ?? 0)}`,
+    );
+    console.log(
+      `[fleet-scale] V8 after the GC: physical ${mb(report.heap.total_physical_size)}, malloced ${mb(report.heap.malloced_memory)} (peak ${mb(report.heap.peak_malloced_memory)}); ` +
+        report.spaces
+          .map((s) => `${s.space_name} ${mb(s.physical_space_size)} (used ${mb(s.space_used_size)})`)
+          .join(', '),
     );
     expect(report.online).toBe(N);
     // The rate really reached: a round slower than the interval would understate the cost.

@@ -9,6 +9,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { createInterface } from 'node:readline';
+import v8 from 'node:v8';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
 import { createTestContext } from './app.js';
 
@@ -64,7 +65,7 @@ for await (const line of createInterface({ input: process.stdin })) {
       .where('online', '=', true)
       .executeTakeFirstOrThrow();
     process.stdout.write(
-      `${JSON.stringify({ online: Number(online.n), memory: before, afterGc: gc ? process.memoryUsage() : null })}\n`,
+      `${JSON.stringify({ online: Number(online.n), memory: before, afterGc: gc ? process.memoryUsage() : null, heap: v8.getHeapStatistics(), spaces: v8.getHeapSpaceStatistics() })}\n`,
     );
   } else if (line.startsWith('profile ')) {
     profileFile = line.slice('profile '.length);

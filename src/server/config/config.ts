@@ -4,6 +4,7 @@
 // This is the only place that reads process.env (see DESIGN.md).
 
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_HEAP_GROWTH_PERCENT } from '../shared/heap-growth.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -34,6 +35,8 @@ export interface Config {
   readonly licensePublicKeyFile: string | undefined;
   /** Seconds between two health-polling rounds of the fleet (run by the jobs leader). */
   readonly healthPollSeconds: number;
+  /** Cap on V8's heap growth between full collections, in percent (0: V8's own heuristics). */
+  readonly heapGrowthPercent: number;
   /** Largest file accepted by chunked uploads and POST /api/v1/files/, in bytes. */
   readonly uploadMaxFileBytes: number;
   /** Largest chunk of a chunked upload, in bytes. */
@@ -234,6 +237,15 @@ export const SETTINGS: readonly Setting[] = [
       'Seconds between two rounds of appliance health polling (one replica polls, the jobs leader)',
     default: '10',
     parse: integer(1, 3600),
+  },
+  {
+    key: 'heapGrowthPercent',
+    env: 'STEWARD_HEAP_GROWTH_PERCENT',
+    flag: '--heap-growth-percent',
+    description:
+      "How far V8's heap may grow past what survived the last full collection, in percent (keeps the memory of a manager polling a large fleet near its live size); 0: V8's own heuristics",
+    default: String(DEFAULT_HEAP_GROWTH_PERCENT),
+    parse: integer(0, 1000),
   },
   {
     key: 'uploadMaxFileBytes',

@@ -11,7 +11,7 @@
 
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { Client } from 'undici';
+import { buildConnector, Client } from 'undici';
 
 export interface AgentCallOptions {
   method?: 'GET' | 'POST' | 'PUT';
@@ -67,6 +67,14 @@ interface ClientEntry {
  * 200 MB at 10,000 appliances.
  */
 const clients = new Map<string, ClientEntry>();
+/**
+ * One connector for every plain-HTTP client: by default each undici Client builds its own (a
+ * closure, its options and a TLS session cache with a FinalizationRegistry), ~0.5 KB per agent
+ * kept for nothing over HTTP. Pinned TLS clients keep a connector of their own (the pinned
+ * certificate is their `ca`), with room for the one session they resume.
+ */
+const CONNECT_TIMEOUT_MS = 5000;
+const plainConnect = buildConnector({ timeout: CONNECT_TIMEOUT_MS, maxCachedSessions: 0 });
 let sweeper: NodeJS.Timeout | undefined;
 
 function sweep() {
@@ -99,13 +107,14 @@ function clientFor(origin: string, pinnedCert: string | null | undefined, lane: 
         keepAliveTimeout: 60_000,
         keepAliveMaxTimeout: 10 * 60_000,
         maxResponseSize: MAX_ANSWER_BYTES,
-        connect: {
-          timeout: 5000,
-          ...(pin
-            ? // Pinned: only this exact certificate is trusted; the host name is not what we check.
-              { ca: pin, checkServerIdentity: () => undefined, rejectUnauthorized: true }
-            : {}),
-        },
+        connect: origin.startsWith('https:')
+          ? {
+              timeout: CONNECT_TIMEOUT_MS,
+              maxCachedSessions: 1,
+              // Pinned: only this exact certificate is trusted; the host name is not what we check.
+              ...(pin ? { ca: pin, checkServerIdentity: () => undefined, rejectUnauthorized: true } : {}),
+            }
+          : plainConnect,
       }),
       lane,
       pinnedCert: pin,

@@ -63,6 +63,15 @@ const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
 const FLUSH_ROWS = 1000;
 /** The cached poll targets are re-read in full this often, whatever the versions say. */
 const FULL_READ_MS = 5 * 60_000;
+/** The columns of a poll target that most appliances share (one type, one group's hashes). */
+const SHARED_COLUMNS = [
+  'type',
+  'status',
+  'release',
+  'running_hash',
+  'configuration_status',
+  'applied_hash',
+] as const;
 
 export function createHealthJob(deps: HealthJobDeps) {
   const { repo, fleet, audit, clock } = deps;
@@ -83,6 +92,24 @@ export function createHealthJob(deps: HealthJobDeps) {
   let seenVersion = -1n;
   let fullReadAt = 0;
   let lastRoundAt = 0;
+  /**
+   * One copy of each value of SHARED_COLUMNS: every row read brings its own copy of
+   * 'tiscale-worker' or of the group's 64-character hash; at 10,000 appliances that is ~3 MB
+   * of duplicates kept between rounds. Emptied with every full read, so it stays small.
+   */
+  const shared = new Map<string, string>();
+  function intern<T extends string | null>(v: T): T {
+    if (v === null) return v;
+    const one = shared.get(v);
+    if (one !== undefined) return one as T;
+    shared.set(v, v);
+    return v;
+  }
+  function keep(row: PollTarget): PollTarget {
+    const r = row as unknown as Record<string, unknown>;
+    for (const c of SHARED_COLUMNS) if (typeof r[c] === 'string') r[c] = intern(r[c] as string);
+    return row;
+  }
   /** Token and pinned certificate per appliance, keyed by a digest the round reads. */
   const credentials = new Map<
     number,
@@ -336,7 +363,8 @@ export function createHealthJob(deps: HealthJobDeps) {
     const full = async () => {
       const rows = await repo.pollTargets();
       targets.clear();
-      for (const r of rows) targets.set(r.id, r);
+      shared.clear();
+      for (const r of rows) targets.set(r.id, keep(r));
       fullReadAt = now;
     };
     // Re-read in full after a pause too: another replica may have led (and written) meanwhile.
@@ -346,7 +374,7 @@ export function createHealthJob(deps: HealthJobDeps) {
       await full();
     else if (head.version > seenVersion) {
       for (const r of await repo.pollTargets(seenVersion)) {
-        if (r.authorized) targets.set(r.id, r);
+        if (r.authorized) targets.set(r.id, keep(r));
         else targets.delete(r.id);
       }
     }
@@ -376,8 +404,8 @@ export function createHealthJob(deps: HealthJobDeps) {
         if (!t) continue;
         t.online = true;
         t.status = b.status;
-        t.running_hash = b.hash;
-        if (b.release !== null) t.release = b.release;
+        t.running_hash = intern(b.hash);
+        if (b.release !== null) t.release = intern(b.release);
       }
     } catch {
       // Not written: write these again next round rather than a minute later.
