@@ -38,7 +38,6 @@ import type { ModuleContext, StewardModule } from './modules/module.js';
 import { createSettingsStore } from './modules/settings/settings.store.js';
 import { createSystemModule, type SystemModuleOptions } from './modules/system/system.module.js';
 import { type Clock, systemClock } from './shared/clock.js';
-import { DEFAULT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from './shared/heap-growth.js';
 import { createSecretBox } from './shared/secret-box.js';
 import { VERSION } from './version.js';
 
@@ -68,8 +67,6 @@ export interface AppDeps {
   ipLimitPerMinute?: number;
   /** Shorter background-job intervals for tests, in ms, by job name. */
   jobIntervals?: Partial<Record<string, number>>;
-  /** Cap on V8's heap growth for the whole process (shared/heap-growth.ts); default 25. */
-  heapGrowthPercent?: number;
 }
 
 declare module 'fastify' {
@@ -83,8 +80,6 @@ declare module 'fastify' {
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  // A manager's steady state (the fleet it polls) is what V8 would otherwise double or more.
-  limitHeapGrowth(deps.heapGrowthPercent ?? DEFAULT_HEAP_GROWTH_PERCENT);
   const clock = deps.clock ?? systemClock;
   const logger: FastifyServerOptions['logger'] =
     deps.config.logLevel === 'silent' && !deps.logStream

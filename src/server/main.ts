@@ -12,6 +12,7 @@ import { createIdentity } from './modules/identity/identity.js';
 import { createSettingsStore } from './modules/settings/settings.store.js';
 import { loadSecretKey } from './secret-key.js';
 import { systemClock } from './shared/clock.js';
+import { limitHeapGrowth } from './shared/heap-growth.js';
 import { loadTls } from './tls.js';
 
 export type Print = (line: string) => void;
@@ -42,6 +43,9 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
   const { users } = identityServices(database);
   const admin = await users.ensureAdmin(config.adminPassword);
   const tls = config.tls ? await loadTls(config.dataDir, config.tlsCert, config.tlsKey) : undefined;
+  // The process's V8 heap: a manager's steady state (the fleet it polls) is what V8 would
+  // otherwise let grow to twice its size or more between full collections (heap-growth.ts).
+  limitHeapGrowth(config.heapGrowthPercent);
   const app = await buildApp({
     config,
     database,
@@ -49,7 +53,6 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
     defaultMetrics: true,
     ipLimitPerMinute: config.ipRateLimitPerMinute,
     jobIntervals: { fleetHealth: config.healthPollSeconds * 1000 },
-    heapGrowthPercent: config.heapGrowthPercent,
     system: {
       applyHook: config.applyHook,
       uploadLimits: { maxFileBytes: config.uploadMaxFileBytes, maxChunkBytes: config.uploadMaxChunkBytes },

@@ -11,11 +11,14 @@ import { Session } from 'node:inspector/promises';
 import { createInterface } from 'node:readline';
 import v8 from 'node:v8';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
+import { DEFAULT_HEAP_GROWTH_PERCENT, limitHeapGrowth } from '../../src/server/shared/heap-growth.js';
 import { createTestContext } from './app.js';
 
 const agents = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as { url: string }[];
 const intervalMs = Number(process.argv[3] ?? 1000);
 
+// This process stands in for `steward serve`, which caps V8's heap growth before it builds the app.
+limitHeapGrowth(DEFAULT_HEAP_GROWTH_PERCENT);
 const m = await createTestContext({ jobIntervals: { fleetHealth: intervalMs } });
 const res = await m.app.inject({
   method: 'POST',

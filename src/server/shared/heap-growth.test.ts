@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { limitHeapGrowth } from './heap-growth.js';
 
 describe('limitHeapGrowth', () => {
-  it('sets the cap at run time', () => {
+  it('applies the cap when node was given no flag of its own', () => {
     expect(limitHeapGrowth(50, [])).toBe(true);
   });
   it('leaves it to V8 with 0 (or nonsense)', () => {
