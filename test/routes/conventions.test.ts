@@ -41,6 +41,30 @@ describe('errors are problem documents, never 500s for client mistakes', () => {
     expect(res.json().errors).toEqual([{ field: 'body.colour', message: 'unknown field "colour"' }]);
   });
 
+  it('a nullable or enumerated field with a bad value is a 400 naming the types or the values', async () => {
+    const headers = await t.adminHeaders();
+    const rate = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens/',
+      headers,
+      payload: { name: 'bad-rate', rate_limit_per_minute: 'abc' },
+    });
+    expect(rate.statusCode).toBe(400);
+    expect(rate.json().errors).toEqual([
+      { field: 'body.rate_limit_per_minute', message: 'must be integer or null' },
+    ]);
+    const role = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/authentication/users/1/',
+      headers,
+      payload: { role: 'root' },
+    });
+    expect(role.statusCode).toBe(400);
+    expect(role.json().errors).toEqual([
+      { field: 'body.role', message: 'must be one of "admin", "operator", "viewer"' },
+    ]);
+  });
+
   it('an oversized body is a 413', async () => {
     const res = await t.app.inject({
       method: 'POST',

@@ -103,7 +103,18 @@ function rawValidationErrors(err: FastifyError): FieldError[] {
       const missing = String(params.missingProperty);
       return { field: [context, path, missing].filter(Boolean).join('.'), message: 'is required' };
     }
-    return { field: [context, path].filter(Boolean).join('.'), message: v.message ?? 'is invalid' };
+    const field = [context, path].filter(Boolean).join('.');
+    // Type lists (nullable fields) and enums: say the types and values, not Ajv's "integer,null".
+    if (v.keyword === 'type' && Array.isArray(params.type)) {
+      return { field, message: `must be ${params.type.join(' or ')}` };
+    }
+    if (v.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+      return {
+        field,
+        message: `must be one of ${params.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`,
+      };
+    }
+    return { field, message: v.message ?? 'is invalid' };
   });
 }
 
