@@ -52,79 +52,80 @@ class RequestMetrics {
 
   /** The counter of requests by method, route and status. */
   counter() {
-    return {
-      name: 'steward_http_requests_total',
-      help: 'HTTP requests by method, route pattern and status code',
-      type: 'counter',
-      aggregator: 'sum',
-      get: async () => ({
-        name: 'steward_http_requests_total',
-        help: 'HTTP requests by method, route pattern and status code',
-        type: 'counter',
-        aggregator: 'sum',
-        values: [...this.stats.values()].map((s) => ({
+    return this.exposed(
+      'steward_http_requests_total',
+      'HTTP requests by method, route pattern and status code',
+      'counter',
+      () =>
+        [...this.stats.values()].map((s) => ({
           labels: { method: s.method, route: s.route, status: s.status },
           value: s.count,
         })),
-      }),
-      reset: () => this.stats.clear(),
-    };
+    );
   }
 
   /** The latency histogram by method and route (the statuses of a route added together). */
   histogram() {
     const name = 'steward_http_request_duration_seconds';
-    const help = 'HTTP request latency by method and route pattern';
-    return {
-      name,
-      help,
-      type: 'histogram',
-      aggregator: 'sum',
-      get: async () => {
-        const byRoute = new Map<string, { method: string; route: string; sum: number; buckets: number[] }>();
-        for (const s of this.stats.values()) {
-          const key = `${s.method} ${s.route}`;
-          let h = byRoute.get(key);
-          if (!h) {
-            h = {
-              method: s.method,
-              route: s.route,
-              sum: 0,
-              buckets: new Array(DURATION_BUCKETS.length + 1).fill(0),
-            };
-            byRoute.set(key, h);
-          }
-          h.sum += s.sum;
-          s.buckets.forEach((n, i) => {
-            h.buckets[i] = (h.buckets[i] ?? 0) + n;
-          });
+    return this.exposed(name, 'HTTP request latency by method and route pattern', 'histogram', () => {
+      const byRoute = new Map<string, { method: string; route: string; sum: number; buckets: number[] }>();
+      for (const s of this.stats.values()) {
+        const key = `${s.method} ${s.route}`;
+        let h = byRoute.get(key);
+        if (!h) {
+          h = {
+            method: s.method,
+            route: s.route,
+            sum: 0,
+            buckets: new Array(DURATION_BUCKETS.length + 1).fill(0),
+          };
+          byRoute.set(key, h);
         }
-        const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
-        for (const h of byRoute.values()) {
-          const labels = { method: h.method, route: h.route };
-          let cumulative = 0;
-          DURATION_BUCKETS.forEach((le, i) => {
-            cumulative += h.buckets[i] as number;
-            values.push({ metricName: `${name}_bucket`, labels: { le, ...labels }, value: cumulative });
-          });
-          cumulative += h.buckets[DURATION_BUCKETS.length] as number;
-          values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', ...labels }, value: cumulative });
-          values.push({ metricName: `${name}_sum`, labels, value: h.sum });
-          values.push({ metricName: `${name}_count`, labels, value: cumulative });
-        }
-        return { name, help, type: 'histogram', aggregator: 'sum', values };
-      },
-      reset: () => this.stats.clear(),
-    };
+        h.sum += s.sum;
+        s.buckets.forEach((n, i) => {
+          h.buckets[i] = (h.buckets[i] ?? 0) + n;
+        });
+      }
+      const values: Sample[] = [];
+      for (const h of byRoute.values()) {
+        const labels = { method: h.method, route: h.route };
+        let cumulative = 0;
+        DURATION_BUCKETS.forEach((le, i) => {
+          cumulative += h.buckets[i] as number;
+          values.push({ metricName: `${name}_bucket`, labels: { le, ...labels }, value: cumulative });
+        });
+        cumulative += h.buckets[DURATION_BUCKETS.length] as number;
+        values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf', ...labels }, value: cumulative });
+        values.push({ metricName: `${name}_sum`, labels, value: h.sum });
+        values.push({ metricName: `${name}_count`, labels, value: cumulative });
+      }
+      return values;
+    });
   }
+
+  /** A metric as prom-client's registry reads it: `name`, `get()` and `reset()`. */
+  private exposed(name: string, help: string, type: 'counter' | 'histogram', values: () => Sample[]): Metric {
+    const head = { name, help, type, aggregator: 'sum' };
+    return {
+      ...head,
+      get: async () => ({ ...head, values: values() }),
+      reset: () => this.stats.clear(),
+    } as unknown as Metric;
+  }
+}
+
+interface Sample {
+  metricName?: string;
+  labels: Record<string, string | number>;
+  value: number;
 }
 
 export function registerMetrics(app: FastifyInstance, db: DatabaseHandle, opts: { defaultMetrics: boolean }) {
   const registry = new Registry();
   if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
   const requests = new RequestMetrics();
-  registry.registerMetric(requests.counter() as unknown as Metric);
-  registry.registerMetric(requests.histogram() as unknown as Metric);
+  registry.registerMetric(requests.counter());
+  registry.registerMetric(requests.histogram());
   new Gauge({
     name: 'steward_db_pool_connections',
     help: 'Database pool connections by state (PostgreSQL server only; the embedded database has one)',
