@@ -87,6 +87,45 @@ describe('errors are problem documents, never 500s for client mistakes', () => {
     expect(res.json().code).toBe('unsupported_media_type');
   });
 
+  it('only the routes that take uploads parse multipart forms; elsewhere a form is a 415', async () => {
+    const boundary = 'StewardBoundary';
+    const form = (fields: Record<string, string>) => ({
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      payload: `${Object.entries(fields)
+        .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`)
+        .join('')}--${boundary}--\r\n`,
+    });
+    const admin = await t.adminHeaders();
+    // A route beside the login form (a session of its own: were the form taken, it would end
+    // it) and a settings route of the system module, whose upload routes take forms.
+    const session = await t.login('admin', t.adminPassword);
+    for (const [url, headers] of [
+      ['/api/v1/auth/logout/', session],
+      ['/api/v1/config/smtp/', admin],
+    ] as const) {
+      const f = form({ host: 'mail.example.com' });
+      const res = await t.app.inject({ method: 'POST', url, ...f, headers: { ...headers, ...f.headers } });
+      expect(res.statusCode, url).toBe(415);
+      expect(res.json().code).toBe('unsupported_media_type');
+    }
+    // The routes that take forms still do (the seed's login form, the licence upload's form).
+    const login = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token/',
+      ...form({ username: 'nobody-here', password: 'not the password at all' }),
+    });
+    expect(login.statusCode).toBe(401);
+    const f = form({ unrelated: 'x' });
+    const licence = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/license/upload/',
+      ...f,
+      headers: { ...admin, ...f.headers },
+    });
+    expect(licence.statusCode).toBe(400);
+    expect(licence.json().code).not.toBe('unsupported_media_type');
+  });
+
   it('a page size over 100 is a 400 naming the parameter', async () => {
     const res = await t.app.inject({
       url: '/api/v1/authentication/users/?page_size=101',

@@ -1,25 +1,21 @@
 // Login, logout, who am I, and login sessions.
-import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf, SESSION_COOKIE } from '../../http/auth.js';
+import { withMultipart } from '../../http/multipart.js';
 import { ErrorResponses, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
 import { notFound } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
 import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
 import { userOut } from './users.service.js';
 
-export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { sessions, cachedUser }) => {
-  // The seed logs in with a multipart form; parse small forms into the body so the schema
-  // validates them like JSON. No files are accepted here.
-  await app.register(multipart, {
-    attachFieldsToBody: 'keyValues',
-    limits: { files: 0, fields: 4, fieldSize: 2048, parts: 4 },
-  });
-  const r = app.withTypeProvider<TypeBoxTypeProvider>();
-
-  r.post(
+/**
+ * The login route. The seed logs in with a multipart form: small forms are parsed into the body
+ * so the schema validates them like JSON (no files are accepted). Only this route parses forms.
+ */
+const loginRoute: FastifyPluginAsync<IdentityServices> = async (app, { sessions }) => {
+  app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/api/v1/auth/token/',
     {
       config: { permission: 'public' },
@@ -48,6 +44,18 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, { se
       return out;
     },
   );
+};
+
+export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, services) => {
+  const { sessions, cachedUser } = services;
+  await app.register(
+    withMultipart(loginRoute, {
+      attachFieldsToBody: 'keyValues',
+      limits: { files: 0, fields: 4, fieldSize: 2048, parts: 4 },
+    }),
+    services,
+  );
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.post(
     '/api/v1/auth/logout/',

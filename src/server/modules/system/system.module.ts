@@ -3,8 +3,8 @@
 // root instance (Host allow-list, TLS reload) and `start` after listen (retention job).
 
 import { join } from 'node:path';
-import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
+import { withMultipart } from '../../http/multipart.js';
 import { certificatePaths } from '../../tls.js';
 import { VERSION } from '../../version.js';
 import type { ModuleContext, StewardModule } from '../module.js';
@@ -250,7 +250,8 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     },
     routes: async (app) => {
       log = (msg, err) => (err ? app.log.warn({ err }, msg) : app.log.info(msg));
-      await app.register(multipart, {
+      // Forms are parsed by the routes that take uploads only (see http/multipart.ts).
+      const forms = {
         limits: {
           fieldNameSize: 100,
           fieldSize: 64 * 1024,
@@ -259,14 +260,14 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
           parts: 40,
           fileSize: limits.maxChunkBytes,
         },
-      });
+      };
       // Current settings take effect as soon as the routes exist (inject tests never call start).
       await settingsService.applyAll();
       await app.register(settingsRoutes, { service: settingsService, mailer });
-      await app.register(uploadRoutes, { store });
-      await app.register(filesRoutes, { files, maxFileBytes: limits.maxFileBytes });
-      await app.register(backupRoutes, { backup });
-      await app.register(licenseRoutes, { license });
+      await app.register(withMultipart(uploadRoutes, forms), { store });
+      await app.register(withMultipart(filesRoutes, forms), { files, maxFileBytes: limits.maxFileBytes });
+      await app.register(withMultipart(backupRoutes, forms), { backup });
+      await app.register(withMultipart(licenseRoutes, forms), { license });
       await app.register(updatesRoutes, { updater: managerUpdate });
     },
     start(app) {
