@@ -1,6 +1,9 @@
 // Scale: many agents in this process on 127.0.0.1, one apply to all of them, time until every
-// one is `done`, then rounds of health polling with the manager's CPU time measured. Default
-// 100 agents (CI); STEWARD_FLEET_SCALE=1000 for the issue's figure. Prints its measurements.
+// one is `done`, then rounds of health polling with the manager's CPU time measured; and the
+// issue's figure, the manager in a process of its own (the built `steward serve` by default,
+// test/helpers/scale-managers.ts) polling agents in farm processes, its CPU and RSS from /proc.
+// Default 100 agents every 1 s (CI); the issue's figure: STEWARD_FLEET_SCALE=10000
+// STEWARD_FLEET_POLL_MS=10000 on PostgreSQL (docs/benchmarks.md). Prints its measurements.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
