@@ -1,8 +1,11 @@
 // Scale: many agents in this process on 127.0.0.1, one apply to all of them, time until every
-// one is `done`, then rounds of health polling with the manager's CPU time measured. Default
-// 100 agents (CI); STEWARD_FLEET_SCALE=1000 for the issue's figure. Prints its measurements.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// one is `done`, then rounds of health polling with the manager's CPU time measured; and the
+// issue's figure, the manager in a process of its own (the built `steward serve` by default,
+// test/helpers/scale-managers.ts) polling agents in farm processes, its CPU and RSS from /proc.
+// Default 100 agents every 1 s (CI); the issue's figure: STEWARD_FLEET_SCALE=10000
+// STEWARD_FLEET_POLL_MS=10000 on PostgreSQL (docs/benchmarks.md). Prints its measurements.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,13 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
-import { PG_URL } from '../helpers/database.js';
+import { type ScaleManager, startHarnessManager, startServeManager } from '../helpers/scale-managers.js';
+import { type LineReader, lineReader, procUsage, stopChild } from '../helpers/scale-proc.js';
 
 const N = Number(process.env.STEWARD_FLEET_SCALE ?? 100);
 /** Every agent polled this often: N agents every second is the load of 10 N appliances every 10 s. */
 const POLL_MS = Number(process.env.STEWARD_FLEET_POLL_MS ?? 1000);
 const MEASURE_MS = Number(process.env.STEWARD_FLEET_MEASURE_MS ?? 10_000);
 const AGENTS_PER_FARM = 4000;
+/** `serve` (default): the built `steward serve`; `harness`: the tsx test harness (heap diagnostics). */
+const MANAGER = process.env.STEWARD_FLEET_MANAGER ?? 'serve';
 const HERE = dirname(fileURLToPath(import.meta.url));
 let t: TestContext;
 let admin: Record<string, string>;
@@ -155,83 +161,30 @@ describe(`fleet at scale (${N} agents)`, () => {
   }, 60_000);
 });
 
-/** Reads a child's stdout line by line; `next()` resolves with the next line. */
-function lineReader(child: ChildProcess) {
-  const queue: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  let buf = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop() ?? '';
-    for (const p of parts) {
-      const w = waiting.shift();
-      if (w) w(p);
-      else queue.push(p);
-    }
-  });
-  return {
-    next(timeoutMs = 600_000): Promise<string> {
-      const q = queue.shift();
-      if (q !== undefined) return Promise.resolve(q);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no line from the child in time')), timeoutMs);
-        const onExit = (code: number | null) => reject(new Error(`child exited with ${code}`));
-        child.once('exit', onExit);
-        waiting.push((line) => {
-          clearTimeout(timer);
-          child.off('exit', onExit);
-          resolve(line);
-        });
-      });
-    },
-  };
-}
-
-/** CPU seconds (user + system) and resident memory of a process, from /proc (Linux). */
-function procUsage(pid: number): { cpuSeconds: number; rssMb: number; peakRssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which is in parentheses and may contain spaces).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / CLOCK_TICKS, rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
-}
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
-
-async function stopChild(child: ChildProcess | undefined) {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 describe(`manager in a process of its own (${N} agents in another)`, () => {
   const farms: ChildProcess[] = [];
-  let manager: ChildProcess | undefined;
+  let manager: ScaleManager | undefined;
   const base = mkdtempSync(join(tmpdir(), 'steward-farm-'));
 
   afterAll(async () => {
-    await stopChild(manager);
+    await manager?.stop();
     for (const farm of farms) await stopChild(farm);
     rmSync(base, { recursive: true, force: true });
   });
 
-  it('polls them every second; reports the manager process CPU share and memory', async () => {
+  it('polls them at the asked rate, all online; reports the manager process CPU share and memory', async () => {
     // The in-process agents and their manager must not run while this one is measured.
     await closeFirst();
-    const tsx = ['--import', 'tsx'];
     // A farm process holds two descriptors per agent (its listener and the manager's
     // connection): at most AGENTS_PER_FARM agents each keeps it under the open-files limit.
     const farmCount = Math.ceil(N / AGENTS_PER_FARM);
-    const farmOuts: ReturnType<typeof lineReader>[] = [];
+    const farmOuts: LineReader[] = [];
     const farmAgents: { url: string }[] = [];
     for (let f = 0; f < farmCount; f++) {
       const count = Math.floor(N / farmCount) + (f < N % farmCount ? 1 : 0);
       const farm = spawn(
         process.execPath,
-        [...tsx, join(HERE, '../helpers/agent-farm.ts'), String(count), join(base, `farm${f}`)],
+        ['--import', 'tsx', join(HERE, '../helpers/agent-farm.ts'), String(count), join(base, `farm${f}`)],
         { stdio: ['pipe', 'pipe', 'inherit'] },
       );
       farms.push(farm);
@@ -243,46 +196,38 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
         farmAgents.push(JSON.parse(line) as { url: string });
       }
     }
-    const list = join(base, 'agents.json');
-    writeFileSync(list, JSON.stringify(farmAgents));
-    manager = spawn(
-      process.execPath,
-      [
-        // STEWARD_FLEET_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the manager.
-        ...(process.env.STEWARD_FLEET_MANAGER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-        '--expose-gc',
-        ...tsx,
-        join(HERE, '../helpers/agent-scale-manager.ts'),
-        list,
-        String(POLL_MS),
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const managerOut = lineReader(manager);
-    expect(await managerOut.next()).toBe('POLLING');
-    const pid = manager.pid as number;
+    const options = {
+      agents: farmAgents,
+      pollMs: POLL_MS,
+      // STEWARD_FLEET_MANAGER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the manager.
+      nodeArgs: process.env.STEWARD_FLEET_MANAGER_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+      // STEWARD_FLEET_MANAGER_ENV="MALLOC_ARENA_MAX=2": the manager's environment only.
+      env: Object.fromEntries(
+        (process.env.STEWARD_FLEET_MANAGER_ENV?.split(' ').filter(Boolean) ?? []).map((kv) => [
+          kv.slice(0, kv.indexOf('=')),
+          kv.slice(kv.indexOf('=') + 1),
+        ]),
+      ),
+      base,
+    };
+    manager = MANAGER === 'harness' ? await startHarnessManager(options) : await startServeManager(options);
+    const pid = manager.pid;
     const farmRequests = async () => {
       let total = 0;
       for (const [f, farm] of farms.entries()) {
         farm.stdin?.write('report\n');
-        total += (
-          JSON.parse(await (farmOuts[f] as ReturnType<typeof lineReader>).next(10_000)) as {
-            requests: number;
-          }
-        ).requests;
+        total += (JSON.parse(await (farmOuts[f] as LineReader).next(10_000)) as { requests: number })
+          .requests;
       }
       return total;
     };
     // Let the first rounds settle (connections opened, the agents' start-up events pulled, code
     // warmed): two and a half intervals, at least 5 s. Then measure the steady state.
     await new Promise((r) => setTimeout(r, Math.max(5000, 2.5 * POLL_MS)));
-    // STEWARD_FLEET_PROFILE=/tmp/manager.cpuprofile: a CPU profile of the measured window (the
-    // profiler costs CPU too: read the share of that run as an upper bound).
+    // STEWARD_FLEET_PROFILE=/tmp/manager.cpuprofile: a CPU profile of the measured window, harness
+    // only (the profiler costs CPU too: read the share of that run as an upper bound).
     const profile = process.env.STEWARD_FLEET_PROFILE;
-    if (profile) {
-      manager.stdin?.write(`profile ${profile}\n`);
-      expect(await managerOut.next(10_000)).toBe('PROFILING');
-    }
+    if (profile) await manager.startProfile?.(profile);
     const u0 = procUsage(pid);
     const r0 = await farmRequests();
     const wall0 = performance.now();
@@ -297,41 +242,18 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     const seconds = (performance.now() - wall0) / 1000;
     const share = ((u1.cpuSeconds - u0.cpuSeconds) / seconds) * 100;
     const pollsPerSecond = (r1 - r0) / seconds;
-    if (profile) {
-      manager.stdin?.write('profile-stop\n');
-      expect(await managerOut.next(30_000)).toBe('PROFILED');
-    }
-    manager.stdin?.write('report\n');
-    const report = JSON.parse(await managerOut.next(10_000)) as {
-      online: number;
-      memory: NodeJS.MemoryUsage;
-      afterGc: NodeJS.MemoryUsage | null;
-      heap: { total_physical_size: number; malloced_memory: number; peak_malloced_memory: number };
-      spaces: {
-        space_name: string;
-        space_size: number;
-        physical_space_size: number;
-        space_used_size: number;
-      }[];
-    };
-    const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
+    if (profile) await manager.stopProfile?.();
+    const counts = await manager.counts();
     console.log(
-      `[fleet-scale] manager process alone (pid ${pid}, ${PG_URL ? 'PostgreSQL server outside it' : 'embedded PGlite inside it'}, no vitest, no agents), ` +
+      `[fleet-scale] manager process alone (pid ${pid}, ${manager.describe}, no vitest, no agents), ` +
         `${N} agents${process.env.STEWARD_FLEET_TLS === '1' ? ' over TLS (pinned certificates)' : ' over plain HTTP'} polled every ${POLL_MS} ms over ${seconds.toFixed(1)} s: ` +
         `${pollsPerSecond.toFixed(0)} status calls/s (= ${(pollsPerSecond * 10).toFixed(0)} appliances every 10 s), ` +
         `${share.toFixed(1)}% of one core, ` +
         `RSS ${u1.rssMb.toFixed(0)} MB (max sampled ${maxRss.toFixed(0)} MB, peak since start ${u1.peakRssMb.toFixed(0)} MB including the setup); ` +
-        `heap used ${mb(report.memory.heapUsed)} of ${mb(report.memory.heapTotal)}, external ${mb(report.memory.external)} ` +
-        `(array buffers, PGlite's WebAssembly memory among them: ${mb(report.memory.arrayBuffers)}); ` +
-        `after a full GC: heap used ${mb(report.afterGc?.heapUsed ?? 0)}, RSS ${mb(report.afterGc?.rss ?? 0)}`,
+        `${counts.online} online, ${counts.offline} offline`,
     );
-    console.log(
-      `[fleet-scale] V8 after the GC: physical ${mb(report.heap.total_physical_size)}, malloced ${mb(report.heap.malloced_memory)} (peak ${mb(report.heap.peak_malloced_memory)}); ` +
-        report.spaces
-          .map((s) => `${s.space_name} ${mb(s.physical_space_size)} (used ${mb(s.space_used_size)})`)
-          .join(', '),
-    );
-    expect(report.online).toBe(N);
+    for (const line of await manager.diagnostics()) console.log(`[fleet-scale] ${line}`);
+    expect(counts).toEqual({ online: N, offline: 0 });
     // The rate really reached: a round slower than the interval would understate the cost.
     expect(pollsPerSecond).toBeGreaterThan((N * 1000) / POLL_MS / 2);
   }, 900_000);

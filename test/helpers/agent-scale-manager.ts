@@ -3,8 +3,8 @@
 // Run: node --import tsx test/helpers/agent-scale-manager.ts <agents.json> <poll interval ms>
 // agents.json is [{"url": ...}, ...] (as test/helpers/agent-farm.ts prints them). Registers and
 // authorizes every agent through the API, starts the background jobs, prints "POLLING".
-// Then answers each "report" line on stdin with one JSON line (how many are online, and
-// process.memoryUsage() to show where the memory is), and exits
+// Then answers each "report" line on stdin with one JSON line (how many are online and offline,
+// and process.memoryUsage() to show where the memory is), and exits
 // on "stop" or SIGTERM.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -62,13 +62,18 @@ for await (const line of createInterface({ input: process.stdin })) {
     const gc = (globalThis as { gc?: () => void }).gc;
     const before = process.memoryUsage();
     gc?.();
-    const online = await m.db
-      .selectFrom('appliances')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('online', '=', true)
-      .executeTakeFirstOrThrow();
+    const count = async (online: boolean) =>
+      Number(
+        (
+          await m.db
+            .selectFrom('appliances')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('online', '=', online)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
     process.stdout.write(
-      `${JSON.stringify({ online: Number(online.n), memory: before, afterGc: gc ? process.memoryUsage() : null, heap: v8.getHeapStatistics(), spaces: v8.getHeapSpaceStatistics() })}\n`,
+      `${JSON.stringify({ online: await count(true), offline: await count(false), memory: before, afterGc: gc ? process.memoryUsage() : null, heap: v8.getHeapStatistics(), spaces: v8.getHeapSpaceStatistics() })}\n`,
     );
   } else if (line.startsWith('profile ')) {
     profileFile = line.slice('profile '.length);

@@ -1,8 +1,10 @@
 // The agent client against small HTTP servers on 127.0.0.1: JSON answers over a kept-alive
-// connection, an agent that never answers, one that answers too much, one that is not there.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// connection, an agent that never answers, one that answers too much, one that is not there;
+// and the poll lane against a real agent that closes its kept-alive connections.
+import http, { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { AgentUnreachable, callAgent } from './agent-client.js';
 
 let server: Server;
@@ -62,5 +64,84 @@ describe('callAgent', () => {
     await expect(callAgent(`http://127.0.0.1:${port}`, 'agent/v1/status')).rejects.toThrow(
       /cannot reach http:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/,
     );
+  });
+});
+
+// The poll lane keeps one socket per agent alive in Node's http.Agent. A real agent (its own
+// HTTP server) that closes a kept-alive connection as a poll goes out on it must not make the
+// poll fail: a live appliance would be marked offline for a round.
+describe('callAgent, poll lane, against a real agent', () => {
+  let agent: TestAgent;
+  const connections: Socket[] = [];
+  let requests = 0;
+  let dropNextReused = false;
+  const served = new WeakSet<Socket>();
+
+  beforeAll(async () => {
+    agent = await startTestAgent({ type: 'tiscale-worker' });
+    agent.app.server.on('connection', (s: Socket) => connections.push(s));
+    // Ahead of the agent's own handler: counts every request that reaches the agent, and can drop
+    // the connection of one that arrives on a kept-alive socket, before any answer.
+    agent.app.server.prependListener('request', (req: IncomingMessage) => {
+      requests++;
+      if (dropNextReused && served.has(req.socket)) {
+        dropNextReused = false;
+        req.socket.destroy();
+        return;
+      }
+      served.add(req.socket);
+    });
+  });
+  afterAll(() => agent.cleanup());
+
+  const poll = () =>
+    callAgent<{ uuid: string }>(agent.url, 'agent/v1/status', { token: agent.token, lane: 'poll' });
+
+  it('keeps one connection for many polls', async () => {
+    const before = connections.length;
+    for (let i = 0; i < 10; i++) expect((await poll()).status).toBe(200);
+    expect(connections.length - before).toBeLessThanOrEqual(1);
+  });
+
+  it('sends a poll again on a new connection when the agent closed its idle connection as the poll went out', async () => {
+    await poll();
+    const before = connections.length;
+    // The agent closes its idle connections (as on its idle timeout or a restart); the poll is
+    // written in the same tick, before this process has read the agent's FIN: the old socket
+    // answers with a reset, the poll goes out again on a new connection.
+    agent.app.server.closeIdleConnections();
+    const res = await poll();
+    expect(res.status).toBe(200);
+    expect(res.body.uuid).toBe(agent.state.identity.uuid);
+    expect(connections.length - before).toBe(1);
+  });
+
+  it('sends a poll again when the agent drops the kept-alive connection it arrived on', async () => {
+    await poll();
+    const [requestsBefore, connectionsBefore] = [requests, connections.length];
+    dropNextReused = true;
+    const res = await poll();
+    expect(res.status).toBe(200);
+    // The dropped request and the one sent again, on one new connection.
+    expect(requests - requestsBefore).toBe(2);
+    expect(connections.length - connectionsBefore).toBe(1);
+  });
+
+  it('does not send again what failed on a fresh connection: the agent is reported unreachable', async () => {
+    // A fresh socket that is reset is the agent failing, not a stale socket.
+    const fresh = http.createServer((req) => req.socket.destroy());
+    await new Promise<void>((r) => fresh.listen(0, '127.0.0.1', r));
+    let hits = 0;
+    fresh.on('request', () => hits++);
+    try {
+      const url = `http://127.0.0.1:${(fresh.address() as AddressInfo).port}`;
+      await expect(callAgent(url, 'agent/v1/status', { lane: 'poll' })).rejects.toBeInstanceOf(
+        AgentUnreachable,
+      );
+      expect(hits).toBe(1);
+    } finally {
+      fresh.closeAllConnections();
+      await new Promise((r) => fresh.close(r));
+    }
   });
 });
