@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
-import { PG_URL } from '../helpers/database.js';
+import { createThrowawayDatabase, PG_URL } from '../helpers/database.js';
 import { call, type RunningManager, startManager } from '../helpers/process.js';
 import {
   postgresUnavailable,
@@ -106,21 +106,17 @@ async function shutdownManagers() {
 afterEach(() => reportCrashes());
 
 describe.skipIf(!PG_URL)('several managers on one PostgreSQL', () => {
-  const dbName = `steward_cluster_${Date.now().toString(36)}`;
   let dbUrl: string;
+  let dropDatabase: (() => Promise<void>) | undefined;
   let a: RunningManager;
   let b: RunningManager;
   let adminA: Record<string, string>;
   const agents: TestAgent[] = [];
 
   beforeAll(async () => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`CREATE DATABASE ${dbName}`);
-    await c.end();
-    const u = new URL(PG_URL as string);
-    u.pathname = `/${dbName}`;
-    dbUrl = u.toString();
+    const database = await createThrowawayDatabase('steward_cluster');
+    dbUrl = database.url;
+    dropDatabase = database.drop;
     [a, b] = await Promise.all([start(dbUrl), start(dbUrl)]);
     adminA = await login(a);
   });
@@ -128,10 +124,7 @@ describe.skipIf(!PG_URL)('several managers on one PostgreSQL', () => {
   afterAll(async () => {
     await shutdownManagers();
     for (const agent of agents) await agent.cleanup();
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await c.end();
+    await dropDatabase?.();
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 

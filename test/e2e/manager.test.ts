@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PG_URL } from '../helpers/database.js';
+import { createThrowawayDatabase, PG_URL } from '../helpers/database.js';
 import { call, runSteward, startManager } from '../helpers/process.js';
 
 const dirs: string[] = [];
@@ -112,14 +112,9 @@ describe('steward serve', () => {
   it.skipIf(!PG_URL)(
     'two managers starting together migrate one PostgreSQL database exactly once',
     async () => {
-      const name = `steward_e2e_${Date.now().toString(36)}`;
-      const admin = new pg.Client({ connectionString: PG_URL });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${name}`);
-      const url = new URL(PG_URL as string);
-      url.pathname = `/${name}`;
+      const database = await createThrowawayDatabase('steward_e2e');
       const env = {
-        STEWARD_DATABASE_URL: url.toString(),
+        STEWARD_DATABASE_URL: database.url,
         STEWARD_TLS: 'off',
         STEWARD_ADMIN_PASSWORD: PASSWORD,
       };
@@ -134,7 +129,7 @@ describe('steward serve', () => {
         expect(
           (await call(`${b.baseUrl}/api/v1/auth/whoami/`, { headers: { 'x-auth-token': token } })).status,
         ).toBe(200);
-        const c = new pg.Client({ connectionString: url.toString() });
+        const c = new pg.Client({ connectionString: database.url });
         await c.connect();
         const admins = await c.query("select count(*)::int as n from users where username = 'admin'");
         const migrations = await c.query('select name from kysely_migration');
@@ -144,8 +139,7 @@ describe('steward serve', () => {
       } finally {
         await a.stop();
         await b.stop();
-        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-        await admin.end();
+        await database.drop();
       }
     },
   );

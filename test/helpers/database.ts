@@ -9,28 +9,44 @@ import { migrateToLatest } from '../../src/server/db/migrator.js';
 
 export const PG_URL = process.env.STEWARD_TEST_DATABASE_URL;
 
+/** Runs one statement on the server's own database (CREATE and DROP DATABASE cannot run in one of their own). */
+async function onServer(url: string, statement: string) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(statement);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * A new, empty database on the PostgreSQL server of STEWARD_TEST_DATABASE_URL (or `server`):
+ * its URL, and `drop` to remove it (open connections included).
+ */
+export async function createThrowawayDatabase(
+  prefix = 'steward_test',
+  server = PG_URL,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (!server) throw new Error('no PostgreSQL server: set STEWARD_TEST_DATABASE_URL');
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+  await onServer(server, `CREATE DATABASE ${name}`);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => onServer(server, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  };
+}
+
 export async function createTestDatabase(): Promise<DatabaseHandle & { dropDatabase: () => Promise<void> }> {
   if (!PG_URL) {
     const handle = await openDatabase({});
     await migrateToLatest(handle.db);
     return { ...handle, dropDatabase: async () => {} };
   }
-  const name = `steward_test_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  const handle = await openDatabase({ url: url.toString(), poolSize: 5 });
+  const database = await createThrowawayDatabase();
+  const handle = await openDatabase({ url: database.url, poolSize: 5 });
   await migrateToLatest(handle.db);
-  return {
-    ...handle,
-    async dropDatabase() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+  return { ...handle, dropDatabase: database.drop };
 }
