@@ -21,17 +21,26 @@ export interface RunningManager {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `steward serve` and resolves once it prints the URL it serves. */
+/**
+ * Starts `steward serve` and resolves once it prints the URL it serves. Its settings are `env`
+ * only: a STEWARD_* variable or NODE_OPTIONS of the caller's shell (or of the test runner) does
+ * not reach it. `nodeArgs` go to node before the script (say, `--cpu-prof`).
+ */
 export async function startManager(
   env: Record<string, string>,
   args: string[] = [],
+  opts: { nodeArgs?: string[] } = {},
 ): Promise<RunningManager> {
   assertBuilt();
   let out = '';
-  const proc = spawn(process.execPath, [STEWARD, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-    env: { ...process.env, STEWARD_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('STEWARD_') && k !== 'NODE_OPTIONS'),
+  );
+  const proc = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), STEWARD, 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
+    { env: { ...inherited, STEWARD_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   proc.stdout?.on('data', (d) => {
     out += String(d);
   });

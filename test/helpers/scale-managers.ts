@@ -16,10 +16,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
-import { PG_URL } from './database.js';
-import { assertBuilt, call, STEWARD } from './process.js';
+import { createThrowawayDatabase, PG_URL } from './database.js';
+import { call, type RunningManager, startManager } from './process.js';
 import { lineReader, stopChild } from './scale-proc.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -71,70 +70,31 @@ async function registerAll(baseUrl: string, headers: Record<string, string>, age
   }
 }
 
-/** A fresh database on the PostgreSQL server of STEWARD_TEST_DATABASE_URL, dropped by `drop`. */
-async function throwawayDatabase(): Promise<{ url: string; drop: () => Promise<void> } | undefined> {
-  if (!PG_URL) return undefined;
-  const name = `steward_scale_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  const admin = async (query: string) => {
-    const c = new pg.Client({ connectionString: PG_URL });
-    await c.connect();
-    try {
-      await c.query(query);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
 export async function startServeManager(o: ScaleManagerOptions): Promise<ScaleManager> {
-  assertBuilt();
   if (o.pollMs % 1000 !== 0)
     throw new Error('steward serve polls in whole seconds: STEWARD_FLEET_POLL_MS must be a multiple of 1000');
-  const database = await throwawayDatabase();
+  // A fresh database on the PostgreSQL server of STEWARD_TEST_DATABASE_URL, dropped at the end.
+  const database = PG_URL ? await createThrowawayDatabase('steward_scale') : undefined;
   const password = `Scale ${randomBytes(12).toString('hex')}`;
-  // Only our settings: a STEWARD_* variable of the caller's shell must not change what is measured.
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && !k.startsWith('STEWARD_')) env[k] = v;
-  Object.assign(env, {
-    NODE_OPTIONS: '',
-    STEWARD_DATA_DIR: join(o.base, 'manager'),
-    STEWARD_ADMIN_PASSWORD: password,
-    STEWARD_HEALTH_POLL_SECONDS: String(o.pollMs / 1000),
-    STEWARD_LOG_LEVEL: 'warn',
-    ...(database ? { STEWARD_DATABASE_URL: database.url } : {}),
-    ...o.env,
-  });
-  const child = spawn(
-    process.execPath,
-    [...o.nodeArgs, STEWARD, 'serve', '--host', '127.0.0.1', '--port', '0', '--tls', 'off'],
-    { env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  // The last few KB of its output, for an error message; warnings only, so little.
-  let tail = '';
-  const keep = (d: Buffer) => {
-    tail = (tail + d.toString()).slice(-8192);
-  };
-  child.stderr?.on('data', keep);
-  const out = lineReader(child);
+  let manager: RunningManager | undefined;
   const stop = async () => {
-    await stopChild(child);
+    await stopChild(manager?.proc);
     await database?.drop();
   };
   try {
-    let baseUrl: string | undefined;
-    while (!baseUrl) {
-      const line = await out.next(60_000).catch((err: Error) => {
-        throw new Error(`steward serve did not start: ${err.message}\n${tail}`);
-      });
-      keep(Buffer.from(`${line}\n`));
-      baseUrl = /listening on (http:\/\/\S+)/.exec(line)?.[1];
-    }
-    const url = baseUrl;
+    manager = await startManager(
+      {
+        STEWARD_DATA_DIR: join(o.base, 'manager'),
+        STEWARD_ADMIN_PASSWORD: password,
+        STEWARD_HEALTH_POLL_SECONDS: String(o.pollMs / 1000),
+        STEWARD_LOG_LEVEL: 'warn',
+        ...(database ? { STEWARD_DATABASE_URL: database.url } : {}),
+        ...o.env,
+      },
+      ['--tls', 'off'],
+      { nodeArgs: o.nodeArgs },
+    );
+    const url = manager.baseUrl;
     // As an admin script does: log in, make an API token with a budget for the setup burst.
     const login = await call(`${url}/api/v1/auth/token/`, {
       method: 'POST',
@@ -160,7 +120,7 @@ export async function startServeManager(o: ScaleManagerOptions): Promise<ScaleMa
       return r.json().count as number;
     };
     return {
-      pid: child.pid as number,
+      pid: manager.proc.pid as number,
       describe: `steward serve (built), ${database ? 'PostgreSQL server outside it' : 'embedded PGlite inside it'}`,
       counts: async () => ({ online: await count(true), offline: await count(false) }),
       async diagnostics() {
