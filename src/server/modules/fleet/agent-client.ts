@@ -110,9 +110,8 @@ function sweep() {
 }
 
 function clientFor(origin: string, pinnedCert: string | null | undefined): Client {
-  const key = origin;
   const pin = pinnedCert ?? null;
-  let e = clients.get(key);
+  let e = clients.get(origin);
   if (e && e.pinnedCert !== pin) {
     // A new certificate was pinned: connections made under the old one go.
     void e.client.close().catch(() => undefined);
@@ -137,7 +136,7 @@ function clientFor(origin: string, pinnedCert: string | null | undefined): Clien
       pinnedCert: pin,
       lastUsed: 0,
     };
-    clients.set(key, e);
+    clients.set(origin, e);
     if (!sweeper) {
       sweeper = setInterval(sweep, SWEEP_MS);
       sweeper.unref();
