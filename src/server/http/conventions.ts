@@ -35,9 +35,70 @@ export function generateRequestId(req: { headers: Record<string, string | string
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-/** Removes credentials from a URL before it is logged (tokens may travel as ?token=). */
+/**
+ * Parameter names whose values are secrets. A name is compared as the server would read it:
+ * percent-decoded (Fastify decodes `?%74oken=` to `token`), lower-cased, without a `[...]`
+ * suffix (`token[]=`), so no spelling of the key slips through.
+ */
+const SECRET_PARAMS = new Set([
+  'token',
+  'access_token',
+  'auth_token',
+  'x-auth-token',
+  'x-token-id',
+  'api_key',
+  'api-key',
+  'apikey',
+  'key',
+  'password',
+  'passwd',
+  'secret',
+  'session',
+  'steward_session',
+]);
+/** A Steward secret found by its shape (docs/authentication.md, token formats), under any key. */
+const SECRET_SHAPE = /stw[tksa][A-Za-z0-9]{38}/;
+const PERCENT = /%([0-9a-f]{2})/gi;
+/** Only URLs with one of these can carry a parameter or an encoded secret. */
+const MAYBE_SECRET = /[?;=%]|stw/i;
+
+/** Percent-decoding that never throws (byte by byte), repeated so double encoding is seen through. */
+function decodeForMatch(s: string): string {
+  let out = s.replace(/\+/g, ' ');
+  for (let i = 0; i < 3 && out.includes('%'); i++) {
+    const next = out.replace(PERCENT, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+    if (next === out) break;
+    out = next;
+  }
+  return out;
+}
+
+function isSecretParam(rawKey: string): boolean {
+  const key = decodeForMatch(rawKey).trim().toLowerCase();
+  const bracket = key.indexOf('[');
+  return SECRET_PARAMS.has(bracket === -1 ? key : key.slice(0, bracket).trim());
+}
+
+/**
+ * Removes credentials from a URL before it is logged or audited. The URL is cut at every `/`,
+ * `?`, `&`, `;` and `#`, and each piece is judged after decoding: a `name=value` piece with a
+ * secret's name (any spelling, see SECRET_PARAMS) loses its value, and any piece that decodes to
+ * something shaped like a Steward secret is masked whole. Forms the server refuses (`token[]=`,
+ * `;token=`) are masked as well: a refused secret is still a secret.
+ */
 export function redactUrlForLog(url: string): string {
-  return url.replace(/([?&](?:token|password|api_key|key)=)[^&#]*/gi, '$1[REDACTED]');
+  if (!MAYBE_SECRET.test(url)) return url;
+  return url
+    .split(/([/?&;#])/)
+    .map((piece, i) => {
+      if (i % 2 === 1 || piece === '') return piece; // a separator
+      const eq = piece.indexOf('=');
+      if (eq !== -1 && isSecretParam(piece.slice(0, eq))) return `${piece.slice(0, eq)}=[REDACTED]`;
+      if (!SECRET_SHAPE.test(decodeForMatch(piece))) return piece;
+      const key = eq === -1 ? '' : piece.slice(0, eq);
+      return eq === -1 || SECRET_SHAPE.test(decodeForMatch(key)) ? '[REDACTED]' : `${key}=[REDACTED]`;
+    })
+    .join('');
 }
 
 /** pino options: no credential of any kind reaches the log. */

@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import FindMyWay from 'find-my-way';
 import { AppError } from '../shared/app-error.js';
+import { redactUrlForLog } from './conventions.js';
 
 export interface RouteEntry {
   method: string;
@@ -52,6 +53,8 @@ export interface NotFoundOptions {
 export function registerNotFound(app: FastifyInstance, table: RouteTable, opts: NotFoundOptions = {}) {
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '/';
+    // The answer (and its log line) names the path; a secret pasted into it stays out of both.
+    const shown = redactUrlForLog(path);
     if (
       opts.spaIndex &&
       request.method === 'GET' &&
@@ -64,10 +67,10 @@ export function registerNotFound(app: FastifyInstance, table: RouteTable, opts: 
     if (allowed.length > 0) {
       throw new AppError({
         code: 'method_not_allowed',
-        message: `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+        message: `${request.method} is not allowed on ${shown}; allowed: ${allowed.join(', ')}`,
         headers: { allow: allowed.join(', ') },
       });
     }
-    throw new AppError({ code: 'not_found', message: `no route for ${request.method} ${path}` });
+    throw new AppError({ code: 'not_found', message: `no route for ${request.method} ${shown}` });
   });
 }
