@@ -1,8 +1,9 @@
 // Authentication edges (issue 13, sections 3 and 4): tokens in the URL under any spelling of the
 // key never reach the log, two credentials in one request are a 400 (also over a real socket,
 // where Node itself folds or drops duplicate headers), and what API-only users are answered.
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext } from '../helpers/app.js';
+import { createTestContext, TEST_PASSWORD, type TestContext } from '../helpers/app.js';
 
 let t: TestContext;
 beforeAll(async () => {
@@ -89,6 +90,98 @@ describe('a token in the URL never reaches the log, whatever the spelling of its
     });
     const written = t.logs.slice(before).join('');
     expect(written).toContain('/api/v1/authentication/users/?search=ab%20c&page=2');
+  });
+});
+
+/** Sends a raw HTTP/1.1 request to the listening app and answers the status line's code. */
+function rawStatus(port: number, lines: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let data = '';
+    socket.on('data', (chunk) => {
+      data += String(chunk);
+    });
+    socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+    socket.on('error', reject);
+    socket.write(`${[...lines, 'Host: 127.0.0.1', 'Connection: close'].join('\r\n')}\r\n\r\n`);
+  });
+}
+
+describe('two credentials in one request are a 400', () => {
+  const whoami = (headers: Record<string, string | string[]>) =>
+    t.app.inject({ url: '/api/v1/auth/whoami/', headers });
+
+  it('refuses a credential header sent twice, even when the first one is valid', async () => {
+    const admin = (await t.adminHeaders()).authorization as string;
+    const viewer = (await t.headersFor('viewer')).authorization as string;
+    const token = viewer.replace(/^Token /, '');
+    // Node keeps only the first Authorization header in request.headers and folds the others
+    // into one comma-separated value; both would have let the first credential win.
+    const repeated: Record<string, string[]>[] = [
+      { authorization: [admin, viewer] },
+      { authorization: [viewer, viewer] },
+      { 'api-key': [token, token] },
+      { 'x-token-id': [token, `${token}x`] },
+      { 'x-auth-token': [admin.replace(/^Token /, ''), 'other'] },
+    ];
+    for (const headers of repeated) {
+      const res = await whoami(headers);
+      expect(res.statusCode, JSON.stringify(Object.keys(headers))).toBe(400);
+      expect(res.json().detail).toContain('more than one credential');
+    }
+    // One of each still works, and the same secret in two places counts once (documented).
+    expect((await whoami({ authorization: viewer })).statusCode).toBe(200);
+    expect((await whoami({ authorization: viewer, 'api-key': token })).statusCode).toBe(200);
+    expect((await whoami({ authorization: viewer, 'api-key': `${token.slice(0, -1)}x` })).statusCode).toBe(
+      400,
+    );
+  });
+
+  it('refuses two session cookies, whichever comes first, and a token sent twice in the query', async () => {
+    const session = (await t.login('admin', TEST_PASSWORD)).authorization?.replace(/^Token /, '') as string;
+    const other = (await t.login('admin', TEST_PASSWORD)).authorization?.replace(/^Token /, '') as string;
+    expect((await whoami({ cookie: `steward_session=${session}` })).statusCode).toBe(200);
+    for (const cookie of [
+      `steward_session=${session}; steward_session=${other}`,
+      `steward_session=${session}; theme=dark; steward_session=${session}`,
+      `steward_session=${other}; steward_session=not-a-session`,
+    ]) {
+      expect((await whoami({ cookie })).statusCode, cookie).toBe(400);
+    }
+    // Two Cookie header lines (as HTTP/2 sends them) are read together.
+    expect(
+      (await whoami({ cookie: [`steward_session=${session}`, `steward_session=${other}`] })).statusCode,
+    ).toBe(400);
+    const viewer = (await t.headersFor('viewer')).authorization?.replace(/^Token /, '') as string;
+    const twice = await t.app.inject({ url: `/api/v1/auth/whoami/?token=${viewer}&token=${viewer}` });
+    expect(twice.statusCode).toBe(400);
+    // A malformed cookie is a refused credential, not a server error.
+    expect((await whoami({ cookie: 'steward_session=%E0%A4%A' })).statusCode).toBe(401);
+  });
+
+  it('refuses two Authorization headers over a real socket (Node drops the second one)', async () => {
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (t.app.server.address() as { port: number }).port;
+    const admin = (await t.adminHeaders()).authorization as string;
+    const viewer = (await t.headersFor('viewer')).authorization as string;
+    const get = 'GET /api/v1/auth/whoami/ HTTP/1.1';
+    expect(await rawStatus(port, [get, `Authorization: ${admin}`])).toBe(200);
+    expect(await rawStatus(port, [get, `Authorization: ${admin}`, `authorization: ${viewer}`])).toBe(400);
+    expect(await rawStatus(port, [get, `Authorization: ${viewer}`, `Authorization: ${viewer}`])).toBe(400);
+    expect(
+      await rawStatus(port, [get, `Cookie: steward_session=${admin.slice(6)}`, 'Cookie: steward_session=x']),
+    ).toBe(400);
+  });
+
+  it('does not stop anyone from logging in', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token/',
+      headers: { authorization: ['Token a', 'Token b'] as unknown as string },
+      payload: { username: 'admin', password: TEST_PASSWORD },
+    });
+    expect(res.statusCode).toBe(200);
+    t.secrets.add(res.json().token);
   });
 });
 

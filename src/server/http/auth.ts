@@ -78,21 +78,71 @@ declare module 'fastify' {
   }
 }
 
-function parseCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
+/** Every value of the named cookie (a browser may send two, say after cookie tossing). */
+function cookieValues(header: string | undefined, name: string): string[] {
+  if (!header) return [];
+  const values: string[] = [];
   for (const part of header.split(';')) {
-    const [k, ...rest] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(rest.join('='));
+    const eq = part.indexOf('=');
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue;
+    const raw = part.slice(eq + 1).trim();
+    try {
+      values.push(decodeURIComponent(raw));
+    } catch {
+      // Malformed percent-encoding: kept as sent, so it is refused as an unknown session.
+      values.push(raw);
+    }
   }
-  return undefined;
+  return values;
+}
+
+/** Headers that carry a credential: each may appear once in a request. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-token-id', 'x-auth-token']);
+
+/**
+ * Credential headers sent more than once. Node keeps only the first `Authorization` in
+ * `request.headers` and folds repeated custom headers into one comma-separated value, so only
+ * the raw header list shows them.
+ */
+function repeatedCredentialHeaders(rawHeaders: string[]): string[] {
+  let seen: string[] | undefined;
+  let repeated: string[] | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    if (!CREDENTIAL_HEADERS.has(name)) continue;
+    seen ??= [];
+    if (seen.includes(name)) (repeated ??= []).push(name);
+    else seen.push(name);
+  }
+  return repeated ?? [];
 }
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
-/** Finds the credential of a request; two different ones are a client error. */
+const twoCredentials = (what: string) =>
+  new AppError({
+    code: 'bad_request',
+    message: `more than one credential in one request (${what}); send exactly one`,
+  });
+
+/**
+ * Finds the credential of a request. Two different ones are a client error, and so is any
+ * credential header, session cookie or `token` parameter sent twice, whatever the values: the
+ * server must never pick one of two credentials on the client's behalf.
+ */
 export function extractCredential(request: FastifyRequest): Credential | null {
   const found: Credential[] = [];
-  const authz = first(request.headers.authorization);
+  const headers = request.headers;
+  if (
+    headers.authorization !== undefined ||
+    headers['api-key'] !== undefined ||
+    headers['x-token-id'] !== undefined ||
+    headers['x-auth-token'] !== undefined
+  ) {
+    const repeated = repeatedCredentialHeaders(request.raw.rawHeaders);
+    if (repeated.length > 0) throw twoCredentials(`${repeated.join(', ')} sent more than once`);
+  }
+  const authz = first(headers.authorization);
   if (authz !== undefined) {
     const m = /^(Token|Bearer)\s+(\S+)\s*$/i.exec(authz);
     if (!m) {
@@ -106,31 +156,31 @@ export function extractCredential(request: FastifyRequest): Credential | null {
       value: m[2] as string,
     });
   }
-  const apiKey = first(request.headers['api-key']);
+  const apiKey = first(headers['api-key']);
   if (apiKey !== undefined) found.push({ source: 'api_key_header', value: apiKey.trim() });
-  const tokenId = first(request.headers['x-token-id']);
+  const tokenId = first(headers['x-token-id']);
   if (tokenId !== undefined) found.push({ source: 'x_token_id', value: tokenId.trim() });
-  const authToken = first(request.headers['x-auth-token']);
+  const authToken = first(headers['x-auth-token']);
   if (authToken !== undefined) found.push({ source: 'x_auth_token', value: authToken.trim() });
-  const cookie = parseCookie(request.headers.cookie, SESSION_COOKIE);
+  const cookies = cookieValues(
+    Array.isArray(headers.cookie) ? headers.cookie.join('; ') : headers.cookie,
+    SESSION_COOKIE,
+  );
+  if (cookies.length > 1) throw twoCredentials(`${SESSION_COOKIE} cookie sent more than once`);
+  const cookie = cookies[0];
   if (cookie !== undefined && cookie !== '') found.push({ source: 'cookie', value: cookie });
   const query = request.query as Record<string, unknown> | undefined;
-  if (query && typeof query.token === 'string') {
-    found.push({ source: 'query', value: query.token });
-  }
   if (query && 'token' in query) {
+    const token = query.token;
     // The token parameter belongs to authentication, not to the route's own query schema.
     delete query.token;
+    if (Array.isArray(token)) throw twoCredentials('token parameter sent more than once');
+    if (typeof token === 'string') found.push({ source: 'query', value: token });
   }
   if (found.length === 0) return null;
   if (found.length === 1) return found[0] as Credential;
   const distinct = new Set(found.map((c) => c.value));
-  if (distinct.size > 1) {
-    throw new AppError({
-      code: 'bad_request',
-      message: `more than one credential in one request (${found.map((c) => c.source).join(', ')}); send exactly one`,
-    });
-  }
+  if (distinct.size > 1) throw twoCredentials(found.map((c) => c.source).join(', '));
   // The same secret sent twice (say, as a cookie and a header) counts once; prefer the header.
   return found.find((c) => c.source !== 'cookie') ?? (found[0] as Credential);
 }
