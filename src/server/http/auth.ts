@@ -105,16 +105,15 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-token-id', 'x
  * the raw header list shows them.
  */
 function repeatedCredentialHeaders(rawHeaders: string[]): string[] {
-  let seen: string[] | undefined;
-  let repeated: string[] | undefined;
+  const seen: string[] = [];
+  const repeated: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = (rawHeaders[i] as string).toLowerCase();
     if (!CREDENTIAL_HEADERS.has(name)) continue;
-    seen ??= [];
-    if (seen.includes(name)) (repeated ??= []).push(name);
+    if (seen.includes(name)) repeated.push(name);
     else seen.push(name);
   }
-  return repeated ?? [];
+  return repeated;
 }
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);

@@ -8,6 +8,7 @@ import { ErrorResponses, IdParams, MessageResponse, StrictObject } from '../../h
 import { notFound } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
 import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
+import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
 import { userOut } from './users.service.js';
 
 /**
@@ -25,8 +26,11 @@ const loginRoute: FastifyPluginAsync<IdentityServices> = async (app, { sessions 
         description:
           'Accepts `multipart/form-data` (as `curl --form`), `application/x-www-form-urlencoded` or JSON. ' +
           'Answers a session token that works as `Authorization: Token`, `Authorization: Bearer` or `x-auth-token`. ' +
-          "After 5 failed logins in 15 minutes the account's logins are refused for 15 minutes (423). " +
-          'API-only users cannot log in (403). With directory logins on (`/api/v1/config/directory/`), users who are ' +
+          `After ${LOCKOUT_SOURCE_FAILURES} failed logins to an account from one address in 15 minutes, that address's logins to the account ` +
+          `are refused for 15 minutes (423 with \`Retry-After\`), the correct password too; after ${LOCKOUT_ACCOUNT_FAILURES} from all addresses, ` +
+          "the account's logins are refused for everyone. An admin lifts both with `POST /api/v1/authentication/users/{id}/unlock/`. " +
+          'A wrong password and an unknown user get the same 401. An API-only user gets 403 only after giving the correct password ' +
+          '(one set before the account became API-only); otherwise the same 401 as anyone else. With directory logins on (`/api/v1/config/directory/`), users who are ' +
           'not local log in with their LDAP password (503 when the directory cannot be reached).\n\n' +
           "```\ncurl -k -X POST 'https://manager:8443/api/v1/auth/token/' --form 'username=admin' --form 'password=...'\n```",
         consumes: ['multipart/form-data', 'application/x-www-form-urlencoded', 'application/json'],

@@ -218,28 +218,25 @@ export function createIdentityRepo(db: Kysely<Database>) {
     // --- login attempts
     insertAttempt: (d: Db, username: string, ip: string, success: boolean, at: Date) =>
       d.insertInto('login_attempts').values({ username: username.toLowerCase(), ip, success, at }).execute(),
-    /** Failures since the last success, within the window, oldest first. */
-    async recentFailures(username: string, since: Date): Promise<Date[]> {
-      const u = username.toLowerCase();
-      const lastOk = await db
+    /** An account's login attempts since `since`, oldest first (for the lockout rule). */
+    recentAttempts(username: string, since: Date) {
+      return db
         .selectFrom('login_attempts')
-        .select('at')
-        .where('username', '=', u)
-        .where('success', '=', true)
+        .select(['at', 'ip', 'success'])
+        .where('username', '=', username.toLowerCase())
         .where('at', '>=', since)
-        .orderBy('at', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      const from = lastOk && lastOk.at > since ? lastOk.at : since;
-      const rows = await db
-        .selectFrom('login_attempts')
-        .select('at')
-        .where('username', '=', u)
-        .where('success', '=', false)
-        .where('at', '>', from)
         .orderBy('at', 'asc')
+        .orderBy('id', 'asc')
         .execute();
-      return rows.map((r) => r.at);
+    },
+    /** Forgets an account's failed logins (an admin's unlock); answers how many. */
+    async clearFailedAttempts(d: Db, username: string): Promise<number> {
+      const r = await d
+        .deleteFrom('login_attempts')
+        .where('username', '=', username.toLowerCase())
+        .where('success', '=', false)
+        .executeTakeFirst();
+      return Number(r.numDeletedRows);
     },
   };
 

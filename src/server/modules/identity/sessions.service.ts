@@ -1,7 +1,8 @@
-// Password logins and the sessions they open. Brute force is bounded per account (5 failures in
-// 15 minutes lock the account's logins for 15 minutes, correct password included) and per IP
-// (the rate limiter on public routes). Unknown users and wrong passwords get the same answer
-// after the same work (a hash is always verified), so the answer does not tell which it was.
+// Password logins and the sessions they open. Brute force is bounded per account and source,
+// then per account (lockout.ts, documented in docs/authentication.md), and per IP (the rate
+// limiter on public routes). Unknown users and wrong passwords get the same answer after the
+// same work (a hash is always verified, and unknown names are counted and locked alike), so the
+// answer does not tell which it was.
 
 import type { FastifyRequest } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
@@ -13,11 +14,16 @@ import { issueSecret } from '../../shared/token-codec.js';
 import { type AuditService, auditContextOf } from '../audit/audit.service.js';
 import type { AuthenticatorService } from './authenticator.js';
 import type { IdentityRepo, SessionRow, UserRow } from './identity.repo.js';
+import { LOCKOUT_LOOKBACK_MS, lockState, loginSource } from './lockout.js';
 import { dummyPasswordHash, verifyPassword } from './passwords.js';
 
-export const LOCKOUT_FAILURES = 5;
-export const LOCKOUT_WINDOW_MS = 15 * 60 * 1000;
-export const LOCKOUT_DURATION_MS = 15 * 60 * 1000;
+export {
+  LOCKOUT_ACCOUNT_FAILURES,
+  LOCKOUT_DURATION_MS,
+  LOCKOUT_SOURCE_FAILURES,
+  LOCKOUT_WINDOW_MS,
+  lockedUntil,
+} from './lockout.js';
 
 /**
  * Directory logins (the system module's LDAP search-then-bind). `undefined`: directory logins are
@@ -53,22 +59,6 @@ export interface SessionsServiceDeps {
   auth: AuthenticatorService;
   sessionIdleSeconds: number;
   sessionMaxSeconds: number;
-}
-
-/** When an account's lock ends, from its failures since the last success (oldest first). */
-export function lockedUntil(failures: Date[]): number {
-  let until = 0;
-  let window: number[] = [];
-  for (const f of failures.map((d) => d.getTime())) {
-    if (f < until) continue;
-    window = window.filter((x) => x > f - LOCKOUT_WINDOW_MS);
-    window.push(f);
-    if (window.length >= LOCKOUT_FAILURES) {
-      until = f + LOCKOUT_DURATION_MS;
-      window = [];
-    }
-  }
-  return until;
 }
 
 const BAD_CREDENTIALS = 'username or password is incorrect';
@@ -149,7 +139,14 @@ export function createSessionsService(deps: SessionsServiceDeps) {
     return row;
   }
 
-  async function refuse(request: FastifyRequest, username: string, action: string, reason: string) {
+  async function refuse(
+    request: FastifyRequest,
+    username: string,
+    action: string,
+    reason: string,
+    extra: Record<string, unknown> = {},
+    status = action === 'auth.login_locked' ? 423 : 401,
+  ) {
     await db.transaction().execute(async (trx) => {
       if (action === 'auth.login_failed')
         await repo.insertAttempt(trx, username, request.ip, false, clock.now());
@@ -159,9 +156,9 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         {
           action,
           outcome: 'denied',
-          status: action === 'auth.login_locked' ? 423 : 401,
+          status,
           summary: reason,
-          details: { reason },
+          details: { reason, ...extra },
         },
         request,
       );
@@ -171,19 +168,22 @@ export function createSessionsService(deps: SessionsServiceDeps) {
   return {
     async login(request: FastifyRequest, username: string, password: string) {
       const now = clock.now();
-      const failures = await repo.recentFailures(username, new Date(now.getTime() - 2 * LOCKOUT_WINDOW_MS));
-      const until = lockedUntil(failures);
-      if (until > now.getTime()) {
-        const retry = Math.ceil((until - now.getTime()) / 1000);
+      const source = loginSource(request.ip);
+      const attempts = await repo.recentAttempts(username, new Date(now.getTime() - LOCKOUT_LOOKBACK_MS));
+      const lock = lockState(attempts, source, now);
+      if (lock.locked) {
+        const retry = Math.ceil((lock.until - now.getTime()) / 1000);
+        const where = lock.scope === 'source' ? 'from your address' : 'from many addresses';
         await refuse(
           request,
           username,
           'auth.login_locked',
-          'login refused: account locked after failed logins',
+          `login refused: account locked after failed logins ${where}`,
+          { lock_scope: lock.scope, source },
         );
         throw new AppError({
           code: 'locked',
-          message: `too many failed logins for this account; logins are refused for ${Math.ceil(retry / 60)} more minute(s)`,
+          message: `too many failed logins for this account ${where}; logins are refused for ${Math.ceil(retry / 60)} more minute(s)`,
           headers: { 'retry-after': String(retry) },
         });
       }
@@ -209,7 +209,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         });
       }
       if (user?.api_only) {
-        await refuse(request, username, 'auth.login_refused', 'API-only user tried to log in');
+        await refuse(request, username, 'auth.login_refused', 'API-only user tried to log in', {}, 403);
         throw new AppError({
           code: 'forbidden',
           message: 'this is an API-only account: it cannot log in with a password; use an API token',
@@ -258,6 +258,31 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         idle_timeout_seconds: deps.sessionIdleSeconds,
         user_id: u.id,
       };
+    },
+
+    /**
+     * An admin's unlock: forgets the account's failed logins, so neither the per-source nor the
+     * account-wide lock holds any more (the audit log keeps the failures). Audited.
+     */
+    async unlock(
+      request: FastifyRequest,
+      userId: number,
+    ): Promise<{ detail: string; cleared_failures: number }> {
+      const user = await repo.findUserById(userId);
+      if (!user) throw notFound(`user ${userId}`);
+      const cleared = await db.transaction().execute(async (trx) => {
+        const n = await repo.clearFailedAttempts(trx, user.username);
+        await audit.recordFor(trx, request, {
+          action: 'user.unlocked',
+          targetType: 'user',
+          targetId: user.id,
+          status: 200,
+          summary: `unlocked the logins of "${user.username}" (${n} failed login(s) forgotten)`,
+          details: { cleared_failures: n },
+        });
+        return n;
+      });
+      return { detail: `logins of "${user.username}" unlocked`, cleared_failures: cleared };
     },
 
     async logout(request: FastifyRequest, principal: Principal) {

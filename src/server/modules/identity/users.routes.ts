@@ -25,11 +25,15 @@ import {
   UpdateUserBody,
   User,
 } from './identity.schemas.js';
+import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
 import { userOut } from './users.service.js';
 
 const USER_ORDERING = ['id', 'username', 'email', 'date_joined', 'last_login', 'role'] as const;
 
-export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { users, tokens, repo }) => {
+export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
+  app,
+  { users, tokens, repo, sessions },
+) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
@@ -165,6 +169,33 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { u
       );
       return { detail: 'password changed' };
     },
+  );
+
+  r.post(
+    '/api/v1/authentication/users/:id/unlock/',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: ['users'],
+        summary: "Unlock a user's logins",
+        description:
+          "Forgets the user's failed logins, which ends both the lock of a single source (after " +
+          `${LOCKOUT_SOURCE_FAILURES} failures from one address in 15 minutes) and the lock of the account for everyone ` +
+          `(after ${LOCKOUT_ACCOUNT_FAILURES} failures from all addresses). The failures stay in the audit log; the unlock is audited too.`,
+        params: IdParams,
+        response: {
+          200: Type.Object(
+            {
+              detail: Type.String(),
+              cleared_failures: Type.Integer({ description: 'How many failed logins were forgotten' }),
+            },
+            { examples: [{ detail: 'logins of "alice" unlocked', cleared_failures: 7 }] },
+          ),
+          ...ErrorResponses(401, 403, 404),
+        },
+      },
+    },
+    async (request) => sessions.unlock(request, request.params.id),
   );
 
   r.post(
