@@ -185,6 +185,32 @@ describe('two credentials in one request are a 400', () => {
   });
 });
 
+describe('the audit log is for admins only', () => {
+  it('operators and viewers are refused GET /api/v1/audit/, and cannot scope a token to audit:read', async () => {
+    for (const role of ['operator', 'viewer'] as const) {
+      const res = await t.app.inject({ url: '/api/v1/audit/', headers: await t.headersFor(role) });
+      expect(res.statusCode, role).toBe(403);
+      expect(res.json().detail).toContain('audit:read');
+    }
+    const op = await t.createUser('operator');
+    const session = await t.login(op.username, TEST_PASSWORD);
+    expect((await t.app.inject({ url: '/api/v1/audit/', headers: session })).statusCode).toBe(403);
+    const whoami = await t.app.inject({ url: '/api/v1/auth/whoami/', headers: session });
+    expect(whoami.json().permissions).not.toContain('audit:read');
+    const scoped = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens/',
+      headers: await t.adminHeaders(),
+      payload: { name: 'audit-reader', owner_id: op.id, scopes: ['audit:read'] },
+    });
+    expect(scoped.statusCode).toBe(400);
+    expect(scoped.json().detail).toContain('audit:read');
+    expect((await t.app.inject({ url: '/api/v1/audit/', headers: await t.adminHeaders() })).statusCode).toBe(
+      200,
+    );
+  });
+});
+
 describe('no issued secret in the logs of this file', () => {
   it('scans every log line', () => {
     const haystack = t.logs.join('\n');
