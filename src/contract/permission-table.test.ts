@@ -1,6 +1,6 @@
 // The role and permission table in docs/authentication.md is what the catalogue generates:
 // change ROLE_PERMISSIONS and this fails until `npx tsx scripts/permission-table.ts` is run.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,13 +12,20 @@ import {
 } from './permission-table.js';
 import { AREAS, ROLE_PERMISSIONS, ROLES } from './permissions.js';
 
-const doc = (name: string) => readFileSync(join(import.meta.dirname, '..', '..', 'docs', name), 'utf8');
+const docsDir = join(import.meta.dirname, '..', '..', 'docs');
+const doc = (name: string) => readFileSync(join(docsDir, name), 'utf8');
 
 describe('the permission table of the documentation', () => {
-  it('in docs/authentication.md is the one the catalogue generates', () => {
-    const text = doc('authentication.md');
-    expect(tableIn(text), 'docs/authentication.md has no permission-table markers').toBeDefined();
-    expect(tableIn(text), 'run `npx tsx scripts/permission-table.ts`').toBe(permissionBlock());
+  it('in docs/authentication.md and docs/api-conventions.md is the one the catalogue generates', () => {
+    for (const name of ['authentication.md', 'api-conventions.md']) {
+      expect(tableIn(doc(name)), `docs/${name} has no permission-table markers`).toBeDefined();
+    }
+    // Every document that carries the table (docs/security.md may, too) is checked.
+    for (const name of readdirSync(docsDir).filter((n) => n.endsWith('.md'))) {
+      const table = tableIn(doc(name));
+      if (table === undefined) continue;
+      expect(table, `docs/${name}: run \`npx tsx scripts/permission-table.ts\``).toBe(permissionBlock());
+    }
   });
 
   it('shows exactly each role’s grants, area by area', () => {

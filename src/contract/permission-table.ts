@@ -11,8 +11,8 @@ export const TABLE_END = '<!-- permission-table:end -->';
 /** What each area covers. A Record over Area: a new area does not compile without its line. */
 export const AREA_SUMMARIES: Record<Area, string> = {
   users: 'users, groups, unlocking logins',
-  tokens: 'API tokens and per-user API keys (others than your own: admins)',
-  sessions: 'login sessions (others than your own: admins)',
+  tokens: 'API tokens and per-user API keys (other users’ ones: admins only)',
+  sessions: 'login sessions (other users’ ones: admins only)',
   audit: 'the audit log: everyone’s activity',
   appliances: 'the fleet: appliances, pairing, connectors, licences and certificates on them',
   configuration: 'configuration groups and their rollout',
