@@ -176,13 +176,13 @@ describe('no user enumeration', () => {
     const median = (xs: number[]) => xs.sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
     const a: number[] = [];
     const b: number[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       a.push(await time(known.username, 10 + i));
       b.push(await time(`nobody-${known.username}`, 20 + i));
     }
     // Both verify an Argon2id hash; the ratio bound is loose for shared, busy machines.
-    expect(median(b) / median(a)).toBeGreaterThan(0.4);
-    expect(median(b) / median(a)).toBeLessThan(2.5);
+    expect(median(b) / median(a)).toBeGreaterThan(0.33);
+    expect(median(b) / median(a)).toBeLessThan(3);
   });
 });
 

@@ -191,7 +191,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
             },
             { examples: [{ detail: 'logins of "alice" unlocked', cleared_failures: 7 }] },
           ),
-          ...ErrorResponses(401, 403, 404),
+          ...ErrorResponses(400, 401, 403, 404),
         },
       },
     },
