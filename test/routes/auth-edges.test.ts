@@ -65,6 +65,9 @@ describe('a token in the URL never reaches the log, whatever the spelling of its
       `api_key=${token}`,
       `password=${token}`,
       `x=${encodeURIComponent(token)}`,
+      `${token}=1`,
+      `${token}`,
+      `search=${token}`,
       `x=${token.slice(0, 10)}%${token.charCodeAt(10).toString(16)}${token.slice(11)}`,
     ]) {
       const before = t.logs.length;

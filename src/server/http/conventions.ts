@@ -101,6 +101,16 @@ export function redactUrlForLog(url: string): string {
     .join('');
 }
 
+const SECRET_SHAPES = new RegExp(SECRET_SHAPE.source, 'g');
+
+/**
+ * Masks anything shaped like a Steward secret in a log message (by value, whatever it is
+ * named): error messages quote what the client sent, such as an unknown query field.
+ */
+export function redactSecretsInText(text: string): string {
+  return text.includes('stw') ? text.replace(SECRET_SHAPES, '[REDACTED]') : text;
+}
+
 /** pino options: no credential of any kind reaches the log. */
 export const LOG_REDACTION = {
   paths: [
@@ -162,7 +172,8 @@ class RequestLogger {
   }
   private write(level: Level, args: unknown[]) {
     if (this.#child === undefined && !this.isLevelEnabled(level)) return;
-    (this.real()[level] as (...a: unknown[]) => void)(...args);
+    const scrubbed = args.map((a) => (typeof a === 'string' ? redactSecretsInText(a) : a));
+    (this.real()[level] as (...a: unknown[]) => void)(...scrubbed);
   }
   isLevelEnabled(level: string) {
     const values = this.parent.levels.values;

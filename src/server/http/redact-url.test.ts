@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { issueSecret } from '../shared/token-codec.js';
-import { redactUrlForLog } from './conventions.js';
+import { redactSecretsInText, redactUrlForLog } from './conventions.js';
 
 /** Each character of `word` as itself, upper-cased, or percent-encoded (either hex case). */
 const spelled = (word: string) =>
@@ -79,5 +79,15 @@ describe('redactUrlForLog', () => {
       }),
     );
     expect(redactUrlForLog('/x?%E0%A4%A=1&token=abc')).toBe('/x?%E0%A4%A=1&token=[REDACTED]');
+  });
+});
+
+describe('redactSecretsInText', () => {
+  it('masks every secret-shaped string in a log message, and nothing else', () => {
+    const a = issueSecret('api_token').token;
+    const b = issueSecret('session').token;
+    const out = redactSecretsInText(`unknown field(s): query.${a}, query.x${b}y`);
+    expect(out).toBe('unknown field(s): query.[REDACTED], query.x[REDACTED]y');
+    expect(redactSecretsInText('no route for GET /api/v1/stw/')).toBe('no route for GET /api/v1/stw/');
   });
 });
