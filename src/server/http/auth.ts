@@ -96,8 +96,24 @@ function cookieValues(header: string | undefined, name: string): string[] {
   return values;
 }
 
-/** Headers that carry a credential: each may appear once in a request. */
-const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-token-id', 'x-auth-token']);
+/** Which credential header a raw header name is (a bit of its own), or 0. Lengths first: hot path. */
+function credentialHeaderBit(name: string): number {
+  switch (name.length) {
+    case 13:
+      // The usual spellings without a new string; any other case through toLowerCase.
+      return name === 'Authorization' || name === 'authorization' || name.toLowerCase() === 'authorization'
+        ? 1
+        : 0;
+    case 7:
+      return name.toLowerCase() === 'api-key' ? 2 : 0;
+    case 10:
+      return name.toLowerCase() === 'x-token-id' ? 4 : 0;
+    case 12:
+      return name.toLowerCase() === 'x-auth-token' ? 8 : 0;
+    default:
+      return 0;
+  }
+}
 
 /**
  * Credential headers sent more than once. Node keeps only the first `Authorization` in
@@ -105,15 +121,17 @@ const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-token-id', 'x
  * the raw header list shows them.
  */
 function repeatedCredentialHeaders(rawHeaders: string[]): string[] {
-  const seen: string[] = [];
-  const repeated: string[] = [];
+  let seen = 0;
+  let repeated: string[] | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = (rawHeaders[i] as string).toLowerCase();
-    if (!CREDENTIAL_HEADERS.has(name)) continue;
-    if (seen.includes(name)) repeated.push(name);
-    else seen.push(name);
+    const name = rawHeaders[i] as string;
+    const bit = credentialHeaderBit(name);
+    if (bit === 0) continue;
+    if ((seen & bit) === 0) seen |= bit;
+    else if (repeated === undefined) repeated = [name.toLowerCase()];
+    else repeated.push(name.toLowerCase());
   }
-  return repeated;
+  return repeated ?? [];
 }
 
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
