@@ -232,7 +232,11 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Get a connector configuration',
           description:
-            'The configuration of a connector, as stored on the hub. Secret-looking values are shown as `*_set`.',
+            'The configuration of a connector, as stored on the hub, with its secrets hidden at any depth: the value ' +
+            'under a secret-looking name (password, pwd, secret, token, key, credential, authorization, signature, ' +
+            'cookie), whatever its type, is shown as `<name>_set`; inside other strings the secret parts of URLs ' +
+            '(`user:password@`), connection strings (`AccountKey=`, `Password=`, `sig=`), `Bearer`/`Basic` values, ' +
+            'JSON web tokens and PEM private keys are shown as `<masked>` (docs/fleet.md).',
           params: ConnectorParams,
           response: { 200: ConnectorState, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
         },
@@ -248,10 +252,12 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Configure a connector',
           description:
-            'Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB). Values under ' +
-            'secret-looking names (password, secret, token, key, credential) are write-only: one the body leaves ' +
-            'out keeps its stored value, so what a GET showed can be sent back; `<name>_set: true` keeps it too, ' +
-            '`<name>_set: false` deletes it.',
+            'Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB). Secrets are ' +
+            'write-only and a GET hides them (see there); what a GET showed can be sent back and keeps every stored ' +
+            'secret: a secret the body leaves out keeps its stored value, `<name>_set: true` keeps it too, ' +
+            '`<name>_set: false` deletes it, and a string sent back exactly as shown (with `<masked>` in it) keeps ' +
+            'the stored string. A string that carries `<masked>` but was changed (a new host with the old password) ' +
+            'is a 400 naming the field: type the secret again.',
           params: ConnectorParams,
           body: Type.Record(Type.String(), Type.Unknown(), {
             maxProperties: 200,
