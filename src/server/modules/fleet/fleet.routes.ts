@@ -39,7 +39,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Add an appliance',
           description:
-            'Adds an appliance whose Steward agent is already running. `type` takes the legacy names (a1000, tiscale-worker, tiscale-hub) and the product names (analyze, worker, hub). The appliance then needs authorizing.',
+            "Adds an appliance whose Steward agent is already running. `type` takes the legacy names (a1000, tiscale-worker, tiscale-hub) and the product names (analyze, worker, hub). The appliance then needs authorizing. The URL's address must be inside the appliance networks (network settings `appliance_networks`; by default loopback and private ranges, never link-local or cloud metadata addresses unless listed): otherwise a 400 naming `body.url`.",
           body: CreateApplianceBody,
           response: { 201: Appliance, ...ErrorResponses(400, 401, 403, 409) },
         },
@@ -154,7 +154,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Authorize a hub or worker',
           description:
-            'The manager contacts the agent at its URL, pairs with it (signing with its Ed25519 key, which the agent pins), and pins the agent identity and TLS certificate. An agent started with `--manager` pairs only with that manager; otherwise the first manager that asks (trust on first use). Not a read-only call despite the GET: the seed defines it so. 503 when the agent cannot be reached, 409 when it refuses.',
+            'The manager contacts the agent at its URL, pairs with it (signing with its Ed25519 key, which the agent pins), and pins the agent identity and TLS certificate. An agent started with `--manager` pairs only with that manager; otherwise the first manager that asks (trust on first use). Not a read-only call despite the GET: the seed defines it so. The agent is told the manager URL from `base_url` (or a Host listed in `allowed_hosts`), never from an unlisted Host header. A failed contact answers by class only, with a fixed `detail` that starts with it: 503 `unreachable`, `tls` or `not_a_steward_agent`, 409 `refused_by_policy` (the address is outside the appliance networks; nothing was sent); the remote answer is never echoed. 409 also when the agent refuses to pair.',
           params: ApplianceIdParams,
           response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
         },
@@ -170,7 +170,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Authorize a Spectra Analyze appliance',
           description:
-            'Takes the API token that the Analyze agent printed on its first start (`API token: ...`); the manager checks it with the agent and stores it encrypted.',
+            'Takes the API token that the Analyze agent printed on its first start (`API token: ...`); the manager checks it with the agent and stores it encrypted. A failed contact answers by class only, as for GET (503 `unreachable`, `tls`, `not_a_steward_agent`; 409 `refused_by_policy`).',
           params: ApplianceIdParams,
           body: TokenBody,
           response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
