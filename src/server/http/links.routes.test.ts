@@ -62,10 +62,7 @@ describe('list links', () => {
       expect(next).toBe('https://c1000.example.com/steward/api/v1/authentication/users/?page=2&page_size=1');
       expect(link).not.toContain('evil');
       // A leading `//` (the router ignores duplicate slashes) must not become the link's host.
-      const slashes = await links(
-        '//api/v1/authentication/users/?page=1&page_size=1',
-        'evil.example',
-      );
+      const slashes = await links('//api/v1/authentication/users/?page=1&page_size=1', 'evil.example');
       expect(slashes.next).toBe(
         'https://c1000.example.com/steward/api/v1/authentication/users/?page=2&page_size=1',
       );
