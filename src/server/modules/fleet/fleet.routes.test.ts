@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+import { callAgent } from './agent-client.js';
 
 let t: TestContext;
 let admin: Record<string, string>;
@@ -725,6 +726,14 @@ describe('hub groups and connectors', () => {
     const refused = await t.app.inject({ method: 'POST', url: config, headers: admin, payload: moved });
     expect(refused.statusCode).toBe(400);
     expect(refused.json().errors.map((e: { field: string }) => e.field)).toEqual(['body.targets.0.url']);
+    expect(onHub()).toEqual(stored);
+    // The hub's agent refuses it too (a save racing the manager's check), and keeps what it had.
+    const direct = await callAgent(hubAgent.url, 'agent/v1/connectors/azure-data-lake/config', {
+      method: 'PUT',
+      token: hubAgent.token,
+      body: moved,
+    });
+    expect(direct.status).toBe(400);
     expect(onHub()).toEqual(stored);
   });
 });
