@@ -218,3 +218,32 @@ describe('the manager URL an agent is told', () => {
     }
   });
 });
+
+describe('STEWARD_APPLIANCE_NETWORKS', () => {
+  it('is the list while the setting is empty; the setting overrides it', async () => {
+    const other = await createTestContext({ system: { applianceNetworks: '10.0.0.0/8' } });
+    try {
+      const h = await other.adminHeaders();
+      const add = (name: string, url: string) =>
+        other.app.inject({
+          method: 'POST',
+          url: '/api/v1/appliances/create/',
+          headers: h,
+          payload: { name, type: 'worker', url },
+        });
+      expect((await add('env-loop', 'http://127.0.0.1:9/')).statusCode).toBe(400);
+      expect((await add('env-ten', 'http://10.0.0.9:9/')).statusCode).toBe(201);
+      const set = await other.app.inject({
+        method: 'POST',
+        url: '/api/v1/config/network/',
+        headers: h,
+        payload: { appliance_networks: '127.0.0.0/8' },
+      });
+      expect(set.statusCode).toBe(200);
+      expect((await add('set-loop', 'http://127.0.0.1:9/')).statusCode).toBe(201);
+      expect((await add('set-ten', 'http://10.0.0.10:9/')).statusCode).toBe(400);
+    } finally {
+      await other.close();
+    }
+  });
+});
