@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { keepStoredSecrets } from '../contract/connector-secrets.js';
+import { keepStoredSecrets, maskLeftovers } from '../contract/connector-secrets.js';
 import {
   type AgentStatus,
   type ApplyResult,
@@ -351,6 +351,11 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     const all = state.connectors();
     const cur = all[name] ?? { enabled: false, config: {}, updated: null };
     // Secrets are write-only: those the body leaves out (or marks `<name>_set: true`) are kept.
+    // A masked value that is not exactly what a read showed would store the placeholder.
+    const leftovers = maskLeftovers(body, cur.config);
+    if (leftovers.length > 0) {
+      return fail(reply, 400, 'validation_failed', `masked value changed: ${leftovers.join(', ')}`);
+    }
     const config = keepStoredSecrets(body as Record<string, unknown>, cur.config);
     all[name] = { ...cur, config, updated: new Date().toISOString() };
     state.saveConnectors(all);

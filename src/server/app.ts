@@ -155,6 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onApplianceTransition: (e) => {
       system.alerts.applianceTransition(e).catch((err) => app.log.warn({ err }, 'appliance alert failed'));
     },
+    // The network settings (system module) say where appliances may be called.
+    appliancePolicy: () => system.network.appliancePolicy,
   });
   const system = createSystemModule(ctx, {
     ...(deps.system ?? {}),

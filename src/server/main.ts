@@ -55,6 +55,7 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
     jobIntervals: { fleetHealth: config.healthPollSeconds * 1000 },
     system: {
       applyHook: config.applyHook,
+      applianceNetworks: config.applianceNetworks,
       uploadLimits: { maxFileBytes: config.uploadMaxFileBytes, maxChunkBytes: config.uploadMaxChunkBytes },
       fileQuotaBytes: config.fileQuotaBytes,
       licensePublicKey: config.licensePublicKeyFile

@@ -584,7 +584,7 @@ describe('audit', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().results).toHaveLength(2);
     expect(res.json().results[0]).toMatchObject({ action: 'auth.login', outcome: 'success' });
-    const next = new URL(res.json().next);
+    const next = new URL(res.json().next, 'http://localhost');
     expect(next.searchParams.get('cursor')).toBeTruthy();
     const page2 = await t.app.inject({ url: `${next.pathname}${next.search}`, headers: h });
     expect(page2.json().results[0].id).toBeLessThan(res.json().results[1].id);

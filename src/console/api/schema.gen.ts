@@ -121,12 +121,12 @@ export interface paths {
         };
         /**
          * Authorize a hub or worker
-         * @description The manager contacts the agent at its URL, pairs with it (signing with its Ed25519 key, which the agent pins), and pins the agent identity and TLS certificate. An agent started with `--manager` pairs only with that manager; otherwise the first manager that asks (trust on first use). Not a read-only call despite the GET: the seed defines it so. 503 when the agent cannot be reached, 409 when it refuses.
+         * @description The manager contacts the agent at its URL, pairs with it (signing with its Ed25519 key, which the agent pins), and pins the agent identity and TLS certificate. An agent started with `--manager` pairs only with that manager; otherwise the first manager that asks (trust on first use). Not a read-only call despite the GET: the seed defines it so. The agent is told the manager URL from `base_url` (or a Host listed in `allowed_hosts`), never from an unlisted Host header. A failed contact answers by class only, with a fixed `detail` that starts with it: 503 `unreachable`, `tls` or `not_a_steward_agent`, 409 `refused_by_policy` (the address is outside the appliance networks; nothing was sent); the remote answer is never echoed. 409 also when the agent refuses to pair.
          */
         get: operations["getAppliancesByIdAuthorization"];
         /**
          * Authorize a Spectra Analyze appliance
-         * @description Takes the API token that the Analyze agent printed on its first start (`API token: ...`); the manager checks it with the agent and stores it encrypted.
+         * @description Takes the API token that the Analyze agent printed on its first start (`API token: ...`); the manager checks it with the agent and stores it encrypted. A failed contact answers by class only, as for GET (503 `unreachable`, `tls`, `not_a_steward_agent`; 409 `refused_by_policy`).
          */
         put: operations["putAppliancesByIdAuthorization"];
         post?: never;
@@ -165,13 +165,13 @@ export interface paths {
         };
         /**
          * Get a connector configuration
-         * @description The configuration of a connector, as stored on the hub. Secret-looking values are shown as `*_set`.
+         * @description The configuration of a connector, as stored on the hub, with its secrets hidden at any depth: the value under a secret-looking name (password, pwd, secret, token, key, credential, authorization, signature, cookie), whatever its type, is shown as `<name>_set`; inside other strings the secret parts of URLs (`user:password@`), connection strings (`AccountKey=`, `Password=`, `sig=`), `Bearer`/`Basic` values, JSON web tokens and PEM private keys are shown as `<masked>` (docs/fleet.md).
          */
         get: operations["getAppliancesByIdConnectorsByConnectorNameV1Config"];
         put?: never;
         /**
          * Configure a connector
-         * @description Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB). Values under secret-looking names (password, secret, token, key, credential) are write-only: one the body leaves out keeps its stored value, so what a GET showed can be sent back; `<name>_set: true` keeps it too, `<name>_set: false` deletes it.
+         * @description Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB). Secrets are write-only and a GET hides them (see there); what a GET showed can be sent back and keeps every stored secret: a secret the body leaves out keeps its stored value, `<name>_set: true` keeps it too, `<name>_set: false` deletes it, and a string sent back exactly as shown (with `<masked>` in it) keeps the stored string. A string that carries `<masked>` but was changed (a new host with the old password) is a 400 naming the field: type the secret again.
          */
         post: operations["postAppliancesByIdConnectorsByConnectorNameV1Config"];
         delete?: never;
@@ -235,7 +235,7 @@ export interface paths {
         put?: never;
         /**
          * Add an appliance
-         * @description Adds an appliance whose Steward agent is already running. `type` takes the legacy names (a1000, tiscale-worker, tiscale-hub) and the product names (analyze, worker, hub). The appliance then needs authorizing.
+         * @description Adds an appliance whose Steward agent is already running. `type` takes the legacy names (a1000, tiscale-worker, tiscale-hub) and the product names (analyze, worker, hub). The appliance then needs authorizing. The URL's address must be inside the appliance networks (network settings `appliance_networks`; by default loopback and private ranges, never link-local or cloud metadata addresses unless listed): otherwise a 400 naming `body.url`.
          */
         post: operations["postAppliancesCreate"];
         delete?: never;
@@ -1037,13 +1037,13 @@ export interface paths {
         };
         /**
          * Get: Network settings
-         * @description `base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded through `/api/v1/system/upload/` (the key must match the certificate); the new certificate is served without a restart. `reset_ssl: true` goes back to a self-signed certificate. Secrets are never returned; `<field>_set` tells whether one is stored.
+         * @description `base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded through `/api/v1/system/upload/` (the key must match the certificate); the new certificate is served without a restart. `reset_ssl: true` goes back to a self-signed certificate. Without `base_url`, list links (`next`, `Link`) are absolute only for a Host listed in `allowed_hosts`, path-only otherwise. `appliance_networks` lists the IP addresses and networks (CIDR) the manager may call appliances in; empty means STEWARD_APPLIANCE_NETWORKS, or by default loopback, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and fc00::/7. Link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, fd00:ec2::254, ...) are refused unless an entry inside them is listed (see docs/fleet.md). Secrets are never returned; `<field>_set` tells whether one is stored.
          */
         get: operations["getConfigNetwork"];
         put?: never;
         /**
          * Change: Network settings
-         * @description `base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded through `/api/v1/system/upload/` (the key must match the certificate); the new certificate is served without a restart. `reset_ssl: true` goes back to a self-signed certificate. Only the fields sent change. The change is audited and takes effect without a restart.
+         * @description `base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded through `/api/v1/system/upload/` (the key must match the certificate); the new certificate is served without a restart. `reset_ssl: true` goes back to a self-signed certificate. Without `base_url`, list links (`next`, `Link`) are absolute only for a Host listed in `allowed_hosts`, path-only otherwise. `appliance_networks` lists the IP addresses and networks (CIDR) the manager may call appliances in; empty means STEWARD_APPLIANCE_NETWORKS, or by default loopback, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and fc00::/7. Link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, fd00:ec2::254, ...) are refused unless an entry inside them is listed (see docs/fleet.md). Only the fields sent change. The change is audited and takes effect without a restart.
          */
         post: operations["postConfigNetwork"];
         delete?: never;
@@ -2209,9 +2209,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             appliance_id: number | null;
@@ -2386,9 +2386,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             application_url: string;
@@ -5957,9 +5957,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             appliance_name: string;
@@ -6442,9 +6442,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             appliance_name: string;
@@ -6962,9 +6962,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             /** @description What happened, e.g. `token.created`, `auth.login_failed` */
@@ -8406,9 +8406,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             /** @description API-only users cannot log in with a password; they use tokens */
@@ -12856,9 +12856,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             appliances: string[];
@@ -15530,6 +15530,7 @@ export interface operations {
                      * @example {
                      *       "base_url": "https://c1000.example.com",
                      *       "allowed_hosts": "c1000.example.com\n192.0.2.10",
+                     *       "appliance_networks": "",
                      *       "certificate_path": "",
                      *       "certificate_key_path": "",
                      *       "certificate_subject": "",
@@ -15539,6 +15540,8 @@ export interface operations {
                     "application/json": {
                         /** @description Allowed Host names or IP addresses, separated by `\n`; `*.example.com` matches subdomains */
                         allowed_hosts?: string;
+                        /** @description IP addresses and CIDR networks the manager may call appliances in, separated by `\n` or commas; empty: STEWARD_APPLIANCE_NETWORKS or the default (loopback and private ranges) */
+                        appliance_networks?: string;
                         /** @description Application URL, e.g. `https://c1000.example.com` (a bare host means https) */
                         base_url?: string;
                         /** @description The uploaded private key (PEM) that matches the certificate */
@@ -15648,6 +15651,8 @@ export interface operations {
                 "application/json": {
                     /** @description Allowed Host names or IP addresses, separated by `\n`; `*.example.com` matches subdomains */
                     allowed_hosts?: string;
+                    /** @description IP addresses and CIDR networks the manager may call appliances in, separated by `\n` or commas; empty: STEWARD_APPLIANCE_NETWORKS or the default (loopback and private ranges) */
+                    appliance_networks?: string;
                     /** @description Application URL, e.g. `https://c1000.example.com` (a bare host means https) */
                     base_url?: string;
                     /** @description The uploaded private key (PEM) that matches the certificate */
@@ -15670,6 +15675,7 @@ export interface operations {
                      * @example {
                      *       "base_url": "https://c1000.example.com",
                      *       "allowed_hosts": "c1000.example.com\n192.0.2.10",
+                     *       "appliance_networks": "",
                      *       "certificate_path": "",
                      *       "certificate_key_path": "",
                      *       "certificate_subject": "",
@@ -15679,6 +15685,8 @@ export interface operations {
                     "application/json": {
                         /** @description Allowed Host names or IP addresses, separated by `\n`; `*.example.com` matches subdomains */
                         allowed_hosts?: string;
+                        /** @description IP addresses and CIDR networks the manager may call appliances in, separated by `\n` or commas; empty: STEWARD_APPLIANCE_NETWORKS or the default (loopback and private ranges) */
+                        appliance_networks?: string;
                         /** @description Application URL, e.g. `https://c1000.example.com` (a bare host means https) */
                         base_url?: string;
                         /** @description The uploaded private key (PEM) that matches the certificate */
@@ -18101,9 +18109,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             appliance_hostname: string;
@@ -18271,9 +18279,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             /** Format: date-time */
@@ -19293,9 +19301,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             appliance_name: string;
@@ -22568,9 +22576,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             allow_in_url: boolean;
@@ -23736,9 +23744,9 @@ export interface operations {
                     "application/json": {
                         /** @description Total number of items matching the filters */
                         count: number;
-                        /** @description Absolute URL of the next page */
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         next: string | null;
-                        /** @description Absolute URL of the previous page */
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
                         previous: string | null;
                         results: {
                             /** Format: date-time */

@@ -27,6 +27,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the appliance networks, naming a bad entry', () => {
+    expect(loadConfig({}).applianceNetworks).toBeUndefined();
+    expect(loadConfig({ STEWARD_APPLIANCE_NETWORKS: '10.0.0.0/8, 2001:db8::/32' }).applianceNetworks).toBe(
+      '10.0.0.0/8, 2001:db8::/32',
+    );
+    expect(loadConfig({}, { applianceNetworks: '192.0.2.0/24' }).applianceNetworks).toBe('192.0.2.0/24');
+    expect(() => loadConfig({ STEWARD_APPLIANCE_NETWORKS: '10.0.0.0/8, intranet' })).toThrow(
+      /STEWARD_APPLIANCE_NETWORKS: .*"intranet"/,
+    );
+  });
+
   it('names every bad variable in one error, without echoing secrets', () => {
     let err: unknown;
     try {

@@ -4,6 +4,7 @@
 // This is the only place that reads process.env (see DESIGN.md).
 
 import { isAbsolute, resolve } from 'node:path';
+import { DEFAULT_APPLIANCE_NETWORKS, parseNetworks } from '../shared/address-policy.js';
 import { DEFAULT_HEAP_GROWTH_PERCENT } from '../shared/heap-growth.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -43,6 +44,11 @@ export interface Config {
   readonly uploadMaxChunkBytes: number;
   /** Bytes of stored files one user may own (POST /api/v1/files/). */
   readonly fileQuotaBytes: number;
+  /**
+   * IP addresses and CIDR networks the manager may call appliances in, while the network settings'
+   * appliance_networks is empty; undefined: DEFAULT_APPLIANCE_NETWORKS.
+   */
+  readonly applianceNetworks: string | undefined;
 }
 
 interface Setting {
@@ -271,6 +277,21 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Bytes of stored files one user may own (/api/v1/files/); an upload past it is refused',
     default: String(10 * 1024 ** 3),
     parse: integer(0, 1024 ** 5),
+  },
+  {
+    key: 'applianceNetworks',
+    env: 'STEWARD_APPLIANCE_NETWORKS',
+    flag: '--appliance-networks',
+    description:
+      'IP addresses and CIDR networks (comma-separated) the manager may call appliances in, unless the network ' +
+      `settings' appliance_networks says otherwise; unset: ${DEFAULT_APPLIANCE_NETWORKS}. Link-local and cloud ` +
+      'metadata addresses are refused unless an entry inside them is listed',
+    parse: (raw) => {
+      if (raw.trim() === '') return { value: undefined };
+      const { networks, problems } = parseNetworks(raw);
+      if (problems.length > 0) return { error: problems.join('; ') };
+      return networks.length > 0 ? { value: raw.trim() } : { error: 'must list at least one network' };
+    },
   },
 ];
 

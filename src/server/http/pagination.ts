@@ -1,12 +1,21 @@
 // List conventions shared by every module: two pagination styles (page/page_size, alias size,
 // and limit/offset; default 20, at most 100), keyset cursors for large append-only tables,
-// `ordering=field,-field` and `search=`. The body is {count, next, previous, results} with
-// absolute links; the same facts go in headers for clients that prefer them.
+// `ordering=field,-field` and `search=`. The body is {count, next, previous, results}; the same
+// facts go in headers for clients that prefer them. Links are absolute when the manager knows its
+// own address (base_url, or a Host the admin listed in allowed_hosts) and path-only otherwise:
+// never built from a Host header nobody vouched for.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../shared/app-error.js';
 import { Nullable } from './schemas.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The request's origin when its Host is listed in allowed_hosts (system/network.ts). */
+    linkOrigin?: (request: FastifyRequest) => string | undefined;
+  }
+}
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -54,8 +63,14 @@ export const CursorQuery = {
 export function PageOf<T extends import('typebox').TSchema>(item: T) {
   return Type.Object({
     count: Type.Integer({ description: 'Total number of items matching the filters' }),
-    next: Nullable(Type.String(), { description: 'Absolute URL of the next page' }),
-    previous: Nullable(Type.String(), { description: 'Absolute URL of the previous page' }),
+    next: Nullable(Type.String(), {
+      description:
+        'URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only',
+    }),
+    previous: Nullable(Type.String(), {
+      description:
+        'URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only',
+    }),
     results: Type.Array(item),
   });
 }
@@ -93,26 +108,31 @@ export function parsePage(query: PageParams): PageRequest {
   return { limit: size, offset: (page - 1) * size, style: 'page' };
 }
 
-/** Absolute URL of this request with some query parameters replaced. */
+/**
+ * The URL of this request with some query parameters replaced: under `baseUrl` when set, else
+ * under the request's origin when its Host is listed in allowed_hosts, else path-only.
+ */
 export function linkTo(
   request: FastifyRequest,
   baseUrl: string | undefined,
   changes: Record<string, string | null>,
 ) {
-  const base = baseUrl ?? `${request.protocol}://${request.host}`;
-  const url = new URL(request.url, base.endsWith('/') ? base : `${base}/`);
-  if (baseUrl) {
-    // A configured base URL may carry a path prefix (behind a proxy); keep the request's path under it.
-    const prefix = new URL(baseUrl).pathname.replace(/\/$/, '');
-    url.pathname = `${prefix}${request.url.split('?')[0]}`;
-  }
+  const origin = baseUrl ?? request.server.linkOrigin?.(request);
+  // Path and query are set on the origin, never resolved against it: a request path such as
+  // `//evil.example/api/v1/...` (the router ignores duplicate slashes) must not become the host.
+  const q = request.url.indexOf('?');
+  const path = (q < 0 ? request.url : request.url.slice(0, q)).replace(/^\/+/, '/');
+  const url = new URL(origin ?? 'http://relative.invalid');
+  // A configured base URL may carry a path prefix (behind a proxy); keep the request's path under it.
+  url.pathname = `${url.pathname.replace(/\/$/, '')}${path}`;
+  url.search = q < 0 ? '' : request.url.slice(q);
   for (const [k, v] of Object.entries(changes)) {
     if (v === null) url.searchParams.delete(k);
     else url.searchParams.set(k, v);
   }
   // A token given in the URL must never be echoed into links that end up in logs or histories.
   url.searchParams.delete('token');
-  return url.toString();
+  return origin ? url.toString() : `${url.pathname}${url.search}`;
 }
 
 export interface Page<T> {

@@ -32,13 +32,22 @@ export const SECTION_FORMS: SectionForms = {
       kind: 'text',
       key: 'base_url',
       label: 'Application URL',
-      description: 'Used for absolute links, e.g. https://steward.example.com (a bare host means https)',
+      description:
+        'Used for absolute links and the manager URL told to agents, e.g. https://steward.example.com (a bare host means https)',
     },
     {
       kind: 'textarea',
       key: 'allowed_hosts',
       label: 'Allowed host names',
       description: 'One per line; *.example.com matches subdomains. Loopback always stays allowed.',
+    },
+    {
+      kind: 'textarea',
+      key: 'appliance_networks',
+      label: 'Appliance networks',
+      description:
+        'IP addresses and networks (CIDR) the manager may call appliances in, one per line. Empty: the server default ' +
+        '(loopback and private ranges). Link-local and cloud metadata addresses need listing themselves.',
     },
     {
       kind: 'text',

@@ -2,9 +2,10 @@
 // connection, an agent that never answers, one that answers too much, one that is not there;
 // and the poll lane against a real agent that closes its kept-alive connections.
 import http, { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
+import { policyFromText } from '../../shared/address-policy.js';
 import { AgentUnreachable, callAgent } from './agent-client.js';
 
 let server: Server;
@@ -142,6 +143,98 @@ describe('callAgent, poll lane, against a real agent', () => {
     } finally {
       fresh.closeAllConnections();
       await new Promise((r) => fresh.close(r));
+    }
+  });
+});
+
+// The appliance network policy: an address outside it gets nothing, whether written in the URL
+// or behind a host name (checked by the lookup hook as the socket connects), on every lane; a
+// new policy is not bypassed by a connection kept alive under the old one.
+describe('callAgent under a network policy', () => {
+  let counting: Server;
+  let port: number;
+  let hits = 0;
+  const loopback = policyFromText('127.0.0.0/8');
+  const elsewhere = policyFromText('10.0.0.0/8');
+
+  beforeAll(async () => {
+    counting = createServer((_req, res) => {
+      hits++;
+      res.setHeader('content-type', 'application/json');
+      res.end('{"uuid":"u"}');
+    });
+    await new Promise<void>((r) => counting.listen(0, '127.0.0.1', r));
+    port = (counting.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    counting.closeAllConnections();
+    await new Promise((r) => counting.close(r));
+  });
+
+  const reasonOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 'answered',
+      (err) => (err instanceof AgentUnreachable ? err.reason : String(err)),
+    );
+
+  it('refuses an address outside it, in the URL or behind a name, on every lane, sending nothing', async () => {
+    const before = hits;
+    for (const host of ['127.0.0.1', 'localhost']) {
+      for (const proto of ['http', 'https']) {
+        for (const lane of ['work', 'poll'] as const) {
+          const url = `${proto}://${host}:${port}`;
+          expect(await reasonOf(callAgent(url, 'agent/v1/status', { lane, policy: elsewhere })), url).toBe(
+            'refused_by_policy',
+          );
+        }
+      }
+    }
+    expect(hits).toBe(before);
+  });
+
+  it('calls an allowed address, by name too', async () => {
+    for (const lane of ['work', 'poll'] as const) {
+      const res = await callAgent(`http://localhost:${port}`, 'agent/v1/status', { lane, policy: loopback });
+      expect(res.status).toBe(200);
+    }
+  });
+
+  it('does not reuse a connection kept alive under a policy that no longer allows it', async () => {
+    for (const lane of ['work', 'poll'] as const) {
+      const url = `http://localhost:${port}`;
+      expect((await callAgent(url, 'agent/v1/status', { lane, policy: loopback })).status).toBe(200);
+      const before = hits;
+      expect(await reasonOf(callAgent(url, 'agent/v1/status', { lane, policy: elsewhere }))).toBe(
+        'refused_by_policy',
+      );
+      expect(hits).toBe(before);
+    }
+  });
+
+  it('classes failures: a closed port and a port that does not speak HTTP are both unreachable; TLS is tls', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const bannerSockets: Socket[] = [];
+    const banner = createNetServer((s) => {
+      bannerSockets.push(s);
+      s.end('SSH-2.0-OpenSSH_9.6\r\n');
+    });
+    await new Promise<void>((r) => banner.listen(0, '127.0.0.1', r));
+    const bannerPort = (banner.address() as AddressInfo).port;
+    try {
+      const opts = { policy: loopback, timeoutMs: 2000 };
+      expect(await reasonOf(callAgent(`http://127.0.0.1:${closedPort}`, 'agent/v1/hello', opts))).toBe(
+        'unreachable',
+      );
+      expect(await reasonOf(callAgent(`http://127.0.0.1:${bannerPort}`, 'agent/v1/hello', opts))).toBe(
+        'unreachable',
+      );
+      expect(await reasonOf(callAgent(`https://127.0.0.1:${port}`, 'agent/v1/hello', opts))).toBe('tls');
+    } finally {
+      for (const s of bannerSockets) s.destroy();
+      await new Promise((r) => banner.close(r));
     }
   });
 });

@@ -16,11 +16,20 @@
 //   after its last call.
 // Idle sockets never keep the process alive. The first contact, which must read the certificate
 // the agent presents, uses node:https once.
+//
+// Network policy (docs/fleet.md): with `policy`, every call checks where it goes. An IP address in
+// the URL is checked before the call; a host name is resolved by a lookup hook on each new
+// connection, which hands the socket only the addresses the policy allows, so the address checked
+// is the address connected to (no DNS rebinding between a check and the connect). A new policy
+// drops every kept-alive connection made under the old one.
 
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector, Client } from 'undici';
+import type { AddressPolicy } from '../../shared/address-policy.js';
 
 export interface AgentCallOptions {
   method?: 'GET' | 'POST' | 'PUT';
@@ -31,6 +40,8 @@ export interface AgentCallOptions {
   timeoutMs?: number;
   /** `poll`: the health job's short calls, on a connection of their own. Default `work`. */
   lane?: 'poll' | 'work';
+  /** The networks the call may go to; absent: anywhere (only the agent-client tests). */
+  policy?: AddressPolicy | undefined;
 }
 
 export interface AgentResponse<T = unknown> {
@@ -41,8 +52,74 @@ export interface AgentResponse<T = unknown> {
   latencyMs: number;
 }
 
+/**
+ * Why a call got no answer: `unreachable` (refused, reset, timed out, not HTTP, too large),
+ * `tls` (the handshake or the pinned certificate failed), `refused_by_policy` (the address is
+ * outside the appliance networks; nothing was sent).
+ */
+export type UnreachableReason = 'unreachable' | 'tls' | 'refused_by_policy';
+
 export class AgentUnreachable extends Error {
   override name = 'AgentUnreachable';
+  readonly reason: UnreachableReason;
+  constructor(message: string, reason: UnreachableReason = 'unreachable') {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** Raised inside the lookup hook; carried out of node:http and undici as the connect error. */
+class RefusedByPolicy extends Error {
+  readonly code = 'STEWARD_REFUSED_BY_POLICY';
+}
+
+const refusedMessage = (host: string) => `${host} is outside the appliance networks the manager may call`;
+
+/** What kind of failure a connect or request error is (its cause chain included). */
+function reasonOf(err: unknown): UnreachableReason {
+  for (let e = err as (Error & { code?: string; cause?: unknown }) | undefined; e; e = e.cause as typeof e) {
+    if (e instanceof RefusedByPolicy || e.code === 'STEWARD_REFUSED_BY_POLICY') return 'refused_by_policy';
+    const code = String(e.code ?? '');
+    if (
+      code.startsWith('ERR_SSL') ||
+      code.startsWith('ERR_TLS') ||
+      code === 'EPROTO' ||
+      /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) ||
+      /\b(SSL|TLS)\b|certificate/i.test(e.message ?? '')
+    )
+      return 'tls';
+  }
+  return 'unreachable';
+}
+
+/** A lookup hook that resolves a host name and keeps only the addresses the policy allows. */
+function policyLookup(policy: AddressPolicy): LookupFunction {
+  return (hostname, options, callback) => {
+    dnsLookup(
+      hostname,
+      { family: options.family ?? 0, hints: options.hints ?? 0, all: true },
+      (err, found) => {
+        const cb = callback as (e: Error | null, a: string | LookupAddress[], f?: number) => void;
+        if (err) return cb(err, '', 0);
+        const allowed = (found as LookupAddress[]).filter((a) => policy.allows(a.address));
+        if (allowed.length === 0) return cb(new RefusedByPolicy(refusedMessage(hostname)), '', 0);
+        if (options.all) return cb(null, allowed);
+        const first = allowed[0] as LookupAddress;
+        return cb(null, first.address, first.family);
+      },
+    );
+  };
+}
+
+const lookups = new WeakMap<AddressPolicy, LookupFunction>();
+function lookupFor(policy: AddressPolicy | undefined): LookupFunction | undefined {
+  if (!policy) return undefined;
+  let l = lookups.get(policy);
+  if (!l) {
+    l = policyLookup(policy);
+    lookups.set(policy, l);
+  }
+  return l;
 }
 
 function toPem(raw: Buffer): string {
@@ -70,10 +147,24 @@ const SWEEP_MS = 15 * 1000;
  * pinned certificate (`ca`) is part of Node's socket key, so a socket made under one pin is never
  * reused under another.
  */
-const pollAgents = {
+const newPollAgents = () => ({
   http: new http.Agent({ keepAlive: true, timeout: POLL_IDLE_MS, maxFreeSockets: 1 }),
   https: new https.Agent({ keepAlive: true, timeout: POLL_IDLE_MS, maxFreeSockets: 1 }),
-};
+});
+let pollAgents = newPollAgents();
+/** The policy the kept-alive connections were checked under. */
+let connectionsPolicy: AddressPolicy | undefined;
+
+/** A new policy: connections checked under the old one are not reused. */
+function adoptPolicy(policy: AddressPolicy | undefined) {
+  if (policy === connectionsPolicy) return;
+  connectionsPolicy = policy;
+  pollAgents.http.destroy();
+  pollAgents.https.destroy();
+  pollAgents = newPollAgents();
+  for (const e of clients.values()) void e.client.close().catch(() => undefined);
+  clients.clear();
+}
 
 interface ClientEntry {
   client: Client;
@@ -93,6 +184,16 @@ const clients = new Map<string, ClientEntry>();
  */
 const CONNECT_TIMEOUT_MS = 5000;
 const plainConnect = buildConnector({ timeout: CONNECT_TIMEOUT_MS, maxCachedSessions: 0 });
+const plainConnects = new WeakMap<AddressPolicy, buildConnector.connector>();
+function plainConnectFor(policy: AddressPolicy | undefined) {
+  if (!policy) return plainConnect;
+  let c = plainConnects.get(policy);
+  if (!c) {
+    c = buildConnector({ timeout: CONNECT_TIMEOUT_MS, maxCachedSessions: 0, lookup: lookupFor(policy) });
+    plainConnects.set(policy, c);
+  }
+  return c;
+}
 let sweeper: NodeJS.Timeout | undefined;
 
 function sweep() {
@@ -109,7 +210,7 @@ function sweep() {
   }
 }
 
-function clientFor(origin: string, pinnedCert: string | null | undefined): Client {
+function clientFor(origin: string, pinnedCert: string | null | undefined, policy?: AddressPolicy): Client {
   const pin = pinnedCert ?? null;
   let e = clients.get(origin);
   if (e && e.pinnedCert !== pin) {
@@ -128,10 +229,11 @@ function clientFor(origin: string, pinnedCert: string | null | undefined): Clien
           ? {
               timeout: CONNECT_TIMEOUT_MS,
               maxCachedSessions: 1,
+              ...(policy ? { lookup: lookupFor(policy) } : {}),
               // Pinned: only this exact certificate is trusted; the host name is not what we check.
               ...(pin ? { ca: pin, checkServerIdentity: () => undefined, rejectUnauthorized: true } : {}),
             }
-          : plainConnect,
+          : plainConnectFor(policy),
       }),
       pinnedCert: pin,
       lastUsed: 0,
@@ -167,7 +269,7 @@ async function callPooled<T>(url: URL, opts: AgentCallOptions): Promise<AgentRes
   try {
     // undici's own timers (no AbortSignal per call: at 1,000 calls a second they add up):
     // headers within the timeout, then no gap longer than it in the body.
-    const res = await clientFor(url.origin, opts.pinnedCert).request({
+    const res = await clientFor(url.origin, opts.pinnedCert, opts.policy).request({
       method: opts.method ?? 'GET',
       path: `${url.pathname}${url.search}`,
       headers,
@@ -187,8 +289,10 @@ async function callPooled<T>(url: URL, opts: AgentCallOptions): Promise<AgentRes
     if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')
       throw new AgentUnreachable(`no answer from ${url.origin} within ${timeoutMs} ms`);
     if (e.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') throw new AgentUnreachable('agent answer too large');
+    const reason = reasonOf(e);
+    if (reason === 'refused_by_policy') throw new AgentUnreachable(refusedMessage(url.hostname), reason);
     const cause = (e as { cause?: { message?: string } }).cause?.message;
-    throw new AgentUnreachable(`cannot reach ${url.origin}: ${cause ?? e.message}`);
+    throw new AgentUnreachable(`cannot reach ${url.origin}: ${cause ?? e.message}`, reason);
   }
 }
 
@@ -216,7 +320,14 @@ function nodeRequest<T>(
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const send = url.protocol === 'https:' ? https.request : http.request;
-    const req = send(url, { ...options, method: opts.method ?? 'GET', headers, timeout });
+    const lookup = lookupFor(opts.policy);
+    const req = send(url, {
+      ...options,
+      ...(lookup ? { lookup } : {}),
+      method: opts.method ?? 'GET',
+      headers,
+      timeout,
+    });
     req.on('timeout', () =>
       req.destroy(new AgentUnreachable(`no answer from ${url.origin} within ${timeout} ms`)),
     );
@@ -224,7 +335,9 @@ function nodeRequest<T>(
       if (err instanceof AgentUnreachable) reject(err);
       // The agent closed this kept-alive socket (its idle timeout) as our request went out.
       else if (req.reusedSocket && err.code === 'ECONNRESET') reject(new StaleSocket(err.message));
-      else reject(new AgentUnreachable(`cannot reach ${url.origin}: ${err.message}`));
+      else if (reasonOf(err) === 'refused_by_policy')
+        reject(new AgentUnreachable(refusedMessage(url.hostname), 'refused_by_policy'));
+      else reject(new AgentUnreachable(`cannot reach ${url.origin}: ${err.message}`, reasonOf(err)));
     });
     req.on('response', (res: IncomingMessage) => {
       const peerCert = readPeerCert ? (res.socket as TLSSocket).getPeerCertificate?.()?.raw : undefined;
@@ -291,6 +404,12 @@ export function callAgent<T = unknown>(
   opts: AgentCallOptions = {},
 ): Promise<AgentResponse<T>> {
   const url = new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  adoptPolicy(opts.policy);
+  // An address in the URL is never looked up (the lookup hook does not run): checked here.
+  const literal = url.hostname.replace(/^\[|\]$/g, '');
+  if (opts.policy && isIP(literal) !== 0 && !opts.policy.allows(literal)) {
+    return Promise.reject(new AgentUnreachable(refusedMessage(literal), 'refused_by_policy'));
+  }
   const isHttps = url.protocol === 'https:';
   // First contact over TLS must read the certificate: node:https without an agent, any
   // certificate (trust on first use; the caller pins the one it gets).

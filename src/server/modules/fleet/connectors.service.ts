@@ -3,7 +3,7 @@
 // (contract/connector-secrets.ts).
 
 import type { FastifyRequest } from 'fastify';
-import { maskSecrets } from '../../../contract/connector-secrets.js';
+import { MASK, maskLeftovers, maskSecrets } from '../../../contract/connector-secrets.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AgentUnreachable, agentErrorText } from './agent-client.js';
@@ -83,7 +83,21 @@ export function createConnectorsService(deps: {
     },
     async setConfig(request: FastifyRequest, id: string, name: string, config: Record<string, unknown>) {
       const row = await hubOf(id);
-      // The hub keeps stored secrets the body leaves out (keepStoredSecrets, on the agent).
+      // The hub keeps stored secrets the body leaves out, and restores a value sent back exactly as
+      // a read masked it (keepStoredSecrets, on the agent). A masked value the client changed would
+      // store the placeholder, or keep a password under a host the client rewrote: refused here.
+      const stored = await call(row, `agent/v1/connectors/${name}`, 'GET');
+      const leftovers = maskLeftovers(config, stored.config);
+      if (leftovers.length > 0) {
+        throw new AppError({
+          code: 'validation_failed',
+          message: `${MASK} stands for a stored secret only in a value sent back unchanged; send the whole value again`,
+          errors: leftovers.map((field) => ({
+            field,
+            message: `contains ${MASK} but differs from the stored value: type the secret again`,
+          })),
+        });
+      }
       const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', config);
       await db.transaction().execute(async (trx) => {
         await fleet.event(trx, row, 'connector.configured', `connector ${name} configured on ${row.name}`);

@@ -1,6 +1,7 @@
 // The fleet module: appliance registry and authorization, health polling, activities,
 // configuration groups (standard and hub), individual Analyze configuration, connectors.
 import type { FastifyInstance } from 'fastify';
+import type { AddressPolicy } from '../../shared/address-policy.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import { configRoutes } from './config.routes.js';
 import { type ConfigService, createConfigService } from './config.service.js';
@@ -33,10 +34,12 @@ export interface FleetModuleOptions {
     appliance: { id: number; name: string; type: string };
     reason: string;
   }) => void;
+  /** The networks appliances may be called in, as the settings say now (default: built in). */
+  appliancePolicy?: () => AddressPolicy;
 }
 
 export function createFleetModule(ctx: ModuleContext, options: FleetModuleOptions = {}): FleetModule {
-  const { repo, managerKey, fleet } = createFleetCore(ctx);
+  const { repo, managerKey, fleet } = createFleetCore(ctx, options.appliancePolicy);
   const config = createConfigService({
     repo,
     fleet,

@@ -1,8 +1,11 @@
 // Route tests for the fleet API: registry, authorization, groups, apply, activities. Agents run
 // in-process on 127.0.0.1.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+import { callAgent } from './agent-client.js';
 
 let t: TestContext;
 let admin: Record<string, string>;
@@ -472,8 +475,10 @@ describe('configuration groups', () => {
 
 describe('hub groups and connectors', () => {
   let hubId: number;
+  let hubAgent: TestAgent;
   beforeAll(async () => {
     const h = await agent('tiscale-hub');
+    hubAgent = h;
     hubId = (await createAppliance('hub-1', 'hub', h.url)).id;
     await t.app.inject({ method: 'GET', url: `/api/v1/appliances/${hubId}/authorization/`, headers: admin });
   });
@@ -684,6 +689,52 @@ describe('hub groups and connectors', () => {
       payload: {},
     });
     expect(notHub.statusCode).toBe(400);
+  });
+  it('hides connector secrets in arrays, nested objects and values from a viewer; a save of the read keeps them', async () => {
+    const config = `/api/v1/appliances/${hubId}/connectors/azure-data-lake/v1/config/`;
+    const onHub = () =>
+      JSON.parse(readFileSync(join(hubAgent.dataDir, 'connectors.json'), 'utf8'))['azure-data-lake'].config;
+    const secrets = ['pw-in-array-1', 'tok-nested-2', 'QWNjb3VudEtleTM=', 'dsn-pass-4', 'bearer-tok-5'];
+    const stored = {
+      password: ['pw-in-array-1'],
+      auth: { token: { value: 'tok-nested-2' } },
+      connection_string:
+        'DefaultEndpointsProtocol=https;AccountName=a;AccountKey=QWNjb3VudEtleTM=;EndpointSuffix=x',
+      targets: [{ url: 'postgres://u:dsn-pass-4@db.example/x', header: 'Bearer bearer-tok-5' }],
+    };
+    const set = await t.app.inject({ method: 'POST', url: config, headers: admin, payload: stored });
+    expect(set.statusCode, set.body).toBe(200);
+    const read = await t.app.inject({ method: 'GET', url: config, headers: viewer });
+    expect(read.statusCode).toBe(200);
+    for (const s of secrets) {
+      expect(read.body).not.toContain(s);
+      expect(set.body).not.toContain(s);
+    }
+    // Sending back exactly what was read keeps every secret on the hub.
+    const resaved = await t.app.inject({
+      method: 'POST',
+      url: config,
+      headers: admin,
+      payload: read.json().config,
+    });
+    expect(resaved.statusCode, resaved.body).toBe(200);
+    expect(resaved.json().config).toEqual(read.json().config);
+    expect(onHub()).toEqual(stored);
+    // A masked value pointed somewhere else is refused, naming the field, and changes nothing.
+    const moved = read.json().config;
+    moved.targets[0].url = moved.targets[0].url.replace('db.example', 'evil.example');
+    const refused = await t.app.inject({ method: 'POST', url: config, headers: admin, payload: moved });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().errors.map((e: { field: string }) => e.field)).toEqual(['body.targets.0.url']);
+    expect(onHub()).toEqual(stored);
+    // The hub's agent refuses it too (a save racing the manager's check), and keeps what it had.
+    const direct = await callAgent(hubAgent.url, 'agent/v1/connectors/azure-data-lake/config', {
+      method: 'PUT',
+      token: hubAgent.token,
+      body: moved,
+    });
+    expect(direct.status).toBe(400);
+    expect(onHub()).toEqual(stored);
   });
 });
 

@@ -39,7 +39,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Add an appliance',
           description:
-            'Adds an appliance whose Steward agent is already running. `type` takes the legacy names (a1000, tiscale-worker, tiscale-hub) and the product names (analyze, worker, hub). The appliance then needs authorizing.',
+            "Adds an appliance whose Steward agent is already running. `type` takes the legacy names (a1000, tiscale-worker, tiscale-hub) and the product names (analyze, worker, hub). The appliance then needs authorizing. The URL's address must be inside the appliance networks (network settings `appliance_networks`; by default loopback and private ranges, never link-local or cloud metadata addresses unless listed): otherwise a 400 naming `body.url`.",
           body: CreateApplianceBody,
           response: { 201: Appliance, ...ErrorResponses(400, 401, 403, 409) },
         },
@@ -154,7 +154,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Authorize a hub or worker',
           description:
-            'The manager contacts the agent at its URL, pairs with it (signing with its Ed25519 key, which the agent pins), and pins the agent identity and TLS certificate. An agent started with `--manager` pairs only with that manager; otherwise the first manager that asks (trust on first use). Not a read-only call despite the GET: the seed defines it so. 503 when the agent cannot be reached, 409 when it refuses.',
+            'The manager contacts the agent at its URL, pairs with it (signing with its Ed25519 key, which the agent pins), and pins the agent identity and TLS certificate. An agent started with `--manager` pairs only with that manager; otherwise the first manager that asks (trust on first use). Not a read-only call despite the GET: the seed defines it so. The agent is told the manager URL from `base_url` (or a Host listed in `allowed_hosts`), never from an unlisted Host header. A failed contact answers by class only, with a fixed `detail` that starts with it: 503 `unreachable`, `tls` or `not_a_steward_agent`, 409 `refused_by_policy` (the address is outside the appliance networks; nothing was sent); the remote answer is never echoed. 409 also when the agent refuses to pair.',
           params: ApplianceIdParams,
           response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
         },
@@ -170,7 +170,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Authorize a Spectra Analyze appliance',
           description:
-            'Takes the API token that the Analyze agent printed on its first start (`API token: ...`); the manager checks it with the agent and stores it encrypted.',
+            'Takes the API token that the Analyze agent printed on its first start (`API token: ...`); the manager checks it with the agent and stores it encrypted. A failed contact answers by class only, as for GET (503 `unreachable`, `tls`, `not_a_steward_agent`; 409 `refused_by_policy`).',
           params: ApplianceIdParams,
           body: TokenBody,
           response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
@@ -232,7 +232,11 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Get a connector configuration',
           description:
-            'The configuration of a connector, as stored on the hub. Secret-looking values are shown as `*_set`.',
+            'The configuration of a connector, as stored on the hub, with its secrets hidden at any depth: the value ' +
+            'under a secret-looking name (password, pwd, secret, token, key, credential, authorization, signature, ' +
+            'cookie), whatever its type, is shown as `<name>_set`; inside other strings the secret parts of URLs ' +
+            '(`user:password@`), connection strings (`AccountKey=`, `Password=`, `sig=`), `Bearer`/`Basic` values, ' +
+            'JSON web tokens and PEM private keys are shown as `<masked>` (docs/fleet.md).',
           params: ConnectorParams,
           response: { 200: ConnectorState, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
         },
@@ -248,10 +252,12 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'Configure a connector',
           description:
-            'Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB). Values under ' +
-            'secret-looking names (password, secret, token, key, credential) are write-only: one the body leaves ' +
-            'out keeps its stored value, so what a GET showed can be sent back; `<name>_set: true` keeps it too, ' +
-            '`<name>_set: false` deletes it.',
+            'Replaces the configuration of a connector on the hub (a JSON object, at most 64 KiB). Secrets are ' +
+            'write-only and a GET hides them (see there); what a GET showed can be sent back and keeps every stored ' +
+            'secret: a secret the body leaves out keeps its stored value, `<name>_set: true` keeps it too, ' +
+            '`<name>_set: false` deletes it, and a string sent back exactly as shown (with `<masked>` in it) keeps ' +
+            'the stored string. A string that carries `<masked>` but was changed (a new host with the old password) ' +
+            'is a 400 naming the field: type the secret again.',
           params: ConnectorParams,
           body: Type.Record(Type.String(), Type.Unknown(), {
             maxProperties: 200,

@@ -8,13 +8,15 @@ import {
   compareReleases,
   normalizeApplianceType,
 } from '../../../contract/fleet-fields.js';
+import { type AddressPolicy, DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import { parseSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { ModuleContext } from '../module.js';
-import { type AgentResponse, AgentUnreachable, agentErrorText, callAgent } from './agent-client.js';
+import { type AgentCallOptions, type AgentResponse, AgentUnreachable, callAgent } from './agent-client.js';
+import { checkApplianceAddress, pairingFailure } from './appliance-address.js';
 import {
   type ApplianceRow,
   type ApplianceWithGroup,
@@ -31,6 +33,8 @@ export interface FleetServiceDeps {
   clock: Clock;
   secrets: SecretBox;
   managerKey: ManagerKeyStore;
+  /** The networks appliances may be called in, as the settings say now (default: built in). */
+  appliancePolicy?: () => AddressPolicy;
 }
 
 export interface CreateApplianceInput {
@@ -40,6 +44,13 @@ export interface CreateApplianceInput {
   snmp_community?: string | undefined;
   haproxy_password?: string | undefined;
 }
+
+/** The agent refused a signed pairing request: it is paired with, or told to trust, another manager. */
+const refusedToPair = () =>
+  conflict(
+    'the appliance refused to pair: it is paired with or told to trust another manager (an agent started ' +
+      'with --manager <url> pairs only when the network settings give this manager that base_url)',
+  );
 
 function checkUrl(value: string): string {
   let u: URL;
@@ -57,6 +68,7 @@ function checkUrl(value: string): string {
 export function createFleetService(deps: FleetServiceDeps) {
   const { repo, audit, clock, secrets } = deps;
   const db = repo.db;
+  const policyNow = deps.appliancePolicy ?? (() => DEFAULT_APPLIANCE_POLICY);
 
   async function mustGet(id: number, d: Db = db): Promise<ApplianceWithGroup> {
     const row = await repo.getAppliance(id, d);
@@ -89,22 +101,36 @@ export function createFleetService(deps: FleetServiceDeps) {
     } = {},
   ): Promise<AgentResponse<T>> {
     const token = row.agent_token_sealed ? openToken(row.agent_token_sealed) : undefined;
-    return callAgent<T>(row.url, path, { ...opts, token, pinnedCert: row.tls_cert_pem });
+    return callAgent<T>(row.url, path, {
+      ...opts,
+      token,
+      pinnedCert: row.tls_cert_pem,
+      policy: policyNow(),
+    });
   }
 
-  async function reach<T>(p: Promise<AgentResponse<T>>, url: string): Promise<AgentResponse<T>> {
+  /** A call made while authorizing: its failure answers by class only (appliance-address.ts). */
+  async function contact<T>(url: string, path: string, opts: AgentCallOptions): Promise<AgentResponse<T>> {
     try {
-      return await p;
+      return await callAgent<T>(url, path, { ...opts, policy: policyNow() });
     } catch (err) {
-      if (err instanceof AgentUnreachable) {
-        throw new AppError({
-          code: 'unavailable',
-          message: `cannot reach the appliance at ${url}: ${err.message}`,
-        });
-      }
+      if (err instanceof AgentUnreachable) throw pairingFailure(err.reason);
       throw err;
     }
   }
+
+  /**
+   * The URL the agent is told the manager has: the configured base URL, or the request's origin
+   * when its Host is one the admin listed in allowed_hosts; otherwise none (an agent started
+   * with `--manager <url>` then refuses, and the answer says to set base_url). Never a Host
+   * header nobody vouched for.
+   */
+  function managerUrlOf(request: FastifyRequest): string | null {
+    return request.server.baseUrl?.() ?? request.server.linkOrigin?.(request) ?? null;
+  }
+
+  /** A type an agent reported, for messages: a known one, never the remote text itself. */
+  const typeText = (t: unknown) => normalizeApplianceType(String(t)) ?? 'different type';
 
   async function event(
     d: Db,
@@ -228,6 +254,7 @@ export function createFleetService(deps: FleetServiceDeps) {
       if (!type)
         throw badField('body.type', 'must be a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)');
       const url = checkUrl(input.url);
+      await checkApplianceAddress(url, policyNow());
       if (input.haproxy_password && type !== 'tiscale-hub') {
         throw badField('body.haproxy_password', 'is a hub setting; only tiscale-hub appliances take it');
       }
@@ -371,21 +398,17 @@ export function createFleetService(deps: FleetServiceDeps) {
           errors: [{ field: 'path.id', message: 'is an a1000; use PUT with {"token": ...}' }],
         });
       }
-      const hello = await reach(
-        callAgent<{ uuid?: string; type?: string; release?: string }>(row.url, 'agent/v1/hello', {
-          timeoutMs: 5000,
-        }),
+      const hello = await contact<{ uuid?: string; type?: string; release?: string }>(
         row.url,
+        'agent/v1/hello',
+        { timeoutMs: 5000 },
       );
       if (hello.status !== 200 || typeof hello.body?.uuid !== 'string') {
-        throw new AppError({
-          code: 'unavailable',
-          message: `the appliance at ${row.url} is not a Steward agent (${agentErrorText(hello)})`,
-        });
+        throw pairingFailure('not_a_steward_agent');
       }
       if (hello.body.type !== row.type) {
         throw conflict(
-          `the agent at ${row.url} is a ${String(hello.body.type)}, but this appliance was added as ${row.type}`,
+          `the agent at ${row.url} is a ${typeText(hello.body.type)}, but this appliance was added as ${row.type}`,
         );
       }
       if (row.uuid && row.authorized && row.uuid !== hello.body.uuid) {
@@ -393,27 +416,19 @@ export function createFleetService(deps: FleetServiceDeps) {
           `the agent at ${row.url} is not the one this appliance was paired with (uuid changed)`,
         );
       }
-      const managerUrl = request.server.baseUrl?.() ?? `${request.protocol}://${request.host}`;
-      const pairBody = await deps.managerKey.pairingRequest(hello.body.uuid, managerUrl);
-      const paired = await reach(
-        callAgent<{ token?: string; identity?: { uuid: string; hostname: string; release: string } }>(
-          row.url,
-          'agent/v1/pair',
-          {
-            method: 'POST',
-            body: pairBody,
-            // Same certificate as the hello: a different machine cannot slip in between the two calls.
-            pinnedCert: hello.peerCert,
-          },
-        ),
-        row.url,
-      );
-      if (paired.status === 403) throw conflict(`the appliance refused to pair: ${agentErrorText(paired)}`);
+      const pairBody = await deps.managerKey.pairingRequest(hello.body.uuid, managerUrlOf(request));
+      const paired = await contact<{
+        token?: string;
+        identity?: { uuid: string; hostname: string; release: string };
+      }>(row.url, 'agent/v1/pair', {
+        method: 'POST',
+        body: pairBody,
+        // Same certificate as the hello: a different machine cannot slip in between the two calls.
+        pinnedCert: hello.peerCert,
+      });
+      if (paired.status === 403) throw refusedToPair();
       if (paired.status !== 200 || !paired.body?.token || !paired.body.identity) {
-        throw new AppError({
-          code: 'unavailable',
-          message: `pairing with ${row.url} failed: ${agentErrorText(paired)}`,
-        });
+        throw pairingFailure('not_a_steward_agent');
       }
       return markAuthorized(request, row, {
         uuid: paired.body.identity.uuid,
@@ -442,42 +457,31 @@ export function createFleetService(deps: FleetServiceDeps) {
           parsed.ok ? 'is not an appliance token (it starts with stwa)' : parsed.reason,
         );
       }
-      const res = await reach(
-        callAgent<{ uuid?: string; type?: string; hostname?: string; release?: string }>(
-          row.url,
-          'agent/v1/identity',
-          {
-            token,
-            timeoutMs: 5000,
-          },
-        ),
+      const res = await contact<{ uuid?: string; type?: string; hostname?: string; release?: string }>(
         row.url,
+        'agent/v1/identity',
+        { token, timeoutMs: 5000 },
       );
-      if (res.status === 401) throw badField('body.token', 'was refused by the appliance');
       if (res.status !== 200 || typeof res.body?.uuid !== 'string') {
-        throw new AppError({
-          code: 'unavailable',
-          message: `the appliance at ${row.url} answered oddly: ${agentErrorText(res)}`,
-        });
+        // A 401 from something that is not an agent would otherwise tell it apart from other answers.
+        if (res.status === 401 && (res.body as { code?: unknown } | null)?.code === 'invalid_token')
+          throw badField('body.token', 'was refused by the appliance');
+        throw pairingFailure('not_a_steward_agent');
       }
       if (res.body.type !== row.type) {
         throw conflict(
-          `the agent at ${row.url} is a ${String(res.body.type)}, but this appliance was added as ${row.type}`,
+          `the agent at ${row.url} is a ${typeText(res.body.type)}, but this appliance was added as ${row.type}`,
         );
       }
       // Pair too, with the token as credential: the agent pins this manager's key, which it
       // needs to verify upgrade packages the manager countersigns.
-      const managerUrl = request.server.baseUrl?.() ?? `${request.protocol}://${request.host}`;
-      const paired = await reach(
-        callAgent(row.url, 'agent/v1/pair', {
-          method: 'POST',
-          token,
-          body: await deps.managerKey.pairingRequest(res.body.uuid, managerUrl),
-          pinnedCert: res.peerCert,
-        }),
-        row.url,
-      );
-      if (paired.status !== 200) throw conflict(`the appliance refused to pair: ${agentErrorText(paired)}`);
+      const paired = await contact(row.url, 'agent/v1/pair', {
+        method: 'POST',
+        token,
+        body: await deps.managerKey.pairingRequest(res.body.uuid, managerUrlOf(request)),
+        pinnedCert: res.peerCert,
+      });
+      if (paired.status !== 200) throw refusedToPair();
       return markAuthorized(request, row, {
         uuid: res.body.uuid,
         hostname: res.body.hostname ?? null,
@@ -533,7 +537,10 @@ export function createFleetService(deps: FleetServiceDeps) {
 export type FleetService = ReturnType<typeof createFleetService>;
 
 /** The repository, the manager's key store and the fleet service, wired the one way they go together. */
-export function createFleetCore(ctx: Pick<ModuleContext, 'db' | 'audit' | 'clock' | 'secrets'>) {
+export function createFleetCore(
+  ctx: Pick<ModuleContext, 'db' | 'audit' | 'clock' | 'secrets'>,
+  appliancePolicy: () => AddressPolicy = () => DEFAULT_APPLIANCE_POLICY,
+) {
   const repo = createFleetRepo(ctx.db);
   const managerKey = createManagerKeyStore(ctx.db, ctx.secrets);
   const fleet = createFleetService({
@@ -542,6 +549,7 @@ export function createFleetCore(ctx: Pick<ModuleContext, 'db' | 'audit' | 'clock
     clock: ctx.clock,
     secrets: ctx.secrets,
     managerKey,
+    appliancePolicy,
   });
   return { repo, managerKey, fleet };
 }

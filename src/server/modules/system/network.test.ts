@@ -6,6 +6,7 @@ import Fastify from 'fastify';
 import { generate } from 'selfsigned';
 import { describe, expect, it } from 'vitest';
 import { registerErrorHandling } from '../../http/errors.js';
+import { DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
 import {
   hostOf,
   installHostCheck,
@@ -16,8 +17,14 @@ import {
   reloadTls,
 } from './network.js';
 
+const policies = {
+  appliancePolicy: DEFAULT_APPLIANCE_POLICY,
+  defaultAppliancePolicy: DEFAULT_APPLIANCE_POLICY,
+};
+
 describe('allowed hosts', () => {
   const state: NetworkState = {
+    ...policies,
     baseUrl: 'https://c1000.example.com',
     allowedHosts: parseAllowedHosts('worker1.example.com\n*.corp.example\n192.0.2.7\n[2001:db8::1]'),
   };
@@ -41,7 +48,9 @@ describe('allowed hosts', () => {
   });
 
   it('an empty list allows everything', () => {
-    expect(isHostAllowed({ baseUrl: undefined, allowedHosts: [] }, 'anything.example')).toBe(true);
+    expect(isHostAllowed({ ...policies, baseUrl: undefined, allowedHosts: [] }, 'anything.example')).toBe(
+      true,
+    );
   });
 
   it('parses host headers', () => {
@@ -58,7 +67,7 @@ describe('allowed hosts', () => {
   it('the root hook answers 400 to a foreign Host and takes changes at once', async () => {
     const app = Fastify();
     registerErrorHandling(app);
-    const live: NetworkState = { baseUrl: undefined, allowedHosts: [] };
+    const live: NetworkState = { ...policies, baseUrl: undefined, allowedHosts: [] };
     installHostCheck(app, live);
     app.get('/x', async () => ({ ok: true }));
     expect((await app.inject({ url: '/x', headers: { host: 'evil.example.com' } })).statusCode).toBe(200);

@@ -1,5 +1,6 @@
 // Network settings that take effect in the running process: the base URL for absolute links,
-// the Host allow-list (checked on every request by a root-level hook), and the served TLS
+// the Host allow-list (checked on every request by a root-level hook), the networks appliances
+// may be called in (shared/address-policy.ts, checked by the fleet's agent client), and the served TLS
 // certificate (installed from uploaded files, or reset to a self-signed one, then reloaded
 // into the running https server without a restart).
 
@@ -7,8 +8,9 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { generate } from 'selfsigned';
+import { type AddressPolicy, createAddressPolicy, parseNetworks } from '../../shared/address-policy.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import { atomicWrite } from './fs-util.js';
 import { resolveUploadedFile } from './upload.js';
@@ -16,6 +18,17 @@ import { resolveUploadedFile } from './upload.js';
 export interface NetworkState {
   baseUrl: string | undefined;
   allowedHosts: string[];
+  /** Where appliances may be called: the setting, else STEWARD_APPLIANCE_NETWORKS, else the default. */
+  appliancePolicy: AddressPolicy;
+  /** The policy when the setting is empty (from the server configuration). */
+  defaultAppliancePolicy: AddressPolicy;
+}
+
+/** The appliance_networks setting (addresses and networks, one per line or comma-separated). */
+export function parseApplianceNetworks(raw: string, fallback: AddressPolicy): AddressPolicy {
+  const { networks, problems } = parseNetworks(raw);
+  if (problems.length > 0) throw badField('body.appliance_networks', problems.join('; '));
+  return networks.length === 0 ? fallback : createAddressPolicy(networks);
 }
 
 const HOST_RE = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -90,8 +103,25 @@ export function isHostAllowed(state: NetworkState, header: string | undefined): 
   return state.allowedHosts.some((a) => (a.startsWith('*.') ? host.endsWith(a.slice(1)) : a === host));
 }
 
+/**
+ * The origin to build absolute links from when no base URL is set: the request's own, only when
+ * its Host is one the admin listed in allowed_hosts (loopback's free pass does not count).
+ * Otherwise undefined, and links are relative: a Host header nobody vouched for never ends up in
+ * a `next` link, a `Link` header or the URL an agent is told to trust.
+ */
+export function listedOrigin(state: NetworkState, request: FastifyRequest): string | undefined {
+  if (state.allowedHosts.length === 0) return undefined;
+  const host = hostOf(request.headers.host);
+  if (host === undefined) return undefined;
+  const listed = state.allowedHosts.some((a) =>
+    a.startsWith('*.') ? host.endsWith(a.slice(1)) : a === host,
+  );
+  return listed ? `${request.protocol}://${request.host}` : undefined;
+}
+
 /** Installs the Host check on the root instance (hooks in a plugin would only cover its routes). */
 export function installHostCheck(app: FastifyInstance, state: NetworkState) {
+  app.decorate('linkOrigin', (request: FastifyRequest) => listedOrigin(state, request));
   app.addHook('onRequest', (request, _reply, done) => {
     if (isHostAllowed(state, request.headers.host)) return done();
     done(

@@ -8,6 +8,7 @@ import {
   type NetworkState,
   normaliseBaseUrl,
   parseAllowedHosts,
+  parseApplianceNetworks,
   reloadTls,
   selfSignedPair,
   type TlsFiles,
@@ -62,6 +63,7 @@ export function createSectionHooks(deps: HookDeps): Record<string, SectionHooks>
       async prepare(next, _prev, patch) {
         next.base_url = normaliseBaseUrl(String(next.base_url ?? ''));
         parseAllowedHosts(String(next.allowed_hosts ?? ''));
+        parseApplianceNetworks(String(next.appliance_networks ?? ''), deps.network.defaultAppliancePolicy);
         const wantsCert = Boolean(patch.certificate_path || patch.certificate_key_path);
         if (wantsCert && patch.reset_ssl === true) {
           throw badField('body.reset_ssl', 'send either reset_ssl or a certificate, not both');
@@ -97,6 +99,10 @@ export function createSectionHooks(deps: HookDeps): Record<string, SectionHooks>
       apply(value) {
         deps.network.baseUrl = value.base_url ? String(value.base_url) : undefined;
         deps.network.allowedHosts = parseAllowedHosts(String(value.allowed_hosts ?? ''));
+        deps.network.appliancePolicy = parseApplianceNetworks(
+          String(value.appliance_networks ?? ''),
+          deps.network.defaultAppliancePolicy,
+        );
         if (pendingPair) {
           const pair = pendingPair;
           pendingPair = undefined;

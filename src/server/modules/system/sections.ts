@@ -48,11 +48,21 @@ export const SECTIONS: readonly SectionDef[] = [
       '`base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the ' +
       'Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded ' +
       'through `/api/v1/system/upload/` (the key must match the certificate); the new certificate is served ' +
-      'without a restart. `reset_ssl: true` goes back to a self-signed certificate.',
+      'without a restart. `reset_ssl: true` goes back to a self-signed certificate. Without `base_url`, list links ' +
+      '(`next`, `Link`) are absolute only for a Host listed in `allowed_hosts`, path-only otherwise. ' +
+      '`appliance_networks` lists the IP addresses and networks (CIDR) the manager may call appliances in; ' +
+      'empty means STEWARD_APPLIANCE_NETWORKS, or by default loopback, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 ' +
+      'and fc00::/7. Link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, ' +
+      'fd00:ec2::254, ...) are refused unless an entry inside them is listed (see docs/fleet.md).',
     body: StrictObject({
       base_url: Str('Application URL, e.g. `https://c1000.example.com` (a bare host means https)', 300),
       allowed_hosts: Str(
         'Allowed Host names or IP addresses, separated by `\\n`; `*.example.com` matches subdomains',
+        10000,
+      ),
+      appliance_networks: Str(
+        'IP addresses and CIDR networks the manager may call appliances in, separated by `\\n` or commas; ' +
+          'empty: STEWARD_APPLIANCE_NETWORKS or the default (loopback and private ranges)',
         10000,
       ),
       certificate_path: Str('An uploaded certificate (PEM): `<flowIdentifier>.<flowFilename>`', 400),
@@ -62,6 +72,7 @@ export const SECTIONS: readonly SectionDef[] = [
     defaults: {
       base_url: '',
       allowed_hosts: '',
+      appliance_networks: '',
       certificate_path: '',
       certificate_key_path: '',
       certificate_subject: '',

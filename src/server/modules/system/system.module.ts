@@ -9,6 +9,7 @@ import { certificatePaths } from '../../tls.js';
 import { VERSION } from '../../version.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import './system.tables.js';
+import { DEFAULT_APPLIANCE_POLICY, policyFromText } from '../../shared/address-policy.js';
 import { type Alerts, createAlerts } from './alerts.js';
 import { createApplyHook } from './apply-hook.js';
 import { backupRoutes } from './backup.routes.js';
@@ -51,6 +52,8 @@ export interface SystemModuleOptions {
   syslogTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /** The manager's package store (the fleet module's), read for the manager's own updates. */
   packageStore?: () => PackageStoreReader | undefined;
+  /** STEWARD_APPLIANCE_NETWORKS: the appliance networks while the setting is empty (default: built in). */
+  applianceNetworks?: string | undefined;
 }
 
 export interface SystemModule extends StewardModule {
@@ -77,7 +80,15 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
   // The files main.ts serves (tls.ts), so an installed certificate also survives a restart.
   const certPaths = certificatePaths(ctx.dataDir);
   const tlsFiles: TlsFiles = { certPath: certPaths.cert, keyPath: certPaths.key };
-  const network: NetworkState = { baseUrl: undefined, allowedHosts: [] };
+  const defaultAppliancePolicy = opts.applianceNetworks
+    ? policyFromText(opts.applianceNetworks)
+    : DEFAULT_APPLIANCE_POLICY;
+  const network: NetworkState = {
+    baseUrl: undefined,
+    allowedHosts: [],
+    appliancePolicy: defaultAppliancePolicy,
+    defaultAppliancePolicy,
+  };
   const limits: UploadLimits = {
     maxFileBytes: opts.uploadLimits?.maxFileBytes ?? 4 * 1024 ** 3,
     maxChunkBytes: opts.uploadLimits?.maxChunkBytes ?? 64 * 1024 ** 2,
