@@ -10,7 +10,8 @@ import { createFleetCore, type FleetService } from './fleet.service.js';
 import { createHealthJob, type HealthJob } from './health.job.js';
 import { licensingRoutes } from './licensing.routes.js';
 import { createLicensingService } from './licensing.service.js';
-import { upgradesRoutes } from './upgrades.routes.js';
+import { createPackageDownloads, type PackageDownloads } from './package-downloads.js';
+import { MAX_PACKAGE_BYTES, upgradesRoutes } from './upgrades.routes.js';
 import { createUpgradeService, type UpgradeService } from './upgrades.service.js';
 
 export const DEFAULT_HEALTH_INTERVAL_MS = 10_000;
@@ -20,6 +21,7 @@ export interface FleetModule extends StewardModule {
   config: ConfigService;
   health: HealthJob;
   upgrades: UpgradeService;
+  downloads: PackageDownloads;
 }
 
 export interface FleetModuleOptions {
@@ -54,6 +56,15 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     dataDir: ctx.dataDir,
     pollMs: ctx.jobIntervals?.fleetUpgradePoll,
   });
+  const downloads = createPackageDownloads({
+    db: ctx.db,
+    settings: ctx.settings,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    upgrades,
+    dataDir: ctx.dataDir,
+    maxBytes: MAX_PACKAGE_BYTES,
+  });
   const licensing = createLicensingService({
     repo,
     fleet,
@@ -76,10 +87,11 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     config,
     health,
     upgrades,
+    downloads,
     routes: async (app: FastifyInstance) => {
       await app.register(fleetRoutes({ fleet, connectors }));
       await app.register(configRoutes(config));
-      await app.register(upgradesRoutes(upgrades, ctx.audit));
+      await app.register(upgradesRoutes(upgrades, downloads, ctx.audit));
       await app.register(licensingRoutes(licensing));
     },
     start() {
@@ -89,6 +101,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
       await health.stop();
       await config.settle();
       await upgrades.settle(true);
+      await downloads.settle();
     },
   };
 }

@@ -132,3 +132,25 @@ declare module '../../db/schema.js' {
 declare module '../../db/schema.js' {
   interface Database {}
 }
+
+/** Downloads from the package repository (migration 0360). */
+export interface FleetPackageDownloadsTable {
+  id: Generated<number>;
+  type: string;
+  version: string;
+  /** downloading, verifying, done or error */
+  status: Defaulted<string>;
+  received: Defaulted<number>;
+  total: Defaulted<number>;
+  error: string | null;
+  started_by: string | null;
+  started: ColumnType<Date, Date | string | undefined, never>;
+  heartbeat: Defaulted<Date | string>;
+  finished: Timestamp | null;
+}
+
+declare module '../../db/schema.js' {
+  interface Database {
+    fleet_package_downloads: FleetPackageDownloadsTable;
+  }
+}
