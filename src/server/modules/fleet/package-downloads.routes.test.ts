@@ -208,7 +208,12 @@ describe('package repository', () => {
     expect(storeFiles()).toEqual([join('tiscale-worker', '3.4.0.stwpkg')]);
     const after = await list();
     expect(after.bins).toContainEqual(
-      expect.objectContaining({ type: 'tiscale-worker', version: '3.4.0', stored: true, in_repository: true }),
+      expect.objectContaining({
+        type: 'tiscale-worker',
+        version: '3.4.0',
+        stored: true,
+        in_repository: true,
+      }),
     );
     const added = await auditOf('package.added');
     expect(added.some((a) => a.summary.includes('downloaded from the package repository'))).toBe(true);
@@ -220,11 +225,9 @@ describe('package repository', () => {
   });
 
   it('refuses a package whose signature does not verify, storing nothing', async () => {
-    const pkg = publisher.build(
-      { type: 'tiscale-worker', version: '3.5.0', requires: '3.0.0' },
-      'exit 0',
-      { badSignature: true },
-    );
+    const pkg = publisher.build({ type: 'tiscale-worker', version: '3.5.0', requires: '3.0.0' }, 'exit 0', {
+      badSignature: true,
+    });
     const e = entryOf('tiscale-worker', '3.5.0', pkg);
     serveIndex([e]);
     servePackage(e, pkg);
