@@ -1,6 +1,9 @@
 // The fleet module: appliance registry and authorization, health polling, activities,
 // configuration groups (standard and hub), individual Analyze configuration, connectors.
 import type { FastifyInstance } from 'fastify';
+import { createDestinationsRepo } from '../destinations/destinations.repo.js';
+import { destinationsRoutes } from '../destinations/destinations.routes.js';
+import { createDestinationsService } from '../destinations/destinations.service.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import { configRoutes } from './config.routes.js';
 import { type ConfigService, createConfigService } from './config.service.js';
@@ -39,12 +42,22 @@ export interface FleetModuleOptions {
 
 export function createFleetModule(ctx: ModuleContext, options: FleetModuleOptions = {}): FleetModule {
   const { repo, managerKey, fleet } = createFleetCore(ctx);
+  // Destination lists live in their own module folder; groups reference them by name, so the
+  // two services are handed to each other here (lists -> snapshot; groups -> out of sync).
+  const destinationsRepo = createDestinationsRepo(ctx.db);
   const config = createConfigService({
     repo,
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,
     secrets: ctx.secrets,
+    destinationLists: destinationsRepo,
+  });
+  const destinations = createDestinationsService({
+    repo: destinationsRepo,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    groups: config,
   });
   const connectors = createConnectorsService({ fleet, audit: ctx.audit, db: ctx.db });
   const upgrades = createUpgradeService({
@@ -91,6 +104,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     routes: async (app: FastifyInstance) => {
       await app.register(fleetRoutes({ fleet, connectors }));
       await app.register(configRoutes(config));
+      await app.register(destinationsRoutes(destinations));
       await app.register(upgradesRoutes(upgrades, downloads, ctx.audit));
       await app.register(licensingRoutes(licensing));
     },

@@ -74,6 +74,12 @@ export interface ConfigRevisionsTable {
   content: Json<Record<string, unknown>>;
   created: ColumnType<Date, Date | string | undefined, never>;
   created_by: string | null;
+  /** Entries of the destination lists the content referenced, by list name (migration 0361). */
+  destination_lists: JSONColumnType<
+    Record<string, string[]> | null,
+    string | null | undefined,
+    string | null
+  >;
 }
 
 export interface FleetEventsTable {
