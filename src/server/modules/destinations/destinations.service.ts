@@ -21,6 +21,7 @@ export interface DestinationsDeps {
   /** The configuration groups' side (config service). */
   groups: {
     groupsUsingList(name: string, d: Db): Promise<string[]>;
+    lockGroupsUsingList(trx: Db, name: string): Promise<void>;
     listChanged(trx: Db, name: string, by: string | null): Promise<string[]>;
   };
 }
@@ -96,6 +97,17 @@ export function createDestinationsService(deps: DestinationsDeps) {
     const l = await repo.get(id, d, lock);
     if (!l) throw notFound(`destination list ${id}`);
     return l;
+  }
+
+  /**
+   * Locks for a change to a list's entries: the groups that use it first, then the list, the
+   * same order a group save takes (group, then the lists it names), so the two cannot deadlock
+   * and a save never computes its revision from a group a list change is bumping.
+   */
+  async function lockForEntries(id: number, trx: Db): Promise<ListRow> {
+    const before = await mustList(id, trx);
+    await groups.lockGroupsUsingList(trx, before.name);
+    return mustList(id, trx, true);
   }
 
   async function nameFree(name: string, d: Db, except?: number) {
@@ -221,7 +233,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
     ) {
       const values = normalizeEntries(input.entries);
       return db.transaction().execute(async (trx) => {
-        const l = await mustList(id, trx, true);
+        const l = await lockForEntries(id, trx);
         const present = new Set((await repo.entriesByValue(l.id, values, trx)).map((e) => e.value));
         const dup = values.flatMap((v) =>
           present.has(v)
@@ -272,7 +284,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
       input: { entries?: string[]; entryId?: number },
     ) {
       return db.transaction().execute(async (trx) => {
-        const l = await mustList(id, trx, true);
+        const l = await lockForEntries(id, trx);
         let rows: EntryRow[];
         if (input.entryId !== undefined) {
           const row = await repo.entry(l.id, input.entryId, trx);

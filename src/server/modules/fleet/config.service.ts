@@ -81,8 +81,13 @@ export function createConfigService(deps: ConfigServiceDeps) {
   const rollout = createRollout({ repo, fleet, audit, clock, secrets, concurrency: deps.rolloutConcurrency });
   const { startApply } = rollout;
 
-  async function mustGroup(name: string, d: Db = db, kind?: 'standard' | 'hub'): Promise<GroupRow> {
-    const g = await repo.getGroup(name, d);
+  async function mustGroup(
+    name: string,
+    d: Db = db,
+    kind?: 'standard' | 'hub',
+    lock = false,
+  ): Promise<GroupRow> {
+    const g = await repo.getGroup(name, d, lock);
     if (!g || (kind && g.kind !== kind)) throw notFound(kind === 'hub' ? 'hub group' : 'configuration group');
     return g;
   }
@@ -249,7 +254,8 @@ export function createConfigService(deps: ConfigServiceDeps) {
   ) {
     if (input.content) assertValidContent(input.content);
     return db.transaction().execute(async (trx) => {
-      const g = await mustGroup(name, trx, kind);
+      // Locked first, then (for list references) the lists: the order a list change takes too.
+      const g = await mustGroup(name, trx, kind, true);
       let revision = g.revision;
       if (input.content) {
         const next = mergeContent(g.content ?? {}, input.content, mode, secrets);
@@ -341,6 +347,11 @@ export function createConfigService(deps: ConfigServiceDeps) {
      * `changes_awaiting_apply`, so diff and apply show and send the change. 409 naming the group
      * when the entries would no longer fit a field. Returns the groups' names.
      */
+    /** Locks the groups that use the list; a list change does this before it locks the list. */
+    async lockGroupsUsingList(trx: Db, name: string): Promise<void> {
+      await repo.groupsUsingList(name, trx, true);
+    },
+
     async listChanged(trx: Db, name: string, by: string | null): Promise<string[]> {
       const groups = await repo.groupsUsingList(name, trx, true);
       for (const g of groups) {

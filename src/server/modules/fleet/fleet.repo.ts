@@ -178,8 +178,10 @@ export function createFleetRepo(db: Kysely<Database>) {
         .where('id', 'in', ids)
         .execute();
     },
-    async getGroup(name: string, d: Db = db): Promise<GroupRow | undefined> {
-      return d.selectFrom('config_groups').selectAll().where('name', '=', name).executeTakeFirst();
+    async getGroup(name: string, d: Db = db, lock = false): Promise<GroupRow | undefined> {
+      let q = d.selectFrom('config_groups').selectAll().where('name', '=', name);
+      if (lock) q = q.forUpdate();
+      return q.executeTakeFirst();
     },
     async getGroupById(id: number, d: Db = db): Promise<GroupRow | undefined> {
       return d.selectFrom('config_groups').selectAll().where('id', '=', id).executeTakeFirst();
