@@ -4,9 +4,10 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPublisher } from '../../../../test/helpers/agent-package.js';
+import { createPublisher, multipartFile } from '../../../../test/helpers/agent-package.js';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
 
 let t: TestContext;
@@ -307,6 +308,28 @@ describe('package repository', () => {
     const res = await download('router', '1.0.0');
     expect(res.statusCode).toBe(400);
     expect(res.json().errors[0].field).toBe('path.appliance_type');
+  });
+
+  it('an upload whose audit record cannot be written leaves no file in the store', async () => {
+    const pkg = publisher.build({ type: 'tiscale-hub', version: '1.2.3', requires: '1.0.0' }, 'exit 0');
+    const before = storeFiles();
+    await sql`ALTER TABLE audit_log ADD CONSTRAINT audit_blocked CHECK (action = 'never') NOT VALID`.execute(
+      t.db,
+    );
+    try {
+      const form = multipartFile('file', 'hub.stwpkg', pkg);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/package-management/upload/',
+        headers: { ...admin, ...form.headers },
+        payload: form.payload,
+      });
+      expect(res.statusCode).toBe(503);
+    } finally {
+      await sql`ALTER TABLE audit_log DROP CONSTRAINT audit_blocked`.execute(t.db);
+    }
+    expect(await storedRows('tiscale-hub', '1.2.3')).toEqual([]);
+    expect(storeFiles()).toEqual(before);
   });
 
   it('reports a repository that is down', async () => {
