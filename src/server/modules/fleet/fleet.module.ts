@@ -115,7 +115,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
       await health.stop();
       await config.settle();
       await upgrades.settle(true);
-      await downloads.settle();
+      await downloads.settle(true);
     },
   };
 }

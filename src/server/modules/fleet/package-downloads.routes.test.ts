@@ -19,6 +19,8 @@ let fingerprint: string;
 let publisher: ReturnType<typeof createPublisher>;
 /** What the repository serves: path -> status and body. */
 const served = new Map<string, { status: number; body: Buffer | string }>();
+/** Paths whose body is sent without ever ending the response. */
+const stalled = new Set<string>();
 
 const LIST = '/api/v1/package-management/';
 const REPOSITORY = '/api/v1/package-management/repository/';
@@ -116,7 +118,8 @@ beforeAll(async () => {
   server = createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
     const hit = served.get(req.url ?? '');
     res.statusCode = hit?.status ?? 404;
-    res.end(hit?.body ?? 'not here');
+    if (stalled.has(req.url ?? '')) res.write(hit?.body ?? '');
+    else res.end(hit?.body ?? 'not here');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   repoUrl = `https://127.0.0.1:${(server.address() as { port: number }).port}/repo/`;
@@ -330,6 +333,50 @@ describe('package repository', () => {
     }
     expect(await storedRows('tiscale-hub', '1.2.3')).toEqual([]);
     expect(storeFiles()).toEqual(before);
+  });
+
+  it('a shutdown cuts off a stalled download at once and records why', async () => {
+    const t2 = await createTestContext();
+    const admin2 = await t2.adminHeaders();
+    const p2 = createPublisher(t2.dataDir);
+    const pkg = p2.build({ type: 'tiscale-worker', version: '6.0.0', requires: '1.0.0' }, 'exit 0');
+    const e = entryOf('tiscale-worker', '6.0.0', pkg, 'stall.stwpkg');
+    serveIndex([e]);
+    // Half the package, then nothing: the socket stays open (an idle timeout would take 30 s).
+    served.set('/repo/stall.stwpkg', { status: 200, body: pkg.subarray(0, 10) });
+    stalled.add('/repo/stall.stwpkg');
+    try {
+      const set = await t2.app.inject({
+        method: 'PUT',
+        url: REPOSITORY,
+        headers: admin2,
+        payload: { url: repoUrl, ca_pem: caPem },
+      });
+      expect(set.statusCode, set.body).toBe(200);
+      const res = await t2.app.inject({
+        method: 'POST',
+        url: '/api/v1/package-management/tiscale-worker/6.0.0/',
+        headers: admin2,
+        payload: {},
+      });
+      expect(res.statusCode, res.body).toBe(202);
+      await new Promise((r) => setTimeout(r, 700));
+      const started = Date.now();
+      await t2.app.close();
+      expect(Date.now() - started).toBeLessThan(5000);
+      const row = await t2.db
+        .selectFrom('fleet_package_downloads')
+        .selectAll()
+        .where('version', '=', '6.0.0')
+        .executeTakeFirstOrThrow();
+      expect(row.status).toBe('error');
+      expect(row.finished).not.toBeNull();
+      expect(existsSync(join(t2.dataDir, 'packages', 'tiscale-worker'))).toBe(true);
+      expect(readdirSync(join(t2.dataDir, 'packages', 'tiscale-worker'))).toEqual([]);
+    } finally {
+      stalled.delete('/repo/stall.stwpkg');
+      await t2.close().catch(() => undefined);
+    }
   });
 
   it('reports a repository that is down', async () => {

@@ -46,6 +46,10 @@ export interface PackageDownloadsDeps {
   timeoutMs?: number;
 }
 
+/** Longest a whole download may take (a repository trickling bytes never times out otherwise). */
+const DOWNLOAD_DEADLINE_MS = 30 * 60 * 1000;
+/** How long the list waits for the index: a GET should not hang on a dead repository. */
+const LIST_TIMEOUT_MS = 10_000;
 /** A running download whose heartbeat is older than this was cut off (a manager restart). */
 const STALE_MS = 2 * 60 * 1000;
 const PROGRESS_EVERY_MS = 500;
@@ -64,6 +68,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
   const storeDir = join(deps.dataDir, 'packages');
   const timeoutMs = deps.timeoutMs ?? 30_000;
   const inflight = new Set<Promise<void>>();
+  const stopping = new AbortController();
 
   const repository = () =>
     deps.settings.get<RepositorySettings>(REPOSITORY_SETTINGS_KEY, { ...REPOSITORY_DEFAULTS });
@@ -108,7 +113,10 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
   ): Promise<{ entries: IndexEntry[]; reason: string | null }> {
     if (!settings.url) return { entries: [], reason: NO_REPOSITORY };
     try {
-      return { entries: await fetchIndex(settings, { timeoutMs }), reason: null };
+      return {
+        entries: await fetchIndex(settings, { timeoutMs: Math.min(timeoutMs, LIST_TIMEOUT_MS) }),
+        reason: null,
+      };
     } catch (err) {
       return {
         entries: [],
@@ -158,7 +166,11 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
     };
     let error: string | null = null;
     try {
-      await downloadPackage(settings, entry, tmp, { timeoutMs, onProgress: progress });
+      await downloadPackage(settings, entry, tmp, {
+        timeoutMs,
+        onProgress: progress,
+        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(DOWNLOAD_DEADLINE_MS)]),
+      });
       await db
         .updateTable('fleet_package_downloads')
         .set({ status: 'verifying', received: entry.size, heartbeat: clock.now() })
@@ -208,7 +220,9 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
   }
 
   return {
-    async settle() {
+    /** Waits for downloads; with `abort` (shutdown), cuts them off first (recorded as errors). */
+    async settle(abort = false) {
+      if (abort) stopping.abort();
       while (inflight.size > 0) await Promise.all([...inflight]);
     },
 

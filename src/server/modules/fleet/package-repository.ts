@@ -65,6 +65,8 @@ function describe(err: unknown): string {
       return 'the repository closed the connection';
     case 'ETIMEDOUT':
       return 'the repository did not answer in time';
+    case 'ABORT_ERR':
+      return 'stopped: the manager is shutting down or the download took too long';
     case undefined:
       return 'the repository could not be reached';
     default:
@@ -74,13 +76,19 @@ function describe(err: unknown): string {
   }
 }
 
-function get(settings: RepositorySettings, url: URL, timeoutMs: number): Promise<IncomingMessage> {
+function get(
+  settings: RepositorySettings,
+  url: URL,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<IncomingMessage> {
   const pin = settings.fingerprint_sha256 ? normalizeFingerprint(settings.fingerprint_sha256) : '';
   return new Promise((resolve, reject) => {
     const req = https.request(url, {
       method: 'GET',
       agent: false,
       timeout: timeoutMs,
+      ...(signal ? { signal } : {}),
       ...(settings.ca_pem ? { ca: settings.ca_pem } : {}),
       // A pinned fingerprint replaces the chain check (a self-signed mirror); with a CA as well,
       // both must hold.
@@ -186,9 +194,9 @@ export async function downloadPackage(
   settings: RepositorySettings,
   entry: IndexEntry,
   path: string,
-  opts: { timeoutMs: number; onProgress: (received: number) => void },
+  opts: { timeoutMs: number; onProgress: (received: number) => void; signal?: AbortSignal },
 ): Promise<void> {
-  const res = await get(settings, under(settings, entry.file), opts.timeoutMs);
+  const res = await get(settings, under(settings, entry.file), opts.timeoutMs, opts.signal);
   const hash = createHash('sha256');
   let received = 0;
   await new Promise<void>((resolve, reject) => {
@@ -213,8 +221,15 @@ export async function downloadPackage(
         out.once('drain', () => res.resume());
       }
     });
+    let ended = false;
     res.on('end', () => {
+      ended = true;
       out.end(() => resolve());
+    });
+    // A connection cut mid-body (an abort, a reset) may close without 'end' or 'error'.
+    res.on('close', () => {
+      if (!ended)
+        fail(new RepositoryError('the repository closed the connection before the end of the package'));
     });
   });
   if (received !== entry.size)
