@@ -2,6 +2,7 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import { sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { likePattern } from '../../http/pagination.js';
 import type { DestinationListEntriesTable, DestinationListsTable } from './destinations.tables.js';
 
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -13,8 +14,7 @@ export function createDestinationsRepo(db: Kysely<Database>) {
     db,
     async count(search: string | undefined, d: Db = db): Promise<number> {
       let q = d.selectFrom('destination_lists').select((eb) => eb.fn.countAll<number>().as('n'));
-      if (search)
-        q = q.where(sql<boolean>`lower(name) LIKE ${`%${search.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`}`);
+      if (search) q = q.where(sql<boolean>`lower(name) LIKE ${likePattern(search.toLowerCase())}`);
       return Number((await q.executeTakeFirstOrThrow()).n);
     },
     async page(limit: number, offset: number, search: string | undefined, d: Db = db) {
@@ -28,10 +28,7 @@ export function createDestinationsRepo(db: Kysely<Database>) {
             .select((e) => e.fn.countAll<number>().as('n'))
             .as('entry_count'),
         );
-      if (search)
-        q = q.where(
-          sql<boolean>`lower(l.name) LIKE ${`%${search.toLowerCase().replace(/[\\%_]/g, '\\$&')}%`}`,
-        );
+      if (search) q = q.where(sql<boolean>`lower(l.name) LIKE ${likePattern(search.toLowerCase())}`);
       return q.orderBy('l.name').orderBy('l.id').limit(limit).offset(offset).execute();
     },
     async get(id: number, d: Db = db, lock = false): Promise<ListRow | undefined> {

@@ -333,6 +333,27 @@ describe('package repository', () => {
     }
     expect(await storedRows('tiscale-hub', '1.2.3')).toEqual([]);
     expect(storeFiles()).toEqual(before);
+    // Uploaded when the audit works: its status is `done` though it was never downloaded.
+    const form = multipartFile('file', 'hub.stwpkg', pkg);
+    const ok = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/package-management/upload/',
+      headers: { ...admin, ...form.headers },
+      payload: form.payload,
+    });
+    expect(ok.statusCode, ok.body).toBe(201);
+    const status = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/package-management/hub/1.2.3/',
+      headers: admin,
+    });
+    expect(status.json()).toMatchObject({ type: 'tiscale-hub', status: 'done', received: pkg.length });
+    const none = await t.app.inject({
+      method: 'GET',
+      url: '/api/v1/package-management/hub/1.2.4/',
+      headers: admin,
+    });
+    expect(none.statusCode).toBe(404);
   });
 
   it('a shutdown cuts off a stalled download at once and records why', async () => {

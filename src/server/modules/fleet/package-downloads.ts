@@ -308,8 +308,27 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       if (!type)
         throw badField('path.appliance_type', 'must be a1000, tiscale-worker, tiscale-hub or manager');
       const row = await latestDownload(type, version);
-      if (!row) throw notFound(`download of ${type} ${version}`);
-      return { type, version, ...downloadOut(row) };
+      if (row) return { type, version, ...downloadOut(row) };
+      // Uploaded rather than downloaded: it is there all the same.
+      const stored = await db
+        .selectFrom('fleet_packages')
+        .select(['size', 'created'])
+        .where('type', '=', type)
+        .where('version', '=', version)
+        .executeTakeFirst();
+      if (!stored) throw notFound(`download of ${type} ${version}`);
+      const at = new Date(stored.created).toISOString();
+      const size = Number(stored.size);
+      return {
+        type,
+        version,
+        status: 'done',
+        received: size,
+        total: size,
+        error: null,
+        started: at,
+        finished: at,
+      };
     },
 
     /** Starts a download (202), or says the package is already in the store (200). */
