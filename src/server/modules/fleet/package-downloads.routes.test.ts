@@ -305,9 +305,25 @@ describe('package repository', () => {
     expect(JSON.stringify(out)).not.toContain(secret);
   });
 
-  it('answers 404 for a package the repository does not offer and 400 for an unknown type', async () => {
-    serveIndex([]);
+  it('answers 404 for a package the repository does not offer, 413 over the size limit, 400 for an unknown type', async () => {
+    serveIndex([
+      {
+        type: 'tiscale-worker',
+        version: '9.9.9',
+        file: 'huge.stwpkg',
+        size: 300 * 1024 * 1024,
+        sha256: 'aa'.repeat(32),
+        signature: 'AAAA',
+      },
+    ]);
     expect((await download('tiscale-worker', '8.8.8')).statusCode).toBe(404);
+    // Over the size limit (256 MiB, as an upload): refused before anything is fetched.
+    const huge = await download('tiscale-worker', '9.9.9');
+    expect(huge.statusCode).toBe(413);
+    expect(
+      (await t.db.selectFrom('fleet_package_downloads').selectAll().where('version', '=', '9.9.9').execute())
+        .length,
+    ).toBe(0);
     const res = await download('router', '1.0.0');
     expect(res.statusCode).toBe(400);
     expect(res.json().errors[0].field).toBe('path.appliance_type');
