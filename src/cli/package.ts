@@ -152,7 +152,10 @@ export function registerPackageCommand(program: Command): Command {
     pkg
       .command('list')
       .description('List the packages in the store')
-      .option('--json', 'print the same JSON as GET /api/v1/package-management/'),
+      .option(
+        '--json',
+        'print the store as JSON (GET /api/v1/package-management/ without the repository offers)',
+      ),
     CONFIG_KEYS,
   ).action(async (opts: Record<string, unknown>) => {
     try {

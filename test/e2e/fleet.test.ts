@@ -299,7 +299,8 @@ describe('fleet end to end', () => {
     ]);
     expect((await api('POST', '/api/v1/package-management/manager/99.0.0/', {})).status).toBe(400);
     expect((await api('POST', '/api/v1/package-management/tiscale-hub/5.4.0/', {})).status).toBe(200);
-    expect((await api('POST', '/api/v1/package-management/tiscale-hub/9.9.9/', {})).status).toBe(404);
+    // Not in the store and no package repository set: 409 saying what to set.
+    expect((await api('POST', '/api/v1/package-management/tiscale-hub/9.9.9/', {})).status).toBe(409);
     expect((await appliance('h1')).available_update_version).toBe('5.4.0');
     const idle = await api('POST', '/api/upgrade/status/', { appliance_name: 'h1' });
     expect(idle.body).toMatchObject({ status: 'idle', log: 'Update log not available.' });

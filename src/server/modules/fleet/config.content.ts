@@ -14,9 +14,72 @@ type Sealed = { $sealed: string };
 const isSealed = (v: unknown): v is Sealed =>
   !!v && typeof v === 'object' && typeof (v as Sealed).$sealed === 'string';
 
+/**
+ * The reference to destination lists: `"destinations__lists": ["office-egress", "partners"]`.
+ * The manager resolves it when a revision is saved (the revision keeps the lists' entries) and
+ * sends the appliance the entries merged into `destinations__allowed_ips` (addresses) and
+ * `destinations__allowed_cidrs` (networks), after any given there directly; the reference itself
+ * never reaches an appliance.
+ */
+export const DESTINATION_LISTS_FIELD = 'destinations__lists';
+export const MAX_LIST_REFERENCES = 50;
+const LIST_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/;
+
+/** The destination list names a content references. */
+export function listReferences(content: ConfigContent): string[] {
+  const v = content[DESTINATION_LISTS_FIELD];
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function checkListReferences(value: unknown): string | undefined {
+  if (value === null) return undefined;
+  if (!Array.isArray(value)) return 'must be a list of destination list names';
+  if (value.length > MAX_LIST_REFERENCES) return `must name at most ${MAX_LIST_REFERENCES} lists`;
+  const seen = new Set<string>();
+  for (const v of value) {
+    if (typeof v !== 'string' || !LIST_NAME.test(v)) return 'items must be destination list names';
+    if (seen.has(v)) return `names "${v}" twice`;
+    seen.add(v);
+  }
+  return undefined;
+}
+
+/** What an appliance receives: references replaced by the entries of the lists (`lists`). */
+export function resolveContent(
+  content: ConfigContent,
+  lists: Record<string, string[]> | null,
+): ConfigContent {
+  if (!(DESTINATION_LISTS_FIELD in content)) return content;
+  const { [DESTINATION_LISTS_FIELD]: _refs, ...out } = content;
+  const names = listReferences(content);
+  if (names.length === 0) return out;
+  const ips = new Set<string>(
+    Array.isArray(out.destinations__allowed_ips) ? (out.destinations__allowed_ips as string[]) : [],
+  );
+  const cidrs = new Set<string>(
+    Array.isArray(out.destinations__allowed_cidrs) ? (out.destinations__allowed_cidrs as string[]) : [],
+  );
+  for (const name of names) {
+    for (const entry of lists?.[name] ?? []) (entry.includes('/') ? cidrs : ips).add(entry);
+  }
+  out.destinations__allowed_ips = [...ips];
+  out.destinations__allowed_cidrs = [...cidrs];
+  return out;
+}
+
+/** Resolved content the agent would refuse (a list pushed a field past its item limit). */
+export function resolvedErrors(resolved: ConfigContent): { field: string; message: string }[] {
+  return validateContent(resolved).filter((e) => e.field.startsWith('destinations__'));
+}
+
 /** 400 naming every bad field (`body.content.<field>`), or nothing. */
 export function assertValidContent(content: ConfigContent, prefix = 'body.content'): void {
-  const errors = validateContent(content);
+  const { [DESTINATION_LISTS_FIELD]: refs, ...rest } = content;
+  const errors = validateContent(rest);
+  if (DESTINATION_LISTS_FIELD in content) {
+    const bad = checkListReferences(refs);
+    if (bad) errors.push({ field: DESTINATION_LISTS_FIELD, message: bad });
+  }
   if (errors.length > 0) {
     throw new AppError({
       code: 'validation_failed',

@@ -7,7 +7,7 @@ import type { ApplyResult, ConfigContent } from '../../../contract/fleet-fields.
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { openContent } from './config.content.js';
+import { openContent, resolveContent } from './config.content.js';
 import type { ApplianceWithGroup, FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
 import { eachLimited } from './health.job.js';
@@ -170,11 +170,15 @@ export function createRollout(deps: RolloutDeps) {
   }
 
   async function runRollout(ids: number[], source: Source): Promise<void> {
-    const stored = await repo.revisionContent(
+    const stored = await repo.revision(
       'groupId' in source ? { groupId: source.groupId } : { applianceId: source.applianceId },
       source.revision,
     );
-    const content = openContent(stored ?? {}, secrets);
+    // Destination list references become the entries saved with this revision.
+    const content = resolveContent(
+      openContent(stored?.content ?? {}, secrets),
+      stored?.destination_lists ?? null,
+    );
     let batch: Outcome[] = [];
     const flush = async () => {
       const out = batch;

@@ -8,7 +8,16 @@ import { AppError, badField, conflict, notFound } from '../../shared/app-error.j
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { assertValidContent, diffContent, mergeContent, publicContent } from './config.content.js';
+import {
+  assertValidContent,
+  DESTINATION_LISTS_FIELD,
+  diffContent,
+  listReferences,
+  mergeContent,
+  publicContent,
+  resolveContent,
+  resolvedErrors,
+} from './config.content.js';
 import { createRollout } from './config.rollout.js';
 import type { ApplianceWithGroup, Db, FleetRepo, GroupRow } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
@@ -20,6 +29,8 @@ export interface ConfigServiceDeps {
   clock: Clock;
   secrets: SecretBox;
   rolloutConcurrency?: number;
+  /** Entries of destination lists by name, locked until the transaction ends (the destinations module). */
+  destinationLists?: { snapshot(names: string[], d: Db): Promise<Record<string, string[]>> };
 }
 
 export interface SaveInput {
@@ -70,8 +81,13 @@ export function createConfigService(deps: ConfigServiceDeps) {
   const rollout = createRollout({ repo, fleet, audit, clock, secrets, concurrency: deps.rolloutConcurrency });
   const { startApply } = rollout;
 
-  async function mustGroup(name: string, d: Db = db, kind?: 'standard' | 'hub'): Promise<GroupRow> {
-    const g = await repo.getGroup(name, d);
+  async function mustGroup(
+    name: string,
+    d: Db = db,
+    kind?: 'standard' | 'hub',
+    lock = false,
+  ): Promise<GroupRow> {
+    const g = await repo.getGroup(name, d, lock);
     if (!g || (kind && g.kind !== kind)) throw notFound(kind === 'hub' ? 'hub group' : 'configuration group');
     return g;
   }
@@ -170,10 +186,11 @@ export function createConfigService(deps: ConfigServiceDeps) {
 
   async function saveRevision(
     trx: Db,
-    request: FastifyRequest,
+    createdBy: string | null,
     where: { groupId: number } | { applianceId: number },
     revision: number,
     content: ConfigContent,
+    lists: Record<string, string[]> | null = null,
   ) {
     await trx
       .insertInto('config_revisions')
@@ -182,10 +199,50 @@ export function createConfigService(deps: ConfigServiceDeps) {
         appliance_id: 'applianceId' in where ? where.applianceId : null,
         revision,
         content: JSON.stringify(content),
+        destination_lists: lists === null ? null : JSON.stringify(lists),
         created: clock.now(),
-        created_by: request.principal?.username ?? null,
+        created_by: createdBy,
       })
       .execute();
+  }
+
+  /**
+   * The entries of the destination lists a content references, locked until the transaction
+   * ends; `onMissing` / `onTooMany` make the error (400 on a save, 409 on a list change).
+   */
+  async function listSnapshot(
+    d: Db,
+    content: ConfigContent,
+    errorFor: (errors: { field: string; message: string }[]) => AppError,
+  ): Promise<Record<string, string[]> | null> {
+    const names = listReferences(content);
+    if (names.length === 0) return null;
+    const snap = (await deps.destinationLists?.snapshot(names, d)) ?? {};
+    const missing = names.flatMap((n, i) =>
+      n in snap
+        ? []
+        : [{ field: `${DESTINATION_LISTS_FIELD}[${i}]`, message: `no destination list named "${n}"` }],
+    );
+    if (missing.length > 0) throw errorFor(missing);
+    const tooMany = resolvedErrors(resolveContent(content, snap)).map((e) => ({
+      field: DESTINATION_LISTS_FIELD,
+      message: `with the lists' entries, ${e.field} ${e.message}`,
+    }));
+    if (tooMany.length > 0) throw errorFor(tooMany);
+    return snap;
+  }
+
+  const saveError = (errors: { field: string; message: string }[]) =>
+    new AppError({
+      code: 'validation_failed',
+      message: errors.map((e) => e.message).join('; '),
+      errors: errors.map((e) => ({ field: `body.content.${e.field}`, message: e.message })),
+    });
+
+  async function at(g: GroupRow, rev: number | null, d: Db = db): Promise<ConfigContent> {
+    if (rev === null || rev === 0) return {};
+    const r = await repo.revision({ groupId: g.id }, rev, d);
+    return r ? resolveContent(r.content, r.destination_lists) : {};
   }
 
   async function save(
@@ -197,17 +254,26 @@ export function createConfigService(deps: ConfigServiceDeps) {
   ) {
     if (input.content) assertValidContent(input.content);
     return db.transaction().execute(async (trx) => {
-      const g = await mustGroup(name, trx, kind);
+      // Locked first, then (for list references) the lists: the order a list change takes too.
+      const g = await mustGroup(name, trx, kind, true);
       let revision = g.revision;
       if (input.content) {
         const next = mergeContent(g.content ?? {}, input.content, mode, secrets);
+        const lists = await listSnapshot(trx, next, saveError);
         revision = g.revision + 1;
         await trx
           .updateTable('config_groups')
           .set({ content: JSON.stringify(next), revision, updated: clock.now() })
           .where('id', '=', g.id)
           .execute();
-        await saveRevision(trx, request, { groupId: g.id }, revision, next);
+        await saveRevision(
+          trx,
+          request.principal?.username ?? null,
+          { groupId: g.id },
+          revision,
+          next,
+          lists,
+        );
         await trx
           .updateTable('appliances')
           .set({
@@ -269,6 +335,49 @@ export function createConfigService(deps: ConfigServiceDeps) {
   return {
     /** Waits for background rollouts (tests, shutdown). */
     settle: rollout.settle,
+
+    /** Names of the groups whose content references the destination list. */
+    async groupsUsingList(name: string, d: Db = db): Promise<string[]> {
+      return (await repo.groupsUsingList(name, d)).map((g) => g.name);
+    },
+
+    /**
+     * A destination list changed (inside the caller's transaction): each group that references
+     * it gets a new revision with the list's new entries, and its members become
+     * `changes_awaiting_apply`, so diff and apply show and send the change. 409 naming the group
+     * when the entries would no longer fit a field. Returns the groups' names.
+     */
+    /** Locks the groups that use the list; a list change does this before it locks the list. */
+    async lockGroupsUsingList(trx: Db, name: string): Promise<void> {
+      await repo.groupsUsingList(name, trx, true);
+    },
+
+    async listChanged(trx: Db, name: string, by: string | null): Promise<string[]> {
+      const groups = await repo.groupsUsingList(name, trx, true);
+      for (const g of groups) {
+        const content = g.content ?? {};
+        const lists = await listSnapshot(trx, content, (errors) =>
+          conflict(`group "${g.name}": ${errors.map((e) => e.message).join('; ')}`),
+        );
+        const revision = g.revision + 1;
+        await trx
+          .updateTable('config_groups')
+          .set({ revision, updated: clock.now() })
+          .where('id', '=', g.id)
+          .execute();
+        await saveRevision(trx, by, { groupId: g.id }, revision, content, lists);
+        await trx
+          .updateTable('appliances')
+          .set({
+            configuration_status: 'changes_awaiting_apply',
+            configuration_status_details: JSON.stringify({ revision, destination_list: name }),
+          })
+          .where('group_id', '=', g.id)
+          .where('configuration_status', '!=', 'pending')
+          .execute();
+      }
+      return groups.map((g) => g.name);
+    },
 
     async create(request: FastifyRequest, name: string) {
       return db.transaction().execute(async (trx) => {
@@ -342,9 +451,9 @@ export function createConfigService(deps: ConfigServiceDeps) {
       if (from !== undefined && (from < 0 || from > g.revision))
         throw badField('query.from', `must be between 0 and ${g.revision}`);
       const members = await repo.groupMembers(g.id);
-      const content = g.content ?? {};
-      const at = async (rev: number | null) =>
-        rev === null || rev === 0 ? {} : ((await repo.revisionContent({ groupId: g.id }, rev)) ?? {});
+      // What the appliances would receive: list references resolved as saved with each revision
+      // (a list change makes a new revision, so the latest one has the lists' current entries).
+      const content = await at(g, g.revision);
       const base = from ?? members.reduce((m, a) => Math.max(m, a.applied_revision ?? 0), 0);
       const appliances = [];
       for (const m of members) {
@@ -352,14 +461,14 @@ export function createConfigService(deps: ConfigServiceDeps) {
           name: m.name,
           configuration_status: m.configuration_status,
           applied_revision: m.applied_revision,
-          changes: diffContent(await at(m.applied_revision), content, secrets),
+          changes: diffContent(await at(g, m.applied_revision), content, secrets),
         });
       }
       return {
         name,
         revision: g.revision,
         base_revision: base,
-        changes: diffContent(await at(base), content, secrets),
+        changes: diffContent(await at(g, base), content, secrets),
         appliances,
       };
     },
@@ -453,6 +562,13 @@ export function createConfigService(deps: ConfigServiceDeps) {
     },
 
     async saveIndividual(request: FastifyRequest, id: number, content: ConfigContent, mode: 'put' | 'patch') {
+      if (DESTINATION_LISTS_FIELD in content) {
+        // Spectra Analyze takes no destinations fields; lists are for worker and hub groups.
+        throw badField(
+          `body.content.${DESTINATION_LISTS_FIELD}`,
+          'destination lists apply to worker and hub groups only',
+        );
+      }
       assertValidContent(content);
       return db.transaction().execute(async (trx) => {
         const row = await fleet.mustGet(id, trx);
@@ -480,7 +596,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           })
           .where('id', '=', id)
           .execute();
-        await saveRevision(trx, request, { applianceId: id }, revision, next);
+        await saveRevision(trx, request.principal?.username ?? null, { applianceId: id }, revision, next);
         await audit.recordFor(trx, request, {
           action: 'appliance.configuration_saved',
           targetType: 'appliance',

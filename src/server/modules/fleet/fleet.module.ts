@@ -2,6 +2,9 @@
 // configuration groups (standard and hub), individual Analyze configuration, connectors.
 import type { FastifyInstance } from 'fastify';
 import type { AddressPolicy } from '../../shared/address-policy.js';
+import { createDestinationsRepo } from '../destinations/destinations.repo.js';
+import { destinationsRoutes } from '../destinations/destinations.routes.js';
+import { createDestinationsService } from '../destinations/destinations.service.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import { configRoutes } from './config.routes.js';
 import { type ConfigService, createConfigService } from './config.service.js';
@@ -11,7 +14,8 @@ import { createFleetCore, type FleetService } from './fleet.service.js';
 import { createHealthJob, type HealthJob } from './health.job.js';
 import { licensingRoutes } from './licensing.routes.js';
 import { createLicensingService } from './licensing.service.js';
-import { upgradesRoutes } from './upgrades.routes.js';
+import { createPackageDownloads, type PackageDownloads } from './package-downloads.js';
+import { MAX_PACKAGE_BYTES, upgradesRoutes } from './upgrades.routes.js';
 import { createUpgradeService, type UpgradeService } from './upgrades.service.js';
 
 export const DEFAULT_HEALTH_INTERVAL_MS = 10_000;
@@ -21,6 +25,7 @@ export interface FleetModule extends StewardModule {
   config: ConfigService;
   health: HealthJob;
   upgrades: UpgradeService;
+  downloads: PackageDownloads;
 }
 
 export interface FleetModuleOptions {
@@ -40,12 +45,22 @@ export interface FleetModuleOptions {
 
 export function createFleetModule(ctx: ModuleContext, options: FleetModuleOptions = {}): FleetModule {
   const { repo, managerKey, fleet } = createFleetCore(ctx, options.appliancePolicy);
+  // Destination lists live in their own module folder; groups reference them by name, so the
+  // two services are handed to each other here (lists -> snapshot; groups -> out of sync).
+  const destinationsRepo = createDestinationsRepo(ctx.db);
   const config = createConfigService({
     repo,
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,
     secrets: ctx.secrets,
+    destinationLists: destinationsRepo,
+  });
+  const destinations = createDestinationsService({
+    repo: destinationsRepo,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    groups: config,
   });
   const connectors = createConnectorsService({ fleet, audit: ctx.audit, db: ctx.db });
   const upgrades = createUpgradeService({
@@ -56,6 +71,15 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     managerKey,
     dataDir: ctx.dataDir,
     pollMs: ctx.jobIntervals?.fleetUpgradePoll,
+  });
+  const downloads = createPackageDownloads({
+    db: ctx.db,
+    settings: ctx.settings,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    upgrades,
+    dataDir: ctx.dataDir,
+    maxBytes: MAX_PACKAGE_BYTES,
   });
   const licensing = createLicensingService({
     repo,
@@ -79,10 +103,12 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     config,
     health,
     upgrades,
+    downloads,
     routes: async (app: FastifyInstance) => {
       await app.register(fleetRoutes({ fleet, connectors }));
       await app.register(configRoutes(config));
-      await app.register(upgradesRoutes(upgrades, ctx.audit));
+      await app.register(destinationsRoutes(destinations));
+      await app.register(upgradesRoutes(upgrades, downloads, ctx.audit));
       await app.register(licensingRoutes(licensing));
     },
     start() {
@@ -92,6 +118,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
       await health.stop();
       await config.settle();
       await upgrades.settle(true);
+      await downloads.settle(true);
     },
   };
 }

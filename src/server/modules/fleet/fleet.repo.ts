@@ -178,23 +178,41 @@ export function createFleetRepo(db: Kysely<Database>) {
         .where('id', 'in', ids)
         .execute();
     },
-    async getGroup(name: string, d: Db = db): Promise<GroupRow | undefined> {
-      return d.selectFrom('config_groups').selectAll().where('name', '=', name).executeTakeFirst();
+    async getGroup(name: string, d: Db = db, lock = false): Promise<GroupRow | undefined> {
+      let q = d.selectFrom('config_groups').selectAll().where('name', '=', name);
+      if (lock) q = q.forUpdate();
+      return q.executeTakeFirst();
     },
     async getGroupById(id: number, d: Db = db): Promise<GroupRow | undefined> {
       return d.selectFrom('config_groups').selectAll().where('id', '=', id).executeTakeFirst();
     },
-    async revisionContent(
+    /** A revision's content and the destination list entries saved with it. */
+    async revision(
       where: { groupId: number } | { applianceId: number },
       revision: number,
       d: Db = db,
-    ): Promise<Record<string, unknown> | undefined> {
-      let q = d.selectFrom('config_revisions').select('content').where('revision', '=', revision);
+    ): Promise<
+      { content: Record<string, unknown>; destination_lists: Record<string, string[]> | null } | undefined
+    > {
+      let q = d
+        .selectFrom('config_revisions')
+        .select(['content', 'destination_lists'])
+        .where('revision', '=', revision);
       q =
         'groupId' in where
           ? q.where('group_id', '=', where.groupId)
           : q.where('appliance_id', '=', where.applianceId);
-      return (await q.executeTakeFirst())?.content;
+      return q.executeTakeFirst();
+    },
+    /** Groups whose content references the destination list (locked when `lock`). */
+    async groupsUsingList(name: string, d: Db = db, lock = false): Promise<GroupRow[]> {
+      let q = d
+        .selectFrom('config_groups')
+        .selectAll()
+        .where(sql<boolean>`content -> 'destinations__lists' @> jsonb_build_array(${name}::text)`)
+        .orderBy('name');
+      if (lock) q = q.forUpdate();
+      return q.execute();
     },
     async insertEvent(
       d: Db,

@@ -74,6 +74,12 @@ export interface ConfigRevisionsTable {
   content: Json<Record<string, unknown>>;
   created: ColumnType<Date, Date | string | undefined, never>;
   created_by: string | null;
+  /** Entries of the destination lists the content referenced, by list name (migration 0361). */
+  destination_lists: JSONColumnType<
+    Record<string, string[]> | null,
+    string | null | undefined,
+    string | null
+  >;
 }
 
 export interface FleetEventsTable {
@@ -131,4 +137,26 @@ declare module '../../db/schema.js' {
 
 declare module '../../db/schema.js' {
   interface Database {}
+}
+
+/** Downloads from the package repository (migration 0360). */
+export interface FleetPackageDownloadsTable {
+  id: Generated<number>;
+  type: string;
+  version: string;
+  /** downloading, verifying, done or error */
+  status: Defaulted<string>;
+  received: Defaulted<number>;
+  total: Defaulted<number>;
+  error: string | null;
+  started_by: string | null;
+  started: ColumnType<Date, Date | string | undefined, never>;
+  heartbeat: Defaulted<Date | string>;
+  finished: Timestamp | null;
+}
+
+declare module '../../db/schema.js' {
+  interface Database {
+    fleet_package_downloads: FleetPackageDownloadsTable;
+  }
 }

@@ -6,9 +6,34 @@ import { Type } from 'typebox';
 import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { PackageDownloads } from './package-downloads.js';
 import type { UpgradeService } from './upgrades.service.js';
 
-const MAX_PACKAGE_BYTES = 256 * 1024 * 1024;
+/** Largest package, uploaded or downloaded from the repository. */
+export const MAX_PACKAGE_BYTES = 256 * 1024 * 1024;
+
+const DownloadStatus = Type.Object(
+  {
+    status: Type.String({ description: 'downloading, verifying, done or error' }),
+    received: Type.Integer({ description: 'Bytes received so far' }),
+    total: Type.Integer({ description: 'Bytes the repository index announced' }),
+    error: Nullable(Type.String({ description: 'Why the download failed (never the remote body)' })),
+    started: Type.String(),
+    finished: Nullable(Type.String()),
+  },
+  {
+    examples: [
+      {
+        status: 'downloading',
+        received: 524288,
+        total: 1048576,
+        error: null,
+        started: '2026-01-01T10:00:00.000Z',
+        finished: null,
+      },
+    ],
+  },
+);
 
 const PackageList = Type.Object(
   {
@@ -16,16 +41,26 @@ const PackageList = Type.Object(
       Type.Object({
         type: Type.String(),
         version: Type.String(),
-        requires: Type.String(),
-        sha256: Type.String(),
+        requires: Type.String({ description: 'Lowest release it installs on; empty until downloaded' }),
+        sha256: Type.String({
+          description:
+            'Stored packages: sha256 of the payload (manifest). Repository-only packages: sha256 of the package file as the index announces it',
+        }),
         size: Type.Integer(),
+        stored: Type.Boolean({ description: "Whether the package is in the manager's store" }),
+        in_repository: Type.Boolean({ description: 'Whether the package repository offers it' }),
+        download: Nullable(DownloadStatus, { description: 'The latest download of this package, if any' }),
       }),
     ),
     used_space: Type.Integer({ description: 'Bytes used by the package store' }),
     allowed_space: Type.Integer({ description: 'Bytes still free where the store lives' }),
     is_ticloud_data_available: Type.Boolean({
-      description: 'Always false: Steward does not download from a cloud',
+      description: 'Whether the package repository answered with its index (false: see `reason`)',
     }),
+    reason: Nullable(
+      Type.String({ description: 'Why the repository offers nothing: not set, unreachable, bad index' }),
+    ),
+    repository_url: Nullable(Type.String({ description: 'The package repository, when one is set' })),
   },
   {
     examples: [
@@ -37,15 +72,71 @@ const PackageList = Type.Object(
             requires: '5.0.0',
             sha256: 'ab'.repeat(32),
             size: 1024,
+            stored: true,
+            in_repository: true,
+            download: null,
+          },
+          {
+            type: 'tiscale-worker',
+            version: '5.5.0',
+            requires: '',
+            sha256: 'cd'.repeat(32),
+            size: 2048,
+            stored: false,
+            in_repository: true,
+            download: null,
           },
         ],
         used_space: 1024,
         allowed_space: 10737418240,
-        is_ticloud_data_available: false,
+        is_ticloud_data_available: true,
+        reason: null,
+        repository_url: 'https://packages.example.com/steward/',
       },
     ],
   },
 );
+
+const Repository = Type.Object(
+  {
+    url: Type.String({
+      description: 'https URL of the repository directory (index.json is under it); empty: none',
+    }),
+    ca_pem: Type.String({
+      description:
+        'PEM of the CA (or self-signed certificate) trusted for the repository instead of the system roots',
+    }),
+    fingerprint_sha256: Type.String({
+      description: "SHA-256 fingerprint of the repository's certificate (hex, colons allowed); pins it",
+    }),
+  },
+  {
+    examples: [{ url: 'https://mirror.example.internal/steward/', ca_pem: '', fingerprint_sha256: '' }],
+  },
+);
+
+const RepositoryBody = StrictObject(
+  {
+    url: Type.Optional(
+      Type.String({ maxLength: 500, description: 'https URL; empty string: no repository' }),
+    ),
+    ca_pem: Type.Optional(
+      Type.String({ maxLength: 20000, description: 'PEM certificate; empty string: system roots' }),
+    ),
+    fingerprint_sha256: Type.Optional(
+      Type.String({ maxLength: 100, description: 'Certificate SHA-256 fingerprint; empty string: none' }),
+    ),
+  },
+  { examples: [{ url: 'https://mirror.example.internal/steward/', fingerprint_sha256: 'ab'.repeat(32) }] },
+);
+
+const PackageParams = StrictObject({
+  appliance_type: Type.String({
+    maxLength: 40,
+    description: 'a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)',
+  }),
+  version: Type.String({ maxLength: 60, description: 'Version as the repository lists it, e.g. 5.4.0' }),
+});
 
 const PackageOut = Type.Object(
   {
@@ -93,7 +184,11 @@ const UpgradeStatusOut = Type.Object(
   },
 );
 
-export function upgradesRoutes(upgrades: UpgradeService, audit: AuditService): FastifyPluginAsync {
+export function upgradesRoutes(
+  upgrades: UpgradeService,
+  downloads: PackageDownloads,
+  audit: AuditService,
+): FastifyPluginAsync {
   return async (app) => {
     await app.register(multipart, { limits: { files: 1, fileSize: MAX_PACKAGE_BYTES, fields: 2, parts: 3 } });
     const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -106,11 +201,76 @@ export function upgradesRoutes(upgrades: UpgradeService, audit: AuditService): F
         schema: {
           tags,
           summary: 'List upgrade packages',
-          description: "The packages in the manager's store (`bins`), the space they use and the space left.",
+          description:
+            "The packages in the manager's store and those the package repository offers (`bins`), the space the store uses and the space left. `is_ticloud_data_available` is true when the repository answered with its index; otherwise `reason` says why (none set, unreachable, TLS, bad index).",
           response: { 200: PackageList, ...ErrorResponses(401, 403) },
         },
       },
-      async () => upgrades.list(),
+      async () => downloads.list(),
+    );
+
+    r.get(
+      '/api/v1/package-management/repository/',
+      {
+        config: { permission: 'upgrades:read' },
+        schema: {
+          tags,
+          summary: 'The package repository',
+          description: 'Where packages are downloaded from (docs/fleet.md, "Package repository").',
+          response: { 200: Repository, ...ErrorResponses(401, 403) },
+        },
+      },
+      async () => downloads.getRepository(),
+    );
+
+    r.put(
+      '/api/v1/package-management/repository/',
+      {
+        config: { permission: 'system:write' },
+        schema: {
+          tags,
+          summary: 'Set the package repository',
+          description:
+            'Admin only. `url`: an https URL (a vendor repository or a local mirror) serving `index.json` and the packages it names. For a mirror with a self-signed certificate give `ca_pem` (its certificate or CA) or `fingerprint_sha256` (pins the certificate). Fields left out keep their value; an empty string clears one. Audited.',
+          body: RepositoryBody,
+          response: { 200: Repository, ...ErrorResponses(400, 401, 403) },
+        },
+      },
+      async (request) => downloads.setRepository(request, request.body),
+    );
+
+    r.get(
+      '/api/v1/package-management/:appliance_type/:version/',
+      {
+        config: { permission: 'upgrades:read' },
+        schema: {
+          tags,
+          summary: 'Download status of a package',
+          description: 'Progress of the latest download of the package from the repository.',
+          params: PackageParams,
+          response: {
+            200: Type.Object(
+              { type: Type.String(), version: Type.String(), ...DownloadStatus.properties },
+              {
+                examples: [
+                  {
+                    type: 'tiscale-worker',
+                    version: '5.4.0',
+                    status: 'done',
+                    received: 1048576,
+                    total: 1048576,
+                    error: null,
+                    started: '2026-01-01T10:00:00.000Z',
+                    finished: '2026-01-01T10:00:05.000Z',
+                  },
+                ],
+              },
+            ),
+            ...ErrorResponses(400, 401, 403, 404),
+          },
+        },
+      },
+      async (request) => downloads.status(request.params.appliance_type, request.params.version),
     );
 
     r.post(
@@ -143,33 +303,47 @@ export function upgradesRoutes(upgrades: UpgradeService, audit: AuditService): F
       },
     );
 
+    const Prepared = Type.Object(
+      {
+        detail: Type.String(),
+        type: Type.String(),
+        version: Type.String(),
+        status: Type.String({ description: '`done` (in the store) or `downloading`' }),
+        sha256: Type.String(),
+      },
+      {
+        examples: [
+          {
+            detail: 'downloading tiscale-worker 5.4.0 in the background',
+            type: 'tiscale-worker',
+            version: '5.4.0',
+            status: 'downloading',
+            sha256: 'ab'.repeat(32),
+          },
+        ],
+      },
+    );
     r.post(
       '/api/v1/package-management/:appliance_type/:version/',
       {
         config: { permission: 'upgrades:write' },
         schema: {
           tags,
-          summary: 'Make a package ready',
+          summary: 'Download a package from the repository',
           description:
-            'In the seed this downloads a package from the vendor cloud. Steward has no cloud: it answers 200 when the package is in the store, 404 (saying how to add it) otherwise.',
-          params: StrictObject({
-            appliance_type: Type.String({ maxLength: 40 }),
-            version: Type.String({ maxLength: 60 }),
-          }),
+            'Starts downloading the package from the package repository in the background (202); follow it with `GET /api/v1/package-management/{appliance_type}/{version}/`. The package enters the store only once its size and sha256 match the index and its publisher signature verifies with a key in `<data dir>/package-keys/`; otherwise nothing is stored and the status says why. 200 when the package is already in the store; 409 when no repository is set (the message says what to set); 404 when the repository does not offer it; 503 when the repository cannot be read; 413 over the size limit. The body is ignored (the seed sends `{}`).',
+          params: PackageParams,
           response: {
-            200: Type.Object(
-              { detail: Type.String(), type: Type.String(), version: Type.String(), sha256: Type.String() },
-              {
-                examples: [
-                  { detail: 'ready', type: 'tiscale-worker', version: '5.4.0', sha256: 'ab'.repeat(32) },
-                ],
-              },
-            ),
-            ...ErrorResponses(400, 401, 403, 404),
+            200: Prepared,
+            202: Prepared,
+            ...ErrorResponses(400, 401, 403, 404, 409, 413, 503),
           },
         },
       },
-      async (request) => upgrades.prepare(request.params.appliance_type, request.params.version),
+      async (request, reply) => {
+        const out = await downloads.download(request, request.params.appliance_type, request.params.version);
+        return reply.code(out.code).send(out.body);
+      },
     );
 
     r.post(

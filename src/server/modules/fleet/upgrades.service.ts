@@ -8,16 +8,14 @@
 // A package of type `manager` is the manager's own release: it is stored and listed with the
 // others but never sent to an appliance (the system module hands it to the host's apply hook).
 
-import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject, randomUUID, sign, verify } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import {
   compareReleases,
-  MANAGER_PACKAGE_TYPE,
   manifestSigningBytes,
-  normalizeApplianceType,
   normalizePackageType,
   type PackageManifest,
 } from '../../../contract/fleet-fields.js';
@@ -228,8 +226,18 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     async addPackage(
       data: Buffer,
       record: (trx: Parameters<AuditService['record']>[0], id: number, summary: string) => Promise<void>,
+      /** What the repository index announced: the package must be exactly that. */
+      announced?: { type: string; version: string; signature: string },
     ) {
       const { manifest, signedType, payload, signature } = parseEnvelope(data);
+      if (
+        announced &&
+        (announced.type !== manifest.type ||
+          announced.version !== manifest.version ||
+          announced.signature !== signature.toString('base64'))
+      ) {
+        throw badField('file.manifest', 'is not the package the repository index announced');
+      }
       if (createHash('sha256').update(payload).digest('hex') !== manifest.sha256) {
         throw badField('file.manifest.sha256', 'does not match the payload');
       }
@@ -251,41 +259,49 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       const dir = join(storeDir, manifest.type);
       mkdirSync(dir, { recursive: true });
       const fileName = join(manifest.type, `${manifest.version}.stwpkg`);
-      return db.transaction().execute(async (trx) => {
-        const dup = await trx
-          .selectFrom('fleet_packages')
-          .select('id')
-          .where('type', '=', manifest.type)
-          .where('version', '=', manifest.version)
-          .executeTakeFirst();
-        if (dup) throw conflict(`the store already has ${manifest.type} ${manifest.version}`);
-        await writeFile(join(storeDir, fileName), data, { mode: 0o600 });
-        const row = await trx
-          .insertInto('fleet_packages')
-          .values({
-            type: manifest.type,
-            version: manifest.version,
-            requires: manifest.requires,
-            sha256: manifest.sha256,
-            size: data.length,
-            publisher_fingerprint: publisher,
-            file_name: fileName,
-            created: clock.now(),
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await record(trx, row.id, `added package ${manifest.type} ${manifest.version}`);
-        return {
-          id: row.id,
-          type: row.type,
-          version: row.version,
-          requires: row.requires,
-          sha256: row.sha256,
-          size: Number(row.size),
-          publisher_fingerprint: row.publisher_fingerprint,
-          created: new Date(row.created).toISOString(),
-        };
-      });
+      // Written beside its final name and renamed only once the row and its audit record are in
+      // place, as the transaction's last step: a failure leaves neither a partial nor a stray file.
+      const tmp = join(storeDir, `${fileName}.${randomUUID()}.part`);
+      await writeFile(tmp, data, { mode: 0o600, flag: 'wx' });
+      try {
+        return await db.transaction().execute(async (trx) => {
+          const dup = await trx
+            .selectFrom('fleet_packages')
+            .select('id')
+            .where('type', '=', manifest.type)
+            .where('version', '=', manifest.version)
+            .executeTakeFirst();
+          if (dup) throw conflict(`the store already has ${manifest.type} ${manifest.version}`);
+          const row = await trx
+            .insertInto('fleet_packages')
+            .values({
+              type: manifest.type,
+              version: manifest.version,
+              requires: manifest.requires,
+              sha256: manifest.sha256,
+              size: data.length,
+              publisher_fingerprint: publisher,
+              file_name: fileName,
+              created: clock.now(),
+            })
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          await record(trx, row.id, `added package ${manifest.type} ${manifest.version}`);
+          await rename(tmp, join(storeDir, fileName));
+          return {
+            id: row.id,
+            type: row.type,
+            version: row.version,
+            requires: row.requires,
+            sha256: row.sha256,
+            size: Number(row.size),
+            publisher_fingerprint: row.publisher_fingerprint,
+            created: new Date(row.created).toISOString(),
+          };
+        });
+      } finally {
+        await rm(tmp, { force: true });
+      }
     },
 
     /** Removes a package from the store (`steward package remove`); refused while it is installing. */
@@ -353,35 +369,6 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
         .where('version', '=', version)
         .executeTakeFirst();
       return row ? join(storeDir, row.file_name) : undefined;
-    },
-
-    async prepare(typeText: string, version: string) {
-      if (normalizePackageType(typeText) === MANAGER_PACKAGE_TYPE) {
-        throw badField(
-          'path.appliance_type',
-          'manager packages are not installed on appliances: see GET /api/v1/update-system/available-update/',
-        );
-      }
-      const type = normalizeApplianceType(typeText);
-      if (!type) throw badField('path.appliance_type', 'must be a1000, tiscale-worker or tiscale-hub');
-      const row = await db
-        .selectFrom('fleet_packages')
-        .selectAll()
-        .where('type', '=', type)
-        .where('version', '=', version)
-        .executeTakeFirst();
-      if (!row) {
-        throw new AppError({
-          code: 'not_found',
-          message: `no ${type} ${version} package in the store; Steward does not download from a cloud: upload it (POST /api/v1/package-management/upload/) or run \`steward package add\``,
-        });
-      }
-      return {
-        detail: `${type} ${version} is in the package store and ready`,
-        type,
-        version,
-        sha256: row.sha256,
-      };
     },
 
     async start(request: FastifyRequest, applianceName: string) {

@@ -1,0 +1,109 @@
+// SQL for destination lists and their entries. Returns rows or undefined; never HTTP errors.
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql } from 'kysely';
+import type { Database } from '../../db/schema.js';
+import { likePattern } from '../../http/pagination.js';
+import type { DestinationListEntriesTable, DestinationListsTable } from './destinations.tables.js';
+
+export type Db = Kysely<Database> | Transaction<Database>;
+export type ListRow = Selectable<DestinationListsTable>;
+export type EntryRow = Selectable<DestinationListEntriesTable>;
+
+export function createDestinationsRepo(db: Kysely<Database>) {
+  return {
+    db,
+    async count(search: string | undefined, d: Db = db): Promise<number> {
+      let q = d.selectFrom('destination_lists').select((eb) => eb.fn.countAll<number>().as('n'));
+      if (search) q = q.where(sql<boolean>`lower(name) LIKE ${likePattern(search.toLowerCase())}`);
+      return Number((await q.executeTakeFirstOrThrow()).n);
+    },
+    async page(limit: number, offset: number, search: string | undefined, d: Db = db) {
+      let q = d
+        .selectFrom('destination_lists as l')
+        .selectAll('l')
+        .select((eb) =>
+          eb
+            .selectFrom('destination_list_entries as e')
+            .whereRef('e.list_id', '=', 'l.id')
+            .select((e) => e.fn.countAll<number>().as('n'))
+            .as('entry_count'),
+        );
+      if (search) q = q.where(sql<boolean>`lower(l.name) LIKE ${likePattern(search.toLowerCase())}`);
+      return q.orderBy('l.name').orderBy('l.id').limit(limit).offset(offset).execute();
+    },
+    async get(id: number, d: Db = db, lock = false): Promise<ListRow | undefined> {
+      let q = d.selectFrom('destination_lists').selectAll().where('id', '=', id);
+      if (lock) q = q.forUpdate();
+      return q.executeTakeFirst();
+    },
+    async byName(name: string, d: Db = db): Promise<ListRow | undefined> {
+      return d
+        .selectFrom('destination_lists')
+        .selectAll()
+        .where(sql<boolean>`lower(name) = ${name.toLowerCase()}`)
+        .executeTakeFirst();
+    },
+    async entryCount(listId: number, d: Db = db): Promise<number> {
+      const r = await d
+        .selectFrom('destination_list_entries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('list_id', '=', listId)
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+    async entries(listId: number, limit: number, offset: number, d: Db = db): Promise<EntryRow[]> {
+      return d
+        .selectFrom('destination_list_entries')
+        .selectAll()
+        .where('list_id', '=', listId)
+        .orderBy('id')
+        .limit(limit)
+        .offset(offset)
+        .execute();
+    },
+    async entry(listId: number, entryId: number, d: Db = db): Promise<EntryRow | undefined> {
+      return d
+        .selectFrom('destination_list_entries')
+        .selectAll()
+        .where('list_id', '=', listId)
+        .where('id', '=', entryId)
+        .executeTakeFirst();
+    },
+    async entriesByValue(listId: number, values: string[], d: Db = db): Promise<EntryRow[]> {
+      if (values.length === 0) return [];
+      return d
+        .selectFrom('destination_list_entries')
+        .selectAll()
+        .where('list_id', '=', listId)
+        .where('value', 'in', values)
+        .execute();
+    },
+    /**
+     * The entries of the named lists (names exactly as stored), locked against a concurrent
+     * change until the caller's transaction ends. Names with no list are absent.
+     */
+    async snapshot(names: string[], d: Db = db): Promise<Record<string, string[]>> {
+      if (names.length === 0) return {};
+      const lists = await d
+        .selectFrom('destination_lists')
+        .select(['id', 'name'])
+        .where('name', 'in', names)
+        .orderBy('id')
+        .forShare()
+        .execute();
+      const out: Record<string, string[]> = {};
+      for (const l of lists) {
+        const rows = await d
+          .selectFrom('destination_list_entries')
+          .select('value')
+          .where('list_id', '=', l.id)
+          .orderBy('id')
+          .execute();
+        out[l.name] = rows.map((r) => r.value);
+      }
+      return out;
+    },
+  };
+}
+
+export type DestinationsRepo = ReturnType<typeof createDestinationsRepo>;

@@ -1,0 +1,335 @@
+// Destination lists (seed 001, Cloudlock: "manage lists of destinations (IP addresses)"): named
+// lists of IP addresses and CIDR networks. Configuration groups reference them by name
+// (`"destinations__lists": ["office-egress"]` in their content); a change to a list's entries
+// makes a new revision of every group that uses it (configuration module), in the same
+// transaction as the change and its audit record. A list in use cannot be renamed or deleted.
+
+import type { FastifyRequest } from 'fastify';
+import { AppError, conflict, notFound } from '../../shared/app-error.js';
+import type { Clock } from '../../shared/clock.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { kindOf, normalizeDestination } from './destinations.address.js';
+import type { Db, DestinationsRepo, EntryRow, ListRow } from './destinations.repo.js';
+
+/** The agent takes at most 1000 addresses and 1000 networks per field. */
+export const MAX_ENTRIES_PER_LIST = 1000;
+
+export interface DestinationsDeps {
+  repo: DestinationsRepo;
+  audit: AuditService;
+  clock: Clock;
+  /** The configuration groups' side (config service). */
+  groups: {
+    groupsUsingList(name: string, d: Db): Promise<string[]>;
+    lockGroupsUsingList(trx: Db, name: string): Promise<void>;
+    listChanged(trx: Db, name: string, by: string | null): Promise<string[]>;
+  };
+}
+
+export interface ListInput {
+  name: string;
+  description?: string | undefined;
+  entries?: string[] | undefined;
+}
+
+type FieldError = { field: string; message: string };
+
+function invalid(errors: FieldError[]): AppError {
+  return new AppError({
+    code: 'validation_failed',
+    message: errors.map((e) => `${e.field}: ${e.message}`).join('; '),
+    errors,
+  });
+}
+
+/** Normalises every entry; 400 naming each bad one and each duplicate (after normalisation). */
+export function normalizeEntries(values: string[], field = 'body.entries'): string[] {
+  const errors: FieldError[] = [];
+  const out: string[] = [];
+  const seen = new Map<string, number>();
+  for (const [i, raw] of values.entries()) {
+    const n = normalizeDestination(raw);
+    if ('error' in n) {
+      errors.push({ field: `${field}[${i}]`, message: `"${raw.slice(0, 64)}" ${n.error}` });
+      continue;
+    }
+    const first = seen.get(n.value);
+    if (first !== undefined) {
+      errors.push({
+        field: `${field}[${i}]`,
+        message: `"${raw}" is the same as ${field}[${first}] (${n.value})`,
+      });
+      continue;
+    }
+    seen.set(n.value, i);
+    out.push(n.value);
+  }
+  if (errors.length > 0) throw invalid(errors);
+  return out;
+}
+
+export function createDestinationsService(deps: DestinationsDeps) {
+  const { repo, audit, clock, groups } = deps;
+  const db = repo.db;
+  const by = (request: FastifyRequest) => request.principal?.username ?? null;
+
+  async function out(l: ListRow, d: Db = db) {
+    return {
+      id: l.id,
+      name: l.name,
+      description: l.description,
+      entry_count: await repo.entryCount(l.id, d),
+      used_by: await groups.groupsUsingList(l.name, d),
+      created: new Date(l.created).toISOString(),
+      updated: new Date(l.updated).toISOString(),
+    };
+  }
+
+  const entryOut = (e: EntryRow) => ({
+    id: e.id,
+    value: e.value,
+    kind: kindOf(e.value),
+    comment: e.comment,
+    created: new Date(e.created).toISOString(),
+  });
+
+  async function mustList(id: number, d: Db = db, lock = false): Promise<ListRow> {
+    const l = await repo.get(id, d, lock);
+    if (!l) throw notFound(`destination list ${id}`);
+    return l;
+  }
+
+  /**
+   * Locks for a change to a list's entries: the groups that use it first, then the list, the
+   * same order a group save takes (group, then the lists it names), so the two cannot deadlock
+   * and a save never computes its revision from a group a list change is bumping.
+   */
+  async function lockForEntries(id: number, trx: Db): Promise<ListRow> {
+    const before = await mustList(id, trx);
+    await groups.lockGroupsUsingList(trx, before.name);
+    return mustList(id, trx, true);
+  }
+
+  async function nameFree(name: string, d: Db, except?: number) {
+    const other = await repo.byName(name, d);
+    if (other && other.id !== except)
+      throw conflict(`a destination list named "${other.name}" already exists`);
+  }
+
+  return {
+    async list(limit: number, offset: number, search?: string) {
+      const count = await repo.count(search);
+      const rows = await repo.page(limit, offset, search);
+      const results = [];
+      for (const r of rows) results.push({ ...(await out(r)), entry_count: Number(r.entry_count) });
+      return { count, results };
+    },
+
+    async retrieve(id: number) {
+      return out(await mustList(id));
+    },
+
+    async create(request: FastifyRequest, input: ListInput) {
+      const entries = normalizeEntries(input.entries ?? []);
+      if (entries.length > MAX_ENTRIES_PER_LIST)
+        throw invalid([
+          { field: 'body.entries', message: `a list holds at most ${MAX_ENTRIES_PER_LIST} entries` },
+        ]);
+      return db.transaction().execute(async (trx) => {
+        await nameFree(input.name, trx);
+        const l = await trx
+          .insertInto('destination_lists')
+          .values({ name: input.name, description: input.description ?? '' })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        if (entries.length > 0)
+          await trx
+            .insertInto('destination_list_entries')
+            .values(entries.map((value) => ({ list_id: l.id, value })))
+            .execute();
+        await audit.recordFor(trx, request, {
+          action: 'destination_list.created',
+          targetType: 'destination_list',
+          targetId: l.id,
+          summary: `created destination list ${l.name} (${entries.length} entries)`,
+          details: { entries },
+          status: 201,
+        });
+        return out(l, trx);
+      });
+    },
+
+    async update(
+      request: FastifyRequest,
+      id: number,
+      input: { name?: string | undefined; description?: string | undefined },
+    ) {
+      return db.transaction().execute(async (trx) => {
+        const l = await mustList(id, trx, true);
+        if (input.name !== undefined && input.name !== l.name) {
+          await nameFree(input.name, trx, l.id);
+          // Groups reference lists by name: a rename would silently break them.
+          const using = await groups.groupsUsingList(l.name, trx);
+          if (using.length > 0)
+            throw conflict(
+              `destination list ${l.name} is used by group(s) ${using.join(', ')}; remove it from their content before renaming it`,
+            );
+        }
+        const row = await trx
+          .updateTable('destination_lists')
+          .set({
+            ...(input.name !== undefined ? { name: input.name } : {}),
+            ...(input.description !== undefined ? { description: input.description } : {}),
+            updated: clock.now(),
+          })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await audit.recordFor(trx, request, {
+          action: 'destination_list.updated',
+          targetType: 'destination_list',
+          targetId: id,
+          summary: `updated destination list ${l.name}${row.name !== l.name ? ` (renamed to ${row.name})` : ''}`,
+          details: { fields: Object.keys(input).filter((k) => input[k as keyof typeof input] !== undefined) },
+          status: 200,
+        });
+        return out(row, trx);
+      });
+    },
+
+    async remove(request: FastifyRequest, id: number) {
+      await db.transaction().execute(async (trx) => {
+        const l = await mustList(id, trx, true);
+        const using = await groups.groupsUsingList(l.name, trx);
+        if (using.length > 0)
+          throw new AppError({
+            code: 'conflict',
+            message: `destination list ${l.name} is used by group(s) ${using.join(', ')}; remove it from their content first`,
+            details: { groups: using },
+          });
+        await trx.deleteFrom('destination_lists').where('id', '=', id).execute();
+        await audit.recordFor(trx, request, {
+          action: 'destination_list.deleted',
+          targetType: 'destination_list',
+          targetId: id,
+          summary: `deleted destination list ${l.name}`,
+          status: 204,
+        });
+      });
+    },
+
+    async entries(id: number, limit: number, offset: number) {
+      const l = await mustList(id);
+      return {
+        count: await repo.entryCount(l.id),
+        results: (await repo.entries(l.id, limit, offset)).map(entryOut),
+      };
+    },
+
+    async addEntries(
+      request: FastifyRequest,
+      id: number,
+      input: { entries: string[]; comment?: string | undefined },
+    ) {
+      const values = normalizeEntries(input.entries);
+      return db.transaction().execute(async (trx) => {
+        const l = await lockForEntries(id, trx);
+        const present = new Set((await repo.entriesByValue(l.id, values, trx)).map((e) => e.value));
+        const dup = values.flatMap((v) =>
+          present.has(v)
+            ? [{ field: `body.entries[${values.indexOf(v)}]`, message: `${v} is already in the list` }]
+            : [],
+        );
+        if (dup.length > 0)
+          throw new AppError({
+            code: 'conflict',
+            message: dup.map((e) => e.message).join('; '),
+            errors: dup,
+          });
+        const total = (await repo.entryCount(l.id, trx)) + values.length;
+        if (total > MAX_ENTRIES_PER_LIST)
+          throw invalid([
+            {
+              field: 'body.entries',
+              message: `a list holds at most ${MAX_ENTRIES_PER_LIST} entries (it would have ${total})`,
+            },
+          ]);
+        const rows = await trx
+          .insertInto('destination_list_entries')
+          .values(values.map((value) => ({ list_id: l.id, value, comment: input.comment ?? '' })))
+          .returningAll()
+          .execute();
+        await trx
+          .updateTable('destination_lists')
+          .set({ updated: clock.now() })
+          .where('id', '=', l.id)
+          .execute();
+        const marked = await groups.listChanged(trx, l.name, by(request));
+        await audit.recordFor(trx, request, {
+          action: 'destination_list.entries_added',
+          targetType: 'destination_list',
+          targetId: l.id,
+          summary: `added ${values.length} entries to destination list ${l.name}${marked.length ? `; groups out of sync: ${marked.join(', ')}` : ''}`,
+          details: { entries: values, groups: marked },
+          status: 201,
+        });
+        return { added: rows.map(entryOut), groups_out_of_sync: marked };
+      });
+    },
+
+    /** Removes entries by value (or one by id); 404 naming each value that is not in the list. */
+    async removeEntries(
+      request: FastifyRequest,
+      id: number,
+      input: { entries?: string[]; entryId?: number },
+    ) {
+      return db.transaction().execute(async (trx) => {
+        const l = await lockForEntries(id, trx);
+        let rows: EntryRow[];
+        if (input.entryId !== undefined) {
+          const row = await repo.entry(l.id, input.entryId, trx);
+          if (!row) throw notFound(`entry ${input.entryId} of destination list ${l.name}`);
+          rows = [row];
+        } else {
+          const values = normalizeEntries(input.entries ?? []);
+          rows = await repo.entriesByValue(l.id, values, trx);
+          const have = new Set(rows.map((r) => r.value));
+          const missing = values.flatMap((v, i) =>
+            have.has(v) ? [] : [{ field: `body.entries[${i}]`, message: `${v} is not in the list` }],
+          );
+          if (missing.length > 0)
+            throw new AppError({
+              code: 'not_found',
+              message: missing.map((e) => e.message).join('; '),
+              errors: missing,
+            });
+        }
+        await trx
+          .deleteFrom('destination_list_entries')
+          .where(
+            'id',
+            'in',
+            rows.map((r) => r.id),
+          )
+          .execute();
+        await trx
+          .updateTable('destination_lists')
+          .set({ updated: clock.now() })
+          .where('id', '=', l.id)
+          .execute();
+        const marked = await groups.listChanged(trx, l.name, by(request));
+        await audit.recordFor(trx, request, {
+          action: 'destination_list.entries_removed',
+          targetType: 'destination_list',
+          targetId: l.id,
+          summary: `removed ${rows.length} entries from destination list ${l.name}${marked.length ? `; groups out of sync: ${marked.join(', ')}` : ''}`,
+          details: { entries: rows.map((r) => r.value), groups: marked },
+          status: input.entryId !== undefined ? 204 : 200,
+        });
+        return { removed: rows.map(entryOut), groups_out_of_sync: marked };
+      });
+    },
+  };
+}
+
+export type DestinationsService = ReturnType<typeof createDestinationsService>;
