@@ -70,10 +70,19 @@ export function effectivePermissions(
   return new Set(scopes.filter((s): s is Permission => granted.has(s as Permission)));
 }
 
-export function tokenStatus(t: TokenRow, now: Date): 'active' | 'disabled' | 'expired' | 'revoked' {
+/**
+ * A token's status. `suspended`: the token itself is fine but its owner is disabled, so it is
+ * refused (pass `ownerActive` where the owner is known).
+ */
+export function tokenStatus(
+  t: TokenRow,
+  now: Date,
+  ownerActive = true,
+): 'active' | 'disabled' | 'expired' | 'revoked' | 'suspended' {
   if (t.revoked_at) return 'revoked';
   if (t.expires_at && t.expires_at <= now) return 'expired';
   if (!t.enabled) return 'disabled';
+  if (!ownerActive) return 'suspended';
   return 'active';
 }
 
@@ -190,9 +199,10 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         throw invalid('tokens in the URL are turned off on this manager');
     }
     if (!ipAllowed(info.ip, t.allowed_ips)) throw invalid(`token is not allowed from ${info.ip}`);
+    const replaced = t.previous_digest === digest;
     const u = users.get(t.owner_id);
-    if (u !== undefined && fresh(u, now.getTime())) return finishToken(cred, c, u.row, info, now);
-    return fetchUser(t.owner_id).then((user) => finishToken(cred, c, user, info, now));
+    if (u !== undefined && fresh(u, now.getTime())) return finishToken(cred, c, u.row, info, now, replaced);
+    return fetchUser(t.owner_id).then((user) => finishToken(cred, c, user, info, now, replaced));
   }
 
   function finishToken(
@@ -201,16 +211,17 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     user: UserRow | undefined,
     info: RequestInfo,
     now: Date,
+    replaced: boolean,
   ): Principal | Promise<Principal> {
     if (!user) throw invalid('the owner of this token no longer exists');
     if (!user.is_active) throw invalid('token is suspended because its owner is disabled');
-    if (!c.row.requires_login) return tokenUsed(cred, c, user, info, now);
+    if (!c.row.requires_login) return tokenUsed(cred, c, user, info, now, replaced);
     return repo.listLiveSessions(user.id, now).then((live) => {
       const idleCutoff = now.getTime() - deps.sessionIdleSeconds * 1000;
       if (!live.some((s) => Math.max(s.last_seen_at.getTime(), sessionLastSeen(s.digest)) > idleCutoff)) {
         throw invalid('token requires its owner to be logged in, and the owner has no live session');
       }
-      return tokenUsed(cred, c, user, info, now);
+      return tokenUsed(cred, c, user, info, now, replaced);
     });
   }
 
@@ -221,6 +232,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     user: UserRow,
     info: RequestInfo,
     now: Date,
+    replaced: boolean,
   ): Principal {
     const t = c.row;
     const use = uses.get(t.id);
@@ -245,10 +257,14 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       method: t.kind === 'api_key' ? 'api_key' : 'api_token',
       credentialSource: cred.source,
       tokenId: t.id,
-      groupId: t.group_id ?? user.group_id,
+      // A token acts only in its owner's group: one set for a group the owner has since left
+      // acts in none.
+      groupId: t.group_id !== null && t.group_id !== user.group_id ? null : user.group_id,
       defaultTags: t.default_tags,
       defaultProfile: t.default_profile,
       rateLimitPerMinute: t.rate_limit_per_minute ?? settings.defaultRateLimitPerMinute,
+      expiresAt: t.expires_at,
+      replacedSecret: replaced,
     };
     c.principal = { value, user, source: cred.source, settings };
     return value;

@@ -175,7 +175,16 @@ export const CreateGroupBody = StrictObject(
   { examples: [{ name: 'soc', description: 'Security operations' }] },
 );
 
-const TokenStatus = StringEnum(['active', 'disabled', 'expired', 'revoked']);
+const TokenStatus = StringEnum(['active', 'disabled', 'expired', 'revoked', 'suspended'], {
+  description:
+    '`suspended`: the token itself is valid but its owner is disabled, so every request with it is refused',
+});
+
+const Restriction = Type.Object({
+  set_by: Type.Integer({ description: 'The admin who set it' }),
+  set_by_username: Nullable(Type.String()),
+  set_at: Type.String({ format: 'date-time' }),
+});
 
 const tokenExample = {
   id: 7,
@@ -207,6 +216,9 @@ const tokenExample = {
   last_used_at: '2026-11-24T11:00:00.000Z',
   last_used_ip: '192.0.2.15',
   use_count: 412,
+  restrictions: {
+    allowed_ips: { set_by: 1, set_by_username: 'admin', set_at: '2026-11-24T10:00:00.000Z' },
+  },
 };
 
 const tokenProps = {
@@ -241,6 +253,20 @@ const tokenProps = {
   last_used_at: Nullable(Type.String({ format: 'date-time' })),
   last_used_ip: Nullable(Type.String()),
   use_count: Type.Integer(),
+  restrictions: Type.Object(
+    {
+      enabled: Type.Optional(Restriction),
+      scopes: Type.Optional(Restriction),
+      expires_at: Type.Optional(Restriction),
+      allowed_ips: Type.Optional(Restriction),
+      rate_limit_per_minute: Type.Optional(Restriction),
+    },
+    {
+      description:
+        "What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. " +
+        'Each entry names the admin who set it and when.',
+    },
+  ),
 };
 
 export const Token = Type.Object(tokenProps, { examples: [tokenExample] });
