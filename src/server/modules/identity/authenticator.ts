@@ -25,6 +25,16 @@ const SESSION_TOUCH_MS = 30_000;
  * use_count, but not listed one by one.
  */
 export const ACTIVITY_ROWS_PER_TOKEN_PER_FLUSH = 50;
+const HOUR_MS = 3_600_000;
+
+export interface ScopeUse {
+  tokenId: number;
+  permission: string;
+  /** Start of the hour, in ms. */
+  hour: number;
+  count: number;
+  lastAt: number;
+}
 
 export interface AuthSettings {
   allowTokensInUrl: boolean;
@@ -94,6 +104,9 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   const uses = new Map<number, { id: number; at: Date; ip: string; count: number }>();
   let activity: Insertable<TokenActivityTable>[] = [];
   let activityCounts = new Map<number, number>();
+  // Requests per token, permission and hour, for GET /api/v1/tokens/{id}/usage/: one map
+  // update per request, written with the activity.
+  let scopeUses = new Map<string, ScopeUse>();
 
   const fresh = (c: { loadedAt: number } | undefined, nowMs = clock.now().getTime()) =>
     c !== undefined && nowMs - c.loadedAt < CACHE_TTL_MS;
@@ -365,15 +378,32 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       activity.push(row());
       if (activity.length > 10_000) activity = activity.slice(-5_000);
     },
-    /** Writes buffered last-use facts and activity rows. */
+    /**
+     * A request made with a token under a route that requires `permission`: counted (never
+     * capped) per hour for the usage report.
+     */
+    recordScopeUse(tokenId: number, permission: string, at: Date) {
+      const hour = Math.floor(at.getTime() / HOUR_MS) * HOUR_MS;
+      const key = `${tokenId} ${permission} ${hour}`;
+      const u = scopeUses.get(key);
+      if (u === undefined) scopeUses.set(key, { tokenId, permission, hour, count: 1, lastAt: at.getTime() });
+      else {
+        u.count++;
+        if (at.getTime() > u.lastAt) u.lastAt = at.getTime();
+      }
+    },
+    /** Writes buffered last-use facts, activity rows and per-permission counts. */
     async flush() {
       const batch = [...uses.values()];
       uses.clear();
       const rows = activity;
       activity = [];
       activityCounts = new Map();
+      const scoped = [...scopeUses.values()];
+      scopeUses = new Map();
       if (batch.length) await repo.recordTokenUse(batch);
       if (rows.length) await repo.insertActivity(rows);
+      if (scoped.length) await repo.recordScopeUse(scoped);
     },
   };
 }

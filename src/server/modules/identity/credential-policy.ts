@@ -60,6 +60,8 @@ export interface PolicyContext {
   now: Date;
   /** The lifetime cap of the token settings (null: none). Sessions pass their own maximum. */
   maxLifetimeDays: number | null;
+  /** Passwords have no expiry of their own (their sessions do): skip the lifetime rule. */
+  lifetime?: false;
   /** Request fields to name in errors. */
   fields?: { scopes?: string; groupId?: string; expiresAt?: string };
 }
@@ -103,7 +105,7 @@ export function assertWithinCaller(caller: Principal, result: ResultingCredentia
       `the owner is not in group ${result.groupId}: a credential acts only in its owner's group`,
     );
   }
-  const bound = lifetimeBound(caller, ctx);
+  const bound = ctx.lifetime === false ? null : lifetimeBound(caller, ctx);
   if (bound !== null) {
     const why =
       caller.method !== 'session' && caller.expiresAt && caller.expiresAt.getTime() === bound.getTime()

@@ -392,3 +392,83 @@ export const WhoAmI = Type.Object({
   session_id: Nullable(Type.Integer()),
   permissions: Type.Array(Type.String()),
 });
+
+export const TokenUsage = Type.Object(
+  {
+    token_id: Type.Integer(),
+    window: Type.String({ description: 'The window asked for, such as `30d`' }),
+    since: Type.String({ format: 'date-time' }),
+    observed_since: Type.String({
+      format: 'date-time',
+      description: 'Requests are known from here on (the later of `since` and the token’s creation)',
+    }),
+    scopes: Type.Array(
+      Type.Object({
+        permission: Type.String(),
+        count: Type.Integer({ description: 'Requests in the window that needed this permission' }),
+        last_used_at: Nullable(Type.String({ format: 'date-time' })),
+      }),
+    ),
+    unused: Type.Array(Type.String(), { description: 'Scopes no request needed in the window' }),
+  },
+  {
+    examples: [
+      {
+        token_id: 7,
+        window: '30d',
+        since: '2026-11-04T16:00:00.000Z',
+        observed_since: '2026-11-04T16:00:00.000Z',
+        scopes: [
+          { permission: 'appliances:read', count: 4210, last_used_at: '2026-12-04T15:59:00.000Z' },
+          { permission: 'audit:read', count: 30, last_used_at: '2026-12-04T02:00:00.000Z' },
+          { permission: 'files:write', count: 0, last_used_at: null },
+        ],
+        unused: ['files:write'],
+      },
+    ],
+  },
+);
+
+export const UsageQuery = StrictObject({
+  window: Type.Optional(
+    Type.String({
+      maxLength: 10,
+      default: '30d',
+      description: 'How far back: hours or days, such as `24h`, `7d`, `90d` (at most `3650d`)',
+    }),
+  ),
+});
+
+export const NarrowBody = StrictObject(
+  {
+    window: Type.Optional(
+      Type.String({ maxLength: 10, default: '30d', description: 'Keep the scopes used in this window' }),
+    ),
+    keep: Type.Optional(
+      Type.Array(PermissionSchema, {
+        maxItems: 64,
+        description: 'Scopes to keep even if unused (must be scopes the token has)',
+      }),
+    ),
+  },
+  { examples: [{ window: '90d' }, { window: '30d', keep: ['backup:read'] }] },
+);
+
+export const NarrowResult = Type.Object(
+  {
+    token: Token,
+    kept: Type.Array(Type.String()),
+    removed: Type.Array(Type.String()),
+    window: Type.String(),
+  },
+  {
+    examples: [
+      {
+        token: { ...tokenExample, scopes: ['appliances:read', 'audit:read'] },
+        kept: ['appliances:read', 'audit:read'],
+        removed: ['files:write'],
+        window: '30d',
+      },
+    ],
+  },
+);

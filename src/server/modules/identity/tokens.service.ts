@@ -439,7 +439,14 @@ export function createTokensService(deps: TokensServiceDeps) {
       return { ...(await out(row, now)), token: secret.token };
     },
 
-    async update(request: FastifyRequest, p: Principal, id: number, input: TokenInput) {
+    async update(
+      request: FastifyRequest,
+      p: Principal,
+      id: number,
+      input: TokenInput,
+      /** Audit the change as this action (narrow), with these details. */
+      as?: { action: string; summary: string; details: Record<string, unknown> },
+    ) {
       assertMayManage(p);
       const t = await visible(p, id);
       if (t.revoked_at) throw conflict('a revoked token cannot be changed');
@@ -530,19 +537,22 @@ export function createTokensService(deps: TokensServiceDeps) {
         const row = await repo.updateToken(trx, id, patch);
         if (!row) throw notFound(`token ${id}`);
         const action =
-          input.enabled === false && t.enabled
+          as?.action ??
+          (input.enabled === false && t.enabled
             ? 'token.disabled'
             : input.enabled === true && !t.enabled
               ? 'token.enabled'
-              : 'token.updated';
+              : 'token.updated');
         const fields = Object.keys(patch).filter((k) => k !== 'updated_at');
         await audit.recordFor(trx, request, {
           action,
           targetType: 'token',
           targetId: id,
           status: 200,
-          summary: `${action.split('.')[1]} token "${row.name}" of ${owner.username}: ${fields.join(', ')}`,
-          details: { fields },
+          summary:
+            as?.summary ??
+            `${action.split('.')[1]} token "${row.name}" of ${owner.username}: ${fields.join(', ')}`,
+          details: { fields, ...(as?.details ?? {}) },
         });
         return row;
       });
