@@ -358,3 +358,45 @@ describe('status', () => {
     expect(use.statusCode).toBe(401);
   });
 });
+
+describe('users: a role or a password is a credential too', () => {
+  it('refuses an admin token scoped to users:read,users:write a promotion to admin or an admin’s password', async () => {
+    const scoped = await token(admin, {
+      name: `users-only-${Date.now()}`,
+      scopes: ['users:read', 'users:write'],
+    });
+    const h = auth(scoped.json().token);
+    const v = await t.createUser('viewer');
+    const promote = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/authentication/users/${v.id}/`,
+      headers: h,
+      payload: { role: 'admin' },
+    });
+    expect(promote.statusCode).toBe(403);
+    const other = await t.createUser('admin');
+    const pw = await t.app.inject({
+      method: 'PUT',
+      url: `/api/v1/authentication/users/${other.id}/password/`,
+      headers: h,
+      payload: { password: 'Yet-Another-Password-For-Steward-2' },
+    });
+    expect(pw.statusCode).toBe(403);
+    // Nothing half-applied: the viewer is still a viewer and the admin's password unchanged.
+    const row = await t.db
+      .selectFrom('users')
+      .select('role')
+      .where('id', '=', v.id)
+      .executeTakeFirstOrThrow();
+    expect(row.role).toBe('viewer');
+    await t.login(other.username, TEST_PASSWORD);
+    // Renaming needs no grant.
+    const rename = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/authentication/users/${v.id}/`,
+      headers: h,
+      payload: { first_name: 'Vera' },
+    });
+    expect(rename.statusCode).toBe(200);
+  });
+});
