@@ -10,10 +10,10 @@ import type { Database, TokenRestrictions } from '../../db/schema.js';
 import type { Principal } from '../../http/auth.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
-import { issueSecret, maskSecret } from '../../shared/token-codec.js';
+import { issueSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
-import { type AuthenticatorService, tokenStatus } from './authenticator.js';
+import type { AuthenticatorService } from './authenticator.js';
 import {
   assertCurrentSecret,
   assertRestrictionsHold,
@@ -25,6 +25,10 @@ import {
 } from './credential-policy.js';
 import type { IdentityRepo, TokenFilter, TokenRow, UserRow } from './identity.repo.js';
 import { parseCidr } from './ip-allow.js';
+import { tokenOut, type UserNames } from './token-output.js';
+import { restrictable, restrictionsAfter } from './token-restrictions.js';
+
+export { tokenOut } from './token-output.js';
 
 export const TOKEN_SETTINGS_KEY = 'api_tokens';
 
@@ -62,57 +66,6 @@ export interface TokenInput {
   rate_limit_per_minute?: number | null;
   default_tags?: string[];
   default_profile?: string | null;
-}
-
-/** Who is who, for the output: a token's owner and the admins who restricted it. */
-export type UserNames = (id: number) => { username: string; is_active: boolean } | undefined;
-
-function restrictionsOut(r: TokenRestrictions, names: UserNames) {
-  const out: Record<string, { set_by: number; set_by_username: string | null; set_at: string }> = {};
-  for (const f of RESTRICTABLE) {
-    const e = r[f];
-    if (e)
-      out[f] = { set_by: e.set_by, set_by_username: names(e.set_by)?.username ?? null, set_at: e.set_at };
-  }
-  return out;
-}
-
-export function tokenOut(t: TokenRow, now: Date, names: UserNames = () => undefined) {
-  const owner = names(t.owner_id);
-  const ownerUsername = owner?.username;
-  return {
-    id: t.id,
-    kind: t.kind,
-    name: t.name,
-    description: t.description,
-    owner_id: t.owner_id,
-    owner_username: ownerUsername ?? null,
-    group_id: t.group_id,
-    created_by: t.created_by,
-    scopes: t.scopes,
-    enabled: t.enabled,
-    status: tokenStatus(t, now, owner?.is_active ?? true),
-    expires_at: t.expires_at?.toISOString() ?? null,
-    requires_login: t.requires_login,
-    allow_in_url: t.allow_in_url,
-    allowed_ips: t.allowed_ips,
-    rate_limit_per_minute: t.rate_limit_per_minute,
-    default_tags: t.default_tags,
-    default_profile: t.default_profile,
-    prefix: t.prefix,
-    last4: t.last4,
-    token_hint: maskSecret(t.prefix, t.last4),
-    created_at: t.created_at.toISOString(),
-    updated_at: t.updated_at.toISOString(),
-    refreshed_at: t.refreshed_at?.toISOString() ?? null,
-    previous_token_expires_at:
-      t.previous_expires_at && t.previous_expires_at > now ? t.previous_expires_at.toISOString() : null,
-    revoked_at: t.revoked_at?.toISOString() ?? null,
-    last_used_at: t.last_used_at?.toISOString() ?? null,
-    last_used_ip: t.last_used_ip,
-    use_count: t.use_count,
-    restrictions: restrictionsOut(t.restrictions ?? {}, names),
-  };
 }
 
 export interface TokensServiceDeps {
@@ -236,59 +189,6 @@ export function createTokensService(deps: TokensServiceDeps) {
     return tokenOut(row, now, await namesFor([row]));
   }
 
-  /** The stored value of a restrictable field after a change. */
-  function restrictable(row: Pick<TokenRow, RestrictableField>): Record<RestrictableField, unknown> {
-    return {
-      enabled: row.enabled,
-      scopes: row.scopes,
-      expires_at: row.expires_at,
-      allowed_ips: row.allowed_ips,
-      rate_limit_per_minute: row.rate_limit_per_minute,
-    };
-  }
-
-  /** Whether a value of a field restricts anything (an admin's restriction is kept only then). */
-  function restricts(field: RestrictableField, value: unknown): boolean {
-    switch (field) {
-      case 'enabled':
-        return value === false;
-      case 'scopes':
-        return !(value as string[]).includes(ALL_SCOPES);
-      case 'expires_at':
-      case 'rate_limit_per_minute':
-        return value !== null && value !== undefined;
-      case 'allowed_ips':
-        return (value as string[]).length > 0;
-    }
-  }
-
-  /**
-   * The restrictions after an admin set `fields` on someone else's token: the admin's value
-   * becomes the bound, or the restriction goes when the admin lifts it.
-   */
-  function restrictionsAfter(
-    current: TokenRestrictions,
-    p: Principal,
-    ownerId: number,
-    fields: RestrictableField[],
-    values: Record<RestrictableField, unknown>,
-    now: Date,
-  ): TokenRestrictions {
-    if (!isAdmin(p) || ownerId === p.userId) return current;
-    const next: TokenRestrictions = { ...current };
-    for (const f of fields) {
-      const v = values[f];
-      if (restricts(f, v))
-        next[f] = {
-          set_by: p.userId,
-          set_at: now.toISOString(),
-          value: v instanceof Date ? v.toISOString() : v,
-        };
-      else delete next[f];
-    }
-    return next;
-  }
-
   async function adminNames(r: TokenRestrictions) {
     const names = new Map<number, string>();
     for (const e of Object.values(r)) {
@@ -382,6 +282,7 @@ export function createTokensService(deps: TokensServiceDeps) {
       const restrictions = restrictionsAfter(
         {},
         p,
+        isAdmin(p),
         ownerId,
         [...RESTRICTABLE],
         { enabled, scopes, expires_at: expires, allowed_ips: allowedIps, rate_limit_per_minute: rateLimit },
@@ -518,8 +419,6 @@ export function createTokensService(deps: TokensServiceDeps) {
           },
           { now, maxLifetimeDays: settings.max_lifetime_days },
         );
-      } else {
-        assertCurrentSecret(p);
       }
       if (input.enabled !== undefined) patch.enabled = after.enabled;
       if (input.scopes !== undefined) patch.scopes = JSON.stringify(after.scopes);
@@ -530,7 +429,15 @@ export function createTokensService(deps: TokensServiceDeps) {
       if (input.rate_limit_per_minute !== undefined)
         patch.rate_limit_per_minute = after.rate_limit_per_minute;
       if (input.group_id !== undefined) patch.group_id = after.group_id;
-      const restrictions = restrictionsAfter(t.restrictions ?? {}, p, t.owner_id, given, next, now);
+      const restrictions = restrictionsAfter(
+        t.restrictions ?? {},
+        p,
+        isAdmin(p),
+        t.owner_id,
+        given,
+        next,
+        now,
+      );
       if (JSON.stringify(restrictions) !== JSON.stringify(t.restrictions ?? {}))
         patch.restrictions = JSON.stringify(restrictions);
       const row = await db.transaction().execute(async (trx) => {
