@@ -219,7 +219,10 @@ describe('refresh', () => {
   });
 
   it('refuses a self-refresh from a secret in its grace period', async () => {
-    const tk = await token(admin, { name: `graceful-${Date.now()}`, scopes: ['files:read'] });
+    const tk = await token(admin, {
+      name: `graceful-${Date.now()}`,
+      scopes: ['files:read', 'tokens:read', 'tokens:write'],
+    });
     const old = auth(tk.json().token);
     const r1 = await t.app.inject({
       method: 'POST',
@@ -240,6 +243,10 @@ describe('refresh', () => {
       payload: { grace_period_seconds: 0 },
     });
     expect(r2.statusCode).toBe(403);
+    // Nor can it mint a token of its own to keep a foothold after the grace period.
+    const mint = await token(old, { name: 'foothold', scopes: ['files:read'] });
+    expect(mint.statusCode).toBe(403);
+    expect(mint.json().detail).toMatch(/grace period/);
     const fresh = await t.app.inject({ url: '/api/v1/files/', headers: auth(r1.json().token) });
     expect(fresh.statusCode).toBe(200);
   });
