@@ -184,6 +184,40 @@ describe('groups', () => {
   });
 });
 
+describe('tokens made before the fix', () => {
+  it("act in no group when their group is not their owner's (a token cannot read another group's files)", async () => {
+    const g = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/authentication/groups/',
+      headers: admin,
+      payload: { name: `legacy-${Date.now()}` },
+    });
+    const gid = g.json().id as number;
+    const mp = multipart([
+      { name: 'group_id', value: String(gid) },
+      { name: 'visibility', value: 'group' },
+      { name: 'file', value: Buffer.from('group secret'), filename: 'group-only.txt' },
+    ]);
+    const up = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/files/',
+      headers: { ...admin, ...mp.headers },
+      payload: mp.payload,
+    });
+    expect(up.statusCode).toBe(201);
+    const op = await t.createUser('operator');
+    const tk = await token(admin, { name: 'legacy', owner_id: op.id, scopes: ['files:read'] });
+    // As the old code allowed: the token's group set to a group its owner is not in.
+    await t.db.updateTable('api_tokens').set({ group_id: gid }).where('id', '=', tk.json().id).execute();
+    const list = await t.app.inject({
+      url: '/api/v1/files/?search=group-only',
+      headers: auth(tk.json().token),
+    });
+    expect(list.statusCode).toBe(200);
+    expect(list.json().count).toBe(0);
+  });
+});
+
 describe('refresh', () => {
   it('refuses expires_at:null and a later expiry on self-refresh of an expiring token', async () => {
     const tk = await token(admin, {
