@@ -15,8 +15,6 @@
 // "Admin restrictions stick" lives here too: what an admin set on someone else's token, only an
 // admin loosens (`looserThan` tells whether a value is looser than a bound).
 
-import type { FastifyContextConfig } from 'fastify';
-import type { Permission } from '../../../contract/permissions.js';
 import type { Role, TokenRestrictions } from '../../db/schema.js';
 import type { Principal } from '../../http/auth.js';
 import { AppError, badField } from '../../shared/app-error.js';
@@ -39,8 +37,6 @@ declare module 'fastify' {
     credential?: CredentialEffect;
   }
 }
-
-export type { FastifyContextConfig };
 
 const DAY_MS = 86_400_000;
 
@@ -119,11 +115,6 @@ export function assertWithinCaller(caller: Principal, result: ResultingCredentia
         `must not be later than ${bound.toISOString()}: ${why}`,
       );
   }
-}
-
-/** Effective permissions of a credential (for callers that compare before and after). */
-export function permissionsOf(role: Role, scopes: readonly string[] | null): Set<Permission> {
-  return effectivePermissions(role, scopes);
 }
 
 export const RESTRICTABLE = [
