@@ -175,6 +175,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ipLimitPerMinute: deps.ipLimitPerMinute ?? 120,
   });
   registerAuditHooks(app, audit, db);
+  // Every request made with a token, of every module, in the token's request log.
+  identity.installRequestLog(app);
 
   await app.register(healthRoutes, { database: deps.database });
   if (hasConsole) {

@@ -106,6 +106,26 @@ export interface ApiTokensTable {
   last_used_at: Timestamp | null;
   last_used_ip: string | null;
   use_count: ColumnType<number, number | undefined, number>;
+  /** What an admin set on someone else's token, per field (migration 0300). */
+  restrictions: JSONColumnType<TokenRestrictions, string | undefined, string>;
+}
+
+export interface TokenRestriction {
+  set_by: number;
+  set_at: string;
+  value: unknown;
+}
+export type TokenRestrictions = Partial<
+  Record<'enabled' | 'scopes' | 'expires_at' | 'allowed_ips' | 'rate_limit_per_minute', TokenRestriction>
+>;
+
+/** Requests per token, permission and hour (migration 0301). */
+export interface TokenScopeUsageTable {
+  token_id: number;
+  permission: string;
+  hour: Date | string;
+  count: ColumnType<number, number, number>;
+  last_at: Date | string;
 }
 
 export interface LoginAttemptsTable {
@@ -157,6 +177,7 @@ export interface JobRunsTable {
 
 export interface Database {
   token_activity: TokenActivityTable;
+  token_scope_usage: TokenScopeUsageTable;
   job_runs: JobRunsTable;
   cluster_replicas: ClusterReplicasTable;
   rate_limit_counters: RateLimitCountersTable;

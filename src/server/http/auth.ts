@@ -43,6 +43,10 @@ export interface Principal {
   defaultProfile?: string | null;
   /** Per-minute request budget for this principal, if any. */
   rateLimitPerMinute?: number | null;
+  /** When the token making the request expires (null: never); bounds what it may issue. */
+  expiresAt?: Date | null;
+  /** The request used a token's previous secret, in its rotation grace period. */
+  replacedSecret?: boolean;
 }
 
 export interface RequestInfo {

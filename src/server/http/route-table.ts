@@ -11,6 +11,8 @@ export interface RouteEntry {
   method: string;
   url: string;
   permission: string | undefined;
+  /** What the route does to credentials (config.credential; see credential-policy.ts). */
+  credential?: string;
 }
 
 export interface RouteTable {
@@ -28,8 +30,13 @@ export function createRouteTable(app: FastifyInstance): RouteTable {
     for (const method of methods) {
       const m = String(method).toUpperCase();
       if (route.url === '*' || route.url.endsWith('/*')) continue;
-      const permission = (route.config as { permission?: string } | undefined)?.permission;
-      routes.push({ method: m, url: route.url, permission });
+      const config = route.config as { permission?: string; credential?: string } | undefined;
+      routes.push({
+        method: m,
+        url: route.url,
+        permission: config?.permission,
+        credential: config?.credential,
+      });
       try {
         router.on(m as (typeof METHODS)[number], route.url, () => {});
       } catch {

@@ -19,7 +19,7 @@ const loginRoute: FastifyPluginAsync<IdentityServices> = async (app, { sessions 
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/api/v1/auth/token/',
     {
-      config: { permission: 'public' },
+      config: { permission: 'public', credential: 'issue' },
       schema: {
         tags: ['auth'],
         summary: 'Log in: exchange a username and password for a session token',
@@ -64,7 +64,7 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, serv
   r.post(
     '/api/v1/auth/logout/',
     {
-      config: { permission: 'authenticated' },
+      config: { permission: 'authenticated', credential: 'end' },
       schema: {
         tags: ['auth'],
         summary: 'Log out: end this session',
@@ -124,7 +124,7 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, serv
   r.delete(
     '/api/v1/auth/sessions/:id/',
     {
-      config: { permission: 'sessions:write' },
+      config: { permission: 'sessions:write', credential: 'end' },
       schema: {
         tags: ['auth'],
         summary: 'End a login session',

@@ -25,6 +25,16 @@ const SESSION_TOUCH_MS = 30_000;
  * use_count, but not listed one by one.
  */
 export const ACTIVITY_ROWS_PER_TOKEN_PER_FLUSH = 50;
+const HOUR_MS = 3_600_000;
+
+export interface ScopeUse {
+  tokenId: number;
+  permission: string;
+  /** Start of the hour, in ms. */
+  hour: number;
+  count: number;
+  lastAt: number;
+}
 
 export interface AuthSettings {
   allowTokensInUrl: boolean;
@@ -70,10 +80,19 @@ export function effectivePermissions(
   return new Set(scopes.filter((s): s is Permission => granted.has(s as Permission)));
 }
 
-export function tokenStatus(t: TokenRow, now: Date): 'active' | 'disabled' | 'expired' | 'revoked' {
+/**
+ * A token's status. `suspended`: the token itself is fine but its owner is disabled, so it is
+ * refused (pass `ownerActive` where the owner is known).
+ */
+export function tokenStatus(
+  t: TokenRow,
+  now: Date,
+  ownerActive = true,
+): 'active' | 'disabled' | 'expired' | 'revoked' | 'suspended' {
   if (t.revoked_at) return 'revoked';
   if (t.expires_at && t.expires_at <= now) return 'expired';
   if (!t.enabled) return 'disabled';
+  if (!ownerActive) return 'suspended';
   return 'active';
 }
 
@@ -85,6 +104,9 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   const uses = new Map<number, { id: number; at: Date; ip: string; count: number }>();
   let activity: Insertable<TokenActivityTable>[] = [];
   let activityCounts = new Map<number, number>();
+  // Requests per token, permission and hour, for GET /api/v1/tokens/{id}/usage/: one map
+  // update per request, written with the activity.
+  let scopeUses = new Map<string, ScopeUse>();
 
   const fresh = (c: { loadedAt: number } | undefined, nowMs = clock.now().getTime()) =>
     c !== undefined && nowMs - c.loadedAt < CACHE_TTL_MS;
@@ -190,9 +212,10 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         throw invalid('tokens in the URL are turned off on this manager');
     }
     if (!ipAllowed(info.ip, t.allowed_ips)) throw invalid(`token is not allowed from ${info.ip}`);
+    const replaced = t.previous_digest === digest;
     const u = users.get(t.owner_id);
-    if (u !== undefined && fresh(u, now.getTime())) return finishToken(cred, c, u.row, info, now);
-    return fetchUser(t.owner_id).then((user) => finishToken(cred, c, user, info, now));
+    if (u !== undefined && fresh(u, now.getTime())) return finishToken(cred, c, u.row, info, now, replaced);
+    return fetchUser(t.owner_id).then((user) => finishToken(cred, c, user, info, now, replaced));
   }
 
   function finishToken(
@@ -201,16 +224,17 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     user: UserRow | undefined,
     info: RequestInfo,
     now: Date,
+    replaced: boolean,
   ): Principal | Promise<Principal> {
     if (!user) throw invalid('the owner of this token no longer exists');
     if (!user.is_active) throw invalid('token is suspended because its owner is disabled');
-    if (!c.row.requires_login) return tokenUsed(cred, c, user, info, now);
+    if (!c.row.requires_login) return tokenUsed(cred, c, user, info, now, replaced);
     return repo.listLiveSessions(user.id, now).then((live) => {
       const idleCutoff = now.getTime() - deps.sessionIdleSeconds * 1000;
       if (!live.some((s) => Math.max(s.last_seen_at.getTime(), sessionLastSeen(s.digest)) > idleCutoff)) {
         throw invalid('token requires its owner to be logged in, and the owner has no live session');
       }
-      return tokenUsed(cred, c, user, info, now);
+      return tokenUsed(cred, c, user, info, now, replaced);
     });
   }
 
@@ -221,6 +245,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     user: UserRow,
     info: RequestInfo,
     now: Date,
+    replaced: boolean,
   ): Principal {
     const t = c.row;
     const use = uses.get(t.id);
@@ -245,10 +270,14 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       method: t.kind === 'api_key' ? 'api_key' : 'api_token',
       credentialSource: cred.source,
       tokenId: t.id,
-      groupId: t.group_id ?? user.group_id,
+      // A token acts only in its owner's group: one set for a group the owner has since left
+      // acts in none.
+      groupId: t.group_id !== null && t.group_id !== user.group_id ? null : user.group_id,
       defaultTags: t.default_tags,
       defaultProfile: t.default_profile,
       rateLimitPerMinute: t.rate_limit_per_minute ?? settings.defaultRateLimitPerMinute,
+      expiresAt: t.expires_at,
+      replacedSecret: replaced,
     };
     c.principal = { value, user, source: cred.source, settings };
     return value;
@@ -349,15 +378,32 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       activity.push(row());
       if (activity.length > 10_000) activity = activity.slice(-5_000);
     },
-    /** Writes buffered last-use facts and activity rows. */
+    /**
+     * A request made with a token under a route that requires `permission`: counted (never
+     * capped) per hour for the usage report.
+     */
+    recordScopeUse(tokenId: number, permission: string, at: Date) {
+      const hour = Math.floor(at.getTime() / HOUR_MS) * HOUR_MS;
+      const key = `${tokenId} ${permission} ${hour}`;
+      const u = scopeUses.get(key);
+      if (u === undefined) scopeUses.set(key, { tokenId, permission, hour, count: 1, lastAt: at.getTime() });
+      else {
+        u.count++;
+        if (at.getTime() > u.lastAt) u.lastAt = at.getTime();
+      }
+    },
+    /** Writes buffered last-use facts, activity rows and per-permission counts. */
     async flush() {
       const batch = [...uses.values()];
       uses.clear();
       const rows = activity;
       activity = [];
       activityCounts = new Map();
+      const scoped = [...scopeUses.values()];
+      scopeUses = new Map();
       if (batch.length) await repo.recordTokenUse(batch);
       if (rows.length) await repo.insertActivity(rows);
+      if (scoped.length) await repo.recordScopeUse(scoped);
     },
   };
 }

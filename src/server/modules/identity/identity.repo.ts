@@ -11,6 +11,7 @@ import type {
   UsersTable,
 } from '../../db/schema.js';
 import { likePattern, type OrderTerm } from '../../http/pagination.js';
+import type { ScopeUse } from './authenticator.js';
 
 export type Db = Kysely<Database> | Transaction<Database>;
 export type UserRow = Selectable<UsersTable>;
@@ -195,6 +196,42 @@ export function createIdentityRepo(db: Kysely<Database>) {
           .execute();
       }
     },
+    /** Adds per-hour permission counts (token_scope_usage), merging with what is there. */
+    async recordScopeUse(rows: ScopeUse[]) {
+      if (rows.length === 0) return;
+      await db
+        .insertInto('token_scope_usage')
+        .values(
+          rows.map((r) => ({
+            token_id: r.tokenId,
+            permission: r.permission,
+            hour: new Date(r.hour),
+            count: r.count,
+            last_at: new Date(r.lastAt),
+          })),
+        )
+        .onConflict((oc) =>
+          oc.columns(['token_id', 'permission', 'hour']).doUpdateSet((eb) => ({
+            count: eb('token_scope_usage.count', '+', eb.ref('excluded.count')),
+            last_at: sql<Date>`greatest(token_scope_usage.last_at, excluded.last_at)`,
+          })),
+        )
+        .execute();
+    },
+    /** Per permission: requests and last use since `since`. */
+    scopeUsage: (tokenId: number, since: Date) =>
+      db
+        .selectFrom('token_scope_usage')
+        .select((eb) => [
+          'permission',
+          eb.fn.sum<number>('count').as('count'),
+          eb.fn.max('last_at').as('last_at'),
+        ])
+        .where('token_id', '=', tokenId)
+        .where('hour', '>=', new Date(Math.floor(since.getTime() / 3_600_000) * 3_600_000))
+        .where('last_at', '>=', since)
+        .groupBy('permission')
+        .execute(),
     insertActivity: (rows: Insertable<Database['token_activity']>[]) =>
       rows.length ? db.insertInto('token_activity').values(rows).execute() : Promise.resolve([]),
     listActivity: (tokenId: number, limit: number, offset: number) =>

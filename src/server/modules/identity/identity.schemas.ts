@@ -175,7 +175,16 @@ export const CreateGroupBody = StrictObject(
   { examples: [{ name: 'soc', description: 'Security operations' }] },
 );
 
-const TokenStatus = StringEnum(['active', 'disabled', 'expired', 'revoked']);
+const TokenStatus = StringEnum(['active', 'disabled', 'expired', 'revoked', 'suspended'], {
+  description:
+    '`suspended`: the token itself is valid but its owner is disabled, so every request with it is refused',
+});
+
+const Restriction = Type.Object({
+  set_by: Type.Integer({ description: 'The admin who set it' }),
+  set_by_username: Nullable(Type.String()),
+  set_at: Type.String({ format: 'date-time' }),
+});
 
 const tokenExample = {
   id: 7,
@@ -207,6 +216,9 @@ const tokenExample = {
   last_used_at: '2026-11-24T11:00:00.000Z',
   last_used_ip: '192.0.2.15',
   use_count: 412,
+  restrictions: {
+    allowed_ips: { set_by: 1, set_by_username: 'admin', set_at: '2026-11-24T10:00:00.000Z' },
+  },
 };
 
 const tokenProps = {
@@ -241,6 +253,20 @@ const tokenProps = {
   last_used_at: Nullable(Type.String({ format: 'date-time' })),
   last_used_ip: Nullable(Type.String()),
   use_count: Type.Integer(),
+  restrictions: Type.Object(
+    {
+      enabled: Type.Optional(Restriction),
+      scopes: Type.Optional(Restriction),
+      expires_at: Type.Optional(Restriction),
+      allowed_ips: Type.Optional(Restriction),
+      rate_limit_per_minute: Type.Optional(Restriction),
+    },
+    {
+      description:
+        "What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. " +
+        'Each entry names the admin who set it and when.',
+    },
+  ),
 };
 
 export const Token = Type.Object(tokenProps, { examples: [tokenExample] });
@@ -366,3 +392,83 @@ export const WhoAmI = Type.Object({
   session_id: Nullable(Type.Integer()),
   permissions: Type.Array(Type.String()),
 });
+
+export const TokenUsage = Type.Object(
+  {
+    token_id: Type.Integer(),
+    window: Type.String({ description: 'The window asked for, such as `30d`' }),
+    since: Type.String({ format: 'date-time' }),
+    observed_since: Type.String({
+      format: 'date-time',
+      description: 'Requests are known from here on (the later of `since` and the token’s creation)',
+    }),
+    scopes: Type.Array(
+      Type.Object({
+        permission: Type.String(),
+        count: Type.Integer({ description: 'Requests in the window that needed this permission' }),
+        last_used_at: Nullable(Type.String({ format: 'date-time' })),
+      }),
+    ),
+    unused: Type.Array(Type.String(), { description: 'Scopes no request needed in the window' }),
+  },
+  {
+    examples: [
+      {
+        token_id: 7,
+        window: '30d',
+        since: '2026-11-04T16:00:00.000Z',
+        observed_since: '2026-11-04T16:00:00.000Z',
+        scopes: [
+          { permission: 'appliances:read', count: 4210, last_used_at: '2026-12-04T15:59:00.000Z' },
+          { permission: 'audit:read', count: 30, last_used_at: '2026-12-04T02:00:00.000Z' },
+          { permission: 'files:write', count: 0, last_used_at: null },
+        ],
+        unused: ['files:write'],
+      },
+    ],
+  },
+);
+
+export const UsageQuery = StrictObject({
+  window: Type.Optional(
+    Type.String({
+      maxLength: 10,
+      default: '30d',
+      description: 'How far back: hours or days, such as `24h`, `7d`, `90d` (at most `3650d`)',
+    }),
+  ),
+});
+
+export const NarrowBody = StrictObject(
+  {
+    window: Type.Optional(
+      Type.String({ maxLength: 10, default: '30d', description: 'Keep the scopes used in this window' }),
+    ),
+    keep: Type.Optional(
+      Type.Array(PermissionSchema, {
+        maxItems: 64,
+        description: 'Scopes to keep even if unused (must be scopes the token has)',
+      }),
+    ),
+  },
+  { examples: [{ window: '90d' }, { window: '30d', keep: ['backup:read'] }] },
+);
+
+export const NarrowResult = Type.Object(
+  {
+    token: Token,
+    kept: Type.Array(Type.String()),
+    removed: Type.Array(Type.String()),
+    window: Type.String(),
+  },
+  {
+    examples: [
+      {
+        token: { ...tokenExample, scopes: ['appliances:read', 'audit:read'] },
+        kept: ['appliances:read', 'audit:read'],
+        removed: ['files:write'],
+        window: '30d',
+      },
+    ],
+  },
+);

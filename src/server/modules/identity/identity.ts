@@ -1,9 +1,11 @@
 // The identity module: users, sessions, API tokens, and the authenticator every request uses.
 
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Kysely } from 'kysely';
+import { isPermission } from '../../../contract/permissions.js';
 import type { ClusterBus } from '../../db/notify.js';
 import type { Database } from '../../db/schema.js';
+import { routeOf } from '../../http/conventions.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
@@ -15,6 +17,7 @@ import {
   type DirectoryAuthenticator,
   type SessionsService,
 } from './sessions.service.js';
+import { createTokenUsageService, type TokenUsageService } from './token-usage.service.js';
 import { tokensRoutes } from './tokens.routes.js';
 import {
   createTokensService,
@@ -46,6 +49,7 @@ export interface IdentityServices {
   users: UsersService;
   sessions: SessionsService;
   tokens: TokensService;
+  tokenUsage: TokenUsageService;
   tokenSettings: () => TokenSettings;
   /** A user from the authenticator's cache (no database round trip on the hot path). */
   cachedUser: (id: number) => UserRow | undefined | Promise<UserRow | undefined>;
@@ -96,6 +100,7 @@ export function createIdentity(deps: IdentityDeps) {
     loadSettings().catch(() => {});
   });
   const common = { db: deps.db, repo, audit: deps.audit, clock: deps.clock, auth };
+  const tokens = createTokensService({ ...common, settings: deps.settings, tokenSettings });
   const services: IdentityServices = {
     repo,
     users: createUsersService(common),
@@ -105,7 +110,8 @@ export function createIdentity(deps: IdentityDeps) {
       sessionIdleSeconds: deps.sessionIdleSeconds,
       sessionMaxSeconds: deps.sessionMaxSeconds,
     }),
-    tokens: createTokensService({ ...common, settings: deps.settings, tokenSettings }),
+    tokens,
+    tokenUsage: createTokenUsageService({ repo, clock: deps.clock, auth, tokens }),
     tokenSettings,
     cachedUser: (id) => auth.userOf(id),
   };
@@ -116,28 +122,45 @@ export function createIdentity(deps: IdentityDeps) {
     await app.register(authRoutes, services);
     await app.register(usersRoutes, services);
     await app.register(tokensRoutes, services);
-    // Every request made with a token is remembered for GET /api/v1/tokens/{id}/activity/.
-    app.addHook('onResponse', (request, reply, done) => {
-      done();
-      const tokenId = request.principal?.tokenId;
-      if (tokenId === undefined) return;
-      auth.recordActivity(tokenId, () => ({
-        token_id: tokenId,
-        at: deps.clock.now(),
-        method: request.method,
-        path: (request.url.split('?')[0] ?? '').slice(0, 500),
-        status: reply.statusCode,
-        ip: request.ip,
-        request_id: String(request.id),
-      }));
-    });
     timer = setInterval(() => {
       auth.flush().catch((err) => app.log.warn({ err }, 'could not record token use'));
     }, FLUSH_MS);
     timer.unref();
   };
 
+  /**
+   * The per-token request log (GET /api/v1/tokens/{id}/activity/) and the per-permission counts
+   * (GET /api/v1/tokens/{id}/usage/). Installed on the root instance by app.ts, so it sees every
+   * request of every module, reads included; inside this module's plugin it saw only identity
+   * routes (issue 13 §6). Cheap on the hot path: an object pushed to an array and one map
+   * update, written in batches by the flush timer.
+   */
+  function installRequestLog(app: FastifyInstance) {
+    app.addHook('onResponse', (request, reply, done) => {
+      done();
+      const p = request.principal;
+      const tokenId = p?.tokenId;
+      if (tokenId === undefined || p === null) return;
+      const at = deps.clock.now();
+      auth.recordActivity(tokenId, () => ({
+        token_id: tokenId,
+        at,
+        method: request.method,
+        path: (request.url.split('?')[0] ?? '').slice(0, 500),
+        status: reply.statusCode,
+        ip: request.ip,
+        request_id: String(request.id),
+      }));
+      // The permission the route requires (the route table's), counted when the token had it.
+      const permission = routeOf(request).config?.permission;
+      if (permission !== undefined && isPermission(permission) && p.permissions.has(permission)) {
+        auth.recordScopeUse(tokenId, permission, at);
+      }
+    });
+  }
+
   return {
+    installRequestLog,
     authenticator: auth.authenticator,
     services,
     routes,

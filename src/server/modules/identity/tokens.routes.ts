@@ -18,16 +18,24 @@ import type { IdentityServices } from './identity.js';
 import {
   Activity,
   CreateTokenBody,
+  NarrowBody,
+  NarrowResult,
   RefreshBody,
   Token,
   TokenSettingsSchema,
+  TokenUsage,
   TokenWithSecret,
   UpdateTokenBody,
+  UsageQuery,
 } from './identity.schemas.js';
+import { DEFAULT_USAGE_WINDOW } from './token-usage.service.js';
 
 const TOKEN_ORDERING = ['id', 'name', 'created_at', 'expires_at', 'last_used_at'] as const;
 
-export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { tokens, tokenSettings }) => {
+export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
+  app,
+  { tokens, tokenSettings, tokenUsage },
+) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
@@ -68,12 +76,13 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
   r.post(
     '/api/v1/tokens/',
     {
-      config: { permission: 'tokens:write' },
+      config: { permission: 'tokens:write', credential: 'issue' },
       schema: {
         tags: ['tokens'],
         summary: 'Create an API token',
         description:
-          "Creates a token and answers its secret in `token`, once. Scopes must be a subset of the owner's permissions (default: the owner's read permissions). " +
+          "Creates a token and answers its secret in `token`, once. Scopes must be a subset of the owner's permissions and of the caller's (default: the owner's read permissions). " +
+          "`group_id` must be the owner's group. The token never outlives the token that creates it (without `expires_at`, it gets the shorter of the default lifetime and the caller's expiry). " +
           'Without `expires_at` the default lifetime of the token settings applies. Admins create tokens for anyone (`owner_id`), including API-only users; ' +
           'other users create their own only when user-defined tokens are on.',
         body: CreateTokenBody,
@@ -87,12 +96,14 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
   r.post(
     '/api/v1/tokens/self/refresh/',
     {
-      config: { permission: 'authenticated' },
+      config: { permission: 'authenticated', credential: 'issue' },
       schema: {
         tags: ['tokens'],
         summary: 'Rotate the token making this request',
         description:
-          'A script rotates its own credential without an admin: the answer holds the new secret; the old one keeps working for `grace_period_seconds` (0 to 86,400).',
+          'A script rotates its own credential without an admin: the answer holds the new secret; the old one keeps working for `grace_period_seconds` (0 to 86,400). ' +
+          'Only the current secret refreshes: a secret in its grace period is refused (403), so a leaked secret cannot rotate the token away from its holder. ' +
+          'A refresh never extends the token: `expires_at` may only keep or shorten it (`null` on an expiring token is a 400), and the lifetime cap applies.',
         body: RefreshBody,
         response: { 200: TokenWithSecret, ...ErrorResponses(400, 401, 409) },
       },
@@ -135,12 +146,14 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
   r.patch(
     '/api/v1/tokens/:id/',
     {
-      config: { permission: 'tokens:write' },
+      config: { permission: 'tokens:write', credential: 'change' },
       schema: {
         tags: ['tokens'],
         summary: 'Change an API token',
         description:
-          'Changes name, scopes, expiry, limits, or `enabled` (the enable/disable toggle). A disabled token is refused on the very next request.',
+          'Changes name, scopes, expiry, limits, or `enabled` (the enable/disable toggle). A disabled token is refused on the very next request. ' +
+          'Restricting (disable, fewer scopes, earlier expiry, fewer IPs, lower rate limit) is always allowed; a change that widens the token must keep it within the caller (403 naming what exceeds). ' +
+          "What an admin set on someone else's token (`restrictions`) only an admin loosens (403 naming the field and the admin).",
         params: IdParams,
         body: UpdateTokenBody,
         response: { 200: Token, ...ErrorResponses(400, 401, 403, 404, 409) },
@@ -152,7 +165,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
   r.delete(
     '/api/v1/tokens/:id/',
     {
-      config: { permission: 'tokens:write' },
+      config: { permission: 'tokens:write', credential: 'end' },
       schema: {
         tags: ['tokens'],
         summary: 'Revoke an API token',
@@ -171,12 +184,14 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
   r.post(
     '/api/v1/tokens/:id/refresh/',
     {
-      config: { permission: 'tokens:write' },
+      config: { permission: 'tokens:write', credential: 'issue' },
       schema: {
         tags: ['tokens'],
         summary: 'Refresh (rotate) an API token',
         description:
-          'Issues a new secret, answered once in `token`. The previous secret keeps working for `grace_period_seconds` (default 0), then dies.',
+          'Issues a new secret, answered once in `token`. The previous secret keeps working for `grace_period_seconds` (default 0), then dies. ' +
+          'A refresh never extends the token (`expires_at` may only shorten it; an expired token is a 409: give it a new expiry with PATCH first), ' +
+          'and the token must lie within the caller: its permissions, group and expiry (see the credential invariant in docs/authentication.md).',
         params: IdParams,
         body: RefreshBody,
         response: { 200: TokenWithSecret, ...ErrorResponses(400, 401, 403, 404, 409) },
@@ -218,6 +233,57 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
   );
 
   r.get(
+    '/api/v1/tokens/:id/usage/',
+    {
+      config: { permission: 'tokens:read' },
+      schema: {
+        tags: ['tokens'],
+        summary: "Which of a token's scopes its requests used",
+        description:
+          'For each scope of the token: how many requests in the `window` (default `30d`) needed it, and when it was last used. ' +
+          'Every request made with the token counts, on every module, mapped to the permission its route requires. `unused` lists the scopes nothing needed: the candidates for POST /api/v1/tokens/{id}/narrow/. ' +
+          'Counts have an hour resolution. Requests are known from the token’s creation (`observed_since`).\n\n' +
+          "```\ncurl -H 'Authorization: Token …' 'https://manager:8443/api/v1/tokens/7/usage/?window=90d'\n```",
+        params: IdParams,
+        querystring: UsageQuery,
+        response: { 200: TokenUsage, ...ErrorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) =>
+      tokenUsage.report(
+        principalOf(request),
+        request.params.id,
+        request.query.window ?? DEFAULT_USAGE_WINDOW,
+      ),
+  );
+
+  r.post(
+    '/api/v1/tokens/:id/narrow/',
+    {
+      config: { permission: 'tokens:write', credential: 'change' },
+      schema: {
+        tags: ['tokens'],
+        summary: 'Narrow a token to the scopes it used',
+        description:
+          'Least privilege after the fact: removes every scope that no request made with the token needed in the `window` (default `30d`), ' +
+          'keeping those in `keep`. Audited as `token.narrowed` with the removed scopes. Narrowing to nothing is refused (409): revoke the token instead. ' +
+          "API keys (all of the owner's permissions) cannot be narrowed (409). Follows the same rules as PATCH (user-defined tokens, admin restrictions).",
+        params: IdParams,
+        body: NarrowBody,
+        response: { 200: NarrowResult, ...ErrorResponses(400, 401, 403, 404, 409) },
+      },
+    },
+    async (request) =>
+      tokenUsage.narrow(
+        request,
+        principalOf(request),
+        request.params.id,
+        request.body.window ?? DEFAULT_USAGE_WINDOW,
+        request.body.keep,
+      ),
+  );
+
+  r.get(
     '/api/v1/config/api_tokens/',
     {
       config: { permission: 'system:read' },
@@ -234,7 +300,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (app, { 
   r.post(
     '/api/v1/config/api_tokens/',
     {
-      config: { permission: 'system:write' },
+      config: { permission: 'system:write', credential: 'policy' },
       schema: {
         tags: ['tokens'],
         summary: 'Change the API token settings',

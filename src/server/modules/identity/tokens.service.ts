@@ -6,16 +6,29 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Permission } from '../../../contract/permissions.js';
 import { isPermission, ROLE_PERMISSIONS } from '../../../contract/permissions.js';
-import type { Database } from '../../db/schema.js';
+import type { Database, TokenRestrictions } from '../../db/schema.js';
 import type { Principal } from '../../http/auth.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
-import { issueSecret, maskSecret } from '../../shared/token-codec.js';
+import { issueSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
-import { type AuthenticatorService, tokenStatus } from './authenticator.js';
-import type { IdentityRepo, TokenFilter, TokenRow } from './identity.repo.js';
+import type { AuthenticatorService } from './authenticator.js';
+import {
+  assertCurrentSecret,
+  assertRestrictionsHold,
+  assertWithinCaller,
+  lifetimeBound,
+  looserThan,
+  RESTRICTABLE,
+  type RestrictableField,
+} from './credential-policy.js';
+import type { IdentityRepo, TokenFilter, TokenRow, UserRow } from './identity.repo.js';
 import { parseCidr } from './ip-allow.js';
+import { tokenOut, type UserNames } from './token-output.js';
+import { restrictable, restrictionsAfter } from './token-restrictions.js';
+
+export { tokenOut } from './token-output.js';
 
 export const TOKEN_SETTINGS_KEY = 'api_tokens';
 
@@ -53,41 +66,6 @@ export interface TokenInput {
   rate_limit_per_minute?: number | null;
   default_tags?: string[];
   default_profile?: string | null;
-}
-
-export function tokenOut(t: TokenRow, now: Date, ownerUsername?: string) {
-  return {
-    id: t.id,
-    kind: t.kind,
-    name: t.name,
-    description: t.description,
-    owner_id: t.owner_id,
-    owner_username: ownerUsername ?? null,
-    group_id: t.group_id,
-    created_by: t.created_by,
-    scopes: t.scopes,
-    enabled: t.enabled,
-    status: tokenStatus(t, now),
-    expires_at: t.expires_at?.toISOString() ?? null,
-    requires_login: t.requires_login,
-    allow_in_url: t.allow_in_url,
-    allowed_ips: t.allowed_ips,
-    rate_limit_per_minute: t.rate_limit_per_minute,
-    default_tags: t.default_tags,
-    default_profile: t.default_profile,
-    prefix: t.prefix,
-    last4: t.last4,
-    token_hint: maskSecret(t.prefix, t.last4),
-    created_at: t.created_at.toISOString(),
-    updated_at: t.updated_at.toISOString(),
-    refreshed_at: t.refreshed_at?.toISOString() ?? null,
-    previous_token_expires_at:
-      t.previous_expires_at && t.previous_expires_at > now ? t.previous_expires_at.toISOString() : null,
-    revoked_at: t.revoked_at?.toISOString() ?? null,
-    last_used_at: t.last_used_at?.toISOString() ?? null,
-    last_used_ip: t.last_used_ip,
-    use_count: t.use_count,
-  };
 }
 
 export interface TokensServiceDeps {
@@ -152,7 +130,16 @@ export function createTokensService(deps: TokensServiceDeps) {
     return ips.map((e) => e.trim());
   }
 
-  function resolveExpiry(given: string | null | undefined, settings: TokenSettings, now: Date): Date | null {
+  /**
+   * The expiry a create or change asks for. Without one, the default lifetime, but never past
+   * what the caller may give (`bound`: the caller's own expiry or the cap).
+   */
+  function resolveExpiry(
+    given: string | null | undefined,
+    settings: TokenSettings,
+    now: Date,
+    bound: Date | null = null,
+  ): Date | null {
     const cap =
       settings.max_lifetime_days === null ? null : now.getTime() + settings.max_lifetime_days * DAY_MS;
     let at: Date | null;
@@ -161,6 +148,7 @@ export function createTokensService(deps: TokensServiceDeps) {
         settings.default_lifetime_days === null
           ? null
           : new Date(now.getTime() + settings.default_lifetime_days * DAY_MS);
+      if (bound !== null && (at === null || at > bound)) at = bound;
     } else if (given === null) {
       at = null;
     } else {
@@ -182,8 +170,32 @@ export function createTokensService(deps: TokensServiceDeps) {
     return at;
   }
 
-  async function ownerName(id: number) {
-    return (await repo.findUserById(id))?.username;
+  /** Owners and restricting admins of some tokens, looked up once each. */
+  async function namesFor(rows: TokenRow[]): Promise<UserNames> {
+    const ids = new Set<number>();
+    for (const r of rows) {
+      ids.add(r.owner_id);
+      for (const e of Object.values(r.restrictions ?? {})) if (e) ids.add(e.set_by);
+    }
+    const found = new Map<number, UserRow>();
+    for (const id of ids) {
+      const u = await repo.findUserById(id);
+      if (u) found.set(id, u);
+    }
+    return (id) => found.get(id);
+  }
+
+  async function out(row: TokenRow, now: Date) {
+    return tokenOut(row, now, await namesFor([row]));
+  }
+
+  async function adminNames(r: TokenRestrictions) {
+    const names = new Map<number, string>();
+    for (const e of Object.values(r)) {
+      if (e && !names.has(e.set_by))
+        names.set(e.set_by, (await repo.findUserById(e.set_by))?.username ?? `#${e.set_by}`);
+    }
+    return (id: number) => names.get(id) ?? `#${id}`;
   }
 
   return {
@@ -200,14 +212,13 @@ export function createTokensService(deps: TokensServiceDeps) {
         repo.countTokens(filter),
       ]);
       const now = clock.now();
-      const names = new Map<number, string | undefined>();
-      for (const r of rows) if (!names.has(r.owner_id)) names.set(r.owner_id, await ownerName(r.owner_id));
-      return { count, results: rows.map((r) => tokenOut(r, now, names.get(r.owner_id))) };
+      const names = await namesFor(rows);
+      return { count, results: rows.map((r) => tokenOut(r, now, names)) };
     },
 
     async get(p: Principal, id: number) {
       const t = await visible(p, id);
-      return tokenOut(t, clock.now(), await ownerName(t.owner_id));
+      return out(t, clock.now());
     },
 
     async create(
@@ -217,6 +228,7 @@ export function createTokensService(deps: TokensServiceDeps) {
       kind: 'api_token' | 'api_key' = 'api_token',
     ) {
       assertMayManage(p);
+      assertCurrentSecret(p);
       const ownerId = input.owner_id ?? p.userId;
       if (ownerId !== p.userId && !isAdmin(p)) {
         throw new AppError({ code: 'forbidden', message: 'only admins create tokens for other users' });
@@ -247,7 +259,35 @@ export function createTokensService(deps: TokensServiceDeps) {
       ) {
         throw badField('body.group_id', `no group with id ${input.group_id}`);
       }
-      const expires = resolveExpiry(input.expires_at, settings, now);
+      const policy = { now, maxLifetimeDays: settings.max_lifetime_days };
+      const expires = resolveExpiry(input.expires_at, settings, now, lifetimeBound(p, policy));
+      const groupId = input.group_id === undefined ? owner.group_id : input.group_id;
+      // The one rule for every credential: nothing beyond the caller's permissions, the owner's
+      // group, or the caller's remaining lifetime.
+      assertWithinCaller(
+        p,
+        {
+          ownerId,
+          ownerRole: owner.role,
+          ownerGroupId: owner.group_id,
+          scopes,
+          groupId,
+          expiresAt: expires,
+        },
+        policy,
+      );
+      const allowedIps = validateIps(input.allowed_ips ?? []);
+      const enabled = input.enabled ?? true;
+      const rateLimit = input.rate_limit_per_minute ?? null;
+      const restrictions = restrictionsAfter(
+        {},
+        p,
+        isAdmin(p),
+        ownerId,
+        [...RESTRICTABLE],
+        { enabled, scopes, expires_at: expires, allowed_ips: allowedIps, rate_limit_per_minute: rateLimit },
+        now,
+      );
       const secret = issueSecret(kind);
       if (kind === 'api_token') {
         // The unique index catches a race between this check and the insert (409 as well).
@@ -266,15 +306,15 @@ export function createTokensService(deps: TokensServiceDeps) {
           name: input.name.trim(),
           description: input.description ?? '',
           owner_id: ownerId,
-          group_id: input.group_id ?? owner.group_id,
+          group_id: groupId,
           created_by: p.userId,
           scopes: JSON.stringify(scopes),
-          enabled: input.enabled ?? true,
+          enabled,
           expires_at: expires,
           requires_login: input.requires_login ?? false,
           allow_in_url: input.allow_in_url ?? false,
-          allowed_ips: JSON.stringify(validateIps(input.allowed_ips ?? [])),
-          rate_limit_per_minute: input.rate_limit_per_minute ?? null,
+          allowed_ips: JSON.stringify(allowedIps),
+          rate_limit_per_minute: rateLimit,
           default_tags: JSON.stringify(input.default_tags ?? []),
           default_profile: input.default_profile ?? null,
           prefix: secret.prefix,
@@ -282,6 +322,7 @@ export function createTokensService(deps: TokensServiceDeps) {
           digest: secret.digest,
           created_at: now,
           updated_at: now,
+          restrictions: JSON.stringify(restrictions),
         });
         await audit.recordFor(trx, request, {
           action: kind === 'api_key' ? 'api_key.generated' : 'token.created',
@@ -291,15 +332,22 @@ export function createTokensService(deps: TokensServiceDeps) {
           summary:
             `${kind === 'api_key' ? 'generated API key' : `created token "${row.name}"`} for ${owner.username}` +
             (revoked.length ? `; deactivated previous API key ${revoked.map((r) => r.id).join(', ')}` : ''),
-          details: { scopes, expires_at: expires?.toISOString() ?? null },
+          details: { scopes, expires_at: expires?.toISOString() ?? null, group_id: groupId },
         });
         return { row, revoked };
       });
       for (const r of revoked) auth.invalidateToken(r.digest, r.previous_digest);
-      return { ...tokenOut(row, now, owner.username), token: secret.token };
+      return { ...(await out(row, now)), token: secret.token };
     },
 
-    async update(request: FastifyRequest, p: Principal, id: number, input: TokenInput) {
+    async update(
+      request: FastifyRequest,
+      p: Principal,
+      id: number,
+      input: TokenInput,
+      /** Audit the change as this action (narrow), with these details. */
+      as?: { action: string; summary: string; details: Record<string, unknown> },
+    ) {
       assertMayManage(p);
       const t = await visible(p, id);
       if (t.revoked_at) throw conflict('a revoked token cannot be changed');
@@ -308,15 +356,16 @@ export function createTokensService(deps: TokensServiceDeps) {
       const settings = deps.tokenSettings();
       const now = clock.now();
       const patch: Record<string, unknown> = { updated_at: now };
+      const after = { ...t };
       if (input.name !== undefined) patch.name = input.name.trim();
       if (input.description !== undefined) patch.description = input.description;
-      if (input.enabled !== undefined) patch.enabled = input.enabled;
+      if (input.enabled !== undefined) after.enabled = input.enabled;
       if (input.scopes !== undefined) {
         if (t.kind === 'api_key') throw badField('body.scopes', "an API key carries its owner's permissions");
-        patch.scopes = JSON.stringify(validateScopes(input.scopes, owner.role, p));
+        after.scopes = validateScopes(input.scopes, owner.role, p);
       }
-      if (input.expires_at !== undefined) patch.expires_at = resolveExpiry(input.expires_at, settings, now);
-      if (input.requires_login !== undefined) patch.requires_login = input.requires_login;
+      if (input.expires_at !== undefined) after.expires_at = resolveExpiry(input.expires_at, settings, now);
+      if (input.requires_login !== undefined) after.requires_login = input.requires_login;
       if (input.allow_in_url !== undefined) {
         if (input.allow_in_url && !settings.allow_tokens_in_url) {
           throw badField(
@@ -324,44 +373,98 @@ export function createTokensService(deps: TokensServiceDeps) {
             'tokens in the URL are turned off (config/api_tokens allow_tokens_in_url)',
           );
         }
-        patch.allow_in_url = input.allow_in_url;
+        after.allow_in_url = input.allow_in_url;
       }
-      if (input.allowed_ips !== undefined) patch.allowed_ips = JSON.stringify(validateIps(input.allowed_ips));
+      if (input.allowed_ips !== undefined) after.allowed_ips = validateIps(input.allowed_ips);
       if (input.rate_limit_per_minute !== undefined)
-        patch.rate_limit_per_minute = input.rate_limit_per_minute;
+        after.rate_limit_per_minute = input.rate_limit_per_minute;
       if (input.default_tags !== undefined) patch.default_tags = JSON.stringify(input.default_tags);
       if (input.default_profile !== undefined) patch.default_profile = input.default_profile;
       if (input.group_id !== undefined) {
         if (input.group_id !== null && !(await repo.findGroupById(input.group_id))) {
           throw badField('body.group_id', `no group with id ${input.group_id}`);
         }
-        patch.group_id = input.group_id;
+        after.group_id = input.group_id;
       }
       if (input.owner_id !== undefined && input.owner_id !== t.owner_id) {
         throw badField('body.owner_id', 'a token cannot change owner; create a new one');
       }
+      const given = RESTRICTABLE.filter((f) => input[f] !== undefined);
+      const before = restrictable(t);
+      const next = restrictable(after);
+      // What an admin set, only an admin loosens.
+      if (!isAdmin(p)) {
+        const asked: Partial<Record<RestrictableField, unknown>> = {};
+        for (const f of given) asked[f] = next[f];
+        const restrictions = t.restrictions ?? {};
+        assertRestrictionsHold(restrictions, asked, await adminNames(restrictions));
+      }
+      // Restricting is always allowed (a narrow token may disable a broad, leaked one); anything
+      // that widens the token must stay within the caller.
+      const widens =
+        given.some((f) => looserThan(f, next[f], before[f])) ||
+        (after.group_id !== null && after.group_id !== t.group_id) ||
+        (t.requires_login && !after.requires_login) ||
+        (!t.allow_in_url && after.allow_in_url);
+      if (widens) {
+        assertWithinCaller(
+          p,
+          {
+            ownerId: owner.id,
+            ownerRole: owner.role,
+            ownerGroupId: owner.group_id,
+            scopes: after.scopes,
+            groupId: after.group_id,
+            expiresAt: after.expires_at,
+          },
+          { now, maxLifetimeDays: settings.max_lifetime_days },
+        );
+      }
+      if (input.enabled !== undefined) patch.enabled = after.enabled;
+      if (input.scopes !== undefined) patch.scopes = JSON.stringify(after.scopes);
+      if (input.expires_at !== undefined) patch.expires_at = after.expires_at;
+      if (input.requires_login !== undefined) patch.requires_login = after.requires_login;
+      if (input.allow_in_url !== undefined) patch.allow_in_url = after.allow_in_url;
+      if (input.allowed_ips !== undefined) patch.allowed_ips = JSON.stringify(after.allowed_ips);
+      if (input.rate_limit_per_minute !== undefined)
+        patch.rate_limit_per_minute = after.rate_limit_per_minute;
+      if (input.group_id !== undefined) patch.group_id = after.group_id;
+      const restrictions = restrictionsAfter(
+        t.restrictions ?? {},
+        p,
+        isAdmin(p),
+        t.owner_id,
+        given,
+        next,
+        now,
+      );
+      if (JSON.stringify(restrictions) !== JSON.stringify(t.restrictions ?? {}))
+        patch.restrictions = JSON.stringify(restrictions);
       const row = await db.transaction().execute(async (trx) => {
         const row = await repo.updateToken(trx, id, patch);
         if (!row) throw notFound(`token ${id}`);
         const action =
-          input.enabled === false && t.enabled
+          as?.action ??
+          (input.enabled === false && t.enabled
             ? 'token.disabled'
             : input.enabled === true && !t.enabled
               ? 'token.enabled'
-              : 'token.updated';
+              : 'token.updated');
         const fields = Object.keys(patch).filter((k) => k !== 'updated_at');
         await audit.recordFor(trx, request, {
           action,
           targetType: 'token',
           targetId: id,
           status: 200,
-          summary: `${action.split('.')[1]} token "${row.name}" of ${owner.username}: ${fields.join(', ')}`,
-          details: { fields },
+          summary:
+            as?.summary ??
+            `${action.split('.')[1]} token "${row.name}" of ${owner.username}: ${fields.join(', ')}`,
+          details: { fields, ...(as?.details ?? {}) },
         });
         return row;
       });
       auth.invalidateToken(t.digest, t.previous_digest);
-      return tokenOut(row, now, owner.username);
+      return out(row, now);
     },
 
     async revoke(request: FastifyRequest, p: Principal, id: number) {
@@ -389,6 +492,8 @@ export function createTokensService(deps: TokensServiceDeps) {
     /**
      * Issues a new secret. The old one keeps working for `graceSeconds` (0 to 86,400), then dies.
      * `self` is the token refreshing itself, which needs no admin and no user-defined tokens.
+     * A refresh never extends the token's life: `expiresAt` may only keep or shorten it, and the
+     * result is clamped to the lifetime cap. Only the current secret refreshes.
      */
     async refresh(
       request: FastifyRequest,
@@ -399,14 +504,59 @@ export function createTokensService(deps: TokensServiceDeps) {
       self = false,
     ) {
       if (!self) assertMayManage(p);
+      assertCurrentSecret(p);
       const t = self ? await repo.findTokenById(id) : await visible(p, id);
       if (!t) throw notFound(`token ${id}`);
       if (t.revoked_at) throw conflict('a revoked token cannot be refreshed; create a new one');
       const now = clock.now();
       const settings = deps.tokenSettings();
+      if (t.expires_at && t.expires_at <= now) {
+        throw conflict(
+          'the token has expired: a refresh never extends a token; give it a new expires_at with PATCH first, or create a new token',
+        );
+      }
       let expires = t.expires_at;
-      if (expiresAt !== undefined) expires = resolveExpiry(expiresAt, settings, now);
-      else if (expires && expires <= now) expires = resolveExpiry(undefined, settings, now);
+      if (expiresAt === null && t.expires_at !== null) {
+        throw badField(
+          'body.expires_at',
+          `cannot be null: the token expires at ${t.expires_at.toISOString()} and a refresh never extends it`,
+        );
+      }
+      if (typeof expiresAt === 'string') {
+        const at = new Date(expiresAt);
+        if (at <= now) throw badField('body.expires_at', 'must be in the future');
+        if (t.expires_at && at > t.expires_at) {
+          throw badField(
+            'body.expires_at',
+            `must not be later than ${t.expires_at.toISOString()}: a refresh never extends a token`,
+          );
+        }
+        expires = at;
+      }
+      const bound = lifetimeBound(p, { now, maxLifetimeDays: settings.max_lifetime_days });
+      const cap =
+        settings.max_lifetime_days === null
+          ? null
+          : new Date(now.getTime() + settings.max_lifetime_days * DAY_MS);
+      if (cap !== null && (expires === null || expires > cap)) expires = cap;
+      const owner = await repo.findUserById(t.owner_id);
+      if (!owner) throw notFound(`token ${id}`);
+      if (!self) {
+        // A new secret for the whole token: the caller must cover all of it.
+        if (bound !== null && (expires === null || expires > bound)) expires = bound;
+        assertWithinCaller(
+          p,
+          {
+            ownerId: owner.id,
+            ownerRole: owner.role,
+            ownerGroupId: owner.group_id,
+            scopes: t.scopes,
+            groupId: t.group_id,
+            expiresAt: expires,
+          },
+          { now, maxLifetimeDays: settings.max_lifetime_days },
+        );
+      }
       const secret = issueSecret(t.kind === 'api_key' ? 'api_key' : 'api_token');
       const row = await db.transaction().execute(async (trx) => {
         const row = await repo.updateToken(trx, id, {
@@ -426,12 +576,12 @@ export function createTokensService(deps: TokensServiceDeps) {
           targetId: id,
           status: 200,
           summary: `${self ? 'token refreshed itself' : `refreshed token "${t.name}"`}; previous secret valid for ${graceSeconds} s`,
-          details: { grace_seconds: graceSeconds, self },
+          details: { grace_seconds: graceSeconds, self, expires_at: expires?.toISOString() ?? null },
         });
         return row;
       });
       auth.invalidateToken(t.digest, t.previous_digest);
-      return { ...tokenOut(row, now, await ownerName(row.owner_id)), token: secret.token };
+      return { ...(await out(row, now)), token: secret.token };
     },
 
     async activity(p: Principal, id: number, limit: number, offset: number) {

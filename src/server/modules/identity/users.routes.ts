@@ -79,7 +79,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
   r.post(
     '/api/v1/authentication/users/add/',
     {
-      config: { permission: 'users:write' },
+      config: { permission: 'users:write', credential: 'change' },
       schema: {
         tags: ['users'],
         summary: 'Add a user',
@@ -110,12 +110,13 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
   r.patch(
     '/api/v1/authentication/users/:id/',
     {
-      config: { permission: 'users:write' },
+      config: { permission: 'users:write', credential: 'change' },
       schema: {
         tags: ['users'],
         summary: 'Change a user',
         description:
-          'Changes the given fields. `is_active: false` disables the user: their sessions end at once and their tokens are suspended until the user is enabled again.',
+          'Changes the given fields. `is_active: false` disables the user: their sessions end at once and their tokens are suspended until the user is enabled again. ' +
+          "Giving a role, or enabling a user again, grants the role's permissions: the caller must hold all of them (403 naming what it lacks).",
         params: IdParams,
         body: UpdateUserBody,
         response: { 200: User, ...ErrorResponses(400, 401, 403, 404, 409) },
@@ -146,7 +147,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
   r.put(
     '/api/v1/authentication/users/:id/password/',
     {
-      config: { permission: 'authenticated' },
+      config: { permission: 'authenticated', credential: 'change' },
       schema: {
         tags: ['users'],
         summary: "Set a user's password",
@@ -201,12 +202,13 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
   r.post(
     '/api/v1/authentication/users/:id/api-key/',
     {
-      config: { permission: 'tokens:write' },
+      config: { permission: 'tokens:write', credential: 'issue' },
       schema: {
         tags: ['users'],
         summary: "Generate the user's API key",
         description:
           "Generates the user's one API key (all of the user's permissions) and deactivates the previous one, as InsightCloudSec does. " +
+          "The caller must hold every permission of the user's role (403 naming what it lacks): a narrowly scoped token cannot mint a full key. " +
           'Send it as `Api-Key: <key>` (or any other token header). Shown once.',
         params: IdParams,
         body: StrictObject({

@@ -10,6 +10,7 @@ import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { systemContext } from '../audit/audit.service.js';
 import type { AuthenticatorService } from './authenticator.js';
+import { assertWithinCaller } from './credential-policy.js';
 import type { IdentityRepo, UserRow } from './identity.repo.js';
 import { checkPasswordPolicy, generatePassword, hashPassword, verifyPassword } from './passwords.js';
 
@@ -101,6 +102,20 @@ export function createUsersService(deps: UsersServiceDeps) {
     };
   }
 
+  /**
+   * A role given to a user (or a user enabled again) is a grant of every permission of the role
+   * to every credential of that user: the caller must hold them all.
+   */
+  function grantWithinCaller(request: FastifyRequest, role: Role) {
+    const p = request.principal;
+    if (!p) return;
+    assertWithinCaller(
+      p,
+      { ownerId: 0, ownerRole: role, ownerGroupId: null, scopes: null, groupId: null, expiresAt: null },
+      { now: clock.now(), maxLifetimeDays: null, lifetime: false },
+    );
+  }
+
   return {
     mustGet,
 
@@ -152,6 +167,7 @@ export function createUsersService(deps: UsersServiceDeps) {
         throw badField('body.password', 'is required unless api_only is true');
       }
       await checkGroup(input.group_id);
+      grantWithinCaller(request, input.role ?? 'viewer');
       const u = await db.transaction().execute(async (trx) => {
         const row = await repo.insertUser(trx, {
           username,
@@ -197,6 +213,12 @@ export function createUsersService(deps: UsersServiceDeps) {
         });
       }
       await checkGroup(input.group_id);
+      if (
+        (input.role !== undefined && input.role !== current.role) ||
+        (input.is_active === true && !current.is_active)
+      ) {
+        grantWithinCaller(request, input.role ?? current.role);
+      }
       let after: (() => void) | undefined;
       const u = await db.transaction().execute(async (trx) => {
         const row = await repo.updateUser(trx, id, {
@@ -298,6 +320,21 @@ export function createUsersService(deps: UsersServiceDeps) {
           message: "permission users:write is required to set another user's password",
           details: { required_permission: 'users:write' },
         });
+      } else {
+        // Whoever knows the password logs in with all of the user's permissions: the caller
+        // must hold them all (a users:write-only token cannot take over an admin account).
+        assertWithinCaller(
+          principal,
+          {
+            ownerId: target.id,
+            ownerRole: target.role,
+            ownerGroupId: target.group_id,
+            scopes: null,
+            groupId: null,
+            expiresAt: null,
+          },
+          { now: clock.now(), maxLifetimeDays: null, lifetime: false },
+        );
       }
       const problem = checkPasswordPolicy(password, target.username);
       if (problem) throw badField('body.password', problem);

@@ -178,6 +178,20 @@ export function createFileService(deps: FileServiceDeps) {
       if (meta.ownerId !== undefined && meta.ownerId !== p.userId && p.role !== 'admin') {
         throw new AppError({ code: 'forbidden', message: 'only admins may upload files for another owner' });
       }
+      // A credential acts only in its owner's group (issue 13 §1): group_id must be the caller's
+      // own group. Admins, who see every group, may file into any.
+      if (
+        meta.groupId !== undefined &&
+        meta.groupId !== null &&
+        p.role !== 'admin' &&
+        meta.groupId !== (p.groupId ?? null)
+      ) {
+        throw new AppError({
+          code: 'forbidden',
+          message: `you may upload only into your own group; you are not in group ${meta.groupId}`,
+          details: { field: 'group_id' },
+        });
+      }
       const ownerId = meta.ownerId ?? p.userId;
       const limit = await limitsFor(ownerId);
       await mkdir(deps.filesDir, { recursive: true });
