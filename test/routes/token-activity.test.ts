@@ -56,6 +56,20 @@ describe('GET /api/v1/tokens/{id}/activity/', () => {
       .executeTakeFirst();
     expect(Number(row?.use_count)).toBe(called.length);
   });
+
+  it('stores a path that carries a secret as the logs show it, masked', async () => {
+    const tk = await token(admin, { name: 'path-secret', scopes: ['appliances:read'] });
+    const other = await token(admin, { name: 'pasted-into-a-path', scopes: ['appliances:read'] });
+    const h = { authorization: `Token ${tk.token}` };
+    const res = await t.app.inject({ url: `/api/v1/appliances/;token=${other.token}`, headers: h });
+    expect(res.statusCode).toBeLessThan(500);
+    const act = await t.app.inject({ url: `/api/v1/tokens/${tk.id}/activity/`, headers: admin });
+    expect(act.statusCode).toBe(200);
+    const paths = (act.json().results as { path: string }[]).map((r) => r.path);
+    expect(paths).toHaveLength(1);
+    expect(paths[0]).toMatch(/^\/api\/v1\/appliances\//);
+    expect(paths[0]).not.toContain(other.token);
+  });
 });
 
 describe('usage and narrow', () => {

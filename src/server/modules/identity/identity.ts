@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import { isPermission } from '../../../contract/permissions.js';
 import type { ClusterBus } from '../../db/notify.js';
 import type { Database } from '../../db/schema.js';
-import { routeOf } from '../../http/conventions.js';
+import { redactUrlForLog, routeOf } from '../../http/conventions.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
@@ -146,7 +146,8 @@ export function createIdentity(deps: IdentityDeps) {
         token_id: tokenId,
         at,
         method: request.method,
-        path: (request.url.split('?')[0] ?? '').slice(0, 500),
+        // The path can carry a secret (`;token=`, a pasted token): stored as the logs show it.
+        path: redactUrlForLog(request.url.split('?')[0] ?? '').slice(0, 500),
         status: reply.statusCode,
         ip: request.ip,
         request_id: String(request.id),
