@@ -163,6 +163,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // A restore replaced every row: credentials cached here and on other replicas must go.
     onRestored: () => identity.forgetAll(),
     packageStore: () => fleet.upgrades,
+    tokenRequestLog: { deleteOlderThan: (before) => identity.deleteRequestLogBefore(before) },
   });
   const modules: StewardModule[] = [createClusterModule({ ...ctx, lease, replicaId }), fleet, system];
   app.decorate('baseUrl', () => system.network.baseUrl);

@@ -232,6 +232,12 @@ export function createIdentityRepo(db: Kysely<Database>) {
         .where('last_at', '>=', since)
         .groupBy('permission')
         .execute(),
+    /** Retention: the request log and the hourly scope counts older than `before`. */
+    async deleteRequestLogBefore(before: Date) {
+      const rows = await db.deleteFrom('token_activity').where('at', '<', before).executeTakeFirst();
+      await db.deleteFrom('token_scope_usage').where('last_at', '<', before).execute();
+      return Number(rows.numDeletedRows);
+    },
     insertActivity: (rows: Insertable<Database['token_activity']>[]) =>
       rows.length ? db.insertInto('token_activity').values(rows).execute() : Promise.resolve([]),
     listActivity: (tokenId: number, limit: number, offset: number) =>

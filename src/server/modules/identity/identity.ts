@@ -166,6 +166,8 @@ export function createIdentity(deps: IdentityDeps) {
     services,
     routes,
     flush: () => auth.flush(),
+    /** Retention: deletes token request-log rows and scope counts older than `before`. */
+    deleteRequestLogBefore: (before: Date) => repo.deleteRequestLogBefore(before),
     /** Drops every cached credential on every replica (after a restore). */
     forgetAll: () => auth.forgetEverywhere(),
     async stop() {

@@ -1,4 +1,5 @@
-// The retention job: deletes audit records older than the central logging retention period,
+// The retention job: deletes audit records and the per-token request log older than the
+// central logging retention period,
 // files older than the file storage TTL, and upload chunks abandoned for more than a day.
 
 import { readdir, rm, stat } from 'node:fs/promises';
@@ -15,6 +16,8 @@ export interface RetentionDeps {
   settings: () => Promise<Record<string, unknown>>;
   files: FileService;
   uploadsDir: string;
+  /** The per-token request log (identity's), kept as long as the audit log. */
+  tokenRequestLog?: { deleteOlderThan(before: Date): Promise<number> };
 }
 
 export async function runRetention(
@@ -26,7 +29,10 @@ export async function runRetention(
   let filesDeleted = 0;
   if (s.central_logging__enable !== false) {
     const days = Number(s.central_logging__retention_period ?? 365);
-    auditDeleted = await deps.audit.repo.deleteOlderThan(new Date(now - days * DAY));
+    const before = new Date(now - days * DAY);
+    auditDeleted = await deps.audit.repo.deleteOlderThan(before);
+    // A token's request log is part of the trail of who did what: the same period applies.
+    await deps.tokenRequestLog?.deleteOlderThan(before);
   }
   if (s.central_file_storage__enable !== false) {
     const hours = Number(s.central_file_storage__ttl ?? 8760);

@@ -298,6 +298,12 @@ describe('system alerting (syslog)', () => {
 });
 
 describe('central logging retention', () => {
+  // The jobs start once for the file (a second start would leave the first timers running).
+  let jobsStarted = false;
+  const startJobs = async () => {
+    if (!jobsStarted) await t.app.startJobs();
+    jobsStarted = true;
+  };
   it('the retention job deletes audit records older than the period, and keeps newer ones', async () => {
     const now = t.clock.now().getTime();
     const day = 86_400_000;
@@ -316,7 +322,7 @@ describe('central logging retention', () => {
         })
       ).statusCode,
     ).toBe(200);
-    await t.app.startJobs();
+    await startJobs();
     const count = async (a: string) =>
       Number(
         (
@@ -329,6 +335,59 @@ describe('central logging retention', () => {
       );
     await expect.poll(() => count('test.old'), { timeout: 10_000 }).toBe(0);
     expect(await count('test.recent')).toBe(1);
+  });
+
+  it('deletes the per-token request log and scope counts older than the period too', async () => {
+    const now = t.clock.now().getTime();
+    const day = 86_400_000;
+    const admin = await t.adminHeaders();
+    const made = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens/',
+      headers: admin,
+      payload: { name: 'retention', scopes: ['appliances:read'] },
+    });
+    expect(made.statusCode).toBe(201);
+    t.secrets.add(made.json().token);
+    const tokenId = made.json().id as number;
+    const row = (ageDays: number, path: string) => ({
+      token_id: tokenId,
+      at: new Date(now - ageDays * day),
+      method: 'GET',
+      path,
+      status: 200,
+    });
+    await t.db
+      .insertInto('token_activity')
+      .values([row(40, '/old'), row(10, '/recent')])
+      .execute();
+    const usage = (ageDays: number, permission: string) => ({
+      token_id: tokenId,
+      permission,
+      hour: new Date(now - ageDays * day),
+      count: 1,
+      last_at: new Date(now - ageDays * day),
+    });
+    await t.db
+      .insertInto('token_scope_usage')
+      .values([usage(40, 'appliances:read'), usage(10, 'files:read')])
+      .execute();
+    const left = async () => ({
+      activity: (
+        await t.db.selectFrom('token_activity').select('path').where('token_id', '=', tokenId).execute()
+      )
+        .map((r) => r.path)
+        .sort(),
+      usage: (
+        await t.db
+          .selectFrom('token_scope_usage')
+          .select('permission')
+          .where('token_id', '=', tokenId)
+          .execute()
+      ).map((r) => r.permission),
+    });
+    await startJobs();
+    await expect.poll(left, { timeout: 10_000 }).toEqual({ activity: ['/recent'], usage: ['files:read'] });
   });
 });
 

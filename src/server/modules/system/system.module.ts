@@ -54,6 +54,8 @@ export interface SystemModuleOptions {
   packageStore?: () => PackageStoreReader | undefined;
   /** STEWARD_APPLIANCE_NETWORKS: the appliance networks while the setting is empty (default: built in). */
   applianceNetworks?: string | undefined;
+  /** The per-token request log (identity's), trimmed by the retention job with the audit log. */
+  tokenRequestLog?: { deleteOlderThan(before: Date): Promise<number> };
 }
 
 export interface SystemModule extends StewardModule {
@@ -241,6 +243,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       settings: () => settingsService.internal('central_logging'),
       files,
       uploadsDir,
+      ...(opts.tokenRequestLog ? { tokenRequestLog: opts.tokenRequestLog } : {}),
     });
   let timer: NodeJS.Timeout | undefined;
   const tokenTimers: NodeJS.Timeout[] = [];
