@@ -31,13 +31,14 @@ const all = (kind: 'read' | 'write') => AREAS.map((a) => `${a}:${kind}` as Permi
 /**
  * Role grants. Operators run the fleet (appliances, configuration, files, upgrades) and manage
  * their own tokens and sessions; viewers only read. Users, audit, system settings, backup,
- * licence and cluster writes are admin-only. Object-level rules (own tokens only) live in
- * the services.
+ * licence and cluster writes are admin-only. Backups are admin-only even to read: an archive
+ * holds every secret of the manager (docs/administration.md, "Backups"). Object-level rules
+ * (own tokens only) live in the services.
  */
 export const ROLE_PERMISSIONS: Record<RoleName, ReadonlySet<Permission>> = {
   admin: new Set([...all('read'), ...all('write')]),
   operator: new Set<Permission>([
-    ...all('read'),
+    ...all('read').filter((p) => p !== 'backup:read'),
     'tokens:write',
     'sessions:write',
     'appliances:write',

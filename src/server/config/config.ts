@@ -43,6 +43,8 @@ export interface Config {
   readonly uploadMaxChunkBytes: number;
   /** Bytes of stored files one user may own (POST /api/v1/files/). */
   readonly fileQuotaBytes: number;
+  /** Passphrase for `steward backup create|restore|verify` (read by those commands only). */
+  readonly backupPassphrase: string | undefined;
 }
 
 interface Setting {
@@ -271,6 +273,20 @@ export const SETTINGS: readonly Setting[] = [
     description: 'Bytes of stored files one user may own (/api/v1/files/); an upload past it is refused',
     default: String(10 * 1024 ** 3),
     parse: integer(0, 1024 ** 5),
+  },
+  {
+    key: 'backupPassphrase',
+    env: 'STEWARD_BACKUP_PASSPHRASE',
+    flag: '--backup-passphrase',
+    description:
+      'Backup passphrase for `steward backup create|restore|verify` (or --passphrase-file / --passphrase-stdin)',
+    secret: true,
+    parse: (raw) =>
+      raw === ''
+        ? { value: undefined }
+        : raw.length >= 12
+          ? { value: raw }
+          : { error: 'must have at least 12 characters' },
   },
 ];
 
