@@ -1,34 +1,68 @@
 // `steward backup create|restore|verify`: the same backup service as the API, on the manager
-// host, with a progress bar on standard error. With the embedded database (PGlite) stop the
-// manager first: its data directory can be open in one process only.
+// host, with a progress bar on standard error. With the embedded database (PGlite) the data
+// directory can be open in one process only: beside a running manager these commands refuse
+// (openDatabase takes the data directory's lock) and name the API to use instead.
+// Every archive is encrypted: the passphrase comes from --passphrase-file, --passphrase-stdin or
+// STEWARD_BACKUP_PASSPHRASE, never from the command line itself (visible to every user in `ps`).
 
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../server/config/config.js';
 import { openDatabase } from '../server/db/client.js';
 import { migrateToLatest } from '../server/db/migrator.js';
 import { createAuditService } from '../server/modules/audit/audit.service.js';
-import { createBackupService, type Progress } from '../server/modules/system/backup.service.js';
+import { createSettingsStore } from '../server/modules/settings/settings.store.js';
+import {
+  createBackupService,
+  MIN_PASSPHRASE,
+  type Progress,
+} from '../server/modules/system/backup.service.js';
+import { loadSecretKey } from '../server/secret-key.js';
 import { systemClock } from '../server/shared/clock.js';
+import { createSecretBox } from '../server/shared/secret-box.js';
 import { configFrom, withConfigFlags } from './config-flags.js';
 
-const CONFIG_KEYS: readonly (keyof Config)[] = ['dataDir', 'databaseUrl'];
+const CONFIG_KEYS: readonly (keyof Config)[] = ['dataDir', 'databaseUrl', 'secretKey'];
 
 function withFlags(cmd: Command): Command {
   return withConfigFlags(cmd, CONFIG_KEYS)
-    .option('--passphrase-stdin', 'read the archive passphrase from standard input')
-    .option('--quiet', 'no progress bar');
+    .option('--passphrase-file <file>', 'read the backup passphrase from this file (first line)')
+    .option('--passphrase-stdin', 'read the backup passphrase from standard input (first line)')
+    .option('--quiet', 'no progress bar')
+    .addHelpText(
+      'after',
+      '\nEvery archive is encrypted (AES-256-GCM, key from the passphrase through scrypt). The passphrase comes from\n' +
+        '--passphrase-file, --passphrase-stdin or the STEWARD_BACKUP_PASSPHRASE variable, in that order; it has at\n' +
+        `least ${MIN_PASSPHRASE} characters. \`create\` without one uses the passphrase an admin set in the manager\n` +
+        '(POST /api/v1/config/backup/); `verify` and `restore` always need it.\n' +
+        'With the embedded database, stop the manager first: beside a running manager these commands refuse.\n',
+    );
 }
 
-async function readPassphrase(opts: Record<string, unknown>): Promise<string | undefined> {
-  if (!opts.passphraseStdin) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  const p = Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
-  if (p.length < 12) throw new Error('the passphrase must have at least 12 characters');
+const firstLine = (text: string) => text.split(/\r?\n/, 1)[0] ?? '';
+
+/** The passphrase from a file, standard input or STEWARD_BACKUP_PASSPHRASE; undefined when none. */
+async function readPassphrase(opts: Record<string, unknown>, config: Config): Promise<string | undefined> {
+  let p: string | undefined;
+  if (typeof opts.passphraseFile === 'string')
+    p = firstLine(await readFile(resolve(opts.passphraseFile), 'utf8'));
+  else if (opts.passphraseStdin) {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    p = firstLine(Buffer.concat(chunks).toString('utf8'));
+  } else p = config.backupPassphrase;
+  if (p !== undefined && p.length < MIN_PASSPHRASE)
+    throw new Error(`the passphrase must have at least ${MIN_PASSPHRASE} characters`);
+  return p;
+}
+
+async function requirePassphrase(opts: Record<string, unknown>): Promise<string> {
+  const p = await readPassphrase(opts, configFrom(opts));
+  if (p === undefined)
+    throw new Error(
+      'the backup passphrase is required: give --passphrase-file <file>, --passphrase-stdin or STEWARD_BACKUP_PASSPHRASE',
+    );
   return p;
 }
 
@@ -73,6 +107,8 @@ async function withService<T>(
       audit: createAuditService({ db: database.db, clock: systemClock }),
       clock: systemClock,
       dataDir: config.dataDir,
+      settings: createSettingsStore(database.db),
+      secrets: createSecretBox(loadSecretKey(config.dataDir, config.secretKey)),
     });
     return await fn(svc);
   } finally {
@@ -93,11 +129,11 @@ export function registerBackupCommand(program: Command): Command {
   withFlags(
     backup
       .command('create')
-      .description('Write a backup to <data dir>/backups (temporary name, fsync, rename)')
+      .description('Write an encrypted backup to <data dir>/backups (temporary name, fsync, rename)')
       .option('--out <file>', 'also copy the finished archive here'),
   ).action(async (opts: Record<string, unknown>) => {
     try {
-      const passphrase = await readPassphrase(opts);
+      const passphrase = await readPassphrase(opts, configFrom(opts));
       const name = await withService(opts, async (svc) => {
         const n = await svc.createNow({
           ...(passphrase ? { passphrase } : {}),
@@ -122,7 +158,7 @@ export function registerBackupCommand(program: Command): Command {
       .argument('<file>'),
   ).action(async (file: string, opts: Record<string, unknown>) => {
     try {
-      const passphrase = await readPassphrase(opts);
+      const passphrase = await requirePassphrase(opts);
       const m = await withService(opts, (svc) => svc.verify(resolve(file), passphrase));
       const rows = m.tables.reduce((a, t) => a + t.rows, 0);
       process.stdout.write(
@@ -143,12 +179,12 @@ export function registerBackupCommand(program: Command): Command {
     try {
       if (!opts.yes)
         throw new Error('restore replaces every table and uploaded file; run again with --yes to confirm');
-      const passphrase = await readPassphrase(opts);
+      const passphrase = await requirePassphrase(opts);
       const out = await withService(opts, (svc) =>
         svc.restore(
           resolve(file),
           { actor: 'cli' },
-          { ...(passphrase ? { passphrase } : {}), onProgress: progressBar(undefined, Boolean(opts.quiet)) },
+          { passphrase, onProgress: progressBar(undefined, Boolean(opts.quiet)) },
         ),
       );
       process.stdout.write(

@@ -32,13 +32,15 @@ const all = (kind: 'read' | 'write') => AREAS.map((a) => `${a}:${kind}` as Permi
  * Role grants. Operators run the fleet (appliances, configuration, files, upgrades) and manage
  * their own tokens and sessions; viewers only read. Users, audit, system settings, backup,
  * licence and cluster writes are admin-only, and so is reading the audit log (everyone's
- * activity: least privilege). Object-level rules (own tokens only) live in the services.
- * docs/authentication.md shows this as a table generated from it (scripts/permission-table.ts).
+ * activity: least privilege). Backups are admin-only even to read: an archive holds every
+ * secret of the manager (docs/administration.md, "Backups"). Object-level rules (own tokens
+ * only) live in the services. docs/authentication.md shows this as a table generated from it
+ * (scripts/permission-table.ts).
  */
 export const ROLE_PERMISSIONS: Record<RoleName, ReadonlySet<Permission>> = {
   admin: new Set([...all('read'), ...all('write')]),
   operator: new Set<Permission>([
-    ...all('read').filter((p) => p !== 'audit:read'),
+    ...all('read').filter((p) => p !== 'audit:read' && p !== 'backup:read'),
     'tokens:write',
     'sessions:write',
     'appliances:write',

@@ -635,7 +635,7 @@ export interface paths {
         put?: never;
         /**
          * Create a backup
-         * @description Starts a backup in the background and answers 202 at once; poll `GET /api/v1/backup/` until `message` is `idle`. The archive holds every table (one consistent snapshot), uploaded files and certificates, and a manifest with checksums. With `passphrase` the archive is encrypted (AES-256-GCM). 409 while one runs.
+         * @description Starts a backup in the background and answers 202 at once; poll `GET /api/v1/backup/` until `message` is `idle`. The archive holds every table (one consistent snapshot), uploaded files and certificates, the manager's secret key, and a manifest with checksums, and is always encrypted (AES-256-GCM, key from the backup passphrase through scrypt). Without a body it uses the passphrase an admin set with `POST /api/v1/config/backup/`; before one is set the answer is 409 naming that setting. `passphrase` in the body encrypts this one archive with another passphrase instead. 409 also while a backup or restore runs.
          */
         post: operations["postBackupCreate"];
         delete?: never;
@@ -675,7 +675,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a backup and restore it
-         * @description multipart/form-data with `file` (the archive) and, for an encrypted archive, `passphrase`. The archive is checked completely first (manifest, version, sizes, SHA-256 of every entry, only plain files); when a check fails nothing changes (400). Then every table is replaced in one transaction and the files are swapped in. Configuration must be applied to configuration groups again afterwards (`changes_awaiting_apply`).
+         * @description multipart/form-data with `file` (the archive) and `passphrase` (the backup passphrase it was made with; this is all a fresh machine needs). A wrong passphrase is a 400 naming `body.passphrase`, found from the archive header before anything is decrypted. The manifest comes first and is checked before any entry is written (format, schema version, names, sizes); an archive that would expand past the limits or the free disk space is a 413. Then every entry is checked (exact size, SHA-256, only plain files); when a check fails nothing changes. Then every table is replaced in one transaction and the files are swapped in. Configuration must be applied to configuration groups again afterwards (`changes_awaiting_apply`).
          */
         post: operations["postBackupRestoreUpload"];
         delete?: never;
@@ -954,6 +954,30 @@ export interface paths {
          * @description Takes effect at once. Existing tokens keep their expiry; the caps apply to tokens created or changed afterwards.
          */
         post: operations["postConfigApiTokens"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config/backup/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Backup settings
+         * @description Whether the backup passphrase is set, and when. The passphrase is write-only: it is never returned, and the manager does not keep it (only the key derived from it, sealed with its secret key).
+         */
+        get: operations["getConfigBackup"];
+        put?: never;
+        /**
+         * Set the backup passphrase
+         * @description Sets (or changes) the passphrase every backup is encrypted with: AES-256-GCM with a key derived through scrypt (N=2^17, r=8, p=1, a random salt that travels in each archive header). The manager stores only the derived key, sealed with its secret key, so scheduled and API backups need nobody present; restoring asks for the passphrase again. Archives made before a change keep the passphrase they were made with. Keep it outside the manager: without it no archive can be restored.
+         */
+        post: operations["postConfigBackup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -10177,7 +10201,7 @@ export interface operations {
             content: {
                 /** @example {} */
                 "application/json": {
-                    /** @description Encrypt the archive with this passphrase */
+                    /** @description Encrypt this archive with this passphrase instead of the backup passphrase set in `/api/v1/config/backup/` */
                     passphrase?: string;
                 };
             };
@@ -14441,6 +14465,270 @@ export interface operations {
                         max_lifetime_days: number | null;
                         /** @description Let every user manage their own tokens (off: admins only) */
                         user_defined_tokens: boolean;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getConfigBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "passphrase_set": true,
+                     *       "passphrase_set_at": "2026-11-24T10:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Whether a backup passphrase is set (the value is never shown) */
+                        passphrase_set: boolean;
+                        /** Format: date-time */
+                        passphrase_set_at: string | null;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postConfigBackup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "passphrase": "correct horse battery staple"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The backup passphrase (write-only, 12 characters or more) */
+                    passphrase: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "passphrase_set": true,
+                     *       "passphrase_set_at": "2026-11-24T10:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Whether a backup passphrase is set (the value is never shown) */
+                        passphrase_set: boolean;
+                        /** Format: date-time */
+                        passphrase_set_at: string | null;
                     };
                 };
             };

@@ -49,6 +49,8 @@ export interface Config {
    * appliance_networks is empty; undefined: DEFAULT_APPLIANCE_NETWORKS.
    */
   readonly applianceNetworks: string | undefined;
+  /** Passphrase for `steward backup create|restore|verify` (read by those commands only). */
+  readonly backupPassphrase: string | undefined;
 }
 
 interface Setting {
@@ -292,6 +294,20 @@ export const SETTINGS: readonly Setting[] = [
       if (problems.length > 0) return { error: problems.join('; ') };
       return networks.length > 0 ? { value: raw.trim() } : { error: 'must list at least one network' };
     },
+  },
+  {
+    key: 'backupPassphrase',
+    env: 'STEWARD_BACKUP_PASSPHRASE',
+    flag: '--backup-passphrase',
+    description:
+      'Backup passphrase for `steward backup create|restore|verify` (or --passphrase-file / --passphrase-stdin)',
+    secret: true,
+    parse: (raw) =>
+      raw === ''
+        ? { value: undefined }
+        : raw.length >= 12
+          ? { value: raw }
+          : { error: 'must have at least 12 characters' },
   },
 ];
 

@@ -7,6 +7,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -80,11 +81,19 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   }
   let location = 'in memory';
   let pglite: PGlite;
+  let lock: DataDirLock | undefined;
   if (opts.dataDir) {
     const dir = join(opts.dataDir, 'pgdata');
     mkdirSync(dir, { recursive: true });
     location = dir;
-    pglite = await PGlite.create(dir);
+    // The embedded database lives in this process: no second process may open the directory.
+    lock = await lockDataDir(opts.dataDir);
+    try {
+      pglite = await PGlite.create(dir);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
   } else {
     pglite = await PGlite.create();
   }
@@ -96,7 +105,13 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     pool: undefined,
     connectionString: undefined,
     ping: (timeoutMs = 2000) => pingWithTimeout(db, timeoutMs),
-    close: () => db.destroy(),
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        await lock?.release();
+      }
+    },
   };
 }
 

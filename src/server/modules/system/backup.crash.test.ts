@@ -54,7 +54,7 @@ describe.skipIf(!process.env.STEWARD_SLOW_TESTS)('kill -9 during backups', () =>
       for (const n of finals) {
         const staging = mkdtempSync(join(tmpdir(), 'steward-crash-verify-'));
         try {
-          const m = await extractArchive(join(dir, n), staging);
+          const m = await extractArchive(join(dir, n), staging, { passphrase: 'crash-test passphrase' });
           expect(m.tables.find((t) => t.name === 'audit_log')?.rows).toBeGreaterThanOrEqual(5000);
           verified++;
         } finally {

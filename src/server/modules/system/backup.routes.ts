@@ -11,7 +11,17 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
-import type { BackupService } from './backup.service.js';
+import { type BackupService, MIN_PASSPHRASE } from './backup.service.js';
+
+const PassphraseState = Type.Object(
+  {
+    passphrase_set: Type.Boolean({
+      description: 'Whether a backup passphrase is set (the value is never shown)',
+    }),
+    passphrase_set_at: Nullable(Type.String({ format: 'date-time' })),
+  },
+  { examples: [{ passphrase_set: true, passphrase_set_at: '2026-11-24T10:00:00.000Z' }] },
+);
 
 const Status = Type.Object(
   {
@@ -55,8 +65,11 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
         summary: 'Create a backup',
         description:
           'Starts a backup in the background and answers 202 at once; poll `GET /api/v1/backup/` until `message` is ' +
-          '`idle`. The archive holds every table (one consistent snapshot), uploaded files and certificates, and a ' +
-          'manifest with checksums. With `passphrase` the archive is encrypted (AES-256-GCM). 409 while one runs.',
+          '`idle`. The archive holds every table (one consistent snapshot), uploaded files and certificates, the ' +
+          "manager's secret key, and a manifest with checksums, and is always encrypted (AES-256-GCM, key from the " +
+          'backup passphrase through scrypt). Without a body it uses the passphrase an admin set with ' +
+          '`POST /api/v1/config/backup/`; before one is set the answer is 409 naming that setting. `passphrase` in ' +
+          'the body encrypts this one archive with another passphrase instead. 409 also while a backup or restore runs.',
         body: Type.Optional(
           StrictObject(
             {
@@ -64,7 +77,8 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
                 Type.String({
                   minLength: 12,
                   maxLength: 1024,
-                  description: 'Encrypt the archive with this passphrase',
+                  description:
+                    'Encrypt this archive with this passphrase instead of the backup passphrase set in `/api/v1/config/backup/`',
                 }),
               ),
             },
@@ -123,6 +137,51 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
     },
   );
 
+  r.get(
+    '/api/v1/config/backup/',
+    {
+      config: { permission: 'backup:read' },
+      schema: {
+        tags: ['backup'],
+        summary: 'Backup settings',
+        description:
+          'Whether the backup passphrase is set, and when. The passphrase is write-only: it is never returned, and ' +
+          'the manager does not keep it (only the key derived from it, sealed with its secret key).',
+        response: { 200: PassphraseState, ...ErrorResponses(401, 403) },
+      },
+    },
+    async () => backup.passphraseStatus(),
+  );
+
+  r.post(
+    '/api/v1/config/backup/',
+    {
+      config: { permission: 'backup:write' },
+      schema: {
+        tags: ['backup'],
+        summary: 'Set the backup passphrase',
+        description:
+          'Sets (or changes) the passphrase every backup is encrypted with: AES-256-GCM with a key derived through ' +
+          'scrypt (N=2^17, r=8, p=1, a random salt that travels in each archive header). The manager stores only the ' +
+          'derived key, sealed with its secret key, so scheduled and API backups need nobody present; restoring ' +
+          'asks for the passphrase again. Archives made before a change keep the passphrase they were made with. ' +
+          'Keep it outside the manager: without it no archive can be restored.',
+        body: StrictObject(
+          {
+            passphrase: Type.String({
+              minLength: MIN_PASSPHRASE,
+              maxLength: 1024,
+              description: `The backup passphrase (write-only, ${MIN_PASSPHRASE} characters or more)`,
+            }),
+          },
+          { examples: [{ passphrase: 'correct horse battery staple' }] },
+        ),
+        response: { 200: PassphraseState, ...ErrorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => backup.setPassphrase(request, request.body.passphrase),
+  );
+
   r.post(
     '/api/v1/backup/restore-upload/',
     {
@@ -132,9 +191,12 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
         tags: ['backup'],
         summary: 'Upload a backup and restore it',
         description:
-          'multipart/form-data with `file` (the archive) and, for an encrypted archive, `passphrase`. The archive is ' +
-          'checked completely first (manifest, version, sizes, SHA-256 of every entry, only plain files); when a check ' +
-          'fails nothing changes (400). Then every table is replaced in one transaction and the files are swapped in. ' +
+          'multipart/form-data with `file` (the archive) and `passphrase` (the backup passphrase it was made with; ' +
+          'this is all a fresh machine needs). A wrong passphrase is a 400 naming `body.passphrase`, found from the ' +
+          'archive header before anything is decrypted. The manifest comes first and is checked before any entry is ' +
+          'written (format, schema version, names, sizes); an archive that would expand past the limits or the free ' +
+          'disk space is a 413. Then every entry is checked (exact size, SHA-256, only plain files); when a check ' +
+          'fails nothing changes. Then every table is replaced in one transaction and the files are swapped in. ' +
           'Configuration must be applied to configuration groups again afterwards (`changes_awaiting_apply`).',
         consumes: ['multipart/form-data'],
         response: {
@@ -198,11 +260,9 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
           }
         }
         if (!gotFile) throw badField('body.file', 'is required');
-        const { manifest, restartRequired } = await backup.restore(
-          tmp,
-          { request },
-          passphrase ? { passphrase } : {},
-        );
+        if (!passphrase)
+          throw badField('body.passphrase', 'is required: the passphrase the archive was encrypted with');
+        const { manifest, restartRequired } = await backup.restore(tmp, { request }, { passphrase });
         return {
           detail: restartRequired
             ? 'restored; restart the manager so that it uses the restored secret key'

@@ -3,6 +3,11 @@
 // leaves earlier backups whole and no partial file under a final name. A restore extracts and
 // verifies everything first, then replaces all rows in one transaction; on any failure nothing
 // has changed.
+//
+// Every archive is encrypted (backup.crypto.ts) with a key derived from the backup passphrase
+// an admin sets. The manager keeps that key only sealed with its secret box, never the
+// passphrase, so backups run unattended; a restore always asks for the passphrase, which is
+// all that a fresh machine needs.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -11,16 +16,57 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from '../../db/client.js';
 import type { Database } from '../../db/schema.js';
-import { AppError } from '../../shared/app-error.js';
+import { AppError, badField } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import type { SecretBox } from '../../shared/secret-box.js';
 import { VERSION } from '../../version.js';
 import { type AuditService, systemContext } from '../audit/audit.service.js';
-import { ArchiveError, extractArchive, FILE_AREAS, type Manifest, writeArchive } from './backup.archive.js';
+import type { SettingsStore } from '../settings/settings.store.js';
+import {
+  ArchiveError,
+  DEFAULT_EXTRACT_LIMITS,
+  type ExtractLimits,
+  extractArchive,
+  FILE_AREAS,
+  type Manifest,
+  writeArchive,
+} from './backup.archive.js';
+import { type BackupKey, type KdfParams, newBackupKey } from './backup.crypto.js';
 import { dumpDatabase, listMigrations, listTables, loadDatabase } from './backup.db.js';
 import { atomicWrite, commitFile, fsyncDir } from './fs-util.js';
 
 export const BACKUP_RE = /^steward-backup-\d{8}T\d{6}Z(-\d+)?\.tar\.gz$/;
 const KEEP = 3;
+/** Settings key of the stored backup key (sealed K, KDF parameters and salt; never the passphrase). */
+export const PASSPHRASE_KEY = 'backup.passphrase';
+export const MIN_PASSPHRASE = 12;
+
+interface StoredPassphrase {
+  kdf?: KdfParams;
+  key_sealed?: string;
+  set_at?: string;
+}
+
+export interface PassphraseStatus {
+  passphrase_set: boolean;
+  passphrase_set_at: string | null;
+}
+
+/** The 409 of a backup asked for before an admin chose a passphrase: it names what to set. */
+export const NO_PASSPHRASE =
+  'no backup passphrase is set: an admin sets one first with POST /api/v1/config/backup/ ' +
+  `{"passphrase": "..."} (${MIN_PASSPHRASE} characters or more); every backup is encrypted with it`;
+
+/** Maps an archive problem to the client error: 413 past a limit, else 400 naming the field. */
+export function archiveProblem(err: ArchiveError): AppError {
+  if (err.kind === 'too_large') return new AppError({ code: 'payload_too_large', message: err.message });
+  const field = err.kind === 'wrong_passphrase' ? 'body.passphrase' : 'body.file';
+  return new AppError({
+    code: 'validation_failed',
+    message: err.message,
+    errors: [{ field, message: err.message }],
+  });
+}
 
 export type BackupState = 'none' | 'running' | 'success' | 'error' | 'restoring';
 
@@ -45,6 +91,11 @@ export interface BackupServiceDeps {
   audit: AuditService;
   clock: Clock;
   dataDir: string;
+  /** Where the sealed backup key lives, and the box that seals it. */
+  settings: SettingsStore;
+  secrets: SecretBox;
+  /** Caps on what a restore may extract (the free disk space is always checked as well). */
+  extractLimits?: ExtractLimits;
   afterRestore?: () => Promise<void>;
   /** Whether this process can open the restored secrets (false: restart with the restored key). */
   secretsReadable?: () => Promise<boolean>;
@@ -75,6 +126,7 @@ export function createBackupService(deps: BackupServiceDeps) {
   let state: BackupState = 'none';
   let lastError = '';
   let running: Promise<unknown> | undefined;
+  const limits = deps.extractLimits ?? DEFAULT_EXTRACT_LIMITS;
 
   async function latest(): Promise<{ name: string; size: number; mtime: Date } | undefined> {
     let names: string[] = [];
@@ -124,9 +176,38 @@ export function createBackupService(deps: BackupServiceDeps) {
   }
 
   /** Writes one backup; resolves with its file name. */
+  async function storedPassphrase(): Promise<StoredPassphrase> {
+    return deps.settings.get<StoredPassphrase>(PASSPHRASE_KEY, {});
+  }
+
+  /** The key to seal an archive with: from a passphrase given now, else the one an admin set. */
+  async function backupKey(passphrase?: string): Promise<BackupKey> {
+    if (passphrase !== undefined) {
+      if (passphrase.length < MIN_PASSPHRASE)
+        throw badField('body.passphrase', `must have at least ${MIN_PASSPHRASE} characters`);
+      return newBackupKey(passphrase);
+    }
+    const stored = await storedPassphrase();
+    if (!stored.key_sealed || !stored.kdf) throw new AppError({ code: 'conflict', message: NO_PASSPHRASE });
+    let hex: string;
+    try {
+      hex = deps.secrets.open(stored.key_sealed);
+    } catch {
+      throw new AppError({
+        code: 'conflict',
+        message:
+          'the stored backup passphrase cannot be opened with the secret key this manager runs with ' +
+          '(after a restore that brought another key, restart the manager); or set the passphrase again ' +
+          'with POST /api/v1/config/backup/',
+      });
+    }
+    return { key: Buffer.from(hex, 'hex'), kdf: stored.kdf };
+  }
+
   async function createNow(
-    opts: { passphrase?: string; onProgress?: (p: Progress) => void } = {},
+    opts: { passphrase?: string; key?: BackupKey; onProgress?: (p: Progress) => void } = {},
   ): Promise<string> {
+    const key = opts.key ?? (await backupKey(opts.passphrase));
     await mkdir(dir, { recursive: true });
     await tidy();
     const work = join(dir, `.work-${randomBytes(6).toString('hex')}`);
@@ -150,7 +231,7 @@ export function createBackupService(deps: BackupServiceDeps) {
         dataDir: deps.dataDir,
         version: VERSION,
         createdAt,
-        ...(opts.passphrase ? { passphrase: opts.passphrase } : {}),
+        key,
       });
       await commitFile(tmp, join(dir, name));
       opts.onProgress?.({ phase: 'done' });
@@ -176,18 +257,14 @@ export function createBackupService(deps: BackupServiceDeps) {
   }
 
   /** Verifies an archive without changing anything; returns its manifest. */
-  async function verify(path: string, passphrase?: string): Promise<Manifest> {
+  async function verify(path: string, passphrase: string): Promise<Manifest> {
+    await mkdir(dir, { recursive: true });
     const staging = join(dir, `.verify-${randomBytes(6).toString('hex')}`);
     await mkdir(staging, { recursive: true, mode: 0o700 });
     try {
-      return await extractArchive(path, staging, passphrase);
+      return await extractArchive(path, staging, { passphrase, limits });
     } catch (err) {
-      if (err instanceof ArchiveError)
-        throw new AppError({
-          code: 'validation_failed',
-          message: err.message,
-          errors: [{ field: 'body.file', message: err.message }],
-        });
+      if (err instanceof ArchiveError) throw archiveProblem(err);
       throw err;
     } finally {
       await rm(staging, { recursive: true, force: true });
@@ -197,46 +274,40 @@ export function createBackupService(deps: BackupServiceDeps) {
   async function restoreNow(
     path: string,
     who: { request?: FastifyRequest; actor?: string },
-    opts: { passphrase?: string; onProgress?: (p: Progress) => void } = {},
+    opts: { passphrase: string; onProgress?: (p: Progress) => void },
   ): Promise<{ manifest: Manifest; restartRequired: boolean }> {
     await mkdir(dir, { recursive: true });
     const staging = join(dir, `.restore-${randomBytes(6).toString('hex')}`);
     await mkdir(staging, { recursive: true, mode: 0o700 });
     try {
       opts.onProgress?.({ phase: 'extract' });
+      const current = await listMigrations(deps.db);
+      const tables = await listTables(deps.db);
       let manifest: Manifest;
       try {
-        manifest = await extractArchive(path, staging, opts.passphrase);
+        manifest = await extractArchive(path, staging, {
+          passphrase: opts.passphrase,
+          limits,
+          // Checked from the manifest, before any entry is written.
+          checkManifest: (m) => {
+            opts.onProgress?.({ phase: 'verify' });
+            const missing = m.database.migrations.filter((x) => !current.includes(x));
+            const extra = current.filter((x) => !m.database.migrations.includes(x));
+            if (missing.length || extra.length)
+              throw new ArchiveError(
+                `the backup's database schema does not match this manager's ` +
+                  `(${missing.length ? `unknown here: ${missing.slice(0, 3).join(', ')}` : `not in the backup: ${extra.slice(0, 3).join(', ')}`}); ` +
+                  'restore with the Steward version that made the backup',
+              );
+            const unknown = m.tables.map((t) => t.name).filter((t) => !tables.includes(t));
+            if (unknown.length)
+              throw new ArchiveError(`the backup has unknown tables: ${unknown.join(', ')}`);
+          },
+        });
       } catch (err) {
-        if (err instanceof ArchiveError) {
-          throw new AppError({
-            code: 'validation_failed',
-            message: err.message,
-            errors: [{ field: 'body.file', message: err.message }],
-          });
-        }
+        if (err instanceof ArchiveError) throw archiveProblem(err);
         throw err;
       }
-      opts.onProgress?.({ phase: 'verify' });
-      const current = await listMigrations(deps.db);
-      const missing = manifest.database.migrations.filter((m) => !current.includes(m));
-      const extra = current.filter((m) => !manifest.database.migrations.includes(m));
-      if (missing.length || extra.length) {
-        throw new AppError({
-          code: 'validation_failed',
-          message:
-            `the backup's database schema does not match this manager's ` +
-            `(${missing.length ? `unknown here: ${missing.slice(0, 3).join(', ')}` : `not in the backup: ${extra.slice(0, 3).join(', ')}`}); ` +
-            'restore with the Steward version that made the backup',
-        });
-      }
-      const tables = await listTables(deps.db);
-      const unknown = manifest.tables.map((t) => t.name).filter((t) => !tables.includes(t));
-      if (unknown.length)
-        throw new AppError({
-          code: 'validation_failed',
-          message: `the backup has unknown tables: ${unknown.join(', ')}`,
-        });
       await deps.db.transaction().execute(async (trx) => {
         await loadDatabase(
           trx,
@@ -279,37 +350,83 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
   }
 
+  function createExclusive(opts?: {
+    passphrase?: string;
+    key?: BackupKey;
+    onProgress?: (p: Progress) => void;
+  }) {
+    return exclusive('running', async () => {
+      try {
+        const name = await createNow(opts);
+        state = 'success';
+        await recordSystem('backup.created', `backup ${name} written`, 'success');
+        return name;
+      } catch (err) {
+        state = 'error';
+        lastError = (err as Error).message;
+        await recordSystem('backup.failed', 'backup failed', 'failure', { error: lastError.slice(0, 300) });
+        await deps.onFailure?.(`Steward backup failed: ${lastError}`);
+        throw err;
+      }
+    });
+  }
+
   return {
     dir,
     latest,
     verify,
-    createNow: (opts?: { passphrase?: string; onProgress?: (p: Progress) => void }) =>
-      exclusive('running', async () => {
-        try {
-          const name = await createNow(opts);
-          state = 'success';
-          await recordSystem('backup.created', `backup ${name} written`, 'success');
-          return name;
-        } catch (err) {
-          state = 'error';
-          lastError = (err as Error).message;
-          await recordSystem('backup.failed', 'backup failed', 'failure', { error: lastError.slice(0, 300) });
-          await deps.onFailure?.(`Steward backup failed: ${lastError}`);
-          throw err;
-        }
-      }),
+
+    async passphraseStatus(): Promise<PassphraseStatus> {
+      const stored = await storedPassphrase();
+      return { passphrase_set: Boolean(stored.key_sealed), passphrase_set_at: stored.set_at ?? null };
+    },
+
+    /**
+     * Sets the backup passphrase: stores the key derived from it (sealed) with the KDF parameters
+     * and salt; the passphrase itself is not kept anywhere. Audited in the same transaction.
+     */
+    async setPassphrase(request: FastifyRequest, passphrase: string): Promise<PassphraseStatus> {
+      if (passphrase.length < MIN_PASSPHRASE)
+        throw badField('body.passphrase', `must have at least ${MIN_PASSPHRASE} characters`);
+      const k = await newBackupKey(passphrase);
+      const value: StoredPassphrase = {
+        kdf: k.kdf,
+        key_sealed: deps.secrets.seal(k.key.toString('hex')),
+        set_at: deps.clock.now().toISOString(),
+      };
+      const replaced = (await storedPassphrase()).key_sealed !== undefined;
+      await deps.db.transaction().execute(async (trx) => {
+        await deps.settings.set(trx, PASSPHRASE_KEY, value, request.principal?.userId ?? null);
+        await deps.audit.recordFor(trx, request, {
+          action: 'backup.passphrase_set',
+          targetType: 'settings',
+          targetId: 'backup',
+          summary: replaced
+            ? 'changed the backup passphrase (earlier archives keep their own)'
+            : 'set the backup passphrase',
+          status: 200,
+        });
+      });
+      deps.settings.notifyChanged(PASSPHRASE_KEY, value);
+      return { passphrase_set: true, passphrase_set_at: value.set_at ?? null };
+    },
+
+    /** Writes one backup now (CLI, jobs); without a passphrase, with the one an admin set. */
+    createNow: (opts?: { passphrase?: string; onProgress?: (p: Progress) => void }) => createExclusive(opts),
 
     /** Starts a backup in the background (POST /backup/create/). */
     async start(request: FastifyRequest, passphrase?: string) {
       if (running)
         throw new AppError({ code: 'conflict', message: 'a backup or restore is already running' });
+      // The key is resolved before the 202, so a missing passphrase is the caller's 409.
+      const key = await backupKey(passphrase);
       await deps.audit.recordFor(deps.db, request, {
         action: 'backup.requested',
         targetType: 'backup',
-        summary: `backup requested${passphrase ? ' (encrypted)' : ''}`,
+        summary: `backup requested${passphrase ? ' (with a one-off passphrase)' : ''}`,
         status: 202,
       });
-      const p = this.createNow(passphrase ? { passphrase } : {});
+      const p = createExclusive({ key });
       p.catch((err) => request.log.warn({ err }, 'backup failed'));
     },
 
@@ -335,7 +452,7 @@ export function createBackupService(deps: BackupServiceDeps) {
     restore: (
       path: string,
       who: { request?: FastifyRequest; actor?: string },
-      opts?: { passphrase?: string; onProgress?: (p: Progress) => void },
+      opts: { passphrase: string; onProgress?: (p: Progress) => void },
     ) =>
       exclusive('restoring', async () => {
         try {

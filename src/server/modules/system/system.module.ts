@@ -179,6 +179,8 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     audit: ctx.audit,
     clock: ctx.clock,
     dataDir: ctx.dataDir,
+    settings: ctx.settings,
+    secrets: ctx.secrets,
     secretsReadable: async () => {
       try {
         for (const def of settingsService.sections)

@@ -101,3 +101,18 @@ export async function waitFor(fn: () => boolean, ms = 10_000) {
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Seals a (gzipped tar) buffer as a backup archive with this passphrase, as writeArchive does. */
+export async function sealArchive(plain: Buffer, passphrase: string): Promise<Buffer> {
+  const { encryptStream, newBackupKey } = await import('./backup.crypto.js');
+  const enc = encryptStream(await newBackupKey(passphrase));
+  const out: Buffer[] = [];
+  enc.on('data', (c: Buffer) => out.push(c));
+  const done = new Promise<void>((resolve, reject) => {
+    enc.on('end', resolve);
+    enc.on('error', reject);
+  });
+  enc.end(plain);
+  await done;
+  return Buffer.concat(out);
+}
