@@ -8,7 +8,7 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { keepStoredSecrets, maskLeftovers } from '../contract/connector-secrets.js';
+import { keepStoredSecrets, maskLeftovers, redirectedSecrets } from '../contract/connector-secrets.js';
 import {
   type AgentStatus,
   type ApplyResult,
@@ -355,6 +355,16 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     const leftovers = maskLeftovers(body, cur.config);
     if (leftovers.length > 0) {
       return fail(reply, 400, 'validation_failed', `masked value changed: ${leftovers.join(', ')}`);
+    }
+    // A kept secret never follows a destination (host, URL, account) the body changed.
+    const redirected = redirectedSecrets(body, cur.config);
+    if (redirected.length > 0) {
+      return fail(
+        reply,
+        400,
+        'validation_failed',
+        `secret kept for a changed destination: ${redirected.join(', ')}`,
+      );
     }
     const config = keepStoredSecrets(body as Record<string, unknown>, cur.config);
     all[name] = { ...cur, config, updated: new Date().toISOString() };

@@ -8,6 +8,7 @@ import {
   maskLeftovers,
   maskSecrets,
   maskValue,
+  redirectedSecrets,
   SECRET_NAME,
 } from './connector-secrets.js';
 
@@ -90,6 +91,33 @@ describe('saving back what a read showed', () => {
     expect(maskLeftovers(incoming, stored)).toEqual(['body.dsn']);
     expect(maskLeftovers({ password: MASK }, {})).toEqual(['body.password']);
     expect(maskLeftovers(maskSecrets(stored), stored)).toEqual([]);
+  });
+
+  it('keeps no stored secret for a destination the client changed, at any depth', () => {
+    const stored = {
+      host: 'smtp.corp.example',
+      password: 'pw',
+      auth: { token: 'tok', endpoint: 'https://id.corp.example' },
+      targets: [{ serverUrl: 'https://a', api_key: 'k' }],
+    };
+    const masked = maskSecrets(stored) as Record<string, unknown>;
+    // What a read showed, sent back: nothing moved.
+    expect(redirectedSecrets(masked, stored)).toEqual([]);
+    expect(redirectedSecrets(masked, masked)).toEqual([]);
+    // A new host beside the kept password, left out or marked as set.
+    expect(redirectedSecrets({ ...masked, host: 'evil.example' }, stored)).toEqual(['body.password']);
+    expect(redirectedSecrets({ host: 'evil.example', password_set: true }, masked)).toEqual([
+      'body.password',
+    ]);
+    // Nested object and array items.
+    const nested = { ...masked, auth: { token_set: true, endpoint: 'https://evil' } };
+    expect(redirectedSecrets(nested, stored)).toEqual(['body.auth.token']);
+    const items = { ...masked, targets: [{ serverUrl: 'https://evil', api_key_set: true }] };
+    expect(redirectedSecrets(items, stored)).toEqual(['body.targets.0.api_key']);
+    // Typing the secret again, or removing it, is fine; so is changing a field that is no destination.
+    expect(redirectedSecrets({ ...masked, host: 'new.example', password: 'typed' }, stored)).toEqual([]);
+    expect(redirectedSecrets({ ...masked, host: 'new.example', password_set: false }, stored)).toEqual([]);
+    expect(redirectedSecrets({ ...masked, timeout: 30, report_format: 'csv' }, stored)).toEqual([]);
   });
 });
 

@@ -132,3 +132,70 @@ export function maskLeftovers(incoming: unknown, stored: unknown, prefix = 'body
   }
   return [];
 }
+
+/**
+ * Words of a field name that say to whom a secret is sent (`host`, `serverUrl`, `proxy_address`).
+ * A bucket, container, account or region is not among them: credentials for those go to the same
+ * service whatever the name, signed rather than revealed.
+ */
+const DESTINATION_WORDS = new Set([
+  'host',
+  'hostname',
+  'url',
+  'uri',
+  'endpoint',
+  'server',
+  'address',
+  'addr',
+  'dsn',
+  'proxy',
+]);
+
+const words = (key: string) =>
+  key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .split(/[^a-z0-9]+/);
+
+/** A field that says where the secrets beside it are sent (and is no secret itself). */
+const isDestination = (k: string) => !SECRET_NAME.test(k) && words(k).some((w) => DESTINATION_WORDS.has(w));
+
+const same = (a: unknown, b: unknown) => JSON.stringify(maskSecrets(a)) === JSON.stringify(maskSecrets(b));
+
+/** The names of the secrets an object holds, whether `stored` is the raw or the masked form. */
+function storedSecretNames(stored: Record<string, unknown>): string[] {
+  const names = new Set<string>();
+  for (const [k, v] of Object.entries(stored)) {
+    if (isMarker(k, v)) {
+      if (v === true) names.add(k.slice(0, -4));
+    } else if (SECRET_NAME.test(k) && isSecretValue(v) && !isEmpty(v)) names.add(k);
+  }
+  return [...names];
+}
+
+/**
+ * Secrets a save would keep (left out, or sent as `<name>_set: true`) in an object whose
+ * destination the client changed: a new host, URL, endpoint or proxy beside the old
+ * password. Keeping it would send a secret the client cannot read to a place its owner never
+ * chose, so the client must type it again. Works against the raw or the masked `stored`, at
+ * every depth (array items pair up by position). Paths as maskLeftovers.
+ */
+export function redirectedSecrets(incoming: unknown, stored: unknown, prefix = 'body'): string[] {
+  if (Array.isArray(incoming) && Array.isArray(stored)) {
+    return incoming.flatMap((v, i) => redirectedSecrets(v, stored[i], `${prefix}.${i}`));
+  }
+  if (!isRecord(incoming) || !isRecord(stored)) return [];
+  const keys = new Set([...Object.keys(incoming), ...Object.keys(stored)]);
+  const moved = [...keys].some((k) => isDestination(k) && !same(incoming[k], stored[k]));
+  const out: string[] = [];
+  if (moved) {
+    for (const name of storedSecretNames(stored)) {
+      const kept = !(name in incoming) && incoming[`${name}_set`] !== false;
+      if (kept) out.push(`${prefix}.${name}`);
+    }
+  }
+  for (const [k, v] of Object.entries(incoming)) {
+    if (!SECRET_NAME.test(k)) out.push(...redirectedSecrets(v, stored[k], `${prefix}.${k}`));
+  }
+  return out;
+}

@@ -3,7 +3,7 @@
 // (contract/connector-secrets.ts).
 
 import type { FastifyRequest } from 'fastify';
-import { MASK, maskLeftovers, maskSecrets } from '../../../contract/connector-secrets.js';
+import { MASK, maskLeftovers, maskSecrets, redirectedSecrets } from '../../../contract/connector-secrets.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AgentUnreachable, agentErrorText } from './agent-client.js';
@@ -95,6 +95,20 @@ export function createConnectorsService(deps: {
           errors: leftovers.map((field) => ({
             field,
             message: `contains ${MASK} but differs from the stored value: type the secret again`,
+          })),
+        });
+      }
+      // A stored secret never follows a destination the client changed (a new host beside the
+      // old password would hand the password to whoever runs that host).
+      const redirected = redirectedSecrets(config, stored.config);
+      if (redirected.length > 0) {
+        throw new AppError({
+          code: 'validation_failed',
+          message: 'the destination of a stored secret changed: send the secret again with it',
+          errors: redirected.map((field) => ({
+            field,
+            message:
+              'kept from the stored configuration while its host, URL or account changed: type it again',
           })),
         });
       }

@@ -736,6 +736,49 @@ describe('hub groups and connectors', () => {
     expect(direct.status).toBe(400);
     expect(onHub()).toEqual(stored);
   });
+
+  it('never lets a stored connector secret follow a new host: the secret must be typed again', async () => {
+    const config = `/api/v1/appliances/${hubId}/connectors/smtp/v1/config/`;
+    const onHub = () =>
+      JSON.parse(readFileSync(join(hubAgent.dataDir, 'connectors.json'), 'utf8')).smtp.config;
+    const stored = { host: 'smtp.corp.example', port: 465, username: 'relay', password: 'relay-pw-6' };
+    expect(
+      (await t.app.inject({ method: 'POST', url: config, headers: admin, payload: stored })).statusCode,
+    ).toBe(200);
+    const read = (await t.app.inject({ method: 'GET', url: config, headers: admin })).json().config;
+    // The password, unreadable to the client, would be sent to whoever runs the new host.
+    for (const payload of [
+      { ...read, host: 'attacker.example' },
+      { host: 'attacker.example', port: 465, username: 'relay' },
+    ]) {
+      const refused = await t.app.inject({ method: 'POST', url: config, headers: admin, payload });
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json().errors.map((e: { field: string }) => e.field)).toEqual(['body.password']);
+      expect(onHub()).toEqual(stored);
+    }
+    const direct = await callAgent(hubAgent.url, 'agent/v1/connectors/smtp/config', {
+      method: 'PUT',
+      token: hubAgent.token,
+      body: { ...read, host: 'attacker.example' },
+    });
+    expect(direct.status).toBe(400);
+    expect(onHub()).toEqual(stored);
+    // With the secret typed again, or a change that moves nothing, the save goes through.
+    const moved = { ...read, host: 'smtp2.corp.example', password: 'new-pw-7' };
+    delete moved.password_set;
+    expect(
+      (await t.app.inject({ method: 'POST', url: config, headers: admin, payload: moved })).statusCode,
+    ).toBe(200);
+    expect(onHub()).toMatchObject({ host: 'smtp2.corp.example', password: 'new-pw-7' });
+    const same = await t.app.inject({
+      method: 'POST',
+      url: config,
+      headers: admin,
+      payload: { ...read, username: 'relay2', host: 'smtp2.corp.example' },
+    });
+    expect(same.statusCode, same.body).toBe(200);
+    expect(onHub()).toMatchObject({ host: 'smtp2.corp.example', username: 'relay2', password: 'new-pw-7' });
+  });
 });
 
 describe('individual Analyze configuration and activities', () => {
