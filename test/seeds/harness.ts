@@ -72,8 +72,9 @@ export function shellWords(line: string): string[] {
     const c = line[i] as string;
     if (quote) {
       if (c === quote) quote = undefined;
-      else if (c === '\\' && quote === '"' && /["\\$`]/.test(line[i + 1] ?? '')) word += line[++i];
-      else word += c;
+      else if (c === '\\' && quote === '"' && /["\\$`]/.test(line[i + 1] ?? ''))
+        word = `${word ?? ''}${line[++i]}`;
+      else word = `${word ?? ''}${c}`;
     } else if (c === "'" || c === '"') {
       quote = c;
       word ??= '';
