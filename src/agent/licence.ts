@@ -1,9 +1,10 @@
 // Licence and TLS certificate install on the agent. The manager has already verified the
 // licence's signature and matched it by machine id; the agent keeps it. A new certificate is
-// checked against its key, written atomically and taken into use at once (no restart).
+// checked against its key (sent with it, or one the agent holds), written atomically and taken
+// into use at once (no restart).
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Server } from 'node:https';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -38,28 +39,62 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
     return doc;
   });
 
+  // The certificate with its key, or the certificate alone when it belongs to a key this agent
+  // already holds: the key of the certificate it serves (the admin had that key's certificate
+  // signed) or the one it made for a certificate request (POST /agent/v1/certificate/request).
+  // A key that never left the appliance is the better choice; either way the pair is checked.
   app.put('/agent/v1/certificate', async (request, reply) => {
     const body = request.body as { cert?: unknown; key?: unknown } | undefined;
-    if (!body || typeof body.cert !== 'string' || typeof body.key !== 'string') {
-      return reply
-        .code(400)
-        .send({ code: 'validation_failed', detail: 'body must be {"cert": "<PEM>", "key": "<PEM>"}' });
+    if (!body || typeof body.cert !== 'string' || (body.key !== undefined && typeof body.key !== 'string')) {
+      return reply.code(400).send({
+        code: 'validation_failed',
+        detail: 'body must be {"cert": "<PEM>", "key": "<PEM>"} (key optional)',
+      });
     }
-    let fingerprint: string;
+    let cert: X509Certificate;
     try {
-      const cert = new X509Certificate(body.cert);
-      if (!cert.checkPrivateKey(createPrivateKey(body.key)))
-        throw new Error('the key does not belong to the certificate');
-      fingerprint = cert.fingerprint256;
+      cert = new X509Certificate(body.cert);
     } catch (err) {
       return reply
         .code(400)
         .send({ code: 'validation_failed', detail: `certificate not usable: ${(err as Error).message}` });
     }
-    writeFileAtomic(join(state.dataDir, 'tls.key'), body.key);
+    let key: string | undefined;
+    let fromRequest = false;
+    if (typeof body.key === 'string') {
+      try {
+        if (!cert.checkPrivateKey(createPrivateKey(body.key)))
+          throw new Error('the key does not belong to the certificate');
+      } catch (err) {
+        return reply
+          .code(400)
+          .send({ code: 'validation_failed', detail: `certificate not usable: ${(err as Error).message}` });
+      }
+      key = body.key;
+    } else {
+      for (const [candidate, pending] of [
+        [readIfExists(join(state.dataDir, PENDING_KEY)), true],
+        [readIfExists(join(state.dataDir, 'tls.key')), false],
+      ] as const) {
+        if (candidate !== undefined && cert.checkPrivateKey(createPrivateKey(candidate))) {
+          key = candidate;
+          fromRequest = pending;
+          break;
+        }
+      }
+      if (key === undefined) {
+        return reply.code(400).send({
+          code: 'key_mismatch',
+          detail: 'the certificate belongs to none of the keys this appliance holds; send its key with it',
+        });
+      }
+    }
+    const fingerprint = cert.fingerprint256;
+    writeFileAtomic(join(state.dataDir, 'tls.key'), key);
     writeFileAtomic(join(state.dataDir, 'tls.crt'), body.cert, 0o644);
+    if (fromRequest) rmSync(join(state.dataDir, PENDING_KEY), { force: true });
     // New connections get the new certificate; this response still goes out on the old one.
-    if (tls) (app.server as Server).setSecureContext({ cert: body.cert, key: body.key });
+    if (tls) (app.server as Server).setSecureContext({ cert: body.cert, key });
     state.addEvent({
       kind: 'certificate.installed',
       severity: 'info',
@@ -67,4 +102,11 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
     });
     return { installed: true, fingerprint, live: tls };
   });
+}
+
+/** The key made for the last certificate request, until a certificate for it is installed. */
+const PENDING_KEY = 'tls.request.key';
+
+function readIfExists(path: string): string | undefined {
+  return existsSync(path) ? readFileSync(path, 'utf8') : undefined;
 }

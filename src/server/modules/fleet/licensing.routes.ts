@@ -15,6 +15,24 @@ async function fileOf(request: FastifyRequest): Promise<Buffer> {
   return part.toBuffer();
 }
 
+/**
+ * The certificate upload's form: `file` (the certificate, chain first, with or without its key)
+ * and, optionally, `key` (the private key, as a file or a text field).
+ */
+async function certificateForm(request: FastifyRequest): Promise<{ file: Buffer; key?: Buffer }> {
+  const out: { file?: Buffer; key?: Buffer } = {};
+  for await (const part of request.parts({ limits: { files: 2, fields: 2, parts: 2 } })) {
+    const name = part.fieldname;
+    if (name !== 'file' && name !== 'key') {
+      throw badField(name.slice(0, 64), 'unknown form field: send "file" and, optionally, "key"');
+    }
+    if (out[name] !== undefined) throw badField(name, 'sent more than once');
+    out[name] = part.type === 'file' ? await part.toBuffer() : Buffer.from(String(part.value));
+  }
+  if (out.file === undefined) throw badField('file', 'send the certificate as form field "file"');
+  return out.key === undefined ? { file: out.file } : { file: out.file, key: out.key };
+}
+
 export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync {
   return async (app) => {
     await app.register(multipart, { limits: { files: 1, fileSize: 1024 * 1024, fields: 2, parts: 3 } });
@@ -104,7 +122,12 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
           tags,
           summary: 'Upload a TLS certificate to a hub or worker',
           description:
-            'Form field `file`: PEM with the certificate (chain included, up to its root) and its private key. The agent takes it into use at once; the manager pins the new certificate.',
+            'Form field `file`: PEM with the certificate (chain first). Its private key goes in the same file, in the form field `key`, ' +
+            'or nowhere when the appliance already holds it: the key of the certificate it serves, or the one it made for ' +
+            'POST /api/v1/appliances/certificate-request/{id}/ (the key never leaves the appliance). The certificate is checked ' +
+            'against the key before it is installed (400 naming `file` or `key` otherwise). The agent takes it into use at once; ' +
+            'the manager pins the new certificate.\n\n' +
+            "```\ncurl -k -X POST https://manager:8443/api/v1/appliances/upload-certificate/3/ -H 'Authorization: Token <token>' -F file=@cert.pem -F key=@cert.key\n```",
           consumes: ['multipart/form-data'],
           params: ApplianceIdParams,
           response: {
@@ -116,7 +139,10 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
           },
         },
       },
-      async (request) => licensing.uploadCertificate(request, request.params.id, await fileOf(request)),
+      async (request) => {
+        const form = await certificateForm(request);
+        return licensing.uploadCertificate(request, request.params.id, form.file, form.key);
+      },
     );
   };
 }
