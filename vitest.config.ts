@@ -37,7 +37,7 @@ export default defineConfig({
         // The seeds' commands copied verbatim (curl, script request shapes) against the built
         // `steward serve` with real agents; one manager per file (test/seeds/harness.ts).
         extends: true,
-        test: { name: 'seeds', include: ['test/seeds/**/*.test.ts'] },
+        test: { name: 'seeds', include: ['test/seeds/**/*.test.ts'], fileParallelism: false },
       },
       {
         // Fleet scale measurements (1,000 agents with STEWARD_FLEET_SCALE=1000): run by `npm run bench`.

@@ -31,8 +31,13 @@ export interface SeedManager {
 }
 
 /** Starts `steward serve` on HTTPS (the default) with a throwaway data directory, and logs in. */
-export async function startSeedManager(env: Record<string, string> = {}): Promise<SeedManager> {
+export async function startSeedManager(
+  env: Record<string, string> = {},
+  /** Runs on the data directory before the manager starts (trusted package keys, say). */
+  prepare?: (dataDir: string) => void,
+): Promise<SeedManager> {
   const dataDir = mkdtempSync(join(tmpdir(), 'steward-seed-'));
+  prepare?.(dataDir);
   const manager = await startManager({
     STEWARD_DATA_DIR: dataDir,
     STEWARD_ADMIN_PASSWORD: SEED_ADMIN_PASSWORD,
@@ -217,4 +222,21 @@ export async function eventually<T>(
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 150));
   }
+}
+
+/**
+ * A request example of the seed (method, path and body as the guide lists them, for steps that
+ * show no curl command), sent with curl as the guide's other commands are: `--json` when there
+ * is a body.
+ */
+export function seedRequest(
+  m: Pick<SeedManager, 'baseUrl' | 'token'>,
+  line: string,
+  body?: unknown,
+  opts: CurlOptions = {},
+): Promise<CurlResult> {
+  const [method, path] = line.split(' ');
+  let command = `curl -X ${method} https://{server}${path} -H 'Authorization: Token <token>'`;
+  if (body !== undefined) command += ` --json '${JSON.stringify(body).replaceAll("'", "'\\''")}'`;
+  return seedCurl(command, m, opts);
 }
