@@ -4,7 +4,7 @@
 // into use at once (no restart).
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:https';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -39,10 +39,9 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
     return doc;
   });
 
-  // The certificate with its key, or the certificate alone when it belongs to a key this agent
-  // already holds: the key of the certificate it serves (the admin had that key's certificate
-  // signed) or the one it made for a certificate request (POST /agent/v1/certificate/request).
-  // A key that never left the appliance is the better choice; either way the pair is checked.
+  // The certificate with its key, or the certificate alone when it belongs to the key this
+  // agent already holds (the admin had a certificate issued for the key of the one it serves):
+  // a key that never left the appliance is the better choice. Either way the pair is checked.
   app.put('/agent/v1/certificate', async (request, reply) => {
     const body = request.body as { cert?: unknown; key?: unknown } | undefined;
     if (!body || typeof body.cert !== 'string' || (body.key !== undefined && typeof body.key !== 'string')) {
@@ -59,8 +58,7 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
         .code(400)
         .send({ code: 'validation_failed', detail: `certificate not usable: ${(err as Error).message}` });
     }
-    let key: string | undefined;
-    let fromRequest = false;
+    let key: string;
     if (typeof body.key === 'string') {
       try {
         if (!cert.checkPrivateKey(createPrivateKey(body.key)))
@@ -72,27 +70,18 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
       }
       key = body.key;
     } else {
-      for (const [candidate, pending] of [
-        [readIfExists(join(state.dataDir, PENDING_KEY)), true],
-        [readIfExists(join(state.dataDir, 'tls.key')), false],
-      ] as const) {
-        if (candidate !== undefined && cert.checkPrivateKey(createPrivateKey(candidate))) {
-          key = candidate;
-          fromRequest = pending;
-          break;
-        }
-      }
-      if (key === undefined) {
+      const held = readIfExists(join(state.dataDir, 'tls.key'));
+      if (held === undefined || !cert.checkPrivateKey(createPrivateKey(held))) {
         return reply.code(400).send({
           code: 'key_mismatch',
-          detail: 'the certificate belongs to none of the keys this appliance holds; send its key with it',
+          detail: 'the certificate does not belong to the key this appliance holds; send its key with it',
         });
       }
+      key = held;
     }
     const fingerprint = cert.fingerprint256;
     writeFileAtomic(join(state.dataDir, 'tls.key'), key);
     writeFileAtomic(join(state.dataDir, 'tls.crt'), body.cert, 0o644);
-    if (fromRequest) rmSync(join(state.dataDir, PENDING_KEY), { force: true });
     // New connections get the new certificate; this response still goes out on the old one.
     if (tls) (app.server as Server).setSecureContext({ cert: body.cert, key });
     state.addEvent({
@@ -103,9 +92,6 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
     return { installed: true, fingerprint, live: tls };
   });
 }
-
-/** The key made for the last certificate request, until a certificate for it is installed. */
-const PENDING_KEY = 'tls.request.key';
 
 function readIfExists(path: string): string | undefined {
   return existsSync(path) ? readFileSync(path, 'utf8') : undefined;

@@ -387,7 +387,13 @@ describe('seed 003: Set up a redundant cluster', () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'steward-seed-pg-'));
       try {
         // A token made on the embedded manager, to find again on the PostgreSQL one.
-        const made = expectStatus(await api(m, 'POST', '/api/v1/tokens/', { name: 'moved' }), 201).json();
+        const made = expectStatus(
+          await api(m, 'POST', '/api/v1/tokens/', {
+            name: 'moved',
+            scopes: ['cluster:read', 'cluster:write'],
+          }),
+          201,
+        ).json();
         const archive = join(work, 'steward-backup.tar.gz');
         const backup = await runSteward(['backup', 'create', '--out', archive, '--quiet'], {
           STEWARD_DATA_DIR: m.dataDir,

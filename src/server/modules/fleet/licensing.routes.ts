@@ -123,8 +123,8 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
           summary: 'Upload a TLS certificate to a hub or worker',
           description:
             'Form field `file`: PEM with the certificate (chain first). Its private key goes in the same file, in the form field `key`, ' +
-            'or nowhere when the appliance already holds it: the key of the certificate it serves, or the one it made for ' +
-            'POST /api/v1/appliances/certificate-request/{id}/ (the key never leaves the appliance). The certificate is checked ' +
+            'or nowhere when the appliance already holds it: the key of the certificate it serves (the key never leaves the ' +
+            'appliance). The certificate is checked ' +
             'against the key before it is installed (400 naming `file` or `key` otherwise). The agent takes it into use at once; ' +
             'the manager pins the new certificate.\n\n' +
             "```\ncurl -k -X POST https://manager:8443/api/v1/appliances/upload-certificate/3/ -H 'Authorization: Token <token>' -F file=@cert.pem -F key=@cert.key\n```",

@@ -122,7 +122,7 @@ export function createLicensingService(deps: {
       throw badField(
         'file',
         `the certificate belongs to no key that ${row.name} holds: send its private key as form field "key" ` +
-          '(or in the same file), or have the certificate issued for a request made by the appliance',
+          '(or in the same file)',
       );
     }
     throw new AppError({ code: 'conflict', message: `the appliance refused: ${agentErrorText(res)}` });
