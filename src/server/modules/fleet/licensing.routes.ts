@@ -115,6 +115,55 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
     );
 
     r.post(
+      '/api/v1/appliances/certificate-request/:id/',
+      {
+        config: { permission: 'appliances:write' },
+        schema: {
+          tags,
+          summary: 'Have a hub or worker make a key and a certificate request',
+          description:
+            'The appliance makes a new RSA-2048 key, which never leaves it, and answers a PKCS#10 certificate request (PEM) for ' +
+            '`common_name` (and `alt_names`). Have a CA sign it, then upload the certificate alone with ' +
+            'POST /api/v1/appliances/upload-certificate/{id}/ (`-F file=@cert.pem`). A new request replaces the previous key.',
+          params: ApplianceIdParams,
+          body: StrictObject(
+            {
+              common_name: Type.String({
+                pattern: '^[A-Za-z0-9.*:-]{1,253}$',
+                description: 'Host name for the certificate',
+              }),
+              alt_names: Type.Optional(
+                Type.Array(Type.String({ pattern: '^[A-Za-z0-9.*:-]{1,253}$' }), {
+                  maxItems: 20,
+                  description: 'Further host names or IP addresses',
+                }),
+              ),
+            },
+            { examples: [{ common_name: 'hub-1.example.com', alt_names: ['192.0.2.21'] }] },
+          ),
+          response: {
+            200: Type.Object(
+              { csr: Type.String({ description: 'PKCS#10 request, PEM' }) },
+              {
+                examples: [
+                  { csr: '-----BEGIN CERTIFICATE REQUEST-----\n...\n-----END CERTIFICATE REQUEST-----\n' },
+                ],
+              },
+            ),
+            ...ErrorResponses(400, 401, 403, 404, 409, 503),
+          },
+        },
+      },
+      async (request) =>
+        licensing.requestCertificate(
+          request,
+          request.params.id,
+          request.body.common_name,
+          request.body.alt_names ?? [],
+        ),
+    );
+
+    r.post(
       '/api/v1/appliances/upload-certificate/:id/',
       {
         config: { permission: 'appliances:write' },
@@ -123,8 +172,8 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
           summary: 'Upload a TLS certificate to a hub or worker',
           description:
             'Form field `file`: PEM with the certificate (chain first). Its private key goes in the same file, in the form field `key`, ' +
-            'or nowhere when the appliance already holds it: the key of the certificate it serves (the key never leaves the ' +
-            'appliance). The certificate is checked ' +
+            'or nowhere when the appliance already holds it: the key it made for POST /api/v1/appliances/certificate-request/{id}/, ' +
+            'or the key of the certificate it serves (the key never leaves the appliance). The certificate is checked ' +
             'against the key before it is installed (400 naming `file` or `key` otherwise). The agent takes it into use at once; ' +
             'the manager pins the new certificate.\n\n' +
             "```\ncurl -k -X POST https://manager:8443/api/v1/appliances/upload-certificate/3/ -H 'Authorization: Token <token>' -F file=@cert.pem -F key=@cert.key\n```",

@@ -220,6 +220,56 @@ export function createLicensingService(deps: {
       return entry({ ...row, license: lic });
     },
 
+    /** Has a hub or worker make a new key (kept on the appliance) and a certificate request for it. */
+    async requestCertificate(request: FastifyRequest, id: number, commonName: string, altNames: string[]) {
+      const row = await fleet.mustGet(id);
+      if (row.type === 'a1000') {
+        throw new AppError({
+          code: 'validation_failed',
+          message: 'certificates can be requested for hubs and workers only',
+          errors: [{ field: 'path.id', message: 'is a Spectra Analyze appliance' }],
+        });
+      }
+      if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
+      let res: Awaited<ReturnType<typeof fleet.agentCall>>;
+      try {
+        res = await fleet.agentCall(row, 'agent/v1/certificate/request', {
+          method: 'POST',
+          body: { common_name: commonName, alt_names: altNames },
+          timeoutMs: 30_000,
+        });
+      } catch (err) {
+        if (err instanceof AgentUnreachable) {
+          throw new AppError({ code: 'unavailable', message: `cannot reach ${row.name}: ${err.message}` });
+        }
+        throw err;
+      }
+      const csr = (res.body as { csr?: unknown } | null)?.csr;
+      if (
+        res.status !== 200 ||
+        typeof csr !== 'string' ||
+        !csr.startsWith('-----BEGIN CERTIFICATE REQUEST-----')
+      ) {
+        throw new AppError({ code: 'conflict', message: `the appliance refused: ${agentErrorText(res)}` });
+      }
+      await db.transaction().execute(async (trx) => {
+        await fleet.event(
+          trx,
+          row,
+          'certificate.requested',
+          `certificate request for ${commonName} on ${row.name}`,
+        );
+        await audit.recordFor(trx, request, {
+          action: 'appliance.certificate_requested',
+          targetType: 'appliance',
+          targetId: row.id,
+          summary: `certificate request for ${commonName} made on ${row.name}`,
+          status: 200,
+        });
+      });
+      return { csr };
+    },
+
     /**
      * A PEM file holding the certificate (chain first), with its private key in the same file,
      * in `keyData`, or held by the appliance already (then the agent checks the pair).

@@ -2,8 +2,8 @@
 // the hub group's apply takes `applyconfiguration` like a standard group's; the seed's create
 // body with an empty fallback_host; a certificate uploaded alone for a key the appliance holds,
 // or with its key as a second form field, checked before anything is installed.
-import { createPublicKey } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createPublicKey, webcrypto } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -235,6 +235,74 @@ describe('certificate upload as the seed sends it (-F file=@cert.pem)', () => {
     const ok = await upload({ file: a.cert, key: a.private });
     expect(ok.statusCode, ok.body).toBe(200);
     expect(served()).toBe(a.cert);
+  });
+
+  it('the appliance makes a key and a request; the certificate a CA issued for it installs alone', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/appliances/certificate-request/${hub.id}/`,
+      headers: admin,
+      payload: { common_name: 'hub.example.com', alt_names: ['192.0.2.21'] },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const x509 = await import('@peculiar/x509');
+    const csr = new x509.Pkcs10CertificateRequest(res.json().csr as string);
+    expect(await csr.verify(webcrypto as never)).toBe(true);
+    expect(csr.subject).toBe('CN=hub.example.com');
+    expect(existsSync(join(hub.agent.dataDir, 'tls.request.key'))).toBe(true);
+    // A test CA signs the request.
+    const alg = {
+      name: 'RSASSA-PKCS1-v1_5',
+      hash: 'SHA-256',
+      publicExponent: new Uint8Array([1, 0, 1]),
+      modulusLength: 2048,
+    };
+    const ca = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+    const caCert = await x509.X509CertificateGenerator.createSelfSigned(
+      {
+        serialNumber: '02',
+        name: 'CN=Seed Test CA',
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 86_400_000),
+        signingAlgorithm: alg,
+        keys: ca,
+        extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+      },
+      webcrypto as never,
+    );
+    const cert = await x509.X509CertificateGenerator.create(
+      {
+        serialNumber: '01',
+        subject: csr.subject,
+        issuer: 'CN=Seed Test CA',
+        notBefore: new Date(Date.now() - 60_000),
+        notAfter: new Date(Date.now() + 86_400_000),
+        signingAlgorithm: alg,
+        publicKey: csr.publicKey,
+        signingKey: ca.privateKey,
+      },
+      webcrypto as never,
+    );
+    // The certificate with its chain up to the root, which the manager pins; no key.
+    const pem = `${cert.toString('pem')}\n${caCert.toString('pem')}\n`;
+    const up = await upload({ file: pem });
+    expect(up.statusCode, up.body).toBe(200);
+    expect(served()).toBe(pem);
+    expect(existsSync(join(hub.agent.dataDir, 'tls.request.key'))).toBe(false);
+    const en = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/appliances/${hub.id}/connectors/smtp/`,
+      headers: admin,
+      payload: {},
+    });
+    expect(en.statusCode, en.body).toBe(200);
+    const bad = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/appliances/certificate-request/${hub.id}/`,
+      headers: admin,
+      payload: { common_name: 'bad name/with slash' },
+    });
+    expect(bad.statusCode).toBe(400);
   });
 
   it('refuses unknown form fields and a viewer', async () => {
