@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure tests beside the code, end-to-end tests with real processes) and
+// Projects: `unit` (pure tests beside the code, end-to-end tests with real processes) and
 // `routes` (the route tests through app.inject(), which `npm run test:pg` repeats on PostgreSQL).
 export default defineConfig({
   test: {
@@ -23,6 +23,7 @@ export default defineConfig({
             'test/routes/**',
             'test/browser/**',
             'test/e2e/fleet-scale.test.ts',
+            'test/seeds/**',
             '**/node_modules/**',
           ],
         },
@@ -31,6 +32,12 @@ export default defineConfig({
         // The web console in Debian's Chromium against a real manager; one file at a time.
         extends: true,
         test: { name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false },
+      },
+      {
+        // The seeds' commands copied verbatim (curl, script request shapes) against the built
+        // `steward serve` with real agents; one manager per file (test/seeds/harness.ts).
+        extends: true,
+        test: { name: 'seeds', include: ['test/seeds/**/*.test.ts'], fileParallelism: false },
       },
       {
         // Fleet scale measurements (1,000 agents with STEWARD_FLEET_SCALE=1000): run by `npm run bench`.

@@ -25,7 +25,7 @@ import { registerErrorHandling } from './http/errors.js';
 import { registerMetrics } from './http/metrics.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createRateLimiter } from './http/rate-limit.js';
-import { createRouteTable, type RouteTable, registerNotFound } from './http/route-table.js';
+import { aliasApiUrl, createRouteTable, type RouteTable, registerNotFound } from './http/route-table.js';
 import { registerAuditHooks } from './modules/audit/audit.hooks.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { createAuditService } from './modules/audit/audit.service.js';
@@ -90,6 +90,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           serializers: LOG_SERIALIZERS,
           ...(deps.logStream ? { stream: deps.logStream } : {}),
         };
+  // Filled in below, once the app exists; the router's rewrite reads it per request.
+  let table: RouteTable | undefined;
   const app = Fastify({
     logger,
     ...(deps.https ? { https: deps.https } : {}),
@@ -101,12 +103,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 200 },
+    // The seed's paths without /v1 (/api/configuration/appliances): see aliasApiUrl.
+    rewriteUrl: (req) => aliasApiUrl(req.url ?? '/', table),
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
     },
   });
 
   const routeTable = createRouteTable(app);
+  table = routeTable;
   app.decorate('routeTable', routeTable);
   registerErrorHandling(app);
   const consoleDir = deps.consoleDir ?? CONSOLE_DIR;

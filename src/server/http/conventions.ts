@@ -1,16 +1,30 @@
 // Cross-cutting HTTP behaviour every route gets: request ids, security headers, compression,
-// `Cache-Control: no-store` on the API, urlencoded forms, and the log redaction rules.
+// `Cache-Control: no-store` on the API, urlencoded forms, JSON sent under another content type,
+// and the log redaction rules.
 
 import { randomUUID } from 'node:crypto';
+import { parse as parseForm } from 'node:querystring';
 import compress from '@fastify/compress';
-import formbody from '@fastify/formbody';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify';
+import type {
+  FastifyBaseLogger,
+  FastifyBodyParser,
+  FastifyInstance,
+  FastifyRequest,
+  preValidationHookHandler,
+} from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
+import { AppError } from '../shared/app-error.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** false: skip the browser security headers (load-balancer probes). */
     securityHeaders?: boolean;
+    /**
+     * true: a JSON document is read as JSON whatever the declared content type, whoever sends it
+     * (the login route). Other routes do so only for requests with a credential other than the
+     * session cookie: see registerConventions.
+     */
+    jsonBodyAnyType?: boolean;
   }
   interface FastifyRequest {
     /** See routeOf. */
@@ -269,7 +283,7 @@ export async function registerConventions(app: FastifyInstance) {
     done();
   });
   await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'] });
-  await app.register(formbody);
+  registerLenientJson(app);
   // A POST without a body validates as an empty object, so optional-only bodies need no `{}`
   // and a missing required field is named ("body.name is required") instead of "body must be object".
   // Added to the routes that have a body schema only: the others skip the hook altogether.
@@ -283,4 +297,56 @@ export async function registerConventions(app: FastifyInstance) {
     route.preValidation =
       own === undefined ? [emptyBody] : [emptyBody, ...(Array.isArray(own) ? own : [own])];
   });
+}
+
+/**
+ * Whether this request's body may be read as JSON under a content type that is not JSON.
+ *
+ * The seed's commands send JSON as `curl -d` does (application/x-www-form-urlencoded) and as the
+ * InsightCloudSec script does (text/plain). Those are exactly the types a cross-site HTML form can
+ * send without a CORS preflight, which is why the console's session cookie never gets this
+ * leniency: a request authenticated by the cookie keeps the strict rule (and its writes need the
+ * CSRF header anyway). A request carrying any other credential (Authorization, Api-Key, x-token-id,
+ * x-auth-token, ?token=) cannot come from a page that does not already hold that secret. The login
+ * route takes it too: it is public and the seed's script logs in this way; a cross-site form could
+ * already post the login form (multipart or urlencoded), so this opens nothing new.
+ */
+function readsJsonAnyType(request: FastifyRequest): boolean {
+  if (routeOf(request).config?.jsonBodyAnyType === true) return true;
+  const p = request.principal;
+  return p !== null && p !== undefined && p.credentialSource !== 'cookie';
+}
+
+const JSON_DOCUMENT = /^\s*[{[]/;
+
+/**
+ * Parsers for application/x-www-form-urlencoded and text/plain. A form stays a form; a body
+ * that is a JSON object or array is read as JSON (with Fastify's own parser, so prototype
+ * poisoning is refused the same way) when readsJsonAnyType allows; text/plain is otherwise a 415.
+ */
+function registerLenientJson(app: FastifyInstance) {
+  const json = app.getDefaultJsonParser('error', 'error');
+  const form: FastifyBodyParser<string> = (request, body, done) => {
+    if (readsJsonAnyType(request) && JSON_DOCUMENT.test(body)) return json(request, body, done);
+    done(null, { ...parseForm(body) });
+  };
+  const text: FastifyBodyParser<string> = (request, body, done) => {
+    if (readsJsonAnyType(request)) {
+      if (JSON_DOCUMENT.test(body)) return json(request, body, done);
+      if (body.trim() === '') return done(null, undefined);
+    }
+    done(
+      new AppError({
+        code: 'unsupported_media_type',
+        message:
+          'text/plain is read only when it holds a JSON document and the request carries an API token ' +
+          '(not the session cookie); send Content-Type: application/json',
+      }),
+    );
+  };
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, form);
+  // Fastify's own text/plain parser hands the string to the route, whose schema then says
+  // "body must be object": this one replaces it.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, text);
 }

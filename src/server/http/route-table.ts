@@ -52,6 +52,24 @@ export function createRouteTable(app: FastifyInstance): RouteTable {
   };
 }
 
+/**
+ * The seed's guide also writes API paths without `/v1` (`curl ... /api/configuration/appliances`).
+ * Fastify's `rewriteUrl` calls this before routing: a path under `/api/` that no route serves
+ * becomes `/api/v1/...` when that one exists. It is one rewrite in front of the router, not a
+ * second set of routes: authentication, permissions, audit and OpenAPI only ever see the
+ * canonical route, and the OpenAPI document lists each operation once. Paths that exist as they
+ * are (`/api/upgrade/start/`, `/api/docs`) are never rewritten, nor is a path with a query only.
+ */
+export function aliasApiUrl(url: string, table: RouteTable | undefined): string {
+  if (table === undefined || !url.startsWith('/api/') || url.startsWith('/api/v1/')) return url;
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  if (table.allowedMethods(path).length > 0) return url;
+  const canonical = `/api/v1/${path.slice('/api/'.length)}`;
+  if (table.allowedMethods(canonical).length === 0) return url;
+  return q === -1 ? canonical : canonical + url.slice(q);
+}
+
 export interface NotFoundOptions {
   /** Single-page app: unknown GET paths outside /api are answered with this file (the console). */
   spaIndex?: (reply: FastifyReply) => FastifyReply;

@@ -75,6 +75,11 @@ describe('POST /api/v1/cluster/create/', () => {
       const res = await create(body);
       expect(res.statusCode).toBe(409);
       expect(res.json().detail).toMatch(/STEWARD_DATABASE_URL/);
+      // The exact steps to move: a backup here, a restore on a manager backed by PostgreSQL.
+      expect(res.json().detail).toContain('steward backup create');
+      expect(res.json().detail).toContain('steward backup restore');
+      expect(res.json().detail).toContain('STEWARD_SECRET_KEY');
+      expect(res.json().docs).toBe('docs/operations.md#moving-from-the-embedded-database-to-postgresql');
     },
   );
 

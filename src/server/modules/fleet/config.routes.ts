@@ -5,7 +5,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { PageOf, PageQuery, parsePage, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, StrictObject } from '../../http/schemas.js';
-import { AppError } from '../../shared/app-error.js';
+import { AppError, badField } from '../../shared/app-error.js';
 import { type ConfigService, HUB_ONLY_SETTINGS } from './config.service.js';
 import {
   ApplyBody,
@@ -17,6 +17,7 @@ import {
   GroupParams,
   HubGroupBody,
   HubSaveBody,
+  HubUpdateBody,
   IndividualConfig,
   IndividualParams,
   SaveBody,
@@ -287,18 +288,28 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
           tags,
           summary: 'Apply hub group configuration',
           description:
-            'Merges `content` (if any) into the hub group, then applies the latest revision to `appliances` (all members when absent or empty). Answers 202; the rollout runs in the background.',
+            'Merges `content` (if any) into the hub group, then applies the latest revision to `appliances` (all members when absent or empty). ' +
+            'Equivalent to PUT /api/v1/config-group/update/{name}/, so `{"applyconfiguration": [...]}` is taken as well; sending both lists is a 400. ' +
+            'Answers 202; the rollout runs in the background.',
           params: GroupParams,
-          body: HubSaveBody,
+          body: HubUpdateBody,
           response: { 202: ApplyResponse, ...ErrorResponses(400, 401, 403, 404, 409) },
         },
       },
       async (request, reply) => {
         rejectHubSettings(request.body);
-        const body = request.body as { appliances?: string[]; content?: Record<string, unknown> };
+        const body = request.body as {
+          appliances?: string[];
+          applyconfiguration?: string[];
+          content?: Record<string, unknown>;
+        };
+        if (body.appliances !== undefined && body.applyconfiguration !== undefined) {
+          throw badField('body.applyconfiguration', 'send either appliances or applyconfiguration, not both');
+        }
         if (body.content)
           await config.save(request, request.params.name, { content: body.content }, 'patch', 'hub');
-        return reply.code(202).send(await config.apply(request, request.params.name, body.appliances, 'hub'));
+        const targets = body.applyconfiguration ?? body.appliances;
+        return reply.code(202).send(await config.apply(request, request.params.name, targets, 'hub'));
       },
     );
   };

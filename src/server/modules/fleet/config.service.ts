@@ -68,6 +68,15 @@ export const HUB_ONLY_SETTINGS = [
   'srv_available_worker_token',
   'srv_worker_token',
 ] as const;
+const OPTIONAL_HUB_STRINGS = [
+  'fallback_router_id',
+  'fallback_host',
+  'auth_pass',
+  'virtual_ipaddress',
+  'api_worker_token',
+  'srv_available_worker_token',
+  'srv_worker_token',
+] as const;
 const HUB_SECRETS = new Set([
   'auth_pass',
   'api_worker_token',
@@ -473,7 +482,11 @@ export function createConfigService(deps: ConfigServiceDeps) {
       };
     },
 
-    async createHubGroup(request: FastifyRequest, input: HubGroupInput) {
+    async createHubGroup(request: FastifyRequest, body: HubGroupInput) {
+      // The seed's body carries every field: an empty string in an optional one means "none"
+      // (no fallback hub, no VRRP password, no virtual address, no worker token).
+      const input: HubGroupInput = { ...body };
+      for (const k of OPTIONAL_HUB_STRINGS) if (input[k] === '') delete input[k];
       const errors: { field: string; message: string }[] = [];
       const hubs: ApplianceWithGroup[] = [];
       const checkHost = async (field: 'primary_host' | 'fallback_host', value: string | undefined) => {

@@ -328,12 +328,19 @@ export const HubGroupBody = StrictObject(
       maxLength: 100,
       description: 'Name of a hub appliance, not a URL',
     }),
-    fallback_router_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    fallback_host: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    fallback_router_id: Type.Optional(
+      Type.String({ maxLength: 64, description: 'Router id of the fallback hub; empty means none' }),
+    ),
+    fallback_host: Type.Optional(
+      Type.String({
+        maxLength: 100,
+        description: 'Name of a second hub appliance, not a URL; empty (or absent) means no fallback hub',
+      }),
+    ),
     vrrp_enabled: Type.Optional(Type.Boolean()),
     virtual_router_id: Type.Optional(Type.Integer({ minimum: 1, maximum: 255 })),
     auth_pass: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 8, description: 'VRRP password (write-only)' }),
+      Type.String({ maxLength: 8, description: 'VRRP password (write-only); empty means none' }),
     ),
     different_networks: Type.Optional(Type.Boolean()),
     virtual_ipaddress: Type.Optional(Type.String({ maxLength: 45 })),
@@ -385,6 +392,30 @@ export const HubSaveBody = StrictObject(
   },
   {
     examples: [{ appliances: ['hub-1', 'hub-2', 'worker-1'], content: { hub__balance_method: 'leastconn' } }],
+  },
+);
+
+/** The hub group's apply: the hub save body, or the standard group's `applyconfiguration`. */
+export const HubUpdateBody = StrictObject(
+  {
+    appliances: Type.Optional(
+      Type.Array(ApplianceName, { maxItems: 10000, description: 'Members to apply to; empty means all' }),
+    ),
+    applyconfiguration: Type.Optional(
+      Type.Array(ApplianceName, {
+        maxItems: 10000,
+        description:
+          'Same as `appliances`, as PUT /api/v1/config-group/update/{name}/ takes it; send one of the two',
+      }),
+    ),
+    content: Type.Optional(Content),
+    ...hubFixed,
+  },
+  {
+    examples: [
+      { appliances: ['hub-1'], content: { hub__balance_method: 'leastconn' } },
+      { applyconfiguration: ['hub-1'] },
+    ],
   },
 );
 

@@ -56,6 +56,9 @@ function trustedKeys(dir: string): KeyObject[] {
   }
 }
 
+const PEM_KEY =
+  /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----\s*/;
+
 export function createLicensingService(deps: {
   repo: FleetRepo;
   fleet: FleetService;
@@ -97,6 +100,32 @@ export function createLicensingService(deps: {
       }
       throw err;
     }
+  }
+
+  /** Sends a certificate alone: the agent installs it with the key it holds, if one matches. */
+  async function installWithHeldKey(row: ApplianceRow, cert: string) {
+    let res: Awaited<ReturnType<typeof fleet.agentCall>>;
+    try {
+      res = await fleet.agentCall(row, 'agent/v1/certificate', {
+        method: 'PUT',
+        body: { cert },
+        timeoutMs: 15_000,
+      });
+    } catch (err) {
+      if (err instanceof AgentUnreachable) {
+        throw new AppError({ code: 'unavailable', message: `cannot reach ${row.name}: ${err.message}` });
+      }
+      throw err;
+    }
+    if (res.status === 200) return;
+    if (res.status === 400 && (res.body as { code?: unknown } | null)?.code === 'key_mismatch') {
+      throw badField(
+        'file',
+        `the certificate belongs to no key that ${row.name} holds: send its private key as form field "key" ` +
+          '(or in the same file)',
+      );
+    }
+    throw new AppError({ code: 'conflict', message: `the appliance refused: ${agentErrorText(res)}` });
   }
 
   return {
@@ -191,8 +220,61 @@ export function createLicensingService(deps: {
       return entry({ ...row, license: lic });
     },
 
-    /** A PEM file holding the certificate (chain first) and its private key. */
-    async uploadCertificate(request: FastifyRequest, id: number, data: Buffer) {
+    /** Has a hub or worker make a new key (kept on the appliance) and a certificate request for it. */
+    async requestCertificate(request: FastifyRequest, id: number, commonName: string, altNames: string[]) {
+      const row = await fleet.mustGet(id);
+      if (row.type === 'a1000') {
+        throw new AppError({
+          code: 'validation_failed',
+          message: 'certificates can be requested for hubs and workers only',
+          errors: [{ field: 'path.id', message: 'is a Spectra Analyze appliance' }],
+        });
+      }
+      if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
+      let res: Awaited<ReturnType<typeof fleet.agentCall>>;
+      try {
+        res = await fleet.agentCall(row, 'agent/v1/certificate/request', {
+          method: 'POST',
+          body: { common_name: commonName, alt_names: altNames },
+          timeoutMs: 30_000,
+        });
+      } catch (err) {
+        if (err instanceof AgentUnreachable) {
+          throw new AppError({ code: 'unavailable', message: `cannot reach ${row.name}: ${err.message}` });
+        }
+        throw err;
+      }
+      const csr = (res.body as { csr?: unknown } | null)?.csr;
+      if (
+        res.status !== 200 ||
+        typeof csr !== 'string' ||
+        !csr.startsWith('-----BEGIN CERTIFICATE REQUEST-----')
+      ) {
+        throw new AppError({ code: 'conflict', message: `the appliance refused: ${agentErrorText(res)}` });
+      }
+      await db.transaction().execute(async (trx) => {
+        await fleet.event(
+          trx,
+          row,
+          'certificate.requested',
+          `certificate request for ${commonName} on ${row.name}`,
+        );
+        await audit.recordFor(trx, request, {
+          action: 'appliance.certificate_requested',
+          targetType: 'appliance',
+          targetId: row.id,
+          summary: `certificate request for ${commonName} made on ${row.name}`,
+          status: 200,
+        });
+      });
+      return { csr };
+    },
+
+    /**
+     * A PEM file holding the certificate (chain first), with its private key in the same file,
+     * in `keyData`, or held by the appliance already (then the agent checks the pair).
+     */
+    async uploadCertificate(request: FastifyRequest, id: number, data: Buffer, keyData?: Buffer) {
       const row = await fleet.mustGet(id);
       if (row.type === 'a1000') {
         throw new AppError({
@@ -204,25 +286,35 @@ export function createLicensingService(deps: {
       if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
       const pem = data.toString('utf8');
       const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*/g) ?? [];
-      const key =
-        /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----\s*/.exec(
-          pem,
-        )?.[0];
-      if (certs.length === 0 || !key) {
-        throw badField('file', 'must be PEM with the certificate (and chain) and its private key');
+      if (certs.length === 0) throw badField('file', 'must be PEM holding the certificate (chain first)');
+      const keyIn = (text: string) => PEM_KEY.exec(text)?.[0];
+      const inFile = keyIn(pem);
+      const key = keyData === undefined ? inFile : keyIn(keyData.toString('utf8'));
+      if (keyData !== undefined && key === undefined) throw badField('key', 'must be a PEM private key');
+      if (keyData !== undefined && inFile !== undefined) {
+        throw badField('key', 'the file holds a private key already: send the key in one place');
       }
+      const keyField = keyData === undefined ? 'file' : 'key';
       let fingerprint: string;
       try {
         const cert = new X509Certificate(certs[0] as string);
-        if (!cert.checkPrivateKey(createPrivateKey(key)))
-          throw new Error('the private key does not belong to the certificate');
         if (Date.parse(cert.validTo) < clock.now().getTime()) throw new Error('the certificate has expired');
         fingerprint = cert.fingerprint256;
       } catch (err) {
         throw badField('file', (err as Error).message);
       }
+      if (key !== undefined) {
+        let matches = false;
+        try {
+          matches = new X509Certificate(certs[0] as string).checkPrivateKey(createPrivateKey(key));
+        } catch (err) {
+          throw badField(keyField, `the private key is not usable: ${(err as Error).message}`);
+        }
+        if (!matches) throw badField(keyField, 'the private key does not belong to the certificate');
+      }
       const certPem = certs.join('');
-      await call(row, 'agent/v1/certificate', { cert: certPem, key });
+      if (key !== undefined) await call(row, 'agent/v1/certificate', { cert: certPem, key });
+      else await installWithHeldKey(row, certPem);
       await db.transaction().execute(async (trx) => {
         // Pinning follows the certificate the admin installed.
         await trx

@@ -19,7 +19,9 @@ const loginRoute: FastifyPluginAsync<IdentityServices> = async (app, { sessions 
   app.withTypeProvider<TypeBoxTypeProvider>().post(
     '/api/v1/auth/token/',
     {
-      config: { permission: 'public', credential: 'issue' },
+      // A JSON document is read as JSON whatever its declared type (the InsightCloudSec script
+      // logs in with Content-Type: text/plain): see readsJsonAnyType in http/conventions.ts.
+      config: { permission: 'public', credential: 'issue', jsonBodyAnyType: true },
       schema: {
         tags: ['auth'],
         summary: 'Log in: exchange a username and password for a session token',

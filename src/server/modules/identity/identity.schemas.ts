@@ -133,6 +133,12 @@ export const LoginResponse = Type.Object(
     token: Type.String({
       description: 'Session token: send as `Authorization: Token <token>` or `x-auth-token`',
     }),
+    session_id: Type.String({
+      description:
+        'The same session token as `token`, under the name InsightCloudSec scripts read ' +
+        "(`response.json().get('session_id')`, then sent as `x-auth-token`). Not the numeric id of " +
+        '`GET /api/v1/auth/sessions/`.',
+    }),
     expires_at: Type.String({ format: 'date-time', description: 'End of the absolute lifetime' }),
     idle_timeout_seconds: Type.Integer(),
     user_id: Type.Integer(),
@@ -141,6 +147,7 @@ export const LoginResponse = Type.Object(
     examples: [
       {
         token: 'stws0123456789abcdefABCDEFghijklmnop1a2B3c',
+        session_id: 'stws0123456789abcdefABCDEFghijklmnop1a2B3c',
         expires_at: '2026-11-24T22:00:00.000Z',
         idle_timeout_seconds: 1800,
         user_id: 1,

@@ -254,6 +254,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       auth.invalidateUser(u.id);
       return {
         token: secret.token,
+        session_id: secret.token,
         expires_at: session.expires_at.toISOString(),
         idle_timeout_seconds: deps.sessionIdleSeconds,
         user_id: u.id,

@@ -143,34 +143,65 @@ export interface CertificateInfo {
   notAfter: string;
 }
 
-/** Reads an uploaded certificate and key and checks that they belong together. */
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\r?\n?/g;
+const PEM_KEY =
+  /-----BEGIN (?:RSA |EC )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC )?PRIVATE KEY-----\r?\n?/;
+
+/**
+ * Reads an uploaded certificate and key and checks that they belong together.
+ *
+ * Both name files uploaded through /api/v1/system/upload/ (`<flowIdentifier>.<flowFilename>`, or
+ * that file's absolute path in the uploads directory): an admin token cannot point the manager
+ * at any other file on its host (its master key, /etc/shadow), and no error repeats what a file
+ * holds. They may name the same file when it holds both. Only the certificate blocks (the chain,
+ * leaf first) go into the served certificate file (world-readable) and only the key block into
+ * the key file (0600), so a key uploaded together with its certificate never ends up readable.
+ */
 export async function loadCertificatePair(
   uploadsDir: string,
   certName: string,
   keyName: string,
+  now: Date = new Date(),
 ): Promise<{ cert: Buffer; key: Buffer; info: CertificateInfo }> {
   const certFile = resolveUploadedFile(uploadsDir, certName, 'body.certificate_path');
   const keyFile = resolveUploadedFile(uploadsDir, keyName, 'body.certificate_key_path');
-  const [cert, key] = await Promise.all([
-    readOrField(certFile, 'body.certificate_path'),
-    readOrField(keyFile, 'body.certificate_key_path'),
-  ]);
+  const [certText, keyText] = (
+    await Promise.all([
+      readOrField(certFile, 'body.certificate_path'),
+      readOrField(keyFile, 'body.certificate_key_path'),
+    ])
+  ).map((b) => b.toString('utf8')) as [string, string];
+  const chain = certText.match(PEM_CERT) ?? [];
   let x509: X509Certificate;
   try {
-    x509 = new X509Certificate(cert);
+    if (chain.length === 0) throw new Error('no certificate');
+    x509 = new X509Certificate(chain[0] as string);
+    for (const c of chain.slice(1)) new X509Certificate(c);
   } catch {
     throw badField('body.certificate_path', 'is not a PEM certificate');
   }
+  if (Date.parse(x509.validTo) < now.getTime()) {
+    throw badField(
+      'body.certificate_path',
+      `the certificate expired on ${new Date(x509.validTo).toISOString()}`,
+    );
+  }
+  const keyPem = PEM_KEY.exec(keyText)?.[0];
   let privateKey: ReturnType<typeof createPrivateKey>;
   try {
-    privateKey = createPrivateKey(key);
+    if (keyPem === undefined) throw new Error('no key');
+    privateKey = createPrivateKey(keyPem);
   } catch {
     throw badField('body.certificate_key_path', 'is not an unencrypted PEM private key');
   }
   if (!x509.checkPrivateKey(privateKey)) {
     throw badField('body.certificate_key_path', 'the private key does not match the certificate');
   }
-  return { cert, key, info: { subject: x509.subject, notAfter: new Date(x509.validTo).toISOString() } };
+  return {
+    cert: Buffer.from(chain.map((c) => c.trimEnd()).join('\n')),
+    key: Buffer.from(keyPem as string),
+    info: { subject: x509.subject, notAfter: new Date(x509.validTo).toISOString() },
+  };
 }
 
 async function readOrField(path: string, field: string): Promise<Buffer> {

@@ -65,9 +65,8 @@ export function createSectionHooks(deps: HookDeps): Record<string, SectionHooks>
         parseAllowedHosts(String(next.allowed_hosts ?? ''));
         parseApplianceNetworks(String(next.appliance_networks ?? ''), deps.network.defaultAppliancePolicy);
         const wantsCert = Boolean(patch.certificate_path || patch.certificate_key_path);
-        if (wantsCert && patch.reset_ssl === true) {
-          throw badField('body.reset_ssl', 'send either reset_ssl or a certificate, not both');
-        }
+        // With a certificate, reset_ssl: true (as the seed sends it) changes nothing more: the
+        // named pair replaces whatever is served. Alone, it goes back to a self-signed one.
         if (wantsCert) {
           if (!patch.certificate_path || !patch.certificate_key_path) {
             throw badField(

@@ -47,8 +47,13 @@ export const SECTIONS: readonly SectionDef[] = [
     description:
       '`base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the ' +
       'Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded ' +
-      'through `/api/v1/system/upload/` (the key must match the certificate); the new certificate is served ' +
-      'without a restart. `reset_ssl: true` goes back to a self-signed certificate. Without `base_url`, list links ' +
+      "through `/api/v1/system/upload/`: `<flowIdentifier>.<flowFilename>`, or that file's absolute path in the " +
+      "manager's uploads directory; any other path is a 400 naming the field (no other file of the host can be read). " +
+      'They may name the same file when it holds both. The certificate (chain, leaf first) must be unexpired PEM and ' +
+      'the key an unencrypted PEM key that matches it; the pair is checked before anything changes, and served ' +
+      'without a restart. `reset_ssl: true` alone goes back to a new self-signed certificate; sent with the two ' +
+      'paths (as in the seed) the named pair is installed. ' +
+      'Without `base_url`, list links ' +
       '(`next`, `Link`) are absolute only for a Host listed in `allowed_hosts`, path-only otherwise. ' +
       '`appliance_networks` lists the IP addresses and networks (CIDR) the manager may call appliances in; ' +
       'empty means STEWARD_APPLIANCE_NETWORKS, or by default loopback, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 ' +
@@ -65,9 +70,17 @@ export const SECTIONS: readonly SectionDef[] = [
           'empty: STEWARD_APPLIANCE_NETWORKS or the default (loopback and private ranges)',
         10000,
       ),
-      certificate_path: Str('An uploaded certificate (PEM): `<flowIdentifier>.<flowFilename>`', 400),
-      certificate_key_path: Str('The uploaded private key (PEM) that matches the certificate', 400),
-      reset_ssl: Bool('Replace the served certificate with a new self-signed one'),
+      certificate_path: Str(
+        'An uploaded certificate (PEM, chain leaf first): `<flowIdentifier>.<flowFilename>` or its absolute path in the uploads directory',
+        400,
+      ),
+      certificate_key_path: Str(
+        'The uploaded private key (unencrypted PEM) that matches the certificate; may name the same file',
+        400,
+      ),
+      reset_ssl: Bool(
+        'Alone: replace the served certificate with a new self-signed one. With the two paths: install them',
+      ),
     }),
     defaults: {
       base_url: '',
