@@ -277,6 +277,14 @@ describe('backup failed alert', () => {
     // A file where the backups directory should be: the backup cannot be written.
     writeFileSync(join(t.dataDir, 'backups'), 'not a directory');
     try {
+      // Backups need the admin's passphrase first (docs/administration.md, "Backups").
+      const pass = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/config/backup/',
+        headers: admin,
+        payload: { passphrase: 'alerts test backup passphrase' },
+      });
+      expect(pass.statusCode, pass.body).toBe(200);
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/backup/create/', headers: admin });
       expect(res.statusCode, res.body).toBe(202);
       await waitFor(() => trapRx.traps.some((x) => x.trapOid === TRAP_OIDS.backupFailed), 20_000);
