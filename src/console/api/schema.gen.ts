@@ -180,6 +180,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/appliances/certificate-request/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Have a hub or worker make a key and a certificate request
+         * @description The appliance makes a new RSA-2048 key, which never leaves it, and answers a PKCS#10 certificate request (PEM) for `common_name` (and `alt_names`). Have a CA sign it, then upload the certificate alone with POST /api/v1/appliances/upload-certificate/{id}/ (`-F file=@cert.pem`). A new request replaces the previous key.
+         */
+        post: operations["postAppliancesCertificateRequestById"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/appliances/content/{appliance_id}/apply/": {
         parameters: {
             query?: never;
@@ -299,7 +319,11 @@ export interface paths {
         put?: never;
         /**
          * Upload a TLS certificate to a hub or worker
-         * @description Form field `file`: PEM with the certificate (chain included, up to its root) and its private key. The agent takes it into use at once; the manager pins the new certificate.
+         * @description Form field `file`: PEM with the certificate (chain first). Its private key goes in the same file, in the form field `key`, or nowhere when the appliance already holds it: the key it made for POST /api/v1/appliances/certificate-request/{id}/, or the key of the certificate it serves (the key never leaves the appliance). The certificate is checked against the key before it is installed (400 naming `file` or `key` otherwise). The agent takes it into use at once; the manager pins the new certificate.
+         *
+         *     ```
+         *     curl -k -X POST https://manager:8443/api/v1/appliances/upload-certificate/3/ -H 'Authorization: Token <token>' -F file=@cert.pem -F key=@cert.key
+         *     ```
          */
         post: operations["postAppliancesUploadCertificateById"];
         delete?: never;
@@ -399,7 +423,7 @@ export interface paths {
         put?: never;
         /**
          * Log in: exchange a username and password for a session token
-         * @description Accepts `multipart/form-data` (as `curl --form`), `application/x-www-form-urlencoded` or JSON. Answers a session token that works as `Authorization: Token`, `Authorization: Bearer` or `x-auth-token`. After 5 failed logins in 15 minutes the account's logins are refused for 15 minutes (423). API-only users cannot log in (403). With directory logins on (`/api/v1/config/directory/`), users who are not local log in with their LDAP password (503 when the directory cannot be reached).
+         * @description Accepts `multipart/form-data` (as `curl --form`), `application/x-www-form-urlencoded` or JSON. Answers a session token that works as `Authorization: Token`, `Authorization: Bearer` or `x-auth-token`. After 5 failed logins to an account from one address in 15 minutes, that address's logins to the account are refused for 15 minutes (423 with `Retry-After`), the correct password too; after 50 from all addresses, the account's logins are refused for everyone. An admin lifts both with `POST /api/v1/authentication/users/{id}/unlock/`. A wrong password and an unknown user get the same 401. An API-only user gets 403 only after giving the correct password (one set before the account became API-only); otherwise the same 401 as anyone else. With directory logins on (`/api/v1/config/directory/`), users who are not local log in with their LDAP password (503 when the directory cannot be reached).
          *
          *     ```
          *     curl -k -X POST 'https://manager:8443/api/v1/auth/token/' --form 'username=admin' --form 'password=...'
@@ -519,7 +543,7 @@ export interface paths {
         head?: never;
         /**
          * Change a user
-         * @description Changes the given fields. `is_active: false` disables the user: their sessions end at once and their tokens are suspended until the user is enabled again.
+         * @description Changes the given fields. `is_active: false` disables the user: their sessions end at once and their tokens are suspended until the user is enabled again. Giving a role, or enabling a user again, grants the role's permissions: the caller must hold all of them (403 naming what it lacks).
          */
         patch: operations["patchAuthenticationUsersById"];
         trace?: never;
@@ -535,7 +559,7 @@ export interface paths {
         put?: never;
         /**
          * Generate the user's API key
-         * @description Generates the user's one API key (all of the user's permissions) and deactivates the previous one, as InsightCloudSec does. Send it as `Api-Key: <key>` (or any other token header). Shown once.
+         * @description Generates the user's one API key (all of the user's permissions) and deactivates the previous one, as InsightCloudSec does. The caller must hold every permission of the user's role (403 naming what it lacks): a narrowly scoped token cannot mint a full key. Send it as `Api-Key: <key>` (or any other token header). Shown once.
          */
         post: operations["postAuthenticationUsersByIdApiKey"];
         delete?: never;
@@ -578,6 +602,26 @@ export interface paths {
          */
         put: operations["putAuthenticationUsersByIdPassword"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/authentication/users/{id}/unlock/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unlock a user's logins
+         * @description Forgets the user's failed logins, which ends both the lock of a single source (after 5 failures from one address in 15 minutes) and the lock of the account for everyone (after 50 failures from all addresses). The failures stay in the audit log; the unlock is audited too.
+         */
+        post: operations["postAuthenticationUsersByIdUnlock"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1061,13 +1105,13 @@ export interface paths {
         };
         /**
          * Get: Network settings
-         * @description `base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded through `/api/v1/system/upload/` (the key must match the certificate); the new certificate is served without a restart. `reset_ssl: true` goes back to a self-signed certificate. Without `base_url`, list links (`next`, `Link`) are absolute only for a Host listed in `allowed_hosts`, path-only otherwise. `appliance_networks` lists the IP addresses and networks (CIDR) the manager may call appliances in; empty means STEWARD_APPLIANCE_NETWORKS, or by default loopback, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and fc00::/7. Link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, fd00:ec2::254, ...) are refused unless an entry inside them is listed (see docs/fleet.md). Secrets are never returned; `<field>_set` tells whether one is stored.
+         * @description `base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded through `/api/v1/system/upload/`: `<flowIdentifier>.<flowFilename>`, or that file's absolute path in the manager's uploads directory; any other path is a 400 naming the field (no other file of the host can be read). They may name the same file when it holds both. The certificate (chain, leaf first) must be unexpired PEM and the key an unencrypted PEM key that matches it; the pair is checked before anything changes, and served without a restart. `reset_ssl: true` alone goes back to a new self-signed certificate; sent with the two paths (as in the seed) the named pair is installed. Without `base_url`, list links (`next`, `Link`) are absolute only for a Host listed in `allowed_hosts`, path-only otherwise. `appliance_networks` lists the IP addresses and networks (CIDR) the manager may call appliances in; empty means STEWARD_APPLIANCE_NETWORKS, or by default loopback, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and fc00::/7. Link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, fd00:ec2::254, ...) are refused unless an entry inside them is listed (see docs/fleet.md). Secrets are never returned; `<field>_set` tells whether one is stored.
          */
         get: operations["getConfigNetwork"];
         put?: never;
         /**
          * Change: Network settings
-         * @description `base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded through `/api/v1/system/upload/` (the key must match the certificate); the new certificate is served without a restart. `reset_ssl: true` goes back to a self-signed certificate. Without `base_url`, list links (`next`, `Link`) are absolute only for a Host listed in `allowed_hosts`, path-only otherwise. `appliance_networks` lists the IP addresses and networks (CIDR) the manager may call appliances in; empty means STEWARD_APPLIANCE_NETWORKS, or by default loopback, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and fc00::/7. Link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, fd00:ec2::254, ...) are refused unless an entry inside them is listed (see docs/fleet.md). Only the fields sent change. The change is audited and takes effect without a restart.
+         * @description `base_url` is used for absolute links (pagination `next`). `allowed_hosts` (one per line) restricts the Host header; loopback always stays allowed. `certificate_path` / `certificate_key_path` name files uploaded through `/api/v1/system/upload/`: `<flowIdentifier>.<flowFilename>`, or that file's absolute path in the manager's uploads directory; any other path is a 400 naming the field (no other file of the host can be read). They may name the same file when it holds both. The certificate (chain, leaf first) must be unexpired PEM and the key an unencrypted PEM key that matches it; the pair is checked before anything changes, and served without a restart. `reset_ssl: true` alone goes back to a new self-signed certificate; sent with the two paths (as in the seed) the named pair is installed. Without `base_url`, list links (`next`, `Link`) are absolute only for a Host listed in `allowed_hosts`, path-only otherwise. `appliance_networks` lists the IP addresses and networks (CIDR) the manager may call appliances in; empty means STEWARD_APPLIANCE_NETWORKS, or by default loopback, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 and fc00::/7. Link-local (169.254.0.0/16, fe80::/10) and cloud metadata addresses (169.254.169.254, fd00:ec2::254, ...) are refused unless an entry inside them is listed (see docs/fleet.md). Only the fields sent change. The change is audited and takes effect without a restart.
          */
         post: operations["postConfigNetwork"];
         delete?: never;
@@ -1260,6 +1304,122 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/destination-lists/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List destination lists
+         * @description Named lists of IP addresses and CIDR networks, by name, with `limit`/`offset` (Cloudlock) or `page`/`page_size`. `search` matches names. A configuration group uses a list by naming it in its content: `"destinations__lists": ["office-egress"]`. On apply the entries are sent merged into `destinations__allowed_ips` (addresses) and `destinations__allowed_cidrs` (networks).
+         */
+        get: operations["getDestinationLists"];
+        put?: never;
+        /**
+         * Create a destination list
+         * @description Entries are normalised (IPv6 compressed and lowercase, /32 and /128 as bare addresses); a bad entry, a network with host bits set, or two entries that are the same after normalisation are a 400 naming each (`body.entries[i]`). At most 1000 entries. 409 when the name is taken (names are compared case-insensitively).
+         */
+        post: operations["postDestinationLists"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destination-lists/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a destination list
+         * @description The list, its entry count and the groups that use it. Entries: `GET /api/v1/destination-lists/{id}/entries/`. A configuration group uses a list by naming it in its content: `"destinations__lists": ["office-egress"]`. On apply the entries are sent merged into `destinations__allowed_ips` (addresses) and `destinations__allowed_cidrs` (networks).
+         */
+        get: operations["getDestinationListsById"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a destination list
+         * @description A list that a group references is not deleted: 409 naming the groups (`groups`).
+         */
+        delete: operations["deleteDestinationListsById"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename or describe a destination list
+         * @description Groups reference lists by name, so a list in use cannot be renamed (409 naming the groups).
+         */
+        patch: operations["patchDestinationListsById"];
+        trace?: never;
+    };
+    "/api/v1/destination-lists/{id}/entries/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the entries of a destination list
+         * @description In the order they were added, with `limit`/`offset` or `page`/`page_size`.
+         */
+        get: operations["getDestinationListsByIdEntries"];
+        put?: never;
+        /**
+         * Add entries to a destination list
+         * @description Validated and normalised as on create; an entry already in the list is a 409 naming it. Every group that uses the list gets a new revision with the new entries (`groups_out_of_sync`); their members become `changes_awaiting_apply`, and the usual diff and apply show and send the change. 409 when the entries would push a group past 1000 addresses or networks.
+         */
+        post: operations["postDestinationListsByIdEntries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destination-lists/{id}/entries/{entry_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove one entry from a destination list
+         * @description Groups that use the list go out of sync as on add.
+         */
+        delete: operations["deleteDestinationListsByIdEntriesByEntryId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destination-lists/{id}/entries/remove/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove entries from a destination list by value
+         * @description Values are normalised before they are looked up; one not in the list is a 404 naming it and nothing is removed. Groups that use the list go out of sync as on add.
+         */
+        post: operations["postDestinationListsByIdEntriesRemove"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/files/": {
         parameters: {
             query?: never;
@@ -1441,7 +1601,7 @@ export interface paths {
         };
         /**
          * List upgrade packages
-         * @description The packages in the manager's store (`bins`), the space they use and the space left.
+         * @description The packages in the manager's store and those the package repository offers (`bins`), the space the store uses and the space left. `is_ticloud_data_available` is true when the repository answered with its index; otherwise `reason` says why (none set, unreachable, TLS, bad index).
          */
         get: operations["getPackageManagement"];
         put?: never;
@@ -1459,13 +1619,41 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Download status of a package
+         * @description Progress of the latest download of the package from the repository.
+         */
+        get: operations["getPackageManagementByApplianceTypeByVersion"];
         put?: never;
         /**
-         * Make a package ready
-         * @description In the seed this downloads a package from the vendor cloud. Steward has no cloud: it answers 200 when the package is in the store, 404 (saying how to add it) otherwise.
+         * Download a package from the repository
+         * @description Starts downloading the package from the package repository in the background (202); follow it with `GET /api/v1/package-management/{appliance_type}/{version}/`. The package enters the store only once its size and sha256 match the index and its publisher signature verifies with a key in `<data dir>/package-keys/`; otherwise nothing is stored and the status says why. 200 when the package is already in the store; 409 when no repository is set (the message says what to set); 404 when the repository does not offer it; 503 when the repository cannot be read; 413 over the size limit. The body is ignored (the seed sends `{}`).
          */
         post: operations["postPackageManagementByApplianceTypeByVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/package-management/repository/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The package repository
+         * @description Where packages are downloaded from (docs/fleet.md, "Package repository").
+         */
+        get: operations["getPackageManagementRepository"];
+        /**
+         * Set the package repository
+         * @description Admin only. `url`: an https URL (a vendor repository or a local mirror) serving `index.json` and the packages it names. For a mirror with a self-signed certificate give `ca_pem` (its certificate or CA) or `fingerprint_sha256` (pins the certificate). Fields left out keep their value; an empty string clears one. Audited.
+         */
+        put: operations["putPackageManagementRepository"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1595,7 +1783,7 @@ export interface paths {
         head?: never;
         /**
          * Apply hub group configuration
-         * @description Merges `content` (if any) into the hub group, then applies the latest revision to `appliances` (all members when absent or empty). Answers 202; the rollout runs in the background.
+         * @description Merges `content` (if any) into the hub group, then applies the latest revision to `appliances` (all members when absent or empty). Equivalent to PUT /api/v1/config-group/update/{name}/, so `{"applyconfiguration": [...]}` is taken as well; sending both lists is a 400. Answers 202; the rollout runs in the background.
          */
         patch: operations["patchTiscaleHubGroupUpdateByName"];
         trace?: never;
@@ -1615,7 +1803,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API token
-         * @description Creates a token and answers its secret in `token`, once. Scopes must be a subset of the owner's permissions (default: the owner's read permissions). Without `expires_at` the default lifetime of the token settings applies. Admins create tokens for anyone (`owner_id`), including API-only users; other users create their own only when user-defined tokens are on.
+         * @description Creates a token and answers its secret in `token`, once. Scopes must be a subset of the owner's permissions and of the caller's (default: the owner's read permissions). `group_id` must be the owner's group. The token never outlives the token that creates it (without `expires_at`, it gets the shorter of the default lifetime and the caller's expiry). Without `expires_at` the default lifetime of the token settings applies. Admins create tokens for anyone (`owner_id`), including API-only users; other users create their own only when user-defined tokens are on.
          */
         post: operations["postTokens"];
         delete?: never;
@@ -1647,7 +1835,7 @@ export interface paths {
         head?: never;
         /**
          * Change an API token
-         * @description Changes name, scopes, expiry, limits, or `enabled` (the enable/disable toggle). A disabled token is refused on the very next request.
+         * @description Changes name, scopes, expiry, limits, or `enabled` (the enable/disable toggle). A disabled token is refused on the very next request. Restricting (disable, fewer scopes, earlier expiry, fewer IPs, lower rate limit) is always allowed; a change that widens the token must keep it within the caller (403 naming what exceeds). What an admin set on someone else's token (`restrictions`) only an admin loosens (403 naming the field and the admin).
          */
         patch: operations["patchTokensById"];
         trace?: never;
@@ -1672,6 +1860,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tokens/{id}/narrow/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Narrow a token to the scopes it used
+         * @description Least privilege after the fact: removes every scope that no request made with the token needed in the `window` (default `30d`), keeping those in `keep`. Audited as `token.narrowed` with the removed scopes. Narrowing to nothing is refused (409): revoke the token instead. API keys (all of the owner's permissions) cannot be narrowed (409). Follows the same rules as PATCH (user-defined tokens, admin restrictions).
+         */
+        post: operations["postTokensByIdNarrow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tokens/{id}/refresh/": {
         parameters: {
             query?: never;
@@ -1683,9 +1891,33 @@ export interface paths {
         put?: never;
         /**
          * Refresh (rotate) an API token
-         * @description Issues a new secret, answered once in `token`. The previous secret keeps working for `grace_period_seconds` (default 0), then dies.
+         * @description Issues a new secret, answered once in `token`. The previous secret keeps working for `grace_period_seconds` (default 0), then dies. A refresh never extends the token (`expires_at` may only shorten it; an expired token is a 409: give it a new expiry with PATCH first), and the token must lie within the caller: its permissions, group and expiry (see the credential invariant in docs/authentication.md).
          */
         post: operations["postTokensByIdRefresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/{id}/usage/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Which of a token's scopes its requests used
+         * @description For each scope of the token: how many requests in the `window` (default `30d`) needed it, and when it was last used. Every request made with the token counts, on every module, mapped to the permission its route requires. `unused` lists the scopes nothing needed: the candidates for POST /api/v1/tokens/{id}/narrow/. Counts have an hour resolution. Requests are known from the token’s creation (`observed_since`).
+         *
+         *     ```
+         *     curl -H 'Authorization: Token …' 'https://manager:8443/api/v1/tokens/7/usage/?window=90d'
+         *     ```
+         */
+        get: operations["getTokensByIdUsage"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1703,7 +1935,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate the token making this request
-         * @description A script rotates its own credential without an admin: the answer holds the new secret; the old one keeps working for `grace_period_seconds` (0 to 86,400).
+         * @description A script rotates its own credential without an admin: the answer holds the new secret; the old one keeps working for `grace_period_seconds` (0 to 86,400). Only the current secret refreshes: a secret in its grace period is refused (403), so a leaked secret cannot rotate the token away from its holder. A refresh never extends the token: `expires_at` may only keep or shorten it (`null` on an expiring token is a 400), and the lifetime cap applies.
          */
         post: operations["postTokensSelfRefresh"];
         delete?: never;
@@ -4906,6 +5138,282 @@ export interface operations {
             };
         };
     };
+    postAppliancesCertificateRequestById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Appliance id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "common_name": "hub-1.example.com",
+                 *       "alt_names": [
+                 *         "192.0.2.21"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Further host names or IP addresses */
+                    alt_names?: string[];
+                    /** @description Host name for the certificate */
+                    common_name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "csr": "-----BEGIN CERTIFICATE REQUEST-----\n...\n-----END CERTIFICATE REQUEST-----\n"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description PKCS#10 request, PEM */
+                        csr: string;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database unreachable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     postAppliancesContentByApplianceIdApply: {
         parameters: {
             query?: never;
@@ -7568,6 +8076,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "token": "stws0123456789abcdefABCDEFghijklmnop1a2B3c",
+                     *       "session_id": "stws0123456789abcdefABCDEFghijklmnop1a2B3c",
                      *       "expires_at": "2026-11-24T22:00:00.000Z",
                      *       "idle_timeout_seconds": 1800,
                      *       "user_id": 1
@@ -7580,6 +8089,8 @@ export interface operations {
                          */
                         expires_at: string;
                         idle_timeout_seconds: number;
+                        /** @description The same session token as `token`, under the name InsightCloudSec scripts read (`response.json().get('session_id')`, then sent as `x-auth-token`). Not the numeric id of `GET /api/v1/auth/sessions/`. */
+                        session_id: string;
                         /** @description Session token: send as `Authorization: Token <token>` or `x-auth-token` */
                         token: string;
                         user_id: number;
@@ -9265,6 +9776,13 @@ export interface operations {
                      *       "last_used_at": "2026-11-24T11:00:00.000Z",
                      *       "last_used_ip": "192.0.2.15",
                      *       "use_count": 412,
+                     *       "restrictions": {
+                     *         "allowed_ips": {
+                     *           "set_by": 1,
+                     *           "set_by_username": "admin",
+                     *           "set_at": "2026-11-24T10:00:00.000Z"
+                     *         }
+                     *       },
                      *       "token": "stwtQ2x8Rk3mZ0pLw7Yb4VnT6cJf9sHd1GaE5uKx9Qa"
                      *     }
                      */
@@ -9298,12 +9816,53 @@ export interface operations {
                         /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                        restrictions: {
+                            allowed_ips?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            enabled?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            expires_at?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            rate_limit_per_minute?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            scopes?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                        };
                         /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
-                        /** @enum {string} */
-                        status: "active" | "disabled" | "expired" | "revoked";
+                        /**
+                         * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                         * @enum {string}
+                         */
+                        status: "active" | "disabled" | "expired" | "revoked" | "suspended";
                         /** @description The secret. Shown once: store it now. */
                         token: string;
                         /** @description Prefix and last four characters; the secret itself is never shown again */
@@ -9674,6 +10233,191 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postAuthenticationUsersByIdUnlock: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Numeric id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "logins of \"alice\" unlocked",
+                     *       "cleared_failures": 7
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description How many failed logins were forgotten */
+                        cleared_failures: number;
                         detail: string;
                     };
                 };
@@ -15832,11 +16576,11 @@ export interface operations {
                         appliance_networks?: string;
                         /** @description Application URL, e.g. `https://c1000.example.com` (a bare host means https) */
                         base_url?: string;
-                        /** @description The uploaded private key (PEM) that matches the certificate */
+                        /** @description The uploaded private key (unencrypted PEM) that matches the certificate; may name the same file */
                         certificate_key_path?: string;
                         /** @description Expiry of the uploaded certificate being served (empty: self-signed) */
                         certificate_not_after?: string;
-                        /** @description An uploaded certificate (PEM): `<flowIdentifier>.<flowFilename>` */
+                        /** @description An uploaded certificate (PEM, chain leaf first): `<flowIdentifier>.<flowFilename>` or its absolute path in the uploads directory */
                         certificate_path?: string;
                         /** @description Subject of the uploaded certificate being served (empty: self-signed) */
                         certificate_subject?: string;
@@ -15943,11 +16687,11 @@ export interface operations {
                     appliance_networks?: string;
                     /** @description Application URL, e.g. `https://c1000.example.com` (a bare host means https) */
                     base_url?: string;
-                    /** @description The uploaded private key (PEM) that matches the certificate */
+                    /** @description The uploaded private key (unencrypted PEM) that matches the certificate; may name the same file */
                     certificate_key_path?: string;
-                    /** @description An uploaded certificate (PEM): `<flowIdentifier>.<flowFilename>` */
+                    /** @description An uploaded certificate (PEM, chain leaf first): `<flowIdentifier>.<flowFilename>` or its absolute path in the uploads directory */
                     certificate_path?: string;
-                    /** @description Replace the served certificate with a new self-signed one */
+                    /** @description Alone: replace the served certificate with a new self-signed one. With the two paths: install them */
                     reset_ssl?: boolean;
                 };
             };
@@ -15977,11 +16721,11 @@ export interface operations {
                         appliance_networks?: string;
                         /** @description Application URL, e.g. `https://c1000.example.com` (a bare host means https) */
                         base_url?: string;
-                        /** @description The uploaded private key (PEM) that matches the certificate */
+                        /** @description The uploaded private key (unencrypted PEM) that matches the certificate; may name the same file */
                         certificate_key_path?: string;
                         /** @description Expiry of the uploaded certificate being served (empty: self-signed) */
                         certificate_not_after?: string;
-                        /** @description An uploaded certificate (PEM): `<flowIdentifier>.<flowFilename>` */
+                        /** @description An uploaded certificate (PEM, chain leaf first): `<flowIdentifier>.<flowFilename>` or its absolute path in the uploads directory */
                         certificate_path?: string;
                         /** @description Subject of the uploaded certificate being served (empty: self-signed) */
                         certificate_subject?: string;
@@ -18531,6 +19275,1985 @@ export interface operations {
             };
         };
     };
+    getDestinationLists: {
+        parameters: {
+            query?: {
+                /** @description Items to return (default 20, at most 100) */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+                /** @description Page number, starting at 1 */
+                page?: number;
+                /** @description Items per page (default 20, at most 100) */
+                page_size?: number;
+                /** @description Case-insensitive substring search */
+                search?: string;
+                /** @description Alias of page_size */
+                size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Total number of items matching the filters */
+                        count: number;
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
+                        next: string | null;
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
+                        previous: string | null;
+                        results: {
+                            created: string;
+                            description: string;
+                            entry_count: number;
+                            id: number;
+                            name: string;
+                            updated: string;
+                            /** @description Configuration groups whose content references this list */
+                            used_by: string[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postDestinationLists: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "office-egress",
+                 *       "description": "Where workers may send results",
+                 *       "entries": [
+                 *         "192.0.2.10",
+                 *         "198.51.100.0/24"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    description?: string;
+                    /** @description Initial entries */
+                    entries?: string[];
+                    /** @description Unique name (case-insensitively); what configuration content references */
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "name": "office-egress",
+                     *       "description": "Where workers may send results",
+                     *       "entry_count": 2,
+                     *       "used_by": [
+                     *         "TestGroup1"
+                     *       ],
+                     *       "created": "2026-01-01T10:00:00.000Z",
+                     *       "updated": "2026-01-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        created: string;
+                        description: string;
+                        entry_count: number;
+                        id: number;
+                        name: string;
+                        updated: string;
+                        /** @description Configuration groups whose content references this list */
+                        used_by: string[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getDestinationListsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination list id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "name": "office-egress",
+                     *       "description": "Where workers may send results",
+                     *       "entry_count": 2,
+                     *       "used_by": [
+                     *         "TestGroup1"
+                     *       ],
+                     *       "created": "2026-01-01T10:00:00.000Z",
+                     *       "updated": "2026-01-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        created: string;
+                        description: string;
+                        entry_count: number;
+                        id: number;
+                        name: string;
+                        updated: string;
+                        /** @description Configuration groups whose content references this list */
+                        used_by: string[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteDestinationListsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination list id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    patchDestinationListsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination list id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "description": "Egress for the Frankfurt office"
+                 *     }
+                 */
+                "application/json": {
+                    description?: string;
+                    /** @description Unique name (case-insensitively); what configuration content references */
+                    name?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "name": "office-egress",
+                     *       "description": "Where workers may send results",
+                     *       "entry_count": 2,
+                     *       "used_by": [
+                     *         "TestGroup1"
+                     *       ],
+                     *       "created": "2026-01-01T10:00:00.000Z",
+                     *       "updated": "2026-01-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        created: string;
+                        description: string;
+                        entry_count: number;
+                        id: number;
+                        name: string;
+                        updated: string;
+                        /** @description Configuration groups whose content references this list */
+                        used_by: string[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getDestinationListsByIdEntries: {
+        parameters: {
+            query?: {
+                /** @description Items to return (default 20, at most 100) */
+                limit?: number;
+                /** @description Items to skip */
+                offset?: number;
+                /** @description Page number, starting at 1 */
+                page?: number;
+                /** @description Items per page (default 20, at most 100) */
+                page_size?: number;
+                /** @description Alias of page_size */
+                size?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Destination list id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Total number of items matching the filters */
+                        count: number;
+                        /** @description URL of the next page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
+                        next: string | null;
+                        /** @description URL of the previous page: absolute from base_url (or a Host listed in allowed_hosts), else path-only */
+                        previous: string | null;
+                        results: {
+                            comment: string;
+                            created: string;
+                            id: number;
+                            /** @description `ip` or `cidr` */
+                            kind: string;
+                            /** @description Normalised: IPv6 compressed lowercase; /32 and /128 as bare addresses */
+                            value: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postDestinationListsByIdEntries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination list id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "entries": [
+                 *         "203.0.113.5",
+                 *         "2001:db8::/32"
+                 *       ],
+                 *       "comment": "partner SIEM"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Stored with each added entry */
+                    comment?: string;
+                    entries: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "added": [
+                     *         {
+                     *           "id": 8,
+                     *           "value": "203.0.113.5",
+                     *           "kind": "ip",
+                     *           "comment": "partner SIEM",
+                     *           "created": "2026-01-01T10:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "groups_out_of_sync": [
+                     *         "TestGroup1"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        added?: {
+                            comment: string;
+                            created: string;
+                            id: number;
+                            /** @description `ip` or `cidr` */
+                            kind: string;
+                            /** @description Normalised: IPv6 compressed lowercase; /32 and /128 as bare addresses */
+                            value: string;
+                        }[];
+                        /** @description Groups that got a new revision with the change (their members: changes_awaiting_apply) */
+                        groups_out_of_sync: string[];
+                        removed?: {
+                            comment: string;
+                            created: string;
+                            id: number;
+                            /** @description `ip` or `cidr` */
+                            kind: string;
+                            /** @description Normalised: IPv6 compressed lowercase; /32 and /128 as bare addresses */
+                            value: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteDestinationListsByIdEntriesByEntryId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Entry id */
+                entry_id: number;
+                /** @description Destination list id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postDestinationListsByIdEntriesRemove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination list id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "entries": [
+                 *         "203.0.113.5"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    entries: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "added": [
+                     *         {
+                     *           "id": 8,
+                     *           "value": "203.0.113.5",
+                     *           "kind": "ip",
+                     *           "comment": "partner SIEM",
+                     *           "created": "2026-01-01T10:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "groups_out_of_sync": [
+                     *         "TestGroup1"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        added?: {
+                            comment: string;
+                            created: string;
+                            id: number;
+                            /** @description `ip` or `cidr` */
+                            kind: string;
+                            /** @description Normalised: IPv6 compressed lowercase; /32 and /128 as bare addresses */
+                            value: string;
+                        }[];
+                        /** @description Groups that got a new revision with the change (their members: changes_awaiting_apply) */
+                        groups_out_of_sync: string[];
+                        removed?: {
+                            comment: string;
+                            created: string;
+                            id: number;
+                            /** @description `ip` or `cidr` */
+                            kind: string;
+                            /** @description Normalised: IPv6 compressed lowercase; /32 and /128 as bare addresses */
+                            value: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     getFiles: {
         parameters: {
             query?: {
@@ -20641,26 +23364,64 @@ export interface operations {
                      *           "version": "5.4.0",
                      *           "requires": "5.0.0",
                      *           "sha256": "abababababababababababababababababababababababababababababababab",
-                     *           "size": 1024
+                     *           "size": 1024,
+                     *           "stored": true,
+                     *           "in_repository": true,
+                     *           "download": null
+                     *         },
+                     *         {
+                     *           "type": "tiscale-worker",
+                     *           "version": "5.5.0",
+                     *           "requires": "",
+                     *           "sha256": "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+                     *           "size": 2048,
+                     *           "stored": false,
+                     *           "in_repository": true,
+                     *           "download": null
                      *         }
                      *       ],
                      *       "used_space": 1024,
                      *       "allowed_space": 10737418240,
-                     *       "is_ticloud_data_available": false
+                     *       "is_ticloud_data_available": true,
+                     *       "reason": null,
+                     *       "repository_url": "https://packages.example.com/steward/"
                      *     }
                      */
                     "application/json": {
                         /** @description Bytes still free where the store lives */
                         allowed_space: number;
                         bins: {
+                            /** @description The latest download of this package, if any */
+                            download: {
+                                /** @description Why the download failed (never the remote body) */
+                                error: string | null;
+                                finished: string | null;
+                                /** @description Bytes received so far */
+                                received: number;
+                                started: string;
+                                /** @description downloading, verifying, done or error */
+                                status: string;
+                                /** @description Bytes the repository index announced */
+                                total: number;
+                            } | null;
+                            /** @description Whether the package repository offers it */
+                            in_repository: boolean;
+                            /** @description Lowest release it installs on; empty until downloaded */
                             requires: string;
+                            /** @description Stored packages: sha256 of the payload (manifest). Repository-only packages: sha256 of the package file as the index announces it */
                             sha256: string;
                             size: number;
+                            /** @description Whether the package is in the manager's store */
+                            stored: boolean;
                             type: string;
                             version: string;
                         }[];
-                        /** @description Always false: Steward does not download from a cloud */
+                        /** @description Whether the package repository answered with its index (false: see `reason`) */
                         is_ticloud_data_available: boolean;
+                        /** @description Why the repository offers nothing: not set, unreachable, bad index */
+                        reason: string | null;
+                        /** @description The package repository, when one is set */
+                        repository_url: string | null;
                         /** @description Bytes used by the package store */
                         used_space: number;
                     };
@@ -20744,12 +23505,14 @@ export interface operations {
             };
         };
     };
-    postPackageManagementByApplianceTypeByVersion: {
+    getPackageManagementByApplianceTypeByVersion: {
         parameters: {
             query?: never;
             header?: never;
             path: {
+                /** @description a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub) */
                 appliance_type: string;
+                /** @description Version as the repository lists it, e.g. 5.4.0 */
                 version: string;
             };
             cookie?: never;
@@ -20764,15 +23527,27 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "detail": "ready",
                      *       "type": "tiscale-worker",
                      *       "version": "5.4.0",
-                     *       "sha256": "abababababababababababababababababababababababababababababababab"
+                     *       "status": "done",
+                     *       "received": 1048576,
+                     *       "total": 1048576,
+                     *       "error": null,
+                     *       "started": "2026-01-01T10:00:00.000Z",
+                     *       "finished": "2026-01-01T10:00:05.000Z"
                      *     }
                      */
                     "application/json": {
-                        detail: string;
-                        sha256: string;
+                        /** @description Why the download failed (never the remote body) */
+                        error: string | null;
+                        finished: string | null;
+                        /** @description Bytes received so far */
+                        received: number;
+                        started: string;
+                        /** @description downloading, verifying, done or error */
+                        status: string;
+                        /** @description Bytes the repository index announced */
+                        total: number;
                         type: string;
                         version: string;
                     };
@@ -20905,6 +23680,613 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "user not found",
                      *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postPackageManagementByApplianceTypeByVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub) */
+                appliance_type: string;
+                /** @description Version as the repository lists it, e.g. 5.4.0 */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "downloading tiscale-worker 5.4.0 in the background",
+                     *       "type": "tiscale-worker",
+                     *       "version": "5.4.0",
+                     *       "status": "downloading",
+                     *       "sha256": "abababababababababababababababababababababababababababababababab"
+                     *     }
+                     */
+                    "application/json": {
+                        detail: string;
+                        sha256: string;
+                        /** @description `done` (in the store) or `downloading` */
+                        status: string;
+                        type: string;
+                        version: string;
+                    };
+                };
+            };
+            /** @description Default Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "detail": "downloading tiscale-worker 5.4.0 in the background",
+                     *       "type": "tiscale-worker",
+                     *       "version": "5.4.0",
+                     *       "status": "downloading",
+                     *       "sha256": "abababababababababababababababababababababababababababababababab"
+                     *     }
+                     */
+                    "application/json": {
+                        detail: string;
+                        sha256: string;
+                        /** @description `done` (in the store) or `downloading` */
+                        status: string;
+                        type: string;
+                        version: string;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Temporarily unavailable (database unreachable) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getPackageManagementRepository: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "url": "https://mirror.example.internal/steward/",
+                     *       "ca_pem": "",
+                     *       "fingerprint_sha256": ""
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description PEM of the CA (or self-signed certificate) trusted for the repository instead of the system roots */
+                        ca_pem: string;
+                        /** @description SHA-256 fingerprint of the repository's certificate (hex, colons allowed); pins it */
+                        fingerprint_sha256: string;
+                        /** @description https URL of the repository directory (index.json is under it); empty: none */
+                        url: string;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    putPackageManagementRepository: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://mirror.example.internal/steward/",
+                 *       "fingerprint_sha256": "abababababababababababababababababababababababababababababababab"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description PEM certificate; empty string: system roots */
+                    ca_pem?: string;
+                    /** @description Certificate SHA-256 fingerprint; empty string: none */
+                    fingerprint_sha256?: string;
+                    /** @description https URL; empty string: no repository */
+                    url?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "url": "https://mirror.example.internal/steward/",
+                     *       "ca_pem": "",
+                     *       "fingerprint_sha256": ""
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description PEM of the CA (or self-signed certificate) trusted for the repository instead of the system roots */
+                        ca_pem: string;
+                        /** @description SHA-256 fingerprint of the repository's certificate (hex, colons allowed); pins it */
+                        fingerprint_sha256: string;
+                        /** @description https URL of the repository directory (index.json is under it); empty: none */
+                        url: string;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
@@ -21999,10 +25381,12 @@ export interface operations {
                  */
                 "application/json": {
                     api_worker_token?: string;
-                    /** @description VRRP password (write-only) */
+                    /** @description VRRP password (write-only); empty means none */
                     auth_pass?: string;
                     different_networks?: boolean;
+                    /** @description Name of a second hub appliance, not a URL; empty (or absent) means no fallback hub */
                     fallback_host?: string;
+                    /** @description Router id of the fallback hub; empty means none */
                     fallback_router_id?: string;
                     name: string;
                     /** @description Name of a hub appliance, not a URL */
@@ -22551,22 +25935,13 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "appliances": [
-                 *         "hub-1",
-                 *         "hub-2",
-                 *         "worker-1"
-                 *       ],
-                 *       "content": {
-                 *         "hub__balance_method": "leastconn"
-                 *       }
-                 *     }
-                 */
                 "application/json": {
                     /** @description Fixed at creation: sending it is a 400 */
                     api_worker_token?: unknown;
+                    /** @description Members to apply to; empty means all */
                     appliances?: string[];
+                    /** @description Same as `appliances`, as PUT /api/v1/config-group/update/{name}/ takes it; send one of the two */
+                    applyconfiguration?: string[];
                     /** @description Fixed at creation: sending it is a 400 */
                     auth_pass?: unknown;
                     /**
@@ -22898,12 +26273,53 @@ export interface operations {
                             /** Format: date-time */
                             refreshed_at: string | null;
                             requires_login: boolean;
+                            /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                            restrictions: {
+                                allowed_ips?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                                enabled?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                                expires_at?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                                rate_limit_per_minute?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                                scopes?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                            };
                             /** Format: date-time */
                             revoked_at: string | null;
                             /** @description Permissions of the token (`*`: all of the owner's) */
                             scopes: string[];
-                            /** @enum {string} */
-                            status: "active" | "disabled" | "expired" | "revoked";
+                            /**
+                             * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                             * @enum {string}
+                             */
+                            status: "active" | "disabled" | "expired" | "revoked" | "suspended";
                             /** @description Prefix and last four characters; the secret itself is never shown again */
                             token_hint: string;
                             /** Format: date-time */
@@ -23122,6 +26538,13 @@ export interface operations {
                      *       "last_used_at": "2026-11-24T11:00:00.000Z",
                      *       "last_used_ip": "192.0.2.15",
                      *       "use_count": 412,
+                     *       "restrictions": {
+                     *         "allowed_ips": {
+                     *           "set_by": 1,
+                     *           "set_by_username": "admin",
+                     *           "set_at": "2026-11-24T10:00:00.000Z"
+                     *         }
+                     *       },
                      *       "token": "stwtQ2x8Rk3mZ0pLw7Yb4VnT6cJf9sHd1GaE5uKx9Qa"
                      *     }
                      */
@@ -23155,12 +26578,53 @@ export interface operations {
                         /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                        restrictions: {
+                            allowed_ips?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            enabled?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            expires_at?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            rate_limit_per_minute?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            scopes?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                        };
                         /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
-                        /** @enum {string} */
-                        status: "active" | "disabled" | "expired" | "revoked";
+                        /**
+                         * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                         * @enum {string}
+                         */
+                        status: "active" | "disabled" | "expired" | "revoked" | "suspended";
                         /** @description The secret. Shown once: store it now. */
                         token: string;
                         /** @description Prefix and last four characters; the secret itself is never shown again */
@@ -23378,7 +26842,14 @@ export interface operations {
                      *       "revoked_at": null,
                      *       "last_used_at": "2026-11-24T11:00:00.000Z",
                      *       "last_used_ip": "192.0.2.15",
-                     *       "use_count": 412
+                     *       "use_count": 412,
+                     *       "restrictions": {
+                     *         "allowed_ips": {
+                     *           "set_by": 1,
+                     *           "set_by_username": "admin",
+                     *           "set_at": "2026-11-24T10:00:00.000Z"
+                     *         }
+                     *       }
                      *     }
                      */
                     "application/json": {
@@ -23411,12 +26882,53 @@ export interface operations {
                         /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                        restrictions: {
+                            allowed_ips?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            enabled?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            expires_at?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            rate_limit_per_minute?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            scopes?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                        };
                         /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
-                        /** @enum {string} */
-                        status: "active" | "disabled" | "expired" | "revoked";
+                        /**
+                         * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                         * @enum {string}
+                         */
+                        status: "active" | "disabled" | "expired" | "revoked" | "suspended";
                         /** @description Prefix and last four characters; the secret itself is never shown again */
                         token_hint: string;
                         /** Format: date-time */
@@ -23761,7 +27273,14 @@ export interface operations {
                      *       "revoked_at": null,
                      *       "last_used_at": "2026-11-24T11:00:00.000Z",
                      *       "last_used_ip": "192.0.2.15",
-                     *       "use_count": 412
+                     *       "use_count": 412,
+                     *       "restrictions": {
+                     *         "allowed_ips": {
+                     *           "set_by": 1,
+                     *           "set_by_username": "admin",
+                     *           "set_at": "2026-11-24T10:00:00.000Z"
+                     *         }
+                     *       }
                      *     }
                      */
                     "application/json": {
@@ -23794,12 +27313,53 @@ export interface operations {
                         /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                        restrictions: {
+                            allowed_ips?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            enabled?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            expires_at?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            rate_limit_per_minute?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            scopes?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                        };
                         /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
-                        /** @enum {string} */
-                        status: "active" | "disabled" | "expired" | "revoked";
+                        /**
+                         * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                         * @enum {string}
+                         */
+                        status: "active" | "disabled" | "expired" | "revoked" | "suspended";
                         /** @description Prefix and last four characters; the secret itself is never shown again */
                         token_hint: string;
                         /** Format: date-time */
@@ -24203,6 +27763,418 @@ export interface operations {
             };
         };
     };
+    postTokensByIdNarrow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Numeric id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Scopes to keep even if unused (must be scopes the token has) */
+                    keep?: string[];
+                    /**
+                     * @description Keep the scopes used in this window
+                     * @default 30d
+                     */
+                    window?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "token": {
+                     *         "id": 7,
+                     *         "kind": "api_token",
+                     *         "name": "siem-export",
+                     *         "description": "Nightly export to the SIEM",
+                     *         "owner_id": 3,
+                     *         "owner_username": "svc-siem",
+                     *         "group_id": null,
+                     *         "created_by": 1,
+                     *         "scopes": [
+                     *           "appliances:read",
+                     *           "audit:read"
+                     *         ],
+                     *         "enabled": true,
+                     *         "status": "active",
+                     *         "expires_at": "2027-02-22T00:00:00.000Z",
+                     *         "requires_login": false,
+                     *         "allow_in_url": false,
+                     *         "allowed_ips": [
+                     *           "192.0.2.0/24"
+                     *         ],
+                     *         "rate_limit_per_minute": 120,
+                     *         "default_tags": [],
+                     *         "default_profile": null,
+                     *         "prefix": "stwt",
+                     *         "last4": "x9Qa",
+                     *         "token_hint": "stwt…x9Qa",
+                     *         "created_at": "2026-11-24T10:00:00.000Z",
+                     *         "updated_at": "2026-11-24T10:00:00.000Z",
+                     *         "refreshed_at": null,
+                     *         "previous_token_expires_at": null,
+                     *         "revoked_at": null,
+                     *         "last_used_at": "2026-11-24T11:00:00.000Z",
+                     *         "last_used_ip": "192.0.2.15",
+                     *         "use_count": 412,
+                     *         "restrictions": {
+                     *           "allowed_ips": {
+                     *             "set_by": 1,
+                     *             "set_by_username": "admin",
+                     *             "set_at": "2026-11-24T10:00:00.000Z"
+                     *           }
+                     *         }
+                     *       },
+                     *       "kept": [
+                     *         "appliances:read",
+                     *         "audit:read"
+                     *       ],
+                     *       "removed": [
+                     *         "files:write"
+                     *       ],
+                     *       "window": "30d"
+                     *     }
+                     */
+                    "application/json": {
+                        kept: string[];
+                        removed: string[];
+                        /**
+                         * @example {
+                         *       "id": 7,
+                         *       "kind": "api_token",
+                         *       "name": "siem-export",
+                         *       "description": "Nightly export to the SIEM",
+                         *       "owner_id": 3,
+                         *       "owner_username": "svc-siem",
+                         *       "group_id": null,
+                         *       "created_by": 1,
+                         *       "scopes": [
+                         *         "audit:read",
+                         *         "appliances:read"
+                         *       ],
+                         *       "enabled": true,
+                         *       "status": "active",
+                         *       "expires_at": "2027-02-22T00:00:00.000Z",
+                         *       "requires_login": false,
+                         *       "allow_in_url": false,
+                         *       "allowed_ips": [
+                         *         "192.0.2.0/24"
+                         *       ],
+                         *       "rate_limit_per_minute": 120,
+                         *       "default_tags": [],
+                         *       "default_profile": null,
+                         *       "prefix": "stwt",
+                         *       "last4": "x9Qa",
+                         *       "token_hint": "stwt…x9Qa",
+                         *       "created_at": "2026-11-24T10:00:00.000Z",
+                         *       "updated_at": "2026-11-24T10:00:00.000Z",
+                         *       "refreshed_at": null,
+                         *       "previous_token_expires_at": null,
+                         *       "revoked_at": null,
+                         *       "last_used_at": "2026-11-24T11:00:00.000Z",
+                         *       "last_used_ip": "192.0.2.15",
+                         *       "use_count": 412,
+                         *       "restrictions": {
+                         *         "allowed_ips": {
+                         *           "set_by": 1,
+                         *           "set_by_username": "admin",
+                         *           "set_at": "2026-11-24T10:00:00.000Z"
+                         *         }
+                         *       }
+                         *     }
+                         */
+                        token: {
+                            allow_in_url: boolean;
+                            allowed_ips: string[];
+                            /** Format: date-time */
+                            created_at: string;
+                            created_by: number | null;
+                            default_profile: string | null;
+                            default_tags: string[];
+                            description: string;
+                            enabled: boolean;
+                            /** Format: date-time */
+                            expires_at: string | null;
+                            group_id: number | null;
+                            id: number;
+                            /** @enum {string} */
+                            kind: "api_token" | "api_key";
+                            /** Format: date-time */
+                            last_used_at: string | null;
+                            last_used_ip: string | null;
+                            last4: string;
+                            name: string;
+                            owner_id: number;
+                            owner_username: string | null;
+                            prefix: string;
+                            /** Format: date-time */
+                            previous_token_expires_at: string | null;
+                            rate_limit_per_minute: number | null;
+                            /** Format: date-time */
+                            refreshed_at: string | null;
+                            requires_login: boolean;
+                            /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                            restrictions: {
+                                allowed_ips?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                                enabled?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                                expires_at?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                                rate_limit_per_minute?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                                scopes?: {
+                                    /** Format: date-time */
+                                    set_at: string;
+                                    /** @description The admin who set it */
+                                    set_by: number;
+                                    set_by_username: string | null;
+                                };
+                            };
+                            /** Format: date-time */
+                            revoked_at: string | null;
+                            /** @description Permissions of the token (`*`: all of the owner's) */
+                            scopes: string[];
+                            /**
+                             * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                             * @enum {string}
+                             */
+                            status: "active" | "disabled" | "expired" | "revoked" | "suspended";
+                            /** @description Prefix and last four characters; the secret itself is never shown again */
+                            token_hint: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                            use_count: number;
+                        };
+                        window: string;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     postTokensByIdRefresh: {
         parameters: {
             query?: never;
@@ -24274,6 +28246,13 @@ export interface operations {
                      *       "last_used_at": "2026-11-24T11:00:00.000Z",
                      *       "last_used_ip": "192.0.2.15",
                      *       "use_count": 412,
+                     *       "restrictions": {
+                     *         "allowed_ips": {
+                     *           "set_by": 1,
+                     *           "set_by_username": "admin",
+                     *           "set_at": "2026-11-24T10:00:00.000Z"
+                     *         }
+                     *       },
                      *       "token": "stwtQ2x8Rk3mZ0pLw7Yb4VnT6cJf9sHd1GaE5uKx9Qa"
                      *     }
                      */
@@ -24307,12 +28286,53 @@ export interface operations {
                         /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                        restrictions: {
+                            allowed_ips?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            enabled?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            expires_at?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            rate_limit_per_minute?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            scopes?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                        };
                         /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
-                        /** @enum {string} */
-                        status: "active" | "disabled" | "expired" | "revoked";
+                        /**
+                         * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                         * @enum {string}
+                         */
+                        status: "active" | "disabled" | "expired" | "revoked" | "suspended";
                         /** @description The secret. Shown once: store it now. */
                         token: string;
                         /** @description Prefix and last four characters; the secret itself is never shown again */
@@ -24515,6 +28535,232 @@ export interface operations {
             };
         };
     };
+    getTokensByIdUsage: {
+        parameters: {
+            query?: {
+                /** @description How far back: hours or days, such as `24h`, `7d`, `90d` (at most `3650d`) */
+                window?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Numeric id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "token_id": 7,
+                     *       "window": "30d",
+                     *       "since": "2026-11-04T16:00:00.000Z",
+                     *       "observed_since": "2026-11-04T16:00:00.000Z",
+                     *       "scopes": [
+                     *         {
+                     *           "permission": "appliances:read",
+                     *           "count": 4210,
+                     *           "last_used_at": "2026-12-04T15:59:00.000Z"
+                     *         },
+                     *         {
+                     *           "permission": "audit:read",
+                     *           "count": 30,
+                     *           "last_used_at": "2026-12-04T02:00:00.000Z"
+                     *         },
+                     *         {
+                     *           "permission": "files:write",
+                     *           "count": 0,
+                     *           "last_used_at": null
+                     *         }
+                     *       ],
+                     *       "unused": [
+                     *         "files:write"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description Requests are known from here on (the later of `since` and the token’s creation)
+                         */
+                        observed_since: string;
+                        scopes: {
+                            /** @description Requests in the window that needed this permission */
+                            count: number;
+                            /** Format: date-time */
+                            last_used_at: string | null;
+                            permission: string;
+                        }[];
+                        /** Format: date-time */
+                        since: string;
+                        token_id: number;
+                        /** @description Scopes no request needed in the window */
+                        unused: string[];
+                        /** @description The window asked for, such as `30d` */
+                        window: string;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Stable machine-readable error code */
+                        code: string;
+                        /** @description What went wrong, for a person to read */
+                        detail: string;
+                        errors?: {
+                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                            field: string;
+                            message: string;
+                        }[];
+                        /** @description Quote this when reporting a problem */
+                        request_id: string;
+                        required_permission?: string;
+                        status: number;
+                        title: string;
+                        /** @description URI naming the kind of problem */
+                        type: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     postTokensSelfRefresh: {
         parameters: {
             query?: never;
@@ -24583,6 +28829,13 @@ export interface operations {
                      *       "last_used_at": "2026-11-24T11:00:00.000Z",
                      *       "last_used_ip": "192.0.2.15",
                      *       "use_count": 412,
+                     *       "restrictions": {
+                     *         "allowed_ips": {
+                     *           "set_by": 1,
+                     *           "set_by_username": "admin",
+                     *           "set_at": "2026-11-24T10:00:00.000Z"
+                     *         }
+                     *       },
                      *       "token": "stwtQ2x8Rk3mZ0pLw7Yb4VnT6cJf9sHd1GaE5uKx9Qa"
                      *     }
                      */
@@ -24616,12 +28869,53 @@ export interface operations {
                         /** Format: date-time */
                         refreshed_at: string | null;
                         requires_login: boolean;
+                        /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                        restrictions: {
+                            allowed_ips?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            enabled?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            expires_at?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            rate_limit_per_minute?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            scopes?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                        };
                         /** Format: date-time */
                         revoked_at: string | null;
                         /** @description Permissions of the token (`*`: all of the owner's) */
                         scopes: string[];
-                        /** @enum {string} */
-                        status: "active" | "disabled" | "expired" | "revoked";
+                        /**
+                         * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                         * @enum {string}
+                         */
+                        status: "active" | "disabled" | "expired" | "revoked" | "suspended";
                         /** @description The secret. Shown once: store it now. */
                         token: string;
                         /** @description Prefix and last four characters; the secret itself is never shown again */
