@@ -6,6 +6,7 @@ import compress from '@fastify/compress';
 import formbody from '@fastify/formbody';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
+import { registerInputGuard } from './input-guard.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -205,6 +206,8 @@ export async function registerConventions(app: FastifyInstance) {
     if (request.body === undefined || request.body === null) request.body = {};
     done();
   };
+  // Text the database cannot store (NUL, lone surrogates) is a 400 naming the field.
+  registerInputGuard(app);
   app.addHook('onRoute', (route) => {
     if (!route.schema?.body) return;
     const own = route.preValidation;

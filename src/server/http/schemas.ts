@@ -105,7 +105,18 @@ export function StrictObject<T extends TProperties>(
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
-export const IdParams = StrictObject({ id: Type.Integer({ minimum: 1, description: 'Numeric id' }) });
+/**
+ * The largest id a client may send: ids are PostgreSQL `integer` columns (serial). A larger
+ * number (`99999999999999999999`, `1e309`) is a 400 naming the field, not a database error.
+ */
+export const MAX_ID = 2_147_483_647;
+
+/** An object id in a path, query or body: a positive integer within the column's range. */
+export function Id(options: Record<string, unknown> = {}) {
+  return Type.Integer({ minimum: 1, maximum: MAX_ID, ...options });
+}
+
+export const IdParams = StrictObject({ id: Id({ description: 'Numeric id' }) });
 
 export const MessageResponse = Type.Object({ detail: Type.String() });
 
