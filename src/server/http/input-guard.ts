@@ -51,7 +51,7 @@ function walk(
   }
   if (value === null || typeof value !== 'object') return;
   if (Array.isArray(value)) {
-    value.forEach((v, i) => walk(v, `${where}.${i}`, out, depth + 1, check));
+    for (const [i, v] of value.entries()) walk(v, `${where}.${i}`, out, depth + 1, check);
     return;
   }
   // Buffers and streams (uploads) are the handler's business; only parsed data is walked. (A
