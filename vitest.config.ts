@@ -23,6 +23,7 @@ export default defineConfig({
             'test/routes/**',
             'test/browser/**',
             'test/e2e/fleet-scale.test.ts',
+            'test/fuzz/**',
             '**/node_modules/**',
           ],
         },
@@ -31,6 +32,11 @@ export default defineConfig({
         // The web console in Debian's Chromium against a real manager; one file at a time.
         extends: true,
         test: { name: 'browser', include: ['test/browser/**/*.test.ts'], fileParallelism: false },
+      },
+      {
+        // Schema-driven fuzz of every operation (test/fuzz/README.md): its own CI step, a few minutes.
+        extends: true,
+        test: { name: 'fuzz', include: ['test/fuzz/**/*.test.ts'], testTimeout: 900_000 },
       },
       {
         // Fleet scale measurements (1,000 agents with STEWARD_FLEET_SCALE=1000): run by `npm run bench`.

@@ -1731,7 +1731,29 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** @description An RFC 9457 problem document; `errors[]` names each bad field */
+        Problem: {
+            /** @description Stable machine-readable error code */
+            code: string;
+            /** @description What went wrong, for a person to read */
+            detail: string;
+            errors?: {
+                /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                field: string;
+                message: string;
+            }[];
+            /** @description Quote this when reporting a problem */
+            request_id: string;
+            required_permission?: string;
+            status: number;
+            title: string;
+            /** @description URI naming the kind of problem */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -1800,26 +1822,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -1838,26 +1841,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -1876,26 +1860,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -1914,26 +1879,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -1952,26 +1898,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2036,26 +2046,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2074,26 +2065,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2112,26 +2084,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -2150,26 +2103,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2182,9 +2199,9 @@ export interface operations {
                 kind?: string;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -2250,26 +2267,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2288,26 +2286,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2326,26 +2305,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2358,10 +2363,10 @@ export interface operations {
                 group_name?: string;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 online?: boolean;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -2475,26 +2480,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2513,26 +2499,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2551,26 +2518,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2719,26 +2712,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2757,26 +2731,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2795,26 +2750,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -2833,26 +2769,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2892,26 +2873,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2930,26 +2892,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2968,26 +2911,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -3006,26 +2930,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3186,26 +3193,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -3224,26 +3212,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -3262,26 +3231,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -3300,26 +3250,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3468,26 +3501,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -3506,26 +3520,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -3544,26 +3539,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -3582,26 +3558,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -3620,29 +3577,55 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3658,26 +3641,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3838,26 +3802,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -3876,26 +3821,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -3914,26 +3840,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -3952,26 +3859,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -3990,29 +3878,93 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4028,26 +3980,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4110,26 +4043,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -4148,26 +4062,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -4186,26 +4081,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -4224,26 +4100,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -4262,29 +4119,93 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4300,26 +4221,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4382,26 +4284,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -4420,26 +4303,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -4458,26 +4322,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -4496,26 +4341,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -4534,29 +4360,55 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4572,26 +4424,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4668,26 +4501,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -4706,26 +4520,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -4744,26 +4539,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -4782,26 +4558,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -4820,29 +4577,93 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4858,26 +4679,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4937,26 +4739,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -4975,26 +4758,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -5013,26 +4777,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -5051,26 +4796,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -5089,26 +4815,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5194,26 +5003,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -5232,26 +5022,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -5270,26 +5041,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -5308,26 +5060,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -5346,26 +5079,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5451,26 +5267,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -5489,26 +5286,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -5527,26 +5305,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -5565,26 +5324,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -5603,26 +5343,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5790,26 +5613,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -5828,26 +5632,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -5866,26 +5651,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -5904,26 +5670,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5933,9 +5763,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -5996,26 +5826,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -6034,26 +5845,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -6072,26 +5864,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6161,26 +5979,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -6199,26 +5998,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -6237,26 +6017,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -6275,26 +6036,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -6313,26 +6055,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -6351,29 +6074,36 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6389,26 +6119,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6418,9 +6129,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -6481,26 +6192,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -6519,26 +6211,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -6557,26 +6230,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6627,26 +6326,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -6665,26 +6345,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -6703,26 +6364,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -6741,26 +6383,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -6779,26 +6402,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -6817,26 +6421,26 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -6855,29 +6459,36 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6893,26 +6504,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6926,10 +6518,10 @@ export interface operations {
                 cursor?: string;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 outcome?: "success" | "failure" | "denied";
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -7011,26 +6603,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7049,26 +6622,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7087,26 +6641,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7147,26 +6727,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7185,26 +6746,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7258,26 +6902,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7296,26 +6921,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7334,26 +6940,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7377,6 +7009,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -7393,26 +7044,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7431,26 +7063,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -7469,26 +7082,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7578,26 +7274,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7616,26 +7293,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7654,26 +7312,26 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -7692,26 +7350,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Account temporarily locked after failed logins */
@@ -7730,26 +7369,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Rate limit exceeded; see Retry-After */
@@ -7768,29 +7388,17 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7806,26 +7414,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7897,6 +7486,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -7913,26 +7521,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7961,6 +7614,25 @@ export interface operations {
                     }[];
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -7977,26 +7649,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8015,26 +7668,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8092,26 +7771,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -8130,26 +7790,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8168,26 +7809,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -8206,26 +7828,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8249,6 +7935,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -8265,26 +7970,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8303,26 +7989,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -8341,26 +8008,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8373,14 +8123,14 @@ export interface operations {
                 is_active?: boolean;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 /**
                  * @description Comma-separated fields to sort by, `-` prefix for descending. Fields: id, username, email, date_joined, last_login, role
                  * @example -id
                  */
                 ordering?: string;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -8452,26 +8202,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -8490,26 +8221,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8528,26 +8240,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8613,6 +8351,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -8629,26 +8386,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8667,26 +8405,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -8705,26 +8424,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8748,6 +8512,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -8764,26 +8547,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8802,26 +8566,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -8840,26 +8585,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -8878,26 +8604,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9004,26 +8813,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -9042,26 +8832,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9080,26 +8851,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -9118,26 +8870,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -9156,26 +8889,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9306,26 +9122,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -9344,26 +9141,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9382,26 +9160,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -9420,26 +9179,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9463,6 +9305,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -9479,26 +9340,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9517,26 +9359,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -9555,26 +9378,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -9593,26 +9397,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9670,26 +9557,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -9708,26 +9576,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9746,26 +9595,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -9784,26 +9614,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9912,26 +9825,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -9950,26 +9844,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9988,26 +9863,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -10026,26 +9882,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10088,6 +10008,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -10104,26 +10043,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10142,26 +10062,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10228,26 +10174,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -10266,26 +10193,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10304,26 +10212,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -10342,26 +10231,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10384,6 +10337,25 @@ export interface operations {
                     "application/gzip": string;
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -10400,26 +10372,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/gzip": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10438,26 +10391,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/gzip": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -10476,26 +10410,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/gzip": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10554,26 +10514,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -10592,26 +10533,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10630,26 +10552,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -10668,26 +10571,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -10706,26 +10590,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -10744,26 +10609,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10857,6 +10748,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -10873,26 +10783,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10911,26 +10802,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11064,26 +10981,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -11102,26 +11000,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11140,26 +11019,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -11178,26 +11038,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11289,26 +11213,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -11327,26 +11232,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11365,26 +11251,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -11403,26 +11270,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11502,26 +11433,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -11540,26 +11452,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11578,26 +11471,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -11616,26 +11490,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11742,26 +11680,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -11780,26 +11699,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11818,26 +11718,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -11856,26 +11737,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -11894,26 +11756,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12020,26 +11965,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12058,26 +11984,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12096,26 +12003,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -12134,26 +12022,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -12172,26 +12041,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12288,26 +12240,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12326,26 +12259,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12364,26 +12278,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -12402,26 +12297,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12460,26 +12419,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12498,26 +12438,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12536,26 +12457,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -12574,26 +12476,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12689,26 +12674,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12727,26 +12693,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12765,26 +12712,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -12803,26 +12731,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12832,9 +12805,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -12902,26 +12875,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12940,26 +12894,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12978,26 +12913,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13085,26 +13046,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13123,26 +13065,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13161,26 +13084,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -13199,26 +13103,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13325,26 +13274,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13363,26 +13293,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13401,26 +13312,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -13439,26 +13331,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -13477,26 +13350,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13603,26 +13559,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13641,26 +13578,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13679,26 +13597,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -13717,26 +13616,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -13755,26 +13635,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13848,26 +13811,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13886,26 +13830,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13924,26 +13849,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -13962,26 +13868,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -14000,26 +13887,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14093,26 +14063,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -14131,26 +14082,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14169,26 +14101,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -14207,26 +14120,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -14245,26 +14139,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14306,6 +14283,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -14322,26 +14318,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14360,26 +14337,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14460,26 +14463,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -14498,26 +14482,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14536,26 +14501,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14601,6 +14630,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -14617,26 +14665,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14655,26 +14684,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14760,26 +14815,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -14798,26 +14834,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14836,29 +14853,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -14874,26 +14936,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14972,6 +15015,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -14988,26 +15050,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15026,26 +15069,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15190,26 +15259,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -15228,26 +15278,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15266,29 +15297,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15304,26 +15380,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15357,6 +15414,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -15373,26 +15449,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15411,26 +15468,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -15449,29 +15487,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15487,26 +15570,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15552,6 +15616,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -15568,26 +15651,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15606,26 +15670,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15708,26 +15798,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -15746,26 +15817,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15784,29 +15836,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15822,26 +15919,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15875,6 +15953,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -15891,26 +15988,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15929,26 +16007,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16013,26 +16117,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -16051,26 +16136,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16089,29 +16155,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16127,26 +16238,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16192,6 +16284,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -16208,26 +16319,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16246,26 +16338,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16355,26 +16473,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -16393,26 +16492,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16431,29 +16511,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16469,26 +16594,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16555,26 +16661,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -16593,26 +16680,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16631,26 +16699,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -16669,29 +16718,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16707,26 +16801,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16784,6 +16859,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -16800,26 +16894,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16838,26 +16913,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16965,26 +17066,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -17003,26 +17085,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17041,29 +17104,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17079,26 +17187,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17129,6 +17218,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -17145,26 +17253,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17183,26 +17272,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17261,26 +17376,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -17299,26 +17395,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17337,29 +17414,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17375,26 +17497,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17440,6 +17543,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -17456,26 +17578,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17494,26 +17597,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17601,26 +17730,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -17639,26 +17749,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17677,29 +17768,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17715,26 +17851,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17777,6 +17894,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -17793,26 +17929,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17831,26 +17948,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17934,26 +18077,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -17972,26 +18096,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18010,29 +18115,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18048,26 +18198,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18077,9 +18208,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -18135,26 +18266,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -18173,26 +18285,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18211,26 +18304,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18240,10 +18359,10 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 owner_id?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -18312,26 +18431,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -18350,26 +18450,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18388,26 +18469,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18491,26 +18598,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -18529,26 +18617,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18567,26 +18636,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -18605,26 +18655,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -18643,29 +18674,36 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18681,26 +18719,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18778,26 +18797,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -18816,26 +18816,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18854,26 +18835,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -18892,26 +18854,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18951,26 +18958,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -18989,26 +18977,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19027,26 +18996,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -19065,26 +19015,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19126,26 +19159,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/octet-stream": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -19164,26 +19178,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/octet-stream": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19202,26 +19197,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/octet-stream": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -19240,26 +19216,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/octet-stream": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19269,9 +19290,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -19332,26 +19353,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -19370,26 +19372,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19408,26 +19391,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19482,6 +19491,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -19498,26 +19526,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19536,26 +19545,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19661,26 +19696,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -19699,26 +19715,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19737,29 +19734,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19775,26 +19817,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19824,6 +19847,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -19840,26 +19882,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19878,29 +19901,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19916,26 +19984,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19996,6 +20045,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -20012,26 +20080,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20050,26 +20099,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20146,26 +20221,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -20184,26 +20240,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20222,26 +20259,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -20260,26 +20278,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -20298,26 +20297,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20370,6 +20395,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -20386,26 +20430,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20424,26 +20449,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20498,26 +20549,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -20536,26 +20568,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20574,26 +20587,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -20612,26 +20606,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20691,26 +20768,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -20729,26 +20787,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20767,26 +20806,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -20805,26 +20825,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -20843,26 +20844,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -20881,26 +20863,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20952,6 +20960,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -20968,26 +20995,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21006,26 +21014,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21120,26 +21154,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -21158,26 +21173,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21196,29 +21192,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -21234,26 +21275,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21316,26 +21338,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -21354,26 +21357,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21392,26 +21376,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21464,26 +21474,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -21502,26 +21493,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21540,26 +21512,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -21578,26 +21531,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -21616,26 +21550,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -21654,26 +21569,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21793,26 +21734,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -21831,26 +21753,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21869,26 +21772,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -21907,26 +21791,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22068,26 +22016,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -22106,26 +22035,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22144,26 +22054,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -22182,26 +22073,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -22220,26 +22092,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22353,26 +22308,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -22391,26 +22327,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22429,26 +22346,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -22467,26 +22365,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -22505,26 +22384,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22536,7 +22498,7 @@ export interface operations {
                 kind?: "api_token" | "api_key";
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 /**
                  * @description Comma-separated fields to sort by, `-` prefix for descending. Fields: id, name, created_at, expires_at, last_used_at
@@ -22544,7 +22506,7 @@ export interface operations {
                  */
                 ordering?: string;
                 owner_id?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -22633,26 +22595,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -22671,26 +22614,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22709,26 +22633,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22891,26 +22841,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -22929,26 +22860,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22967,26 +22879,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -23005,26 +22898,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23129,6 +23086,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -23145,26 +23121,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23183,26 +23140,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -23221,26 +23159,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23264,6 +23247,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -23280,26 +23282,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23318,26 +23301,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -23356,26 +23320,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23528,26 +23575,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -23566,26 +23594,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23604,26 +23613,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -23642,26 +23632,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -23680,26 +23651,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23709,9 +23763,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -23769,26 +23823,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -23807,26 +23842,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23845,26 +23861,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -23883,26 +23880,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24043,26 +24085,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -24081,26 +24104,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -24119,26 +24123,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -24157,26 +24142,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -24195,26 +24161,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24352,26 +24401,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -24390,26 +24420,26 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -24428,26 +24458,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24513,26 +24607,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -24551,26 +24626,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -24589,29 +24645,36 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24627,26 +24690,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24680,6 +24724,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -24696,26 +24759,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -24734,26 +24778,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -24772,29 +24797,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24810,26 +24880,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
