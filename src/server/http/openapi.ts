@@ -192,7 +192,8 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
           documentErrors(method, permission, op as Operation);
         }
       }
-      const components = (openapiObject.components ??= {}) as { schemas?: Record<string, unknown> };
+      openapiObject.components ??= {};
+      const components = openapiObject.components as { schemas?: Record<string, unknown> };
       components.schemas = { ...(components.schemas ?? {}), Problem: problemSchemaDocument() };
       return openapiObject as never;
     },
