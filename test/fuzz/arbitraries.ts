@@ -45,7 +45,7 @@ const NASTY_STRINGS = [
   '"; DROP TABLE users; --',
   '%00',
   '%s%s%s%n',
-  '${jndi:ldap://127.0.0.1/x}',
+  `\${jndi:ldap://127.0.0.1/x}`,
   '{{7*7}}',
   '<script>alert(1)</script>',
   'null',
