@@ -51,6 +51,8 @@ interface Operation {
 let t: TestContext;
 let guard: NetworkGuard;
 let operations: Operation[] = [];
+/** The token settings at the start, put back after each operation (the fuzz changes them too). */
+let tokenSettings: unknown;
 const creds: Partial<Record<RoleName, Record<string, string>>> = {};
 const stats = { requests: 0, byStatus: new Map<number, number>() };
 
@@ -85,6 +87,25 @@ function readOperations(doc: {
   return out;
 }
 
+/** The built-in admin's row at the start (the helpers log in as this admin). */
+let adminRow: Record<string, unknown> | undefined;
+
+/**
+ * Puts the built-in admin back as it was: the fuzz, as an admin, may change its password or
+ * role, disable it, rename or delete it, or lock it with wrong passwords.
+ */
+async function restoreAdmin() {
+  if (!adminRow) return;
+  const { id, ...columns } = adminRow;
+  await t.db
+    .updateTable('users')
+    .set(columns as never)
+    .where('id', '=', id as number)
+    .execute();
+  t.forgetAdminSession();
+  t.clock.advance(16 * 60_000);
+}
+
 /** A fresh API token for a fresh user of the role, made with a valid admin session. */
 async function renew(role: RoleName) {
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -92,10 +113,8 @@ async function renew(role: RoleName) {
       creds[role] = await t.headersFor(role);
       return;
     } catch (err) {
-      // The fuzz may have ended the admin session or locked the admin with wrong passwords.
-      t.forgetAdminSession();
-      t.clock.advance(16 * 60_000);
       if (attempt === 2) throw err;
+      await restoreAdmin();
     }
   }
 }
@@ -106,18 +125,47 @@ async function stillWorks(headers: Record<string, string> | undefined) {
   return res.statusCode === 200;
 }
 
+/**
+ * Before each operation: a new minute for the rate limits (the clock is manual), the token
+ * settings as they were, and callers that work. Each operation starts from the same footing
+ * whatever the previous one changed, and a replay of one operation sees the same.
+ */
+async function resetBetweenOperations() {
+  t.clock.advance(61_000);
+  let res = await t.app.inject({
+    method: 'POST',
+    url: '/api/v1/config/api_tokens/',
+    headers: await t.adminHeaders(),
+    payload: tokenSettings as object,
+  });
+  if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 429) {
+    await restoreAdmin();
+    res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/config/api_tokens/',
+      headers: await t.adminHeaders(),
+      payload: tokenSettings as object,
+    });
+  }
+  if (res.statusCode !== 200)
+    throw new Error(`could not restore the token settings: ${res.statusCode} ${res.body}`);
+  await keepCallersAlive();
+}
+
 /** After a change went through, give back any role the fuzz took away (deleted, disabled...). */
 async function keepCallersAlive() {
   for (const role of ROLES) if (!(await stillWorks(creds[role]))) await renew(role);
 }
 
 const SECRET_KEYS = /token|key|secret|password|passphrase/i;
+/** One character repeated (the fuzz's own boundary strings) is no secret to look for. */
+const REPEATED = /^(.)\1*$/su;
 
 /** Secrets the manager issued in a response, or the fuzz sent in a body: never to be logged. */
 function collectSecrets(value: unknown, keyName = '') {
   if (typeof value === 'string') {
-    if (SECRET_KEYS.test(keyName) && value.length >= 12 && !/^\[?REDACTED\]?$/i.test(value))
-      t.secrets.add(value);
+    const looksSecret = SECRET_KEYS.test(keyName) && value.length >= 12;
+    if (looksSecret && !REPEATED.test(value) && !/^\[?REDACTED\]?$/i.test(value)) t.secrets.add(value);
     return;
   }
   if (value && typeof value === 'object') {
@@ -125,23 +173,42 @@ function collectSecrets(value: unknown, keyName = '') {
   }
 }
 
+/** Percent-encodes text; a lone surrogate becomes its (invalid) UTF-8 bytes, as a raw client could send. */
+function percentEncode(s: string): string {
+  try {
+    return encodeURIComponent(s);
+  } catch {
+    return [...s]
+      .map((ch) => {
+        const c = ch.charCodeAt(0);
+        if (ch.length === 1 && c >= 0xd800 && c <= 0xdfff) {
+          return [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)]
+            .map((b) => `%${b.toString(16).toUpperCase()}`)
+            .join('');
+        }
+        return encodeURIComponent(ch);
+      })
+      .join('');
+  }
+}
+
 function pathSegment(v: unknown): string {
   const s = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
   // An empty segment would make a different route (`/users//` is `/users/`): not this operation.
-  return s === '' ? '%20' : encodeURIComponent(s);
+  return s === '' ? '%20' : percentEncode(s);
 }
 
 function queryString(query: Record<string, unknown>): string {
-  const q = new URLSearchParams();
+  const parts: string[] = [];
   for (const [k, v] of Object.entries(query)) {
     if (v === undefined) continue;
     const values = Array.isArray(v) ? v : [v];
     for (const x of values) {
-      q.append(k, x === null ? '' : typeof x === 'object' ? JSON.stringify(x) : String(x));
+      const text = x === null ? '' : typeof x === 'object' ? JSON.stringify(x) : String(x);
+      parts.push(`${percentEncode(k)}=${percentEncode(text)}`);
     }
   }
-  const s = q.toString();
-  return s ? `?${s}` : '';
+  return parts.length > 0 ? `?${parts.join('&')}` : '';
 }
 
 type Encoding = 'json' | 'form' | 'text' | 'broken-json' | 'none';
@@ -216,7 +283,6 @@ async function send(op: Operation, r: FuzzRequest) {
   url += queryString(r.query);
   const { headers, payload } = payloadOf(r);
   const credential = r.caller === 'none' ? {} : (creds[r.caller] ?? {});
-  if (payload !== undefined && r.body !== undefined) collectSecrets(r.body);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -267,6 +333,8 @@ async function check(op: Operation, r: FuzzRequest) {
       throw new Error(`success for ${r.caller} without ${op.permission} for ${where}`);
     }
   }
+  // What the caller sent as a password or key and the manager accepted is a secret from now on.
+  if (ok && r.body !== undefined && r.encoding !== 'none') collectSecrets(r.body);
   if (res.headers['content-type']?.toString().includes('json')) {
     try {
       collectSecrets(res.json());
@@ -282,7 +350,11 @@ beforeAll(async () => {
   t = await createTestContext();
   const doc = (await t.app.inject({ url: '/api/v1/openapi.json' })).json();
   operations = readOperations(doc);
+  adminRow = await t.db.selectFrom('users').selectAll().where('username', '=', 'admin').executeTakeFirst();
   for (const role of ROLES) await renew(role);
+  tokenSettings = (
+    await t.app.inject({ url: '/api/v1/config/api_tokens/', headers: await t.adminHeaders() })
+  ).json();
   console.info(`fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}, ${operations.length} operations`);
 });
 
@@ -307,6 +379,7 @@ describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
     const failures: string[] = [];
     for (const op of operations) {
       if (EXCLUDED[op.key] || (ONLY !== undefined && op.key !== ONLY)) continue;
+      await resetBetweenOperations();
       const seed = seedOf(op.key);
       const result = await fc.check(
         fc.asyncProperty(requestArbitrary(op), (r) => check(op, r)),
@@ -326,6 +399,10 @@ describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
   it('no issued secret appears in the logs', () => {
     const logs = t.logs.join('');
     const leaked = [...t.secrets].filter((s) => logs.includes(s));
+    for (const s of leaked) {
+      const line = t.logs.find((l) => l.includes(s)) ?? '';
+      console.error(`secret in the log: ${line.replaceAll(s, '<SECRET>').slice(0, 1000)}`);
+    }
     expect(
       leaked.map((s) => `${s.slice(0, 6)}... (${s.length} chars)`),
       `FUZZ_SEED=${SEED}`,
