@@ -54,7 +54,7 @@ let operations: Operation[] = [];
 /** The token settings at the start, put back after each operation (the fuzz changes them too). */
 let tokenSettings: unknown;
 const creds: Partial<Record<RoleName, Record<string, string>>> = {};
-const stats = { requests: 0, byStatus: new Map<number, number>() };
+const stats = { requests: 0, byStatus: new Map<number, number>(), succeeded: new Set<string>() };
 
 const seedOf = (key: string) => {
   let h = SEED >>> 0;
@@ -326,6 +326,7 @@ async function check(op: Operation, r: FuzzRequest) {
     );
   }
   const ok = res.statusCode < 300;
+  if (ok) stats.succeeded.add(op.key);
   if (ok && op.permission !== 'public') {
     if (r.caller === 'none') throw new Error(`success without a credential for ${where}`);
     const perms = ROLE_PERMISSIONS[r.caller] as ReadonlySet<string>;
@@ -365,6 +366,9 @@ afterAll(async () => {
     `fuzz: ${stats.requests} requests, statuses ${statuses.map(([s, n]) => `${s}x${n}`).join(' ')}; ` +
       `${guard?.blocked.length ?? 0} outbound connection attempts blocked; seed ${SEED}`,
   );
+  // Coverage, for whoever tunes the generators: operations no request got through.
+  const never = operations.filter((o) => !EXCLUDED[o.key] && !stats.succeeded.has(o.key)).map((o) => o.key);
+  console.info(`fuzz: ${never.length} operations never answered 2xx: ${never.join('; ')}`);
   await t?.close();
 });
 
