@@ -36,7 +36,12 @@ export default defineConfig({
       {
         // Schema-driven fuzz of every operation (test/fuzz/README.md): its own CI step, a few minutes.
         extends: true,
-        test: { name: 'fuzz', include: ['test/fuzz/**/*.test.ts'], testTimeout: 900_000 },
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 600_000,
+        },
       },
       {
         // Fleet scale measurements (1,000 agents with STEWARD_FLEET_SCALE=1000): run by `npm run bench`.

@@ -191,3 +191,36 @@ describe('URLs the router refuses', () => {
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   });
 });
+
+describe('multipart forms', () => {
+  const form = (fields: Record<string, string>, file: { name: string; content: string }) => {
+    const boundary = 'fuzzboundary1234';
+    const parts = Object.entries(fields).map(
+      ([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`,
+    );
+    parts.push(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\n` +
+        `Content-Type: application/octet-stream\r\n\r\n${file.content}\r\n--${boundary}--\r\n`,
+    );
+    return {
+      payload: parts.join(''),
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    };
+  };
+
+  it.each([
+    ['a NUL in a field', { tags: 'a\u0000b' }, 'f.txt'],
+    ['a NUL in the profile', { profile: 'p\u0000' }, 'f.txt'],
+    ['a NUL in the file name', {}, 'f\u0000.txt'],
+  ])('%s of an upload is a 4xx', async (_name, fields, filename) => {
+    const { payload, headers } = form(fields as Record<string, string>, { name: filename, content: 'hello' });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/files/',
+      headers: { ...admin, ...headers },
+      payload,
+    });
+    expect(res.statusCode, res.body).toBeGreaterThanOrEqual(400);
+    expect(res.statusCode, res.body).toBeLessThan(500);
+  });
+});

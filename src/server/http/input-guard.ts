@@ -101,3 +101,15 @@ export function registerInputGuard(app: FastifyInstance) {
     route.preHandler = prepend(finiteNumbers, route.preHandler);
   });
 }
+
+/**
+ * The same rule for a text value a handler reads itself (a multipart form field, which no
+ * schema sees): the value, or a 400 naming `field`.
+ */
+export function storableText(value: unknown, field: string): string {
+  const text = String(value);
+  const errors: FieldError[] = [];
+  findUnstorableText(text, field, errors);
+  if (errors.length > 0) throw invalid(errors);
+  return text;
+}

@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Principal } from '../../http/auth.js';
+import { storableText } from '../../http/input-guard.js';
 import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, Id, IdParams, Nullable } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
@@ -140,7 +141,7 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileService; maxFileBytes?
             }
             if (!META_FIELDS.includes(part.fieldname))
               throw badField(`body.${part.fieldname}`, 'unknown field');
-            fields[part.fieldname] = String(part.value);
+            fields[part.fieldname] = storableText(part.value, `body.${part.fieldname}`);
           }
           throw badField('body.file', 'is required');
         })();
