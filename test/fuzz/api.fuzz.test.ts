@@ -211,7 +211,19 @@ function queryString(query: Record<string, unknown>): string {
   return parts.length > 0 ? `?${parts.join('&')}` : '';
 }
 
-type Encoding = 'json' | 'form' | 'text' | 'broken-json' | 'none';
+type Encoding = 'json' | 'form' | 'multipart' | 'text' | 'broken-json' | 'none';
+
+/** Field names the upload routes read from their forms, so multipart fuzz reaches their checks. */
+const FORM_FIELDS = [
+  'file',
+  'filename',
+  'tags',
+  'profile',
+  'visibility',
+  'owner_id',
+  'group_id',
+  'passphrase',
+];
 
 function requestArbitrary(op: Operation) {
   const pathParams: Record<string, fc.Arbitrary<unknown>> = {};
@@ -239,14 +251,35 @@ function requestArbitrary(op: Operation) {
   const encoding: fc.Arbitrary<Encoding> = fc.constantFrom(
     ...(op.method === 'GET' || op.method === 'HEAD'
       ? (['none'] as const)
-      : (['json', 'json', 'json', 'json', 'form', 'text', 'broken-json', 'none'] as const)),
+      : ([
+          'json',
+          'json',
+          'json',
+          'json',
+          'form',
+          'multipart',
+          'multipart',
+          'text',
+          'broken-json',
+          'none',
+        ] as const)),
   );
+  const formFields = fc.dictionary(
+    fc.oneof(fc.constantFrom(...FORM_FIELDS), fc.string({ maxLength: 10 })),
+    fc.oneof(valid({ type: 'string' }), hostile({ type: 'string' })),
+    { maxKeys: 4 },
+  );
+  const file = fc.record({
+    name: fc.oneof(fc.constant('f.bin'), fc.string({ maxLength: 40 })),
+    content: fc.string({ maxLength: 200 }),
+  });
   return fc.record({
     caller: fc.constantFrom(...CALLERS),
     path: fc.record(pathParams),
     query,
     body,
     encoding,
+    form: fc.tuple(formFields, fc.option(file, { freq: 3 })),
   });
 }
 
@@ -267,6 +300,25 @@ function payloadOf(r: FuzzRequest): { headers: Record<string, string>; payload?:
           ? queryString(r.body as Record<string, unknown>).slice(1)
           : String(r.body ?? '');
       return { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form };
+    }
+    case 'multipart': {
+      const boundary = 'stewardfuzz7d1c';
+      const [fields, file] = r.form;
+      const quoteSafe = (v: string) => v.replace(/["\r\n]/g, '_');
+      const parts = Object.entries(fields).map(
+        ([k, v]) =>
+          `--${boundary}\r\nContent-Disposition: form-data; name="${quoteSafe(k)}"\r\n\r\n${String(v)}\r\n`,
+      );
+      if (file) {
+        parts.push(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${quoteSafe(file.name)}"\r\n` +
+            `Content-Type: application/octet-stream\r\n\r\n${file.content}\r\n`,
+        );
+      }
+      return {
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        payload: `${parts.join('')}--${boundary}--\r\n`,
+      };
     }
     case 'text':
       return { headers: { 'content-type': 'text/plain' }, payload: String(JSON.stringify(r.body) ?? 'x') };
@@ -335,7 +387,7 @@ async function check(op: Operation, r: FuzzRequest) {
     }
   }
   // What the caller sent as a password or key and the manager accepted is a secret from now on.
-  if (ok && r.body !== undefined && r.encoding !== 'none') collectSecrets(r.body);
+  if (ok && r.encoding !== 'none') collectSecrets(r.encoding === 'multipart' ? r.form[0] : r.body);
   if (res.headers['content-type']?.toString().includes('json')) {
     try {
       collectSecrets(res.json());
