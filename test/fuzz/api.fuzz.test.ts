@@ -119,10 +119,13 @@ async function renew(role: RoleName) {
   }
 }
 
-async function stillWorks(headers: Record<string, string> | undefined) {
+/** The caller still authenticates, and with all of its role's permissions (not demoted or narrowed). */
+async function stillWorks(role: RoleName, headers: Record<string, string> | undefined) {
   if (!headers) return false;
   const res = await t.app.inject({ method: 'GET', url: '/api/v1/auth/whoami/', headers });
-  return res.statusCode === 200;
+  if (res.statusCode !== 200) return false;
+  const granted = new Set((res.json() as { permissions: string[] }).permissions);
+  return [...ROLE_PERMISSIONS[role]].every((p) => granted.has(p));
 }
 
 /**
@@ -154,7 +157,7 @@ async function resetBetweenOperations() {
 
 /** After a change went through, give back any role the fuzz took away (deleted, disabled...). */
 async function keepCallersAlive() {
-  for (const role of ROLES) if (!(await stillWorks(creds[role]))) await renew(role);
+  for (const role of ROLES) if (!(await stillWorks(role, creds[role]))) await renew(role);
 }
 
 const SECRET_KEYS = /token|key|secret|password|passphrase/i;

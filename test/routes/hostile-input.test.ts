@@ -224,3 +224,17 @@ describe('multipart forms', () => {
     expect(res.statusCode, res.body).toBeLessThan(500);
   });
 });
+
+describe('found by the fuzz', () => {
+  it('PATCH of a user with no fields answers the user unchanged (it was a 500: UPDATE with an empty SET)', async () => {
+    const user = await t.createUser('viewer');
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: `/api/v1/authentication/users/${user.id}/`,
+      headers: admin,
+      payload: {},
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ id: user.id, username: user.username, role: 'viewer' });
+  });
+});
