@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLE_PERMISSIONS, ROLES, type RoleName } from '../../src/contract/permissions.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
-import { hostile, hostileObject, mixed, type Schema, valid } from './arbitraries.js';
+import { hostile, hostileObject, minimal, mixed, type Schema, valid } from './arbitraries.js';
 import { installNetworkGuard, type NetworkGuard } from './network-guard.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -265,7 +265,8 @@ function requestArbitrary(op: Operation) {
   const bodySchema = op.jsonBody?.schema;
   const body: fc.Arbitrary<unknown> = bodySchema
     ? fc.oneof(
-        { weight: 4, arbitrary: valid(bodySchema) },
+        { weight: 3, arbitrary: minimal(bodySchema) },
+        { weight: 3, arbitrary: valid(bodySchema) },
         { weight: 3, arbitrary: hostileObject(bodySchema) },
         { weight: 1, arbitrary: hostile(bodySchema) },
       )

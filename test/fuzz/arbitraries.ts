@@ -247,3 +247,17 @@ export function hostileObject(s: Schema, depth = 0): fc.Arbitrary<Record<string,
     )
     .map(([known, extra, addExtra]) => (addExtra ? { ...known, ...extra } : known));
 }
+
+/**
+ * Only the required members, each valid: the body most likely to get through, so the fuzz also
+ * reaches what an operation does after validation (and what it changes).
+ */
+export function minimal(s: Schema): fc.Arbitrary<unknown> {
+  if (!s.properties) return valid(s);
+  const model: Record<string, fc.Arbitrary<unknown>> = {};
+  for (const k of s.required ?? []) {
+    const prop = s.properties[k];
+    if (prop) model[k] = valid(prop, 1);
+  }
+  return fc.record(model);
+}
