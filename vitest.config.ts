@@ -24,6 +24,7 @@ export default defineConfig({
             'test/browser/**',
             'test/e2e/fleet-scale.test.ts',
             'test/seeds/**',
+            'test/fuzz/**',
             '**/node_modules/**',
           ],
         },
@@ -38,6 +39,16 @@ export default defineConfig({
         // `steward serve` with real agents; one manager per file (test/seeds/harness.ts).
         extends: true,
         test: { name: 'seeds', include: ['test/seeds/**/*.test.ts'], fileParallelism: false },
+      },
+      {
+        // Schema-driven fuzz of every operation (test/fuzz/README.md): its own CI step, a few minutes.
+        extends: true,
+        test: {
+          name: 'fuzz',
+          include: ['test/fuzz/**/*.test.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 600_000,
+        },
       },
       {
         // Fleet scale measurements (1,000 agents with STEWARD_FLEET_SCALE=1000): run by `npm run bench`.

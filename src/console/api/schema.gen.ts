@@ -1987,7 +1987,29 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** @description An RFC 9457 problem document; `errors[]` names each bad field */
+        Problem: {
+            /** @description Stable machine-readable error code */
+            code: string;
+            /** @description What went wrong, for a person to read */
+            detail: string;
+            errors?: {
+                /** @description Where: `body.name`, `query.page_size`, `path.id` */
+                field: string;
+                message: string;
+            }[];
+            /** @description Quote this when reporting a problem */
+            request_id: string;
+            required_permission?: string;
+            status: number;
+            title: string;
+            /** @description URI naming the kind of problem */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -2056,26 +2078,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2094,26 +2097,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2132,26 +2116,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -2170,26 +2135,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -2208,26 +2154,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2292,26 +2302,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2330,26 +2321,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2368,26 +2340,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -2406,26 +2359,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2438,9 +2455,9 @@ export interface operations {
                 kind?: string;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -2506,26 +2523,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2544,26 +2542,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2582,26 +2561,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2614,10 +2619,10 @@ export interface operations {
                 group_name?: string;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 online?: boolean;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -2731,26 +2736,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -2769,26 +2755,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -2807,26 +2774,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2975,26 +2968,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -3013,26 +2987,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -3051,26 +3006,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -3089,26 +3025,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3148,26 +3129,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -3186,26 +3148,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -3224,26 +3167,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -3262,26 +3186,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3442,26 +3449,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -3480,26 +3468,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -3518,26 +3487,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -3556,26 +3506,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3724,26 +3757,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -3762,26 +3776,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -3800,26 +3795,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -3838,26 +3814,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -3876,29 +3833,55 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3914,26 +3897,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4094,26 +4058,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -4132,26 +4077,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -4170,26 +4096,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -4208,26 +4115,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -4246,29 +4134,93 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4284,26 +4236,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4366,26 +4299,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -4404,26 +4318,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -4442,26 +4337,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -4480,26 +4356,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -4518,29 +4375,93 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4556,26 +4477,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4638,26 +4540,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -4676,26 +4559,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -4714,26 +4578,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -4752,26 +4597,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -4790,29 +4616,55 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4828,26 +4680,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4924,26 +4757,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -4962,26 +4776,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -5000,26 +4795,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -5038,26 +4814,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -5076,29 +4833,93 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5114,26 +4935,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5469,26 +5271,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -5507,26 +5290,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -5545,26 +5309,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -5583,26 +5328,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -5621,26 +5347,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5726,26 +5535,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -5764,26 +5554,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -5802,26 +5573,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -5840,26 +5592,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -5878,26 +5611,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5983,26 +5799,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -6021,26 +5818,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -6059,26 +5837,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -6097,26 +5856,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -6135,26 +5875,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6322,26 +6145,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -6360,26 +6164,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -6398,26 +6183,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -6436,26 +6202,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6465,9 +6295,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -6528,26 +6358,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -6566,26 +6377,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -6604,26 +6396,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6693,26 +6511,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -6731,26 +6530,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -6769,26 +6549,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -6807,26 +6568,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -6845,26 +6587,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -6883,29 +6606,36 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6921,26 +6651,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -6950,9 +6661,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -7013,26 +6724,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7051,26 +6743,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7089,26 +6762,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7159,26 +6858,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7197,26 +6877,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7235,26 +6896,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -7273,26 +6915,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -7311,26 +6934,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -7349,26 +6953,26 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -7387,29 +6991,36 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7425,26 +7036,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7458,10 +7050,10 @@ export interface operations {
                 cursor?: string;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 outcome?: "success" | "failure" | "denied";
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -7543,26 +7135,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7581,26 +7154,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7619,26 +7173,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7679,26 +7259,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7717,26 +7278,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7790,26 +7434,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -7828,26 +7453,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7866,26 +7472,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -7909,6 +7541,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -7925,26 +7576,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -7963,26 +7595,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -8001,26 +7614,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8113,26 +7809,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -8151,26 +7828,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8189,26 +7847,26 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -8227,26 +7885,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Account temporarily locked after failed logins */
@@ -8265,26 +7904,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Rate limit exceeded; see Retry-After */
@@ -8303,29 +7923,17 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8341,26 +7949,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8432,6 +8021,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -8448,26 +8056,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8496,6 +8149,25 @@ export interface operations {
                     }[];
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -8512,26 +8184,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8550,26 +8203,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8627,26 +8306,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -8665,26 +8325,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8703,26 +8344,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -8741,26 +8363,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8784,6 +8470,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -8800,26 +8505,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -8838,26 +8524,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -8876,26 +8543,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -8908,14 +8658,14 @@ export interface operations {
                 is_active?: boolean;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 /**
                  * @description Comma-separated fields to sort by, `-` prefix for descending. Fields: id, username, email, date_joined, last_login, role
                  * @example -id
                  */
                 ordering?: string;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -8987,26 +8737,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -9025,26 +8756,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9063,26 +8775,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9148,6 +8886,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -9164,26 +8921,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9202,26 +8940,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -9240,26 +8959,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9283,6 +9047,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -9299,26 +9082,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9337,26 +9101,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -9375,26 +9120,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -9413,26 +9139,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9539,26 +9348,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -9577,26 +9367,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9615,26 +9386,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -9653,26 +9405,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -9691,26 +9424,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -9889,26 +9705,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -9927,26 +9724,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -9965,26 +9743,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -10003,26 +9762,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10046,6 +9888,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -10062,26 +9923,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10100,26 +9942,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -10138,26 +9961,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -10176,26 +9980,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10253,26 +10140,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -10291,26 +10159,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10329,26 +10178,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -10367,26 +10197,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10680,26 +10593,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -10718,26 +10612,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10756,26 +10631,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -10794,26 +10650,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10856,6 +10776,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -10872,26 +10811,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10910,26 +10830,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10996,26 +10942,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -11034,26 +10961,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11072,26 +10980,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -11110,26 +10999,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11152,6 +11105,25 @@ export interface operations {
                     "application/gzip": string;
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -11168,26 +11140,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/gzip": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11206,26 +11159,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/gzip": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -11244,26 +11178,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/gzip": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11322,26 +11282,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -11360,26 +11301,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11398,26 +11320,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -11436,26 +11339,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -11474,26 +11358,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -11512,26 +11377,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11625,6 +11516,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -11641,26 +11551,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11679,26 +11570,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -11832,26 +11749,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -11870,26 +11768,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -11908,26 +11787,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -11946,26 +11806,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12057,26 +11981,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12095,26 +12000,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12133,26 +12019,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -12171,26 +12038,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12270,26 +12201,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12308,26 +12220,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12346,26 +12239,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -12384,26 +12258,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12510,26 +12448,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12548,26 +12467,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12586,26 +12486,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -12624,26 +12505,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -12662,26 +12524,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -12788,26 +12733,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -12826,26 +12752,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -12864,26 +12771,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -12902,26 +12790,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -12940,26 +12809,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13056,26 +13008,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13094,26 +13027,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13132,26 +13046,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -13170,26 +13065,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13228,26 +13187,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13266,26 +13206,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13304,26 +13225,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -13342,26 +13244,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13457,26 +13442,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13495,26 +13461,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13533,26 +13480,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -13571,26 +13499,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13600,9 +13573,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -13670,26 +13643,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13708,26 +13662,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13746,26 +13681,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -13853,26 +13814,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -13891,26 +13833,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -13929,26 +13852,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -13967,26 +13871,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14093,26 +14042,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -14131,26 +14061,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14169,26 +14080,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -14207,26 +14099,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -14245,26 +14118,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14371,26 +14327,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -14409,26 +14346,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14447,26 +14365,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -14485,26 +14384,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -14523,26 +14403,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14616,26 +14579,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -14654,26 +14598,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14692,26 +14617,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -14730,26 +14636,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -14768,26 +14655,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -14861,26 +14831,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -14899,26 +14850,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -14937,26 +14869,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -14975,26 +14888,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -15013,26 +14907,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15074,6 +15051,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -15090,26 +15086,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15128,26 +15105,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15228,26 +15231,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -15266,26 +15250,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15304,26 +15269,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15633,6 +15662,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -15649,26 +15697,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15687,26 +15716,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15792,26 +15847,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -15830,26 +15866,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15868,29 +15885,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -15906,26 +15968,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16004,6 +16047,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -16020,26 +16082,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16058,26 +16101,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16222,26 +16291,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -16260,26 +16310,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16298,29 +16329,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16336,26 +16412,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16389,6 +16446,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -16405,26 +16481,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16443,26 +16500,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -16481,29 +16519,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16519,26 +16602,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16587,6 +16651,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -16603,26 +16686,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16641,26 +16705,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16748,26 +16838,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -16786,26 +16857,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16824,29 +16876,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -16862,26 +16959,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -16915,6 +16993,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -16931,26 +17028,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -16969,26 +17047,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17053,26 +17157,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -17091,26 +17176,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17129,29 +17195,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17167,26 +17278,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17232,6 +17324,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -17248,26 +17359,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17286,26 +17378,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17395,26 +17513,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -17433,26 +17532,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17471,29 +17551,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17509,26 +17634,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17595,26 +17701,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -17633,26 +17720,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17671,26 +17739,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -17709,29 +17758,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -17747,26 +17841,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -17824,6 +17899,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -17840,26 +17934,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -17878,26 +17953,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18005,26 +18106,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -18043,26 +18125,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18081,29 +18144,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18119,26 +18227,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18169,6 +18258,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -18185,26 +18293,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18223,26 +18312,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18301,26 +18416,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -18339,26 +18435,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18377,29 +18454,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18415,26 +18537,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18480,6 +18583,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -18496,26 +18618,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18534,26 +18637,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18641,26 +18770,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -18679,26 +18789,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18717,29 +18808,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -18755,26 +18891,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18817,6 +18934,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -18833,26 +18969,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -18871,26 +18988,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -18974,26 +19117,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -19012,26 +19136,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19050,29 +19155,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -19088,26 +19238,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19117,9 +19248,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -19175,26 +19306,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -19213,26 +19325,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19251,26 +19344,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21259,10 +21378,10 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 owner_id?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -21331,26 +21450,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -21369,26 +21469,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21407,26 +21488,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21510,26 +21617,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -21548,26 +21636,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21586,26 +21655,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -21624,26 +21674,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -21662,29 +21693,36 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -21700,26 +21738,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21797,26 +21816,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -21835,26 +21835,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21873,26 +21854,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -21911,26 +21873,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21970,26 +21977,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -22008,26 +21996,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22046,26 +22015,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -22084,26 +22034,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22145,26 +22178,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/octet-stream": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -22183,26 +22197,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/octet-stream": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22221,26 +22216,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/octet-stream": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -22259,26 +22235,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/octet-stream": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22288,9 +22309,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -22351,26 +22372,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -22389,26 +22391,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22427,26 +22410,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22501,6 +22510,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -22517,26 +22545,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22555,26 +22564,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22680,26 +22715,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -22718,26 +22734,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22756,29 +22753,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -22794,26 +22836,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -22843,6 +22866,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -22859,26 +22901,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -22897,29 +22920,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -22935,26 +23003,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23015,6 +23064,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -23031,26 +23099,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23069,26 +23118,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23165,26 +23240,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -23203,26 +23259,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23241,26 +23278,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -23279,26 +23297,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -23317,26 +23316,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23427,6 +23452,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -23443,26 +23487,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23481,26 +23506,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23569,26 +23620,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -23607,26 +23639,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23645,26 +23658,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -23683,26 +23677,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24369,26 +24446,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -24407,26 +24465,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -24445,26 +24484,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -24483,26 +24503,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -24521,26 +24522,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -24559,26 +24541,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24630,6 +24638,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -24646,26 +24673,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -24684,26 +24692,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24798,26 +24832,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -24836,26 +24851,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -24874,29 +24870,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24912,26 +24953,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24994,26 +25016,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -25032,26 +25035,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -25070,26 +25054,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -25142,26 +25152,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -25180,26 +25171,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -25218,26 +25190,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -25256,26 +25209,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -25294,26 +25228,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported Content-Type */
@@ -25332,26 +25247,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -25473,26 +25414,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -25511,26 +25433,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -25549,26 +25452,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -25587,26 +25471,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -25748,26 +25696,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -25786,26 +25715,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -25824,26 +25734,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -25862,26 +25753,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -25900,26 +25772,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -26024,26 +25979,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -26062,26 +25998,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -26100,26 +26017,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -26138,26 +26036,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -26176,26 +26055,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -26207,7 +26169,7 @@ export interface operations {
                 kind?: "api_token" | "api_key";
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
                 /**
                  * @description Comma-separated fields to sort by, `-` prefix for descending. Fields: id, name, created_at, expires_at, last_used_at
@@ -26215,7 +26177,7 @@ export interface operations {
                  */
                 ordering?: string;
                 owner_id?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -26345,26 +26307,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -26383,26 +26326,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -26421,26 +26345,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -26651,26 +26601,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -26689,26 +26620,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -26727,26 +26639,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -26765,26 +26658,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -26937,6 +26894,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -26953,26 +26929,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -26991,26 +26948,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -27029,26 +26967,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -27072,6 +27055,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -27088,26 +27090,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -27126,26 +27109,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -27164,26 +27128,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -27384,26 +27431,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -27422,26 +27450,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -27460,26 +27469,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -27498,26 +27488,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -27536,26 +27507,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -27565,9 +27619,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -27625,26 +27679,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -27663,26 +27698,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -27701,26 +27717,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -27739,26 +27736,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -28359,26 +28401,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -28397,26 +28420,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -28435,26 +28439,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -28473,26 +28458,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -28511,26 +28477,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -28942,26 +28991,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -28980,26 +29010,26 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -29018,26 +29048,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -29103,26 +29197,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -29141,26 +29216,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -29179,29 +29235,36 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -29217,26 +29280,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -29270,6 +29314,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -29286,26 +29349,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -29324,26 +29368,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -29362,29 +29387,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -29400,26 +29470,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -14,6 +14,7 @@ import type {
 } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import { AppError } from '../shared/app-error.js';
+import { registerInputGuard } from './input-guard.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -291,6 +292,8 @@ export async function registerConventions(app: FastifyInstance) {
     if (request.body === undefined || request.body === null) request.body = {};
     done();
   };
+  // Text the database cannot store (NUL, lone surrogates) is a 400 naming the field.
+  registerInputGuard(app);
   app.addHook('onRoute', (route) => {
     if (!route.schema?.body) return;
     const own = route.preValidation;

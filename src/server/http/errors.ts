@@ -38,6 +38,8 @@ export function statusOf(code: ErrorCode): number {
       return 410;
     case 'payload_too_large':
       return 413;
+    case 'uri_too_long':
+      return 414;
     case 'unsupported_media_type':
       return 415;
     case 'locked':
@@ -60,6 +62,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   410: 'Gone',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   423: 'Locked',
   429: 'Too Many Requests',
@@ -230,6 +233,30 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, error:
     );
   }
   return reply.code(status).type('application/problem+json').send(body);
+}
+
+/**
+ * Fastify's `frameworkErrors`: errors raised while routing, before any route runs (a path
+ * segment longer than the router's maxParamLength, a URL that does not decode). Without it they
+ * are answered with Fastify's own JSON body instead of a problem document.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const error =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new AppError({
+          code: 'uri_too_long',
+          message: 'a path segment is longer than this API accepts (200 characters)',
+          errors: [{ field: 'path', message: 'segment longer than 200 characters' }],
+        })
+      : err.code === 'FST_ERR_BAD_URL'
+        ? new AppError({
+            code: 'bad_request',
+            message: 'the URL is not valid (bad percent-encoding)',
+            errors: [{ field: 'path', message: 'is not a valid URL component' }],
+          })
+        : toAppError(err);
+  request.log.info({ code: error.code }, error.message);
+  return sendProblem(request, reply, error);
 }
 
 export function registerErrorHandling(app: FastifyInstance) {

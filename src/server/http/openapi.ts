@@ -1,12 +1,16 @@
 // The OpenAPI 3.1 document, generated from the route schemas by @fastify/swagger, and the
 // interactive docs page (Swagger UI, with Authorize and "Try it out" that shows the curl
 // command). Each operation's required permission is added as `x-required-permission` from the
-// route table, so the document cannot disagree with what the server enforces.
+// route table, so the document cannot disagree with what the server enforces. The error
+// statuses every operation can answer because of the shared layers (credentials, permissions,
+// rate limits, body parsing, the router, the database) are added here from the route's
+// properties, each referring to one problem+json schema, so no operation can forget one.
 
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { RouteTable } from './route-table.js';
+import { ERROR_DESCRIPTIONS, ProblemSchema } from './schemas.js';
 
 export const OPENAPI_TAGS = [
   { name: 'auth', description: 'Log in, log out, and find out who a credential belongs to' },
@@ -35,6 +39,82 @@ export function operationIdOf(method: string, path: string): string {
     .filter(Boolean)
     .map((w) => w.charAt(0).toUpperCase() + w.slice(1));
   return method.toLowerCase() + words.join('');
+}
+
+/** The problem document schema as plain JSON Schema (TypeBox adds non-enumerable symbols only). */
+function problemSchemaDocument() {
+  return {
+    ...JSON.parse(JSON.stringify(ProblemSchema)),
+    description: 'An RFC 9457 problem document; `errors[]` names each bad field',
+  };
+}
+
+const BODY_METHODS = new Set(['post', 'put', 'patch', 'delete']);
+
+/** What the shared layers make an operation able to answer, whatever its handler does. */
+export function sharedErrorStatuses(op: {
+  method: string;
+  permission: string;
+  hasPathParams: boolean;
+}): number[] {
+  // 400: two credentials in one request, a bad query or body; 429: the per-IP budget (and the
+  // token's own); 431: headers too large (the HTTP server); 503: database away or shutting down.
+  const statuses = [400, 429, 431, 503];
+  if (op.permission !== 'public') statuses.push(401, 403);
+  // 404: no such object; 414: a path segment over the router's 200 characters.
+  if (op.hasPathParams) statuses.push(404, 414);
+  // Fastify parses a body on these methods whatever the route declares: too large, or a type
+  // no parser takes.
+  if (BODY_METHODS.has(op.method)) statuses.push(413, 415);
+  return statuses;
+}
+
+type Operation = Record<string, unknown> & {
+  parameters?: { in: string }[];
+  responses?: Record<
+    string,
+    { description?: string; content?: Record<string, { schema?: unknown; example?: unknown }> }
+  >;
+};
+
+const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
+
+function problemExample(status: number, example?: unknown) {
+  if (example !== undefined) return example;
+  const d = ERROR_DESCRIPTIONS[status];
+  return {
+    type: `https://steward.invalid/problems/${d?.code ?? 'bad_request'}`,
+    title: 'Error',
+    status,
+    detail: d?.detail ?? '',
+    code: d?.code ?? 'bad_request',
+    request_id: 'b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d',
+  };
+}
+
+/**
+ * Adds the shared error statuses to one operation and makes every error response an
+ * `application/problem+json` document referring to the shared Problem schema.
+ */
+export function documentErrors(method: string, permission: string, op: Operation) {
+  op.responses ??= {};
+  const hasPathParams = (op.parameters ?? []).some((p) => p.in === 'path');
+  for (const status of sharedErrorStatuses({ method, permission, hasPathParams })) {
+    op.responses[String(status)] ??= { description: ERROR_DESCRIPTIONS[status]?.description ?? 'Error' };
+  }
+  for (const [status, response] of Object.entries(op.responses)) {
+    const code = Number(status);
+    if (!(code >= 400)) continue;
+    if (code === 431) {
+      // Node's HTTP parser answers it before the application: no body.
+      delete response.content;
+      continue;
+    }
+    const example = Object.values(response.content ?? {})[0]?.example;
+    response.content = {
+      'application/problem+json': { schema: PROBLEM_REF, example: problemExample(code, example) },
+    };
+  }
 }
 
 export async function registerOpenApi(app: FastifyInstance, table: RouteTable, version: string) {
@@ -109,8 +189,12 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
           op['x-required-permission'] = permission;
           op.operationId ??= operationIdOf(method, path);
           if (permission === 'public') op.security = [];
+          documentErrors(method, permission, op as Operation);
         }
       }
+      openapiObject.components ??= {};
+      const components = openapiObject.components as { schemas?: Record<string, unknown> };
+      components.schemas = { ...(components.schemas ?? {}), Problem: problemSchemaDocument() };
       return openapiObject as never;
     },
   });

@@ -19,13 +19,21 @@ declare module 'fastify' {
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
+/**
+ * Deepest offset a list accepts. Beyond it an offset (or page * page_size) would overflow the
+ * database's OFFSET, and no list is that long: walk further with a cursor or a narrower filter.
+ */
+export const MAX_OFFSET = 100_000_000;
+export const MAX_PAGE = MAX_OFFSET / MAX_PAGE_SIZE;
 
 const pageSizeSchema = (description: string) =>
   Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, description });
 
 /** Query parameters every list accepts. Spread into a route's querystring schema. */
 export const PageQuery = {
-  page: Type.Optional(Type.Integer({ minimum: 1, description: 'Page number, starting at 1' })),
+  page: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: MAX_PAGE, description: `Page number, from 1 to ${MAX_PAGE}` }),
+  ),
   page_size: Type.Optional(
     pageSizeSchema(`Items per page (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`),
   ),
@@ -33,7 +41,9 @@ export const PageQuery = {
   limit: Type.Optional(
     pageSizeSchema(`Items to return (default ${DEFAULT_PAGE_SIZE}, at most ${MAX_PAGE_SIZE})`),
   ),
-  offset: Type.Optional(Type.Integer({ minimum: 0, description: 'Items to skip' })),
+  offset: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: MAX_OFFSET, description: `Items to skip (at most ${MAX_OFFSET})` }),
+  ),
 };
 
 export const OrderingQuery = (fields: readonly string[]) => ({
@@ -187,14 +197,36 @@ export function encodeCursor(value: Record<string, string | number>): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string, keys: readonly string[]): Record<string, string | number> {
+/** What each key of a cursor holds: a positive id (a `bigint` column) or a string. */
+export type CursorShape = Record<string, 'id' | 'string'>;
+
+const validCursorValue = (kind: 'id' | 'string', v: unknown) =>
+  kind === 'id'
+    ? typeof v === 'number' && Number.isSafeInteger(v) && v >= 1
+    : typeof v === 'string' && v.length <= 200 && !v.includes('\u0000');
+
+/**
+ * Decodes a cursor this list issued. Anything else (not base64url JSON, a key missing, a value
+ * of the wrong type or out of range) is a 400 naming `query.cursor`, never a database error.
+ */
+export function decodeCursor<S extends CursorShape>(
+  cursor: string,
+  shape: S,
+): { [K in keyof S]: S[K] extends 'id' ? number : string } {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (parsed && typeof parsed === 'object' && keys.every((k) => k in (parsed as object))) {
-      return parsed as Record<string, string | number>;
-    }
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the error below
+    parsed = undefined;
+  }
+  if (
+    parsed &&
+    typeof parsed === 'object' &&
+    !Array.isArray(parsed) &&
+    Object.keys(parsed).length === Object.keys(shape).length &&
+    Object.entries(shape).every(([k, kind]) => validCursorValue(kind, (parsed as Record<string, unknown>)[k]))
+  ) {
+    return parsed as { [K in keyof S]: S[K] extends 'id' ? number : string };
   }
   throw new AppError({
     code: 'validation_failed',

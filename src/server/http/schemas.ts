@@ -25,7 +25,7 @@ export const ProblemSchema = Type.Object(
   { additionalProperties: true },
 );
 
-const ERROR_DESCRIPTIONS: Record<number, { description: string; code: string; detail: string }> = {
+export const ERROR_DESCRIPTIONS: Record<number, { description: string; code: string; detail: string }> = {
   400: {
     description: 'Bad input: invalid JSON, unknown or invalid fields',
     code: 'validation_failed',
@@ -47,10 +47,20 @@ const ERROR_DESCRIPTIONS: Record<number, { description: string; code: string; de
     code: 'conflict',
     detail: 'a user named "alice" already exists',
   },
+  405: {
+    description: 'The path exists but not with this method; see Allow',
+    code: 'method_not_allowed',
+    detail: 'DELETE is not allowed on /api/v1/audit/; allowed: GET, HEAD',
+  },
   413: {
     description: 'Body too large',
     code: 'payload_too_large',
     detail: 'request body is larger than this route accepts',
+  },
+  414: {
+    description: 'A path segment is longer than 200 characters',
+    code: 'uri_too_long',
+    detail: 'a path segment is longer than this API accepts (200 characters)',
   },
   415: {
     description: 'Unsupported Content-Type',
@@ -67,8 +77,14 @@ const ERROR_DESCRIPTIONS: Record<number, { description: string; code: string; de
     code: 'rate_limited',
     detail: 'rate limit of 60 requests per minute exceeded',
   },
+  431: {
+    description:
+      'Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body',
+    code: 'bad_request',
+    detail: '',
+  },
   503: {
-    description: 'Temporarily unavailable (database unreachable)',
+    description: 'Temporarily unavailable (database unreachable, or the manager is shutting down)',
     code: 'unavailable',
     detail: 'the database is unavailable; try again shortly',
   },
@@ -105,7 +121,18 @@ export function StrictObject<T extends TProperties>(
   return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
-export const IdParams = StrictObject({ id: Type.Integer({ minimum: 1, description: 'Numeric id' }) });
+/**
+ * The largest id a client may send: ids are PostgreSQL `integer` columns (serial). A larger
+ * number (`99999999999999999999`, `1e309`) is a 400 naming the field, not a database error.
+ */
+export const MAX_ID = 2_147_483_647;
+
+/** An object id in a path, query or body: a positive integer within the column's range. */
+export function Id(options: Record<string, unknown> = {}) {
+  return Type.Integer({ minimum: 1, maximum: MAX_ID, ...options });
+}
+
+export const IdParams = StrictObject({ id: Id({ description: 'Numeric id' }) });
 
 export const MessageResponse = Type.Object({ detail: Type.String() });
 

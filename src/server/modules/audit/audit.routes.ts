@@ -11,7 +11,7 @@ import {
   parsePage,
   sendPage,
 } from '../../http/pagination.js';
-import { ErrorResponses, Nullable } from '../../http/schemas.js';
+import { ErrorResponses, Id, Nullable } from '../../http/schemas.js';
 import type { AuditFilter } from './audit.repo.js';
 import type { AuditService } from './audit.service.js';
 
@@ -68,9 +68,9 @@ const AuditQuery = Type.Object(
   {
     ...PageQuery,
     ...CursorQuery,
-    user_id: Type.Optional(Type.Integer({ description: 'Only records of this user' })),
+    user_id: Type.Optional(Id({ description: 'Only records of this user' })),
     username: Type.Optional(Type.String({ maxLength: 150 })),
-    token_id: Type.Optional(Type.Integer({ description: 'Only requests made with this API token' })),
+    token_id: Type.Optional(Id({ description: 'Only requests made with this API token' })),
     action: Type.Optional(
       Type.String({
         maxLength: 100,
@@ -118,10 +118,10 @@ export const auditRoutes: FastifyPluginAsync<{ audit: AuditService }> = async (a
         until: q.until ? new Date(q.until) : undefined,
       };
       if (q.cursor !== undefined) {
-        const c = decodeCursor(q.cursor, ['before']);
+        const c = decodeCursor(q.cursor, { before: 'id' });
         const limit = q.limit ?? q.page_size ?? q.size ?? 20;
         const [results, count] = await Promise.all([
-          audit.repo.list({ ...filter, beforeId: Number(c.before) }, limit),
+          audit.repo.list({ ...filter, beforeId: c.before }, limit),
           audit.repo.count(filter),
         ]);
         const last = results.at(-1);

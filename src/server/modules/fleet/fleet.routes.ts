@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
-import { ErrorResponses, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, Id, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
 import type { ConnectorsService } from './connectors.service.js';
 import {
@@ -190,7 +190,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
             'Events from appliances (configuration applied, errors) and from the fleet (added, authorized, online, offline, drift), newest first. Filter by `appliance` (id), `appliance_name`, `kind`, `severity`, and time (`since`, `until`).',
           querystring: StrictObject({
             ...PageQuery,
-            appliance: Type.Optional(Type.Integer({ minimum: 1 })),
+            appliance: Type.Optional(Id()),
             appliance_name: Type.Optional(Type.String({ maxLength: 100 })),
             kind: Type.Optional(Type.String({ maxLength: 100 })),
             severity: Type.Optional(

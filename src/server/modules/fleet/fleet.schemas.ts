@@ -1,7 +1,7 @@
 // TypeBox schemas of the fleet API (request validation, response serialisation, OpenAPI).
 import { Type } from 'typebox';
 import { CONNECTOR_NAMES } from '../../../contract/fleet-fields.js';
-import { Nullable, StrictObject } from '../../http/schemas.js';
+import { Id, Nullable, StrictObject } from '../../http/schemas.js';
 
 const FreeObject = (description: string) => Type.Object({}, { additionalProperties: true, description });
 const Time = (description: string) => Type.String({ format: 'date-time', description });
@@ -176,7 +176,7 @@ export const TokenBody = StrictObject(
 );
 
 export const ApplianceIdParams = StrictObject({
-  id: Type.Integer({ minimum: 1, description: 'Appliance id' }),
+  id: Id({ description: 'Appliance id' }),
 });
 
 export const Content = Type.Record(Type.String(), Type.Unknown(), {
@@ -424,7 +424,7 @@ export const ContentBody = StrictObject(
   { examples: [{ content: { cloud__enabled: true, cloud__user: 'u/example', cloud__token: 'secret' } }] },
 );
 
-export const IndividualParams = StrictObject({ appliance_id: Type.Integer({ minimum: 1 }) });
+export const IndividualParams = StrictObject({ appliance_id: Id() });
 
 export const IndividualConfig = Type.Object(
   {

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf, SESSION_COOKIE } from '../../http/auth.js';
 import { withMultipart } from '../../http/multipart.js';
-import { ErrorResponses, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, Id, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
 import { notFound } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
 import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
@@ -116,7 +116,7 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, serv
         tags: ['auth'],
         summary: 'List live login sessions',
         description: "Your own sessions; admins see everyone's, or one user's with `user_id`.",
-        querystring: StrictObject({ user_id: Type.Optional(Type.Integer({ minimum: 1 })) }),
+        querystring: StrictObject({ user_id: Type.Optional(Id()) }),
         response: { 200: Type.Array(Session), ...ErrorResponses(400, 401, 403) },
       },
     },

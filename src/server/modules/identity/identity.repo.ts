@@ -93,8 +93,12 @@ export function createIdentityRepo(db: Kysely<Database>) {
     },
     insertUser: (d: Db, row: Insertable<UsersTable>) =>
       d.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow(),
+    // An empty patch (a PATCH with no fields) reads the row: `UPDATE ... SET` with nothing to set
+    // is a syntax error, which was a 500.
     updateUser: (d: Db, id: number, patch: Updateable<UsersTable>) =>
-      d.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
+      Object.keys(patch).length === 0
+        ? d.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+        : d.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
 
     // --- groups
     listGroups: () => db.selectFrom('user_groups').selectAll().orderBy('name').execute(),

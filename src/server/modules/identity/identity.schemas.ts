@@ -1,7 +1,7 @@
 // Request and response schemas of the identity API (users, sessions, tokens).
 import { Type } from 'typebox';
 import { AREAS } from '../../../contract/permissions.js';
-import { Nullable, StrictObject, StringEnum } from '../../http/schemas.js';
+import { Id, Nullable, StrictObject, StringEnum } from '../../http/schemas.js';
 
 export const RoleSchema = StringEnum(['admin', 'operator', 'viewer'], {
   description: 'admin: everything; operator: runs the fleet, reads the rest; viewer: reads',
@@ -75,7 +75,7 @@ export const CreateUserBody = StrictObject(
     role: Type.Optional(RoleSchema),
     api_only: Type.Optional(Type.Boolean()),
     is_active: Type.Optional(Type.Boolean()),
-    group_id: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    group_id: Type.Optional(Nullable(Id())),
   },
   {
     examples: [
@@ -102,7 +102,7 @@ export const UpdateUserBody = StrictObject(
     is_active: Type.Optional(
       Type.Boolean({ description: 'false disables the user: sessions end, tokens are suspended' }),
     ),
-    group_id: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    group_id: Type.Optional(Nullable(Id())),
   },
   { examples: [{ role: 'viewer', is_active: false }] },
 );
@@ -289,7 +289,7 @@ const tokenWritable = {
     description: 'One token per application, named after it',
   }),
   description: Type.Optional(Type.String({ maxLength: 500 })),
-  group_id: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+  group_id: Type.Optional(Nullable(Id())),
   scopes: Type.Optional(
     Type.Array(PermissionSchema, {
       maxItems: 64,
@@ -317,7 +317,7 @@ const tokenWritable = {
 export const CreateTokenBody = StrictObject(
   {
     ...tokenWritable,
-    owner_id: Type.Optional(Type.Integer({ minimum: 1, description: 'Admins only: create for this user' })),
+    owner_id: Type.Optional(Id({ description: 'Admins only: create for this user' })),
   },
   {
     examples: [
@@ -336,7 +336,7 @@ export const UpdateTokenBody = StrictObject(
   {
     ...tokenWritable,
     name: Type.Optional(tokenWritable.name),
-    owner_id: Type.Optional(Type.Integer({ minimum: 1 })),
+    owner_id: Type.Optional(Id()),
   },
   { examples: [{ enabled: false }] },
 );

@@ -12,7 +12,7 @@ import {
   SearchQuery,
   sendPage,
 } from '../../http/pagination.js';
-import { ErrorResponses, IdParams, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, Id, IdParams, StrictObject } from '../../http/schemas.js';
 import { AppError } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
 import {
@@ -51,7 +51,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
           ...PageQuery,
           ...SearchQuery,
           ...OrderingQuery(TOKEN_ORDERING),
-          owner_id: Type.Optional(Type.Integer({ minimum: 1 })),
+          owner_id: Type.Optional(Id()),
           kind: Type.Optional(Type.Union([Type.Literal('api_token'), Type.Literal('api_key')])),
           include_revoked: Type.Optional(Type.Boolean()),
         }),

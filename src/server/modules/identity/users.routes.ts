@@ -13,7 +13,7 @@ import {
   SearchQuery,
   sendPage,
 } from '../../http/pagination.js';
-import { ErrorResponses, IdParams, MessageResponse, Nullable, StrictObject } from '../../http/schemas.js';
+import { ErrorResponses, Id, IdParams, MessageResponse, Nullable, StrictObject } from '../../http/schemas.js';
 import type { IdentityServices } from './identity.js';
 import {
   CreateGroupBody,
@@ -52,7 +52,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
           role: Type.Optional(RoleSchema),
           is_active: Type.Optional(Type.Boolean()),
           api_only: Type.Optional(Type.Boolean()),
-          group_id: Type.Optional(Type.Integer({ minimum: 1 })),
+          group_id: Type.Optional(Id()),
         }),
         response: { 200: PageOf(User), ...ErrorResponses(400, 401, 403) },
       },

@@ -5,8 +5,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import type { Principal } from '../../http/auth.js';
+import { storableText } from '../../http/input-guard.js';
 import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
-import { ErrorResponses, IdParams, Nullable } from '../../http/schemas.js';
+import { ErrorResponses, Id, IdParams, Nullable } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import { type FileService, type NewFileMeta, parseTags, type Visibility } from './files.service.js';
 import { validateFilename } from './upload.js';
@@ -59,8 +60,8 @@ const RawQuery = Type.Object(
     visibility: Type.Optional(
       Type.Union([Type.Literal('private'), Type.Literal('group'), Type.Literal('public')]),
     ),
-    owner_id: Type.Optional(Type.Integer({ minimum: 1 })),
-    group_id: Type.Optional(Type.Integer({ minimum: 1 })),
+    owner_id: Type.Optional(Id()),
+    group_id: Type.Optional(Id()),
   },
   { additionalProperties: false },
 );
@@ -140,7 +141,7 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileService; maxFileBytes?
             }
             if (!META_FIELDS.includes(part.fieldname))
               throw badField(`body.${part.fieldname}`, 'unknown field');
-            fields[part.fieldname] = String(part.value);
+            fields[part.fieldname] = storableText(part.value, `body.${part.fieldname}`);
           }
           throw badField('body.file', 'is required');
         })();
@@ -179,7 +180,7 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileService; maxFileBytes?
             ...PageQuery,
             ...SearchQuery,
             tag: Type.Optional(Type.String({ maxLength: 64, description: 'Only files with this tag' })),
-            owner_id: Type.Optional(Type.Integer({ minimum: 1 })),
+            owner_id: Type.Optional(Id()),
             type: Type.Optional(Type.String({ maxLength: 20, description: 'Detected type, e.g. `pcap`' })),
           },
           { additionalProperties: false },

@@ -4,6 +4,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { storableText } from '../../http/input-guard.js';
 import { ErrorResponses } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import { IDENTIFIER_RE, parseChunkFields, type UploadStore, validateFilename } from './upload.js';
@@ -59,7 +60,7 @@ export async function readMultipart(
         }
       } else {
         if (fields[part.fieldname] !== undefined) throw badField(`body.${part.fieldname}`, 'given twice');
-        fields[part.fieldname] = String(part.value);
+        fields[part.fieldname] = storableText(part.value, `body.${part.fieldname}`);
       }
     }
   } catch (err) {
