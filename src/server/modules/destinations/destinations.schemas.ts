@@ -1,6 +1,6 @@
 // Request and response schemas of the destination list routes.
 import { Type } from 'typebox';
-import { StrictObject } from '../../http/schemas.js';
+import { Id, StrictObject } from '../../http/schemas.js';
 
 const ListName = Type.String({
   minLength: 1,
@@ -16,11 +16,11 @@ const EntryText = Type.String({
 });
 
 export const ListParams = StrictObject({
-  id: Type.Integer({ minimum: 1, description: 'Destination list id' }),
+  id: Id({ description: 'Destination list id' }),
 });
 export const EntryParams = StrictObject({
-  id: Type.Integer({ minimum: 1, description: 'Destination list id' }),
-  entry_id: Type.Integer({ minimum: 1, description: 'Entry id' }),
+  id: Id({ description: 'Destination list id' }),
+  entry_id: Id({ description: 'Entry id' }),
 });
 
 export const DestinationList = Type.Object(
