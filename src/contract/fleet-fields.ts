@@ -17,7 +17,9 @@ const TYPE_ALIASES: Record<string, ApplianceType> = {
 };
 
 export function normalizeApplianceType(value: string): ApplianceType | undefined {
-  return TYPE_ALIASES[value.trim().toLowerCase()];
+  const v = value.trim().toLowerCase();
+  // Own keys only: `__proto__` or `constructor` from a URL must not find Object.prototype's.
+  return Object.hasOwn(TYPE_ALIASES, v) ? TYPE_ALIASES[v] : undefined;
 }
 
 /**

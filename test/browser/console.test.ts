@@ -87,6 +87,9 @@ const UNLABELLED_CONTROLS = `(() => {
   return out;
 })()`;
 
+/** The passphrase the backup steps seal their archive with (at least 12 characters). */
+const BACKUP_PASSPHRASE = 'console test backup passphrase';
+
 async function apiAsAdmin(path: string, init: RequestInit = {}) {
   const login = await call(`${manager.baseUrl}/api/v1/auth/token/`, {
     method: 'POST',
@@ -799,6 +802,8 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
 
   it('runs a backup and offers the archive for download', async () => {
     await go('/backup', 'Backup');
+    // Every archive is encrypted: with no backup passphrase set on the manager, this one's.
+    await page.getByLabel('Passphrase for this archive (optional)').fill(BACKUP_PASSPHRASE);
     await page.getByRole('button', { name: 'Create backup' }).click();
     await page.getByRole('link', { name: 'Download the archive' }).waitFor({ timeout: 30_000 });
     const download = await page.evaluate(async () => {
@@ -832,6 +837,7 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     );
     const restore = page.getByRole('button', { name: 'Restore', exact: true });
     await expect(restore.isDisabled()).resolves.toBe(true);
+    await page.getByLabel('Passphrase', { exact: true }).fill(BACKUP_PASSPHRASE);
     await page.getByRole('checkbox', { name: /I understand/ }).check();
     await shot('17b-backup-restore-confirm');
     const restored = page.waitForResponse(

@@ -237,4 +237,19 @@ describe('found by the fuzz', () => {
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toMatchObject({ id: user.id, username: user.username, role: 'viewer' });
   });
+
+  it('an appliance type named like an Object.prototype key is a 400 (__proto__ found the prototype: a 500)', async () => {
+    for (const type of ['__proto__', 'constructor', 'toString']) {
+      await expectProblem(
+        { method: 'POST', url: `/api/v1/package-management/${type}/1.0.0/`, payload: {} },
+        400,
+        'path.appliance_type',
+      );
+    }
+  });
+
+  it('ids past the integer column on destination lists are a 400 (they were a 500)', async () => {
+    await expectProblem({ url: '/api/v1/destination-lists/9007199254740992/' }, 400, 'path.id');
+    await expectProblem({ url: '/api/v1/destination-lists/100000000000000000000/entries/' }, 400, 'path.id');
+  });
 });

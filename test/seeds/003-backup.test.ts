@@ -28,6 +28,12 @@ beforeAll(async () => {
     }),
     201,
   ).json().token;
+  // Not a seed step: Steward encrypts every backup with a passphrase an admin sets once
+  // (docs/administration.md, "Backups"); from then on the seed's commands work as written.
+  expectStatus(
+    await api(m, 'POST', '/api/v1/config/backup/', { passphrase: 'seed backup passphrase 003' }),
+    200,
+  );
 });
 afterAll(async () => {
   await m?.stop();

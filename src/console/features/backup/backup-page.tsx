@@ -107,8 +107,8 @@ export function BackupPage() {
                     </Alert>
                   )}
                   <PasswordInput
-                    label="Passphrase (optional)"
-                    description="At least 12 characters; without it the archive is not encrypted"
+                    label="Passphrase for this archive (optional)"
+                    description="Every archive is encrypted. Empty: the backup passphrase an admin set for this manager (POST /api/v1/config/backup/). At least 12 characters."
                     autoComplete="new-password"
                     value={passphrase}
                     onChange={(e) => setPassphrase(e.currentTarget.value)}
@@ -158,7 +158,7 @@ export function BackupPage() {
                   />
                   <PasswordInput
                     label="Passphrase"
-                    description="Only for an encrypted archive"
+                    description="The passphrase the archive was made with. Empty: the backup passphrase set on this manager, which opens only the archives it made with it."
                     autoComplete="off"
                     value={restorePass}
                     onChange={(e) => setRestorePass(e.currentTarget.value)}

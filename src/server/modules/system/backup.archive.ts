@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import {
+  type ArchiveSecret,
   BackupCryptoError,
   type BackupKey,
   encryptStream,
@@ -210,7 +211,8 @@ export interface ExtractLimits {
 export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = { maxBytes: 64 * 1024 ** 3, maxEntries: 1_000_000 };
 
 export interface ExtractOptions {
-  passphrase: string;
+  /** The archive's passphrase, or this manager's backup key (backup.crypto.ts, ArchiveSecret). */
+  passphrase: ArchiveSecret;
   limits?: ExtractLimits;
   /** Runs once the manifest is read and checked, before any entry is written (schema checks). */
   checkManifest?: (manifest: Manifest) => Promise<void> | void;
@@ -295,7 +297,7 @@ export function checkManifest(raw: unknown, limits: ExtractLimits, freeBytes: nu
  * Opens the sealed archive: checks the header and the passphrase before anything is decrypted,
  * and returns the decompressed tar stream (an error anywhere upstream surfaces when it is read).
  */
-async function openSealed(path: string, passphrase: string): Promise<AsyncIterable<Buffer>> {
+async function openSealed(path: string, passphrase: ArchiveSecret): Promise<AsyncIterable<Buffer>> {
   if (!passphrase) throw new ArchiveError('the passphrase of the archive is required', 'wrong_passphrase');
   const h = await open(path, 'r');
   let head: Buffer;

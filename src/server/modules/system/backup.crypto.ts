@@ -42,6 +42,23 @@ export interface KdfParams {
   salt: string;
 }
 
+/**
+ * What opens an archive: its passphrase, or the backup key an admin set on this manager (the
+ * key derived from the passphrase, usable only for archives sealed with that very derivation).
+ */
+export type ArchiveSecret = string | BackupKey;
+
+/** The stored key, when the archive was sealed with it (same KDF, parameters and salt). */
+function storedKeyFor(stored: BackupKey, kdf: KdfParams): Buffer {
+  const a = stored.kdf;
+  if (a.name === kdf.name && a.N === kdf.N && a.r === kdf.r && a.p === kdf.p && a.salt === kdf.salt)
+    return stored.key;
+  throw new BackupCryptoError(
+    "the archive was sealed with another passphrase than this manager's backup passphrase: send its passphrase",
+    'wrong_passphrase',
+  );
+}
+
 /** scrypt at OWASP's recommended cost (128 MiB, about half a second here). */
 export const DEFAULT_KDF = { N: 2 ** 17, r: 8, p: 1 } as const;
 
@@ -211,10 +228,11 @@ export const HEADER_READ = 12 + MAX_HEADER + 32;
  */
 export async function openDecryptor(
   head: Buffer,
-  passphrase: string,
+  secret: ArchiveSecret,
 ): Promise<{ skip: number; stream: Transform }> {
   const { header, length, pre, mac } = parseHeader(head);
-  const k = await deriveBackupKey(passphrase, header.kdf);
+  const k =
+    typeof secret === 'string' ? await deriveBackupKey(secret, header.kdf) : storedKeyFor(secret, header.kdf);
   const nonce = Buffer.from(header.nonce, 'base64');
   const want = createHmac('sha256', subKey(k, nonce, 'header'))
     .update(pre)

@@ -426,7 +426,24 @@ describe('restore', () => {
     const enc = (await a.app.inject({ method: 'GET', url: '/api/v1/backup/download/', headers: h }))
       .rawPayload;
     expect((await restore(b, enc)).statusCode).toBe(400);
+    // Without a passphrase, the manager's own backup key does not open it either.
+    const own = await restore(a, enc, []);
+    expect(own.statusCode, own.body).toBe(400);
+    expect(own.json().errors[0].field).toBe('body.passphrase');
+    expect(own.json().detail).toContain("another passphrase than this manager's backup passphrase");
     const ok = await restore(b, enc, [{ name: 'passphrase', value: 'another passphrase for once' }]);
     expect(ok.statusCode, ok.body).toBe(200);
+  });
+
+  it("restores the seed's way (the file alone) an archive this manager sealed with its backup passphrase", async () => {
+    const h = await a.adminHeaders();
+    expect(
+      (await a.app.inject({ method: 'POST', url: '/api/v1/backup/create/', headers: h })).statusCode,
+    ).toBe(202);
+    await waitIdle(a);
+    const own = (await a.app.inject({ method: 'GET', url: '/api/v1/backup/download/', headers: h }))
+      .rawPayload;
+    const res = await restore(a, own, []);
+    expect(res.statusCode, res.body).toBe(200);
   });
 });

@@ -164,7 +164,7 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
           'Sets (or changes) the passphrase every backup is encrypted with: AES-256-GCM with a key derived through ' +
           'scrypt (N=2^17, r=8, p=1, a random salt that travels in each archive header). The manager stores only the ' +
           'derived key, sealed with its secret key, so scheduled and API backups need nobody present; restoring ' +
-          'asks for the passphrase again. Archives made before a change keep the passphrase they were made with. ' +
+          'on another machine, or an archive sealed with an earlier passphrase, asks for the passphrase. Archives made before a change keep the passphrase they were made with. ' +
           'Keep it outside the manager: without it no archive can be restored.',
         body: StrictObject(
           {
@@ -192,7 +192,8 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
         summary: 'Upload a backup and restore it',
         description:
           'multipart/form-data with `file` (the archive) and `passphrase` (the backup passphrase it was made with; ' +
-          'this is all a fresh machine needs). A wrong passphrase is a 400 naming `body.passphrase`, found from the ' +
+          "this is all a fresh machine needs). Without `passphrase` (the seed's `-F file=@...` alone), the backup " +
+          'key set on this manager opens the archives it sealed with its current passphrase, and only those. A wrong passphrase is a 400 naming `body.passphrase`, found from the ' +
           'archive header before anything is decrypted. The manifest comes first and is checked before any entry is ' +
           'written (format, schema version, names, sizes); an archive that would expand past the limits or the free ' +
           'disk space is a 413. Then every entry is checked (exact size, SHA-256, only plain files); when a check ' +
@@ -260,9 +261,11 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
           }
         }
         if (!gotFile) throw badField('body.file', 'is required');
-        if (!passphrase)
-          throw badField('body.passphrase', 'is required: the passphrase the archive was encrypted with');
-        const { manifest, restartRequired } = await backup.restore(tmp, { request }, { passphrase });
+        const { manifest, restartRequired } = await backup.restore(
+          tmp,
+          { request },
+          passphrase ? { passphrase } : {},
+        );
         return {
           detail: restartRequired
             ? 'restored; restart the manager so that it uses the restored secret key'

@@ -6,8 +6,8 @@
 //
 // Every archive is encrypted (backup.crypto.ts) with a key derived from the backup passphrase
 // an admin sets. The manager keeps that key only sealed with its secret box, never the
-// passphrase, so backups run unattended; a restore always asks for the passphrase, which is
-// all that a fresh machine needs.
+// passphrase, so backups run unattended. A restore takes the passphrase, which is all that a
+// fresh machine needs; without one, the stored key opens only the archives sealed with it.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -31,7 +31,7 @@ import {
   type Manifest,
   writeArchive,
 } from './backup.archive.js';
-import { type BackupKey, type KdfParams, newBackupKey } from './backup.crypto.js';
+import { type ArchiveSecret, type BackupKey, type KdfParams, newBackupKey } from './backup.crypto.js';
 import { dumpDatabase, listMigrations, listTables, loadDatabase } from './backup.db.js';
 import { atomicWrite, commitFile, fsyncDir } from './fs-util.js';
 
@@ -274,8 +274,15 @@ export function createBackupService(deps: BackupServiceDeps) {
   async function restoreNow(
     path: string,
     who: { request?: FastifyRequest; actor?: string },
-    opts: { passphrase: string; onProgress?: (p: Progress) => void },
+    opts: { passphrase?: string; onProgress?: (p: Progress) => void },
   ): Promise<{ manifest: Manifest; restartRequired: boolean }> {
+    // Without a passphrase: the backup key an admin set here, which opens only the archives this
+    // manager sealed with it (the seed's restore-upload sends the file alone). A new machine, or an
+    // archive sealed with another passphrase, needs the passphrase.
+    let secret: ArchiveSecret;
+    if (opts.passphrase !== undefined) secret = opts.passphrase;
+    else if ((await storedPassphrase()).key_sealed) secret = await backupKey();
+    else throw badField('body.passphrase', 'is required: the passphrase the archive was encrypted with');
     await mkdir(dir, { recursive: true });
     const staging = join(dir, `.restore-${randomBytes(6).toString('hex')}`);
     await mkdir(staging, { recursive: true, mode: 0o700 });
@@ -286,7 +293,7 @@ export function createBackupService(deps: BackupServiceDeps) {
       let manifest: Manifest;
       try {
         manifest = await extractArchive(path, staging, {
-          passphrase: opts.passphrase,
+          passphrase: secret,
           limits,
           // Checked from the manifest, before any entry is written.
           checkManifest: (m) => {
@@ -452,7 +459,7 @@ export function createBackupService(deps: BackupServiceDeps) {
     restore: (
       path: string,
       who: { request?: FastifyRequest; actor?: string },
-      opts: { passphrase: string; onProgress?: (p: Progress) => void },
+      opts: { passphrase?: string; onProgress?: (p: Progress) => void },
     ) =>
       exclusive('restoring', async () => {
         try {
