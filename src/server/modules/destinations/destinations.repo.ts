@@ -78,6 +78,40 @@ export function createDestinationsRepo(db: Kysely<Database>) {
         .where('value', 'in', values)
         .execute();
     },
+    async insert(name: string, description: string, d: Db = db): Promise<ListRow> {
+      return d
+        .insertInto('destination_lists')
+        .values({ name, description })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    },
+    async update(
+      id: number,
+      fields: { name?: string; description?: string; updated: Date },
+      d: Db = db,
+    ): Promise<ListRow> {
+      return d
+        .updateTable('destination_lists')
+        .set(fields)
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    },
+    async remove(id: number, d: Db = db): Promise<void> {
+      await d.deleteFrom('destination_lists').where('id', '=', id).execute();
+    },
+    async insertEntries(listId: number, values: string[], comment: string, d: Db = db): Promise<EntryRow[]> {
+      if (values.length === 0) return [];
+      return d
+        .insertInto('destination_list_entries')
+        .values(values.map((value) => ({ list_id: listId, value, comment })))
+        .returningAll()
+        .execute();
+    },
+    async removeEntries(ids: number[], d: Db = db): Promise<void> {
+      if (ids.length === 0) return;
+      await d.deleteFrom('destination_list_entries').where('id', 'in', ids).execute();
+    },
     /**
      * The entries of the named lists (names exactly as stored), locked against a concurrent
      * change until the caller's transaction ends. Names with no list are absent.

@@ -110,6 +110,29 @@ export function createDestinationsService(deps: DestinationsDeps) {
     return mustList(id, trx, true);
   }
 
+  /**
+   * After entries were added or removed: the list's time, a new revision of every group that
+   * uses it (out of sync), and the audit record, in the caller's transaction. Returns the groups.
+   */
+  async function entriesChanged(
+    trx: Db,
+    request: FastifyRequest,
+    l: ListRow,
+    change: { action: string; summary: string; entries: string[]; status: number },
+  ): Promise<string[]> {
+    await repo.update(l.id, { updated: clock.now() }, trx);
+    const marked = await groups.listChanged(trx, l.name, by(request));
+    await audit.recordFor(trx, request, {
+      action: change.action,
+      targetType: 'destination_list',
+      targetId: l.id,
+      summary: `${change.summary}${marked.length ? `; groups out of sync: ${marked.join(', ')}` : ''}`,
+      details: { entries: change.entries, groups: marked },
+      status: change.status,
+    });
+    return marked;
+  }
+
   async function nameFree(name: string, d: Db, except?: number) {
     const other = await repo.byName(name, d);
     if (other && other.id !== except)
@@ -137,16 +160,8 @@ export function createDestinationsService(deps: DestinationsDeps) {
         ]);
       return db.transaction().execute(async (trx) => {
         await nameFree(input.name, trx);
-        const l = await trx
-          .insertInto('destination_lists')
-          .values({ name: input.name, description: input.description ?? '' })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        if (entries.length > 0)
-          await trx
-            .insertInto('destination_list_entries')
-            .values(entries.map((value) => ({ list_id: l.id, value })))
-            .execute();
+        const l = await repo.insert(input.name, input.description ?? '', trx);
+        await repo.insertEntries(l.id, entries, '', trx);
         await audit.recordFor(trx, request, {
           action: 'destination_list.created',
           targetType: 'destination_list',
@@ -175,16 +190,15 @@ export function createDestinationsService(deps: DestinationsDeps) {
               `destination list ${l.name} is used by group(s) ${using.join(', ')}; remove it from their content before renaming it`,
             );
         }
-        const row = await trx
-          .updateTable('destination_lists')
-          .set({
+        const row = await repo.update(
+          id,
+          {
             ...(input.name !== undefined ? { name: input.name } : {}),
             ...(input.description !== undefined ? { description: input.description } : {}),
             updated: clock.now(),
-          })
-          .where('id', '=', id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
+          },
+          trx,
+        );
         await audit.recordFor(trx, request, {
           action: 'destination_list.updated',
           targetType: 'destination_list',
@@ -207,7 +221,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
             message: `destination list ${l.name} is used by group(s) ${using.join(', ')}; remove it from their content first`,
             details: { groups: using },
           });
-        await trx.deleteFrom('destination_lists').where('id', '=', id).execute();
+        await repo.remove(id, trx);
         await audit.recordFor(trx, request, {
           action: 'destination_list.deleted',
           targetType: 'destination_list',
@@ -254,23 +268,11 @@ export function createDestinationsService(deps: DestinationsDeps) {
               message: `a list holds at most ${MAX_ENTRIES_PER_LIST} entries (it would have ${total})`,
             },
           ]);
-        const rows = await trx
-          .insertInto('destination_list_entries')
-          .values(values.map((value) => ({ list_id: l.id, value, comment: input.comment ?? '' })))
-          .returningAll()
-          .execute();
-        await trx
-          .updateTable('destination_lists')
-          .set({ updated: clock.now() })
-          .where('id', '=', l.id)
-          .execute();
-        const marked = await groups.listChanged(trx, l.name, by(request));
-        await audit.recordFor(trx, request, {
+        const rows = await repo.insertEntries(l.id, values, input.comment ?? '', trx);
+        const marked = await entriesChanged(trx, request, l, {
           action: 'destination_list.entries_added',
-          targetType: 'destination_list',
-          targetId: l.id,
-          summary: `added ${values.length} entries to destination list ${l.name}${marked.length ? `; groups out of sync: ${marked.join(', ')}` : ''}`,
-          details: { entries: values, groups: marked },
+          summary: `added ${values.length} entries to destination list ${l.name}`,
+          entries: values,
           status: 201,
         });
         return { added: rows.map(entryOut), groups_out_of_sync: marked };
@@ -304,26 +306,14 @@ export function createDestinationsService(deps: DestinationsDeps) {
               errors: missing,
             });
         }
-        await trx
-          .deleteFrom('destination_list_entries')
-          .where(
-            'id',
-            'in',
-            rows.map((r) => r.id),
-          )
-          .execute();
-        await trx
-          .updateTable('destination_lists')
-          .set({ updated: clock.now() })
-          .where('id', '=', l.id)
-          .execute();
-        const marked = await groups.listChanged(trx, l.name, by(request));
-        await audit.recordFor(trx, request, {
+        await repo.removeEntries(
+          rows.map((r) => r.id),
+          trx,
+        );
+        const marked = await entriesChanged(trx, request, l, {
           action: 'destination_list.entries_removed',
-          targetType: 'destination_list',
-          targetId: l.id,
-          summary: `removed ${rows.length} entries from destination list ${l.name}${marked.length ? `; groups out of sync: ${marked.join(', ')}` : ''}`,
-          details: { entries: rows.map((r) => r.value), groups: marked },
+          summary: `removed ${rows.length} entries from destination list ${l.name}`,
+          entries: rows.map((r) => r.value),
           status: input.entryId !== undefined ? 204 : 200,
         });
         return { removed: rows.map(entryOut), groups_out_of_sync: marked };
