@@ -719,7 +719,7 @@ export interface paths {
         put?: never;
         /**
          * Upload a backup and restore it
-         * @description multipart/form-data with `file` (the archive) and `passphrase` (the backup passphrase it was made with; this is all a fresh machine needs). A wrong passphrase is a 400 naming `body.passphrase`, found from the archive header before anything is decrypted. The manifest comes first and is checked before any entry is written (format, schema version, names, sizes); an archive that would expand past the limits or the free disk space is a 413. Then every entry is checked (exact size, SHA-256, only plain files); when a check fails nothing changes. Then every table is replaced in one transaction and the files are swapped in. Configuration must be applied to configuration groups again afterwards (`changes_awaiting_apply`).
+         * @description multipart/form-data with `file` (the archive) and `passphrase` (the backup passphrase it was made with; this is all a fresh machine needs). Without `passphrase` (the seed's `-F file=@...` alone), the backup key set on this manager opens the archives it sealed with its current passphrase, and only those. A wrong passphrase is a 400 naming `body.passphrase`, found from the archive header before anything is decrypted. The manifest comes first and is checked before any entry is written (format, schema version, names, sizes); an archive that would expand past the limits or the free disk space is a 413. Then every entry is checked (exact size, SHA-256, only plain files); when a check fails nothing changes. Then every table is replaced in one transaction and the files are swapped in. Configuration must be applied to configuration groups again afterwards (`changes_awaiting_apply`).
          */
         post: operations["postBackupRestoreUpload"];
         delete?: never;
@@ -1019,7 +1019,7 @@ export interface paths {
         put?: never;
         /**
          * Set the backup passphrase
-         * @description Sets (or changes) the passphrase every backup is encrypted with: AES-256-GCM with a key derived through scrypt (N=2^17, r=8, p=1, a random salt that travels in each archive header). The manager stores only the derived key, sealed with its secret key, so scheduled and API backups need nobody present; restoring asks for the passphrase again. Archives made before a change keep the passphrase they were made with. Keep it outside the manager: without it no archive can be restored.
+         * @description Sets (or changes) the passphrase every backup is encrypted with: AES-256-GCM with a key derived through scrypt (N=2^17, r=8, p=1, a random salt that travels in each archive header). The manager stores only the derived key, sealed with its secret key, so scheduled and API backups need nobody present; restoring on another machine, or an archive sealed with an earlier passphrase, asks for the passphrase. Archives made before a change keep the passphrase they were made with. Keep it outside the manager: without it no archive can be restored.
          */
         post: operations["postConfigBackup"];
         delete?: never;
@@ -5002,26 +5002,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -5040,26 +5021,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -5078,26 +5040,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -5116,26 +5059,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -5154,29 +5078,93 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5192,26 +5180,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -10351,26 +10320,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -10389,26 +10339,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -10427,26 +10358,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -10465,26 +10377,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15386,6 +15381,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -15402,26 +15416,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15440,26 +15435,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -15521,26 +15542,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -15559,26 +15561,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -15597,26 +15580,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19399,9 +19446,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -19458,26 +19505,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -19496,26 +19524,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19534,26 +19543,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19634,26 +19669,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -19672,26 +19688,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19710,26 +19707,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -19748,26 +19726,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -19831,26 +19873,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -19869,26 +19892,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -19907,26 +19911,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -19945,26 +19930,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20004,26 +20034,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -20042,26 +20053,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20080,26 +20072,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -20118,26 +20091,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -20156,26 +20110,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20252,26 +20289,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -20290,26 +20308,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20328,26 +20327,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -20366,26 +20346,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -20404,26 +20365,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20433,9 +20477,9 @@ export interface operations {
             query?: {
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
-                /** @description Items to skip */
+                /** @description Items to skip (at most 100000000) */
                 offset?: number;
-                /** @description Page number, starting at 1 */
+                /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
@@ -20492,26 +20536,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -20530,26 +20555,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20568,26 +20574,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -20606,26 +20593,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20721,26 +20753,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -20759,26 +20772,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -20797,26 +20791,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -20835,26 +20810,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -20873,26 +20829,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -20934,26 +20973,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -20972,26 +20992,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21010,26 +21011,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -21048,26 +21030,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -21086,26 +21049,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -21197,26 +21243,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -21235,26 +21262,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -21273,26 +21281,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -21311,26 +21300,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -21349,26 +21319,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -23680,25 +23733,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Body too large */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "type": "https://steward.invalid/problems/payload_too_large",
-                     *       "title": "Error",
-                     *       "status": 413,
-                     *       "detail": "request body is larger than this route accepts",
-                     *       "code": "payload_too_large",
-                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description A path segment is longer than 200 characters */
             414: {
                 headers: {
@@ -23712,25 +23746,6 @@ export interface operations {
                      *       "status": 414,
                      *       "detail": "a path segment is longer than this API accepts (200 characters)",
                      *       "code": "uri_too_long",
-                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Unsupported Content-Type */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
-                     *       "title": "Error",
-                     *       "status": 415,
-                     *       "detail": "unsupported Content-Type",
-                     *       "code": "unsupported_media_type",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
@@ -23864,26 +23879,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -23902,26 +23898,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -23940,26 +23917,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -23978,26 +23936,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -24016,26 +23955,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body too large */
@@ -24054,29 +23974,74 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Temporarily unavailable (database unreachable) */
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -24092,26 +24057,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24148,6 +24094,25 @@ export interface operations {
                     };
                 };
             };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
             401: {
                 headers: {
@@ -24164,26 +24129,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -24202,26 +24148,52 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -24291,26 +24263,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -24329,26 +24282,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -24367,26 +24301,90 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -28041,26 +28039,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -28079,26 +28058,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -28117,26 +28077,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -28155,26 +28096,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflicts with the current state */
@@ -28193,26 +28115,109 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -28672,26 +28677,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
@@ -28710,26 +28696,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The credential lacks the permission this operation requires */
@@ -28748,26 +28715,7 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such object */
@@ -28786,26 +28734,71 @@ export interface operations {
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
-                    "application/json": {
-                        /** @description Stable machine-readable error code */
-                        code: string;
-                        /** @description What went wrong, for a person to read */
-                        detail: string;
-                        errors?: {
-                            /** @description Where: `body.name`, `query.page_size`, `path.id` */
-                            field: string;
-                            message: string;
-                        }[];
-                        /** @description Quote this when reporting a problem */
-                        request_id: string;
-                        required_permission?: string;
-                        status: number;
-                        title: string;
-                        /** @description URI naming the kind of problem */
-                        type: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
