@@ -8,7 +8,15 @@ import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createThrowawayDatabase, PG_URL } from '../helpers/database.js';
 import { call, runSteward, startManager } from '../helpers/process.js';
-import { api, expectStatus, type SeedManager, seedCurl, seedRequest, startSeedManager } from './harness.js';
+import {
+  api,
+  eventually,
+  expectStatus,
+  type SeedManager,
+  seedCurl,
+  seedRequest,
+  startSeedManager,
+} from './harness.js';
 
 let m: SeedManager;
 const work = mkdtempSync(join(tmpdir(), 'steward-seed-setup-'));
@@ -394,12 +402,27 @@ describe('seed 003: Set up a redundant cluster', () => {
           }),
           201,
         ).json();
-        const archive = join(work, 'steward-backup.tar.gz');
-        const backup = await runSteward(['backup', 'create', '--out', archive, '--quiet'], {
-          STEWARD_DATA_DIR: m.dataDir,
+        // (1) The embedded manager keeps running, so the backup goes through its API (the CLI
+        // refuses to open its data directory beside it), encrypted with the backup passphrase.
+        const passphrase = 'seed cluster move passphrase';
+        expectStatus(await api(m, 'POST', '/api/v1/config/backup/', { passphrase }), 200);
+        expectStatus(await api(m, 'POST', '/api/v1/backup/create/'), 202);
+        await eventually('the backup', async () => {
+          const b = expectStatus(await api(m, 'GET', '/api/v1/backup/'), 200).json();
+          return b.message === 'idle' && b.backup_filename;
         });
-        expect(backup.code, backup.stderr).toBe(0);
-        const env = { STEWARD_DATABASE_URL: db.url, STEWARD_DATA_DIR: dataDir };
+        const archive = join(work, 'steward-backup.tar.gz');
+        const download = await seedCurl(
+          `curl -X GET https://{server}/api/v1/backup/download/ -H 'Authorization: Token <token>' -o steward-backup.tar.gz`,
+          m,
+          { cwd: work },
+        );
+        expect(download.status).toBe(200);
+        const env = {
+          STEWARD_DATABASE_URL: db.url,
+          STEWARD_DATA_DIR: dataDir,
+          STEWARD_BACKUP_PASSPHRASE: passphrase,
+        };
         expect((await runSteward(['migrate'], env)).code).toBe(0);
         const restore = await runSteward(['backup', 'restore', archive, '--yes', '--quiet'], env);
         expect(restore.code, restore.stderr).toBe(0);

@@ -133,9 +133,10 @@ const VerifyResponse = Type.Object(
 /** The 409 on the embedded database: what to do, step by step (docs/operations.md has the same). */
 export const EMBEDDED_MESSAGE =
   'clustering needs a PostgreSQL server; this manager uses the embedded database. To move it: ' +
-  '(1) on this manager, `steward backup create --out steward-backup.tar.gz` (or POST /api/v1/backup/create/, then GET /api/v1/backup/download/); ' +
+  '(1) on this manager, set the backup passphrase (POST /api/v1/config/backup/), then POST /api/v1/backup/create/ and GET /api/v1/backup/download/ ' +
+  '(or stop it and run `steward backup create --out steward-backup.tar.gz`: the CLI does not open a data directory in use); ' +
   '(2) create an empty PostgreSQL database and run `STEWARD_DATABASE_URL=postgres://... steward migrate` with the same Steward version; ' +
-  '(3) there, `STEWARD_DATABASE_URL=postgres://... steward backup restore steward-backup.tar.gz --yes` (add the passphrase option if the backup is encrypted); ' +
+  '(3) there, `STEWARD_DATABASE_URL=postgres://... steward backup restore steward-backup.tar.gz --yes` with the backup passphrase (STEWARD_BACKUP_PASSPHRASE or --passphrase-file); ' +
   "(4) start every manager with that STEWARD_DATABASE_URL and STEWARD_SECRET_KEY set to this manager's key (the hex in <data dir>/secret.key, unless STEWARD_SECRET_KEY is set already); " +
   '(5) send this request again. See docs/operations.md, "Moving from the embedded database to PostgreSQL", and the backup section of docs/administration.md.';
 
