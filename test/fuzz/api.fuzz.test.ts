@@ -53,8 +53,14 @@ interface Operation {
 let t: TestContext;
 let guard: NetworkGuard;
 let operations: Operation[] = [];
-/** The token settings at the start, put back after each operation (the fuzz changes them too). */
-let tokenSettings: unknown;
+/**
+ * Settings that govern every later operation, as they were at the start, put back after each
+ * operation (the fuzz changes them too): the token settings, and the storage settings, whose
+ * minimum free disk space pauses every upload with a deliberate 503 when the fuzz sets it above
+ * what this machine has free.
+ */
+const GOVERNING_SETTINGS = ['/api/v1/config/api_tokens/', '/api/v1/config/central_logging/'];
+const startSettings = new Map<string, unknown>();
 const creds: Partial<Record<RoleName, Record<string, string>>> = {};
 const stats = { requests: 0, byStatus: new Map<number, number>(), succeeded: new Set<string>() };
 
@@ -137,23 +143,16 @@ async function stillWorks(role: RoleName, headers: Record<string, string> | unde
  */
 async function resetBetweenOperations() {
   t.clock.advance(61_000);
-  let res = await t.app.inject({
-    method: 'POST',
-    url: '/api/v1/config/api_tokens/',
-    headers: await t.adminHeaders(),
-    payload: tokenSettings as object,
-  });
-  if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 429) {
-    await restoreAdmin();
-    res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/config/api_tokens/',
-      headers: await t.adminHeaders(),
-      payload: tokenSettings as object,
-    });
+  for (const [url, payload] of startSettings) {
+    const put = async () =>
+      t.app.inject({ method: 'POST', url, headers: await t.adminHeaders(), payload: payload as object });
+    let res = await put();
+    if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 429) {
+      await restoreAdmin();
+      res = await put();
+    }
+    if (res.statusCode !== 200) throw new Error(`could not restore ${url}: ${res.statusCode} ${res.body}`);
   }
-  if (res.statusCode !== 200)
-    throw new Error(`could not restore the token settings: ${res.statusCode} ${res.body}`);
   await keepCallersAlive();
 }
 
@@ -429,9 +428,9 @@ beforeAll(async () => {
   operations = readOperations(doc);
   adminRow = await t.db.selectFrom('users').selectAll().where('username', '=', 'admin').executeTakeFirst();
   for (const role of ROLES) await renew(role);
-  tokenSettings = (
-    await t.app.inject({ url: '/api/v1/config/api_tokens/', headers: await t.adminHeaders() })
-  ).json();
+  for (const url of GOVERNING_SETTINGS) {
+    startSettings.set(url, (await t.app.inject({ url, headers: await t.adminHeaders() })).json());
+  }
   console.info(`fuzz: FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}, ${operations.length} operations`);
 });
 
