@@ -201,14 +201,24 @@ export async function downloadPackage(
   let received = 0;
   await new Promise<void>((resolve, reject) => {
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    let failed = false;
+    // The file is opened asynchronously: settle only once the stream has closed its descriptor,
+    // or the caller's clean-up could run before the open creates the file and leave it behind.
     const fail = (err: unknown) => {
+      if (failed) return;
+      failed = true;
       res.destroy();
-      out.destroy();
-      reject(err instanceof RepositoryError ? err : new RepositoryError(describe(err)));
+      const reason = err instanceof RepositoryError ? err : new RepositoryError(describe(err));
+      if (out.closed) reject(reason);
+      else {
+        out.once('close', () => reject(reason));
+        out.destroy();
+      }
     };
     out.on('error', () => fail(new RepositoryError('the package could not be written to the store')));
     res.on('error', fail);
     res.on('data', (c: Buffer) => {
+      if (failed) return;
       received += c.length;
       if (received > entry.size) {
         fail(new RepositoryError(`the package is larger than the ${entry.size} bytes the index announced`));
