@@ -214,6 +214,56 @@ describe('the audit log is for admins only', () => {
   });
 });
 
+describe('login from another site is refused (login CSRF)', () => {
+  const login = (
+    headers: Record<string, string>,
+    body = `{"username":"admin","password":"${TEST_PASSWORD}"}`,
+  ) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/token/',
+      // text/plain: what a cross-site HTML form can send without a preflight.
+      headers: { host: 'manager.example:8443', 'content-type': 'text/plain', ...headers },
+      payload: body,
+    });
+
+  it('refuses a cross-site or same-site page, and a foreign or malformed Origin, before checking the password', async () => {
+    const refused = [
+      { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
+      { 'sec-fetch-site': 'same-site', origin: 'https://other.manager.example' },
+      { origin: 'https://evil.example' },
+      { origin: 'null' },
+      { origin: 'http://manager.example:8443.evil.example' },
+    ];
+    for (const headers of refused) {
+      const res = await login(headers);
+      expect(res.statusCode, JSON.stringify(headers)).toBe(403);
+      expect(res.json().detail).toContain("login from another site's page is refused");
+      expect(res.headers['set-cookie']).toBeUndefined();
+    }
+    // A wrong password from another site is the same 403: the page learns nothing of the account.
+    const wrong = await login({ origin: 'https://evil.example' }, '{"username":"admin","password":"nope"}');
+    expect(wrong.statusCode).toBe(403);
+  });
+
+  it("lets the console's own page, the browser's address bar and scripts log in", async () => {
+    const allowed = [
+      { 'sec-fetch-site': 'same-origin', origin: 'https://manager.example:8443' },
+      // Behind a proxy that rewrites Host, the browser's own word that it is same-origin wins.
+      { 'sec-fetch-site': 'same-origin', origin: 'https://steward.corp.example' },
+      { 'sec-fetch-site': 'none' },
+      { origin: 'https://manager.example:8443' },
+      {},
+    ];
+    for (const headers of allowed) {
+      const res = await login(headers);
+      expect(res.statusCode, `${JSON.stringify(headers)} ${res.body}`).toBe(200);
+      t.secrets.add(res.json().token);
+      expect(res.headers['set-cookie']).toContain('steward_session=');
+    }
+  });
+});
+
 describe('no issued secret in the logs of this file', () => {
   it('scans every log line', () => {
     const haystack = t.logs.join('\n');

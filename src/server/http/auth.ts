@@ -206,6 +206,28 @@ export function extractCredential(request: FastifyRequest): Credential | null {
   return found.find((c) => c.source !== 'cookie') ?? (found[0] as Credential);
 }
 
+/**
+ * Why a browser sent this request from another site, or null when it did not (or when no
+ * browser sent it: curl and scripts send neither header). Browsers send `Sec-Fetch-Site` on
+ * every request and `Origin` on every cross-origin POST, so a page elsewhere cannot hide where
+ * it posts from. Used where a request may set the session cookie (login CSRF: a cross-site form
+ * would sign the victim's browser into the attacker's account).
+ */
+export function crossSiteReason(request: FastifyRequest): string | null {
+  const site = request.headers['sec-fetch-site'];
+  if (site === 'cross-site' || site === 'same-site')
+    return `the browser says the request came from a ${site} page`;
+  const origin = request.headers.origin;
+  if (origin === undefined || site === 'same-origin' || site === 'none') return null;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    return 'the Origin header is not an origin';
+  }
+  return host === request.headers.host ? null : `the request came from ${origin}`;
+}
+
 export function requestInfo(request: FastifyRequest): RequestInfo {
   return { ip: request.ip, userAgent: first(request.headers['user-agent']), requestId: String(request.id) };
 }

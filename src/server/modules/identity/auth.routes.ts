@@ -2,10 +2,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { principalOf, SESSION_COOKIE } from '../../http/auth.js';
+import { crossSiteReason, principalOf, SESSION_COOKIE } from '../../http/auth.js';
 import { withMultipart } from '../../http/multipart.js';
 import { ErrorResponses, Id, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
-import { notFound } from '../../shared/app-error.js';
+import { AppError, notFound } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
 import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
 import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
@@ -33,7 +33,8 @@ const loginRoute: FastifyPluginAsync<IdentityServices> = async (app, { sessions 
           "the account's logins are refused for everyone. An admin lifts both with `POST /api/v1/authentication/users/{id}/unlock/`. " +
           'A wrong password and an unknown user get the same 401. An API-only user gets 403 only after giving the correct password ' +
           '(one set before the account became API-only); otherwise the same 401 as anyone else. With directory logins on (`/api/v1/config/directory/`), users who are ' +
-          'not local log in with their LDAP password (503 when the directory cannot be reached).\n\n' +
+          'not local log in with their LDAP password (503 when the directory cannot be reached). ' +
+          "A browser's login from another site's page (`Sec-Fetch-Site: cross-site` or `same-site`, or an `Origin` other than the manager's host) is a 403, so a hostile page cannot sign a visitor into an account of its choosing.\n\n" +
           "```\ncurl -k -X POST 'https://manager:8443/api/v1/auth/token/' --form 'username=admin' --form 'password=...'\n```",
         consumes: ['multipart/form-data', 'application/x-www-form-urlencoded', 'application/json'],
         body: LoginBody,
@@ -41,6 +42,12 @@ const loginRoute: FastifyPluginAsync<IdentityServices> = async (app, { sessions 
       },
     },
     async (request, reply) => {
+      const crossSite = crossSiteReason(request);
+      if (crossSite)
+        throw new AppError({
+          code: 'forbidden',
+          message: `login from another site's page is refused (${crossSite}): sign in on the console's own page`,
+        });
       const out = await sessions.login(request, request.body.username, request.body.password);
       // The console uses the cookie; scripts use the token from the body.
       reply.header(
