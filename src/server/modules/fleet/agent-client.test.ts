@@ -6,7 +6,7 @@ import { type AddressInfo, createServer as createNetServer, type Socket } from '
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { policyFromText } from '../../shared/address-policy.js';
-import { AgentUnreachable, callAgent } from './agent-client.js';
+import { AgentUnreachable, agentErrorText, callAgent } from './agent-client.js';
 
 let server: Server;
 let base: string;
@@ -236,5 +236,22 @@ describe('callAgent under a network policy', () => {
       for (const s of bannerSockets) s.destroy();
       await new Promise((r) => banner.close(r));
     }
+  });
+});
+
+describe('agentErrorText', () => {
+  it("passes on one short printable line of the agent's detail", () => {
+    expect(agentErrorText({ status: 409, body: { detail: 'connectors run on hubs only' } } as never)).toBe(
+      'agent answered 409: connectors run on hubs only',
+    );
+    const forged = agentErrorText({
+      status: 400,
+      body: { detail: 'bad\n{"level":50,"msg":"admin logged in"}\r\u2028\u0007x' },
+    } as never);
+    expect(forged).toBe('agent answered 400: bad {"level":50,"msg":"admin logged in"} x');
+    const long = agentErrorText({ status: 500, body: { detail: 'a'.repeat(5000) } } as never);
+    expect(long.length).toBeLessThan(330);
+    expect(long.endsWith('…')).toBe(true);
+    expect(agentErrorText({ status: 502, body: 'html error page' } as never)).toBe('agent answered 502');
   });
 });

@@ -420,10 +420,21 @@ export function callAgent<T = unknown>(
   return callPooled<T>(url, opts);
 }
 
-/** A readable reason from an agent's error answer. */
+/** What of an agent's `detail` is passed on: one line, control characters out, 300 characters. */
+const AGENT_DETAIL_MAX = 300;
+
+/**
+ * A readable reason from an agent's error answer. The appliance's words reach API answers, events
+ * and the audit log, so a broken or hostile agent gets one short line of printable text there
+ * (no forged log lines, no megabyte messages).
+ */
 export function agentErrorText(res: AgentResponse): string {
   const b = res.body as { detail?: unknown } | string | null;
-  if (b && typeof b === 'object' && typeof b.detail === 'string')
-    return `agent answered ${res.status}: ${b.detail}`;
+  if (b && typeof b === 'object' && typeof b.detail === 'string') {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
+    const line = b.detail.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ').trim();
+    const cut = line.length > AGENT_DETAIL_MAX ? `${line.slice(0, AGENT_DETAIL_MAX)}…` : line;
+    return `agent answered ${res.status}: ${cut}`;
+  }
   return `agent answered ${res.status}`;
 }
