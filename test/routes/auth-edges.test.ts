@@ -228,7 +228,7 @@ describe('login from another site is refused (login CSRF)', () => {
     });
 
   it('refuses a cross-site or same-site page, and a foreign or malformed Origin, before checking the password', async () => {
-    const refused = [
+    const refused: Record<string, string>[] = [
       { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
       { 'sec-fetch-site': 'same-site', origin: 'https://other.manager.example' },
       { origin: 'https://evil.example' },
@@ -247,7 +247,7 @@ describe('login from another site is refused (login CSRF)', () => {
   });
 
   it("lets the console's own page, the browser's address bar and scripts log in", async () => {
-    const allowed = [
+    const allowed: Record<string, string>[] = [
       { 'sec-fetch-site': 'same-origin', origin: 'https://manager.example:8443' },
       // Behind a proxy that rewrites Host, the browser's own word that it is same-origin wins.
       { 'sec-fetch-site': 'same-origin', origin: 'https://steward.corp.example' },
