@@ -1,7 +1,7 @@
 // What the seeds' commands need from the HTTP layer (issue 14): JSON sent under another content
 // type (curl -d, the InsightCloudSec script's text/plain) for token-authenticated requests and the
 // login, never for the session cookie; the login's `session_id`; the seed's paths without /v1.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 
 let t: TestContext;
@@ -208,12 +208,16 @@ describe('the seed paths without /v1', () => {
       payload: { name: 'via-alias' },
     });
     expect(created.statusCode, created.body).toBe(201);
-    const rows = await t.db
-      .selectFrom('audit_log')
-      .select(['path', 'summary', 'status'])
-      .where('path', 'like', '%config-group/create%')
-      .execute();
-    expect(rows.length).toBeGreaterThanOrEqual(2);
+    // The refusal's record is written after the response has gone (audit.hooks.ts): wait for it.
+    const rows = await vi.waitFor(async () => {
+      const found = await t.db
+        .selectFrom('audit_log')
+        .select(['path', 'summary', 'status'])
+        .where('path', 'like', '%config-group/create%')
+        .execute();
+      expect(found.length).toBeGreaterThanOrEqual(2);
+      return found;
+    });
     for (const r of rows) expect(r.path).toBe('/api/v1/config-group/create/');
   });
 
