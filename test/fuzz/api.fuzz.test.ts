@@ -202,15 +202,17 @@ function pathSegment(v: unknown): string {
   return s === '' ? '%20' : percentEncode(s);
 }
 
+/** A generated value as form or query text; hostile objects may have no prototype (no toString). */
+function fieldText(x: unknown): string {
+  return x === null ? '' : typeof x === 'object' ? JSON.stringify(x) : String(x);
+}
+
 function queryString(query: Record<string, unknown>): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(query)) {
     if (v === undefined) continue;
     const values = Array.isArray(v) ? v : [v];
-    for (const x of values) {
-      const text = x === null ? '' : typeof x === 'object' ? JSON.stringify(x) : String(x);
-      parts.push(`${percentEncode(k)}=${percentEncode(text)}`);
-    }
+    for (const x of values) parts.push(`${percentEncode(k)}=${percentEncode(fieldText(x))}`);
   }
   return parts.length > 0 ? `?${parts.join('&')}` : '';
 }
@@ -320,7 +322,7 @@ function payloadOf(r: FuzzRequest): { headers: Record<string, string>; payload?:
       const form =
         r.body && typeof r.body === 'object' && !Array.isArray(r.body)
           ? queryString(r.body as Record<string, unknown>).slice(1)
-          : String(r.body ?? '');
+          : fieldText(r.body ?? '');
       return { headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form };
     }
     case 'multipart': {
@@ -329,7 +331,7 @@ function payloadOf(r: FuzzRequest): { headers: Record<string, string>; payload?:
       const quoteSafe = (v: string) => v.replace(/["\r\n]/g, '_');
       const parts = Object.entries(fields).map(
         ([k, v]) =>
-          `--${boundary}\r\nContent-Disposition: form-data; name="${quoteSafe(k)}"\r\n\r\n${String(v)}\r\n`,
+          `--${boundary}\r\nContent-Disposition: form-data; name="${quoteSafe(k)}"\r\n\r\n${fieldText(v)}\r\n`,
       );
       if (file) {
         parts.push(
@@ -466,7 +468,7 @@ describe(`API fuzz (FUZZ_SEED=${SEED})`, () => {
       );
       if (result.failed) {
         failures.push(
-          `${op.key}: ${String((result.errorInstance as Error | undefined)?.message ?? result.errorInstance)}\n` +
+          `${op.key}: ${String((result.errorInstance as Error | undefined)?.stack ?? result.errorInstance)}\n` +
             `  replay: FUZZ_SEED=${SEED} FUZZ_ONLY='${op.key}' FUZZ_PATH=${result.counterexamplePath} npx vitest run --project fuzz\n` +
             `  (fast-check seed ${seed}, path ${result.counterexamplePath})`,
         );
