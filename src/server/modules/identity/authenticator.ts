@@ -107,6 +107,21 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   // Requests per token, permission and hour, for GET /api/v1/tokens/{id}/usage/: one map
   // update per request, written with the activity.
   let scopeUses = new Map<string, ScopeUse>();
+  // The flush in flight (never rejected; the caller of that flush hears its error).
+  let flushing: Promise<void> = Promise.resolve();
+
+  async function writeBuffered() {
+    const batch = [...uses.values()];
+    uses.clear();
+    const rows = activity;
+    activity = [];
+    activityCounts = new Map();
+    const scoped = [...scopeUses.values()];
+    scopeUses = new Map();
+    if (batch.length) await repo.recordTokenUse(batch);
+    if (rows.length) await repo.insertActivity(rows);
+    if (scoped.length) await repo.recordScopeUse(scoped);
+  }
 
   const fresh = (c: { loadedAt: number } | undefined, nowMs = clock.now().getTime()) =>
     c !== undefined && nowMs - c.loadedAt < CACHE_TTL_MS;
@@ -392,18 +407,15 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         if (at.getTime() > u.lastAt) u.lastAt = at.getTime();
       }
     },
-    /** Writes buffered last-use facts, activity rows and per-permission counts. */
-    async flush() {
-      const batch = [...uses.values()];
-      uses.clear();
-      const rows = activity;
-      activity = [];
-      activityCounts = new Map();
-      const scoped = [...scopeUses.values()];
-      scopeUses = new Map();
-      if (batch.length) await repo.recordTokenUse(batch);
-      if (rows.length) await repo.insertActivity(rows);
-      if (scoped.length) await repo.recordScopeUse(scoped);
+    /**
+     * Writes buffered last-use facts, activity rows and per-permission counts. Flushes run one
+     * after another: a reader that flushes first (the activity and usage routes) also waits for
+     * a timer's flush still writing, so it sees every request answered before it.
+     */
+    flush() {
+      const next = flushing.then(writeBuffered);
+      flushing = next.catch(() => {});
+      return next;
     },
   };
 }
