@@ -96,4 +96,25 @@ describe('authenticator flush', () => {
     await second;
     expect(written.map((r) => r.request_id)).toEqual(['2']);
   });
+
+  it('while a write hangs, later flushes share one waiting flush instead of piling up', async () => {
+    const { repo, written, pending } = slowRepo();
+    const auth = authenticatorWith(repo);
+    auth.recordActivity(1, () => row(1));
+    const first = auth.flush();
+    await ticks();
+    const later: Promise<void>[] = [];
+    for (let i = 2; i <= 6; i++) {
+      auth.recordActivity(1, () => row(i));
+      later.push(auth.flush());
+    }
+    expect(new Set(later).size).toBe(1);
+    pending[0]?.finish();
+    await first;
+    await ticks();
+    expect(pending).toHaveLength(2);
+    pending[1]?.finish();
+    await Promise.all(later);
+    expect(written.map((r) => r.request_id)).toEqual(['1', '2', '3', '4', '5', '6']);
+  });
 });

@@ -107,8 +107,10 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   // Requests per token, permission and hour, for GET /api/v1/tokens/{id}/usage/: one map
   // update per request, written with the activity.
   let scopeUses = new Map<string, ScopeUse>();
-  // The flush in flight (never rejected; the caller of that flush hears its error).
+  // The flush in flight (never rejected; the caller of that flush hears its error), and the one
+  // waiting behind it, which every later caller shares: a stalled database holds at most two.
   let flushing: Promise<void> = Promise.resolve();
+  let waiting: Promise<void> | undefined;
 
   async function writeBuffered() {
     const batch = [...uses.values()];
@@ -413,7 +415,12 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
      * a timer's flush still writing, so it sees every request answered before it.
      */
     flush() {
-      const next = flushing.then(writeBuffered);
+      if (waiting) return waiting;
+      const next = flushing.then(() => {
+        waiting = undefined;
+        return writeBuffered();
+      });
+      waiting = next;
       flushing = next.catch(() => {});
       return next;
     },
