@@ -3,7 +3,7 @@
 // lists the package through GET /api/v1/package-management/ and shows the audit record.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPublisher } from '../../test/helpers/agent-package.js';
@@ -166,7 +166,7 @@ describe('steward package', () => {
     const audit = await fetch(`${base}/api/v1/audit/?action=package.added`, { headers: auth });
     const records = JSON.stringify(await audit.json());
     expect(records).toContain('added package tiscale-worker 5.4.0 (steward package)');
-    expect(records).toContain('steward-cli');
+    expect(records).toContain(`"username":"cli:${userInfo().username}"`);
 
     const exited = new Promise((r) => manager?.once('exit', r));
     manager.kill('SIGTERM');

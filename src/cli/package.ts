@@ -10,9 +10,10 @@ import { normalizePackageType } from '../contract/fleet-fields.js';
 import type { Config } from '../server/config/config.js';
 import { openDatabase } from '../server/db/client.js';
 import { migrateToLatest } from '../server/db/migrator.js';
-import { createAuditService, systemContext } from '../server/modules/audit/audit.service.js';
+import { createAuditService } from '../server/modules/audit/audit.service.js';
 import { createPackageStore } from '../server/modules/fleet/package-store.js';
 import { loadSecretKey } from '../server/secret-key.js';
+import { cliActor } from '../server/shared/actor.js';
 import { AppError } from '../server/shared/app-error.js';
 import { systemClock } from '../server/shared/clock.js';
 import { createSecretBox } from '../server/shared/secret-box.js';
@@ -30,7 +31,7 @@ the manager's own release: appliances never take it; GET /api/v1/update-system/a
 offers it and POST /api/v1/update/latest/ hands it to the host's apply hook. With the embedded database, stop
 the manager first (its database can be open in one process only), or upload through the API:
   curl -H "Authorization: Token $T" -F file=@pkg.stwpkg https://<manager>/api/v1/package-management/upload/
-Every change is written to the audit log (actor "steward-cli").
+Every change is written to the audit log (actor "cli:<user>", the user running the command).
 `;
 
 class CliError extends Error {}
@@ -73,7 +74,7 @@ async function withStore<T>(
     const record =
       (action: string): RecordFn =>
       (trx, id, summary) =>
-        audit.record(trx, systemContext('steward-cli'), {
+        audit.record(trx, cliActor(), {
           action,
           targetType: 'package',
           targetId: id,

@@ -6,47 +6,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Permission, RouteAccess } from '../../contract/permissions.js';
 import { AppError } from '../shared/app-error.js';
+import type { CredentialSource, Principal } from '../shared/principal.js';
+import './actor.js';
 import { routeOf } from './conventions.js';
 import type { RateLimiter } from './rate-limit.js';
-
-export type CredentialSource =
-  | 'authorization_token'
-  | 'authorization_bearer'
-  | 'api_key_header'
-  | 'x_token_id'
-  | 'x_auth_token'
-  | 'cookie'
-  | 'query';
 
 export interface Credential {
   source: CredentialSource;
   value: string;
-}
-
-export type AuthMethod = 'session' | 'api_token' | 'api_key';
-
-export interface Principal {
-  userId: number;
-  username: string;
-  role: 'admin' | 'operator' | 'viewer';
-  /** Effective permissions: role narrowed by token scopes. */
-  permissions: ReadonlySet<Permission>;
-  method: AuthMethod;
-  credentialSource: CredentialSource;
-  tokenId?: number;
-  sessionId?: number;
-  groupId?: number | null;
-  /** When the session was opened by a password login (for re-authentication windows). */
-  passwordLoginAt?: Date;
-  /** Token defaults applied to uploads made with it. */
-  defaultTags?: string[];
-  defaultProfile?: string | null;
-  /** Per-minute request budget for this principal, if any. */
-  rateLimitPerMinute?: number | null;
-  /** When the token making the request expires (null: never); bounds what it may issue. */
-  expiresAt?: Date | null;
-  /** The request used a token's previous secret, in its rotation grace period. */
-  replacedSecret?: boolean;
 }
 
 export interface RequestInfo {
@@ -242,6 +209,7 @@ export interface AuthPluginOptions {
 export function registerAuth(app: FastifyInstance, opts: AuthPluginOptions) {
   app.decorateRequest('principal', null);
   app.decorateRequest('credential', null);
+  app.decorateRequest('actor', null);
 
   app.addHook('onRoute', (route) => {
     const url = route.url;

@@ -3,8 +3,9 @@
 // PostgreSQL (where the listener's check runs on another connection while the transaction is open).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
+import { systemActor } from '../../shared/actor.js';
 import { createManualClock } from '../../shared/clock.js';
-import { type AuditRecordOut, createAuditService, systemContext } from './audit.service.js';
+import { type AuditRecordOut, createAuditService } from './audit.service.js';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {
@@ -28,7 +29,7 @@ describe('audit listeners', () => {
       (r) => off.push(r),
       () => false,
     );
-    const ctx = systemContext('test');
+    const ctx = systemActor('test');
 
     await expect(
       database.db.transaction().execute(async (trx) => {

@@ -5,18 +5,18 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { actorOf } from '../../http/actor.js';
 import { routeOf } from '../../http/conventions.js';
-import { type AuditService, auditContextOf } from './audit.service.js';
+import type { AuditService } from './audit.service.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db: Kysely<Database>) {
-  app.decorateRequest('audited', false);
   // Synchronous: most requests return at the first checks, and the record of the others is
   // written after the response has gone, so nothing waits for it.
   app.addHook('onResponse', (request, reply, done) => {
     done();
-    if (request.audited) return;
+    if (request.actor?.audited) return;
     const status = reply.statusCode;
     const refused = status === 401 || status === 403;
     if (!MUTATING.has(request.method) && !refused) return;
@@ -29,7 +29,7 @@ export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db
           ? 'auth.permission_denied'
           : `request.${request.method.toLowerCase()}`;
     audit
-      .record(db, auditContextOf(request), {
+      .record(db, actorOf(request), {
         action,
         outcome: status >= 400 ? (refused ? 'denied' : 'failure') : 'success',
         status,

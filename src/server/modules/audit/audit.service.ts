@@ -3,16 +3,15 @@
 // the transaction fails and the client gets 503: no change without its record. Listeners (syslog
 // forwarding) hear of a record only once it committed: a rolled-back change is never forwarded.
 
-import type { FastifyRequest } from 'fastify';
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { AuditLogTable, Database } from '../../db/schema.js';
-import { redactUrlForLog } from '../../http/conventions.js';
+import type { Actor } from '../../shared/actor.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditRepo } from './audit.repo.js';
 import { createAuditRepo } from './audit.repo.js';
 
-/** Who is acting and from where; taken from the request (or made up for CLI and jobs). */
+/** The audit columns that say who acted and from where (see `auditContextOf`). */
 export interface AuditContext {
   userId: number | null;
   username: string | null;
@@ -43,42 +42,19 @@ export type AuditRecordOut = Omit<Selectable<AuditLogTable>, 'at' | 'details'> &
   details: Record<string, unknown>;
 };
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Set once a service wrote this request's audit record, so the generic hook does not repeat it. */
-    audited: boolean;
-  }
-}
-
-export function auditContextOf(request: FastifyRequest): AuditContext {
-  const p = request.principal;
-  const ua = request.headers['user-agent'];
+/** The audit columns of an actor. */
+export function auditContextOf(actor: Actor): AuditContext {
+  const p = actor.principal;
   return {
     userId: p?.userId ?? null,
-    username: p?.username ?? null,
+    username: p?.username ?? actor.name,
     tokenId: p?.tokenId ?? null,
-    authMethod: p?.method ?? null,
-    ip: request.ip,
-    userAgent: typeof ua === 'string' ? ua.slice(0, 300) : null,
-    method: request.method,
-    // Query strings can carry a token (?token=); the audit keeps the path only.
-    path: redactUrlForLog(request.url.split('?')[0] ?? request.url),
-    requestId: String(request.id),
-  };
-}
-
-/** A context for actions not caused by a request: the CLI, background jobs. */
-export function systemContext(actor: string): AuditContext {
-  return {
-    userId: null,
-    username: actor,
-    tokenId: null,
-    authMethod: 'system',
-    ip: null,
-    userAgent: null,
-    method: null,
-    path: null,
-    requestId: null,
+    authMethod: p?.method ?? (actor.kind === 'request' ? null : actor.kind),
+    ip: actor.ip,
+    userAgent: actor.userAgent,
+    method: actor.method,
+    path: actor.path,
+    requestId: actor.requestId,
   };
 }
 
@@ -130,12 +106,17 @@ export function createAuditService(deps: AuditServiceDeps) {
     }
   }
 
+  /**
+   * Writes the record of what `actor` did, in `trx`. `as` overrides columns of the actor's
+   * context (a login names the account tried before anyone is authenticated).
+   */
   async function record(
     trx: Kysely<Database> | Transaction<Database>,
-    ctx: AuditContext,
+    actor: Actor,
     event: AuditEvent,
-    request?: FastifyRequest,
+    as?: Partial<AuditContext>,
   ): Promise<void> {
+    const ctx = as ? { ...auditContextOf(actor), ...as } : auditContextOf(actor);
     try {
       const row = await repo.insert(trx, {
         at: deps.clock.now(),
@@ -156,7 +137,7 @@ export function createAuditService(deps: AuditServiceDeps) {
         details: JSON.stringify(event.details ?? {}),
         request_id: ctx.requestId,
       });
-      if (request) request.audited = true;
+      actor.audited = true;
       // Nothing to announce, nothing to ask: no extra statement while forwarding is off.
       if (listeners.size > 0 && anyActive()) {
         if (trx.isTransaction) {
@@ -177,10 +158,6 @@ export function createAuditService(deps: AuditServiceDeps) {
 
   return {
     record,
-    /** Records from a request context in one call. */
-    recordFor(trx: Kysely<Database> | Transaction<Database>, request: FastifyRequest, event: AuditEvent) {
-      return record(trx, auditContextOf(request), event, request);
-    },
     /** Hears committed records while `active()` says so (checked per record). */
     onRecord(listener: AuditListener, active: () => boolean = () => true) {
       listeners.set(listener, active);

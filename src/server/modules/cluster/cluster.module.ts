@@ -8,6 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { LeaderLease } from '../../db/leases.js';
+import { actorOf } from '../../http/actor.js';
 import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import { VERSION } from '../../version.js';
@@ -313,7 +314,7 @@ export function createClusterModule(
           };
           await ctx.db.transaction().execute(async (trx) => {
             await ctx.settings.set(trx, SETTINGS_KEY, next, request.principal?.userId ?? null);
-            await ctx.audit.recordFor(trx, request, {
+            await ctx.audit.record(trx, actorOf(request), {
               action: 'cluster.created',
               targetType: 'cluster',
               targetId: next.cluster_id ?? '',
@@ -386,7 +387,7 @@ export function createClusterModule(
           const same = remoteView?.cluster_id === current.cluster_id;
           messages.push(same ? 'remote reports the same cluster id' : 'remote reports a different cluster');
           await ctx.db.transaction().execute(async (trx) => {
-            await ctx.audit.recordFor(trx, request, {
+            await ctx.audit.record(trx, actorOf(request), {
               action: 'cluster.keys_exchanged',
               outcome: same ? 'success' : 'failure',
               targetType: 'replica',

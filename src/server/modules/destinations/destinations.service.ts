@@ -5,6 +5,7 @@
 // transaction as the change and its audit record. A list in use cannot be renamed or deleted.
 
 import type { FastifyRequest } from 'fastify';
+import { actorOf } from '../../http/actor.js';
 import { AppError, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -122,7 +123,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
   ): Promise<string[]> {
     await repo.update(l.id, { updated: clock.now() }, trx);
     const marked = await groups.listChanged(trx, l.name, by(request));
-    await audit.recordFor(trx, request, {
+    await audit.record(trx, actorOf(request), {
       action: change.action,
       targetType: 'destination_list',
       targetId: l.id,
@@ -162,7 +163,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
         await nameFree(input.name, trx);
         const l = await repo.insert(input.name, input.description ?? '', trx);
         await repo.insertEntries(l.id, entries, '', trx);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'destination_list.created',
           targetType: 'destination_list',
           targetId: l.id,
@@ -199,7 +200,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
           },
           trx,
         );
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'destination_list.updated',
           targetType: 'destination_list',
           targetId: id,
@@ -222,7 +223,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
             details: { groups: using },
           });
         await repo.remove(id, trx);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'destination_list.deleted',
           targetType: 'destination_list',
           targetId: id,

@@ -4,6 +4,7 @@
 import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { ApplyResult, ConfigContent } from '../../../contract/fleet-fields.js';
+import { actorOf } from '../../http/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -281,7 +282,7 @@ export function createRollout(deps: RolloutDeps) {
           )
           .execute();
       }
-      await audit.recordFor(trx, request, {
+      await audit.record(trx, actorOf(request), {
         action: 'configuration.applied',
         targetType: 'groupId' in source ? 'config_group' : 'appliance',
         targetId: 'groupId' in source ? source.groupId : source.applianceId,

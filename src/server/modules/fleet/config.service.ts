@@ -4,6 +4,7 @@
 
 import type { FastifyRequest } from 'fastify';
 import { type ConfigContent, isIp } from '../../../contract/fleet-fields.js';
+import { actorOf } from '../../http/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
@@ -294,7 +295,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           .execute();
       }
       if (input.appliances) await setMembers(trx, { ...g, revision }, input.appliances, mode);
-      await audit.recordFor(trx, request, {
+      await audit.record(trx, actorOf(request), {
         action: 'config_group.saved',
         targetType: 'config_group',
         targetId: g.id,
@@ -396,7 +397,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           .values({ name, kind: 'standard', content: JSON.stringify({}), hub_settings: null })
           .returningAll()
           .executeTakeFirstOrThrow();
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'config_group.created',
           targetType: 'config_group',
           targetId: g.id,
@@ -445,7 +446,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           .where('group_id', '=', g.id)
           .execute();
         await trx.deleteFrom('config_groups').where('id', '=', g.id).execute();
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'config_group.deleted',
           targetType: 'config_group',
           targetId: g.id,
@@ -563,7 +564,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           hubs.map((h) => h.name),
           'patch',
         );
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'hub_group.created',
           targetType: 'config_group',
           targetId: g.id,
@@ -610,7 +611,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           .where('id', '=', id)
           .execute();
         await saveRevision(trx, request.principal?.username ?? null, { applianceId: id }, revision, next);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'appliance.configuration_saved',
           targetType: 'appliance',
           targetId: id,

@@ -4,6 +4,7 @@
 
 import type { FastifyRequest } from 'fastify';
 import { MASK, maskLeftovers, maskSecrets, redirectedSecrets } from '../../../contract/connector-secrets.js';
+import { actorOf } from '../../http/actor.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AgentUnreachable, agentErrorText } from './agent-client.js';
@@ -67,7 +68,7 @@ export function createConnectorsService(deps: {
       const state = await call(row, `agent/v1/connectors/${name}/enable`, 'POST', {});
       await db.transaction().execute(async (trx) => {
         await fleet.event(trx, row, 'connector.enabled', `connector ${name} enabled on ${row.name}`);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'connector.enabled',
           targetType: 'appliance',
           targetId: row.id,
@@ -115,7 +116,7 @@ export function createConnectorsService(deps: {
       const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', config);
       await db.transaction().execute(async (trx) => {
         await fleet.event(trx, row, 'connector.configured', `connector ${name} configured on ${row.name}`);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'connector.configured',
           targetType: 'appliance',
           targetId: row.id,

@@ -8,6 +8,7 @@ import {
   compareReleases,
   normalizeApplianceType,
 } from '../../../contract/fleet-fields.js';
+import { actorOf } from '../../http/actor.js';
 import { type AddressPolicy, DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
@@ -187,7 +188,7 @@ export function createFleetService(deps: FleetServiceDeps) {
         .where('id', '=', row.id)
         .execute();
       await event(trx, row, 'appliance.authorized', `appliance ${row.name} authorized (${info.how})`);
-      await audit.recordFor(trx, request, {
+      await audit.record(trx, actorOf(request), {
         action: 'appliance.authorized',
         targetType: 'appliance',
         targetId: row.id,
@@ -285,7 +286,7 @@ export function createFleetService(deps: FleetServiceDeps) {
           .executeTakeFirstOrThrow();
         const row = { id: inserted.id, name: input.name };
         await event(trx, row, 'appliance.created', `appliance ${input.name} (${type}) added`);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'appliance.created',
           targetType: 'appliance',
           targetId: inserted.id,
@@ -359,7 +360,7 @@ export function createFleetService(deps: FleetServiceDeps) {
             ? `appliance ${row.name} is in maintenance: no configuration is sent to it and going offline raises no alarm`
             : `appliance ${row.name} is out of maintenance`,
         );
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: on ? 'appliance.maintenance_started' : 'appliance.maintenance_ended',
           targetType: 'appliance',
           targetId: id,
@@ -378,7 +379,7 @@ export function createFleetService(deps: FleetServiceDeps) {
         await event(trx, null, 'appliance.deleted', `appliance ${row.name} removed`, 'info', {
           appliance_id: id,
         });
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'appliance.deleted',
           targetType: 'appliance',
           targetId: id,

@@ -11,9 +11,9 @@
 
 import { sql } from 'kysely';
 import type { AgentEvent, AgentStatus } from '../../../contract/fleet-fields.js';
+import { systemActor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { systemContext } from '../audit/audit.service.js';
 import type { FleetRepo, PollTarget } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
 
@@ -136,7 +136,7 @@ export function createHealthJob(deps: HealthJobDeps) {
         online || quiet ? 'info' : 'warning',
         quiet ? { maintenance: true } : {},
       );
-      await audit.record(trx, systemContext('fleet-health'), {
+      await audit.record(trx, systemActor('fleet-health'), {
         action: kind,
         targetType: 'appliance',
         targetId: row.id,

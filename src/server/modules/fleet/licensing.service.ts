@@ -16,6 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyRequest } from 'fastify';
 import { canonicalJson } from '../../../contract/fleet-fields.js';
+import { actorOf } from '../../http/actor.js';
 import { AppError, badField, conflict } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -146,7 +147,7 @@ export function createLicensingService(deps: {
             .execute();
         }
         if (rows.length > 0) {
-          await audit.recordFor(trx, request, {
+          await audit.record(trx, actorOf(request), {
             action: regenerate ? 'license.machine_ids_regenerated' : 'license.machine_ids_generated',
             targetType: 'appliance',
             summary: `${regenerate ? 'regenerated' : 'generated'} machine ids for ${rows.length} appliance(s)`,
@@ -209,7 +210,7 @@ export function createLicensingService(deps: {
           .where('id', '=', row.id)
           .execute();
         await fleet.event(trx, row, 'license.installed', `licence installed on ${row.name}`);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'license.installed',
           targetType: 'appliance',
           targetId: row.id,
@@ -259,7 +260,7 @@ export function createLicensingService(deps: {
           'certificate.requested',
           `certificate request for ${commonName} on ${row.name}`,
         );
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'appliance.certificate_requested',
           targetType: 'appliance',
           targetId: row.id,
@@ -331,7 +332,7 @@ export function createLicensingService(deps: {
           'certificate.installed',
           `TLS certificate ${fingerprint} installed on ${row.name}`,
         );
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'appliance.certificate_installed',
           targetType: 'appliance',
           targetId: row.id,

@@ -17,10 +17,11 @@ import {
   normalizePackageType,
 } from '../../../contract/fleet-fields.js';
 import type { Database } from '../../db/schema.js';
+import { actorOf } from '../../http/actor.js';
+import { systemActor } from '../../shared/actor.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { systemContext } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
 import {
   downloadPackage,
@@ -179,7 +180,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       await deps.upgrades.addPackage(
         await readFile(tmp),
         (trx, packageId, summary) =>
-          audit.record(trx, systemContext('package-download'), {
+          audit.record(trx, systemActor('package-download'), {
             action: 'package.added',
             targetType: 'package',
             targetId: packageId,
@@ -209,7 +210,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
         .where('id', '=', id)
         .execute();
       if (error)
-        await audit.record(trx, systemContext('package-download'), {
+        await audit.record(trx, systemActor('package-download'), {
           action: 'package.download_failed',
           outcome: 'failure',
           targetType: 'package',
@@ -241,7 +242,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       const changed = (Object.keys(next) as (keyof RepositorySettings)[]).filter((k) => next[k] !== prev[k]);
       await db.transaction().execute(async (trx) => {
         await deps.settings.set(trx, REPOSITORY_SETTINGS_KEY, next, request.principal?.userId ?? null);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'settings.package_repository.updated',
           targetType: 'settings',
           targetId: 'package_repository',
@@ -410,7 +411,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
             })
             .returningAll()
             .executeTakeFirstOrThrow();
-          await audit.recordFor(trx, request, {
+          await audit.record(trx, actorOf(request), {
             action: 'package.download_started',
             targetType: 'package',
             targetId: `${type}/${version}`,

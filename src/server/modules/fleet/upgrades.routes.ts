@@ -3,6 +3,7 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -291,7 +292,7 @@ export function upgradesRoutes(
         if (part?.fieldname !== 'file') throw badField('file', 'send the package as form field "file"');
         const data = await part.toBuffer();
         const out = await upgrades.addPackage(data, (trx, id, summary) =>
-          audit.recordFor(trx, request, {
+          audit.record(trx, actorOf(request), {
             action: 'package.added',
             targetType: 'package',
             targetId: id,

@@ -19,10 +19,11 @@ import {
   normalizePackageType,
   type PackageManifest,
 } from '../../../contract/fleet-fields.js';
+import { actorOf } from '../../http/actor.js';
+import { systemActor } from '../../shared/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { systemContext } from '../audit/audit.service.js';
 import { agentErrorText } from './agent-client.js';
 import type { FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
@@ -205,7 +206,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
           : `upgrade of ${row.name} to ${manifest.version} failed`,
         outcome.ok ? 'info' : 'error',
       );
-      await audit.record(trx, systemContext('fleet-upgrade'), {
+      await audit.record(trx, systemActor('fleet-upgrade'), {
         action: kind,
         outcome: outcome.ok ? 'success' : 'failure',
         targetType: 'appliance',
@@ -406,7 +407,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
             })
             .returning('id')
             .executeTakeFirstOrThrow();
-          await audit.recordFor(trx, request, {
+          await audit.record(trx, actorOf(request), {
             action: 'upgrade.started',
             targetType: 'appliance',
             targetId: row.id,

@@ -3,8 +3,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PERMISSIONS, type Permission, ROLE_PERMISSIONS, ROLES } from '../../../contract/permissions.js';
-import type { Principal } from '../../http/auth.js';
 import { AppError } from '../../shared/app-error.js';
+import type { Principal } from '../../shared/principal.js';
 import { assertWithinCaller, lifetimeBound, looserThan } from './credential-policy.js';
 
 const NOW = new Date('2026-12-04T12:00:00Z');

@@ -16,8 +16,8 @@
 // admin loosens (`looserThan` tells whether a value is looser than a bound).
 
 import type { Role, TokenRestrictions } from '../../db/schema.js';
-import type { Principal } from '../../http/auth.js';
 import { AppError, badField } from '../../shared/app-error.js';
+import type { Principal } from '../../shared/principal.js';
 import { effectivePermissions } from './authenticator.js';
 import { ipAllowed, parseCidr } from './ip-allow.js';
 

@@ -7,11 +7,11 @@
 import type { FastifyRequest } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import type { Principal } from '../../http/auth.js';
 import { AppError, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Principal } from '../../shared/principal.js';
 import { issueSecret } from '../../shared/token-codec.js';
-import { type AuditService, auditContextOf } from '../audit/audit.service.js';
+import type { AuditService } from '../audit/audit.service.js';
 import type { AuthenticatorService } from './authenticator.js';
 import type { IdentityRepo, SessionRow, UserRow } from './identity.repo.js';
 import { LOCKOUT_LOOKBACK_MS, lockState, loginSource } from './lockout.js';
@@ -24,6 +24,8 @@ export {
   LOCKOUT_WINDOW_MS,
   lockedUntil,
 } from './lockout.js';
+
+import { actorOf } from '../../http/actor.js';
 
 /**
  * Directory logins (the system module's LDAP search-then-bind). `undefined`: directory logins are
@@ -104,12 +106,12 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       directory_name: d.dn,
       directory_type: d.directory_type,
     };
-    const ctx = { ...auditContextOf(request), username: username.slice(0, 150), authMethod: 'ldap' };
+    const as = { username: username.slice(0, 150), authMethod: 'ldap' };
     if (!existing) {
       const row = await repo.insertUser(trx, { username: username.trim(), password_hash: null, ...fields });
       await audit.record(
         trx,
-        { ...ctx, userId: row.id },
+        actorOf(request),
         {
           action: 'user.created',
           status: 200,
@@ -118,6 +120,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
           summary: `created ${row.username} (${row.role}) on first directory login`,
           details: { directory_name: d.dn, role: d.role },
         },
+        { ...as, userId: row.id },
       );
       return row;
     }
@@ -126,7 +129,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
     const row = (await repo.updateUser(trx, existing.id, fields)) ?? existing;
     await audit.record(
       trx,
-      { ...ctx, userId: row.id },
+      actorOf(request),
       {
         action: 'user.updated',
         status: 200,
@@ -135,6 +138,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         summary: `updated ${row.username} from the directory (${changed.join(', ')})`,
         details: { fields: changed, role: row.role },
       },
+      { ...as, userId: row.id },
     );
     return row;
   }
@@ -152,7 +156,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         await repo.insertAttempt(trx, username, request.ip, false, clock.now());
       await audit.record(
         trx,
-        { ...auditContextOf(request), username: username.slice(0, 150) },
+        actorOf(request),
         {
           action,
           outcome: 'denied',
@@ -160,7 +164,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
           summary: reason,
           details: { reason, ...extra },
         },
-        request,
+        { username: username.slice(0, 150) },
       );
     });
   }
@@ -234,12 +238,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         });
         await audit.record(
           trx,
-          {
-            ...auditContextOf(request),
-            userId: u.id,
-            username: u.username,
-            authMethod: dir?.ok ? 'ldap' : 'password',
-          },
+          actorOf(request),
           {
             action: 'auth.login',
             status: 200,
@@ -247,7 +246,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
             targetId: s.id,
             summary: `logged in from ${request.ip}`,
           },
-          request,
+          { userId: u.id, username: u.username, authMethod: dir?.ok ? 'ldap' : 'password' },
         );
         return { s, u };
       });
@@ -273,7 +272,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       if (!user) throw notFound(`user ${userId}`);
       const cleared = await db.transaction().execute(async (trx) => {
         const n = await repo.clearFailedAttempts(trx, user.username);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'user.unlocked',
           targetType: 'user',
           targetId: user.id,
@@ -313,7 +312,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
         throw notFound(`session ${id}`);
       await db.transaction().execute(async (trx) => {
         await repo.endSessions(trx, { id }, reason, clock.now());
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: reason === 'logout' ? 'auth.logout' : 'session.ended',
           targetType: 'session',
           targetId: id,

@@ -3,7 +3,7 @@
 // The check that holds non-admins to the bound is assertRestrictionsHold in credential-policy.ts.
 
 import type { TokenRestrictions } from '../../db/schema.js';
-import type { Principal } from '../../http/auth.js';
+import type { Principal } from '../../shared/principal.js';
 import type { RestrictableField } from './credential-policy.js';
 import type { TokenRow } from './identity.repo.js';
 

@@ -7,9 +7,9 @@
 
 import type { FastifyRequest } from 'fastify';
 import { ROLE_PERMISSIONS } from '../../../contract/permissions.js';
-import type { Principal } from '../../http/auth.js';
 import { badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Principal } from '../../shared/principal.js';
 import type { AuthenticatorService } from './authenticator.js';
 import type { IdentityRepo } from './identity.repo.js';
 import { ALL_SCOPES, type TokensService } from './tokens.service.js';

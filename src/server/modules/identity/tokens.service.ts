@@ -7,9 +7,10 @@ import type { Kysely } from 'kysely';
 import type { Permission } from '../../../contract/permissions.js';
 import { isPermission, ROLE_PERMISSIONS } from '../../../contract/permissions.js';
 import type { Database, TokenRestrictions } from '../../db/schema.js';
-import type { Principal } from '../../http/auth.js';
+import { actorOf } from '../../http/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Principal } from '../../shared/principal.js';
 import { issueSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
@@ -324,7 +325,7 @@ export function createTokensService(deps: TokensServiceDeps) {
           updated_at: now,
           restrictions: JSON.stringify(restrictions),
         });
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: kind === 'api_key' ? 'api_key.generated' : 'token.created',
           targetType: 'token',
           targetId: row.id,
@@ -451,7 +452,7 @@ export function createTokensService(deps: TokensServiceDeps) {
               ? 'token.enabled'
               : 'token.updated');
         const fields = Object.keys(patch).filter((k) => k !== 'updated_at');
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action,
           targetType: 'token',
           targetId: id,
@@ -478,7 +479,7 @@ export function createTokensService(deps: TokensServiceDeps) {
           revoked_reason: `revoked by ${p.username}`,
           updated_at: now,
         });
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'token.revoked',
           targetType: 'token',
           targetId: id,
@@ -570,7 +571,7 @@ export function createTokensService(deps: TokensServiceDeps) {
           updated_at: now,
         });
         if (!row) throw notFound(`token ${id}`);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'token.refreshed',
           targetType: 'token',
           targetId: id,
@@ -618,7 +619,7 @@ export function createTokensService(deps: TokensServiceDeps) {
       }
       await db.transaction().execute(async (trx) => {
         await deps.settings.set(trx, TOKEN_SETTINGS_KEY, next, request.principal?.userId ?? null);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'settings.api_tokens.updated',
           targetType: 'settings',
           targetId: TOKEN_SETTINGS_KEY,

@@ -4,11 +4,12 @@
 import type { FastifyRequest } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import type { Database, Role } from '../../db/schema.js';
-import type { Principal } from '../../http/auth.js';
+import { actorOf } from '../../http/actor.js';
+import { cliActor, systemActor } from '../../shared/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Principal } from '../../shared/principal.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { systemContext } from '../audit/audit.service.js';
 import type { AuthenticatorService } from './authenticator.js';
 import { assertWithinCaller } from './credential-policy.js';
 import type { IdentityRepo, UserRow } from './identity.repo.js';
@@ -141,7 +142,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           role: 'admin',
           date_joined: clock.now(),
         });
-        await audit.record(trx, systemContext('steward'), {
+        await audit.record(trx, systemActor('steward'), {
           action: 'user.created',
           targetType: 'user',
           targetId: u.id,
@@ -182,7 +183,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           group_id: input.group_id ?? null,
           date_joined: clock.now(),
         });
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'user.created',
           targetType: 'user',
           targetId: row.id,
@@ -239,7 +240,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           after = await dropCredentials(trx, id, 'user disabled');
         }
         const changed = Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: input.is_active === false && current.is_active ? 'user.disabled' : 'user.updated',
           targetType: 'user',
           targetId: id,
@@ -266,7 +267,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           throw conflict('deleting this user would leave no active admin');
         after = await dropCredentials(trx, id, 'user deleted');
         const tokens = await repo.revokeTokensOf(trx, id, 'owner deleted', clock.now());
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'user.deleted',
           targetType: 'user',
           targetId: id,
@@ -343,7 +344,7 @@ export function createUsersService(deps: UsersServiceDeps) {
       await db.transaction().execute(async (trx) => {
         await repo.updateUser(trx, id, { password_hash: hash, password_changed_at: clock.now() });
         after = await dropCredentials(trx, id, 'password changed', self ? principal.sessionId : undefined);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'user.password_changed',
           targetType: 'user',
           targetId: id,
@@ -369,7 +370,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           is_active: true,
         });
         await repo.endSessions(trx, { userId: user.id }, 'password reset', clock.now());
-        await audit.record(trx, systemContext('steward-cli'), {
+        await audit.record(trx, cliActor(), {
           action: 'user.password_reset',
           targetType: 'user',
           targetId: user.id,
@@ -382,7 +383,7 @@ export function createUsersService(deps: UsersServiceDeps) {
     async createGroup(request: FastifyRequest, name: string, description: string) {
       const g = await db.transaction().execute(async (trx) => {
         const row = await repo.insertGroup(trx, { name: name.trim(), description });
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'group.created',
           targetType: 'group',
           targetId: row.id,
@@ -399,7 +400,7 @@ export function createUsersService(deps: UsersServiceDeps) {
       if (!g) throw notFound(`group ${id}`);
       await db.transaction().execute(async (trx) => {
         await repo.deleteGroup(trx, id);
-        await audit.recordFor(trx, request, {
+        await audit.record(trx, actorOf(request), {
           action: 'group.deleted',
           targetType: 'group',
           targetId: id,

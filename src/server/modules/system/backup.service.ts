@@ -16,11 +16,13 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from '../../db/client.js';
 import type { Database } from '../../db/schema.js';
+import { actorOf } from '../../http/actor.js';
+import { systemActor } from '../../shared/actor.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import { VERSION } from '../../version.js';
-import { type AuditService, systemContext } from '../audit/audit.service.js';
+import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
 import {
   ArchiveError,
@@ -244,7 +246,7 @@ export function createBackupService(deps: BackupServiceDeps) {
 
   async function recordSystem(action: string, summary: string, outcome: 'success' | 'failure', details = {}) {
     try {
-      await deps.audit.record(deps.db, systemContext('backup'), {
+      await deps.audit.record(deps.db, systemActor('backup'), {
         action,
         outcome,
         summary,
@@ -333,8 +335,8 @@ export function createBackupService(deps: BackupServiceDeps) {
           },
           status: 200,
         };
-        if (who.request) await deps.audit.recordFor(trx, who.request, event);
-        else await deps.audit.record(trx, systemContext(who.actor ?? 'cli'), event);
+        if (who.request) await deps.audit.record(trx, actorOf(who.request), event);
+        else await deps.audit.record(trx, systemActor(who.actor ?? 'cli'), event);
       });
       // Rows are committed; now swap the file areas in (each a rename of a whole directory).
       opts.onProgress?.({ phase: 'files' });
@@ -404,7 +406,7 @@ export function createBackupService(deps: BackupServiceDeps) {
       const replaced = (await storedPassphrase()).key_sealed !== undefined;
       await deps.db.transaction().execute(async (trx) => {
         await deps.settings.set(trx, PASSPHRASE_KEY, value, request.principal?.userId ?? null);
-        await deps.audit.recordFor(trx, request, {
+        await deps.audit.record(trx, actorOf(request), {
           action: 'backup.passphrase_set',
           targetType: 'settings',
           targetId: 'backup',
@@ -427,7 +429,7 @@ export function createBackupService(deps: BackupServiceDeps) {
         throw new AppError({ code: 'conflict', message: 'a backup or restore is already running' });
       // The key is resolved before the 202, so a missing passphrase is the caller's 409.
       const key = await backupKey(passphrase);
-      await deps.audit.recordFor(deps.db, request, {
+      await deps.audit.record(deps.db, actorOf(request), {
         action: 'backup.requested',
         targetType: 'backup',
         summary: `backup requested${passphrase ? ' (with a one-off passphrase)' : ''}`,

@@ -4,11 +4,11 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import type { Principal } from '../../http/auth.js';
 import { storableText } from '../../http/input-guard.js';
 import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, Id, IdParams, Nullable } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
+import type { Principal } from '../../shared/principal.js';
 import { type FileService, type NewFileMeta, parseTags, type Visibility } from './files.service.js';
 import { validateFilename } from './upload.js';
 

@@ -12,9 +12,10 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import type { Principal } from '../../http/auth.js';
+import { actorOf } from '../../http/actor.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Principal } from '../../shared/principal.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { commitFile } from './fs-util.js';
 
@@ -252,7 +253,7 @@ export function createFileService(deps: FileServiceDeps) {
             })
             .returningAll()
             .executeTakeFirstOrThrow();
-          await deps.audit.recordFor(trx, request, {
+          await deps.audit.record(trx, actorOf(request), {
             action: 'file.uploaded',
             targetType: 'file',
             targetId: row.id,
@@ -297,7 +298,7 @@ export function createFileService(deps: FileServiceDeps) {
         throw new AppError({ code: 'forbidden', message: 'only the owner or an admin may delete this file' });
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('files').where('id', '=', id).execute();
-        await deps.audit.recordFor(trx, request, {
+        await deps.audit.record(trx, actorOf(request), {
           action: 'file.deleted',
           targetType: 'file',
           targetId: id,

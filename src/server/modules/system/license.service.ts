@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { actorOf } from '../../http/actor.js';
 import { badField } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -79,7 +80,7 @@ export function createLicenseService(deps: LicenseServiceDeps) {
           { ...prev, machine_id: machineId },
           request.principal?.userId ?? null,
         );
-        await deps.audit.recordFor(trx, request, {
+        await deps.audit.record(trx, actorOf(request), {
           action: 'license.machine_id_generated',
           targetType: 'license',
           summary: 'generated a new machine id',
@@ -105,7 +106,7 @@ export function createLicenseService(deps: LicenseServiceDeps) {
       if (out.status !== 'VALID') throw badField('body.file', `licence is ${out.status}: ${out.reason}`);
       await deps.db.transaction().execute(async (trx) => {
         await deps.settings.set(trx, KEY, next, request.principal?.userId ?? null);
-        await deps.audit.recordFor(trx, request, {
+        await deps.audit.record(trx, actorOf(request), {
           action: 'license.installed',
           targetType: 'license',
           targetId: doc.license.serial_number,

@@ -13,9 +13,10 @@ import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { compareReleases, MANAGER_PACKAGE_TYPE } from '../../../contract/fleet-fields.js';
 import type { Database } from '../../db/schema.js';
+import { actorOf } from '../../http/actor.js';
+import { systemActor } from '../../shared/actor.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { systemContext } from '../audit/audit.service.js';
 
 /** One package of the store, as the upgrade service lists it. */
 export interface StoredPackage {
@@ -138,7 +139,7 @@ export function createManagerUpdater(deps: ManagerUpdaterDeps) {
       ? `the apply hook finished for manager ${version}; the host installs it (this process runs ${deps.currentVersion} until it is restarted)`
       : `the apply hook failed for manager ${version}: ${outcome.error}`;
     try {
-      await deps.audit.record(deps.db, systemContext('manager-update'), {
+      await deps.audit.record(deps.db, systemActor('manager-update'), {
         action: outcome.ok ? 'manager_update.finished' : 'manager_update.failed',
         outcome: outcome.ok ? 'success' : 'failure',
         targetType: 'package',
@@ -219,7 +220,7 @@ export function createManagerUpdater(deps: ManagerUpdaterDeps) {
           sha256: pkg.sha256,
           package_path: path,
         };
-        await deps.audit.recordFor(deps.db, request, {
+        await deps.audit.record(deps.db, actorOf(request), {
           action: 'manager_update.started',
           targetType: 'package',
           targetId: `${MANAGER_PACKAGE_TYPE}-${pkg.version}`,

@@ -6,6 +6,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { actorOf } from '../../http/actor.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
@@ -91,7 +92,7 @@ export function createSystemSettings(deps: SystemSettingsDeps) {
       if (hooks?.prepare) next = await hooks.prepare(next, prev, patch);
       await deps.db.transaction().execute(async (trx) => {
         await deps.settings.set(trx, settingsKey(name), next, request.principal?.userId ?? null);
-        await deps.audit.recordFor(trx, request, {
+        await deps.audit.record(trx, actorOf(request), {
           action: `settings.${name}.updated`,
           targetType: 'settings',
           targetId: name,
