@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
 // Projects: `unit` (pure tests beside the code, end-to-end tests with real processes) and
-// `routes` (the route tests through app.inject(), which `npm run test:pg` repeats on PostgreSQL).
+// `routes` (the route tests through app.inject() and the repository tests, which `npm run test:pg`
+// repeats on PostgreSQL).
 export default defineConfig({
   test: {
     testTimeout: 180_000,
@@ -11,7 +12,10 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'routes', include: ['src/**/*.routes.test.ts', 'test/routes/**/*.test.ts'] },
+        test: {
+          name: 'routes',
+          include: ['src/**/*.routes.test.ts', 'src/**/*.repo.test.ts', 'test/routes/**/*.test.ts'],
+        },
       },
       {
         extends: true,
@@ -20,6 +24,7 @@ export default defineConfig({
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: [
             'src/**/*.routes.test.ts',
+            'src/**/*.repo.test.ts',
             'test/routes/**',
             'test/browser/**',
             'test/e2e/fleet-scale.test.ts',

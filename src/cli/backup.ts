@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import type { Config } from '../server/config/config.js';
 import { openDatabase } from '../server/db/client.js';
 import { migrateToLatest } from '../server/db/migrator.js';
+import { createAuditRepo } from '../server/modules/audit/audit.repo.js';
 import { createAuditService } from '../server/modules/audit/audit.service.js';
 import { createSettingsStore } from '../server/modules/settings/settings.store.js';
 import {
@@ -104,7 +105,7 @@ async function withService<T>(
     const svc = createBackupService({
       db: database.db,
       database,
-      audit: createAuditService({ db: database.db, clock: systemClock }),
+      audit: createAuditService({ repo: createAuditRepo(database.db), clock: systemClock }),
       clock: systemClock,
       dataDir: config.dataDir,
       settings: createSettingsStore(database.db),

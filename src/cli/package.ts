@@ -10,6 +10,7 @@ import { normalizePackageType } from '../contract/fleet-fields.js';
 import type { Config } from '../server/config/config.js';
 import { openDatabase } from '../server/db/client.js';
 import { migrateToLatest } from '../server/db/migrator.js';
+import { createAuditRepo } from '../server/modules/audit/audit.repo.js';
 import { createAuditService } from '../server/modules/audit/audit.service.js';
 import { createPackageStore } from '../server/modules/fleet/package-store.js';
 import { loadSecretKey } from '../server/secret-key.js';
@@ -63,7 +64,7 @@ async function withStore<T>(
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
     await migrateToLatest(database.db);
-    const audit = createAuditService({ db: database.db, clock: systemClock });
+    const audit = createAuditService({ repo: createAuditRepo(database.db), clock: systemClock });
     const store = createPackageStore({
       db: database.db,
       audit,

@@ -27,6 +27,7 @@ import { registerOpenApi } from './http/openapi.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { aliasApiUrl, createRouteTable, type RouteTable, registerNotFound } from './http/route-table.js';
 import { registerAuditHooks } from './modules/audit/audit.hooks.js';
+import { createAuditRepo } from './modules/audit/audit.repo.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { createClusterModule } from './modules/cluster/cluster.module.js';
@@ -132,7 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     deps.database.kind === 'postgres' ? createCounterStore(db) : undefined,
   );
-  const audit = createAuditService({ db, clock });
+  const audit = createAuditService({ repo: createAuditRepo(db), clock });
   const settings = createSettingsStore(db, bus);
   const identity = createIdentity({
     db,

@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { migrateToLatest } from './db/migrator.js';
+import { createAuditRepo } from './modules/audit/audit.repo.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { createIdentity } from './modules/identity/identity.js';
 import { createSettingsStore } from './modules/settings/settings.store.js';
@@ -27,7 +28,7 @@ export async function openAndMigrate(config: Config, print: Print): Promise<Data
 
 /** Identity services without the HTTP server, for CLI commands such as `admin reset-password`. */
 export function identityServices(database: DatabaseHandle) {
-  const audit = createAuditService({ db: database.db, clock: systemClock });
+  const audit = createAuditService({ repo: createAuditRepo(database.db), clock: systemClock });
   return createIdentity({
     db: database.db,
     audit,

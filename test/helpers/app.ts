@@ -84,10 +84,11 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
   const secrets = new Set<string>();
   const { createIdentity } = await import('../../src/server/modules/identity/identity.js');
   const { createAuditService } = await import('../../src/server/modules/audit/audit.service.js');
+  const { createAuditRepo } = await import('../../src/server/modules/audit/audit.repo.js');
   const { createSettingsStore } = await import('../../src/server/modules/settings/settings.store.js');
   const identity = createIdentity({
     db: database.db,
-    audit: createAuditService({ db: database.db, clock }),
+    audit: createAuditService({ repo: createAuditRepo(database.db), clock }),
     settings: createSettingsStore(database.db),
     clock,
     sessionIdleSeconds: 1800,

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
 import { systemActor } from '../../shared/actor.js';
 import { createManualClock } from '../../shared/clock.js';
+import { createAuditRepo } from './audit.repo.js';
 import { type AuditRecordOut, createAuditService } from './audit.service.js';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -20,7 +21,10 @@ const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('audit listeners', () => {
   it('hear committed records, never rolled-back ones', async () => {
-    const audit = createAuditService({ db: database.db, clock: createManualClock(new Date()) });
+    const audit = createAuditService({
+      repo: createAuditRepo(database.db),
+      clock: createManualClock(new Date()),
+    });
     const heard: AuditRecordOut[] = [];
     audit.onRecord((r) => heard.push(r));
     // Switched off (syslog forwarding disabled): hears nothing.

@@ -1,5 +1,8 @@
-import type { Insertable, Kysely, Transaction } from 'kysely';
+// SQL of the audit trail.
+
+import { type Insertable, type Kysely, sql } from 'kysely';
 import type { AuditLogTable, Database } from '../../db/schema.js';
+import { type DbHandle, queryable } from '../../db/transactor.js';
 import type { AuditRecordOut } from './audit.service.js';
 
 export interface AuditFilter {
@@ -41,9 +44,25 @@ export function createAuditRepo(db: Kysely<Database>) {
     return q;
   }
   return {
-    async insert(trx: Kysely<Database> | Transaction<Database>, row: Insertable<AuditLogTable>) {
-      const r = await trx.insertInto('audit_log').values(row).returningAll().executeTakeFirstOrThrow();
+    async insert(trx: DbHandle, row: Insertable<AuditLogTable>) {
+      const r = await queryable(trx)
+        .insertInto('audit_log')
+        .values(row)
+        .returningAll()
+        .executeTakeFirstOrThrow();
       return toOut(r as unknown as Record<string, unknown>);
+    },
+    /** The id of the transaction `trx` is in, or null outside one (autocommit). */
+    async transactionId(trx: DbHandle): Promise<string | null> {
+      const k = queryable(trx);
+      if (!k.isTransaction) return null;
+      const r = await sql<{ xid: string }>`select pg_current_xact_id()::text as xid`.execute(k);
+      return String(r.rows[0]?.xid);
+    },
+    /** What PostgreSQL says of a transaction: 'committed', 'aborted', 'in progress' (or null). */
+    async transactionStatus(xid: string): Promise<string | null | undefined> {
+      return (await sql<{ s: string | null }>`select pg_xact_status(${xid}::xid8) as s`.execute(db)).rows[0]
+        ?.s;
     },
     async list(f: AuditFilter, limit: number, offset = 0): Promise<AuditRecordOut[]> {
       let q = filtered(f).selectAll();

@@ -121,8 +121,8 @@ export const auditRoutes: FastifyPluginAsync<{ audit: AuditService }> = async (a
         const c = decodeCursor(q.cursor, { before: 'id' });
         const limit = q.limit ?? q.page_size ?? q.size ?? 20;
         const [results, count] = await Promise.all([
-          audit.repo.list({ ...filter, beforeId: c.before }, limit),
-          audit.repo.count(filter),
+          audit.list({ ...filter, beforeId: c.before }, limit),
+          audit.count(filter),
         ]);
         const last = results.at(-1);
         const next =
@@ -134,8 +134,8 @@ export const auditRoutes: FastifyPluginAsync<{ audit: AuditService }> = async (a
       }
       const page = parsePage(q);
       const [results, count] = await Promise.all([
-        audit.repo.list(filter, page.limit, page.offset),
-        audit.repo.count(filter),
+        audit.list(filter, page.limit, page.offset),
+        audit.count(filter),
       ]);
       const body = sendPage(request, reply, page, count, results);
       // Offer a keyset cursor as the next link for offset-free walking of the rest.

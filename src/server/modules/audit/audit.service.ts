@@ -3,13 +3,13 @@
 // the transaction fails and the client gets 503: no change without its record. Listeners (syslog
 // forwarding) hear of a record only once it committed: a rolled-back change is never forwarded.
 
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
-import type { AuditLogTable, Database } from '../../db/schema.js';
+import type { Selectable } from 'kysely';
+import type { AuditLogTable } from '../../db/schema.js';
+import type { DbHandle } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
-import type { AuditRepo } from './audit.repo.js';
-import { createAuditRepo } from './audit.repo.js';
+import type { AuditFilter, AuditRepo } from './audit.repo.js';
 
 /** The audit columns that say who acted and from where (see `auditContextOf`). */
 export interface AuditContext {
@@ -59,13 +59,12 @@ export function auditContextOf(actor: Actor): AuditContext {
 }
 
 export interface AuditServiceDeps {
-  db: Kysely<Database>;
+  repo: AuditRepo;
   clock: Clock;
-  repo?: AuditRepo;
 }
 
 export function createAuditService(deps: AuditServiceDeps) {
-  const repo = deps.repo ?? createAuditRepo(deps.db);
+  const repo = deps.repo;
   // Each listener with whether it wants records now (syslog forwarding may be switched off).
   const listeners = new Map<AuditListener, () => boolean>();
   const anyActive = () => {
@@ -95,8 +94,7 @@ export function createAuditService(deps: AuditServiceDeps) {
       await new Promise((r) => setTimeout(r, wait));
       let status: string | null | undefined;
       try {
-        status = (await sql<{ s: string | null }>`select pg_xact_status(${xid}::xid8) as s`.execute(deps.db))
-          .rows[0]?.s;
+        status = await repo.transactionStatus(xid);
       } catch {
         return; // the database is closing
       }
@@ -111,7 +109,7 @@ export function createAuditService(deps: AuditServiceDeps) {
    * context (a login names the account tried before anyone is authenticated).
    */
   async function record(
-    trx: Kysely<Database> | Transaction<Database>,
+    trx: DbHandle,
     actor: Actor,
     event: AuditEvent,
     as?: Partial<AuditContext>,
@@ -140,9 +138,9 @@ export function createAuditService(deps: AuditServiceDeps) {
       actor.audited = true;
       // Nothing to announce, nothing to ask: no extra statement while forwarding is off.
       if (listeners.size > 0 && anyActive()) {
-        if (trx.isTransaction) {
-          const xid = await sql<{ xid: string }>`select pg_current_xact_id()::text as xid`.execute(trx);
-          void notifyAfterCommit(row, String(xid.rows[0]?.xid));
+        const xid = await repo.transactionId(trx);
+        if (xid !== null) {
+          void notifyAfterCommit(row, xid);
         } else {
           notify(row); // autocommit: the insert has committed
         }
@@ -158,12 +156,14 @@ export function createAuditService(deps: AuditServiceDeps) {
 
   return {
     record,
+    list: (f: AuditFilter, limit: number, offset = 0) => repo.list(f, limit, offset),
+    count: (f: AuditFilter) => repo.count(f),
+    deleteOlderThan: (cutoff: Date) => repo.deleteOlderThan(cutoff),
     /** Hears committed records while `active()` says so (checked per record). */
     onRecord(listener: AuditListener, active: () => boolean = () => true) {
       listeners.set(listener, active);
       return () => listeners.delete(listener);
     },
-    repo,
   };
 }
 

@@ -8,6 +8,7 @@ import { createTestDatabase } from '../../../../test/helpers/database.js';
 import type { DatabaseHandle } from '../../db/client.js';
 import { systemClock } from '../../shared/clock.js';
 import { createSecretBox } from '../../shared/secret-box.js';
+import { createAuditRepo } from '../audit/audit.repo.js';
 import { createAuditService } from '../audit/audit.service.js';
 import { createFleetRepo } from './fleet.repo.js';
 import { createFleetService } from './fleet.service.js';
@@ -30,7 +31,7 @@ afterAll(async () => {
 function services(telemetryMs: number, seen: { e: ApplianceTransition; online: boolean | undefined }[]) {
   const db = database.db;
   const repo = createFleetRepo(db);
-  const audit = createAuditService({ db, clock: systemClock });
+  const audit = createAuditService({ repo: createAuditRepo(db), clock: systemClock });
   const fleet = createFleetService({
     repo,
     audit,

@@ -4,6 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+import { createAuditRepo } from '../audit/audit.repo.js';
 import { createAuditService } from '../audit/audit.service.js';
 import { createSettingsStore } from '../settings/settings.store.js';
 import { signLicense } from './license.js';
@@ -102,7 +103,7 @@ describe('licence service with a vendor key', () => {
   const service = () =>
     createLicenseService({
       db: t.db,
-      audit: createAuditService({ db: t.db, clock: t.clock }),
+      audit: createAuditService({ repo: createAuditRepo(t.db), clock: t.clock }),
       settings: createSettingsStore(t.db),
       clock: t.clock,
       publicKeyPem: pub,

@@ -30,7 +30,7 @@ export async function runRetention(
   if (s.central_logging__enable !== false) {
     const days = Number(s.central_logging__retention_period ?? 365);
     const before = new Date(now - days * DAY);
-    auditDeleted = await deps.audit.repo.deleteOlderThan(before);
+    auditDeleted = await deps.audit.deleteOlderThan(before);
     // A token's request log is part of the trail of who did what: the same period applies.
     await deps.tokenRequestLog?.deleteOlderThan(before);
   }
