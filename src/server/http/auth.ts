@@ -4,7 +4,7 @@
 // at registration: deny by default.
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Permission, RouteAccess } from '../../contract/permissions.js';
+import type { RouteAccess } from '../../contract/permissions.js';
 import { AppError } from '../shared/app-error.js';
 import type { CredentialSource, Principal } from '../shared/principal.js';
 import './actor.js';

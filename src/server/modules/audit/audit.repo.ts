@@ -1,9 +1,14 @@
 // SQL of the audit trail.
 
-import { type Insertable, type Kysely, sql } from 'kysely';
+import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
 import type { AuditLogTable, Database } from '../../db/schema.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
-import type { AuditRecordOut } from './audit.service.js';
+
+/** An audit record as the API shows it. */
+export type AuditRecordOut = Omit<Selectable<AuditLogTable>, 'at' | 'details'> & {
+  at: string;
+  details: Record<string, unknown>;
+};
 
 export interface AuditFilter {
   userId?: number;

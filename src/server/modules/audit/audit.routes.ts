@@ -12,8 +12,7 @@ import {
   sendPage,
 } from '../../http/pagination.js';
 import { ErrorResponses, Id, Nullable } from '../../http/schemas.js';
-import type { AuditFilter } from './audit.repo.js';
-import type { AuditService } from './audit.service.js';
+import type { AuditFilter, AuditService } from './audit.service.js';
 
 export const AuditRecord = Type.Object(
   {

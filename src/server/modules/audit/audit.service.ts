@@ -3,13 +3,13 @@
 // the transaction fails and the client gets 503: no change without its record. Listeners (syslog
 // forwarding) hear of a record only once it committed: a rolled-back change is never forwarded.
 
-import type { Selectable } from 'kysely';
-import type { AuditLogTable } from '../../db/schema.js';
 import type { DbHandle } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
-import type { AuditFilter, AuditRepo } from './audit.repo.js';
+import type { AuditFilter, AuditRecordOut, AuditRepo } from './audit.repo.js';
+
+export type { AuditFilter, AuditRecordOut };
 
 /** The audit columns that say who acted and from where (see `auditContextOf`). */
 export interface AuditContext {
@@ -35,12 +35,6 @@ export interface AuditEvent {
 }
 
 export type AuditListener = (record: AuditRecordOut) => void;
-
-/** An audit record as the API shows it. */
-export type AuditRecordOut = Omit<Selectable<AuditLogTable>, 'at' | 'details'> & {
-  at: string;
-  details: Record<string, unknown>;
-};
 
 /** The audit columns of an actor. */
 export function auditContextOf(actor: Actor): AuditContext {
