@@ -21,7 +21,7 @@ import {
   pairingMessage,
   unsupportedReason,
 } from '../contract/fleet-fields.js';
-import { issueSecret } from '../server/shared/token-codec.js';
+import { issueSecret } from '../contract/token-codec.js';
 import { registerLicenceAndCertificateRoutes } from './licence.js';
 import { type AgentState, digestSecret, writeFileAtomic } from './state.js';
 import { registerUpgradeRoutes } from './upgrade.js';

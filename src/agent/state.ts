@@ -18,7 +18,7 @@ import { open, rename } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { AgentEvent, ApplianceType, ConfigContent, ConnectorName } from '../contract/fleet-fields.js';
-import { digestSecret, issueSecret } from '../server/shared/token-codec.js';
+import { digestSecret, issueSecret } from '../contract/token-codec.js';
 
 export interface AgentIdentity {
   uuid: string;
