@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AGENT_PROTOCOL } from '../contract/agent-protocol.js';
 import { pairingMessage } from '../contract/fleet-fields.js';
 import { buildAgentServer } from './server.js';
 import { openAgentState, rotateAgentToken } from './state.js';
@@ -260,5 +261,14 @@ describe('requests checked against the agent protocol', () => {
     });
     expect(garbled.statusCode).toBe(400);
     expect(garbled.json()).toMatchObject({ code: 'validation_failed', detail: expect.any(String) });
+  });
+});
+
+describe('the agent protocol table', () => {
+  it('lists only calls the agent serves', async () => {
+    const { app } = await agentIn(tempDir());
+    for (const [name, e] of Object.entries(AGENT_PROTOCOL)) {
+      expect(app.hasRoute({ method: e.method, url: `/${e.path}` }), name).toBe(true);
+    }
   });
 });

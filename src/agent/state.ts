@@ -21,8 +21,6 @@ import type { AgentEvent, AgentIdentity, ConnectorState } from '../contract/agen
 import type { ApplianceType, ConfigContent, ConnectorName } from '../contract/fleet-fields.js';
 import { digestSecret, issueSecret } from '../contract/token-codec.js';
 
-export type { AgentIdentity, ConnectorState };
-
 export interface AgentSecrets {
   /** SHA-256 of the agent's own API token (the one printed once; Spectra Analyze style). */
   api_token_digest: string;

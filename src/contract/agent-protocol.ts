@@ -16,7 +16,14 @@ import { APPLIANCE_TYPES, CONNECTOR_NAMES, MANAGER_PACKAGE_TYPE } from './fleet-
 
 const Nullable = <T extends TSchema>(t: T, description: string) =>
   Type.Union([t, Type.Null()], { description });
-const FreeObject = (description: string) => Type.Record(Type.String(), Type.Unknown(), { description });
+/**
+ * An object of any keys with values of one schema. A bare Record checks the keys matching `^.*$`
+ * only, and `.` does not match a line break: a key with one would go unchecked. Hence
+ * additionalProperties too.
+ */
+const Dictionary = <T extends TSchema>(value: T, description: string) =>
+  Type.Record(Type.String(), value, { description, additionalProperties: value });
+const FreeObject = (description: string) => Dictionary(Type.Unknown(), description);
 const Timestamp = (description: string) => Type.String({ description: `${description} (ISO 8601, UTC)` });
 
 export const ApplianceTypeSchema = Type.Enum(APPLIANCE_TYPES, {
@@ -177,7 +184,7 @@ export const ApplyResult = Type.Object(
   {
     revision: Type.Integer({ description: 'The revision now running (the previous one when refused)' }),
     hash: Type.String({ description: 'SHA-256 of the running content' }),
-    results: Type.Record(Type.String(), FieldResult, { description: 'One result per field sent' }),
+    results: Dictionary(FieldResult, 'One result per field sent'),
     reload_error: Type.Optional(
       Type.String({ description: 'The reload hook failed: the configuration is written but not in use' }),
     ),
