@@ -4,7 +4,8 @@
 
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Static, TSchema } from 'typebox';
-import { type AgentError, protocolErrors, protocolErrorText } from '../contract/agent-protocol.js';
+import type { AgentError } from '../contract/agent-protocol.js';
+import { protocolErrors, protocolErrorText } from '../contract/schema-check.js';
 
 export function sendError(reply: FastifyReply, status: number, answer: AgentError): FastifyReply {
   return reply.code(status).type('application/json').send(answer);

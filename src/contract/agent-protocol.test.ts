@@ -1,7 +1,8 @@
 // The agent protocol table and its error reports: which call a path is, and what a report of a
 // bad message may show (names and rules from the schema, never a value, no odd key verbatim).
 import { describe, expect, it } from 'vitest';
-import { AGENT_PROTOCOL, ApplyResult, findAgentEndpoint, protocolErrors } from './agent-protocol.js';
+import { AGENT_PROTOCOL, ApplyResult, findAgentEndpoint } from './agent-protocol.js';
+import { protocolErrors } from './schema-check.js';
 
 describe('findAgentEndpoint', () => {
   it('finds a call by method and path, with parameters, a query or a trailing slash', () => {

@@ -35,14 +35,8 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector, Client } from 'undici';
-import {
-  type AgentEndpoint,
-  AgentError,
-  findAgentEndpoint,
-  protocolErrors,
-  protocolErrorText,
-  validatorOf,
-} from '../../../contract/agent-protocol.js';
+import { type AgentEndpoint, AgentError, findAgentEndpoint } from '../../../contract/agent-protocol.js';
+import { protocolErrors, protocolErrorText, validatorOf } from '../../../contract/schema-check.js';
 import type { AddressPolicy } from '../../shared/address-policy.js';
 
 export interface AgentCallOptions {
