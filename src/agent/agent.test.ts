@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AGENT_PROTOCOL } from '../contract/agent-protocol.js';
 import { pairingMessage } from '../contract/fleet-fields.js';
 import { buildAgentServer } from './server.js';
 import { openAgentState, rotateAgentToken } from './state.js';
@@ -189,5 +190,85 @@ describe('apply configuration', () => {
       payload: { revision: 1, content: { ntp__servers: ['pool.ntp.org', '10.0.0.1'] } },
     });
     expect(res.json().reload_error).toMatch(/exit 3.*cannot reload/);
+  });
+});
+
+describe('requests checked against the agent protocol', () => {
+  it('refuses a wrong-typed or missing field with a 400 naming it, and changes nothing', async () => {
+    const { app, newToken } = await agentIn(tempDir());
+    const headers = auth(newToken as string);
+    const applied = await app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers,
+      payload: { revision: 1, content: { snmp__enable: true } },
+    });
+    expect(applied.statusCode).toBe(200);
+
+    const wrongType = await app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers,
+      payload: { revision: '2', content: { snmp__enable: false } },
+    });
+    expect(wrongType.statusCode).toBe(400);
+    expect(wrongType.json()).toMatchObject({
+      code: 'validation_failed',
+      errors: [{ field: 'body.revision', message: expect.stringContaining('integer') }],
+    });
+    expect(wrongType.json().detail).toContain('body.revision');
+    const notAnObject = await app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers,
+      payload: { revision: 2, content: ['snmp__enable'] },
+    });
+    expect(notAnObject.statusCode).toBe(400);
+    expect(notAnObject.json().errors.map((e: { field: string }) => e.field)).toEqual(['body.content']);
+    const cfg = await app.inject({ url: '/agent/v1/config', headers });
+    expect(cfg.json()).toMatchObject({ revision: 1, content: { snmp__enable: true } });
+
+    const { nonce: _left, ...noNonce } = manager().pairBody('any');
+    const pair = await app.inject({ method: 'POST', url: '/agent/v1/pair', payload: noNonce });
+    expect(pair.statusCode).toBe(400);
+    expect(pair.json().errors).toEqual([{ field: 'body.nonce', message: 'is required' }]);
+
+    const events = await app.inject({ url: '/agent/v1/events?after=abc', headers });
+    expect(events.statusCode).toBe(400);
+    expect(events.json().errors[0].field).toBe('query.after');
+
+    const csr = await app.inject({
+      method: 'POST',
+      url: '/agent/v1/certificate/request',
+      headers,
+      payload: { common_name: 'host.example.com', alt_names: 'not-a-list' },
+    });
+    expect(csr.statusCode).toBe(400);
+    expect(csr.json().errors[0].field).toBe('body.alt_names');
+  });
+
+  it('answers unknown routes and unreadable bodies in the protocol error shape', async () => {
+    const { app, newToken } = await agentIn(tempDir());
+    const headers = auth(newToken as string);
+    const missing = await app.inject({ url: '/agent/v1/nothing-here', headers });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toEqual({ code: 'not_found', detail: 'no GET /agent/v1/nothing-here' });
+    const garbled = await app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers: { ...headers, 'content-type': 'application/json' },
+      payload: '{"revision": 1,',
+    });
+    expect(garbled.statusCode).toBe(400);
+    expect(garbled.json()).toMatchObject({ code: 'validation_failed', detail: expect.any(String) });
+  });
+});
+
+describe('the agent protocol table', () => {
+  it('lists only calls the agent serves', async () => {
+    const { app } = await agentIn(tempDir());
+    for (const [name, e] of Object.entries(AGENT_PROTOCOL)) {
+      expect(app.hasRoute({ method: e.method, url: `/${e.path}` }), name).toBe(true);
+    }
   });
 });

@@ -9,80 +9,69 @@ import type { Server } from 'node:https';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import {
+  type CertificateInstallAnswer,
+  CertificateInstallRequest,
+  type CertificateRequestAnswer,
+  CertificateRequestRequest,
+  type LicenceDocument,
+  LicenceRequest,
+} from '../contract/agent-protocol.js';
 import { type AgentState, writeFileAtomic } from './state.js';
+import { accepts, sendError } from './validate.js';
 
 export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state: AgentState, tls: boolean) {
   const licencePath = join(state.dataDir, 'licence.json');
 
-  app.get('/agent/v1/license', async () => {
+  app.get('/agent/v1/license', async (): Promise<LicenceDocument> => {
     try {
-      return JSON.parse(readFileSync(licencePath, 'utf8')) as unknown;
+      return JSON.parse(readFileSync(licencePath, 'utf8')) as LicenceDocument;
     } catch {
       return { license: null };
     }
   });
 
   app.put('/agent/v1/license', async (request, reply) => {
-    const body = request.body as { license?: unknown; signature?: unknown } | undefined;
-    if (
-      !body ||
-      typeof body.license !== 'object' ||
-      body.license === null ||
-      typeof body.signature !== 'string'
-    ) {
-      return reply
-        .code(400)
-        .send({ code: 'validation_failed', detail: 'body must be {"license": {...}, "signature": "..."}' });
-    }
-    const doc = { license: body.license, signature: body.signature, installed: new Date().toISOString() };
+    const body = request.body;
+    if (!accepts(reply, LicenceRequest, body, 'body')) return reply;
+    const doc: LicenceDocument = {
+      license: body.license,
+      signature: body.signature,
+      installed: new Date().toISOString(),
+    };
     writeFileAtomic(licencePath, JSON.stringify(doc, null, 2));
     state.addEvent({ kind: 'license.installed', severity: 'info', message: 'licence installed' });
     return doc;
   });
 
   app.post('/agent/v1/certificate/request', async (request, reply) => {
-    const body = (request.body ?? {}) as { common_name?: unknown; alt_names?: unknown };
-    const names = Array.isArray(body.alt_names) ? body.alt_names : [];
-    const name = /^[A-Za-z0-9.*:-]{1,253}$/;
-    if (
-      typeof body.common_name !== 'string' ||
-      !name.test(body.common_name) ||
-      names.length > 20 ||
-      !names.every((n) => typeof n === 'string' && name.test(n))
-    ) {
-      return reply.code(400).send({
-        code: 'validation_failed',
-        detail: 'body must be {"common_name": "<host>", "alt_names": ["<host or IP>", ...]}',
-      });
-    }
-    const out = await makeCertificateRequest(body.common_name, [body.common_name, ...(names as string[])]);
+    const body = request.body;
+    if (!accepts(reply, CertificateRequestRequest, body, 'body')) return reply;
+    const out = await makeCertificateRequest(body.common_name, [body.common_name, ...(body.alt_names ?? [])]);
     writeFileAtomic(join(state.dataDir, REQUEST_KEY), out.key);
     state.addEvent({
       kind: 'certificate.requested',
       severity: 'info',
       message: `certificate request for ${body.common_name}`,
     });
-    return { csr: out.csr };
+    const answer: CertificateRequestAnswer = { csr: out.csr };
+    return answer;
   });
 
   // The certificate with its key, or the certificate alone when it belongs to the key this
   // agent already holds (the admin had a certificate issued for the key of the one it serves):
   // a key that never left the appliance is the better choice. Either way the pair is checked.
   app.put('/agent/v1/certificate', async (request, reply) => {
-    const body = request.body as { cert?: unknown; key?: unknown } | undefined;
-    if (!body || typeof body.cert !== 'string' || (body.key !== undefined && typeof body.key !== 'string')) {
-      return reply.code(400).send({
-        code: 'validation_failed',
-        detail: 'body must be {"cert": "<PEM>", "key": "<PEM>"} (key optional)',
-      });
-    }
+    const body = request.body;
+    if (!accepts(reply, CertificateInstallRequest, body, 'body')) return reply;
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(body.cert);
     } catch (err) {
-      return reply
-        .code(400)
-        .send({ code: 'validation_failed', detail: `certificate not usable: ${(err as Error).message}` });
+      return sendError(reply, 400, {
+        code: 'validation_failed',
+        detail: `certificate not usable: ${(err as Error).message}`,
+      });
     }
     let key: string;
     if (typeof body.key === 'string') {
@@ -90,9 +79,10 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
         if (!cert.checkPrivateKey(createPrivateKey(body.key)))
           throw new Error('the key does not belong to the certificate');
       } catch (err) {
-        return reply
-          .code(400)
-          .send({ code: 'validation_failed', detail: `certificate not usable: ${(err as Error).message}` });
+        return sendError(reply, 400, {
+          code: 'validation_failed',
+          detail: `certificate not usable: ${(err as Error).message}`,
+        });
       }
       key = body.key;
     } else {
@@ -101,7 +91,7 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
         .map((f) => readIfExists(join(state.dataDir, f)))
         .find((k) => k !== undefined && cert.checkPrivateKey(createPrivateKey(k)));
       if (held === undefined) {
-        return reply.code(400).send({
+        return sendError(reply, 400, {
           code: 'key_mismatch',
           detail: 'the certificate belongs to none of the keys this appliance holds; send its key with it',
         });
@@ -119,7 +109,8 @@ export function registerLicenceAndCertificateRoutes(app: FastifyInstance, state:
       severity: 'info',
       message: `TLS certificate installed (${fingerprint})`,
     });
-    return { installed: true, fingerprint, live: tls };
+    const answer: CertificateInstallAnswer = { installed: true, fingerprint, live: tls };
+    return answer;
   });
 }
 

@@ -8,23 +8,36 @@ import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { keepStoredSecrets, maskLeftovers, redirectedSecrets } from '../contract/connector-secrets.js';
 import {
   type AgentStatus,
+  ApplyRequest,
   type ApplyResult,
+  type ConfigAnswer,
+  ConnectorConfigRequest,
+  type ConnectorState,
+  type EventsAnswer,
+  EventsQuery,
+  type FieldResult,
+  type Hello,
+  type IdentityAnswer,
+  type PairAnswer,
+  PairRequest,
+} from '../contract/agent-protocol.js';
+import { keepStoredSecrets, maskLeftovers, redirectedSecrets } from '../contract/connector-secrets.js';
+import {
   CONNECTOR_NAMES,
   type ConnectorName,
   canonicalJson,
   checkValue,
-  type FieldResult,
   fieldDef,
   pairingMessage,
   unsupportedReason,
 } from '../contract/fleet-fields.js';
-import { issueSecret } from '../server/shared/token-codec.js';
+import { issueSecret } from '../contract/token-codec.js';
 import { registerLicenceAndCertificateRoutes } from './licence.js';
 import { type AgentState, digestSecret, writeFileAtomic } from './state.js';
 import { registerUpgradeRoutes } from './upgrade.js';
+import { accepts, protocolErrorAnswers, sendError } from './validate.js';
 
 export interface AgentServerOptions {
   state: AgentState;
@@ -60,7 +73,7 @@ function tokenOf(request: FastifyRequest): string | undefined {
 }
 
 function fail(reply: FastifyReply, status: number, code: string, detail: string) {
-  return reply.code(status).type('application/json').send({ code, detail });
+  return sendError(reply, status, { code, detail });
 }
 
 function isFingerprint(v: string): boolean {
@@ -104,6 +117,8 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     routerOptions: { ignoreTrailingSlash: true },
   });
 
+  protocolErrorAnswers(app);
+
   // Apply is serialised: two overlapping applies must not interleave their writes.
   let applyChain: Promise<unknown> = Promise.resolve();
 
@@ -120,23 +135,15 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     if (!ok) return fail(reply, 401, 'invalid_token', 'token is not valid for this agent');
   });
 
-  app.get('/agent/v1/hello', async () => {
+  app.get('/agent/v1/hello', async (): Promise<Hello> => {
     const id = state.identity;
     return { uuid: id.uuid, type: id.type, release: id.release, paired: state.secrets().manager !== null };
   });
 
   app.post('/agent/v1/pair', async (request, reply) => {
-    const body = (request.body ?? {}) as Record<string, unknown>;
+    const body = request.body;
+    if (!accepts(reply, PairRequest, body, 'body')) return reply;
     const { public_key, manager_url, timestamp, nonce, signature } = body;
-    if (
-      typeof public_key !== 'string' ||
-      typeof timestamp !== 'string' ||
-      typeof nonce !== 'string' ||
-      typeof signature !== 'string' ||
-      (manager_url !== undefined && manager_url !== null && typeof manager_url !== 'string')
-    ) {
-      return fail(reply, 400, 'validation_failed', 'public_key, timestamp, nonce and signature are required');
-    }
     const at = Date.parse(timestamp);
     if (!Number.isFinite(at) || Math.abs(Date.now() - at) > PAIR_WINDOW_MS) {
       return fail(reply, 400, 'validation_failed', 'timestamp is missing or more than 5 minutes off');
@@ -192,13 +199,17 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
       severity: 'info',
       message: `paired with manager ${fingerprint.slice(0, 23)}…`,
     });
-    return { token: issued.token, identity: state.identity, fingerprint };
+    const answer: PairAnswer = { token: issued.token, identity: state.identity, fingerprint };
+    return answer;
   });
 
-  app.get('/agent/v1/identity', async () => ({
-    ...state.identity,
-    manager: state.secrets().manager?.fingerprint ?? null,
-  }));
+  app.get(
+    '/agent/v1/identity',
+    async (): Promise<IdentityAnswer> => ({
+      ...state.identity,
+      manager: state.secrets().manager?.fingerprint ?? null,
+    }),
+  );
 
   app.get('/agent/v1/status', async (): Promise<AgentStatus> => {
     const id = state.identity;
@@ -228,7 +239,7 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     };
   });
 
-  app.get('/agent/v1/config', async () => {
+  app.get('/agent/v1/config', async (): Promise<ConfigAnswer> => {
     const cfg = state.config();
     return {
       revision: cfg.revision,
@@ -239,18 +250,9 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
   });
 
   app.put('/agent/v1/config', async (request, reply) => {
-    const body = (request.body ?? {}) as { revision?: unknown; content?: unknown };
-    if (
-      typeof body.revision !== 'number' ||
-      !Number.isInteger(body.revision) ||
-      !body.content ||
-      typeof body.content !== 'object' ||
-      Array.isArray(body.content)
-    ) {
-      return fail(reply, 400, 'validation_failed', 'body must be {"revision": <integer>, "content": {...}}');
-    }
-    const revision = body.revision;
-    const content = body.content as Record<string, unknown>;
+    const body = request.body;
+    if (!accepts(reply, ApplyRequest, body, 'body')) return reply;
+    const { revision, content } = body;
     const run = async (): Promise<ApplyResult> => {
       const id = state.identity;
       const results: Record<string, FieldResult> = {};
@@ -324,17 +326,20 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     return true;
   };
 
+  const connectorState = (name: ConnectorName): ConnectorState =>
+    state.connectors()[name] ?? { enabled: false, config: {}, updated: null };
+
   app.get<{ Params: { name: string } }>('/agent/v1/connectors/:name', async (request, reply) => {
     const name = request.params.name;
     if (!connectorGuard(name, reply)) return reply;
-    return state.connectors()[name] ?? { enabled: false, config: {}, updated: null };
+    return connectorState(name);
   });
 
   app.post<{ Params: { name: string } }>('/agent/v1/connectors/:name/enable', async (request, reply) => {
     const name = request.params.name;
     if (!connectorGuard(name, reply)) return reply;
     const all = state.connectors();
-    const cur = all[name] ?? { enabled: false, config: {}, updated: null };
+    const cur = connectorState(name);
     all[name] = { ...cur, enabled: true, updated: new Date().toISOString() };
     state.saveConnectors(all);
     state.addEvent({ kind: 'connector.enabled', severity: 'info', message: `connector ${name} enabled` });
@@ -345,11 +350,9 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     const name = request.params.name;
     if (!connectorGuard(name, reply)) return reply;
     const body = request.body;
-    if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      return fail(reply, 400, 'validation_failed', 'body must be a JSON object');
-    }
+    if (!accepts(reply, ConnectorConfigRequest, body, 'body')) return reply;
     const all = state.connectors();
-    const cur = all[name] ?? { enabled: false, config: {}, updated: null };
+    const cur = connectorState(name);
     // Secrets are write-only: those the body leaves out (or marks `<name>_set: true`) are kept.
     // A masked value that is not exactly what a read showed would store the placeholder.
     const leftovers = maskLeftovers(body, cur.config);
@@ -366,7 +369,7 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
         `secret kept for a changed destination: ${redirected.join(', ')}`,
       );
     }
-    const config = keepStoredSecrets(body as Record<string, unknown>, cur.config);
+    const config = keepStoredSecrets(body, cur.config);
     all[name] = { ...cur, config, updated: new Date().toISOString() };
     state.saveConnectors(all);
     state.addEvent({
@@ -377,10 +380,13 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     return all[name];
   });
 
-  app.get<{ Querystring: { after?: string; limit?: string } }>('/agent/v1/events', async (request) => {
-    const after = Number.parseInt(request.query.after ?? '0', 10) || 0;
-    const limit = Math.min(500, Number.parseInt(request.query.limit ?? '100', 10) || 100);
-    return { events: state.events(after, limit), last_event_id: state.lastEventId() };
+  app.get('/agent/v1/events', async (request, reply) => {
+    const query = request.query;
+    if (!accepts(reply, EventsQuery, query, 'query')) return reply;
+    const after = Number.parseInt(query.after ?? '0', 10) || 0;
+    const limit = Math.min(500, Number.parseInt(query.limit ?? '100', 10) || 100);
+    const answer: EventsAnswer = { events: state.events(after, limit), last_event_id: state.lastEventId() };
+    return answer;
   });
 
   registerUpgradeRoutes(app, state, (release) => state.setRelease(release));

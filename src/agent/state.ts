@@ -17,17 +17,9 @@ import {
 import { open, rename } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import type { AgentEvent, ApplianceType, ConfigContent, ConnectorName } from '../contract/fleet-fields.js';
-import { digestSecret, issueSecret } from '../server/shared/token-codec.js';
-
-export interface AgentIdentity {
-  uuid: string;
-  name: string;
-  hostname: string;
-  type: ApplianceType;
-  release: string;
-  created: string;
-}
+import type { AgentEvent, AgentIdentity, ConnectorState } from '../contract/agent-protocol.js';
+import type { ApplianceType, ConfigContent, ConnectorName } from '../contract/fleet-fields.js';
+import { digestSecret, issueSecret } from '../contract/token-codec.js';
 
 export interface AgentSecrets {
   /** SHA-256 of the agent's own API token (the one printed once; Spectra Analyze style). */
@@ -46,12 +38,6 @@ export interface AgentConfig {
   revision: number | null;
   applied_at: string | null;
   content: ConfigContent;
-}
-
-export interface ConnectorState {
-  enabled: boolean;
-  config: Record<string, unknown>;
-  updated: string | null;
 }
 
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600, durable = true): void {

@@ -8,21 +8,10 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import {
-  compareReleases,
-  manifestSigningBytes,
-  type PackageManifest,
-  type UpgradeStatus,
-} from '../contract/fleet-fields.js';
+import { UpgradeRequest, type UpgradeState } from '../contract/agent-protocol.js';
+import { compareReleases, manifestSigningBytes } from '../contract/fleet-fields.js';
 import { type AgentState, writeFileAtomic } from './state.js';
-
-export interface UpgradeState {
-  status: UpgradeStatus;
-  version: string | null;
-  log: string;
-  started: string | null;
-  finished: string | null;
-}
+import { accepts } from './validate.js';
 
 const MAX_LOG = 64 * 1024;
 const INSTALL_TIMEOUT_MS = 10 * 60 * 1000;
@@ -53,30 +42,18 @@ export function registerUpgradeRoutes(
 
   const fail = (status: number, code: string, detail: string) => ({ status, body: { code, detail } });
 
-  app.get('/agent/v1/upgrade', async () => load());
+  app.get('/agent/v1/upgrade', async (): Promise<UpgradeState> => load());
 
   app.post('/agent/v1/upgrade', { bodyLimit: 256 * 1024 * 1024 }, async (request, reply) => {
-    const body = (request.body ?? {}) as {
-      manifest?: PackageManifest;
-      manager_signature?: string;
-      payload?: string;
-    };
+    const body = request.body;
     const current = load();
     const answer = (r: { status: number; body: unknown }) => reply.code(r.status).send(r.body);
     if (current.status === 'installing' || current.status === 'downloading' || current.status === 'pending') {
       return answer(fail(409, 'conflict', `an upgrade to ${current.version} is already ${current.status}`));
     }
+    // After the conflict check, as before: a second upgrade during an install is told so first.
+    if (!accepts(reply, UpgradeRequest, body, 'body')) return reply;
     const m = body.manifest;
-    if (
-      !m ||
-      typeof m !== 'object' ||
-      typeof body.payload !== 'string' ||
-      typeof body.manager_signature !== 'string'
-    ) {
-      return answer(
-        fail(400, 'validation_failed', 'body must be {"manifest", "manager_signature", "payload"}'),
-      );
-    }
     const manager = state.secrets().manager;
     if (!manager)
       return answer(fail(409, 'conflict', 'not paired with a manager: no key to verify packages with'));
@@ -94,7 +71,7 @@ export function registerUpgradeRoutes(
     if (compareReleases(state.identity.release, m.requires) < 0) {
       problems.push(`package requires release ${m.requires}, this runs ${state.identity.release}`);
     }
-    if (createHash('sha256').update(payload).digest('hex') !== String(m.sha256).toLowerCase()) {
+    if (createHash('sha256').update(payload).digest('hex') !== m.sha256.toLowerCase()) {
       problems.push('payload does not match the manifest sha256');
     }
     let signed = false;

@@ -3,6 +3,19 @@
 // field's type, bounds, default, whether it is secret, and which appliance types and releases
 // support it. Names follow the seed: `<section>__<setting>`.
 
+import type { PackageManifest } from './agent-protocol.js';
+
+// The agent's messages are schemas in agent-protocol.ts; the code that reads them alongside the
+// field catalog finds their types here too.
+export type {
+  AgentEvent,
+  AgentStatus,
+  ApplyResult,
+  FieldResult,
+  PackageManifest,
+  UpgradeStatus,
+} from './agent-protocol.js';
+
 export const APPLIANCE_TYPES = ['a1000', 'tiscale-worker', 'tiscale-hub'] as const;
 export type ApplianceType = (typeof APPLIANCE_TYPES)[number];
 
@@ -395,45 +408,6 @@ export const CONNECTOR_NAMES = [
 ] as const;
 export type ConnectorName = (typeof CONNECTOR_NAMES)[number];
 
-export type FieldResult =
-  | { status: 'applied' }
-  | { status: 'unsupported'; message: string }
-  | { status: 'error'; message: string };
-
-/** What the agent answers to an apply. */
-export interface ApplyResult {
-  revision: number;
-  hash: string;
-  results: Record<string, FieldResult>;
-  /** Set when the reload hook failed: the configuration was written but not taken into use. */
-  reload_error?: string;
-}
-
-/** The agent's status document. */
-export interface AgentStatus {
-  uuid: string;
-  name: string;
-  hostname: string;
-  type: ApplianceType;
-  release: string;
-  health: 'ok' | 'degraded';
-  uptime_seconds: number;
-  load: number[];
-  memory: { total: number; free: number };
-  disk: { total: number; free: number; used_percent: number };
-  config: { revision: number | null; hash: string; applied_at: string | null };
-  last_event_id: number;
-}
-
-export interface AgentEvent {
-  id: number;
-  at: string;
-  kind: string;
-  severity: 'info' | 'warning' | 'error';
-  message: string;
-  details?: Record<string, unknown>;
-}
-
 /**
  * The bytes a manager signs (Ed25519) to pair with an agent. Binding the agent's uuid and a fresh
  * timestamp and nonce means a captured pairing request cannot be replayed to another agent, or
@@ -442,20 +416,6 @@ export interface AgentEvent {
 export function pairingMessage(agentUuid: string, timestamp: string, nonce: string): string {
   return `steward-pair\n${agentUuid}\n${timestamp}\n${nonce}`;
 }
-
-/** An upgrade package's manifest (signed by its publisher, countersigned by the manager). */
-export interface PackageManifest {
-  type: PackageType;
-  version: string;
-  /** Lowest release the package installs on. */
-  requires: string;
-  /** SHA-256 (hex) of the payload: the install step, an executable. */
-  sha256: string;
-  created?: string;
-}
-
-export const UPGRADE_STATUSES = ['idle', 'pending', 'downloading', 'installing', 'error'] as const;
-export type UpgradeStatus = (typeof UPGRADE_STATUSES)[number];
 
 /** The bytes signed over a manifest: canonical JSON, so key order cannot change the signature. */
 export function manifestSigningBytes(m: PackageManifest): string {

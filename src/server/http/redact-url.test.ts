@@ -2,7 +2,7 @@
 // (Fastify percent-decodes query keys) and whatever form the server refuses.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { issueSecret } from '../shared/token-codec.js';
+import { issueSecret } from '../../contract/token-codec.js';
 import { redactSecretsInText, redactUrlForLog } from './conventions.js';
 
 /** Each character of `word` as itself, upper-cased, or percent-encoded (either hex case). */

@@ -15,19 +15,8 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ab, bb);
 }
 
-const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-/** Uniformly random letters and digits (rejection sampling, no modulo bias). */
-export function randomAlphanumeric(length: number): string {
-  let out = '';
-  while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte < 248) out += ALNUM[byte % 62];
-      if (out.length === length) break;
-    }
-  }
-  return out;
-}
+/** Random letters and digits: the token codec's (contract/), one implementation for tokens and passwords. */
+export { randomAlphanumeric } from '../../contract/token-codec.js';
 
 /** AES-256-GCM sealed box: base64 of iv(12) | tag(16) | ciphertext. */
 export function encryptSecret(key: Buffer, plaintext: string): string {

@@ -1,31 +1,59 @@
 // The agent client against small HTTP servers on 127.0.0.1: JSON answers over a kept-alive
-// connection, an agent that never answers, one that answers too much, one that is not there;
-// and the poll lane against a real agent that closes its kept-alive connections.
+// connection, an agent that never answers, one that answers too much, one that is not there,
+// answers outside the agent protocol; and the poll lane against a real agent that closes its
+// kept-alive connections.
 import http, { createServer, type IncomingMessage, type Server } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
+import type { AgentStatus } from '../../../contract/agent-protocol.js';
 import { policyFromText } from '../../shared/address-policy.js';
 import { AgentUnreachable, agentErrorText, callAgent } from './agent-client.js';
+
+/** A status document as the agent protocol has it. */
+const statusDoc = (): AgentStatus => ({
+  uuid: 'u',
+  name: 'stand-in',
+  hostname: 'stand-in',
+  type: 'tiscale-worker',
+  release: '5.3.0',
+  health: 'ok',
+  uptime_seconds: 1,
+  load: [0, 0, 0],
+  memory: { total: 1, free: 1 },
+  disk: { total: 1, free: 1, used_percent: 0 },
+  config: { revision: null, hash: 'h', applied_at: null },
+  last_event_id: 0,
+});
 
 let server: Server;
 let base: string;
 const sockets = new Set<unknown>();
+let lastAuth: string | undefined;
+/** What the stand-in answers to GET /agent/v1/hello: [status, body]. */
+let hello: [number, unknown] = [200, {}];
 
 beforeAll(async () => {
   server = createServer((req, res) => {
     sockets.add(req.socket);
-    if (req.url === '/agent/v1/status') {
+    const json = (status: number, body: unknown) => {
+      res.statusCode = status;
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ uuid: 'u', auth: req.headers.authorization ?? null }));
-    } else if (req.url === '/agent/v1/big') {
+      res.end(JSON.stringify(body));
+    };
+    if (req.url === '/agent/v1/status') {
+      lastAuth = req.headers.authorization;
+      json(200, statusDoc());
+    } else if (req.url === '/agent/v1/hello') {
+      json(...hello);
+    } else if (req.url === '/agent/v1/config') {
       res.end(Buffer.alloc(5 * 1024 * 1024, 'a'));
-    } else if (req.url === '/agent/v1/echo') {
+    } else if (req.url === '/agent/v1/connectors/smtp/config') {
       let body = '';
       req.on('data', (d) => {
         body += String(d);
       });
-      req.on('end', () => res.end(body));
+      req.on('end', () => json(200, { enabled: false, config: JSON.parse(body), updated: null }));
     }
     // Anything else: never answers.
   });
@@ -39,22 +67,26 @@ afterAll(async () => {
 
 describe('callAgent', () => {
   it('sends the token and body, parses JSON, and reuses its connection', async () => {
-    const a = await callAgent<{ auth: string }>(base, 'agent/v1/status', { token: 'stwaX' });
+    const a = await callAgent<AgentStatus>(base, 'agent/v1/status', { token: 'stwaX' });
     expect(a.status).toBe(200);
-    expect(a.body.auth).toBe('Token stwaX');
+    expect(a.body.uuid).toBe('u');
+    expect(lastAuth).toBe('Token stwaX');
     expect(a.latencyMs).toBeGreaterThan(0);
-    const echoed = await callAgent<{ n: number }>(base, 'agent/v1/echo', { method: 'PUT', body: { n: 1 } });
-    expect(echoed.body).toEqual({ n: 1 });
+    const echoed = await callAgent<{ config: unknown }>(base, 'agent/v1/connectors/smtp/config', {
+      method: 'PUT',
+      body: { n: 1 },
+    });
+    expect(echoed.body.config).toEqual({ n: 1 });
     for (let i = 0; i < 20; i++) await callAgent(base, 'agent/v1/status');
     // Kept alive: at most the pool's two connections for 22 calls.
     expect(sockets.size).toBeLessThanOrEqual(2);
   });
 
   it('gives up on an agent that does not answer, and on one that answers too much', async () => {
-    const hung = callAgent(base, 'agent/v1/hang', { timeoutMs: 200 });
+    const hung = callAgent(base, 'agent/v1/identity', { timeoutMs: 200 });
     await expect(hung).rejects.toBeInstanceOf(AgentUnreachable);
     await expect(hung).rejects.toThrow(/no answer from http:\/\/127\.0\.0\.1:\d+ within 200 ms/);
-    await expect(callAgent(base, 'agent/v1/big')).rejects.toThrow('agent answer too large');
+    await expect(callAgent(base, 'agent/v1/config')).rejects.toThrow('agent answer too large');
   });
 
   it('says so when nothing listens', async () => {
@@ -161,7 +193,7 @@ describe('callAgent under a network policy', () => {
     counting = createServer((_req, res) => {
       hits++;
       res.setHeader('content-type', 'application/json');
-      res.end('{"uuid":"u"}');
+      res.end(JSON.stringify(statusDoc()));
     });
     await new Promise<void>((r) => counting.listen(0, '127.0.0.1', r));
     port = (counting.address() as AddressInfo).port;
@@ -236,6 +268,70 @@ describe('callAgent under a network policy', () => {
       for (const s of bannerSockets) s.destroy();
       await new Promise((r) => banner.close(r));
     }
+  });
+});
+
+// The agent protocol (contract/agent-protocol.ts) on the manager's side: what an agent answers is
+// checked; an answer outside it is that appliance's failure, classified, and not passed on.
+describe('callAgent, answers checked against the agent protocol', () => {
+  const failureOf = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+
+  it('an answer missing a required field, or with a wrong-typed one, is a classified failure without the body', async () => {
+    const { uuid: _gone, ...noUuid } = {
+      uuid: 'u',
+      type: 'tiscale-worker',
+      release: 'secret-banner-x9',
+      paired: false,
+    };
+    for (const [body, named] of [
+      [noUuid, 'answer.uuid is required'],
+      [
+        { uuid: 'u', type: 'tiscale-worker', release: 'secret-banner-x9', paired: 'no' },
+        'answer.paired must be boolean',
+      ],
+      ['secret-banner-x9', 'answer must be object'],
+    ] as const) {
+      hello = [200, body];
+      for (const lane of ['work', 'poll'] as const) {
+        const err = await failureOf(callAgent(base, 'agent/v1/hello', { lane }));
+        expect(err, lane).toBeInstanceOf(AgentUnreachable);
+        expect((err as AgentUnreachable).reason).toBe('not_a_steward_agent');
+        expect((err as Error).message).toContain(named);
+        expect((err as Error).message).toMatch(
+          /^the answer to GET agent\/v1\/hello does not follow the agent protocol: /,
+        );
+        expect((err as Error).message).not.toContain('secret-banner-x9');
+      }
+    }
+    hello = [200, { uuid: 'u', type: 'tiscale-worker', release: '5.3.0', paired: false, newer_field: 1 }];
+    expect((await callAgent(base, 'agent/v1/hello')).body).toMatchObject({ uuid: 'u', paired: false });
+  });
+
+  it("passes on an error answer only in the protocol's error shape", async () => {
+    hello = [409, { code: 'conflict', detail: 'paired with another manager' }];
+    const shaped = await callAgent(base, 'agent/v1/hello');
+    expect(shaped.status).toBe(409);
+    expect(agentErrorText(shaped)).toBe('agent answered 409: paired with another manager');
+    hello = [404, { detail: 'internal-banner-x7 admin console' }];
+    const other = await callAgent(base, 'agent/v1/hello');
+    expect(other.status).toBe(404);
+    expect(other.body).toBeNull();
+    expect(agentErrorText(other)).toBe('agent answered 404');
+  });
+
+  it('refuses a call that is not in the protocol before sending anything', async () => {
+    const before = sockets.size;
+    const err = await failureOf(callAgent(base, 'agent/v1/echo?x=1', { method: 'PUT', body: {} }));
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBeInstanceOf(AgentUnreachable);
+    expect((err as Error).message).toBe(
+      'PUT agent/v1/echo is not a call of the agent protocol (contract/agent-protocol.ts)',
+    );
+    expect(sockets.size).toBe(before);
   });
 });
 

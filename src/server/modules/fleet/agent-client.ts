@@ -22,6 +22,12 @@
 // connection, which hands the socket only the addresses the policy allows, so the address checked
 // is the address connected to (no DNS rebinding between a check and the connect). A new policy
 // drops every kept-alive connection made under the old one.
+//
+// The agent protocol (contract/agent-protocol.ts): a call is one of its endpoints, and what the
+// agent answers is checked against it. A success answer that does not match fails the call as
+// `not_a_steward_agent` (an AgentUnreachable, caught wherever a failed call is: that appliance's
+// error, never a crash); an error answer not in the protocol's error shape reaches the caller with
+// no body, so nothing the remote end wrote outside the protocol is passed on.
 
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http, { type IncomingMessage } from 'node:http';
@@ -29,6 +35,8 @@ import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { buildConnector, Client } from 'undici';
+import { type AgentEndpoint, AgentError, findAgentEndpoint } from '../../../contract/agent-protocol.js';
+import { protocolErrors, protocolErrorText, validatorOf } from '../../../contract/schema-check.js';
 import type { AddressPolicy } from '../../shared/address-policy.js';
 
 export interface AgentCallOptions {
@@ -53,11 +61,12 @@ export interface AgentResponse<T = unknown> {
 }
 
 /**
- * Why a call got no answer: `unreachable` (refused, reset, timed out, not HTTP, too large),
+ * Why a call got no usable answer: `unreachable` (refused, reset, timed out, not HTTP, too large),
  * `tls` (the handshake or the pinned certificate failed), `refused_by_policy` (the address is
- * outside the appliance networks; nothing was sent).
+ * outside the appliance networks; nothing was sent), `not_a_steward_agent` (a success answer
+ * that the agent protocol does not allow).
  */
-export type UnreachableReason = 'unreachable' | 'tls' | 'refused_by_policy';
+export type UnreachableReason = 'unreachable' | 'tls' | 'refused_by_policy' | 'not_a_steward_agent';
 
 export class AgentUnreachable extends Error {
   override name = 'AgentUnreachable';
@@ -398,11 +407,46 @@ async function callPoll<T>(url: URL, opts: AgentCallOptions): Promise<AgentRespo
   }
 }
 
+/** How much of the protocol errors an answer has goes into the message (field names and rules only). */
+const ANSWER_ERRORS_SHOWN = 3;
+
+/** The answer as the protocol allows it (see the top of this file). */
+function checkAnswer<T>(endpoint: AgentEndpoint, res: AgentResponse<T>): AgentResponse<T> {
+  if (res.status >= 200 && res.status < 300) {
+    const errors = protocolErrors(endpoint.answer, res.body, 'answer');
+    if (errors.length === 0) return res;
+    throw new AgentUnreachable(
+      `the answer to ${endpoint.method} ${endpoint.path} does not follow the agent protocol: ` +
+        protocolErrorText(errors.slice(0, ANSWER_ERRORS_SHOWN)),
+      'not_a_steward_agent',
+    );
+  }
+  return validatorOf(AgentError).Check(res.body) ? res : { ...res, body: null as T };
+}
+
+/**
+ * Calls one endpoint of the agent protocol (`path` relative to the agent's base URL, query
+ * allowed). Rejects with AgentUnreachable when no usable answer came; a path that is not in the
+ * protocol is a programming error, refused before anything is sent.
+ */
 export function callAgent<T = unknown>(
   baseUrl: string,
   path: string,
   opts: AgentCallOptions = {},
 ): Promise<AgentResponse<T>> {
+  const method = opts.method ?? 'GET';
+  const endpoint = findAgentEndpoint(method, path);
+  if (!endpoint) {
+    return Promise.reject(
+      new Error(
+        `${method} ${path.split('?')[0]} is not a call of the agent protocol (contract/agent-protocol.ts)`,
+      ),
+    );
+  }
+  return send<T>(baseUrl, path, opts).then((res) => checkAnswer(endpoint, res));
+}
+
+function send<T>(baseUrl: string, path: string, opts: AgentCallOptions): Promise<AgentResponse<T>> {
   const url = new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
   adoptPolicy(opts.policy);
   // An address in the URL is never looked up (the lookup hook does not run): checked here.

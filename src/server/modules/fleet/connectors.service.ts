@@ -3,18 +3,13 @@
 // (contract/connector-secrets.ts).
 
 import type { FastifyRequest } from 'fastify';
+import type { ConnectorState } from '../../../contract/agent-protocol.js';
 import { MASK, maskLeftovers, maskSecrets, redirectedSecrets } from '../../../contract/connector-secrets.js';
 import { actorOf } from '../../http/actor.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AgentUnreachable, agentErrorText } from './agent-client.js';
 import type { FleetService } from './fleet.service.js';
-
-export interface ConnectorState {
-  enabled: boolean;
-  config: Record<string, unknown>;
-  updated: string | null;
-}
 
 export function createConnectorsService(deps: {
   fleet: FleetService;

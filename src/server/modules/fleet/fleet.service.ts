@@ -8,12 +8,12 @@ import {
   compareReleases,
   normalizeApplianceType,
 } from '../../../contract/fleet-fields.js';
+import { parseSecret } from '../../../contract/token-codec.js';
 import { actorOf } from '../../http/actor.js';
 import { type AddressPolicy, DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
-import { parseSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { ModuleContext } from '../module.js';
 import { type AgentCallOptions, type AgentResponse, AgentUnreachable, callAgent } from './agent-client.js';

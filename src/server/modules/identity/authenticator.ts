@@ -8,12 +8,12 @@
 import type { Insertable } from 'kysely';
 import type { Permission } from '../../../contract/permissions.js';
 import { ROLE_PERMISSIONS } from '../../../contract/permissions.js';
+import { digestSecret, parseSecret, type SecretKind } from '../../../contract/token-codec.js';
 import type { TokenActivityTable } from '../../db/schema.js';
 import type { Authenticator, Credential, RequestInfo } from '../../http/auth.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Principal } from '../../shared/principal.js';
-import { digestSecret, parseSecret, type SecretKind } from '../../shared/token-codec.js';
 import type { IdentityRepo, SessionRow, TokenRow, UserRow } from './identity.repo.js';
 import { ipAllowed } from './ip-allow.js';
 

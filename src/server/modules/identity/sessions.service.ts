@@ -6,11 +6,11 @@
 
 import type { FastifyRequest } from 'fastify';
 import type { Kysely, Transaction } from 'kysely';
+import { issueSecret } from '../../../contract/token-codec.js';
 import type { Database } from '../../db/schema.js';
 import { AppError, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Principal } from '../../shared/principal.js';
-import { issueSecret } from '../../shared/token-codec.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { AuthenticatorService } from './authenticator.js';
 import type { IdentityRepo, SessionRow, UserRow } from './identity.repo.js';

@@ -1,8 +1,8 @@
 // How a token is shown: never its secret (prefix and last four only), with its status
 // (`suspended` when its owner is disabled) and who restricted what.
 
+import { maskSecret } from '../../../contract/token-codec.js';
 import type { TokenRestrictions } from '../../db/schema.js';
-import { maskSecret } from '../../shared/token-codec.js';
 import { tokenStatus } from './authenticator.js';
 import { RESTRICTABLE } from './credential-policy.js';
 import type { TokenRow } from './identity.repo.js';

@@ -9,9 +9,12 @@
 // without touching the database, and lets secret scanners confirm a match. Scanner regex:
 //   \bstw[tksa][A-Za-z0-9]{38}\b
 // Only the SHA-256 digest of a token is stored.
+//
+// In contract/ because both sides issue such secrets: the manager (tokens, keys, sessions) and the
+// agent (its own API token and the one it hands to the manager it pairs with).
 
+import { hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { randomAlphanumeric, sha256Hex } from './crypto.js';
 
 export const TOKEN_KINDS = {
   api_token: 'stwt',
@@ -25,6 +28,20 @@ const RANDOM_LENGTH = 32;
 const CHECKSUM_LENGTH = 6;
 export const TOKEN_LENGTH = 4 + RANDOM_LENGTH + CHECKSUM_LENGTH;
 export const TOKEN_SCANNER_REGEX = /\bstw[tksa][A-Za-z0-9]{38}\b/;
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** Uniformly random letters and digits (rejection sampling, no modulo bias). */
+export function randomAlphanumeric(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248) out += ALNUM[byte % 62];
+      if (out.length === length) break;
+    }
+  }
+  return out;
+}
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -54,7 +71,8 @@ export function issueSecret(kind: SecretKind): IssuedSecret {
   return { token, digest: digestSecret(token), prefix, last4: token.slice(-4) };
 }
 
-export const digestSecret = (token: string) => sha256Hex(token);
+/** SHA-256 (hex) of a secret: what is stored (crypto.hash: no Hash object per call; every request digests its token). */
+export const digestSecret = (token: string) => hash('sha256', token, 'hex');
 
 export type ParseResult = { ok: true; kind: SecretKind } | { ok: false; reason: string };
 
