@@ -17,6 +17,8 @@ import { createLicensingRepo } from './licensing.repo.js';
 import { licensingRoutes } from './licensing.routes.js';
 import { createLicensingService } from './licensing.service.js';
 import { createPackageDownloads, type PackageDownloads } from './package-downloads.js';
+import { createPackagesRepo } from './packages.repo.js';
+import { createUpgradesRepo } from './upgrades.repo.js';
 import { MAX_PACKAGE_BYTES, upgradesRoutes } from './upgrades.routes.js';
 import { createUpgradeService, type UpgradeService } from './upgrades.service.js';
 
@@ -66,7 +68,10 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
   });
   const connectors = createConnectorsService({ fleet, audit: ctx.audit, db: ctx.db });
   const upgrades = createUpgradeService({
+    tx: createTransactor(ctx.db),
     repo,
+    upgradesRepo: createUpgradesRepo(),
+    packagesRepo: createPackagesRepo(),
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,
@@ -112,7 +117,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
       await app.register(fleetRoutes({ fleet, connectors }));
       await app.register(configRoutes(config));
       await app.register(destinationsRoutes(destinations));
-      await app.register(upgradesRoutes(upgrades, downloads, ctx.audit));
+      await app.register(upgradesRoutes(upgrades, downloads));
       await app.register(licensingRoutes(licensing));
     },
     start() {

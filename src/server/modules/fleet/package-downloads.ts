@@ -177,17 +177,11 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
         .set({ status: 'verifying', received: entry.size, heartbeat: clock.now() })
         .where('id', '=', id)
         .execute();
-      await deps.upgrades.addPackage(
-        await readFile(tmp),
-        (trx, packageId, summary) =>
-          audit.record(trx, systemActor('package-download'), {
-            action: 'package.added',
-            targetType: 'package',
-            targetId: packageId,
-            summary: `${summary} (downloaded from the package repository)`,
-          }),
-        { type: entry.type, version: entry.version, signature: entry.signature },
-      );
+      await deps.upgrades.addPackage(systemActor('package-download'), await readFile(tmp), 'repository', {
+        type: entry.type,
+        version: entry.version,
+        signature: entry.signature,
+      });
     } catch (err) {
       // Our own words only: RepositoryError and AppError messages never carry the remote body.
       error =

@@ -12,15 +12,14 @@ import { createHash, createPublicKey, type KeyObject, randomUUID, sign, verify }
 import { mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyRequest } from 'fastify';
 import {
   compareReleases,
   manifestSigningBytes,
   normalizePackageType,
   type PackageManifest,
 } from '../../../contract/fleet-fields.js';
-import { actorOf } from '../../http/actor.js';
-import { systemActor } from '../../shared/actor.js';
+import type { Transactor, Tx } from '../../db/transactor.js';
+import { type Actor, systemActor } from '../../shared/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -28,9 +27,15 @@ import { agentErrorText } from './agent-client.js';
 import type { FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
 import type { ManagerKeyStore } from './manager-key.js';
+import type { PackagesRepo } from './packages.repo.js';
+import type { UpgradesRepo } from './upgrades.repo.js';
 
 export interface UpgradeServiceDeps {
+  tx: Transactor;
+  /** The fleet's repository: appliances are read through it. */
   repo: FleetRepo;
+  upgradesRepo: UpgradesRepo;
+  packagesRepo: PackagesRepo;
   fleet: FleetService;
   audit: AuditService;
   clock: Clock;
@@ -43,6 +48,21 @@ const VERSION_RE = /^\d{1,6}(\.\d{1,6}){0,3}([-+][A-Za-z0-9.]{1,40})?$/;
 const ALLOWED_SPACE_FLOOR = 0;
 const PACKAGE_TYPES_TEXT = 'a1000, tiscale-worker, tiscale-hub (or analyze, worker, hub) or manager';
 
+/**
+ * How a package comes into (or leaves) the store: `api` (the upload route), `cli` (`steward
+ * package`) or `repository` (a download). Its audit record says so.
+ */
+export type PackageOrigin = 'api' | 'cli' | 'repository';
+
+const ORIGIN_NOTE: Record<PackageOrigin, string> = {
+  api: '',
+  cli: ' (steward package)',
+  repository: ' (downloaded from the package repository)',
+};
+
+/** `fleet.event` still takes the fleet repository's handle type; a `Tx` is one at run time. */
+const eventHandle = (trx: Tx) => trx as unknown as Parameters<FleetService['event']>[0];
+
 function fingerprintOf(key: KeyObject): string {
   return `sha256:${createHash('sha256')
     .update(key.export({ format: 'der', type: 'spki' }))
@@ -50,8 +70,7 @@ function fingerprintOf(key: KeyObject): string {
 }
 
 export function createUpgradeService(deps: UpgradeServiceDeps) {
-  const { repo, fleet, audit, clock } = deps;
-  const db = repo.db;
+  const { repo, upgradesRepo, packagesRepo, fleet, audit, clock } = deps;
   const storeDir = join(deps.dataDir, 'packages');
   const inflight = new Set<Promise<void>>();
   let stopping = false;
@@ -123,15 +142,11 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
 
   async function runUpgrade(upgradeId: number, applianceId: number, file: string, manifest: PackageManifest) {
     const set = (status: string, log?: string, finished = false) =>
-      db
-        .updateTable('fleet_upgrades')
-        .set({
-          status,
-          ...(log !== undefined ? { log } : {}),
-          ...(finished ? { finished: clock.now() } : {}),
-        })
-        .where('id', '=', upgradeId)
-        .execute();
+      upgradesRepo.setUpgradeProgress(deps.tx.direct, upgradeId, {
+        status,
+        log,
+        finished: finished ? clock.now() : undefined,
+      });
     const row = await repo.getAppliance(applianceId);
     if (!row) return set('error', 'appliance removed', true).then(() => undefined);
     let outcome: { ok: boolean; log: string };
@@ -184,21 +199,16 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     } catch (err) {
       outcome = { ok: false, log: `${(err as Error).message}\n` };
     }
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('fleet_upgrades')
-        .set({ status: outcome.ok ? 'idle' : 'error', log: outcome.log, finished: clock.now() })
-        .where('id', '=', upgradeId)
-        .execute();
-      if (outcome.ok)
-        await trx
-          .updateTable('appliances')
-          .set({ release: manifest.version })
-          .where('id', '=', row.id)
-          .execute();
+    await deps.tx.transaction(async (trx) => {
+      await upgradesRepo.setUpgradeProgress(trx, upgradeId, {
+        status: outcome.ok ? 'idle' : 'error',
+        log: outcome.log,
+        finished: clock.now(),
+      });
+      if (outcome.ok) await upgradesRepo.setApplianceRelease(trx, row.id, manifest.version);
       const kind = outcome.ok ? 'upgrade.finished' : 'upgrade.failed';
       await fleet.event(
-        trx,
+        eventHandle(trx),
         row,
         kind,
         outcome.ok
@@ -223,10 +233,14 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       while (inflight.size > 0) await Promise.all([...inflight]);
     },
 
-    /** Verifies and stores a package (upload route and `steward package add`). */
+    /**
+     * Verifies and stores a package (upload route, `steward package add`, repository downloads),
+     * audited as `actor`'s in the same transaction.
+     */
     async addPackage(
+      actor: Actor,
       data: Buffer,
-      record: (trx: Parameters<AuditService['record']>[0], id: number, summary: string) => Promise<void>,
+      origin: PackageOrigin,
       /** What the repository index announced: the package must be exactly that. */
       announced?: { type: string; version: string; signature: string },
     ) {
@@ -265,29 +279,26 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       const tmp = join(storeDir, `${fileName}.${randomUUID()}.part`);
       await writeFile(tmp, data, { mode: 0o600, flag: 'wx' });
       try {
-        return await db.transaction().execute(async (trx) => {
-          const dup = await trx
-            .selectFrom('fleet_packages')
-            .select('id')
-            .where('type', '=', manifest.type)
-            .where('version', '=', manifest.version)
-            .executeTakeFirst();
+        return await deps.tx.transaction(async (trx) => {
+          const dup = await packagesRepo.findPackageId(trx, manifest.type, manifest.version);
           if (dup) throw conflict(`the store already has ${manifest.type} ${manifest.version}`);
-          const row = await trx
-            .insertInto('fleet_packages')
-            .values({
-              type: manifest.type,
-              version: manifest.version,
-              requires: manifest.requires,
-              sha256: manifest.sha256,
-              size: data.length,
-              publisher_fingerprint: publisher,
-              file_name: fileName,
-              created: clock.now(),
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          await record(trx, row.id, `added package ${manifest.type} ${manifest.version}`);
+          const row = await packagesRepo.insertPackage(trx, {
+            type: manifest.type,
+            version: manifest.version,
+            requires: manifest.requires,
+            sha256: manifest.sha256,
+            size: data.length,
+            publisher_fingerprint: publisher,
+            file_name: fileName,
+            created: clock.now(),
+          });
+          await audit.record(trx, actor, {
+            action: 'package.added',
+            targetType: 'package',
+            targetId: row.id,
+            summary: `added package ${manifest.type} ${manifest.version}${ORIGIN_NOTE[origin]}`,
+            ...(origin === 'api' ? { status: 201 } : {}),
+          });
           await rename(tmp, join(storeDir, fileName));
           return {
             id: row.id,
@@ -305,33 +316,27 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       }
     },
 
-    /** Removes a package from the store (`steward package remove`); refused while it is installing. */
-    async removePackage(
-      typeText: string,
-      version: string,
-      record: (trx: Parameters<AuditService['record']>[0], id: number, summary: string) => Promise<void>,
-    ) {
+    /**
+     * Removes a package from the store (`steward package remove`), audited as `actor`'s; refused
+     * while it is installing.
+     */
+    async removePackage(actor: Actor, typeText: string, version: string, origin: PackageOrigin) {
       const type = normalizePackageType(typeText);
       if (!type) throw badField('type', `must be ${PACKAGE_TYPES_TEXT}`);
-      const removed = await db.transaction().execute(async (trx) => {
-        const row = await trx
-          .selectFrom('fleet_packages')
-          .selectAll()
-          .where('type', '=', type)
-          .where('version', '=', version)
-          .executeTakeFirst();
+      const removed = await deps.tx.transaction(async (trx) => {
+        const row = await packagesRepo.getPackage(trx, type, version);
         if (!row) throw notFound(`package ${type} ${version}`);
-        const running = await trx
-          .selectFrom('fleet_upgrades')
-          .select('id')
-          .where('package_id', '=', row.id)
-          .where('finished', 'is', null)
-          .executeTakeFirst();
+        const running = await upgradesRepo.runningUpgradeTo(trx, row.id);
         if (running)
           throw conflict(`an upgrade to ${type} ${version} is running; remove it when it has finished`);
         // Finished upgrades keep their history (package_id becomes null, version stays).
-        await trx.deleteFrom('fleet_packages').where('id', '=', row.id).execute();
-        await record(trx, row.id, `removed package ${type} ${version}`);
+        await packagesRepo.deletePackage(trx, row.id);
+        await audit.record(trx, actor, {
+          action: 'package.removed',
+          targetType: 'package',
+          targetId: row.id,
+          summary: `removed package ${type} ${version}${ORIGIN_NOTE[origin]}`,
+        });
         return row;
       });
       await rm(join(storeDir, removed.file_name), { force: true });
@@ -339,7 +344,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     },
 
     async list() {
-      const rows = await db.selectFrom('fleet_packages').selectAll().orderBy('type').orderBy('id').execute();
+      const rows = await packagesRepo.listPackages(deps.tx.direct);
       let allowed = ALLOWED_SPACE_FLOOR;
       try {
         const fs = statfsSync(deps.dataDir);
@@ -363,58 +368,42 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
 
     /** Absolute path of a stored package's file, or undefined when the store has no such package. */
     async packageFile(type: string, version: string): Promise<string | undefined> {
-      const row = await db
-        .selectFrom('fleet_packages')
-        .select('file_name')
-        .where('type', '=', type)
-        .where('version', '=', version)
-        .executeTakeFirst();
+      const row = await packagesRepo.packageFileName(deps.tx.direct, type, version);
       return row ? join(storeDir, row.file_name) : undefined;
     },
 
-    async start(request: FastifyRequest, applianceName: string) {
+    async start(actor: Actor, applianceName: string) {
       const row = await repo.getApplianceByName(applianceName);
       if (!row) throw notFound(`appliance "${applianceName}"`);
       if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
-      const active = await db
-        .selectFrom('fleet_upgrades as u')
-        .innerJoin('appliances as a', 'a.id', 'u.appliance_id')
-        .select(['a.name'])
-        .where('u.finished', 'is', null)
-        .executeTakeFirst();
+      const active = await upgradesRepo.activeUpgrade(deps.tx.direct);
       if (active)
         throw conflict(`an upgrade is already running (appliance ${active.name}); one appliance at a time`);
       const release = row.release ?? '0';
       // Packages of the appliance's own type only (an appliance type, so never a `manager` package).
-      const candidates = (
-        await db.selectFrom('fleet_packages').selectAll().where('type', '=', row.type).execute()
-      )
+      const candidates = (await packagesRepo.packagesOfType(deps.tx.direct, row.type))
         .filter((p) => compareReleases(p.version, release) > 0 && compareReleases(release, p.requires) >= 0)
         .sort((a, b) => compareReleases(b.version, a.version));
       const pkg = candidates[0];
       if (!pkg) throw conflict(`no package in the store upgrades ${row.type} ${release}`);
       let upgradeId: number;
       try {
-        upgradeId = await db.transaction().execute(async (trx) => {
-          const u = await trx
-            .insertInto('fleet_upgrades')
-            .values({
-              appliance_id: row.id,
-              package_id: pkg.id,
-              version: pkg.version,
-              status: 'pending',
-              started: clock.now(),
-            })
-            .returning('id')
-            .executeTakeFirstOrThrow();
-          await audit.record(trx, actorOf(request), {
+        upgradeId = await deps.tx.transaction(async (trx) => {
+          const id = await upgradesRepo.insertUpgrade(trx, {
+            appliance_id: row.id,
+            package_id: pkg.id,
+            version: pkg.version,
+            status: 'pending',
+            started: clock.now(),
+          });
+          await audit.record(trx, actor, {
             action: 'upgrade.started',
             targetType: 'appliance',
             targetId: row.id,
             summary: `started upgrade of ${row.name} from ${release} to ${pkg.version}`,
             status: 202,
           });
-          return u.id;
+          return id;
         });
       } catch (err) {
         if (err instanceof AppError) throw err;
@@ -437,12 +426,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     async status(applianceName: string) {
       const row = await repo.getApplianceByName(applianceName);
       if (!row) throw notFound(`appliance "${applianceName}"`);
-      const u = await db
-        .selectFrom('fleet_upgrades')
-        .selectAll()
-        .where('appliance_id', '=', row.id)
-        .orderBy('id', 'desc')
-        .executeTakeFirst();
+      const u = await upgradesRepo.latestUpgradeOf(deps.tx.direct, row.id);
       if (!u)
         return { appliance_name: row.name, status: 'idle', version: null, log: 'Update log not available.' };
       return {
