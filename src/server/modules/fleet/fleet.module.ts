@@ -80,7 +80,8 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     pollMs: ctx.jobIntervals?.fleetUpgradePoll,
   });
   const downloads = createPackageDownloads({
-    db: ctx.db,
+    tx: createTransactor(ctx.db),
+    packagesRepo: createPackagesRepo(),
     settings: ctx.settings,
     audit: ctx.audit,
     clock: ctx.clock,

@@ -232,7 +232,7 @@ export function upgradesRoutes(upgrades: UpgradeService, downloads: PackageDownl
           response: { 200: Repository, ...ErrorResponses(400, 401, 403) },
         },
       },
-      async (request) => downloads.setRepository(request, request.body),
+      async (request) => downloads.setRepository(actorOf(request), request.body),
     );
 
     r.get(
@@ -329,7 +329,11 @@ export function upgradesRoutes(upgrades: UpgradeService, downloads: PackageDownl
         },
       },
       async (request, reply) => {
-        const out = await downloads.download(request, request.params.appliance_type, request.params.version);
+        const out = await downloads.download(
+          actorOf(request),
+          request.params.appliance_type,
+          request.params.version,
+        );
         return reply.code(out.code).send(out.body);
       },
     );
