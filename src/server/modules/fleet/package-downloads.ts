@@ -31,7 +31,7 @@ import {
   type RepositorySettings,
 } from './package-repository.js';
 import type { PackagesRepo } from './packages.repo.js';
-import type { UpgradeService } from './upgrades.service.js';
+import type { PackagesService } from './packages.service.js';
 
 export interface PackageDownloadsDeps {
   tx: Transactor;
@@ -39,7 +39,8 @@ export interface PackageDownloadsDeps {
   settings: SettingsStore;
   audit: AuditService;
   clock: Clock;
-  upgrades: Pick<UpgradeService, 'addPackage' | 'list'>;
+  /** The package store a verified download enters. */
+  upgrades: Pick<PackagesService, 'addPackage' | 'list'>;
   dataDir: string;
   /** Largest package accepted from the repository, in bytes. */
   maxBytes: number;
