@@ -57,7 +57,7 @@ function fail(err: unknown): never {
 
 async function withStore<T>(
   opts: Record<string, unknown>,
-  fn: (store: ReturnType<typeof createPackageStore>, record: Recorder) => Promise<T>,
+  fn: (store: ReturnType<typeof createPackageStore>) => Promise<T>,
 ): Promise<T> {
   const config = configFrom(opts);
   await mkdir(config.dataDir, { recursive: true });
@@ -72,23 +72,11 @@ async function withStore<T>(
       dataDir: config.dataDir,
       secrets: createSecretBox(loadSecretKey(config.dataDir, config.secretKey)),
     });
-    const record =
-      (action: string): RecordFn =>
-      (trx, id, summary) =>
-        audit.record(trx, cliActor(), {
-          action,
-          targetType: 'package',
-          targetId: id,
-          summary: `${summary} (steward package)`,
-        });
-    return await fn(store, record);
+    return await fn(store);
   } finally {
     await database.close();
   }
 }
-
-type RecordFn = Parameters<ReturnType<typeof createPackageStore>['addPackage']>[1];
-type Recorder = (action: string) => RecordFn;
 
 function checkType(value: string | undefined, flag: string): string | undefined {
   if (value === undefined) return undefined;
@@ -141,7 +129,7 @@ export function registerPackageCommand(program: Command): Command {
             throw new CliError(`--version: the package is version ${manifest.version}, not ${expectVersion}`);
         }
       }
-      const out = await withStore(opts, (store, record) => store.addPackage(data, record('package.added')));
+      const out = await withStore(opts, (store) => store.addPackage(cliActor(), data, 'cli'));
       process.stdout.write(
         `added ${out.type} ${out.version} (requires ${out.requires}, ${out.size} bytes, sha256 ${out.sha256}, publisher ${out.publisher_fingerprint})\n`,
       );
@@ -190,9 +178,7 @@ export function registerPackageCommand(program: Command): Command {
   ).action(async (type: string, version: string, opts: Record<string, unknown>) => {
     try {
       checkType(type, 'type');
-      const out = await withStore(opts, (store, record) =>
-        store.removePackage(type, version, record('package.removed')),
-      );
+      const out = await withStore(opts, (store) => store.removePackage(cliActor(), type, version, 'cli'));
       process.stdout.write(`removed ${out.type} ${out.version}\n`);
     } catch (err) {
       fail(err);

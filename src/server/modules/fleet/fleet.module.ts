@@ -1,6 +1,7 @@
 // The fleet module: appliance registry and authorization, health polling, activities,
 // configuration groups (standard and hub), individual Analyze configuration, connectors.
 import type { FastifyInstance } from 'fastify';
+import { createTransactor } from '../../db/transactor.js';
 import type { AddressPolicy } from '../../shared/address-policy.js';
 import { createDestinationsRepo } from '../destinations/destinations.repo.js';
 import { destinationsRoutes } from '../destinations/destinations.routes.js';
@@ -12,9 +13,12 @@ import { createConnectorsService } from './connectors.service.js';
 import { fleetRoutes } from './fleet.routes.js';
 import { createFleetCore, type FleetService } from './fleet.service.js';
 import { createHealthJob, type HealthJob } from './health.job.js';
+import { createLicensingRepo } from './licensing.repo.js';
 import { licensingRoutes } from './licensing.routes.js';
 import { createLicensingService } from './licensing.service.js';
 import { createPackageDownloads, type PackageDownloads } from './package-downloads.js';
+import { createPackagesRepo } from './packages.repo.js';
+import { createUpgradesRepo } from './upgrades.repo.js';
 import { MAX_PACKAGE_BYTES, upgradesRoutes } from './upgrades.routes.js';
 import { createUpgradeService, type UpgradeService } from './upgrades.service.js';
 
@@ -64,7 +68,10 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
   });
   const connectors = createConnectorsService({ fleet, audit: ctx.audit, db: ctx.db });
   const upgrades = createUpgradeService({
+    tx: createTransactor(ctx.db),
     repo,
+    upgradesRepo: createUpgradesRepo(),
+    packagesRepo: createPackagesRepo(),
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,
@@ -73,7 +80,8 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     pollMs: ctx.jobIntervals?.fleetUpgradePoll,
   });
   const downloads = createPackageDownloads({
-    db: ctx.db,
+    tx: createTransactor(ctx.db),
+    packagesRepo: createPackagesRepo(),
     settings: ctx.settings,
     audit: ctx.audit,
     clock: ctx.clock,
@@ -82,7 +90,9 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     maxBytes: MAX_PACKAGE_BYTES,
   });
   const licensing = createLicensingService({
+    tx: createTransactor(ctx.db),
     repo,
+    licensingRepo: createLicensingRepo(),
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,
@@ -108,7 +118,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
       await app.register(fleetRoutes({ fleet, connectors }));
       await app.register(configRoutes(config));
       await app.register(destinationsRoutes(destinations));
-      await app.register(upgradesRoutes(upgrades, downloads, ctx.audit));
+      await app.register(upgradesRoutes(upgrades, downloads));
       await app.register(licensingRoutes(licensing));
     },
     start() {

@@ -3,6 +3,7 @@ import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { PageOf, PageQuery, parsePage, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
@@ -54,7 +55,7 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
       },
       async (request, reply) => {
         const page = parsePage(request.query);
-        const { count, results } = await licensing.machineIds(request, page.limit, page.offset);
+        const { count, results } = await licensing.machineIds(actorOf(request), page.limit, page.offset);
         return sendPage(request, reply, page, count, results);
       },
     );
@@ -74,7 +75,12 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
       },
       async (request, reply) => {
         const page = parsePage(request.query);
-        const { count, results } = await licensing.machineIds(request, page.limit, page.offset, true);
+        const { count, results } = await licensing.machineIds(
+          actorOf(request),
+          page.limit,
+          page.offset,
+          true,
+        );
         return sendPage(request, reply, page, count, results);
       },
     );
@@ -111,7 +117,7 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
           response: { 200: LicensingEntry, ...ErrorResponses(400, 401, 403, 409, 413, 415, 503) },
         },
       },
-      async (request) => licensing.install(request, await fileOf(request)),
+      async (request) => licensing.install(actorOf(request), await fileOf(request)),
     );
 
     r.post(
@@ -156,7 +162,7 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
       },
       async (request) =>
         licensing.requestCertificate(
-          request,
+          actorOf(request),
           request.params.id,
           request.body.common_name,
           request.body.alt_names ?? [],
@@ -190,7 +196,7 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
       },
       async (request) => {
         const form = await certificateForm(request);
-        return licensing.uploadCertificate(request, request.params.id, form.file, form.key);
+        return licensing.uploadCertificate(actorOf(request), request.params.id, form.file, form.key);
       },
     );
   };

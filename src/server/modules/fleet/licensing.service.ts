@@ -14,15 +14,16 @@ import {
 } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyRequest } from 'fastify';
 import { canonicalJson } from '../../../contract/fleet-fields.js';
-import { actorOf } from '../../http/actor.js';
+import type { Transactor, Tx } from '../../db/transactor.js';
+import type { Actor } from '../../shared/actor.js';
 import { AppError, badField, conflict } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AgentUnreachable, agentErrorText } from './agent-client.js';
 import type { ApplianceRow, FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
+import type { LicensingRepo } from './licensing.repo.js';
 
 const PRODUCTS: Record<string, string> = {
   a1000: 'A1000',
@@ -60,15 +61,22 @@ function trustedKeys(dir: string): KeyObject[] {
 const PEM_KEY =
   /-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----\s*/;
 
-export function createLicensingService(deps: {
+export interface LicensingServiceDeps {
+  tx: Transactor;
+  /** The fleet's repository: appliances are read through it. */
   repo: FleetRepo;
+  licensingRepo: LicensingRepo;
   fleet: FleetService;
   audit: AuditService;
   clock: Clock;
   dataDir: string;
-}) {
-  const { repo, fleet, audit, clock } = deps;
-  const db = repo.db;
+}
+
+/** `fleet.event` still takes the fleet repository's handle type; a `Tx` is one at run time. */
+const eventHandle = (trx: Tx) => trx as unknown as Parameters<FleetService['event']>[0];
+
+export function createLicensingService(deps: LicensingServiceDeps) {
+  const { repo, licensingRepo, fleet, audit, clock } = deps;
 
   function entry(a: ApplianceRow) {
     const l = (a.license ?? null) as LicenceDoc | null;
@@ -131,23 +139,19 @@ export function createLicensingService(deps: {
 
   return {
     /** Machine ids for appliances without one (all of them with `regenerate`, which voids licences). */
-    async machineIds(request: FastifyRequest, limit: number, offset: number, regenerate = false) {
-      await db.transaction().execute(async (trx) => {
-        let q = trx.selectFrom('appliances').select(['id', 'name']);
-        if (!regenerate) q = q.where('machine_id', 'is', null);
-        const rows = await q.execute();
+    async machineIds(actor: Actor, limit: number, offset: number, regenerate = false) {
+      await deps.tx.transaction(async (trx) => {
+        const rows = await licensingRepo.appliancesForMachineIds(trx, regenerate);
         for (const r of rows) {
-          await trx
-            .updateTable('appliances')
-            .set({
-              machine_id: randomBytes(16).toString('hex').toUpperCase(),
-              ...(regenerate ? { license: null } : {}),
-            })
-            .where('id', '=', r.id)
-            .execute();
+          await licensingRepo.setMachineId(
+            trx,
+            r.id,
+            randomBytes(16).toString('hex').toUpperCase(),
+            regenerate,
+          );
         }
         if (rows.length > 0) {
-          await audit.record(trx, actorOf(request), {
+          await audit.record(trx, actor, {
             action: regenerate ? 'license.machine_ids_regenerated' : 'license.machine_ids_generated',
             targetType: 'appliance',
             summary: `${regenerate ? 'regenerated' : 'generated'} machine ids for ${rows.length} appliance(s)`,
@@ -163,7 +167,7 @@ export function createLicensingService(deps: {
       return { count, results: rows.map(entry) };
     },
 
-    async install(request: FastifyRequest, data: Buffer) {
+    async install(actor: Actor, data: Buffer) {
       let doc: { license?: Record<string, unknown>; signature?: unknown };
       try {
         doc = JSON.parse(data.toString('utf8'));
@@ -189,11 +193,7 @@ export function createLicensingService(deps: {
       if (typeof lic.expiryDate !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(lic.expiryDate)) {
         throw badField('file.license.expiryDate', 'must be a date (YYYY-MM-DD)');
       }
-      const row = await db
-        .selectFrom('appliances')
-        .selectAll()
-        .where('machine_id', '=', lic.machineId)
-        .executeTakeFirst();
+      const row = await licensingRepo.applianceByMachineId(deps.tx.direct, lic.machineId);
       if (!row) throw badField('file.license.machineId', 'matches no appliance (generate machine ids first)');
       if (lic.product !== undefined && lic.product !== PRODUCTS[row.type]) {
         throw badField(
@@ -203,14 +203,10 @@ export function createLicensingService(deps: {
       }
       if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
       await call(row, 'agent/v1/license', { license: lic, signature: doc.signature });
-      await db.transaction().execute(async (trx) => {
-        await trx
-          .updateTable('appliances')
-          .set({ license: JSON.stringify(lic), updated: clock.now() })
-          .where('id', '=', row.id)
-          .execute();
-        await fleet.event(trx, row, 'license.installed', `licence installed on ${row.name}`);
-        await audit.record(trx, actorOf(request), {
+      await deps.tx.transaction(async (trx) => {
+        await licensingRepo.setLicence(trx, row.id, JSON.stringify(lic), clock.now());
+        await fleet.event(eventHandle(trx), row, 'license.installed', `licence installed on ${row.name}`);
+        await audit.record(trx, actor, {
           action: 'license.installed',
           targetType: 'appliance',
           targetId: row.id,
@@ -222,7 +218,7 @@ export function createLicensingService(deps: {
     },
 
     /** Has a hub or worker make a new key (kept on the appliance) and a certificate request for it. */
-    async requestCertificate(request: FastifyRequest, id: number, commonName: string, altNames: string[]) {
+    async requestCertificate(actor: Actor, id: number, commonName: string, altNames: string[]) {
       const row = await fleet.mustGet(id);
       if (row.type === 'a1000') {
         throw new AppError({
@@ -253,14 +249,14 @@ export function createLicensingService(deps: {
       ) {
         throw new AppError({ code: 'conflict', message: `the appliance refused: ${agentErrorText(res)}` });
       }
-      await db.transaction().execute(async (trx) => {
+      await deps.tx.transaction(async (trx) => {
         await fleet.event(
-          trx,
+          eventHandle(trx),
           row,
           'certificate.requested',
           `certificate request for ${commonName} on ${row.name}`,
         );
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'appliance.certificate_requested',
           targetType: 'appliance',
           targetId: row.id,
@@ -275,7 +271,7 @@ export function createLicensingService(deps: {
      * A PEM file holding the certificate (chain first), with its private key in the same file,
      * in `keyData`, or held by the appliance already (then the agent checks the pair).
      */
-    async uploadCertificate(request: FastifyRequest, id: number, data: Buffer, keyData?: Buffer) {
+    async uploadCertificate(actor: Actor, id: number, data: Buffer, keyData?: Buffer) {
       const row = await fleet.mustGet(id);
       if (row.type === 'a1000') {
         throw new AppError({
@@ -316,23 +312,21 @@ export function createLicensingService(deps: {
       const certPem = certs.join('');
       if (key !== undefined) await call(row, 'agent/v1/certificate', { cert: certPem, key });
       else await installWithHeldKey(row, certPem);
-      await db.transaction().execute(async (trx) => {
+      await deps.tx.transaction(async (trx) => {
         // Pinning follows the certificate the admin installed.
-        await trx
-          .updateTable('appliances')
-          .set({
-            tls_cert_pem: row.url.startsWith('https:') ? certPem : row.tls_cert_pem,
-            updated: clock.now(),
-          })
-          .where('id', '=', row.id)
-          .execute();
-        await fleet.event(
+        await licensingRepo.setPinnedCertificate(
           trx,
+          row.id,
+          row.url.startsWith('https:') ? certPem : row.tls_cert_pem,
+          clock.now(),
+        );
+        await fleet.event(
+          eventHandle(trx),
           row,
           'certificate.installed',
           `TLS certificate ${fingerprint} installed on ${row.name}`,
         );
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'appliance.certificate_installed',
           targetType: 'appliance',
           targetId: row.id,

@@ -9,16 +9,13 @@ import { randomUUID, X509Certificate } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import {
   MANAGER_PACKAGE_TYPE,
   normalizeApplianceType,
   normalizePackageType,
 } from '../../../contract/fleet-fields.js';
-import type { Database } from '../../db/schema.js';
-import { actorOf } from '../../http/actor.js';
-import { systemActor } from '../../shared/actor.js';
+import type { Transactor, Tx } from '../../db/transactor.js';
+import { type Actor, actorUserId, systemActor } from '../../shared/actor.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -33,14 +30,17 @@ import {
   RepositoryError,
   type RepositorySettings,
 } from './package-repository.js';
-import type { UpgradeService } from './upgrades.service.js';
+import type { PackagesRepo } from './packages.repo.js';
+import type { PackagesService } from './packages.service.js';
 
 export interface PackageDownloadsDeps {
-  db: Kysely<Database>;
+  tx: Transactor;
+  packagesRepo: PackagesRepo;
   settings: SettingsStore;
   audit: AuditService;
   clock: Clock;
-  upgrades: Pick<UpgradeService, 'addPackage' | 'list'>;
+  /** The package store a verified download enters. */
+  upgrades: Pick<PackagesService, 'addPackage' | 'list'>;
   dataDir: string;
   /** Largest package accepted from the repository, in bytes. */
   maxBytes: number;
@@ -64,8 +64,11 @@ export interface RepositoryInput {
   fingerprint_sha256?: string | undefined;
 }
 
+/** The settings store still takes a Kysely handle; a `Tx` is one at run time. */
+const settingsHandle = (trx: Tx) => trx as unknown as Parameters<SettingsStore['set']>[0];
+
 export function createPackageDownloads(deps: PackageDownloadsDeps) {
-  const { db, audit, clock } = deps;
+  const { packagesRepo, audit, clock } = deps;
   const storeDir = join(deps.dataDir, 'packages');
   const timeoutMs = deps.timeoutMs ?? 30_000;
   const inflight = new Set<Promise<void>>();
@@ -128,13 +131,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
 
   type DownloadRow = Awaited<ReturnType<typeof latestDownload>>;
   async function latestDownload(type: string, version: string) {
-    return db
-      .selectFrom('fleet_package_downloads')
-      .selectAll()
-      .where('type', '=', type)
-      .where('version', '=', version)
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
+    return packagesRepo.latestDownload(deps.tx.direct, type, version);
   }
 
   function downloadOut(row: NonNullable<DownloadRow>) {
@@ -157,13 +154,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       const now = Date.now();
       if (now - last < PROGRESS_EVERY_MS) return;
       last = now;
-      void db
-        .updateTable('fleet_package_downloads')
-        .set({ received, heartbeat: clock.now() })
-        .where('id', '=', id)
-        .where('finished', 'is', null)
-        .execute()
-        .catch(() => undefined);
+      void packagesRepo.downloadProgress(deps.tx.direct, id, received, clock.now()).catch(() => undefined);
     };
     let error: string | null = null;
     try {
@@ -172,22 +163,12 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
         onProgress: progress,
         signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(DOWNLOAD_DEADLINE_MS)]),
       });
-      await db
-        .updateTable('fleet_package_downloads')
-        .set({ status: 'verifying', received: entry.size, heartbeat: clock.now() })
-        .where('id', '=', id)
-        .execute();
-      await deps.upgrades.addPackage(
-        await readFile(tmp),
-        (trx, packageId, summary) =>
-          audit.record(trx, systemActor('package-download'), {
-            action: 'package.added',
-            targetType: 'package',
-            targetId: packageId,
-            summary: `${summary} (downloaded from the package repository)`,
-          }),
-        { type: entry.type, version: entry.version, signature: entry.signature },
-      );
+      await packagesRepo.downloadVerifying(deps.tx.direct, id, entry.size, clock.now());
+      await deps.upgrades.addPackage(systemActor('package-download'), await readFile(tmp), 'repository', {
+        type: entry.type,
+        version: entry.version,
+        signature: entry.signature,
+      });
     } catch (err) {
       // Our own words only: RepositoryError and AppError messages never carry the remote body.
       error =
@@ -197,18 +178,8 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
     } finally {
       await rm(tmp, { force: true });
     }
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('fleet_package_downloads')
-        .set({
-          status: error ? 'error' : 'done',
-          error,
-          ...(error ? {} : { received: entry.size }),
-          finished: clock.now(),
-          heartbeat: clock.now(),
-        })
-        .where('id', '=', id)
-        .execute();
+    await deps.tx.transaction(async (trx) => {
+      await packagesRepo.finishDownload(trx, id, error, entry.size, clock.now());
       if (error)
         await audit.record(trx, systemActor('package-download'), {
           action: 'package.download_failed',
@@ -231,7 +202,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       return repository();
     },
 
-    async setRepository(request: FastifyRequest, input: RepositoryInput) {
+    async setRepository(actor: Actor, input: RepositoryInput) {
       const prev = await repository();
       const next: RepositorySettings = {
         url: (input.url ?? prev.url).trim(),
@@ -240,9 +211,9 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       };
       checkRepository(next);
       const changed = (Object.keys(next) as (keyof RepositorySettings)[]).filter((k) => next[k] !== prev[k]);
-      await db.transaction().execute(async (trx) => {
-        await deps.settings.set(trx, REPOSITORY_SETTINGS_KEY, next, request.principal?.userId ?? null);
-        await audit.record(trx, actorOf(request), {
+      await deps.tx.transaction(async (trx) => {
+        await deps.settings.set(settingsHandle(trx), REPOSITORY_SETTINGS_KEY, next, actorUserId(actor));
+        await audit.record(trx, actor, {
           action: 'settings.package_repository.updated',
           targetType: 'settings',
           targetId: 'package_repository',
@@ -285,12 +256,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
             download: null,
           });
       }
-      const downloads = await db
-        .selectFrom('fleet_package_downloads')
-        .selectAll()
-        .orderBy('id', 'desc')
-        .limit(500)
-        .execute();
+      const downloads = await packagesRepo.recentDownloads(deps.tx.direct, 500);
       for (const b of bins) {
         const d = downloads.find((x) => x.type === b.type && x.version === b.version);
         if (d) b.download = downloadOut(d);
@@ -311,12 +277,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       const row = await latestDownload(type, version);
       if (row) return { type, version, ...downloadOut(row) };
       // Uploaded rather than downloaded: it is there all the same.
-      const stored = await db
-        .selectFrom('fleet_packages')
-        .select(['size', 'created'])
-        .where('type', '=', type)
-        .where('version', '=', version)
-        .executeTakeFirst();
+      const stored = await packagesRepo.packageSizeAndCreated(deps.tx.direct, type, version);
       if (!stored) throw notFound(`download of ${type} ${version}`);
       const at = new Date(stored.created).toISOString();
       const size = Number(stored.size);
@@ -333,7 +294,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
     },
 
     /** Starts a download (202), or says the package is already in the store (200). */
-    async download(request: FastifyRequest, typeText: string, version: string) {
+    async download(actor: Actor, typeText: string, version: string) {
       if (normalizePackageType(typeText) === MANAGER_PACKAGE_TYPE) {
         throw badField(
           'path.appliance_type',
@@ -342,12 +303,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       }
       const type = normalizeApplianceType(typeText);
       if (!type) throw badField('path.appliance_type', 'must be a1000, tiscale-worker or tiscale-hub');
-      const stored = await db
-        .selectFrom('fleet_packages')
-        .select('sha256')
-        .where('type', '=', type)
-        .where('version', '=', version)
-        .executeTakeFirst();
+      const stored = await packagesRepo.packageSha256(deps.tx.direct, type, version);
       if (stored)
         return {
           code: 200 as const,
@@ -376,42 +332,21 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
         });
       const now = clock.now();
       const begin = () =>
-        db.transaction().execute(async (trx) => {
+        deps.tx.transaction(async (trx) => {
           // A download cut off by a restart never finishes on its own: close it so it can start again.
-          await trx
-            .updateTable('fleet_package_downloads')
-            .set({
-              status: 'error',
-              error: 'interrupted (the manager stopped during the download)',
-              finished: now,
-            })
-            .where('type', '=', type)
-            .where('version', '=', version)
-            .where('finished', 'is', null)
-            .where('heartbeat', '<', new Date(now.getTime() - STALE_MS))
-            .execute();
-          const running = await trx
-            .selectFrom('fleet_package_downloads')
-            .selectAll()
-            .where('type', '=', type)
-            .where('version', '=', version)
-            .where('finished', 'is', null)
-            .executeTakeFirst();
+          await packagesRepo.closeStaleDownloads(trx, type, version, now, new Date(now.getTime() - STALE_MS));
+          const running = await packagesRepo.runningDownload(trx, type, version);
           if (running) return { row: running, fresh: false };
-          const row = await trx
-            .insertInto('fleet_package_downloads')
-            .values({
-              type,
-              version,
-              status: 'downloading',
-              total: entry.size,
-              started_by: request.principal?.username ?? null,
-              started: now,
-              heartbeat: now,
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          await audit.record(trx, actorOf(request), {
+          const row = await packagesRepo.insertDownload(trx, {
+            type,
+            version,
+            status: 'downloading',
+            total: entry.size,
+            started_by: actor.principal?.username ?? null,
+            started: now,
+            heartbeat: now,
+          });
+          await audit.record(trx, actor, {
             action: 'package.download_started',
             targetType: 'package',
             targetId: `${type}/${version}`,

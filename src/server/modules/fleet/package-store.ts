@@ -1,7 +1,10 @@
 // The package store without the rest of the manager, for `steward package add|list|remove`:
 // the same verification and audit as the upload route.
+import { createTransactor } from '../../db/transactor.js';
 import type { ModuleContext } from '../module.js';
 import { createFleetCore } from './fleet.service.js';
+import { createPackagesRepo } from './packages.repo.js';
+import { createUpgradesRepo } from './upgrades.repo.js';
 import { createUpgradeService, type UpgradeService } from './upgrades.service.js';
 
 export function createPackageStore(
@@ -9,7 +12,10 @@ export function createPackageStore(
 ): Pick<UpgradeService, 'addPackage' | 'removePackage' | 'list'> {
   const { repo, managerKey, fleet } = createFleetCore(ctx);
   return createUpgradeService({
+    tx: createTransactor(ctx.db),
     repo,
+    upgradesRepo: createUpgradesRepo(),
+    packagesRepo: createPackagesRepo(),
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,

@@ -6,7 +6,6 @@ import { Type } from 'typebox';
 import { actorOf } from '../../http/actor.js';
 import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
-import type { AuditService } from '../audit/audit.service.js';
 import type { PackageDownloads } from './package-downloads.js';
 import type { UpgradeService } from './upgrades.service.js';
 
@@ -185,11 +184,7 @@ const UpgradeStatusOut = Type.Object(
   },
 );
 
-export function upgradesRoutes(
-  upgrades: UpgradeService,
-  downloads: PackageDownloads,
-  audit: AuditService,
-): FastifyPluginAsync {
+export function upgradesRoutes(upgrades: UpgradeService, downloads: PackageDownloads): FastifyPluginAsync {
   return async (app) => {
     await app.register(multipart, { limits: { files: 1, fileSize: MAX_PACKAGE_BYTES, fields: 2, parts: 3 } });
     const r = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -237,7 +232,7 @@ export function upgradesRoutes(
           response: { 200: Repository, ...ErrorResponses(400, 401, 403) },
         },
       },
-      async (request) => downloads.setRepository(request, request.body),
+      async (request) => downloads.setRepository(actorOf(request), request.body),
     );
 
     r.get(
@@ -291,15 +286,7 @@ export function upgradesRoutes(
         const part = await request.file();
         if (part?.fieldname !== 'file') throw badField('file', 'send the package as form field "file"');
         const data = await part.toBuffer();
-        const out = await upgrades.addPackage(data, (trx, id, summary) =>
-          audit.record(trx, actorOf(request), {
-            action: 'package.added',
-            targetType: 'package',
-            targetId: id,
-            summary,
-            status: 201,
-          }),
-        );
+        const out = await upgrades.addPackage(actorOf(request), data, 'api');
         return reply.code(201).send(out);
       },
     );
@@ -342,7 +329,11 @@ export function upgradesRoutes(
         },
       },
       async (request, reply) => {
-        const out = await downloads.download(request, request.params.appliance_type, request.params.version);
+        const out = await downloads.download(
+          actorOf(request),
+          request.params.appliance_type,
+          request.params.version,
+        );
         return reply.code(out.code).send(out.body);
       },
     );
@@ -361,7 +352,7 @@ export function upgradesRoutes(
         },
       },
       async (request, reply) =>
-        reply.code(202).send(await upgrades.start(request, request.body.appliance_name)),
+        reply.code(202).send(await upgrades.start(actorOf(request), request.body.appliance_name)),
     );
 
     r.post(

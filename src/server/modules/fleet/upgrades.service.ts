@@ -1,36 +1,39 @@
-// The package store and appliance upgrades. A package is a JSON envelope
-//   {"manifest": {type, version, requires, sha256}, "payload": <base64 install step>, "signature": <base64>}
-// signed (Ed25519, over the canonical manifest) by a publisher whose public key the admin put in
-// <dataDir>/package-keys/*.pub. The manager checks the publisher's signature and the sha256 when
-// a package enters the store, and countersigns the manifest when it sends it to an agent; the
-// agent checks that countersignature with the manager key it pinned at pairing, and the sha256.
-// One upgrade runs at a time across the fleet (a unique index enforces it across replicas).
-// A package of type `manager` is the manager's own release: it is stored and listed with the
-// others but never sent to an appliance (the system module hands it to the host's apply hook).
+// Appliance upgrades. The manager sends a stored package (packages.service.ts) to the agent,
+// countersigning its manifest; the agent checks that countersignature with the manager key it
+// pinned at pairing, and the sha256, runs the install step and reports; the manager follows it
+// until the appliance reports the new release. One upgrade runs at a time across the fleet (a
+// unique index enforces it across replicas). The service also answers for the package store it
+// installs from (its methods are the store's), so callers that know it as the store keep one object.
 
-import { createHash, createPublicKey, type KeyObject, randomUUID, sign, verify } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FastifyRequest } from 'fastify';
 import {
   compareReleases,
   manifestSigningBytes,
-  normalizePackageType,
   type PackageManifest,
 } from '../../../contract/fleet-fields.js';
-import { actorOf } from '../../http/actor.js';
-import { systemActor } from '../../shared/actor.js';
-import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
+import type { Transactor, Tx } from '../../db/transactor.js';
+import { type Actor, systemActor } from '../../shared/actor.js';
+import { AppError, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { agentErrorText } from './agent-client.js';
 import type { FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
 import type { ManagerKeyStore } from './manager-key.js';
+import type { PackagesRepo } from './packages.repo.js';
+import { createPackagesService } from './packages.service.js';
+import type { UpgradesRepo } from './upgrades.repo.js';
+
+export type { PackageOrigin } from './packages.service.js';
 
 export interface UpgradeServiceDeps {
+  tx: Transactor;
+  /** The fleet's repository: appliances are read through it. */
   repo: FleetRepo;
+  upgradesRepo: UpgradesRepo;
+  packagesRepo: PackagesRepo;
   fleet: FleetService;
   audit: AuditService;
   clock: Clock;
@@ -39,99 +42,23 @@ export interface UpgradeServiceDeps {
   pollMs?: number;
 }
 
-const VERSION_RE = /^\d{1,6}(\.\d{1,6}){0,3}([-+][A-Za-z0-9.]{1,40})?$/;
-const ALLOWED_SPACE_FLOOR = 0;
-const PACKAGE_TYPES_TEXT = 'a1000, tiscale-worker, tiscale-hub (or analyze, worker, hub) or manager';
-
-function fingerprintOf(key: KeyObject): string {
-  return `sha256:${createHash('sha256')
-    .update(key.export({ format: 'der', type: 'spki' }))
-    .digest('hex')}`;
-}
+/** `fleet.event` still takes the fleet repository's handle type; a `Tx` is one at run time. */
+const eventHandle = (trx: Tx) => trx as unknown as Parameters<FleetService['event']>[0];
 
 export function createUpgradeService(deps: UpgradeServiceDeps) {
-  const { repo, fleet, audit, clock } = deps;
-  const db = repo.db;
+  const { repo, upgradesRepo, packagesRepo, fleet, audit, clock } = deps;
   const storeDir = join(deps.dataDir, 'packages');
+  const packages = createPackagesService(deps);
   const inflight = new Set<Promise<void>>();
   let stopping = false;
 
-  function publisherKeys(): Map<string, KeyObject> {
-    const dir = join(deps.dataDir, 'package-keys');
-    const keys = new Map<string, KeyObject>();
-    let files: string[] = [];
-    try {
-      files = readdirSync(dir).filter((f) => f.endsWith('.pub') || f.endsWith('.pem'));
-    } catch {
-      return keys;
-    }
-    for (const f of files) {
-      try {
-        const key = createPublicKey(readFileSync(join(dir, f), 'utf8'));
-        keys.set(fingerprintOf(key), key);
-      } catch {
-        // An unreadable key file trusts nothing; the upload error names the directory.
-      }
-    }
-    return keys;
-  }
-
-  function parseEnvelope(data: Buffer): {
-    manifest: PackageManifest;
-    /** The type as the publisher wrote and signed it (`worker` as well as `tiscale-worker`). */
-    signedType: string;
-    payload: Buffer;
-    signature: Buffer;
-  } {
-    let env: { manifest?: Record<string, unknown>; payload?: unknown; signature?: unknown };
-    try {
-      env = JSON.parse(data.toString('utf8'));
-    } catch {
-      throw badField('file', 'is not a Steward package (a JSON envelope with manifest, payload, signature)');
-    }
-    const m = env.manifest;
-    if (!m || typeof m !== 'object' || typeof env.payload !== 'string' || typeof env.signature !== 'string') {
-      throw badField('file', 'package needs "manifest", "payload" and "signature"');
-    }
-    const type = typeof m.type === 'string' ? normalizePackageType(m.type) : undefined;
-    const errors: { field: string; message: string }[] = [];
-    if (!type) errors.push({ field: 'file.manifest.type', message: `must be ${PACKAGE_TYPES_TEXT}` });
-    if (typeof m.version !== 'string' || !VERSION_RE.test(m.version)) {
-      errors.push({ field: 'file.manifest.version', message: 'must be a version like 5.4.0' });
-    }
-    if (typeof m.requires !== 'string' || !VERSION_RE.test(m.requires)) {
-      errors.push({ field: 'file.manifest.requires', message: 'must be a version like 5.0.0' });
-    }
-    if (typeof m.sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(m.sha256)) {
-      errors.push({ field: 'file.manifest.sha256', message: 'must be 64 hex digits' });
-    }
-    if (errors.length > 0)
-      throw new AppError({ code: 'validation_failed', message: 'the package manifest is invalid', errors });
-    const manifest: PackageManifest = {
-      type: type as PackageManifest['type'],
-      version: m.version as string,
-      requires: m.requires as string,
-      sha256: (m.sha256 as string).toLowerCase(),
-    };
-    return {
-      manifest,
-      signedType: m.type as string,
-      payload: Buffer.from(env.payload, 'base64'),
-      signature: Buffer.from(env.signature, 'base64'),
-    };
-  }
-
   async function runUpgrade(upgradeId: number, applianceId: number, file: string, manifest: PackageManifest) {
     const set = (status: string, log?: string, finished = false) =>
-      db
-        .updateTable('fleet_upgrades')
-        .set({
-          status,
-          ...(log !== undefined ? { log } : {}),
-          ...(finished ? { finished: clock.now() } : {}),
-        })
-        .where('id', '=', upgradeId)
-        .execute();
+      upgradesRepo.setUpgradeProgress(deps.tx.direct, upgradeId, {
+        status,
+        log,
+        finished: finished ? clock.now() : undefined,
+      });
     const row = await repo.getAppliance(applianceId);
     if (!row) return set('error', 'appliance removed', true).then(() => undefined);
     let outcome: { ok: boolean; log: string };
@@ -184,21 +111,16 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     } catch (err) {
       outcome = { ok: false, log: `${(err as Error).message}\n` };
     }
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('fleet_upgrades')
-        .set({ status: outcome.ok ? 'idle' : 'error', log: outcome.log, finished: clock.now() })
-        .where('id', '=', upgradeId)
-        .execute();
-      if (outcome.ok)
-        await trx
-          .updateTable('appliances')
-          .set({ release: manifest.version })
-          .where('id', '=', row.id)
-          .execute();
+    await deps.tx.transaction(async (trx) => {
+      await upgradesRepo.setUpgradeProgress(trx, upgradeId, {
+        status: outcome.ok ? 'idle' : 'error',
+        log: outcome.log,
+        finished: clock.now(),
+      });
+      if (outcome.ok) await upgradesRepo.setApplianceRelease(trx, row.id, manifest.version);
       const kind = outcome.ok ? 'upgrade.finished' : 'upgrade.failed';
       await fleet.event(
-        trx,
+        eventHandle(trx),
         row,
         kind,
         outcome.ok
@@ -223,198 +145,40 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       while (inflight.size > 0) await Promise.all([...inflight]);
     },
 
-    /** Verifies and stores a package (upload route and `steward package add`). */
-    async addPackage(
-      data: Buffer,
-      record: (trx: Parameters<AuditService['record']>[0], id: number, summary: string) => Promise<void>,
-      /** What the repository index announced: the package must be exactly that. */
-      announced?: { type: string; version: string; signature: string },
-    ) {
-      const { manifest, signedType, payload, signature } = parseEnvelope(data);
-      if (
-        announced &&
-        (announced.type !== manifest.type ||
-          announced.version !== manifest.version ||
-          announced.signature !== signature.toString('base64'))
-      ) {
-        throw badField('file.manifest', 'is not the package the repository index announced');
-      }
-      if (createHash('sha256').update(payload).digest('hex') !== manifest.sha256) {
-        throw badField('file.manifest.sha256', 'does not match the payload');
-      }
-      const keys = publisherKeys();
-      if (keys.size === 0) {
-        throw new AppError({
-          code: 'conflict',
-          message: `no trusted package publisher keys: put the publisher's public key (PEM) in ${join(deps.dataDir, 'package-keys')}/`,
-        });
-      }
-      let publisher: string | undefined;
-      for (const [fp, key] of keys) {
-        const signed = Buffer.from(
-          manifestSigningBytes({ ...manifest, type: signedType as PackageManifest['type'] }),
-        );
-        if (verify(null, signed, key, signature)) publisher = fp;
-      }
-      if (!publisher) throw badField('file.signature', 'does not verify with any trusted publisher key');
-      const dir = join(storeDir, manifest.type);
-      mkdirSync(dir, { recursive: true });
-      const fileName = join(manifest.type, `${manifest.version}.stwpkg`);
-      // Written beside its final name and renamed only once the row and its audit record are in
-      // place, as the transaction's last step: a failure leaves neither a partial nor a stray file.
-      const tmp = join(storeDir, `${fileName}.${randomUUID()}.part`);
-      await writeFile(tmp, data, { mode: 0o600, flag: 'wx' });
-      try {
-        return await db.transaction().execute(async (trx) => {
-          const dup = await trx
-            .selectFrom('fleet_packages')
-            .select('id')
-            .where('type', '=', manifest.type)
-            .where('version', '=', manifest.version)
-            .executeTakeFirst();
-          if (dup) throw conflict(`the store already has ${manifest.type} ${manifest.version}`);
-          const row = await trx
-            .insertInto('fleet_packages')
-            .values({
-              type: manifest.type,
-              version: manifest.version,
-              requires: manifest.requires,
-              sha256: manifest.sha256,
-              size: data.length,
-              publisher_fingerprint: publisher,
-              file_name: fileName,
-              created: clock.now(),
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          await record(trx, row.id, `added package ${manifest.type} ${manifest.version}`);
-          await rename(tmp, join(storeDir, fileName));
-          return {
-            id: row.id,
-            type: row.type,
-            version: row.version,
-            requires: row.requires,
-            sha256: row.sha256,
-            size: Number(row.size),
-            publisher_fingerprint: row.publisher_fingerprint,
-            created: new Date(row.created).toISOString(),
-          };
-        });
-      } finally {
-        await rm(tmp, { force: true });
-      }
-    },
+    ...packages,
 
-    /** Removes a package from the store (`steward package remove`); refused while it is installing. */
-    async removePackage(
-      typeText: string,
-      version: string,
-      record: (trx: Parameters<AuditService['record']>[0], id: number, summary: string) => Promise<void>,
-    ) {
-      const type = normalizePackageType(typeText);
-      if (!type) throw badField('type', `must be ${PACKAGE_TYPES_TEXT}`);
-      const removed = await db.transaction().execute(async (trx) => {
-        const row = await trx
-          .selectFrom('fleet_packages')
-          .selectAll()
-          .where('type', '=', type)
-          .where('version', '=', version)
-          .executeTakeFirst();
-        if (!row) throw notFound(`package ${type} ${version}`);
-        const running = await trx
-          .selectFrom('fleet_upgrades')
-          .select('id')
-          .where('package_id', '=', row.id)
-          .where('finished', 'is', null)
-          .executeTakeFirst();
-        if (running)
-          throw conflict(`an upgrade to ${type} ${version} is running; remove it when it has finished`);
-        // Finished upgrades keep their history (package_id becomes null, version stays).
-        await trx.deleteFrom('fleet_packages').where('id', '=', row.id).execute();
-        await record(trx, row.id, `removed package ${type} ${version}`);
-        return row;
-      });
-      await rm(join(storeDir, removed.file_name), { force: true });
-      return { type: removed.type, version: removed.version };
-    },
-
-    async list() {
-      const rows = await db.selectFrom('fleet_packages').selectAll().orderBy('type').orderBy('id').execute();
-      let allowed = ALLOWED_SPACE_FLOOR;
-      try {
-        const fs = statfsSync(deps.dataDir);
-        allowed = fs.bavail * fs.bsize;
-      } catch {
-        // statfs unavailable: report 0 rather than fail the listing.
-      }
-      return {
-        bins: rows.map((r) => ({
-          type: r.type,
-          version: r.version,
-          requires: r.requires,
-          sha256: r.sha256,
-          size: Number(r.size),
-        })),
-        used_space: rows.reduce((n, r) => n + Number(r.size), 0),
-        allowed_space: allowed,
-        is_ticloud_data_available: false,
-      };
-    },
-
-    /** Absolute path of a stored package's file, or undefined when the store has no such package. */
-    async packageFile(type: string, version: string): Promise<string | undefined> {
-      const row = await db
-        .selectFrom('fleet_packages')
-        .select('file_name')
-        .where('type', '=', type)
-        .where('version', '=', version)
-        .executeTakeFirst();
-      return row ? join(storeDir, row.file_name) : undefined;
-    },
-
-    async start(request: FastifyRequest, applianceName: string) {
+    async start(actor: Actor, applianceName: string) {
       const row = await repo.getApplianceByName(applianceName);
       if (!row) throw notFound(`appliance "${applianceName}"`);
       if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
-      const active = await db
-        .selectFrom('fleet_upgrades as u')
-        .innerJoin('appliances as a', 'a.id', 'u.appliance_id')
-        .select(['a.name'])
-        .where('u.finished', 'is', null)
-        .executeTakeFirst();
+      const active = await upgradesRepo.activeUpgrade(deps.tx.direct);
       if (active)
         throw conflict(`an upgrade is already running (appliance ${active.name}); one appliance at a time`);
       const release = row.release ?? '0';
       // Packages of the appliance's own type only (an appliance type, so never a `manager` package).
-      const candidates = (
-        await db.selectFrom('fleet_packages').selectAll().where('type', '=', row.type).execute()
-      )
+      const candidates = (await packagesRepo.packagesOfType(deps.tx.direct, row.type))
         .filter((p) => compareReleases(p.version, release) > 0 && compareReleases(release, p.requires) >= 0)
         .sort((a, b) => compareReleases(b.version, a.version));
       const pkg = candidates[0];
       if (!pkg) throw conflict(`no package in the store upgrades ${row.type} ${release}`);
       let upgradeId: number;
       try {
-        upgradeId = await db.transaction().execute(async (trx) => {
-          const u = await trx
-            .insertInto('fleet_upgrades')
-            .values({
-              appliance_id: row.id,
-              package_id: pkg.id,
-              version: pkg.version,
-              status: 'pending',
-              started: clock.now(),
-            })
-            .returning('id')
-            .executeTakeFirstOrThrow();
-          await audit.record(trx, actorOf(request), {
+        upgradeId = await deps.tx.transaction(async (trx) => {
+          const id = await upgradesRepo.insertUpgrade(trx, {
+            appliance_id: row.id,
+            package_id: pkg.id,
+            version: pkg.version,
+            status: 'pending',
+            started: clock.now(),
+          });
+          await audit.record(trx, actor, {
             action: 'upgrade.started',
             targetType: 'appliance',
             targetId: row.id,
             summary: `started upgrade of ${row.name} from ${release} to ${pkg.version}`,
             status: 202,
           });
-          return u.id;
+          return id;
         });
       } catch (err) {
         if (err instanceof AppError) throw err;
@@ -437,12 +201,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     async status(applianceName: string) {
       const row = await repo.getApplianceByName(applianceName);
       if (!row) throw notFound(`appliance "${applianceName}"`);
-      const u = await db
-        .selectFrom('fleet_upgrades')
-        .selectAll()
-        .where('appliance_id', '=', row.id)
-        .orderBy('id', 'desc')
-        .executeTakeFirst();
+      const u = await upgradesRepo.latestUpgradeOf(deps.tx.direct, row.id);
       if (!u)
         return { appliance_name: row.name, status: 'idle', version: null, log: 'Update log not available.' };
       return {
