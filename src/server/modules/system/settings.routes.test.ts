@@ -11,8 +11,8 @@ import { generate } from 'selfsigned';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+import { uploadFile } from '../../../../test/helpers/system.js';
 import { SECTIONS } from './sections.js';
-import { uploadFile } from './test-support.js';
 
 let t: TestContext;
 let admin: Record<string, string>;

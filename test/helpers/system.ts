@@ -104,7 +104,7 @@ export async function waitFor(fn: () => boolean, ms = 10_000) {
 
 /** Seals a (gzipped tar) buffer as a backup archive with this passphrase, as writeArchive does. */
 export async function sealArchive(plain: Buffer, passphrase: string): Promise<Buffer> {
-  const { encryptStream, newBackupKey } = await import('./backup.crypto.js');
+  const { encryptStream, newBackupKey } = await import('../../src/server/modules/system/backup.crypto.js');
   const enc = encryptStream(await newBackupKey(passphrase));
   const out: Buffer[] = [];
   enc.on('data', (c: Buffer) => out.push(c));
