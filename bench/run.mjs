@@ -223,10 +223,10 @@ if (wanted('cluster'))
   await clusterBenchmarks({ start, load, fmt, root, password: PASSWORD, seconds: SECONDS });
 
 // The fleet benchmark: 1,000 agents on loopback, one apply to all, polling CPU and memory
-// (test/e2e/fleet-scale.test.ts prints its measurements). BENCH_FLEET_SCALE=0 skips it.
+// (test/scale/fleet-scale.test.ts prints its measurements). BENCH_FLEET_SCALE=0 skips it.
 const fleetScale = process.env.BENCH_FLEET_SCALE ?? '1000';
 if (fleetScale !== '0' && wanted('fleet')) {
-  console.log(`\nFleet at scale (${fleetScale} agents), from test/e2e/fleet-scale.test.ts:`);
+  console.log(`\nFleet at scale (${fleetScale} agents), from test/scale/fleet-scale.test.ts:`);
   const out = spawnSync(join(root, 'node_modules', '.bin', 'vitest'), ['run', '--project', 'scale'], {
     cwd: root,
     env: { ...process.env, STEWARD_FLEET_SCALE: fleetScale },

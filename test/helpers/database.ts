@@ -1,6 +1,7 @@
-// A fresh, migrated database for one test file: in-memory PGlite by default, or a throwaway
-// database on the PostgreSQL server named by STEWARD_TEST_DATABASE_URL (created here and
-// dropped in close()), so the same route tests run on both engines.
+// A fresh database for one test file (migrated, or empty for the migrator's own tests): in-memory
+// PGlite by default, or a throwaway database on the PostgreSQL server named by
+// STEWARD_TEST_DATABASE_URL (created here, removed by dropDatabase()), so the route, repository and
+// `*.db.test.ts` tests run on both engines.
 
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -39,14 +40,21 @@ export async function createThrowawayDatabase(
   };
 }
 
-export async function createTestDatabase(): Promise<DatabaseHandle & { dropDatabase: () => Promise<void> }> {
-  if (!PG_URL) {
-    const handle = await openDatabase({});
-    await migrateToLatest(handle.db);
-    return { ...handle, dropDatabase: async () => {} };
-  }
+/**
+ * A fresh database with no tables yet (the migrator's own tests): in-memory PGlite, or a
+ * throwaway database on the server of STEWARD_TEST_DATABASE_URL, removed by dropDatabase().
+ */
+export async function createEmptyTestDatabase(): Promise<
+  DatabaseHandle & { dropDatabase: () => Promise<void> }
+> {
+  if (!PG_URL) return { ...(await openDatabase({})), dropDatabase: async () => {} };
   const database = await createThrowawayDatabase();
   const handle = await openDatabase({ url: database.url, poolSize: 5 });
-  await migrateToLatest(handle.db);
   return { ...handle, dropDatabase: database.drop };
+}
+
+export async function createTestDatabase(): Promise<DatabaseHandle & { dropDatabase: () => Promise<void> }> {
+  const handle = await createEmptyTestDatabase();
+  await migrateToLatest(handle.db);
+  return handle;
 }

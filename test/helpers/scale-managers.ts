@@ -1,4 +1,4 @@
-// The manager of the fleet scale measurement (test/e2e/fleet-scale.test.ts), in a process of its
+// The manager of the fleet scale measurement (test/scale/fleet-scale.test.ts), in a process of its
 // own so that its CPU time and RSS can be read from /proc, in one of two forms:
 //
 // - `serve` (the default, the issue's figure): the built manager as an admin runs it,

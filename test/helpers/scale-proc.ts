@@ -1,4 +1,4 @@
-// Process plumbing for the fleet scale measurement (test/e2e/fleet-scale.test.ts): reading a
+// Process plumbing for the fleet scale measurement (test/scale/fleet-scale.test.ts): reading a
 // child's stdout line by line, a process's CPU time and memory from /proc, stopping a child.
 import type { ChildProcess } from 'node:child_process';
 import { spawnSync } from 'node:child_process';

@@ -3,8 +3,8 @@
 // in, self-refresh that extends a token's life or runs from a secret in its grace period, owners
 // loosening what an admin set, and tokens of disabled owners shown as active.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { multipart } from '../../src/server/modules/system/test-support.js';
 import { createTestContext, TEST_PASSWORD, type TestContext } from '../helpers/app.js';
+import { multipart } from '../helpers/system.js';
 
 let t: TestContext;
 let admin: Record<string, string>;

@@ -8,10 +8,10 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent } from '../../../../test/helpers/agent.js';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+import { startTrapReceiver, waitFor } from '../../../../test/helpers/system.js';
 import { createAlerts } from './alerts.js';
 import { createMailer } from './mailer.js';
 import { createTrapSender, OBJECT_OIDS, parseTrapSink, TRAP_OIDS } from './snmp-traps.js';
-import { startTrapReceiver, waitFor } from './test-support.js';
 
 let t: TestContext;
 let admin: Record<string, string>;

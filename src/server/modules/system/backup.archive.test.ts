@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip, gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sealArchive } from '../../../../test/helpers/system.js';
 import { ArchiveError, extractArchive, type Manifest } from './backup.archive.js';
 import { BackupCryptoError, encryptStream, newBackupKey, openDecryptor } from './backup.crypto.js';
 import { END_OF_ARCHIVE, padding, tarHeader } from './tar.js';
-import { sealArchive } from './test-support.js';
 
 const PASSPHRASE = 'archive test passphrase';
 const root = mkdtempSync(join(tmpdir(), 'steward-archive-'));

@@ -9,9 +9,9 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+import { multipart, sealArchive, uploadFile } from '../../../../test/helpers/system.js';
 import { extractArchive, type Manifest } from './backup.archive.js';
 import { END_OF_ARCHIVE, padding, tarHeader } from './tar.js';
-import { multipart, sealArchive, uploadFile } from './test-support.js';
 
 const PASSPHRASE = 'correct horse battery staple';
 const MASTER_KEY = 'ab'.repeat(32);

@@ -2,7 +2,7 @@
 // filters, download headers, quota and deletion.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
-import { multipart } from './test-support.js';
+import { multipart } from '../../../../test/helpers/system.js';
 
 let t: TestContext;
 let admin: Record<string, string>;

@@ -4,12 +4,12 @@ import { generateKeyPairSync } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
+import { multipart } from '../../../../test/helpers/system.js';
 import { createAuditRepo } from '../audit/audit.repo.js';
 import { createAuditService } from '../audit/audit.service.js';
 import { createSettingsStore } from '../settings/settings.store.js';
 import { signLicense } from './license.js';
 import { createLicenseService } from './license.service.js';
-import { multipart } from './test-support.js';
 
 let t: TestContext;
 let admin: Record<string, string>;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningManager, startManager } from '../../../../test/helpers/process.js';
-import { multipart, newIdentifier } from './test-support.js';
+import { multipart, newIdentifier } from '../../../../test/helpers/system.js';
 
 const PASSWORD = 'Limits-Admin-Password-1';
 let m: RunningManager;

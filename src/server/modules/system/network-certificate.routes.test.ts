@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
-import { uploadFile } from './test-support.js';
+import { uploadFile } from '../../../../test/helpers/system.js';
 
 let t: TestContext;
 let admin: Record<string, string>;

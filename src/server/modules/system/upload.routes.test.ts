@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
-import { multipart, newIdentifier, uploadFile } from './test-support.js';
+import { multipart, newIdentifier, uploadFile } from '../../../../test/helpers/system.js';
 
 let t: TestContext;
 let admin: Record<string, string>;

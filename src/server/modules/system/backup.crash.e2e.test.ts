@@ -15,7 +15,7 @@ function runUntilKilled(killAfterMs: number): Promise<{ completed: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'backup-loop.ts'), dataDir],
+      ['--import', 'tsx', join(import.meta.dirname, '../../../../test/fixtures/backup-loop.ts'), dataDir],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },

@@ -102,10 +102,16 @@ export async function waitFor(fn: () => boolean, ms = 10_000) {
   }
 }
 
-/** Seals a (gzipped tar) buffer as a backup archive with this passphrase, as writeArchive does. */
+/**
+ * Seals a (gzipped tar) buffer as a backup archive with this passphrase, as writeArchive does, but
+ * with scrypt at the lowest cost a restore accepts (N=2^14, 16 MiB) instead of the default 2^17:
+ * every open of the archive derives the key again, and at the default cost the archive tests spent
+ * most of their time in scrypt. Archives the manager writes (backup.routes.test.ts) keep the default.
+ */
 export async function sealArchive(plain: Buffer, passphrase: string): Promise<Buffer> {
-  const { encryptStream, newBackupKey } = await import('./backup.crypto.js');
-  const enc = encryptStream(await newBackupKey(passphrase));
+  const { deriveBackupKey, encryptStream } = await import('../../src/server/modules/system/backup.crypto.js');
+  const kdf = { name: 'scrypt' as const, N: 2 ** 14, r: 8, p: 1, salt: randomBytes(16).toString('base64') };
+  const enc = encryptStream({ key: await deriveBackupKey(passphrase, kdf), kdf });
   const out: Buffer[] = [];
   enc.on('data', (c: Buffer) => out.push(c));
   const done = new Promise<void>((resolve, reject) => {
