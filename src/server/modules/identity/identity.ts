@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { isPermission } from '../../../contract/permissions.js';
 import type { ClusterBus } from '../../db/notify.js';
 import type { Database } from '../../db/schema.js';
+import { createTransactor } from '../../db/transactor.js';
 import { redactUrlForLog, routeOf } from '../../http/conventions.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -100,7 +101,12 @@ export function createIdentity(deps: IdentityDeps) {
     loadSettings().catch(() => {});
   });
   const common = { db: deps.db, repo, audit: deps.audit, clock: deps.clock, auth };
-  const tokens = createTokensService({ ...common, settings: deps.settings, tokenSettings });
+  const tokens = createTokensService({
+    ...common,
+    tx: createTransactor(deps.db),
+    settings: deps.settings,
+    tokenSettings,
+  });
   const services: IdentityServices = {
     repo,
     users: createUsersService(common),

@@ -3,6 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { principalOf } from '../../http/auth.js';
 import {
   OrderingQuery,
@@ -221,7 +222,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
       const p = principalOf(request);
       const user = await users.mustGet(request.params.id);
       const out = await tokens.create(
-        request,
+        actorOf(request),
         p,
         { name: 'API key', owner_id: user.id, expires_at: request.body.expires_at },
         'api_key',
