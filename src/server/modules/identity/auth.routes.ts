@@ -10,7 +10,7 @@ import { AppError, notFound } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
 import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
 import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
-import { userOut } from './users.service.js';
+import { userOut } from './user-output.js';
 
 /**
  * The login route. The seed logs in with a multipart form: small forms are parsed into the body

@@ -27,7 +27,7 @@ import {
   User,
 } from './identity.schemas.js';
 import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
-import { userOut } from './users.service.js';
+import { userOut } from './user-output.js';
 
 const USER_ORDERING = ['id', 'username', 'email', 'date_joined', 'last_login', 'role'] as const;
 

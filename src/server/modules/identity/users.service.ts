@@ -3,7 +3,6 @@
 
 import type { Role } from '../../db/schema.js';
 import type { Transactor, Tx } from '../../db/transactor.js';
-import type { OrderTerm } from '../../http/pagination.js';
 import { type Actor, cliActor, systemActor } from '../../shared/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
@@ -11,46 +10,11 @@ import type { Principal } from '../../shared/principal.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { AuthenticatorService } from './authenticator.js';
 import { assertWithinCaller } from './credential-policy.js';
-import type { IdentityRepo, UserFilter, UserRow } from './identity.repo.js';
+import type { IdentityRepo, UserFilter } from './identity.repo.js';
 import { checkPasswordPolicy, generatePassword, hashPassword, verifyPassword } from './passwords.js';
+import { type UserOut, userOut } from './user-output.js';
 
 export const REAUTH_WINDOW_MS = 15 * 60 * 1000;
-
-export interface UserOut {
-  id: number;
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  directory_name: string;
-  directory_type: number;
-  last_login: string | null;
-  date_joined: string;
-  is_superuser: boolean;
-  is_active: boolean;
-  role: Role;
-  api_only: boolean;
-  group_id: number | null;
-}
-
-export function userOut(u: UserRow): UserOut {
-  return {
-    id: u.id,
-    username: u.username,
-    email: u.email,
-    first_name: u.first_name,
-    last_name: u.last_name,
-    directory_name: u.directory_name,
-    directory_type: u.directory_type,
-    last_login: u.last_login ? u.last_login.toISOString() : null,
-    date_joined: u.date_joined.toISOString(),
-    is_superuser: u.role === 'admin',
-    is_active: u.is_active,
-    role: u.role,
-    api_only: u.api_only,
-    group_id: u.group_id,
-  };
-}
 
 export interface CreateUserInput {
   username: string;
@@ -114,7 +78,12 @@ export function createUsersService(deps: UsersServiceDeps) {
   return {
     mustGet,
 
-    async list(filter: UserFilter, order: OrderTerm[], limit: number, offset: number) {
+    async list(
+      filter: UserFilter,
+      order: Parameters<IdentityRepo['listUsers']>[1],
+      limit: number,
+      offset: number,
+    ) {
       const [rows, count] = await Promise.all([
         repo.listUsers(filter, order, limit, offset),
         repo.countUsers(filter),
