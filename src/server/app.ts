@@ -13,6 +13,7 @@ import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { createLeaderLease } from './db/leases.js';
 import { createClusterBus } from './db/notify.js';
+import { createTransactor } from './db/transactor.js';
 import { registerAuth } from './http/auth.js';
 import {
   generateRequestId,
@@ -136,7 +137,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const audit = createAuditService({ repo: createAuditRepo(db), clock });
   const settings = createSettingsStore(db, bus);
   const identity = createIdentity({
-    db,
+    tx: createTransactor(db),
     audit,
     settings,
     clock,

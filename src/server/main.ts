@@ -7,6 +7,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { type DatabaseHandle, openDatabase } from './db/client.js';
 import { migrateToLatest } from './db/migrator.js';
+import { createTransactor } from './db/transactor.js';
 import { createAuditRepo } from './modules/audit/audit.repo.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { createIdentity } from './modules/identity/identity.js';
@@ -30,7 +31,7 @@ export async function openAndMigrate(config: Config, print: Print): Promise<Data
 export function identityServices(database: DatabaseHandle) {
   const audit = createAuditService({ repo: createAuditRepo(database.db), clock: systemClock });
   return createIdentity({
-    db: database.db,
+    tx: createTransactor(database.db),
     audit,
     settings: createSettingsStore(database.db),
     clock: systemClock,

@@ -86,8 +86,9 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
   const { createAuditService } = await import('../../src/server/modules/audit/audit.service.js');
   const { createAuditRepo } = await import('../../src/server/modules/audit/audit.repo.js');
   const { createSettingsStore } = await import('../../src/server/modules/settings/settings.store.js');
+  const { createTransactor } = await import('../../src/server/db/transactor.js');
   const identity = createIdentity({
-    db: database.db,
+    tx: createTransactor(database.db),
     audit: createAuditService({ repo: createAuditRepo(database.db), clock }),
     settings: createSettingsStore(database.db),
     clock,

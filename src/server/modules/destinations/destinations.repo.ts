@@ -1,24 +1,26 @@
 // SQL for destination lists and their entries. Returns rows or undefined; never HTTP errors.
-import type { Kysely, Selectable, Transaction } from 'kysely';
+// Every method runs on the handle it is given (a service's `Tx`, or the configuration module's
+// own transaction), by default the repository's base handle (the pool).
+import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
-import type { Database } from '../../db/schema.js';
+import { type DbHandle, queryable } from '../../db/transactor.js';
 import { likePattern } from '../../http/pagination.js';
 import type { DestinationListEntriesTable, DestinationListsTable } from './destinations.tables.js';
 
-export type Db = Kysely<Database> | Transaction<Database>;
 export type ListRow = Selectable<DestinationListsTable>;
 export type EntryRow = Selectable<DestinationListEntriesTable>;
 
-export function createDestinationsRepo(db: Kysely<Database>) {
+export function createDestinationsRepo(base: DbHandle) {
   return {
-    db,
-    async count(search: string | undefined, d: Db = db): Promise<number> {
-      let q = d.selectFrom('destination_lists').select((eb) => eb.fn.countAll<number>().as('n'));
+    async count(search: string | undefined, d: DbHandle = base): Promise<number> {
+      let q = queryable(d)
+        .selectFrom('destination_lists')
+        .select((eb) => eb.fn.countAll<number>().as('n'));
       if (search) q = q.where(sql<boolean>`lower(name) LIKE ${likePattern(search.toLowerCase())}`);
       return Number((await q.executeTakeFirstOrThrow()).n);
     },
-    async page(limit: number, offset: number, search: string | undefined, d: Db = db) {
-      let q = d
+    async page(limit: number, offset: number, search: string | undefined, d: DbHandle = base) {
+      let q = queryable(d)
         .selectFrom('destination_lists as l')
         .selectAll('l')
         .select((eb) =>
@@ -31,28 +33,28 @@ export function createDestinationsRepo(db: Kysely<Database>) {
       if (search) q = q.where(sql<boolean>`lower(l.name) LIKE ${likePattern(search.toLowerCase())}`);
       return q.orderBy('l.name').orderBy('l.id').limit(limit).offset(offset).execute();
     },
-    async get(id: number, d: Db = db, lock = false): Promise<ListRow | undefined> {
-      let q = d.selectFrom('destination_lists').selectAll().where('id', '=', id);
+    async get(id: number, d: DbHandle = base, lock = false): Promise<ListRow | undefined> {
+      let q = queryable(d).selectFrom('destination_lists').selectAll().where('id', '=', id);
       if (lock) q = q.forUpdate();
       return q.executeTakeFirst();
     },
-    async byName(name: string, d: Db = db): Promise<ListRow | undefined> {
-      return d
+    async byName(name: string, d: DbHandle = base): Promise<ListRow | undefined> {
+      return queryable(d)
         .selectFrom('destination_lists')
         .selectAll()
         .where(sql<boolean>`lower(name) = ${name.toLowerCase()}`)
         .executeTakeFirst();
     },
-    async entryCount(listId: number, d: Db = db): Promise<number> {
-      const r = await d
+    async entryCount(listId: number, d: DbHandle = base): Promise<number> {
+      const r = await queryable(d)
         .selectFrom('destination_list_entries')
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .where('list_id', '=', listId)
         .executeTakeFirstOrThrow();
       return Number(r.n);
     },
-    async entries(listId: number, limit: number, offset: number, d: Db = db): Promise<EntryRow[]> {
-      return d
+    async entries(listId: number, limit: number, offset: number, d: DbHandle = base): Promise<EntryRow[]> {
+      return queryable(d)
         .selectFrom('destination_list_entries')
         .selectAll()
         .where('list_id', '=', listId)
@@ -61,25 +63,25 @@ export function createDestinationsRepo(db: Kysely<Database>) {
         .offset(offset)
         .execute();
     },
-    async entry(listId: number, entryId: number, d: Db = db): Promise<EntryRow | undefined> {
-      return d
+    async entry(listId: number, entryId: number, d: DbHandle = base): Promise<EntryRow | undefined> {
+      return queryable(d)
         .selectFrom('destination_list_entries')
         .selectAll()
         .where('list_id', '=', listId)
         .where('id', '=', entryId)
         .executeTakeFirst();
     },
-    async entriesByValue(listId: number, values: string[], d: Db = db): Promise<EntryRow[]> {
+    async entriesByValue(listId: number, values: string[], d: DbHandle = base): Promise<EntryRow[]> {
       if (values.length === 0) return [];
-      return d
+      return queryable(d)
         .selectFrom('destination_list_entries')
         .selectAll()
         .where('list_id', '=', listId)
         .where('value', 'in', values)
         .execute();
     },
-    async insert(name: string, description: string, d: Db = db): Promise<ListRow> {
-      return d
+    async insert(name: string, description: string, d: DbHandle = base): Promise<ListRow> {
+      return queryable(d)
         .insertInto('destination_lists')
         .values({ name, description })
         .returningAll()
@@ -88,37 +90,42 @@ export function createDestinationsRepo(db: Kysely<Database>) {
     async update(
       id: number,
       fields: { name?: string; description?: string; updated: Date },
-      d: Db = db,
+      d: DbHandle = base,
     ): Promise<ListRow> {
-      return d
+      return queryable(d)
         .updateTable('destination_lists')
         .set(fields)
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();
     },
-    async remove(id: number, d: Db = db): Promise<void> {
-      await d.deleteFrom('destination_lists').where('id', '=', id).execute();
+    async remove(id: number, d: DbHandle = base): Promise<void> {
+      await queryable(d).deleteFrom('destination_lists').where('id', '=', id).execute();
     },
-    async insertEntries(listId: number, values: string[], comment: string, d: Db = db): Promise<EntryRow[]> {
+    async insertEntries(
+      listId: number,
+      values: string[],
+      comment: string,
+      d: DbHandle = base,
+    ): Promise<EntryRow[]> {
       if (values.length === 0) return [];
-      return d
+      return queryable(d)
         .insertInto('destination_list_entries')
         .values(values.map((value) => ({ list_id: listId, value, comment })))
         .returningAll()
         .execute();
     },
-    async removeEntries(ids: number[], d: Db = db): Promise<void> {
+    async removeEntries(ids: number[], d: DbHandle = base): Promise<void> {
       if (ids.length === 0) return;
-      await d.deleteFrom('destination_list_entries').where('id', 'in', ids).execute();
+      await queryable(d).deleteFrom('destination_list_entries').where('id', 'in', ids).execute();
     },
     /**
      * The entries of the named lists (names exactly as stored), locked against a concurrent
      * change until the caller's transaction ends. Names with no list are absent.
      */
-    async snapshot(names: string[], d: Db = db): Promise<Record<string, string[]>> {
+    async snapshot(names: string[], d: DbHandle = base): Promise<Record<string, string[]>> {
       if (names.length === 0) return {};
-      const lists = await d
+      const lists = await queryable(d)
         .selectFrom('destination_lists')
         .select(['id', 'name'])
         .where('name', 'in', names)
@@ -127,7 +134,7 @@ export function createDestinationsRepo(db: Kysely<Database>) {
         .execute();
       const out: Record<string, string[]> = {};
       for (const l of lists) {
-        const rows = await d
+        const rows = await queryable(d)
           .selectFrom('destination_list_entries')
           .select('value')
           .where('list_id', '=', l.id)

@@ -3,6 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, StrictObject } from '../../http/schemas.js';
 import {
@@ -58,7 +59,7 @@ export function destinationsRoutes(lists: DestinationsService): FastifyPluginAsy
           response: { 201: DestinationList, ...ErrorResponses(400, 401, 403, 409) },
         },
       },
-      async (request, reply) => reply.code(201).send(await lists.create(request, request.body)),
+      async (request, reply) => reply.code(201).send(await lists.create(actorOf(request), request.body)),
     );
 
     r.get(
@@ -90,7 +91,7 @@ export function destinationsRoutes(lists: DestinationsService): FastifyPluginAsy
           response: { 200: DestinationList, ...ErrorResponses(400, 401, 403, 404, 409) },
         },
       },
-      async (request) => lists.update(request, request.params.id, request.body),
+      async (request) => lists.update(actorOf(request), request.params.id, request.body),
     );
 
     r.delete(
@@ -109,7 +110,7 @@ export function destinationsRoutes(lists: DestinationsService): FastifyPluginAsy
         },
       },
       async (request, reply) => {
-        await lists.remove(request, request.params.id);
+        await lists.remove(actorOf(request), request.params.id);
         return reply.code(204).send(null);
       },
     );
@@ -149,7 +150,7 @@ export function destinationsRoutes(lists: DestinationsService): FastifyPluginAsy
         },
       },
       async (request, reply) =>
-        reply.code(201).send(await lists.addEntries(request, request.params.id, request.body)),
+        reply.code(201).send(await lists.addEntries(actorOf(request), request.params.id, request.body)),
     );
 
     r.post(
@@ -166,7 +167,8 @@ export function destinationsRoutes(lists: DestinationsService): FastifyPluginAsy
           response: { 200: EntriesChanged, ...ErrorResponses(400, 401, 403, 404, 409) },
         },
       },
-      async (request) => lists.removeEntries(request, request.params.id, { entries: request.body.entries }),
+      async (request) =>
+        lists.removeEntries(actorOf(request), request.params.id, { entries: request.body.entries }),
     );
 
     r.delete(
@@ -185,7 +187,7 @@ export function destinationsRoutes(lists: DestinationsService): FastifyPluginAsy
         },
       },
       async (request, reply) => {
-        await lists.removeEntries(request, request.params.id, { entryId: request.params.entry_id });
+        await lists.removeEntries(actorOf(request), request.params.id, { entryId: request.params.entry_id });
         return reply.code(204).send(null);
       },
     );

@@ -4,26 +4,27 @@
 // makes a new revision of every group that uses it (configuration module), in the same
 // transaction as the change and its audit record. A list in use cannot be renamed or deleted.
 
-import type { FastifyRequest } from 'fastify';
-import { actorOf } from '../../http/actor.js';
+import type { Transactor, Tx } from '../../db/transactor.js';
+import type { Actor } from '../../shared/actor.js';
 import { AppError, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { kindOf, normalizeDestination } from './destinations.address.js';
-import type { Db, DestinationsRepo, EntryRow, ListRow } from './destinations.repo.js';
+import type { DestinationsRepo, EntryRow, ListRow } from './destinations.repo.js';
 
 /** The agent takes at most 1000 addresses and 1000 networks per field. */
 export const MAX_ENTRIES_PER_LIST = 1000;
 
 export interface DestinationsDeps {
+  tx: Transactor;
   repo: DestinationsRepo;
   audit: AuditService;
   clock: Clock;
-  /** The configuration groups' side (config service). */
+  /** The configuration groups' side (config service), in the transaction of the list change. */
   groups: {
-    groupsUsingList(name: string, d: Db): Promise<string[]>;
-    lockGroupsUsingList(trx: Db, name: string): Promise<void>;
-    listChanged(trx: Db, name: string, by: string | null): Promise<string[]>;
+    groupsUsingList(name: string, d: Tx): Promise<string[]>;
+    lockGroupsUsingList(trx: Tx, name: string): Promise<void>;
+    listChanged(trx: Tx, name: string, by: string | null): Promise<string[]>;
   };
 }
 
@@ -71,10 +72,10 @@ export function normalizeEntries(values: string[], field = 'body.entries'): stri
 
 export function createDestinationsService(deps: DestinationsDeps) {
   const { repo, audit, clock, groups } = deps;
-  const db = repo.db;
-  const by = (request: FastifyRequest) => request.principal?.username ?? null;
+  const direct = deps.tx.direct;
+  const by = (actor: Actor) => actor.principal?.username ?? null;
 
-  async function out(l: ListRow, d: Db = db) {
+  async function out(l: ListRow, d: Tx = direct) {
     return {
       id: l.id,
       name: l.name,
@@ -94,7 +95,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
     created: new Date(e.created).toISOString(),
   });
 
-  async function mustList(id: number, d: Db = db, lock = false): Promise<ListRow> {
+  async function mustList(id: number, d: Tx = direct, lock = false): Promise<ListRow> {
     const l = await repo.get(id, d, lock);
     if (!l) throw notFound(`destination list ${id}`);
     return l;
@@ -105,7 +106,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
    * same order a group save takes (group, then the lists it names), so the two cannot deadlock
    * and a save never computes its revision from a group a list change is bumping.
    */
-  async function lockForEntries(id: number, trx: Db): Promise<ListRow> {
+  async function lockForEntries(id: number, trx: Tx): Promise<ListRow> {
     const before = await mustList(id, trx);
     await groups.lockGroupsUsingList(trx, before.name);
     return mustList(id, trx, true);
@@ -116,14 +117,14 @@ export function createDestinationsService(deps: DestinationsDeps) {
    * uses it (out of sync), and the audit record, in the caller's transaction. Returns the groups.
    */
   async function entriesChanged(
-    trx: Db,
-    request: FastifyRequest,
+    trx: Tx,
+    actor: Actor,
     l: ListRow,
     change: { action: string; summary: string; entries: string[]; status: number },
   ): Promise<string[]> {
     await repo.update(l.id, { updated: clock.now() }, trx);
-    const marked = await groups.listChanged(trx, l.name, by(request));
-    await audit.record(trx, actorOf(request), {
+    const marked = await groups.listChanged(trx, l.name, by(actor));
+    await audit.record(trx, actor, {
       action: change.action,
       targetType: 'destination_list',
       targetId: l.id,
@@ -134,7 +135,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
     return marked;
   }
 
-  async function nameFree(name: string, d: Db, except?: number) {
+  async function nameFree(name: string, d: Tx, except?: number) {
     const other = await repo.byName(name, d);
     if (other && other.id !== except)
       throw conflict(`a destination list named "${other.name}" already exists`);
@@ -153,17 +154,17 @@ export function createDestinationsService(deps: DestinationsDeps) {
       return out(await mustList(id));
     },
 
-    async create(request: FastifyRequest, input: ListInput) {
+    async create(actor: Actor, input: ListInput) {
       const entries = normalizeEntries(input.entries ?? []);
       if (entries.length > MAX_ENTRIES_PER_LIST)
         throw invalid([
           { field: 'body.entries', message: `a list holds at most ${MAX_ENTRIES_PER_LIST} entries` },
         ]);
-      return db.transaction().execute(async (trx) => {
+      return deps.tx.transaction(async (trx) => {
         await nameFree(input.name, trx);
         const l = await repo.insert(input.name, input.description ?? '', trx);
         await repo.insertEntries(l.id, entries, '', trx);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'destination_list.created',
           targetType: 'destination_list',
           targetId: l.id,
@@ -176,11 +177,11 @@ export function createDestinationsService(deps: DestinationsDeps) {
     },
 
     async update(
-      request: FastifyRequest,
+      actor: Actor,
       id: number,
       input: { name?: string | undefined; description?: string | undefined },
     ) {
-      return db.transaction().execute(async (trx) => {
+      return deps.tx.transaction(async (trx) => {
         const l = await mustList(id, trx, true);
         if (input.name !== undefined && input.name !== l.name) {
           await nameFree(input.name, trx, l.id);
@@ -200,7 +201,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
           },
           trx,
         );
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'destination_list.updated',
           targetType: 'destination_list',
           targetId: id,
@@ -212,8 +213,8 @@ export function createDestinationsService(deps: DestinationsDeps) {
       });
     },
 
-    async remove(request: FastifyRequest, id: number) {
-      await db.transaction().execute(async (trx) => {
+    async remove(actor: Actor, id: number) {
+      await deps.tx.transaction(async (trx) => {
         const l = await mustList(id, trx, true);
         const using = await groups.groupsUsingList(l.name, trx);
         if (using.length > 0)
@@ -223,7 +224,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
             details: { groups: using },
           });
         await repo.remove(id, trx);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'destination_list.deleted',
           targetType: 'destination_list',
           targetId: id,
@@ -241,13 +242,9 @@ export function createDestinationsService(deps: DestinationsDeps) {
       };
     },
 
-    async addEntries(
-      request: FastifyRequest,
-      id: number,
-      input: { entries: string[]; comment?: string | undefined },
-    ) {
+    async addEntries(actor: Actor, id: number, input: { entries: string[]; comment?: string | undefined }) {
       const values = normalizeEntries(input.entries);
-      return db.transaction().execute(async (trx) => {
+      return deps.tx.transaction(async (trx) => {
         const l = await lockForEntries(id, trx);
         const present = new Set((await repo.entriesByValue(l.id, values, trx)).map((e) => e.value));
         const dup = values.flatMap((v) =>
@@ -270,7 +267,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
             },
           ]);
         const rows = await repo.insertEntries(l.id, values, input.comment ?? '', trx);
-        const marked = await entriesChanged(trx, request, l, {
+        const marked = await entriesChanged(trx, actor, l, {
           action: 'destination_list.entries_added',
           summary: `added ${values.length} entries to destination list ${l.name}`,
           entries: values,
@@ -281,12 +278,8 @@ export function createDestinationsService(deps: DestinationsDeps) {
     },
 
     /** Removes entries by value (or one by id); 404 naming each value that is not in the list. */
-    async removeEntries(
-      request: FastifyRequest,
-      id: number,
-      input: { entries?: string[]; entryId?: number },
-    ) {
-      return db.transaction().execute(async (trx) => {
+    async removeEntries(actor: Actor, id: number, input: { entries?: string[]; entryId?: number }) {
+      return deps.tx.transaction(async (trx) => {
         const l = await lockForEntries(id, trx);
         let rows: EntryRow[];
         if (input.entryId !== undefined) {
@@ -311,7 +304,7 @@ export function createDestinationsService(deps: DestinationsDeps) {
           rows.map((r) => r.id),
           trx,
         );
-        const marked = await entriesChanged(trx, request, l, {
+        const marked = await entriesChanged(trx, actor, l, {
           action: 'destination_list.entries_removed',
           summary: `removed ${rows.length} entries from destination list ${l.name}`,
           entries: rows.map((r) => r.value),

@@ -5,7 +5,7 @@ import { createTransactor } from '../../db/transactor.js';
 import type { AddressPolicy } from '../../shared/address-policy.js';
 import { createDestinationsRepo } from '../destinations/destinations.repo.js';
 import { destinationsRoutes } from '../destinations/destinations.routes.js';
-import { createDestinationsService } from '../destinations/destinations.service.js';
+import { createDestinationsService, type DestinationsDeps } from '../destinations/destinations.service.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import { configRoutes } from './config.routes.js';
 import { type ConfigService, createConfigService } from './config.service.js';
@@ -61,10 +61,14 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     destinationLists: destinationsRepo,
   });
   const destinations = createDestinationsService({
+    tx: createTransactor(ctx.db),
     repo: destinationsRepo,
     audit: ctx.audit,
     clock: ctx.clock,
-    groups: config,
+    // The configuration service still takes a Kysely handle where the destinations service now
+    // passes its Tx; at run time a Tx is that Kysely transaction (db/transactor.ts). The cast goes
+    // when the configuration service takes a Tx too.
+    groups: config as unknown as DestinationsDeps['groups'],
   });
   const connectors = createConnectorsService({ fleet, audit: ctx.audit, db: ctx.db });
   const upgrades = createUpgradeService({

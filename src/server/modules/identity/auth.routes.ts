@@ -2,6 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { crossSiteReason, principalOf, SESSION_COOKIE } from '../../http/auth.js';
 import { withMultipart } from '../../http/multipart.js';
 import { ErrorResponses, Id, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
@@ -9,7 +10,7 @@ import { AppError, notFound } from '../../shared/app-error.js';
 import type { IdentityServices } from './identity.js';
 import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
 import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
-import { userOut } from './users.service.js';
+import { userOut } from './user-output.js';
 
 /**
  * The login route. The seed logs in with a multipart form: small forms are parsed into the body
@@ -48,7 +49,7 @@ const loginRoute: FastifyPluginAsync<IdentityServices> = async (app, { sessions 
           code: 'forbidden',
           message: `login from another site's page is refused (${crossSite}): sign in on the console's own page`,
         });
-      const out = await sessions.login(request, request.body.username, request.body.password);
+      const out = await sessions.login(actorOf(request), request.body.username, request.body.password);
       // The console uses the cookie; scripts use the token from the body.
       reply.header(
         'set-cookie',
@@ -82,7 +83,7 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, serv
       },
     },
     async (request, reply) => {
-      await sessions.logout(request, principalOf(request));
+      await sessions.logout(actorOf(request), principalOf(request));
       reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
       return { detail: 'logged out' };
     },
@@ -143,7 +144,7 @@ export const authRoutes: FastifyPluginAsync<IdentityServices> = async (app, serv
       },
     },
     async (request, reply) => {
-      await sessions.end(request, principalOf(request), request.params.id);
+      await sessions.end(actorOf(request), principalOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );

@@ -1,23 +1,26 @@
 // SQL for users, groups, sessions, API tokens and login attempts. Returns rows or undefined;
-// never throws HTTP errors. Every write takes the caller's transaction.
+// never throws HTTP errors. Every write takes the caller's handle (a service's `Tx`); reads take
+// one optionally and otherwise use the repository's base handle (the pool).
 
-import type { Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { Insertable, Selectable, Updateable } from 'kysely';
 import { sql } from 'kysely';
 import type {
   ApiTokensTable,
-  Database,
   SessionsTable,
+  TokenActivityTable,
   UserGroupsTable,
   UsersTable,
 } from '../../db/schema.js';
+import { type DbHandle, queryable } from '../../db/transactor.js';
 import { likePattern, type OrderTerm } from '../../http/pagination.js';
 import type { ScopeUse } from './authenticator.js';
 
-export type Db = Kysely<Database> | Transaction<Database>;
 export type UserRow = Selectable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type TokenRow = Selectable<ApiTokensTable>;
 export type GroupRow = Selectable<UserGroupsTable>;
+/** A row of a token's request log, as the authenticator buffers it. */
+export type NewTokenActivity = Insertable<TokenActivityTable>;
 
 export interface UserFilter {
   search?: string;
@@ -35,8 +38,9 @@ export interface TokenFilter {
   includeRevoked?: boolean;
 }
 
-export function createIdentityRepo(db: Kysely<Database>) {
-  const liveUsers = (d: Db) => d.selectFrom('users').where('deleted_at', 'is', null);
+export function createIdentityRepo(base: DbHandle) {
+  const db = queryable(base);
+  const liveUsers = (d: DbHandle) => queryable(d).selectFrom('users').where('deleted_at', 'is', null);
 
   function userFilter(f: UserFilter) {
     let q = liveUsers(db);
@@ -59,11 +63,10 @@ export function createIdentityRepo(db: Kysely<Database>) {
   }
 
   return {
-    db,
     // --- users
-    findUserById: (id: number, d: Db = db) =>
+    findUserById: (id: number, d: DbHandle = base) =>
       liveUsers(d).selectAll().where('id', '=', id).executeTakeFirst(),
-    findUserByUsername: (username: string, d: Db = db) =>
+    findUserByUsername: (username: string, d: DbHandle = base) =>
       liveUsers(d).selectAll().where(sql`lower(username)`, '=', username.toLowerCase()).executeTakeFirst(),
     async listUsers(f: UserFilter, order: OrderTerm[], limit: number, offset: number) {
       let q = userFilter(f).selectAll();
@@ -76,14 +79,14 @@ export function createIdentityRepo(db: Kysely<Database>) {
         .executeTakeFirstOrThrow();
       return Number(r.n);
     },
-    countUsersTotal: async (d: Db = db) => {
-      const r = await d
+    countUsersTotal: async (d: DbHandle = base) => {
+      const r = await queryable(d)
         .selectFrom('users')
         .select((eb) => eb.fn.countAll<number>().as('n'))
         .executeTakeFirstOrThrow();
       return Number(r.n);
     },
-    countActiveAdmins: async (d: Db) => {
+    countActiveAdmins: async (d: DbHandle) => {
       const r = await liveUsers(d)
         .where('role', '=', 'admin')
         .where('is_active', '=', true)
@@ -91,30 +94,39 @@ export function createIdentityRepo(db: Kysely<Database>) {
         .executeTakeFirstOrThrow();
       return Number(r.n);
     },
-    insertUser: (d: Db, row: Insertable<UsersTable>) =>
-      d.insertInto('users').values(row).returningAll().executeTakeFirstOrThrow(),
+    insertUser: (d: DbHandle, row: Insertable<UsersTable>) =>
+      queryable(d).insertInto('users').values(row).returningAll().executeTakeFirstOrThrow(),
     // An empty patch (a PATCH with no fields) reads the row: `UPDATE ... SET` with nothing to set
     // is a syntax error, which was a 500.
-    updateUser: (d: Db, id: number, patch: Updateable<UsersTable>) =>
+    updateUser: (d: DbHandle, id: number, patch: Updateable<UsersTable>) =>
       Object.keys(patch).length === 0
-        ? d.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
-        : d.updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
+        ? queryable(d).selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+        : queryable(d).updateTable('users').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
+
+    /**
+     * Held until `trx` ends: managers starting together on one server create the built-in admin
+     * one at a time.
+     */
+    async lockAdminCreation(trx: DbHandle): Promise<void> {
+      await sql`select pg_advisory_xact_lock(hashtext('steward.ensure_admin'))`.execute(queryable(trx));
+    },
 
     // --- groups
     listGroups: () => db.selectFrom('user_groups').selectAll().orderBy('name').execute(),
-    findGroupById: (id: number, d: Db = db) =>
-      d.selectFrom('user_groups').selectAll().where('id', '=', id).executeTakeFirst(),
-    insertGroup: (d: Db, row: Insertable<UserGroupsTable>) =>
-      d.insertInto('user_groups').values(row).returningAll().executeTakeFirstOrThrow(),
-    deleteGroup: (d: Db, id: number) => d.deleteFrom('user_groups').where('id', '=', id).executeTakeFirst(),
+    findGroupById: (id: number, d: DbHandle = base) =>
+      queryable(d).selectFrom('user_groups').selectAll().where('id', '=', id).executeTakeFirst(),
+    insertGroup: (d: DbHandle, row: Insertable<UserGroupsTable>) =>
+      queryable(d).insertInto('user_groups').values(row).returningAll().executeTakeFirstOrThrow(),
+    deleteGroup: (d: DbHandle, id: number) =>
+      queryable(d).deleteFrom('user_groups').where('id', '=', id).executeTakeFirst(),
 
     // --- sessions
     findSessionByDigest: (digest: string) =>
       db.selectFrom('sessions').selectAll().where('digest', '=', digest).executeTakeFirst(),
     findSessionById: (id: number) =>
       db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst(),
-    insertSession: (d: Db, row: Insertable<SessionsTable>) =>
-      d.insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow(),
+    insertSession: (d: DbHandle, row: Insertable<SessionsTable>) =>
+      queryable(d).insertInto('sessions').values(row).returningAll().executeTakeFirstOrThrow(),
     listLiveSessions: (userId: number | undefined, now: Date) => {
       let q = db
         .selectFrom('sessions')
@@ -125,12 +137,12 @@ export function createIdentityRepo(db: Kysely<Database>) {
       return q.orderBy('id', 'desc').execute();
     },
     endSessions: (
-      d: Db,
+      d: DbHandle,
       where: { userId?: number; id?: number; exceptId?: number },
       reason: string,
       now: Date,
     ) => {
-      let q = d
+      let q = queryable(d)
         .updateTable('sessions')
         .set({ ended_at: now, end_reason: reason })
         .where('ended_at', 'is', null);
@@ -148,8 +160,8 @@ export function createIdentityRepo(db: Kysely<Database>) {
         .execute(),
 
     // --- tokens
-    findTokenById: (id: number, d: Db = db) =>
-      d.selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst(),
+    findTokenById: (id: number, d: DbHandle = base) =>
+      queryable(d).selectFrom('api_tokens').selectAll().where('id', '=', id).executeTakeFirst(),
     findTokenByDigest: (digest: string) =>
       db
         .selectFrom('api_tokens')
@@ -167,12 +179,17 @@ export function createIdentityRepo(db: Kysely<Database>) {
         .executeTakeFirstOrThrow();
       return Number(r.n);
     },
-    insertToken: (d: Db, row: Insertable<ApiTokensTable>) =>
-      d.insertInto('api_tokens').values(row).returningAll().executeTakeFirstOrThrow(),
-    updateToken: (d: Db, id: number, patch: Updateable<ApiTokensTable>) =>
-      d.updateTable('api_tokens').set(patch).where('id', '=', id).returningAll().executeTakeFirst(),
-    revokeTokensOf: (d: Db, ownerId: number, reason: string, now: Date, kind?: 'api_key') => {
-      let q = d
+    insertToken: (d: DbHandle, row: Insertable<ApiTokensTable>) =>
+      queryable(d).insertInto('api_tokens').values(row).returningAll().executeTakeFirstOrThrow(),
+    updateToken: (d: DbHandle, id: number, patch: Updateable<ApiTokensTable>) =>
+      queryable(d)
+        .updateTable('api_tokens')
+        .set(patch)
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst(),
+    revokeTokensOf: (d: DbHandle, ownerId: number, reason: string, now: Date, kind?: 'api_key') => {
+      let q = queryable(d)
         .updateTable('api_tokens')
         .set({ revoked_at: now, revoked_reason: reason, updated_at: now })
         .where('owner_id', '=', ownerId)
@@ -180,8 +197,8 @@ export function createIdentityRepo(db: Kysely<Database>) {
       if (kind) q = q.where('kind', '=', kind);
       return q.returning(['id', 'digest', 'previous_digest']).execute();
     },
-    tokenIdsOf: (d: Db, ownerId: number) =>
-      d
+    tokenIdsOf: (d: DbHandle, ownerId: number) =>
+      queryable(d)
         .selectFrom('api_tokens')
         .select(['id', 'digest', 'previous_digest'])
         .where('owner_id', '=', ownerId)
@@ -242,7 +259,7 @@ export function createIdentityRepo(db: Kysely<Database>) {
       await db.deleteFrom('token_scope_usage').where('last_at', '<', before).execute();
       return Number(rows.numDeletedRows);
     },
-    insertActivity: (rows: Insertable<Database['token_activity']>[]) =>
+    insertActivity: (rows: NewTokenActivity[]) =>
       rows.length ? db.insertInto('token_activity').values(rows).execute() : Promise.resolve([]),
     listActivity: (tokenId: number, limit: number, offset: number) =>
       db
@@ -263,8 +280,11 @@ export function createIdentityRepo(db: Kysely<Database>) {
     },
 
     // --- login attempts
-    insertAttempt: (d: Db, username: string, ip: string, success: boolean, at: Date) =>
-      d.insertInto('login_attempts').values({ username: username.toLowerCase(), ip, success, at }).execute(),
+    insertAttempt: (d: DbHandle, username: string, ip: string, success: boolean, at: Date) =>
+      queryable(d)
+        .insertInto('login_attempts')
+        .values({ username: username.toLowerCase(), ip, success, at })
+        .execute(),
     /** An account's login attempts since `since`, oldest first (for the lockout rule). */
     recentAttempts(username: string, since: Date) {
       return db
@@ -277,8 +297,8 @@ export function createIdentityRepo(db: Kysely<Database>) {
         .execute();
     },
     /** Forgets an account's failed logins (an admin's unlock); answers how many. */
-    async clearFailedAttempts(d: Db, username: string): Promise<number> {
-      const r = await d
+    async clearFailedAttempts(d: DbHandle, username: string): Promise<number> {
+      const r = await queryable(d)
         .deleteFrom('login_attempts')
         .where('username', '=', username.toLowerCase())
         .where('success', '=', false)

@@ -1,10 +1,9 @@
 // The identity module: users, sessions, API tokens, and the authenticator every request uses.
 
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import type { Kysely } from 'kysely';
 import { isPermission } from '../../../contract/permissions.js';
 import type { ClusterBus } from '../../db/notify.js';
-import type { Database } from '../../db/schema.js';
+import type { Transactor } from '../../db/transactor.js';
 import { redactUrlForLog, routeOf } from '../../http/conventions.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -30,7 +29,7 @@ import { usersRoutes } from './users.routes.js';
 import { createUsersService, type UsersService } from './users.service.js';
 
 export interface IdentityDeps {
-  db: Kysely<Database>;
+  tx: Transactor;
   audit: AuditService;
   settings: SettingsStore;
   clock: Clock;
@@ -58,7 +57,7 @@ export interface IdentityServices {
 const FLUSH_MS = 1000;
 
 export function createIdentity(deps: IdentityDeps) {
-  const repo = createIdentityRepo(deps.db);
+  const repo = createIdentityRepo(deps.tx.direct);
   let settings: TokenSettings = { ...DEFAULT_TOKEN_SETTINGS };
   // What authentication needs of the settings, made once per change (not once per request):
   // the authenticator reuses a token's principal while this object stays the same.
@@ -99,8 +98,12 @@ export function createIdentity(deps: IdentityDeps) {
     // this rejection ended the process (found by the cluster test).
     loadSettings().catch(() => {});
   });
-  const common = { db: deps.db, repo, audit: deps.audit, clock: deps.clock, auth };
-  const tokens = createTokensService({ ...common, settings: deps.settings, tokenSettings });
+  const common = { tx: deps.tx, repo, audit: deps.audit, clock: deps.clock, auth };
+  const tokens = createTokensService({
+    ...common,
+    settings: deps.settings,
+    tokenSettings,
+  });
   const services: IdentityServices = {
     repo,
     users: createUsersService(common),

@@ -4,10 +4,9 @@
 // same work (a hash is always verified, and unknown names are counted and locked alike), so the
 // answer does not tell which it was.
 
-import type { FastifyRequest } from 'fastify';
-import type { Kysely, Transaction } from 'kysely';
 import { issueSecret } from '../../../contract/token-codec.js';
-import type { Database } from '../../db/schema.js';
+import type { Transactor, Tx } from '../../db/transactor.js';
+import type { Actor } from '../../shared/actor.js';
 import { AppError, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Principal } from '../../shared/principal.js';
@@ -24,8 +23,6 @@ export {
   LOCKOUT_WINDOW_MS,
   lockedUntil,
 } from './lockout.js';
-
-import { actorOf } from '../../http/actor.js';
 
 /**
  * Directory logins (the system module's LDAP search-then-bind). `undefined`: directory logins are
@@ -54,7 +51,7 @@ export interface DirectoryAuthenticator {
 
 export interface SessionsServiceDeps {
   directory?: DirectoryAuthenticator;
-  db: Kysely<Database>;
+  tx: Transactor;
   repo: IdentityRepo;
   audit: AuditService;
   clock: Clock;
@@ -64,6 +61,12 @@ export interface SessionsServiceDeps {
 }
 
 const BAD_CREDENTIALS = 'username or password is incorrect';
+
+/** The address a login comes from: logins come over HTTP, whose actors always have one. */
+function sourceAddress(actor: Actor): string {
+  if (actor.ip === null) throw new Error(`a login needs the address it comes from (actor: ${actor.kind})`);
+  return actor.ip;
+}
 
 export function sessionOut(s: SessionRow, current: number | undefined, lastSeen: number) {
   return {
@@ -79,7 +82,7 @@ export function sessionOut(s: SessionRow, current: number | undefined, lastSeen:
 }
 
 export function createSessionsService(deps: SessionsServiceDeps) {
-  const { db, repo, audit, clock, auth } = deps;
+  const { repo, audit, clock, auth } = deps;
 
   /**
    * Users that are not local (unknown here, or created by an earlier directory login) are checked
@@ -92,8 +95,8 @@ export function createSessionsService(deps: SessionsServiceDeps) {
 
   /** Creates or updates the local record of a directory user (no password), audited. */
   async function syncDirectoryUser(
-    trx: Transaction<Database>,
-    request: FastifyRequest,
+    trx: Tx,
+    actor: Actor,
     username: string,
     d: NonNullable<Extract<Awaited<ReturnType<typeof directoryLogin>>, { ok: true }>>['user'],
     existing: UserRow | undefined,
@@ -111,7 +114,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       const row = await repo.insertUser(trx, { username: username.trim(), password_hash: null, ...fields });
       await audit.record(
         trx,
-        actorOf(request),
+        actor,
         {
           action: 'user.created',
           status: 200,
@@ -129,7 +132,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
     const row = (await repo.updateUser(trx, existing.id, fields)) ?? existing;
     await audit.record(
       trx,
-      actorOf(request),
+      actor,
       {
         action: 'user.updated',
         status: 200,
@@ -144,19 +147,19 @@ export function createSessionsService(deps: SessionsServiceDeps) {
   }
 
   async function refuse(
-    request: FastifyRequest,
+    actor: Actor,
     username: string,
     action: string,
     reason: string,
     extra: Record<string, unknown> = {},
     status = action === 'auth.login_locked' ? 423 : 401,
   ) {
-    await db.transaction().execute(async (trx) => {
+    await deps.tx.transaction(async (trx) => {
       if (action === 'auth.login_failed')
-        await repo.insertAttempt(trx, username, request.ip, false, clock.now());
+        await repo.insertAttempt(trx, username, sourceAddress(actor), false, clock.now());
       await audit.record(
         trx,
-        actorOf(request),
+        actor,
         {
           action,
           outcome: 'denied',
@@ -170,16 +173,17 @@ export function createSessionsService(deps: SessionsServiceDeps) {
   }
 
   return {
-    async login(request: FastifyRequest, username: string, password: string) {
+    async login(actor: Actor, username: string, password: string) {
       const now = clock.now();
-      const source = loginSource(request.ip);
+      const ip = sourceAddress(actor);
+      const source = loginSource(ip);
       const attempts = await repo.recentAttempts(username, new Date(now.getTime() - LOCKOUT_LOOKBACK_MS));
       const lock = lockState(attempts, source, now);
       if (lock.locked) {
         const retry = Math.ceil((lock.until - now.getTime()) / 1000);
         const where = lock.scope === 'source' ? 'from your address' : 'from many addresses';
         await refuse(
-          request,
+          actor,
           username,
           'auth.login_locked',
           `login refused: account locked after failed logins ${where}`,
@@ -194,26 +198,26 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       const user = await repo.findUserByUsername(username);
       const dir = await directoryLogin(username, password, user);
       if (dir && !dir.ok) {
-        await refuse(request, username, 'auth.login_failed', `${BAD_CREDENTIALS} (directory: ${dir.reason})`);
+        await refuse(actor, username, 'auth.login_failed', `${BAD_CREDENTIALS} (directory: ${dir.reason})`);
         throw new AppError({ code: 'unauthenticated', message: BAD_CREDENTIALS });
       }
       if (!dir) {
         // Always verify against some hash, so unknown users cost the same time as known ones.
         const ok = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
         if (!user?.password_hash || !ok) {
-          await refuse(request, username, 'auth.login_failed', BAD_CREDENTIALS);
+          await refuse(actor, username, 'auth.login_failed', BAD_CREDENTIALS);
           throw new AppError({ code: 'unauthenticated', message: BAD_CREDENTIALS });
         }
       }
       if (user && !user.is_active) {
-        await refuse(request, username, 'auth.login_refused', 'account is disabled');
+        await refuse(actor, username, 'auth.login_refused', 'account is disabled');
         throw new AppError({
           code: 'unauthenticated',
           message: 'this account is disabled; ask an administrator',
         });
       }
       if (user?.api_only) {
-        await refuse(request, username, 'auth.login_refused', 'API-only user tried to log in', {}, 403);
+        await refuse(actor, username, 'auth.login_refused', 'API-only user tried to log in', {}, 403);
         throw new AppError({
           code: 'forbidden',
           message: 'this is an API-only account: it cannot log in with a password; use an API token',
@@ -221,10 +225,10 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       }
       const secret = issueSecret('session');
       const expires = new Date(now.getTime() + deps.sessionMaxSeconds * 1000);
-      const { s: session, u } = await db.transaction().execute(async (trx) => {
-        const u = dir?.ok ? await syncDirectoryUser(trx, request, username, dir.user, user) : user;
+      const { s: session, u } = await deps.tx.transaction(async (trx) => {
+        const u = dir?.ok ? await syncDirectoryUser(trx, actor, username, dir.user, user) : user;
         if (!u) throw new Error('no user after a successful login');
-        await repo.insertAttempt(trx, username, request.ip, true, now);
+        await repo.insertAttempt(trx, username, ip, true, now);
         await repo.updateUser(trx, u.id, { last_login: now });
         const s = await repo.insertSession(trx, {
           user_id: u.id,
@@ -233,18 +237,19 @@ export function createSessionsService(deps: SessionsServiceDeps) {
           created_at: now,
           last_seen_at: now,
           expires_at: expires,
-          ip: request.ip,
-          user_agent: String(request.headers['user-agent'] ?? '').slice(0, 300) || null,
+          ip,
+          // The actor's user agent is cut at 300 characters already; an empty one is none.
+          user_agent: actor.userAgent || null,
         });
         await audit.record(
           trx,
-          actorOf(request),
+          actor,
           {
             action: 'auth.login',
             status: 200,
             targetType: 'session',
             targetId: s.id,
-            summary: `logged in from ${request.ip}`,
+            summary: `logged in from ${ip}`,
           },
           { userId: u.id, username: u.username, authMethod: dir?.ok ? 'ldap' : 'password' },
         );
@@ -264,15 +269,12 @@ export function createSessionsService(deps: SessionsServiceDeps) {
      * An admin's unlock: forgets the account's failed logins, so neither the per-source nor the
      * account-wide lock holds any more (the audit log keeps the failures). Audited.
      */
-    async unlock(
-      request: FastifyRequest,
-      userId: number,
-    ): Promise<{ detail: string; cleared_failures: number }> {
+    async unlock(actor: Actor, userId: number): Promise<{ detail: string; cleared_failures: number }> {
       const user = await repo.findUserById(userId);
       if (!user) throw notFound(`user ${userId}`);
-      const cleared = await db.transaction().execute(async (trx) => {
+      const cleared = await deps.tx.transaction(async (trx) => {
         const n = await repo.clearFailedAttempts(trx, user.username);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'user.unlocked',
           targetType: 'user',
           targetId: user.id,
@@ -285,7 +287,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
       return { detail: `logins of "${user.username}" unlocked`, cleared_failures: cleared };
     },
 
-    async logout(request: FastifyRequest, principal: Principal) {
+    async logout(actor: Actor, principal: Principal) {
       if (principal.sessionId === undefined) {
         throw new AppError({
           code: 'bad_request',
@@ -293,7 +295,7 @@ export function createSessionsService(deps: SessionsServiceDeps) {
             'logout ends a login session; this request used an API token (revoke it under /api/v1/tokens/ instead)',
         });
       }
-      await this.end(request, principal, principal.sessionId, 'logout');
+      await this.end(actor, principal, principal.sessionId, 'logout');
     },
 
     list(principal: Principal, userId: number | undefined) {
@@ -305,14 +307,14 @@ export function createSessionsService(deps: SessionsServiceDeps) {
     },
 
     /** Ends one session: your own, or anyone's with users:write. */
-    async end(request: FastifyRequest, principal: Principal, id: number, reason = 'ended') {
+    async end(actor: Actor, principal: Principal, id: number, reason = 'ended') {
       const s = await repo.findSessionById(id);
       const mayEndOthers = principal.permissions.has('users:write');
       if (!s || s.ended_at || (s.user_id !== principal.userId && !mayEndOthers))
         throw notFound(`session ${id}`);
-      await db.transaction().execute(async (trx) => {
+      await deps.tx.transaction(async (trx) => {
         await repo.endSessions(trx, { id }, reason, clock.now());
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: reason === 'logout' ? 'auth.logout' : 'session.ended',
           targetType: 'session',
           targetId: id,

@@ -5,8 +5,8 @@
 // activity list is capped. Narrowing goes through the token update, so it follows the credential
 // invariant and the admin restrictions like any other change, and is audited as token.narrowed.
 
-import type { FastifyRequest } from 'fastify';
 import { ROLE_PERMISSIONS } from '../../../contract/permissions.js';
+import type { Actor } from '../../shared/actor.js';
 import { badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Principal } from '../../shared/principal.js';
@@ -75,7 +75,7 @@ export function createTokenUsageService(deps: TokenUsageDeps) {
     report,
 
     /** Reduces the token's scopes to those used in the window (plus `keep`). */
-    async narrow(request: FastifyRequest, p: Principal, id: number, window: string, keep: string[] = []) {
+    async narrow(actor: Actor, p: Principal, id: number, window: string, keep: string[] = []) {
       const usage = await report(p, id, window);
       const token = await tokens.get(p, id);
       if (token.kind === 'api_key') {
@@ -102,7 +102,7 @@ export function createTokenUsageService(deps: TokenUsageDeps) {
       }
       if (removed.length === 0) return { token, kept, removed, window };
       const changed = await tokens.update(
-        request,
+        actor,
         p,
         id,
         { scopes: kept },

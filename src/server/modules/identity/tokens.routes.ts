@@ -2,6 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { principalOf } from '../../http/auth.js';
 import {
   OrderingQuery,
@@ -90,7 +91,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
       },
     },
     async (request, reply) =>
-      reply.code(201).send(await tokens.create(request, principalOf(request), request.body)),
+      reply.code(201).send(await tokens.create(actorOf(request), principalOf(request), request.body)),
   );
 
   r.post(
@@ -117,7 +118,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
         });
       }
       return tokens.refresh(
-        request,
+        actorOf(request),
         p,
         p.tokenId,
         request.body.grace_period_seconds ?? 0,
@@ -159,7 +160,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
         response: { 200: Token, ...ErrorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => tokens.update(request, principalOf(request), request.params.id, request.body),
+    async (request) => tokens.update(actorOf(request), principalOf(request), request.params.id, request.body),
   );
 
   r.delete(
@@ -176,7 +177,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
       },
     },
     async (request, reply) => {
-      await tokens.revoke(request, principalOf(request), request.params.id);
+      await tokens.revoke(actorOf(request), principalOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );
@@ -199,7 +200,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
     },
     async (request) =>
       tokens.refresh(
-        request,
+        actorOf(request),
         principalOf(request),
         request.params.id,
         request.body.grace_period_seconds ?? 0,
@@ -275,7 +276,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
     },
     async (request) =>
       tokenUsage.narrow(
-        request,
+        actorOf(request),
         principalOf(request),
         request.params.id,
         request.body.window ?? DEFAULT_USAGE_WINDOW,
@@ -310,6 +311,6 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
         response: { 200: TokenSettingsSchema, ...ErrorResponses(400, 401, 403) },
       },
     },
-    async (request) => tokens.saveSettings(request, request.body),
+    async (request) => tokens.saveSettings(actorOf(request), request.body),
   );
 };

@@ -3,6 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { principalOf } from '../../http/auth.js';
 import {
   OrderingQuery,
@@ -26,14 +27,11 @@ import {
   User,
 } from './identity.schemas.js';
 import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
-import { userOut } from './users.service.js';
+import { userOut } from './user-output.js';
 
 const USER_ORDERING = ['id', 'username', 'email', 'date_joined', 'last_login', 'role'] as const;
 
-export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
-  app,
-  { users, tokens, repo, sessions },
-) => {
+export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (app, { users, tokens, sessions }) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
   r.get(
@@ -68,10 +66,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
         api_only: q.api_only,
         group_id: q.group_id,
       };
-      const [rows, count] = await Promise.all([
-        repo.listUsers(filter, order, page.limit, page.offset),
-        repo.countUsers(filter),
-      ]);
+      const { rows, count } = await users.list(filter, order, page.limit, page.offset);
       return sendPage(request, reply, page, count, rows.map(userOut));
     },
   );
@@ -89,7 +84,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
         response: { 201: User, ...ErrorResponses(400, 401, 403, 409) },
       },
     },
-    async (request, reply) => reply.code(201).send(await users.create(request, request.body)),
+    async (request, reply) => reply.code(201).send(await users.create(actorOf(request), request.body)),
   );
 
   r.get(
@@ -122,7 +117,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
         response: { 200: User, ...ErrorResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => users.update(request, request.params.id, request.body),
+    async (request) => users.update(actorOf(request), request.params.id, request.body),
   );
 
   const deleteSchema = {
@@ -138,7 +133,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
       path,
       { config: { permission: 'users:write' }, schema: deleteSchema },
       async (request, reply) => {
-        await users.remove(request, request.params.id);
+        await users.remove(actorOf(request), request.params.id);
         return reply.code(204).send(null);
       },
     );
@@ -162,7 +157,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
     },
     async (request) => {
       await users.setPassword(
-        request,
+        actorOf(request),
         principalOf(request),
         request.params.id,
         request.body.password,
@@ -196,7 +191,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
         },
       },
     },
-    async (request) => sessions.unlock(request, request.params.id),
+    async (request) => sessions.unlock(actorOf(request), request.params.id),
   );
 
   r.post(
@@ -221,7 +216,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
       const p = principalOf(request);
       const user = await users.mustGet(request.params.id);
       const out = await tokens.create(
-        request,
+        actorOf(request),
         p,
         { name: 'API key', owner_id: user.id, expires_at: request.body.expires_at },
         'api_key',
@@ -242,7 +237,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
         response: { 200: Type.Array(Group), ...ErrorResponses(401, 403) },
       },
     },
-    async () => (await repo.listGroups()).map((g) => ({ ...g, created_at: g.created_at.toISOString() })),
+    async () => (await users.listGroups()).map((g) => ({ ...g, created_at: g.created_at.toISOString() })),
   );
 
   r.post(
@@ -258,7 +253,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
       },
     },
     async (request, reply) => {
-      const g = await users.createGroup(request, request.body.name, request.body.description ?? '');
+      const g = await users.createGroup(actorOf(request), request.body.name, request.body.description ?? '');
       return reply.code(201).send({ ...g, created_at: g.created_at.toISOString() });
     },
   );
@@ -276,7 +271,7 @@ export const usersRoutes: FastifyPluginAsync<IdentityServices> = async (
       },
     },
     async (request, reply) => {
-      await users.deleteGroup(request, request.params.id);
+      await users.deleteGroup(actorOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );

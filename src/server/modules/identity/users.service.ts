@@ -1,57 +1,20 @@
 // Users and groups: the seed's user API, roles, API-only users, passwords, and what happens to a
 // user's credentials when the user is disabled, deleted or changes password.
 
-import type { FastifyRequest } from 'fastify';
-import { type Kysely, sql } from 'kysely';
-import type { Database, Role } from '../../db/schema.js';
-import { actorOf } from '../../http/actor.js';
-import { cliActor, systemActor } from '../../shared/actor.js';
+import type { Role } from '../../db/schema.js';
+import type { Transactor, Tx } from '../../db/transactor.js';
+import { type Actor, cliActor, systemActor } from '../../shared/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Principal } from '../../shared/principal.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { AuthenticatorService } from './authenticator.js';
 import { assertWithinCaller } from './credential-policy.js';
-import type { IdentityRepo, UserRow } from './identity.repo.js';
+import type { IdentityRepo, UserFilter } from './identity.repo.js';
 import { checkPasswordPolicy, generatePassword, hashPassword, verifyPassword } from './passwords.js';
+import { type UserOut, userOut } from './user-output.js';
 
 export const REAUTH_WINDOW_MS = 15 * 60 * 1000;
-
-export interface UserOut {
-  id: number;
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  directory_name: string;
-  directory_type: number;
-  last_login: string | null;
-  date_joined: string;
-  is_superuser: boolean;
-  is_active: boolean;
-  role: Role;
-  api_only: boolean;
-  group_id: number | null;
-}
-
-export function userOut(u: UserRow): UserOut {
-  return {
-    id: u.id,
-    username: u.username,
-    email: u.email,
-    first_name: u.first_name,
-    last_name: u.last_name,
-    directory_name: u.directory_name,
-    directory_type: u.directory_type,
-    last_login: u.last_login ? u.last_login.toISOString() : null,
-    date_joined: u.date_joined.toISOString(),
-    is_superuser: u.role === 'admin',
-    is_active: u.is_active,
-    role: u.role,
-    api_only: u.api_only,
-    group_id: u.group_id,
-  };
-}
 
 export interface CreateUserInput {
   username: string;
@@ -68,7 +31,7 @@ export interface CreateUserInput {
 export type UpdateUserInput = Partial<Omit<CreateUserInput, 'username' | 'password'>> & { username?: string };
 
 export interface UsersServiceDeps {
-  db: Kysely<Database>;
+  tx: Transactor;
   repo: IdentityRepo;
   audit: AuditService;
   clock: Clock;
@@ -76,7 +39,7 @@ export interface UsersServiceDeps {
 }
 
 export function createUsersService(deps: UsersServiceDeps) {
-  const { db, repo, audit, clock, auth } = deps;
+  const { repo, audit, clock, auth } = deps;
 
   async function mustGet(id: number) {
     const u = await repo.findUserById(id);
@@ -90,12 +53,7 @@ export function createUsersService(deps: UsersServiceDeps) {
   }
 
   /** Ends sessions and forgets cached credentials of a user (disable, delete, password change). */
-  async function dropCredentials(
-    trx: Parameters<IdentityRepo['endSessions']>[0],
-    userId: number,
-    reason: string,
-    exceptSessionId?: number,
-  ) {
+  async function dropCredentials(trx: Tx, userId: number, reason: string, exceptSessionId?: number) {
     const ended = await repo.endSessions(trx, { userId, exceptId: exceptSessionId }, reason, clock.now());
     return () => {
       auth.invalidateSession(...ended.map((s) => s.digest));
@@ -107,8 +65,8 @@ export function createUsersService(deps: UsersServiceDeps) {
    * A role given to a user (or a user enabled again) is a grant of every permission of the role
    * to every credential of that user: the caller must hold them all.
    */
-  function grantWithinCaller(request: FastifyRequest, role: Role) {
-    const p = request.principal;
+  function grantWithinCaller(actor: Actor, role: Role) {
+    const p = actor.principal;
     if (!p) return;
     assertWithinCaller(
       p,
@@ -119,6 +77,21 @@ export function createUsersService(deps: UsersServiceDeps) {
 
   return {
     mustGet,
+
+    async list(
+      filter: UserFilter,
+      order: Parameters<IdentityRepo['listUsers']>[1],
+      limit: number,
+      offset: number,
+    ) {
+      const [rows, count] = await Promise.all([
+        repo.listUsers(filter, order, limit, offset),
+        repo.countUsers(filter),
+      ]);
+      return { rows, count };
+    },
+
+    listGroups: () => repo.listGroups(),
 
     /** First start: creates the built-in admin (id 1). Returns the password when it was generated. */
     async ensureAdmin(
@@ -131,9 +104,9 @@ export function createUsersService(deps: UsersServiceDeps) {
       if (problem)
         throw new AppError({ code: 'validation_failed', message: `STEWARD_ADMIN_PASSWORD ${problem}` });
       const hash = await hashPassword(pw);
-      const created = await db.transaction().execute(async (trx) => {
+      const created = await deps.tx.transaction(async (trx) => {
         // Several managers may start together on one server: one of them creates the admin.
-        await sql`select pg_advisory_xact_lock(hashtext('steward.ensure_admin'))`.execute(trx);
+        await repo.lockAdminCreation(trx);
         if ((await repo.countUsersTotal(trx)) > 0) return false;
         const u = await repo.insertUser(trx, {
           username: 'admin',
@@ -154,7 +127,7 @@ export function createUsersService(deps: UsersServiceDeps) {
       return generated ? { created: true, generatedPassword: generated } : { created: true };
     },
 
-    async create(request: FastifyRequest, input: CreateUserInput): Promise<UserOut> {
+    async create(actor: Actor, input: CreateUserInput): Promise<UserOut> {
       const username = input.username.trim();
       if (await repo.findUserByUsername(username))
         throw conflict(`a user named "${username}" already exists`);
@@ -168,8 +141,8 @@ export function createUsersService(deps: UsersServiceDeps) {
         throw badField('body.password', 'is required unless api_only is true');
       }
       await checkGroup(input.group_id);
-      grantWithinCaller(request, input.role ?? 'viewer');
-      const u = await db.transaction().execute(async (trx) => {
+      grantWithinCaller(actor, input.role ?? 'viewer');
+      const u = await deps.tx.transaction(async (trx) => {
         const row = await repo.insertUser(trx, {
           username,
           email: input.email ?? '',
@@ -183,7 +156,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           group_id: input.group_id ?? null,
           date_joined: clock.now(),
         });
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'user.created',
           targetType: 'user',
           targetId: row.id,
@@ -195,9 +168,9 @@ export function createUsersService(deps: UsersServiceDeps) {
       return userOut(u);
     },
 
-    async update(request: FastifyRequest, id: number, input: UpdateUserInput): Promise<UserOut> {
+    async update(actor: Actor, id: number, input: UpdateUserInput): Promise<UserOut> {
       const current = await mustGet(id);
-      const self = request.principal?.userId === id;
+      const self = actor.principal?.userId === id;
       if (
         input.username !== undefined &&
         input.username.trim().toLowerCase() !== current.username.toLowerCase()
@@ -218,10 +191,10 @@ export function createUsersService(deps: UsersServiceDeps) {
         (input.role !== undefined && input.role !== current.role) ||
         (input.is_active === true && !current.is_active)
       ) {
-        grantWithinCaller(request, input.role ?? current.role);
+        grantWithinCaller(actor, input.role ?? current.role);
       }
       let after: (() => void) | undefined;
-      const u = await db.transaction().execute(async (trx) => {
+      const u = await deps.tx.transaction(async (trx) => {
         const row = await repo.updateUser(trx, id, {
           ...(input.username !== undefined ? { username: input.username.trim() } : {}),
           ...(input.email !== undefined ? { email: input.email } : {}),
@@ -240,7 +213,7 @@ export function createUsersService(deps: UsersServiceDeps) {
           after = await dropCredentials(trx, id, 'user disabled');
         }
         const changed = Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: input.is_active === false && current.is_active ? 'user.disabled' : 'user.updated',
           targetType: 'user',
           targetId: id,
@@ -255,19 +228,19 @@ export function createUsersService(deps: UsersServiceDeps) {
       return userOut(u);
     },
 
-    async remove(request: FastifyRequest, id: number): Promise<void> {
+    async remove(actor: Actor, id: number): Promise<void> {
       const current = await mustGet(id);
-      if (request.principal?.userId === id) {
+      if (actor.principal?.userId === id) {
         throw new AppError({ code: 'forbidden', message: 'you cannot delete yourself' });
       }
       let after: (() => void) | undefined;
-      const revoked = await db.transaction().execute(async (trx) => {
+      const revoked = await deps.tx.transaction(async (trx) => {
         await repo.updateUser(trx, id, { deleted_at: clock.now(), is_active: false });
         if ((await repo.countActiveAdmins(trx)) === 0)
           throw conflict('deleting this user would leave no active admin');
         after = await dropCredentials(trx, id, 'user deleted');
         const tokens = await repo.revokeTokensOf(trx, id, 'owner deleted', clock.now());
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'user.deleted',
           targetType: 'user',
           targetId: id,
@@ -286,7 +259,7 @@ export function createUsersService(deps: UsersServiceDeps) {
      * password. For another user: needs users:write. Ends the user's other sessions.
      */
     async setPassword(
-      request: FastifyRequest,
+      actor: Actor,
       principal: Principal,
       id: number,
       password: string,
@@ -341,10 +314,10 @@ export function createUsersService(deps: UsersServiceDeps) {
       if (problem) throw badField('body.password', problem);
       const hash = await hashPassword(password);
       let after: (() => void) | undefined;
-      await db.transaction().execute(async (trx) => {
+      await deps.tx.transaction(async (trx) => {
         await repo.updateUser(trx, id, { password_hash: hash, password_changed_at: clock.now() });
         after = await dropCredentials(trx, id, 'password changed', self ? principal.sessionId : undefined);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'user.password_changed',
           targetType: 'user',
           targetId: id,
@@ -363,7 +336,7 @@ export function createUsersService(deps: UsersServiceDeps) {
       const problem = checkPasswordPolicy(pw, user.username);
       if (problem) throw new AppError({ code: 'validation_failed', message: `password ${problem}` });
       const hash = await hashPassword(pw);
-      await db.transaction().execute(async (trx) => {
+      await deps.tx.transaction(async (trx) => {
         await repo.updateUser(trx, user.id, {
           password_hash: hash,
           password_changed_at: clock.now(),
@@ -380,10 +353,10 @@ export function createUsersService(deps: UsersServiceDeps) {
       return { username: user.username, password: password === undefined ? pw : undefined };
     },
 
-    async createGroup(request: FastifyRequest, name: string, description: string) {
-      const g = await db.transaction().execute(async (trx) => {
+    async createGroup(actor: Actor, name: string, description: string) {
+      const g = await deps.tx.transaction(async (trx) => {
         const row = await repo.insertGroup(trx, { name: name.trim(), description });
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'group.created',
           targetType: 'group',
           targetId: row.id,
@@ -395,12 +368,12 @@ export function createUsersService(deps: UsersServiceDeps) {
       return g;
     },
 
-    async deleteGroup(request: FastifyRequest, id: number) {
+    async deleteGroup(actor: Actor, id: number) {
       const g = await repo.findGroupById(id);
       if (!g) throw notFound(`group ${id}`);
-      await db.transaction().execute(async (trx) => {
+      await deps.tx.transaction(async (trx) => {
         await repo.deleteGroup(trx, id);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'group.deleted',
           targetType: 'group',
           targetId: id,

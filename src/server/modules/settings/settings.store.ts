@@ -1,18 +1,16 @@
 // Named settings documents (one JSON value per key) in the `settings` table. Modules own their
-// keys and validate values with their own schemas; this store only reads and writes them.
+// keys and validate values with their own schemas; this store only reads and writes them. It is
+// the settings repository: its statements run on the handle they are given (a service's `Tx`, or
+// a module's own transaction), and reads outside any transaction use the store's base handle.
 
-import type { Kysely, Transaction } from 'kysely';
 import type { ClusterBus } from '../../db/notify.js';
-import type { Database } from '../../db/schema.js';
+import { type DbHandle, queryable } from '../../db/transactor.js';
 
 export interface SettingsStore {
-  get<T extends object>(key: string, defaults: T): Promise<T>;
-  set(
-    trx: Kysely<Database> | Transaction<Database>,
-    key: string,
-    value: object,
-    userId: number | null,
-  ): Promise<void>;
+  /** The stored value of `key` over `defaults` (read through `d`, the store's handle by default). */
+  get<T extends object>(key: string, defaults: T, d?: DbHandle): Promise<T>;
+  /** Writes `key` in `trx`: callers make it part of the change it belongs to. */
+  set(trx: DbHandle, key: string, value: object, userId: number | null): Promise<void>;
   /** Called after a committed set, so caches and running services pick up the new value at once. */
   onChange(listener: (key: string, value: object) => void): () => void;
   notifyChanged(key: string, value: object): void;
@@ -22,28 +20,26 @@ export interface SettingsStore {
  * With a bus (several replicas), a change is announced to the other replicas, which read the
  * committed value back from the database and tell their own listeners.
  */
-export function createSettingsStore(db: Kysely<Database>, bus?: ClusterBus): SettingsStore {
+export function createSettingsStore(base: DbHandle, bus?: ClusterBus): SettingsStore {
   const listeners = new Set<(key: string, value: object) => void>();
   const tell = (key: string, value: object) => {
     for (const l of listeners) l(key, value);
   };
+  const read = (d: DbHandle, key: string) =>
+    queryable(d).selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
   bus?.subscribe('settings.changed', (data) => {
     const key = String(data.key);
-    void db
-      .selectFrom('settings')
-      .select('value')
-      .where('key', '=', key)
-      .executeTakeFirst()
+    void read(base, key)
       .then((row) => row && tell(key, row.value as object))
       .catch(() => {});
   });
   return {
-    async get<T extends object>(key: string, defaults: T): Promise<T> {
-      const row = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
+    async get<T extends object>(key: string, defaults: T, d: DbHandle = base): Promise<T> {
+      const row = await read(d, key);
       return { ...defaults, ...((row?.value as Partial<T> | undefined) ?? {}) };
     },
     async set(trx, key, value, userId) {
-      await trx
+      await queryable(trx)
         .insertInto('settings')
         .values({ key, value: JSON.stringify(value), updated_by: userId })
         .onConflict((oc) =>
