@@ -1,18 +1,14 @@
 // Named settings documents (one JSON value per key) in the `settings` table. Modules own their
 // keys and validate values with their own schemas; this store only reads and writes them.
 
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { ClusterBus } from '../../db/notify.js';
 import type { Database } from '../../db/schema.js';
+import { type DbHandle, queryable } from '../../db/transactor.js';
 
 export interface SettingsStore {
   get<T extends object>(key: string, defaults: T): Promise<T>;
-  set(
-    trx: Kysely<Database> | Transaction<Database>,
-    key: string,
-    value: object,
-    userId: number | null,
-  ): Promise<void>;
+  set(trx: DbHandle, key: string, value: object, userId: number | null): Promise<void>;
   /** Called after a committed set, so caches and running services pick up the new value at once. */
   onChange(listener: (key: string, value: object) => void): () => void;
   notifyChanged(key: string, value: object): void;
@@ -43,7 +39,7 @@ export function createSettingsStore(db: Kysely<Database>, bus?: ClusterBus): Set
       return { ...defaults, ...((row?.value as Partial<T> | undefined) ?? {}) };
     },
     async set(trx, key, value, userId) {
-      await trx
+      await queryable(trx)
         .insertInto('settings')
         .values({ key, value: JSON.stringify(value), updated_by: userId })
         .onConflict((oc) =>

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createTransactor } from '../../db/transactor.js';
 import { withMultipart } from '../../http/multipart.js';
 import { certificatePaths } from '../../tls.js';
 import { VERSION } from '../../version.js';
@@ -115,8 +116,9 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       if (opts.syslogTls && syslog.target) syslog.configure({ ...syslog.target, tls: opts.syslogTls });
     };
   }
+  const tx = createTransactor(ctx.db);
   const settingsService = createSystemSettings({
-    db: ctx.db,
+    tx,
     settings: ctx.settings,
     audit: ctx.audit,
     secrets: ctx.secrets,
@@ -200,7 +202,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     onFailure: (message) => alerts.backupFailed(message),
   });
   const license = createLicenseService({
-    db: ctx.db,
+    tx,
     audit: ctx.audit,
     settings: ctx.settings,
     clock: ctx.clock,
