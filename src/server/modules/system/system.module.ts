@@ -16,6 +16,7 @@ import { createApplyHook } from './apply-hook.js';
 import { backupRoutes } from './backup.routes.js';
 import { type BackupService, createBackupService } from './backup.service.js';
 import { createDirectoryLogin, type DirectoryLogin } from './directory-login.js';
+import { createFilesRepo } from './files.repo.js';
 import { filesRoutes } from './files.routes.js';
 import { createFileService } from './files.service.js';
 import { createThresholdWatch, sampleHost } from './host-thresholds.js';
@@ -167,7 +168,8 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
   const directory = createDirectoryLogin(() => settingsService.internal('directory'));
   const store = createUploadStore(uploadsDir, limits);
   const files = createFileService({
-    db: ctx.db,
+    tx,
+    repo: createFilesRepo(ctx.db),
     audit: ctx.audit,
     clock: ctx.clock,
     filesDir: join(ctx.dataDir, 'files'),
