@@ -12,6 +12,7 @@ import type { ModuleContext, StewardModule } from '../module.js';
 import './system.tables.js';
 import { DEFAULT_APPLIANCE_POLICY, policyFromText } from '../../shared/address-policy.js';
 import { type Alerts, createAlerts } from './alerts.js';
+import { createAlertsRepo } from './alerts.repo.js';
 import { createApplyHook } from './apply-hook.js';
 import { backupRoutes } from './backup.routes.js';
 import { type BackupService, createBackupService } from './backup.service.js';
@@ -141,7 +142,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     (err) => log('could not send an SNMP trap', err),
   );
   const alerts = createAlerts({
-    db: ctx.db,
+    repo: createAlertsRepo(ctx.db),
     clock: ctx.clock,
     mailer,
     smtp: () => settingsService.internal('smtp'),
