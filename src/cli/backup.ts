@@ -11,16 +11,20 @@ import type { Command } from 'commander';
 import type { Config } from '../server/config/config.js';
 import { openDatabase } from '../server/db/client.js';
 import { migrateToLatest } from '../server/db/migrator.js';
+import { createTransactor } from '../server/db/transactor.js';
 import { createAuditRepo } from '../server/modules/audit/audit.repo.js';
 import { createAuditService } from '../server/modules/audit/audit.service.js';
 import { createSettingsStore } from '../server/modules/settings/settings.store.js';
+import { createBackupRepo } from '../server/modules/system/backup.repo.js';
 import {
   createBackupService,
   MIN_PASSPHRASE,
   type Progress,
 } from '../server/modules/system/backup.service.js';
 import { loadSecretKey } from '../server/secret-key.js';
+import { systemActor } from '../server/shared/actor.js';
 import { systemClock } from '../server/shared/clock.js';
+import { silentLogger } from '../server/shared/logger.js';
 import { createSecretBox } from '../server/shared/secret-box.js';
 import { configFrom, withConfigFlags } from './config-flags.js';
 
@@ -103,7 +107,10 @@ async function withService<T>(
   try {
     await migrateToLatest(database.db);
     const svc = createBackupService({
-      db: database.db,
+      tx: createTransactor(database.db),
+      repo: createBackupRepo(database.db),
+      // Only a background backup (the API's start) logs; the CLI's commands throw their errors.
+      log: silentLogger,
       database,
       audit: createAuditService({ repo: createAuditRepo(database.db), clock: systemClock }),
       clock: systemClock,
@@ -184,7 +191,8 @@ export function registerBackupCommand(program: Command): Command {
       const out = await withService(opts, (svc) =>
         svc.restore(
           resolve(file),
-          { actor: 'cli' },
+          // The audit trail has always named restores from the CLI `cli` (a system actor).
+          systemActor('cli'),
           { passphrase, onProgress: progressBar(undefined, Boolean(opts.quiet)) },
         ),
       );

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createTransactor } from '../../db/transactor.js';
 import { withMultipart } from '../../http/multipart.js';
+import { type LogFn, type Logger, silentLogger } from '../../shared/logger.js';
 import { certificatePaths } from '../../tls.js';
 import { VERSION } from '../../version.js';
 import type { ModuleContext, StewardModule } from '../module.js';
@@ -14,6 +15,7 @@ import { DEFAULT_APPLIANCE_POLICY, policyFromText } from '../../shared/address-p
 import { type Alerts, createAlerts } from './alerts.js';
 import { createAlertsRepo } from './alerts.repo.js';
 import { createApplyHook } from './apply-hook.js';
+import { createBackupRepo } from './backup.repo.js';
 import { backupRoutes } from './backup.routes.js';
 import { type BackupService, createBackupService } from './backup.service.js';
 import { createDirectoryLogin, type DirectoryLogin } from './directory-login.js';
@@ -80,6 +82,17 @@ export interface SystemModule extends StewardModule {
   runRetention(): Promise<{ auditDeleted: number; filesDeleted: number }>;
 }
 
+/** A Logger that writes to whatever `target()` gives at the time of each call. */
+function deferredLogger(target: () => Logger): Logger {
+  const at =
+    (level: keyof Logger): LogFn =>
+    (a: string | object, msg?: string) => {
+      if (typeof a === 'string') target()[level](a);
+      else target()[level](a, msg);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
 export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions = {}): SystemModule {
   const uploadsDir = join(ctx.dataDir, 'uploads');
   // The files main.ts serves (tls.ts), so an installed certificate also survives a restart.
@@ -100,6 +113,9 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
   };
   let rootApp: FastifyInstance | undefined;
   let log: (msg: string, err?: unknown) => void = () => {};
+  // Services are built before the routes know the app's logger; this one writes to it once known.
+  let appLog: Logger = silentLogger;
+  const logger = deferredLogger(() => appLog);
   const syslog = createSyslogClient((err) => log('syslog delivery failed', err));
   const forward = { audit: false };
   const hooks = createSectionHooks({
@@ -178,8 +194,11 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     maxFileBytes: limits.maxFileBytes,
     storageSettings: () => settingsService.internal('central_logging'),
   });
+  const backupRepo = createBackupRepo(ctx.db);
   const backup = createBackupService({
-    db: ctx.db,
+    tx,
+    repo: backupRepo,
+    log: logger,
     database: ctx.database,
     audit: ctx.audit,
     clock: ctx.clock,
@@ -197,7 +216,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     },
     afterRestore: async () => {
       // Every module's cached settings (not only ours) must see the restored values.
-      const rows = await ctx.db.selectFrom('settings').select(['key', 'value']).execute();
+      const rows = await backupRepo.settings();
       for (const r of rows) ctx.settings.notifyChanged(r.key, r.value);
       opts.onRestored?.();
       await settingsService.applyAll();
@@ -270,6 +289,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       installHostCheck(app, network);
     },
     routes: async (app) => {
+      appLog = app.log;
       log = (msg, err) => (err ? app.log.warn({ err }, msg) : app.log.info(msg));
       // Forms are parsed by the routes that take uploads only (see http/multipart.ts).
       const forms = {
