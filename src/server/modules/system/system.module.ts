@@ -174,7 +174,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     syslog,
   });
   const managerUpdate = createManagerUpdater({
-    db: ctx.db,
+    tx,
     audit: ctx.audit,
     store: () => opts.packageStore?.(),
     // Installing a release can take a while (packages, migrations): a longer limit than settings.
