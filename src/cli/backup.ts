@@ -24,7 +24,7 @@ import {
 import { loadSecretKey } from '../server/secret-key.js';
 import { systemActor } from '../server/shared/actor.js';
 import { systemClock } from '../server/shared/clock.js';
-import { silentLogger } from '../server/shared/logger.js';
+import type { Logger } from '../server/shared/logger.js';
 import { createSecretBox } from '../server/shared/secret-box.js';
 import { configFrom, withConfigFlags } from './config-flags.js';
 
@@ -109,8 +109,7 @@ async function withService<T>(
     const svc = createBackupService({
       tx: createTransactor(database.db),
       repo: createBackupRepo(database.db),
-      // Only a background backup (the API's start) logs; the CLI's commands throw their errors.
-      log: silentLogger,
+      log: stderrLog,
       database,
       audit: createAuditService({ repo: createAuditRepo(database.db), clock: systemClock }),
       clock: systemClock,
@@ -123,6 +122,15 @@ async function withService<T>(
     await database.close();
   }
 }
+
+/** The backup service's warnings (an audit record it could not write) on standard error. */
+function warn(a: string | object, msg?: string) {
+  const err = typeof a === 'string' ? undefined : (a as { err?: unknown }).err;
+  const text =
+    typeof a === 'string' ? a : `${msg ?? ''}${err ? `: ${(err as Error)?.message ?? String(err)}` : ''}`;
+  process.stderr.write(`\nsteward backup: ${text}\n`);
+}
+const stderrLog: Logger = { debug() {}, info() {}, warn, error: warn };
 
 function fail(err: unknown): never {
   process.stderr.write(`\nsteward backup: ${(err as Error)?.message ?? String(err)}\n`);

@@ -101,7 +101,7 @@ export interface BackupServiceDeps {
   /** Whether this process can open the restored secrets (false: restart with the restored key). */
   secretsReadable?: () => Promise<boolean>;
   onFailure?: (message: string) => Promise<void>;
-  /** Where a background backup (POST /backup/create/) reports its failure. */
+  /** Where a background backup (POST /backup/create/) reports its failure, and a lost audit record. */
   log: Logger;
 }
 
@@ -254,8 +254,9 @@ export function createBackupService(deps: BackupServiceDeps) {
         targetType: 'backup',
         details,
       });
-    } catch {
-      // the audit failure is already visible in logs; the backup result stands
+    } catch (err) {
+      // The backup result stands; the missing record is said in the log.
+      deps.log.warn({ err }, `could not write the audit record ${action}`);
     }
   }
 
