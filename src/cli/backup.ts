@@ -11,16 +11,20 @@ import type { Command } from 'commander';
 import type { Config } from '../server/config/config.js';
 import { openDatabase } from '../server/db/client.js';
 import { migrateToLatest } from '../server/db/migrator.js';
+import { createTransactor } from '../server/db/transactor.js';
 import { createAuditRepo } from '../server/modules/audit/audit.repo.js';
 import { createAuditService } from '../server/modules/audit/audit.service.js';
 import { createSettingsStore } from '../server/modules/settings/settings.store.js';
+import { createBackupRepo } from '../server/modules/system/backup.repo.js';
 import {
   createBackupService,
   MIN_PASSPHRASE,
   type Progress,
 } from '../server/modules/system/backup.service.js';
 import { loadSecretKey } from '../server/secret-key.js';
+import { systemActor } from '../server/shared/actor.js';
 import { systemClock } from '../server/shared/clock.js';
+import type { Logger } from '../server/shared/logger.js';
 import { createSecretBox } from '../server/shared/secret-box.js';
 import { configFrom, withConfigFlags } from './config-flags.js';
 
@@ -103,7 +107,9 @@ async function withService<T>(
   try {
     await migrateToLatest(database.db);
     const svc = createBackupService({
-      db: database.db,
+      tx: createTransactor(database.db),
+      repo: createBackupRepo(database.db),
+      log: stderrLog,
       database,
       audit: createAuditService({ repo: createAuditRepo(database.db), clock: systemClock }),
       clock: systemClock,
@@ -116,6 +122,15 @@ async function withService<T>(
     await database.close();
   }
 }
+
+/** The backup service's warnings (an audit record it could not write) on standard error. */
+function warn(a: string | object, msg?: string) {
+  const err = typeof a === 'string' ? undefined : (a as { err?: unknown }).err;
+  const text =
+    typeof a === 'string' ? a : `${msg ?? ''}${err ? `: ${(err as Error)?.message ?? String(err)}` : ''}`;
+  process.stderr.write(`\nsteward backup: ${text}\n`);
+}
+const stderrLog: Logger = { debug() {}, info() {}, warn, error: warn };
 
 function fail(err: unknown): never {
   process.stderr.write(`\nsteward backup: ${(err as Error)?.message ?? String(err)}\n`);
@@ -184,7 +199,8 @@ export function registerBackupCommand(program: Command): Command {
       const out = await withService(opts, (svc) =>
         svc.restore(
           resolve(file),
-          { actor: 'cli' },
+          // The audit trail has always named restores from the CLI `cli` (a system actor).
+          systemActor('cli'),
           { passphrase, onProgress: progressBar(undefined, Boolean(opts.quiet)) },
         ),
       );

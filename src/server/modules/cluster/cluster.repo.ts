@@ -1,3 +1,5 @@
+// SQL of the cluster: the replicas' heartbeat rows, the job runs the view lists, and the rate
+// limiter's counts shared between replicas.
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import type { SharedCounterStore } from '../../http/rate-limit.js';
@@ -53,6 +55,8 @@ export function createClusterRepo(db: Kysely<Database>) {
     pruneJobRuns: (before: Date) => db.deleteFrom('job_runs').where('started_at', '<', before).execute(),
   };
 }
+
+export type ClusterRepo = ReturnType<typeof createClusterRepo>;
 
 /** The rate limiter's shared counts, in PostgreSQL (see ADR 0003). */
 export function createCounterStore(db: Kysely<Database>): SharedCounterStore {

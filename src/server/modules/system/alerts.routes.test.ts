@@ -10,6 +10,7 @@ import { startTestAgent } from '../../../../test/helpers/agent.js';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
 import { startTrapReceiver, waitFor } from '../../../../test/helpers/system.js';
 import { createAlerts } from './alerts.js';
+import { createAlertsRepo } from './alerts.repo.js';
 import { createMailer } from './mailer.js';
 import { createTrapSender, OBJECT_OIDS, parseTrapSink, TRAP_OIDS } from './snmp-traps.js';
 
@@ -229,7 +230,7 @@ describe('appliance offline/online alerts', () => {
       return res.json() as Record<string, unknown>;
     };
     const alerts = createAlerts({
-      db: t.db,
+      repo: createAlertsRepo(t.db),
       clock: t.clock,
       mailer: createMailer(async () => ({ ...(await settings('smtp')), password: undefined }) as never),
       smtp: () => settings('smtp'),

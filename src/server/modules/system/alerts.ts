@@ -2,14 +2,10 @@
 // every channel the admin configured: mail (SMTP section), an SNMPv2c trap (SNMP section's trap
 // sink) and a syslog message (system alerting section). A channel that fails is logged and does
 // not stop the others, nor what raised the alert.
-//
-// The token expiry check reads the identity module's token and user tables directly (read-only):
-// identity offers no "tokens expiring soon" service, and this is one query on the jobs leader once
-// a day. What was sent is recorded in token_expiry_alerts, so each token is warned once per expiry.
+// The SQL (admin recipients, the token expiry check and its claims) is in alerts.repo.ts.
 
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/schema.js';
 import type { Clock } from '../../shared/clock.js';
+import type { AlertsRepo } from './alerts.repo.js';
 import type { Mailer } from './mailer.js';
 import type { TrapSender } from './snmp-traps.js';
 import type { SyslogClient } from './syslog.js';
@@ -23,7 +19,7 @@ export interface ApplianceTransition {
 }
 
 export interface AlertDeps {
-  db: Kysely<Database>;
+  repo: AlertsRepo;
   clock: Clock;
   mailer: Mailer;
   /** The SMTP section (opened): alerts go by mail only when `host` and `default_from_email` are set. */
@@ -53,16 +49,7 @@ export function createAlerts(deps: AlertDeps): Alerts {
 
   /** Active admins with an email address; the From address when there is none. */
   async function adminRecipients(from: string): Promise<string[]> {
-    const rows = await deps.db
-      .selectFrom('users')
-      .select('email')
-      .where('role', '=', 'admin')
-      .where('is_active', '=', true)
-      .where('deleted_at', 'is', null)
-      .where('email', '<>', '')
-      .orderBy('id')
-      .execute();
-    const list = [...new Set(rows.map((r) => r.email))];
+    const list = [...new Set(await deps.repo.adminEmails())];
     return list.length ? list : [from];
   }
 
@@ -120,47 +107,15 @@ export function createAlerts(deps: AlertDeps): Alerts {
       if (!(days > 0)) return { warned: [] };
       const now = deps.clock.now();
       const horizon = new Date(now.getTime() + days * DAY);
-      const rows = await deps.db
-        .selectFrom('api_tokens as t')
-        .innerJoin('users as u', 'u.id', 't.owner_id')
-        .select(['t.id', 't.name', 't.expires_at', 'u.username', 'u.email'])
-        .where('t.expires_at', 'is not', null)
-        .where('t.expires_at', '>', now)
-        .where('t.expires_at', '<=', horizon)
-        .where('t.revoked_at', 'is', null)
-        .where('t.enabled', '=', true)
-        .where('u.deleted_at', 'is', null)
-        .where('u.is_active', '=', true)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('token_expiry_alerts as a')
-                .select('a.token_id')
-                .whereRef('a.token_id', '=', 't.id')
-                .whereRef('a.expires_at', '=', 't.expires_at'),
-            ),
-          ),
-        )
-        .orderBy('t.expires_at')
-        .limit(500)
-        .execute();
+      const rows = await deps.repo.expiringTokens(now, horizon);
       // Records of tokens long expired are of no use any more.
-      await deps.db
-        .deleteFrom('token_expiry_alerts')
-        .where('expires_at', '<', new Date(now.getTime() - 30 * DAY))
-        .execute();
+      await deps.repo.forgetWarningsBefore(new Date(now.getTime() - 30 * DAY));
       const warned: number[] = [];
       const cfg = await mailConfigured().catch(() => undefined);
       for (const r of rows) {
         const expires = new Date(r.expires_at as Date | string);
         // Claim first: two leaders in a handover must not both warn.
-        const claimed = await deps.db
-          .insertInto('token_expiry_alerts')
-          .values({ token_id: r.id, expires_at: expires })
-          .onConflict((oc) => oc.doNothing())
-          .returning('token_id')
-          .executeTakeFirst();
-        if (!claimed) continue;
+        if (!(await deps.repo.claimWarning(r.id, expires))) continue;
         const to = cfg ? (r.email ? [r.email] : await adminRecipients(cfg.from)) : [];
         const left = Math.max(1, Math.ceil((expires.getTime() - now.getTime()) / DAY));
         const message = `API token "${clean(r.name)}" (id ${r.id}) of ${r.username} expires on ${expires.toISOString()}`;
@@ -188,19 +143,10 @@ export function createAlerts(deps: AlertDeps): Alerts {
         ]);
         if (!mailed) {
           // Delivery failed: forget the claim so the next run tries again.
-          await deps.db
-            .deleteFrom('token_expiry_alerts')
-            .where('token_id', '=', r.id)
-            .where('expires_at', '=', expires)
-            .execute();
+          await deps.repo.releaseWarning(r.id, expires);
           continue;
         }
-        await deps.db
-          .updateTable('token_expiry_alerts')
-          .set({ recipients: to.join(', ').slice(0, 1000) })
-          .where('token_id', '=', r.id)
-          .where('expires_at', '=', expires)
-          .execute();
+        await deps.repo.recordRecipients(r.id, expires, to.join(', ').slice(0, 1000));
         warned.push(r.id);
       }
       return { warned };

@@ -21,7 +21,7 @@ import {
   HEADER_READ,
   openDecryptor,
 } from './backup.crypto.js';
-import type { TableDump } from './backup.db.js';
+import type { TableDump } from './backup.repo.js';
 import {
   END_OF_ARCHIVE,
   padding,

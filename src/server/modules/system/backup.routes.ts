@@ -9,6 +9,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import { type BackupService, MIN_PASSPHRASE } from './backup.service.js';
@@ -89,7 +90,7 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
       },
     },
     async (request, reply) => {
-      await backup.start(request, request.body?.passphrase);
+      await backup.start(actorOf(request), request.body?.passphrase);
       reply.code(202);
       return backup.status();
     },
@@ -179,7 +180,7 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
         response: { 200: PassphraseState, ...ErrorResponses(400, 401, 403) },
       },
     },
-    async (request) => backup.setPassphrase(request, request.body.passphrase),
+    async (request) => backup.setPassphrase(actorOf(request), request.body.passphrase),
   );
 
   r.post(
@@ -263,7 +264,7 @@ export const backupRoutes: FastifyPluginAsync<{ backup: BackupService; maxRestor
         if (!gotFile) throw badField('body.file', 'is required');
         const { manifest, restartRequired } = await backup.restore(
           tmp,
-          { request },
+          actorOf(request),
           passphrase ? { passphrase } : {},
         );
         return {

@@ -12,14 +12,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from '../../db/client.js';
-import type { Database } from '../../db/schema.js';
-import { actorOf } from '../../http/actor.js';
-import { systemActor } from '../../shared/actor.js';
+import type { Transactor } from '../../db/transactor.js';
+import { type Actor, actorUserId, systemActor } from '../../shared/actor.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import { VERSION } from '../../version.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -34,7 +32,7 @@ import {
   writeArchive,
 } from './backup.archive.js';
 import { type ArchiveSecret, type BackupKey, type KdfParams, newBackupKey } from './backup.crypto.js';
-import { dumpDatabase, listMigrations, listTables, loadDatabase } from './backup.db.js';
+import type { BackupRepo } from './backup.repo.js';
 import { atomicWrite, commitFile, fsyncDir } from './fs-util.js';
 
 export const BACKUP_RE = /^steward-backup-\d{8}T\d{6}Z(-\d+)?\.tar\.gz$/;
@@ -88,7 +86,8 @@ export interface Progress {
 }
 
 export interface BackupServiceDeps {
-  db: Kysely<Database>;
+  tx: Transactor;
+  repo: BackupRepo;
   database: Pick<DatabaseHandle, 'kind'>;
   audit: AuditService;
   clock: Clock;
@@ -102,6 +101,8 @@ export interface BackupServiceDeps {
   /** Whether this process can open the restored secrets (false: restart with the restored key). */
   secretsReadable?: () => Promise<boolean>;
   onFailure?: (message: string) => Promise<void>;
+  /** Where a background backup (POST /backup/create/) reports its failure, and a lost audit record. */
+  log: Logger;
 }
 
 /** Oldest first: by time stamp, then by the `-n` suffix added when two share a second. */
@@ -221,7 +222,7 @@ export function createBackupService(deps: BackupServiceDeps) {
     }
     const tmp = join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      const { tables, migrations } = await dumpDatabase(deps.db, work, (table, rows) =>
+      const { tables, migrations } = await deps.repo.dump(work, (table, rows) =>
         opts.onProgress?.({ phase: 'dump', table, rows }),
       );
       opts.onProgress?.({ phase: 'archive' });
@@ -246,15 +247,16 @@ export function createBackupService(deps: BackupServiceDeps) {
 
   async function recordSystem(action: string, summary: string, outcome: 'success' | 'failure', details = {}) {
     try {
-      await deps.audit.record(deps.db, systemActor('backup'), {
+      await deps.audit.record(deps.tx.direct, systemActor('backup'), {
         action,
         outcome,
         summary,
         targetType: 'backup',
         details,
       });
-    } catch {
-      // the audit failure is already visible in logs; the backup result stands
+    } catch (err) {
+      // The backup result stands; the missing record is said in the log.
+      deps.log.warn({ err }, `could not write the audit record ${action}`);
     }
   }
 
@@ -275,7 +277,7 @@ export function createBackupService(deps: BackupServiceDeps) {
 
   async function restoreNow(
     path: string,
-    who: { request?: FastifyRequest; actor?: string },
+    actor: Actor,
     opts: { passphrase?: string; onProgress?: (p: Progress) => void },
   ): Promise<{ manifest: Manifest; restartRequired: boolean }> {
     // Without a passphrase: the backup key an admin set here, which opens only the archives this
@@ -290,8 +292,8 @@ export function createBackupService(deps: BackupServiceDeps) {
     await mkdir(staging, { recursive: true, mode: 0o700 });
     try {
       opts.onProgress?.({ phase: 'extract' });
-      const current = await listMigrations(deps.db);
-      const tables = await listTables(deps.db);
+      const current = await deps.repo.listMigrations();
+      const tables = await deps.repo.listTables();
       let manifest: Manifest;
       try {
         manifest = await extractArchive(path, staging, {
@@ -317,8 +319,8 @@ export function createBackupService(deps: BackupServiceDeps) {
         if (err instanceof ArchiveError) throw archiveProblem(err);
         throw err;
       }
-      await deps.db.transaction().execute(async (trx) => {
-        await loadDatabase(
+      await deps.tx.transaction(async (trx) => {
+        await deps.repo.load(
           trx,
           join(staging, 'db'),
           manifest.tables.map((t) => t.name),
@@ -335,8 +337,7 @@ export function createBackupService(deps: BackupServiceDeps) {
           },
           status: 200,
         };
-        if (who.request) await deps.audit.record(trx, actorOf(who.request), event);
-        else await deps.audit.record(trx, systemActor(who.actor ?? 'cli'), event);
+        await deps.audit.record(trx, actor, event);
       });
       // Rows are committed; now swap the file areas in (each a rename of a whole directory).
       opts.onProgress?.({ phase: 'files' });
@@ -394,7 +395,7 @@ export function createBackupService(deps: BackupServiceDeps) {
      * Sets the backup passphrase: stores the key derived from it (sealed) with the KDF parameters
      * and salt; the passphrase itself is not kept anywhere. Audited in the same transaction.
      */
-    async setPassphrase(request: FastifyRequest, passphrase: string): Promise<PassphraseStatus> {
+    async setPassphrase(actor: Actor, passphrase: string): Promise<PassphraseStatus> {
       if (passphrase.length < MIN_PASSPHRASE)
         throw badField('body.passphrase', `must have at least ${MIN_PASSPHRASE} characters`);
       const k = await newBackupKey(passphrase);
@@ -404,9 +405,9 @@ export function createBackupService(deps: BackupServiceDeps) {
         set_at: deps.clock.now().toISOString(),
       };
       const replaced = (await storedPassphrase()).key_sealed !== undefined;
-      await deps.db.transaction().execute(async (trx) => {
-        await deps.settings.set(trx, PASSPHRASE_KEY, value, request.principal?.userId ?? null);
-        await deps.audit.record(trx, actorOf(request), {
+      await deps.tx.transaction(async (trx) => {
+        await deps.settings.set(trx, PASSPHRASE_KEY, value, actorUserId(actor));
+        await deps.audit.record(trx, actor, {
           action: 'backup.passphrase_set',
           targetType: 'settings',
           targetId: 'backup',
@@ -424,19 +425,19 @@ export function createBackupService(deps: BackupServiceDeps) {
     createNow: (opts?: { passphrase?: string; onProgress?: (p: Progress) => void }) => createExclusive(opts),
 
     /** Starts a backup in the background (POST /backup/create/). */
-    async start(request: FastifyRequest, passphrase?: string) {
+    async start(actor: Actor, passphrase?: string) {
       if (running)
         throw new AppError({ code: 'conflict', message: 'a backup or restore is already running' });
       // The key is resolved before the 202, so a missing passphrase is the caller's 409.
       const key = await backupKey(passphrase);
-      await deps.audit.record(deps.db, actorOf(request), {
+      await deps.audit.record(deps.tx.direct, actor, {
         action: 'backup.requested',
         targetType: 'backup',
         summary: `backup requested${passphrase ? ' (with a one-off passphrase)' : ''}`,
         status: 202,
       });
       const p = createExclusive({ key });
-      p.catch((err) => request.log.warn({ err }, 'backup failed'));
+      p.catch((err) => deps.log.warn({ err, reqId: actor.requestId }, 'backup failed'));
     },
 
     async status(): Promise<BackupStatus> {
@@ -460,12 +461,12 @@ export function createBackupService(deps: BackupServiceDeps) {
 
     restore: (
       path: string,
-      who: { request?: FastifyRequest; actor?: string },
+      actor: Actor,
       opts: { passphrase?: string; onProgress?: (p: Progress) => void },
     ) =>
       exclusive('restoring', async () => {
         try {
-          return await restoreNow(path, who, opts);
+          return await restoreNow(path, actor, opts);
         } finally {
           state = (await latest()) ? 'success' : 'none';
         }

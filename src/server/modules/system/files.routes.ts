@@ -4,6 +4,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { storableText } from '../../http/input-guard.js';
 import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, Id, IdParams, Nullable } from '../../http/schemas.js';
@@ -133,7 +134,10 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileService; maxFileBytes?
               }
               // Metadata fields must come before the file, so the stream can go straight to disk.
               const filename = validateFilename(fields.filename ?? f.filename ?? '', 'body.file (filename)');
-              const created = await files.create(request, f.file, { ...metaFrom(fields, 'body'), filename });
+              const created = await files.create(actorOf(request), f.file, {
+                ...metaFrom(fields, 'body'),
+                filename,
+              });
               for await (const rest of request.parts()) {
                 if (rest.type === 'file') (rest as MultipartFile).file.resume();
               }
@@ -156,7 +160,7 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileService; maxFileBytes?
         const q = request.query;
         if (!q.filename) throw badField('query.filename', 'is required for a raw-body upload');
         const filename = validateFilename(q.filename, 'query.filename');
-        out = await files.create(request, request.body as NodeJS.ReadableStream, {
+        out = await files.create(actorOf(request), request.body as NodeJS.ReadableStream, {
           ...metaFrom(q as Record<string, string>, 'query'),
           filename,
         });
@@ -264,7 +268,7 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileService; maxFileBytes?
       },
     },
     async (request, reply) => {
-      await files.remove(request, request.params.id);
+      await files.remove(actorOf(request), request.params.id);
       return reply.code(204).send(null);
     },
   );

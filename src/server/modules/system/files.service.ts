@@ -9,15 +9,16 @@ import { mkdir, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FastifyRequest } from 'fastify';
-import { type Kysely, sql } from 'kysely';
-import type { Database } from '../../db/schema.js';
-import { actorOf } from '../../http/actor.js';
+import type { Transactor } from '../../db/transactor.js';
+import type { Actor } from '../../shared/actor.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Principal } from '../../shared/principal.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { FileFilter, FilesRepo } from './files.repo.js';
 import { commitFile } from './fs-util.js';
+
+export type { FileFilter } from './files.repo.js';
 
 export type Visibility = 'private' | 'group' | 'public';
 
@@ -93,7 +94,8 @@ const toOut = (r: Record<string, unknown>): FileOut => ({
 });
 
 export interface FileServiceDeps {
-  db: Kysely<Database>;
+  tx: Transactor;
+  repo: FilesRepo;
   audit: AuditService;
   clock: Clock;
   filesDir: string;
@@ -103,39 +105,8 @@ export interface FileServiceDeps {
   storageSettings: () => Promise<Record<string, unknown>>;
 }
 
-export interface FileFilter {
-  tag?: string;
-  ownerId?: number;
-  type?: string;
-  search?: string;
-}
-
 export function createFileService(deps: FileServiceDeps) {
-  const { db } = deps;
-
-  /** Who may see a file: admins all; others their own, public ones and their group's. */
-  function visible(p: Principal) {
-    let q = db.selectFrom('files');
-    if (p.role !== 'admin') {
-      q = q.where((eb) =>
-        eb.or([
-          eb('owner_id', '=', p.userId),
-          eb('visibility', '=', 'public'),
-          ...(p.groupId ? [eb.and([eb('visibility', '=', 'group'), eb('group_id', '=', p.groupId)])] : []),
-        ]),
-      );
-    }
-    return q;
-  }
-
-  function filtered(p: Principal, f: FileFilter) {
-    let q = visible(p);
-    if (f.tag !== undefined) q = q.where(sql<boolean>`tags @> ${JSON.stringify([f.tag])}::jsonb`);
-    if (f.ownerId !== undefined) q = q.where('owner_id', '=', f.ownerId);
-    if (f.type !== undefined) q = q.where('file_type', '=', f.type);
-    if (f.search !== undefined) q = q.where('name', 'ilike', `%${f.search.replace(/[\\%_]/g, '\\$&')}%`);
-    return q;
-  }
+  const { repo } = deps;
 
   async function limitsFor(ownerId: number): Promise<number> {
     const s = await deps.storageSettings();
@@ -154,12 +125,7 @@ export function createFileService(deps: FileServiceDeps) {
         });
       }
     }
-    const used = await db
-      .selectFrom('files')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('size'), sql<number>`0`).as('n'))
-      .where('owner_id', '=', ownerId)
-      .executeTakeFirstOrThrow();
-    const quotaLeft = deps.quotaBytes - Number(used.n);
+    const quotaLeft = deps.quotaBytes - (await repo.usedBytes(ownerId));
     if (quotaLeft <= 0)
       throw new AppError({
         code: 'payload_too_large',
@@ -170,12 +136,8 @@ export function createFileService(deps: FileServiceDeps) {
 
   return {
     filesDir: deps.filesDir,
-    async create(
-      request: FastifyRequest,
-      source: NodeJS.ReadableStream,
-      meta: NewFileMeta,
-    ): Promise<FileOut> {
-      const p = request.principal as Principal;
+    async create(actor: Actor, source: NodeJS.ReadableStream, meta: NewFileMeta): Promise<FileOut> {
+      const p = actor.principal as Principal;
       if (meta.ownerId !== undefined && meta.ownerId !== p.userId && p.role !== 'admin') {
         throw new AppError({ code: 'forbidden', message: 'only admins may upload files for another owner' });
       }
@@ -234,26 +196,22 @@ export function createFileService(deps: FileServiceDeps) {
       }
       const { type, mime } = detectType(head);
       try {
-        return await db.transaction().execute(async (trx) => {
-          const row = await trx
-            .insertInto('files')
-            .values({
-              name: meta.filename,
-              stored_name: stored,
-              size,
-              sha256: hash.digest('hex'),
-              file_type: type,
-              mime_type: mime,
-              tags: JSON.stringify(meta.tags ?? p.defaultTags ?? []),
-              profile: meta.profile ?? p.defaultProfile ?? null,
-              owner_id: ownerId,
-              group_id: meta.groupId !== undefined ? meta.groupId : (p.groupId ?? null),
-              visibility: meta.visibility ?? 'private',
-              created_at: deps.clock.now(),
-            })
-            .returningAll()
-            .executeTakeFirstOrThrow();
-          await deps.audit.record(trx, actorOf(request), {
+        return await deps.tx.transaction(async (trx) => {
+          const row = await repo.insert(trx, {
+            name: meta.filename,
+            stored_name: stored,
+            size,
+            sha256: hash.digest('hex'),
+            file_type: type,
+            mime_type: mime,
+            tags: JSON.stringify(meta.tags ?? p.defaultTags ?? []),
+            profile: meta.profile ?? p.defaultProfile ?? null,
+            owner_id: ownerId,
+            group_id: meta.groupId !== undefined ? meta.groupId : (p.groupId ?? null),
+            visibility: meta.visibility ?? 'private',
+            created_at: deps.clock.now(),
+          });
+          await deps.audit.record(trx, actor, {
             action: 'file.uploaded',
             targetType: 'file',
             targetId: row.id,
@@ -269,20 +227,15 @@ export function createFileService(deps: FileServiceDeps) {
     },
 
     async list(p: Principal, f: FileFilter, limit: number, offset: number) {
-      const [rows, count] = await Promise.all([
-        filtered(p, f).selectAll().orderBy('id', 'desc').limit(limit).offset(offset).execute(),
-        filtered(p, f)
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
-      ]);
+      const [rows, count] = await Promise.all([repo.list(p, f, limit, offset), repo.count(p, f)]);
       return {
         results: rows.map((r) => toOut(r as unknown as Record<string, unknown>)),
-        count: Number(count.n),
+        count,
       };
     },
 
     async get(p: Principal, id: number): Promise<FileOut & { stored_name: string }> {
-      const row = await visible(p).selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await repo.findVisible(p, id);
       if (!row) throw notFound('file');
       return { ...toOut(row as unknown as Record<string, unknown>), stored_name: row.stored_name };
     },
@@ -291,14 +244,14 @@ export function createFileService(deps: FileServiceDeps) {
       return createReadStream(join(deps.filesDir, storedName));
     },
 
-    async remove(request: FastifyRequest, id: number) {
-      const p = request.principal as Principal;
+    async remove(actor: Actor, id: number) {
+      const p = actor.principal as Principal;
       const f = await this.get(p, id);
       if (p.role !== 'admin' && f.owner_id !== p.userId)
         throw new AppError({ code: 'forbidden', message: 'only the owner or an admin may delete this file' });
-      await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('files').where('id', '=', id).execute();
-        await deps.audit.record(trx, actorOf(request), {
+      await deps.tx.transaction(async (trx) => {
+        await repo.remove(trx, id);
+        await deps.audit.record(trx, actor, {
           action: 'file.deleted',
           targetType: 'file',
           targetId: id,
@@ -311,11 +264,7 @@ export function createFileService(deps: FileServiceDeps) {
 
     /** Deletes files older than the cutoff (retention job); returns how many. */
     async deleteOlderThan(cutoff: Date): Promise<number> {
-      const rows = await db
-        .deleteFrom('files')
-        .where('created_at', '<', cutoff)
-        .returning(['stored_name'])
-        .execute();
+      const rows = await repo.deleteOlderThan(cutoff);
       for (const r of rows) await rm(join(deps.filesDir, r.stored_name), { force: true });
       return rows.length;
     },

@@ -1,10 +1,11 @@
 // The manager licence: machine id, upload (refused unless VALID), status; and the service with
 // a configured vendor key, end to end with a licence signed like `steward license issue` does.
 import { generateKeyPairSync } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
 import { multipart } from '../../../../test/helpers/system.js';
+import { createTransactor } from '../../db/transactor.js';
+import type { Actor } from '../../shared/actor.js';
 import { createAuditRepo } from '../audit/audit.repo.js';
 import { createAuditService } from '../audit/audit.service.js';
 import { createSettingsStore } from '../settings/settings.store.js';
@@ -92,17 +93,20 @@ describe('manager licence routes', () => {
 });
 
 describe('licence service with a vendor key', () => {
-  const fakeRequest = {
+  const actor: Actor = {
+    kind: 'request',
     principal: null,
-    headers: {},
+    name: null,
     ip: '127.0.0.1',
+    userAgent: null,
     method: 'PUT',
-    url: '/api/v1/license/upload/',
-    id: 'test',
-  } as unknown as FastifyRequest;
+    path: '/api/v1/license/upload/',
+    requestId: 'test',
+    audited: false,
+  };
   const service = () =>
     createLicenseService({
-      db: t.db,
+      tx: createTransactor(t.db),
       audit: createAuditService({ repo: createAuditRepo(t.db), clock: t.clock }),
       settings: createSettingsStore(t.db),
       clock: t.clock,
@@ -111,10 +115,10 @@ describe('licence service with a vendor key', () => {
 
   it('installs a VALID licence for this machine; refuses expired ones and ones for other machines', async () => {
     const s = service();
-    const machineId = await s.generateMachineId(fakeRequest);
-    await expect(s.upload(fakeRequest, licenceFor('f'.repeat(32)))).rejects.toThrow(/another machine/);
-    await expect(s.upload(fakeRequest, licenceFor(machineId, '2020-01-01'))).rejects.toThrow(/EXPIRED/);
-    const ok = await s.upload(fakeRequest, licenceFor(machineId));
+    const machineId = await s.generateMachineId(actor);
+    await expect(s.upload(actor, licenceFor('f'.repeat(32)))).rejects.toThrow(/another machine/);
+    await expect(s.upload(actor, licenceFor(machineId, '2020-01-01'))).rejects.toThrow(/EXPIRED/);
+    const ok = await s.upload(actor, licenceFor(machineId));
     expect(ok).toMatchObject({
       status: 'VALID',
       product: 'STEWARD_MANAGER',
@@ -123,7 +127,7 @@ describe('licence service with a vendor key', () => {
     });
     expect((await s.status()).status).toBe('VALID');
     // A new machine id voids the licence.
-    await s.generateMachineId(fakeRequest);
+    await s.generateMachineId(actor);
     expect((await s.status()).status).toBe('INVALID');
   });
 });

@@ -4,6 +4,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { ErrorResponses, Nullable, StringEnum } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import type { LicenseService } from './license.service.js';
@@ -61,7 +62,7 @@ export const licenseRoutes: FastifyPluginAsync<{ license: LicenseService }> = as
         },
       },
     },
-    async (request) => ({ machine_id: await license.generateMachineId(request) }),
+    async (request) => ({ machine_id: await license.generateMachineId(actorOf(request)) }),
   );
 
   r.put(
@@ -96,7 +97,7 @@ export const licenseRoutes: FastifyPluginAsync<{ license: LicenseService }> = as
         raw = await f.toBuffer();
       }
       if (!raw) throw badField('body.file', 'is required');
-      return license.upload(request, raw);
+      return license.upload(actorOf(request), raw);
     },
   );
 

@@ -1,10 +1,8 @@
 // The manager's own licence: machine id, installed licence and its status.
 
 import { randomBytes } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/schema.js';
-import { actorOf } from '../../http/actor.js';
+import type { Transactor } from '../../db/transactor.js';
+import { type Actor, actorUserId } from '../../shared/actor.js';
 import { badField } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -32,7 +30,7 @@ export interface LicenseInfo {
 }
 
 export interface LicenseServiceDeps {
-  db: Kysely<Database>;
+  tx: Transactor;
   audit: AuditService;
   settings: SettingsStore;
   clock: Clock;
@@ -70,17 +68,12 @@ export function createLicenseService(deps: LicenseServiceDeps) {
     },
 
     /** A new machine id; an installed licence (bound to the old id) stops being valid. */
-    async generateMachineId(request: FastifyRequest): Promise<string> {
+    async generateMachineId(actor: Actor): Promise<string> {
       const machineId = randomBytes(16).toString('hex');
       const prev = await read();
-      await deps.db.transaction().execute(async (trx) => {
-        await deps.settings.set(
-          trx,
-          KEY,
-          { ...prev, machine_id: machineId },
-          request.principal?.userId ?? null,
-        );
-        await deps.audit.record(trx, actorOf(request), {
+      await deps.tx.transaction(async (trx) => {
+        await deps.settings.set(trx, KEY, { ...prev, machine_id: machineId }, actorUserId(actor));
+        await deps.audit.record(trx, actor, {
           action: 'license.machine_id_generated',
           targetType: 'license',
           summary: 'generated a new machine id',
@@ -93,7 +86,7 @@ export function createLicenseService(deps: LicenseServiceDeps) {
     },
 
     /** Installs a licence; refuses (400, nothing stored) one that is not VALID for this machine. */
-    async upload(request: FastifyRequest, raw: Buffer): Promise<LicenseInfo> {
+    async upload(actor: Actor, raw: Buffer): Promise<LicenseInfo> {
       let doc: LicenseDocument;
       try {
         doc = parseLicense(raw);
@@ -104,9 +97,9 @@ export function createLicenseService(deps: LicenseServiceDeps) {
       const next: Stored = { machine_id: prev.machine_id, document: doc };
       const out = info(next);
       if (out.status !== 'VALID') throw badField('body.file', `licence is ${out.status}: ${out.reason}`);
-      await deps.db.transaction().execute(async (trx) => {
-        await deps.settings.set(trx, KEY, next, request.principal?.userId ?? null);
-        await deps.audit.record(trx, actorOf(request), {
+      await deps.tx.transaction(async (trx) => {
+        await deps.settings.set(trx, KEY, next, actorUserId(actor));
+        await deps.audit.record(trx, actor, {
           action: 'license.installed',
           targetType: 'license',
           targetId: doc.license.serial_number,

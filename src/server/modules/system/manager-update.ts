@@ -9,12 +9,9 @@
 
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import { compareReleases, MANAGER_PACKAGE_TYPE } from '../../../contract/fleet-fields.js';
-import type { Database } from '../../db/schema.js';
-import { actorOf } from '../../http/actor.js';
-import { systemActor } from '../../shared/actor.js';
+import type { Transactor } from '../../db/transactor.js';
+import { type Actor, systemActor } from '../../shared/actor.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
 
@@ -47,7 +44,7 @@ export interface ManagerUpdateHookValue {
 }
 
 export interface ManagerUpdaterDeps {
-  db: Kysely<Database>;
+  tx: Transactor;
   audit: AuditService;
   store: () => PackageStoreReader | undefined;
   /** The apply hook (section, value); undefined when the server configuration names none. */
@@ -139,7 +136,7 @@ export function createManagerUpdater(deps: ManagerUpdaterDeps) {
       ? `the apply hook finished for manager ${version}; the host installs it (this process runs ${deps.currentVersion} until it is restarted)`
       : `the apply hook failed for manager ${version}: ${outcome.error}`;
     try {
-      await deps.audit.record(deps.db, systemActor('manager-update'), {
+      await deps.audit.record(deps.tx.direct, systemActor('manager-update'), {
         action: outcome.ok ? 'manager_update.finished' : 'manager_update.failed',
         outcome: outcome.ok ? 'success' : 'failure',
         targetType: 'package',
@@ -198,7 +195,7 @@ export function createManagerUpdater(deps: ManagerUpdaterDeps) {
     },
 
     /** Starts the update: checks, audits the start, runs the hook in the background. */
-    async start(request: FastifyRequest): Promise<{ status: 'started'; version: string }> {
+    async start(actor: Actor): Promise<{ status: 'started'; version: string }> {
       if (busy) throw conflict(`a manager update to ${state.version ?? 'a new release'} is already running`);
       busy = true;
       let launched = false;
@@ -220,7 +217,7 @@ export function createManagerUpdater(deps: ManagerUpdaterDeps) {
           sha256: pkg.sha256,
           package_path: path,
         };
-        await deps.audit.record(deps.db, actorOf(request), {
+        await deps.audit.record(deps.tx.direct, actor, {
           action: 'manager_update.started',
           targetType: 'package',
           targetId: `${MANAGER_PACKAGE_TYPE}-${pkg.version}`,

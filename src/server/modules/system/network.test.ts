@@ -7,9 +7,9 @@ import { generate } from 'selfsigned';
 import { describe, expect, it } from 'vitest';
 import { registerErrorHandling } from '../../http/errors.js';
 import { DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
+import { installHostCheck } from './network.hooks.js';
 import {
   hostOf,
-  installHostCheck,
   isHostAllowed,
   type NetworkState,
   normaliseBaseUrl,

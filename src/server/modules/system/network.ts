@@ -2,13 +2,13 @@
 // the Host allow-list (checked on every request by a root-level hook), the networks appliances
 // may be called in (shared/address-policy.ts, checked by the fleet's agent client), and the served TLS
 // certificate (installed from uploaded files, or reset to a self-signed one, then reloaded
-// into the running https server without a restart).
+// into the running https server without a restart). The Host check's hook is installed on the
+// HTTP server by network.hooks.ts.
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { generate } from 'selfsigned';
 import { type AddressPolicy, createAddressPolicy, parseNetworks } from '../../shared/address-policy.js';
 import { AppError, badField } from '../../shared/app-error.js';
@@ -103,13 +103,21 @@ export function isHostAllowed(state: NetworkState, header: string | undefined): 
   return state.allowedHosts.some((a) => (a.startsWith('*.') ? host.endsWith(a.slice(1)) : a === host));
 }
 
+/** What `listedOrigin` reads of a request. */
+export interface RequestOrigin {
+  headers: { host?: string | undefined };
+  protocol: string;
+  /** The Host header as the server read it (with the port). */
+  host: string;
+}
+
 /**
  * The origin to build absolute links from when no base URL is set: the request's own, only when
  * its Host is one the admin listed in allowed_hosts (loopback's free pass does not count).
  * Otherwise undefined, and links are relative: a Host header nobody vouched for never ends up in
  * a `next` link, a `Link` header or the URL an agent is told to trust.
  */
-export function listedOrigin(state: NetworkState, request: FastifyRequest): string | undefined {
+export function listedOrigin(state: NetworkState, request: RequestOrigin): string | undefined {
   if (state.allowedHosts.length === 0) return undefined;
   const host = hostOf(request.headers.host);
   if (host === undefined) return undefined;
@@ -117,20 +125,6 @@ export function listedOrigin(state: NetworkState, request: FastifyRequest): stri
     a.startsWith('*.') ? host.endsWith(a.slice(1)) : a === host,
   );
   return listed ? `${request.protocol}://${request.host}` : undefined;
-}
-
-/** Installs the Host check on the root instance (hooks in a plugin would only cover its routes). */
-export function installHostCheck(app: FastifyInstance, state: NetworkState) {
-  app.decorate('linkOrigin', (request: FastifyRequest) => listedOrigin(state, request));
-  app.addHook('onRequest', (request, _reply, done) => {
-    if (isHostAllowed(state, request.headers.host)) return done();
-    done(
-      new AppError({
-        code: 'bad_request',
-        message: `host "${String(request.headers.host ?? '').slice(0, 100)}" is not in allowed_hosts`,
-      }),
-    );
-  });
 }
 
 export interface TlsFiles {
@@ -237,8 +231,11 @@ export async function installPair(files: TlsFiles, pair: { cert: Buffer; key: Bu
   await atomicWrite(files.certPath, pair.cert, 0o644);
 }
 
-/** Reloads the certificate into a running https server; a no-op on plain HTTP. */
-export function reloadTls(app: FastifyInstance | undefined, pair: { cert: Buffer; key: Buffer }): boolean {
+/** Reloads the certificate into the running https server of `app`; a no-op on plain HTTP. */
+export function reloadTls(
+  app: { server: unknown } | undefined,
+  pair: { cert: Buffer; key: Buffer },
+): boolean {
   const server = app?.server as Partial<HttpsServer> | undefined;
   if (!server || typeof server.setSecureContext !== 'function') return false;
   server.setSecureContext({ cert: pair.cert, key: pair.key });

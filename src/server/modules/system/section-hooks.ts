@@ -1,6 +1,5 @@
 // Per-section validation beyond the schema, and what makes each section take effect.
 
-import type { FastifyInstance } from 'fastify';
 import { badField } from '../../shared/app-error.js';
 import {
   installPair,
@@ -51,8 +50,8 @@ export interface HookDeps {
   syslog: SyslogClient;
   uploadsDir: string;
   tlsFiles: TlsFiles;
-  /** The root app, once known (for reloading the served certificate). */
-  app: () => FastifyInstance | undefined;
+  /** The root app, once known (its server gets the new certificate). */
+  app: () => { server: unknown } | undefined;
   onTlsReloaded?: (subject: string) => void;
 }
 

@@ -3,10 +3,8 @@
 // audited in one transaction; after the commit the section takes effect (section hooks) and
 // host-level sections are handed to the apply hook.
 
-import type { FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/schema.js';
-import { actorOf } from '../../http/actor.js';
+import type { Transactor } from '../../db/transactor.js';
+import { type Actor, actorUserId } from '../../shared/actor.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
@@ -23,7 +21,7 @@ export interface SectionHooks {
 }
 
 export interface SystemSettingsDeps {
-  db: Kysely<Database>;
+  tx: Transactor;
   settings: SettingsStore;
   audit: AuditService;
   secrets: SecretBox;
@@ -66,7 +64,7 @@ export function createSystemSettings(deps: SystemSettingsDeps) {
       return publicView(def, await stored(def));
     },
 
-    async update(request: FastifyRequest, name: string, patch: Doc): Promise<Doc> {
+    async update(actor: Actor, name: string, patch: Doc): Promise<Doc> {
       const def = sectionByName(name);
       const prev = await stored(def);
       let next: Doc = { ...prev };
@@ -90,9 +88,9 @@ export function createSystemSettings(deps: SystemSettingsDeps) {
       next[SEALED] = sealed;
       const hooks = deps.hooks[name];
       if (hooks?.prepare) next = await hooks.prepare(next, prev, patch);
-      await deps.db.transaction().execute(async (trx) => {
-        await deps.settings.set(trx, settingsKey(name), next, request.principal?.userId ?? null);
-        await deps.audit.record(trx, actorOf(request), {
+      await deps.tx.transaction(async (trx) => {
+        await deps.settings.set(trx, settingsKey(name), next, actorUserId(actor));
+        await deps.audit.record(trx, actor, {
           action: `settings.${name}.updated`,
           targetType: 'settings',
           targetId: name,

@@ -3,6 +3,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { ErrorResponses, StrictObject } from '../../http/schemas.js';
 import { AppError } from '../../shared/app-error.js';
 import { ldapBind } from './ldap-bind.js';
@@ -47,7 +48,7 @@ export const settingsRoutes: FastifyPluginAsync<SettingsRoutesOptions> = async (
           response: { 200: Out, ...ErrorResponses(400, 401, 403, 503) },
         },
       },
-      async (request) => service.update(request, def.name, request.body as Record<string, unknown>),
+      async (request) => service.update(actorOf(request), def.name, request.body as Record<string, unknown>),
     );
   }
 

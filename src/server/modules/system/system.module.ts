@@ -4,17 +4,22 @@
 
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createTransactor } from '../../db/transactor.js';
 import { withMultipart } from '../../http/multipart.js';
+import { type LogFn, type Logger, silentLogger } from '../../shared/logger.js';
 import { certificatePaths } from '../../tls.js';
 import { VERSION } from '../../version.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import './system.tables.js';
 import { DEFAULT_APPLIANCE_POLICY, policyFromText } from '../../shared/address-policy.js';
 import { type Alerts, createAlerts } from './alerts.js';
+import { createAlertsRepo } from './alerts.repo.js';
 import { createApplyHook } from './apply-hook.js';
+import { createBackupRepo } from './backup.repo.js';
 import { backupRoutes } from './backup.routes.js';
 import { type BackupService, createBackupService } from './backup.service.js';
 import { createDirectoryLogin, type DirectoryLogin } from './directory-login.js';
+import { createFilesRepo } from './files.repo.js';
 import { filesRoutes } from './files.routes.js';
 import { createFileService } from './files.service.js';
 import { createThresholdWatch, sampleHost } from './host-thresholds.js';
@@ -22,7 +27,8 @@ import { licenseRoutes } from './license.routes.js';
 import { createLicenseService } from './license.service.js';
 import { createMailer, type Mailer, type MailerOptions, type SmtpSettings } from './mailer.js';
 import { createManagerUpdater, type PackageStoreReader } from './manager-update.js';
-import { installHostCheck, type NetworkState, type TlsFiles } from './network.js';
+import { installHostCheck } from './network.hooks.js';
+import type { NetworkState, TlsFiles } from './network.js';
 import { runRetention } from './retention.js';
 import { createSectionHooks } from './section-hooks.js';
 import { settingsRoutes } from './settings.routes.js';
@@ -77,6 +83,17 @@ export interface SystemModule extends StewardModule {
   runRetention(): Promise<{ auditDeleted: number; filesDeleted: number }>;
 }
 
+/** A Logger that writes to whatever `target()` gives at the time of each call. */
+function deferredLogger(target: () => Logger): Logger {
+  const at =
+    (level: keyof Logger): LogFn =>
+    (a: string | object, msg?: string) => {
+      if (typeof a === 'string') target()[level](a);
+      else target()[level](a, msg);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
 export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions = {}): SystemModule {
   const uploadsDir = join(ctx.dataDir, 'uploads');
   // The files main.ts serves (tls.ts), so an installed certificate also survives a restart.
@@ -97,6 +114,9 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
   };
   let rootApp: FastifyInstance | undefined;
   let log: (msg: string, err?: unknown) => void = () => {};
+  // Services are built before the routes know the app's logger; this one writes to it once known.
+  let appLog: Logger = silentLogger;
+  const logger = deferredLogger(() => appLog);
   const syslog = createSyslogClient((err) => log('syslog delivery failed', err));
   const forward = { audit: false };
   const hooks = createSectionHooks({
@@ -115,8 +135,9 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       if (opts.syslogTls && syslog.target) syslog.configure({ ...syslog.target, tls: opts.syslogTls });
     };
   }
+  const tx = createTransactor(ctx.db);
   const settingsService = createSystemSettings({
-    db: ctx.db,
+    tx,
     settings: ctx.settings,
     audit: ctx.audit,
     secrets: ctx.secrets,
@@ -138,7 +159,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     (err) => log('could not send an SNMP trap', err),
   );
   const alerts = createAlerts({
-    db: ctx.db,
+    repo: createAlertsRepo(ctx.db),
     clock: ctx.clock,
     mailer,
     smtp: () => settingsService.internal('smtp'),
@@ -154,7 +175,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     syslog,
   });
   const managerUpdate = createManagerUpdater({
-    db: ctx.db,
+    tx,
     audit: ctx.audit,
     store: () => opts.packageStore?.(),
     // Installing a release can take a while (packages, migrations): a longer limit than settings.
@@ -165,7 +186,8 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
   const directory = createDirectoryLogin(() => settingsService.internal('directory'));
   const store = createUploadStore(uploadsDir, limits);
   const files = createFileService({
-    db: ctx.db,
+    tx,
+    repo: createFilesRepo(ctx.db),
     audit: ctx.audit,
     clock: ctx.clock,
     filesDir: join(ctx.dataDir, 'files'),
@@ -173,8 +195,11 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     maxFileBytes: limits.maxFileBytes,
     storageSettings: () => settingsService.internal('central_logging'),
   });
+  const backupRepo = createBackupRepo(ctx.db);
   const backup = createBackupService({
-    db: ctx.db,
+    tx,
+    repo: backupRepo,
+    log: logger,
     database: ctx.database,
     audit: ctx.audit,
     clock: ctx.clock,
@@ -192,7 +217,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     },
     afterRestore: async () => {
       // Every module's cached settings (not only ours) must see the restored values.
-      const rows = await ctx.db.selectFrom('settings').select(['key', 'value']).execute();
+      const rows = await backupRepo.settings();
       for (const r of rows) ctx.settings.notifyChanged(r.key, r.value);
       opts.onRestored?.();
       await settingsService.applyAll();
@@ -200,7 +225,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
     onFailure: (message) => alerts.backupFailed(message),
   });
   const license = createLicenseService({
-    db: ctx.db,
+    tx,
     audit: ctx.audit,
     settings: ctx.settings,
     clock: ctx.clock,
@@ -265,6 +290,7 @@ export function createSystemModule(ctx: ModuleContext, opts: SystemModuleOptions
       installHostCheck(app, network);
     },
     routes: async (app) => {
+      appLog = app.log;
       log = (msg, err) => (err ? app.log.warn({ err }, msg) : app.log.info(msg));
       // Forms are parsed by the routes that take uploads only (see http/multipart.ts).
       const forms = {

@@ -6,6 +6,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import type { ManagerUpdater } from './manager-update.js';
 
@@ -129,6 +130,6 @@ export const updatesRoutes: FastifyPluginAsync<{ updater: ManagerUpdater }> = as
         response: { 202: Started, ...ErrorResponses(401, 403, 409, 503) },
       },
     },
-    async (request, reply) => reply.code(202).send(await updater.start(request)),
+    async (request, reply) => reply.code(202).send(await updater.start(actorOf(request))),
   );
 };

@@ -1,8 +1,10 @@
-// Database half of backup and restore. The dump discovers every table from the catalog (so a
-// table added by any module is included without anyone remembering to list it), reads all of
-// them in one REPEATABLE READ transaction (one consistent snapshot) through a cursor, and writes
-// each row as one JSON line. Restore loads the rows back in foreign-key order inside a single
-// transaction and resets sequences.
+// Database half of backup and restore: the repository of the backup service. It is database-level
+// code (it reads the catalog, every table, indexes and sequences), so unlike the other
+// repositories it owns no table of its own: it dumps and loads all of them. The dump discovers
+// every table from the catalog (so a table added by any module is included without anyone
+// remembering to list it), reads all of them in one REPEATABLE READ transaction (one consistent
+// snapshot) through a cursor, and writes each row as one JSON line. Restore loads the rows back in
+// foreign-key order inside the caller's transaction and resets sequences.
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -10,6 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import { type DbHandle, queryable } from '../../db/transactor.js';
 import { writeChunk } from './tar.js';
 
 /** Kysely's own bookkeeping: the target database keeps its own migration state. */
@@ -39,7 +42,7 @@ export interface TableDump {
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** Tables a restore replaces (all but bookkeeping and runtime state). */
-export async function listTables(db: Db): Promise<string[]> {
+async function listTables(db: Db): Promise<string[]> {
   const r = await sql<{ table_name: string; note: string | null }>`
     select t.table_name, obj_description(quote_ident(t.table_name)::regclass, 'pg_class') as note
     from information_schema.tables t
@@ -56,11 +59,11 @@ export async function listTables(db: Db): Promise<string[]> {
 }
 
 /** Tables whose rows go into a backup. */
-export async function listDumpedTables(db: Db): Promise<string[]> {
+async function listDumpedTables(db: Db): Promise<string[]> {
   return (await listTables(db)).filter((t) => !CLEARED.has(t));
 }
 
-export async function listMigrations(db: Db): Promise<string[]> {
+async function listMigrations(db: Db): Promise<string[]> {
   try {
     const r = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);
     return r.rows.map((x) => x.name);
@@ -70,7 +73,7 @@ export async function listMigrations(db: Db): Promise<string[]> {
 }
 
 /** Dumps every table to `<dir>/<table>.jsonl` from one snapshot. */
-export async function dumpDatabase(
+async function dumpDatabase(
   db: Kysely<Database>,
   dir: string,
   onProgress: (table: string, rows: number) => void = () => {},
@@ -127,7 +130,7 @@ export async function dumpDatabase(
 }
 
 /** Tables ordered so that every table comes after the tables it references. */
-export async function foreignKeyOrder(trx: Db, tables: string[]): Promise<string[]> {
+async function foreignKeyOrder(trx: Db, tables: string[]): Promise<string[]> {
   const r = await sql<{ child: string; parent: string }>`
     select c.relname as child, p.relname as parent
     from pg_constraint k
@@ -169,7 +172,7 @@ async function insertBatch(trx: Db, table: string, columns: string[], lines: str
 }
 
 /** Replaces the content of every table with the dumped rows; runs inside the caller's transaction. */
-export async function loadDatabase(
+async function loadDatabase(
   trx: Transaction<Database>,
   dir: string,
   tables: string[],
@@ -239,3 +242,33 @@ export async function loadDatabase(
       where configuration_status not in ('no_configuration_group', 'unsupported')`.execute(trx);
   }
 }
+
+export function createBackupRepo(db: Kysely<Database>) {
+  return {
+    /** Tables a restore replaces (all but bookkeeping and runtime state), by name. */
+    listTables: () => listTables(db),
+    /** Names of the applied migrations, in order; none when the database was never migrated. */
+    listMigrations: () => listMigrations(db),
+    /** Dumps every backed-up table to `<dir>/<table>.jsonl` from one read-only snapshot. */
+    dump: (dir: string, onProgress?: (table: string, rows: number) => void) =>
+      dumpDatabase(db, dir, onProgress),
+    /**
+     * Replaces every table's rows with the dumped ones of `tables` (in `dir`), inside `trx`: the
+     * truncate and the load commit together or not at all, so it refuses to run outside one.
+     */
+    async load(
+      trx: DbHandle,
+      dir: string,
+      tables: string[],
+      onProgress?: (table: string, rows: number) => void,
+    ): Promise<void> {
+      const k = queryable(trx);
+      if (!k.isTransaction) throw new Error('a restore loads the tables inside a transaction');
+      await loadDatabase(k as Transaction<Database>, dir, tables, onProgress);
+    },
+    /** Every settings document, as a restore left them (for the modules' caches). */
+    settings: () => db.selectFrom('settings').select(['key', 'value']).execute(),
+  };
+}
+
+export type BackupRepo = ReturnType<typeof createBackupRepo>;
