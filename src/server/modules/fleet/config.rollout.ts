@@ -1,10 +1,9 @@
 // Rollout of a saved revision: targets go `pending` at once, agents are called in the
 // background (bounded concurrency), and each one's per-field answer becomes its status,
 // recorded in batches.
-import type { FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import type { ApplyResult, ConfigContent } from '../../../contract/fleet-fields.js';
-import { actorOf } from '../../http/actor.js';
+import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -208,12 +207,7 @@ export function createRollout(deps: RolloutDeps) {
   }
 
   /** Marks targets pending (unauthorized ones error at once) and starts the rollout. */
-  async function startApply(
-    request: FastifyRequest,
-    targets: ApplianceWithGroup[],
-    source: Source,
-    label: string,
-  ) {
+  async function startApply(actor: Actor, targets: ApplianceWithGroup[], source: Source, label: string) {
     const now = clock.now();
     const ready = targets.filter((t) => t.authorized && !t.maintenance);
     const refused = targets.filter((t) => !t.authorized);
@@ -282,7 +276,7 @@ export function createRollout(deps: RolloutDeps) {
           )
           .execute();
       }
-      await audit.record(trx, actorOf(request), {
+      await audit.record(trx, actor, {
         action: 'configuration.applied',
         targetType: 'groupId' in source ? 'config_group' : 'appliance',
         targetId: 'groupId' in source ? source.groupId : source.applianceId,

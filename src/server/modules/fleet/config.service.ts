@@ -2,9 +2,8 @@
 // revision), diff, apply. Apply answers at once; the rollout runs in the background and each
 // appliance moves through pending -> done | error | unsupported, the truth as its agent reports it.
 
-import type { FastifyRequest } from 'fastify';
 import { type ConfigContent, isIp } from '../../../contract/fleet-fields.js';
-import { actorOf } from '../../http/actor.js';
+import type { Actor } from '../../shared/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
@@ -256,7 +255,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
   }
 
   async function save(
-    request: FastifyRequest,
+    actor: Actor,
     name: string,
     input: SaveInput,
     mode: 'put' | 'patch',
@@ -276,14 +275,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           .set({ content: JSON.stringify(next), revision, updated: clock.now() })
           .where('id', '=', g.id)
           .execute();
-        await saveRevision(
-          trx,
-          request.principal?.username ?? null,
-          { groupId: g.id },
-          revision,
-          next,
-          lists,
-        );
+        await saveRevision(trx, actor.principal?.username ?? null, { groupId: g.id }, revision, next, lists);
         await trx
           .updateTable('appliances')
           .set({
@@ -295,7 +287,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           .execute();
       }
       if (input.appliances) await setMembers(trx, { ...g, revision }, input.appliances, mode);
-      await audit.record(trx, actorOf(request), {
+      await audit.record(trx, actor, {
         action: 'config_group.saved',
         targetType: 'config_group',
         targetId: g.id,
@@ -311,12 +303,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
     });
   }
 
-  async function apply(
-    request: FastifyRequest,
-    name: string,
-    names: string[] | undefined,
-    kind?: 'standard' | 'hub',
-  ) {
+  async function apply(actor: Actor, name: string, names: string[] | undefined, kind?: 'standard' | 'hub') {
     const g = await mustGroup(name, db, kind);
     const members = await repo.groupMembers(g.id);
     let targets = members;
@@ -339,7 +326,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
     }
     if (targets.length === 0) throw conflict(`group ${name} has no appliances to apply to`);
     if (g.revision === 0) throw conflict(`group ${name} has no saved configuration to apply`);
-    return startApply(request, targets, { groupId: g.id, revision: g.revision }, `group ${name}`);
+    return startApply(actor, targets, { groupId: g.id, revision: g.revision }, `group ${name}`);
   }
 
   return {
@@ -389,7 +376,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
       return groups.map((g) => g.name);
     },
 
-    async create(request: FastifyRequest, name: string) {
+    async create(actor: Actor, name: string) {
       return db.transaction().execute(async (trx) => {
         if (await repo.getGroup(name, trx)) throw conflict(`a group named "${name}" already exists`);
         const g = await trx
@@ -397,7 +384,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           .values({ name, kind: 'standard', content: JSON.stringify({}), hub_settings: null })
           .returningAll()
           .executeTakeFirstOrThrow();
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'config_group.created',
           targetType: 'config_group',
           targetId: g.id,
@@ -432,7 +419,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
       return { count: Number(count.n), results };
     },
 
-    async remove(request: FastifyRequest, name: string) {
+    async remove(actor: Actor, name: string) {
       await db.transaction().execute(async (trx) => {
         const g = await mustGroup(name, trx);
         await trx
@@ -446,7 +433,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           .where('group_id', '=', g.id)
           .execute();
         await trx.deleteFrom('config_groups').where('id', '=', g.id).execute();
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'config_group.deleted',
           targetType: 'config_group',
           targetId: g.id,
@@ -483,7 +470,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
       };
     },
 
-    async createHubGroup(request: FastifyRequest, body: HubGroupInput) {
+    async createHubGroup(actor: Actor, body: HubGroupInput) {
       // The seed's body carries every field: an empty string in an optional one means "none"
       // (no fallback hub, no VRRP password, no virtual address, no worker token).
       const input: HubGroupInput = { ...body };
@@ -564,7 +551,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
           hubs.map((h) => h.name),
           'patch',
         );
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'hub_group.created',
           targetType: 'config_group',
           targetId: g.id,
@@ -575,7 +562,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
       });
     },
 
-    async saveIndividual(request: FastifyRequest, id: number, content: ConfigContent, mode: 'put' | 'patch') {
+    async saveIndividual(actor: Actor, id: number, content: ConfigContent, mode: 'put' | 'patch') {
       if (DESTINATION_LISTS_FIELD in content) {
         // Spectra Analyze takes no destinations fields; lists are for worker and hub groups.
         throw badField(
@@ -610,8 +597,8 @@ export function createConfigService(deps: ConfigServiceDeps) {
           })
           .where('id', '=', id)
           .execute();
-        await saveRevision(trx, request.principal?.username ?? null, { applianceId: id }, revision, next);
-        await audit.record(trx, actorOf(request), {
+        await saveRevision(trx, actor.principal?.username ?? null, { applianceId: id }, revision, next);
+        await audit.record(trx, actor, {
           action: 'appliance.configuration_saved',
           targetType: 'appliance',
           targetId: id,
@@ -629,7 +616,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
       });
     },
 
-    async applyIndividual(request: FastifyRequest, id: number) {
+    async applyIndividual(actor: Actor, id: number) {
       const row = await fleet.mustGet(id);
       if (row.type !== 'a1000')
         throw badField('path.appliance_id', `is a ${row.type}; apply through its group`);
@@ -639,7 +626,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
         throw conflict(`appliance ${row.name} has no saved configuration to apply`);
       if (!row.authorized) throw conflict(`appliance ${row.name} is not authorized`);
       return startApply(
-        request,
+        actor,
         [row],
         { applianceId: id, revision: row.individual_revision },
         `configuration of ${row.name}`,

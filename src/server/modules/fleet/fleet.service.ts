@@ -2,13 +2,12 @@
 // agent or taking Spectra Analyze's API token), and the activities list. Health polling lives
 // in health.job.ts, configuration in config.service.ts.
 
-import type { FastifyRequest } from 'fastify';
 import {
   type ApplianceType,
   compareReleases,
   normalizeApplianceType,
 } from '../../../contract/fleet-fields.js';
-import { actorOf } from '../../http/actor.js';
+import type { Actor } from '../../shared/actor.js';
 import { type AddressPolicy, DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
@@ -120,16 +119,6 @@ export function createFleetService(deps: FleetServiceDeps) {
     }
   }
 
-  /**
-   * The URL the agent is told the manager has: the configured base URL, or the request's origin
-   * when its Host is one the admin listed in allowed_hosts; otherwise none (an agent started
-   * with `--manager <url>` then refuses, and the answer says to set base_url). Never a Host
-   * header nobody vouched for.
-   */
-  function managerUrlOf(request: FastifyRequest): string | null {
-    return request.server.baseUrl?.() ?? request.server.linkOrigin?.(request) ?? null;
-  }
-
   /** A type an agent reported, for messages: a known one, never the remote text itself. */
   const typeText = (t: unknown) => normalizeApplianceType(String(t)) ?? 'different type';
 
@@ -153,7 +142,7 @@ export function createFleetService(deps: FleetServiceDeps) {
   }
 
   async function markAuthorized(
-    request: FastifyRequest,
+    actor: Actor,
     row: ApplianceWithGroup,
     info: {
       uuid: string;
@@ -188,7 +177,7 @@ export function createFleetService(deps: FleetServiceDeps) {
         .where('id', '=', row.id)
         .execute();
       await event(trx, row, 'appliance.authorized', `appliance ${row.name} authorized (${info.how})`);
-      await audit.record(trx, actorOf(request), {
+      await audit.record(trx, actor, {
         action: 'appliance.authorized',
         targetType: 'appliance',
         targetId: row.id,
@@ -250,7 +239,7 @@ export function createFleetService(deps: FleetServiceDeps) {
     event,
     mustGet,
 
-    async create(request: FastifyRequest, input: CreateApplianceInput) {
+    async create(actor: Actor, input: CreateApplianceInput) {
       const type = normalizeApplianceType(input.type);
       if (!type)
         throw badField('body.type', 'must be a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)');
@@ -286,7 +275,7 @@ export function createFleetService(deps: FleetServiceDeps) {
           .executeTakeFirstOrThrow();
         const row = { id: inserted.id, name: input.name };
         await event(trx, row, 'appliance.created', `appliance ${input.name} (${type}) added`);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'appliance.created',
           targetType: 'appliance',
           targetId: inserted.id,
@@ -343,7 +332,7 @@ export function createFleetService(deps: FleetServiceDeps) {
     },
 
     /** Maintenance: still polled, but no configuration is sent and going offline alarms nobody. */
-    async setMaintenance(request: FastifyRequest, id: number, on: boolean) {
+    async setMaintenance(actor: Actor, id: number, on: boolean) {
       await db.transaction().execute(async (trx) => {
         const row = await mustGet(id, trx);
         if (row.maintenance === on) return;
@@ -360,7 +349,7 @@ export function createFleetService(deps: FleetServiceDeps) {
             ? `appliance ${row.name} is in maintenance: no configuration is sent to it and going offline raises no alarm`
             : `appliance ${row.name} is out of maintenance`,
         );
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: on ? 'appliance.maintenance_started' : 'appliance.maintenance_ended',
           targetType: 'appliance',
           targetId: id,
@@ -372,14 +361,14 @@ export function createFleetService(deps: FleetServiceDeps) {
       return (await present([await mustGet(id)]))[0] as ReturnType<typeof toApplianceOut>;
     },
 
-    async remove(request: FastifyRequest, id: number) {
+    async remove(actor: Actor, id: number) {
       await db.transaction().execute(async (trx) => {
         const row = await mustGet(id, trx);
         await trx.deleteFrom('appliances').where('id', '=', id).execute();
         await event(trx, null, 'appliance.deleted', `appliance ${row.name} removed`, 'info', {
           appliance_id: id,
         });
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'appliance.deleted',
           targetType: 'appliance',
           targetId: id,
@@ -390,7 +379,7 @@ export function createFleetService(deps: FleetServiceDeps) {
     },
 
     /** Hubs and workers: contact the agent, pair with it, pin its identity. */
-    async authorizeByPairing(request: FastifyRequest, id: number) {
+    async authorizeByPairing(actor: Actor, id: number, managerUrl: string | null) {
       const row = await mustGet(id);
       if (row.type === 'a1000') {
         throw new AppError({
@@ -417,7 +406,7 @@ export function createFleetService(deps: FleetServiceDeps) {
           `the agent at ${row.url} is not the one this appliance was paired with (uuid changed)`,
         );
       }
-      const pairBody = await deps.managerKey.pairingRequest(hello.body.uuid, managerUrlOf(request));
+      const pairBody = await deps.managerKey.pairingRequest(hello.body.uuid, managerUrl);
       const paired = await contact<{
         token?: string;
         identity?: { uuid: string; hostname: string; release: string };
@@ -431,7 +420,7 @@ export function createFleetService(deps: FleetServiceDeps) {
       if (paired.status !== 200 || !paired.body?.token || !paired.body.identity) {
         throw pairingFailure('not_a_steward_agent');
       }
-      return markAuthorized(request, row, {
+      return markAuthorized(actor, row, {
         uuid: paired.body.identity.uuid,
         hostname: paired.body.identity.hostname ?? null,
         release: paired.body.identity.release ?? null,
@@ -442,7 +431,7 @@ export function createFleetService(deps: FleetServiceDeps) {
     },
 
     /** Spectra Analyze: the admin hands over the token the agent printed. */
-    async authorizeByToken(request: FastifyRequest, id: number, token: string) {
+    async authorizeByToken(actor: Actor, id: number, token: string, managerUrl: string | null) {
       const row = await mustGet(id);
       if (row.type !== 'a1000') {
         throw new AppError({
@@ -479,11 +468,11 @@ export function createFleetService(deps: FleetServiceDeps) {
       const paired = await contact(row.url, 'agent/v1/pair', {
         method: 'POST',
         token,
-        body: await deps.managerKey.pairingRequest(res.body.uuid, managerUrlOf(request)),
+        body: await deps.managerKey.pairingRequest(res.body.uuid, managerUrl),
         pinnedCert: res.peerCert,
       });
       if (paired.status !== 200) throw refusedToPair();
-      return markAuthorized(request, row, {
+      return markAuthorized(actor, row, {
         uuid: res.body.uuid,
         hostname: res.body.hostname ?? null,
         release: res.body.release ?? null,
