@@ -1,6 +1,7 @@
 // The fleet module: appliance registry and authorization, health polling, activities,
 // configuration groups (standard and hub), individual Analyze configuration, connectors.
 import type { FastifyInstance } from 'fastify';
+import { createTransactor } from '../../db/transactor.js';
 import type { AddressPolicy } from '../../shared/address-policy.js';
 import { createDestinationsRepo } from '../destinations/destinations.repo.js';
 import { destinationsRoutes } from '../destinations/destinations.routes.js';
@@ -12,6 +13,7 @@ import { createConnectorsService } from './connectors.service.js';
 import { fleetRoutes } from './fleet.routes.js';
 import { createFleetCore, type FleetService } from './fleet.service.js';
 import { createHealthJob, type HealthJob } from './health.job.js';
+import { createHealthRepo } from './health.repo.js';
 import { licensingRoutes } from './licensing.routes.js';
 import { createLicensingService } from './licensing.service.js';
 import { createPackageDownloads, type PackageDownloads } from './package-downloads.js';
@@ -90,6 +92,8 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
   });
   const health = createHealthJob({
     repo,
+    healthRepo: createHealthRepo(ctx.db),
+    tx: createTransactor(ctx.db),
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,

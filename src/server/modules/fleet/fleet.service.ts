@@ -7,6 +7,7 @@ import {
   compareReleases,
   normalizeApplianceType,
 } from '../../../contract/fleet-fields.js';
+import type { DbHandle } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { type AddressPolicy, DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
@@ -17,13 +18,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { ModuleContext } from '../module.js';
 import { type AgentCallOptions, type AgentResponse, AgentUnreachable, callAgent } from './agent-client.js';
 import { checkApplianceAddress, pairingFailure } from './appliance-address.js';
-import {
-  type ApplianceRow,
-  type ApplianceWithGroup,
-  createFleetRepo,
-  type Db,
-  type FleetRepo,
-} from './fleet.repo.js';
+import { type ApplianceRow, type ApplianceWithGroup, createFleetRepo, type FleetRepo } from './fleet.repo.js';
 import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
 import { createManagerKeyStore, type ManagerKeyStore } from './manager-key.js';
 
@@ -70,7 +65,7 @@ export function createFleetService(deps: FleetServiceDeps) {
   const db = repo.db;
   const policyNow = deps.appliancePolicy ?? (() => DEFAULT_APPLIANCE_POLICY);
 
-  async function mustGet(id: number, d: Db = db): Promise<ApplianceWithGroup> {
+  async function mustGet(id: number, d: DbHandle = db): Promise<ApplianceWithGroup> {
     const row = await repo.getAppliance(id, d);
     if (!row) throw notFound('appliance');
     return row;
@@ -123,7 +118,7 @@ export function createFleetService(deps: FleetServiceDeps) {
   const typeText = (t: unknown) => normalizeApplianceType(String(t)) ?? 'different type';
 
   async function event(
-    d: Db,
+    d: DbHandle,
     row: { id: number; name: string } | null,
     kind: string,
     message: string,

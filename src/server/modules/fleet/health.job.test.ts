@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
 import type { DatabaseHandle } from '../../db/client.js';
+import { createTransactor } from '../../db/transactor.js';
 import { systemClock } from '../../shared/clock.js';
 import { createSecretBox } from '../../shared/secret-box.js';
 import { createAuditRepo } from '../audit/audit.repo.js';
@@ -13,6 +14,7 @@ import { createAuditService } from '../audit/audit.service.js';
 import { createFleetRepo } from './fleet.repo.js';
 import { createFleetService } from './fleet.service.js';
 import { type ApplianceTransition, createHealthJob } from './health.job.js';
+import { createHealthRepo } from './health.repo.js';
 import { createManagerKeyStore } from './manager-key.js';
 
 let database: DatabaseHandle & { dropDatabase: () => Promise<void> };
@@ -41,6 +43,8 @@ function services(telemetryMs: number, seen: { e: ApplianceTransition; online: b
   });
   return createHealthJob({
     repo,
+    healthRepo: createHealthRepo(db),
+    tx: createTransactor(db),
     fleet,
     audit,
     clock: systemClock,

@@ -9,16 +9,19 @@
 // and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
 // statement per round. Appliances in maintenance are polled, but their transitions raise no alarm.
 
-import { sql } from 'kysely';
 import type { AgentEvent, AgentStatus } from '../../../contract/fleet-fields.js';
+import type { Transactor } from '../../db/transactor.js';
 import { systemActor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { FleetRepo, PollTarget } from './fleet.repo.js';
+import type { FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
+import type { HealthRepo, PolledAppliance, PollTarget } from './health.repo.js';
 
 export interface HealthJobDeps {
   repo: FleetRepo;
+  healthRepo: HealthRepo;
+  tx: Transactor;
   fleet: FleetService;
   audit: AuditService;
   clock: Clock;
@@ -74,8 +77,7 @@ const SHARED_COLUMNS = [
 ] as const;
 
 export function createHealthJob(deps: HealthJobDeps) {
-  const { repo, fleet, audit, clock } = deps;
-  const db = repo.db;
+  const { repo, healthRepo, tx, fleet, audit, clock } = deps;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -118,13 +120,8 @@ export function createHealthJob(deps: HealthJobDeps) {
 
   async function transition(row: PollTarget, online: boolean, reason: string) {
     let quiet = row.maintenance;
-    const recorded = await db.transaction().execute(async (trx) => {
-      const updated = await trx
-        .updateTable('appliances')
-        .set({ online, status: online ? 'online' : 'offline', updated: clock.now() })
-        .where('id', '=', row.id)
-        .returning('maintenance')
-        .executeTakeFirst();
+    const recorded = await tx.transaction(async (trx) => {
+      const updated = await healthRepo.setOnline(trx, row.id, online, clock.now());
       if (!updated) return false; // removed meanwhile
       quiet = updated.maintenance; // as it is now, not as the round read it
       const kind = online ? 'appliance.online' : 'appliance.offline';
@@ -168,7 +165,7 @@ export function createHealthJob(deps: HealthJobDeps) {
         },
       );
       if (res.status !== 200 || !Array.isArray(res.body?.events) || res.body.events.length === 0) break;
-      await db.transaction().execute(async (trx) => {
+      await tx.transaction(async (trx) => {
         for (const e of res.body.events) {
           await repo.insertEvent(trx, {
             at: new Date(e.at),
@@ -182,20 +179,13 @@ export function createHealthJob(deps: HealthJobDeps) {
           });
           cursor = Math.max(cursor, e.id);
         }
-        await trx.updateTable('appliances').set({ events_cursor: cursor }).where('id', '=', row.id).execute();
+        await healthRepo.setEventsCursor(trx, row.id, cursor);
       });
       row.events_cursor = cursor;
     }
   }
 
-  interface Seen {
-    id: number;
-    status: string;
-    latency: number;
-    release: string | null;
-    hash: string | null;
-    systemData: string;
-  }
+  type Seen = PolledAppliance;
 
   /** One UPDATE for many appliances: at 10,000 appliances a statement per poll would dominate. */
   async function flush(batch: Seen[]): Promise<void> {
@@ -205,18 +195,7 @@ export function createHealthJob(deps: HealthJobDeps) {
       for (let i = 0; i < batch.length; i += FLUSH_ROWS) await flush(batch.slice(i, i + FLUSH_ROWS));
       return;
     }
-    const now = clock.now();
-    const values = sql.join(
-      batch.map(
-        (b) =>
-          sql`(${b.id}::int, ${b.status}::text, ${b.latency}::float8, ${b.release}::text, ${b.hash}::text, ${b.systemData}::jsonb)`,
-      ),
-    );
-    await sql`UPDATE appliances AS a
-      SET online = true, status = v.status, latency = v.latency, release = COALESCE(v.release, a.release),
-          running_hash = v.hash, system_data = v.system_data, last_seen_online = ${now}, last_polled = ${now}
-      FROM (VALUES ${values}) AS v(id, status, latency, release, hash, system_data)
-      WHERE a.id = v.id AND a.authorized`.execute(db);
+    await healthRepo.recordPolls(batch, clock.now(), tx.direct);
   }
 
   /** Drift: compare the running hash with the applied one; only ever moves from the state it read. */
@@ -247,19 +226,14 @@ export function createHealthJob(deps: HealthJobDeps) {
     }
     if (!next) return;
     const change = next;
-    await db.transaction().execute(async (trx) => {
+    const appliedHash = row.applied_hash;
+    await tx.transaction(async (trx) => {
       // Conditional on what this poll read: an apply that ran meanwhile wins.
-      const res = await trx
-        .updateTable('appliances')
-        .set({
-          configuration_status: change.status,
-          configuration_status_details: JSON.stringify(change.details),
-        })
-        .where('id', '=', row.id)
-        .where('configuration_status', '=', row.configuration_status)
-        .where('applied_hash', '=', row.applied_hash)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) return;
+      const changed = await healthRepo.setConfigurationStatusIf(trx, row.id, change, {
+        status: row.configuration_status,
+        appliedHash,
+      });
+      if (!changed) return;
       await fleet.event(
         trx,
         row,
@@ -335,7 +309,7 @@ export function createHealthJob(deps: HealthJobDeps) {
   async function loadCredentials(rows: PollTarget[]): Promise<void> {
     const missing = rows.filter((r) => credentials.get(r.id)?.key !== r.cred_key).map((r) => r.id);
     for (let i = 0; i < missing.length; i += 1000) {
-      for (const c of await repo.credentials(missing.slice(i, i + 1000))) {
+      for (const c of await healthRepo.credentials(missing.slice(i, i + 1000))) {
         credentials.set(c.id, {
           key: c.cred_key,
           agent_token_sealed: c.agent_token_sealed,
@@ -358,10 +332,10 @@ export function createHealthJob(deps: HealthJobDeps) {
   /** Brings `targets` up to date with one small query when nothing changed. */
   async function refreshTargets(): Promise<PollTarget[]> {
     // The head first, then the rows: a change in between is fetched again next round, never missed.
-    const head = await repo.pollHead();
+    const head = await healthRepo.pollHead();
     const now = Date.now();
     const full = async () => {
-      const rows = await repo.pollTargets();
+      const rows = await healthRepo.pollTargets();
       targets.clear();
       shared.clear();
       for (const r of rows) targets.set(r.id, keep(r));
@@ -373,7 +347,7 @@ export function createHealthJob(deps: HealthJobDeps) {
     if (seenVersion < 0n || paused || head.version < seenVersion || now - fullReadAt > FULL_READ_MS)
       await full();
     else if (head.version > seenVersion) {
-      for (const r of await repo.pollTargets(seenVersion)) {
+      for (const r of await healthRepo.pollTargets(seenVersion)) {
         if (r.authorized) targets.set(r.id, keep(r));
         else targets.delete(r.id);
       }
