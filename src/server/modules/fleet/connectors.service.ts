@@ -3,6 +3,7 @@
 // (contract/connector-secrets.ts).
 
 import { MASK, maskLeftovers, maskSecrets, redirectedSecrets } from '../../../contract/connector-secrets.js';
+import type { Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -15,12 +16,8 @@ export interface ConnectorState {
   updated: string | null;
 }
 
-export function createConnectorsService(deps: {
-  fleet: FleetService;
-  audit: AuditService;
-  db: import('kysely').Kysely<import('../../db/schema.js').Database>;
-}) {
-  const { fleet, audit, db } = deps;
+export function createConnectorsService(deps: { fleet: FleetService; audit: AuditService; tx: Transactor }) {
+  const { fleet, audit, tx } = deps;
 
   async function hubOf(idText: string) {
     const row = await fleet.mustGet(Number(idText));
@@ -65,7 +62,7 @@ export function createConnectorsService(deps: {
     async enable(actor: Actor, id: string, name: string) {
       const row = await hubOf(id);
       const state = await call(row, `agent/v1/connectors/${name}/enable`, 'POST', {});
-      await db.transaction().execute(async (trx) => {
+      await tx.transaction(async (trx) => {
         await fleet.event(trx, row, 'connector.enabled', `connector ${name} enabled on ${row.name}`);
         await audit.record(trx, actor, {
           action: 'connector.enabled',
@@ -113,7 +110,7 @@ export function createConnectorsService(deps: {
         });
       }
       const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', config);
-      await db.transaction().execute(async (trx) => {
+      await tx.transaction(async (trx) => {
         await fleet.event(trx, row, 'connector.configured', `connector ${name} configured on ${row.name}`);
         await audit.record(trx, actor, {
           action: 'connector.configured',

@@ -64,7 +64,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     clock: ctx.clock,
     groups: config,
   });
-  const connectors = createConnectorsService({ fleet, audit: ctx.audit, db: ctx.db });
+  const connectors = createConnectorsService({ fleet, audit: ctx.audit, tx: createTransactor(ctx.db) });
   const upgrades = createUpgradeService({
     repo,
     fleet,

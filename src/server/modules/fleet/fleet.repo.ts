@@ -1,9 +1,15 @@
-// Fleet queries. Rows or undefined; never HTTP errors. The health round's reads and writes are
-// in health.repo.ts.
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+// Fleet queries: the appliance registry, configuration groups, the activities (fleet_events) and
+// the manager's pairing key. Rows or undefined; never HTTP errors. The health round's reads and
+// writes are in health.repo.ts.
+import { type Insertable, type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
-import type { AppliancesTable, ConfigGroupsTable, FleetEventsTable } from './fleet.tables.js';
+import type {
+  AppliancesTable,
+  ConfigGroupsTable,
+  FleetEventsTable,
+  FleetIdentityTable,
+} from './fleet.tables.js';
 import './fleet.tables.js';
 
 export type Db = Kysely<Database> | Transaction<Database>;
@@ -11,6 +17,7 @@ export type ApplianceRow = Selectable<AppliancesTable>;
 export type GroupRow = Selectable<ConfigGroupsTable>;
 export type EventRow = Selectable<FleetEventsTable>;
 export type ApplianceWithGroup = ApplianceRow & { group_name: string | null; group_kind: string | null };
+export type ManagerIdentityRow = Selectable<FleetIdentityTable>;
 
 export function createFleetRepo(db: Kysely<Database>) {
   const appliancesWithGroup = (d: DbHandle) =>
@@ -21,6 +28,10 @@ export function createFleetRepo(db: Kysely<Database>) {
       .select(['g.name as group_name', 'g.kind as group_kind']);
 
   return {
+    /**
+     * Transitional: the upgrades and licensing services still open their transactions on it
+     * (their conversion is another branch's); the services of this file's branch do not use it.
+     */
     db,
     async getAppliance(id: number, d: DbHandle = db): Promise<ApplianceWithGroup | undefined> {
       return (await appliancesWithGroup(d).where('a.id', '=', id).executeTakeFirst()) as
@@ -100,6 +111,71 @@ export function createFleetRepo(db: Kysely<Database>) {
         .orderBy('a.id')
         .execute()) as ApplianceWithGroup[];
     },
+    /** The name of the appliance that has this URL, if one has. */
+    async applianceWithUrl(url: string, d: DbHandle = db): Promise<{ name: string } | undefined> {
+      return queryable(d).selectFrom('appliances').select('name').where('url', '=', url).executeTakeFirst();
+    },
+    async insertAppliance(d: DbHandle, values: Insertable<AppliancesTable>): Promise<{ id: number }> {
+      return queryable(d).insertInto('appliances').values(values).returning('id').executeTakeFirstOrThrow();
+    },
+    /** Records what pairing (or the admin's token) established: identity, credential, pinned certificate. */
+    async markAuthorized(
+      d: DbHandle,
+      id: number,
+      a: {
+        uuid: string;
+        hostname: string | null;
+        release: string | null;
+        agentTokenSealed: string;
+        tlsCertPem: string | null;
+        configurationStatus: string;
+        now: Date;
+      },
+    ): Promise<void> {
+      await queryable(d)
+        .updateTable('appliances')
+        .set({
+          authorized: true,
+          uuid: a.uuid,
+          hostname: a.hostname,
+          release: a.release,
+          agent_token_sealed: a.agentTokenSealed,
+          tls_cert_pem: a.tlsCertPem,
+          online: true,
+          status: 'online',
+          last_seen_online: a.now,
+          configuration_status: a.configurationStatus,
+          configuration_status_details: JSON.stringify({}),
+          updated: a.now,
+        })
+        .where('id', '=', id)
+        .execute();
+    },
+    async setMaintenance(d: DbHandle, id: number, on: boolean, now: Date): Promise<void> {
+      await queryable(d)
+        .updateTable('appliances')
+        .set({ maintenance: on, updated: now })
+        .where('id', '=', id)
+        .execute();
+    },
+    async deleteAppliance(d: DbHandle, id: number): Promise<void> {
+      await queryable(d).deleteFrom('appliances').where('id', '=', id).execute();
+    },
+    /** The manager's pairing key (one row, id 1), if it was made. */
+    async managerIdentity(d: DbHandle = db): Promise<ManagerIdentityRow | undefined> {
+      return queryable(d).selectFrom('fleet_identity').selectAll().where('id', '=', 1).executeTakeFirst();
+    },
+    /** Stores the pairing key unless one is stored already (the first of two replicas wins). */
+    async insertManagerIdentityIfAbsent(
+      values: Omit<Insertable<FleetIdentityTable>, 'id'>,
+      d: DbHandle = db,
+    ): Promise<void> {
+      await queryable(d)
+        .insertInto('fleet_identity')
+        .values({ id: 1, ...values })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+    },
     async getGroup(name: string, d: DbHandle = db, lock = false): Promise<GroupRow | undefined> {
       let q = queryable(d).selectFrom('config_groups').selectAll().where('name', '=', name);
       if (lock) q = q.forUpdate();
@@ -162,6 +238,10 @@ export function createFleetRepo(db: Kysely<Database>) {
           details: JSON.stringify(e.details ?? {}),
         })
         .execute();
+    },
+    /** Many activities in one statement, as given (messages already bounded by the caller). */
+    async insertEvents(d: DbHandle, events: Insertable<FleetEventsTable>[]): Promise<void> {
+      await queryable(d).insertInto('fleet_events').values(events).execute();
     },
     async listEvents(
       filter: {

@@ -36,10 +36,11 @@ function services(telemetryMs: number, seen: { e: ApplianceTransition; online: b
   const audit = createAuditService({ repo: createAuditRepo(db), clock: systemClock });
   const fleet = createFleetService({
     repo,
+    tx: createTransactor(db),
     audit,
     clock: systemClock,
     secrets,
-    managerKey: createManagerKeyStore(db, secrets),
+    managerKey: createManagerKeyStore(repo, secrets),
   });
   return createHealthJob({
     repo,
