@@ -7,7 +7,8 @@ import { actorOf } from '../../http/actor.js';
 import { PageOf, PageQuery, parsePage, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, StrictObject } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
-import { type ConfigService, HUB_ONLY_SETTINGS } from './config.service.js';
+import { HUB_ONLY_SETTINGS } from './config.hub-groups.js';
+import type { ConfigService } from './config.service.js';
 import {
   ApplyBody,
   ApplyResponse,

@@ -7,6 +7,7 @@ import { createDestinationsRepo } from '../destinations/destinations.repo.js';
 import { destinationsRoutes } from '../destinations/destinations.routes.js';
 import { createDestinationsService } from '../destinations/destinations.service.js';
 import type { ModuleContext, StewardModule } from '../module.js';
+import { createConfigRepo } from './config.repo.js';
 import { configRoutes } from './config.routes.js';
 import { type ConfigService, createConfigService } from './config.service.js';
 import { createConnectorsService } from './connectors.service.js';
@@ -50,8 +51,11 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
   // Destination lists live in their own module folder; groups reference them by name, so the
   // two services are handed to each other here (lists -> snapshot; groups -> out of sync).
   const destinationsRepo = createDestinationsRepo(ctx.db);
+  const tx = createTransactor(ctx.db);
   const config = createConfigService({
     repo,
+    configRepo: createConfigRepo(ctx.db),
+    tx,
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,
@@ -64,7 +68,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     clock: ctx.clock,
     groups: config,
   });
-  const connectors = createConnectorsService({ fleet, audit: ctx.audit, tx: createTransactor(ctx.db) });
+  const connectors = createConnectorsService({ fleet, audit: ctx.audit, tx });
   const upgrades = createUpgradeService({
     repo,
     fleet,
@@ -93,7 +97,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
   const health = createHealthJob({
     repo,
     healthRepo: createHealthRepo(ctx.db),
-    tx: createTransactor(ctx.db),
+    tx,
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,

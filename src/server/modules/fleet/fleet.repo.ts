@@ -1,7 +1,7 @@
-// Fleet queries: the appliance registry, configuration groups, the activities (fleet_events) and
-// the manager's pairing key. Rows or undefined; never HTTP errors. The health round's reads and
-// writes are in health.repo.ts.
-import { type Insertable, type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+// Fleet queries: the appliance registry, the activities (fleet_events) and the manager's pairing
+// key. Rows or undefined; never HTTP errors. Configuration groups and revisions are in
+// config.repo.ts, the health round's reads and writes in health.repo.ts.
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
 import type {
@@ -12,7 +12,6 @@ import type {
 } from './fleet.tables.js';
 import './fleet.tables.js';
 
-export type Db = Kysely<Database> | Transaction<Database>;
 export type ApplianceRow = Selectable<AppliancesTable>;
 export type GroupRow = Selectable<ConfigGroupsTable>;
 export type EventRow = Selectable<FleetEventsTable>;
@@ -175,42 +174,6 @@ export function createFleetRepo(db: Kysely<Database>) {
         .values({ id: 1, ...values })
         .onConflict((oc) => oc.column('id').doNothing())
         .execute();
-    },
-    async getGroup(name: string, d: DbHandle = db, lock = false): Promise<GroupRow | undefined> {
-      let q = queryable(d).selectFrom('config_groups').selectAll().where('name', '=', name);
-      if (lock) q = q.forUpdate();
-      return q.executeTakeFirst();
-    },
-    async getGroupById(id: number, d: DbHandle = db): Promise<GroupRow | undefined> {
-      return queryable(d).selectFrom('config_groups').selectAll().where('id', '=', id).executeTakeFirst();
-    },
-    /** A revision's content and the destination list entries saved with it. */
-    async revision(
-      where: { groupId: number } | { applianceId: number },
-      revision: number,
-      d: DbHandle = db,
-    ): Promise<
-      { content: Record<string, unknown>; destination_lists: Record<string, string[]> | null } | undefined
-    > {
-      let q = queryable(d)
-        .selectFrom('config_revisions')
-        .select(['content', 'destination_lists'])
-        .where('revision', '=', revision);
-      q =
-        'groupId' in where
-          ? q.where('group_id', '=', where.groupId)
-          : q.where('appliance_id', '=', where.applianceId);
-      return q.executeTakeFirst();
-    },
-    /** Groups whose content references the destination list (locked when `lock`). */
-    async groupsUsingList(name: string, d: DbHandle = db, lock = false): Promise<GroupRow[]> {
-      let q = queryable(d)
-        .selectFrom('config_groups')
-        .selectAll()
-        .where(sql<boolean>`content -> 'destinations__lists' @> jsonb_build_array(${name}::text)`)
-        .orderBy('name');
-      if (lock) q = q.forUpdate();
-      return q.execute();
     },
     async insertEvent(
       d: DbHandle,

@@ -17,6 +17,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { ModuleContext } from '../module.js';
 import { type AgentResponse, callAgent } from './agent-client.js';
 import { checkApplianceAddress } from './appliance-address.js';
+import { type ConfigRepo, createConfigRepo } from './config.repo.js';
 import { createPairing } from './fleet.pairing.js';
 import { type ApplianceRow, type ApplianceWithGroup, createFleetRepo, type FleetRepo } from './fleet.repo.js';
 import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
@@ -24,6 +25,8 @@ import { createManagerKeyStore, type ManagerKeyStore } from './manager-key.js';
 
 export interface FleetServiceDeps {
   repo: FleetRepo;
+  /** For the hub settings of the compact list. */
+  groups: Pick<ConfigRepo, 'getGroupById'>;
   tx: Transactor;
   audit: AuditService;
   clock: Clock;
@@ -257,7 +260,7 @@ export function createFleetService(deps: FleetServiceDeps) {
     async presentCompact(rows: ApplianceWithGroup[]) {
       const ids = [...new Set(rows.filter((r) => r.group_kind === 'hub').map((r) => r.group_id as number))];
       const settings = new Map<number, Record<string, unknown> | null>();
-      for (const id of ids) settings.set(id, (await repo.getGroupById(id))?.hub_settings ?? null);
+      for (const id of ids) settings.set(id, (await deps.groups.getGroupById(id))?.hub_settings ?? null);
       return rows.map((r) => toCompactOut(r, compactState(r, settings.get(r.group_id as number))));
     },
 
@@ -361,6 +364,7 @@ export function createFleetCore(
   const managerKey = createManagerKeyStore(repo, ctx.secrets);
   const fleet = createFleetService({
     repo,
+    groups: createConfigRepo(ctx.db),
     tx: createTransactor(ctx.db),
     audit: ctx.audit,
     clock: ctx.clock,

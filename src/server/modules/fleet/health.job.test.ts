@@ -11,6 +11,7 @@ import { systemClock } from '../../shared/clock.js';
 import { createSecretBox } from '../../shared/secret-box.js';
 import { createAuditRepo } from '../audit/audit.repo.js';
 import { createAuditService } from '../audit/audit.service.js';
+import { createConfigRepo } from './config.repo.js';
 import { createFleetRepo } from './fleet.repo.js';
 import { createFleetService } from './fleet.service.js';
 import { type ApplianceTransition, createHealthJob } from './health.job.js';
@@ -34,9 +35,11 @@ function services(telemetryMs: number, seen: { e: ApplianceTransition; online: b
   const db = database.db;
   const repo = createFleetRepo(db);
   const audit = createAuditService({ repo: createAuditRepo(db), clock: systemClock });
+  const tx = createTransactor(db);
   const fleet = createFleetService({
     repo,
-    tx: createTransactor(db),
+    groups: createConfigRepo(db),
+    tx,
     audit,
     clock: systemClock,
     secrets,
@@ -45,7 +48,7 @@ function services(telemetryMs: number, seen: { e: ApplianceTransition; online: b
   return createHealthJob({
     repo,
     healthRepo: createHealthRepo(db),
-    tx: createTransactor(db),
+    tx,
     fleet,
     audit,
     clock: systemClock,
