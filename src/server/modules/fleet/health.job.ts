@@ -7,7 +7,8 @@
 // (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
 // status, release or running configuration is written at once, while latency, last_seen_online
 // and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
-// statement per round. Appliances in maintenance are polled, but their transitions raise no alarm.
+// statement per round (the cache of targets and credentials is in health.targets.ts). Appliances
+// in maintenance are polled, but their transitions raise no alarm.
 
 import type { AgentEvent, AgentStatus } from '../../../contract/fleet-fields.js';
 import type { Transactor } from '../../db/transactor.js';
@@ -17,6 +18,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
 import type { HealthRepo, PolledAppliance, PollTarget } from './health.repo.js';
+import { createPollTargets } from './health.targets.js';
 
 export interface HealthJobDeps {
   repo: FleetRepo;
@@ -64,17 +66,6 @@ export async function eachLimited<T>(
 
 const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
 const FLUSH_ROWS = 1000;
-/** The cached poll targets are re-read in full this often, whatever the versions say. */
-const FULL_READ_MS = 5 * 60_000;
-/** The columns of a poll target that most appliances share (one type, one group's hashes). */
-const SHARED_COLUMNS = [
-  'type',
-  'status',
-  'release',
-  'running_hash',
-  'configuration_status',
-  'applied_hash',
-] as const;
 
 export function createHealthJob(deps: HealthJobDeps) {
   const { repo, healthRepo, tx, fleet, audit, clock } = deps;
@@ -84,40 +75,7 @@ export function createHealthJob(deps: HealthJobDeps) {
   const telemetryMs = deps.telemetryMs ?? DEFAULT_TELEMETRY_MS;
   /** When each appliance's telemetry was last written (this replica, since it leads). */
   const telemetryAt = new Map<number, number>();
-  /**
-   * The appliances polled, kept between rounds: a round asks only for the rows whose
-   * poll_version moved (a trigger bumps it when a column read here changes; the columns this job
-   * writes itself are updated here when its write succeeds). Re-read in full every few minutes,
-   * and when the count disagrees (a row was deleted).
-   */
-  const targets = new Map<number, PollTarget>();
-  let seenVersion = -1n;
-  let fullReadAt = 0;
-  let lastRoundAt = 0;
-  /**
-   * One copy of each value of SHARED_COLUMNS: every row read brings its own copy of
-   * 'tiscale-worker' or of the group's 64-character hash; at 10,000 appliances that is ~3 MB
-   * of duplicates kept between rounds. Emptied with every full read, so it stays small.
-   */
-  const shared = new Map<string, string>();
-  function intern<T extends string | null>(v: T): T {
-    if (v === null) return v;
-    const one = shared.get(v);
-    if (one !== undefined) return one as T;
-    shared.set(v, v);
-    return v;
-  }
-  function keep(row: PollTarget): PollTarget {
-    const r = row as unknown as Record<string, unknown>;
-    for (const c of SHARED_COLUMNS) if (typeof r[c] === 'string') r[c] = intern(r[c] as string);
-    return row;
-  }
-  /** Token and pinned certificate per appliance, keyed by a digest the round reads. */
-  const credentials = new Map<
-    number,
-    { key: string; agent_token_sealed: string | null; tls_cert_pem: string | null }
-  >();
-
+  const targets = createPollTargets(healthRepo, deps.intervalMs);
   async function transition(row: PollTarget, online: boolean, reason: string) {
     let quiet = row.maintenance;
     const recorded = await tx.transaction(async (trx) => {
@@ -157,7 +115,7 @@ export function createHealthJob(deps: HealthJobDeps) {
     let cursor = lastEventId < row.events_cursor ? 0 : row.events_cursor; // agent state was reset
     for (let i = 0; i < 5 && cursor < lastEventId; i++) {
       const res = await fleet.agentCall<{ events: AgentEvent[] }>(
-        agentOf(row),
+        targets.agentOf(row),
         `agent/v1/events?after=${cursor}&limit=200`,
         {
           timeoutMs: deps.timeoutMs ?? 3000,
@@ -251,7 +209,7 @@ export function createHealthJob(deps: HealthJobDeps) {
     let latency = 0;
     let reason = '';
     try {
-      const res = await fleet.agentCall<AgentStatus>(agentOf(row), 'agent/v1/status', {
+      const res = await fleet.agentCall<AgentStatus>(targets.agentOf(row), 'agent/v1/status', {
         timeoutMs: deps.timeoutMs ?? 3000,
         lane: 'poll',
       });
@@ -305,65 +263,13 @@ export function createHealthJob(deps: HealthJobDeps) {
     };
   }
 
-  /** The credentials of each target, from the cache or (changed, new) in one query. */
-  async function loadCredentials(rows: PollTarget[]): Promise<void> {
-    const missing = rows.filter((r) => credentials.get(r.id)?.key !== r.cred_key).map((r) => r.id);
-    for (let i = 0; i < missing.length; i += 1000) {
-      for (const c of await healthRepo.credentials(missing.slice(i, i + 1000))) {
-        credentials.set(c.id, {
-          key: c.cred_key,
-          agent_token_sealed: c.agent_token_sealed,
-          tls_cert_pem: c.tls_cert_pem,
-        });
-      }
-    }
-  }
-
-  function agentOf(row: PollTarget) {
-    const c = credentials.get(row.id);
-    // The URL comes from this round's row: an appliance whose URL changed is called there.
-    return {
-      url: row.url,
-      agent_token_sealed: c?.agent_token_sealed ?? null,
-      tls_cert_pem: c?.tls_cert_pem ?? null,
-    };
-  }
-
-  /** Brings `targets` up to date with one small query when nothing changed. */
-  async function refreshTargets(): Promise<PollTarget[]> {
-    // The head first, then the rows: a change in between is fetched again next round, never missed.
-    const head = await healthRepo.pollHead();
-    const now = Date.now();
-    const full = async () => {
-      const rows = await healthRepo.pollTargets();
-      targets.clear();
-      shared.clear();
-      for (const r of rows) targets.set(r.id, keep(r));
-      fullReadAt = now;
-    };
-    // Re-read in full after a pause too: another replica may have led (and written) meanwhile.
-    const paused = now - lastRoundAt > 3 * deps.intervalMs;
-    lastRoundAt = now;
-    if (seenVersion < 0n || paused || head.version < seenVersion || now - fullReadAt > FULL_READ_MS)
-      await full();
-    else if (head.version > seenVersion) {
-      for (const r of await healthRepo.pollTargets(seenVersion)) {
-        if (r.authorized) targets.set(r.id, keep(r));
-        else targets.delete(r.id);
-      }
-    }
-    seenVersion = head.version;
-    if (targets.size !== head.count) await full(); // a row was deleted (or one slipped in meanwhile)
-    return [...targets.values()];
-  }
-
   async function pollAll(): Promise<void> {
-    const rows = await refreshTargets();
-    await loadCredentials(rows);
-    if (credentials.size > rows.length || telemetryAt.size > rows.length) {
+    const rows = await targets.refresh();
+    await targets.loadCredentials(rows);
+    if (targets.credentialCount() > rows.length || telemetryAt.size > rows.length) {
       // Removed or deauthorized appliances: forget them.
       const ids = new Set(rows.map((r) => r.id));
-      for (const id of credentials.keys()) if (!ids.has(id)) credentials.delete(id);
+      targets.forgetCredentialsExcept(ids);
       for (const id of telemetryAt.keys()) if (!ids.has(id)) telemetryAt.delete(id);
     }
     const batch: Seen[] = [];
@@ -373,14 +279,7 @@ export function createHealthJob(deps: HealthJobDeps) {
     });
     try {
       await flush(batch);
-      for (const b of batch) {
-        const t = targets.get(b.id);
-        if (!t) continue;
-        t.online = true;
-        t.status = b.status;
-        t.running_hash = intern(b.hash);
-        if (b.release !== null) t.release = intern(b.release);
-      }
+      for (const b of batch) targets.written(b);
     } catch {
       // Not written: write these again next round rather than a minute later.
       for (const b of batch) telemetryAt.delete(b.id);
