@@ -5,6 +5,7 @@ import type { ApplyResult, ConfigContent } from '../../../contract/fleet-fields.
 import type { Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { openContent, resolveContent } from './config.content.js';
@@ -24,6 +25,8 @@ export interface RolloutDeps {
   clock: Clock;
   secrets: SecretBox;
   concurrency?: number | undefined;
+  /** Where a rollout's lost outcome is told (the server passes its own logger). */
+  log: Logger;
 }
 
 /** Why an appliance in maintenance was not sent a configuration. */
@@ -36,7 +39,7 @@ export const MAINTENANCE_HOLD = {
 export type Rollout = ReturnType<typeof createRollout>;
 
 export function createRollout(deps: RolloutDeps) {
-  const { repo, configRepo, tx, fleet, audit, clock, secrets } = deps;
+  const { repo, configRepo, tx, fleet, audit, clock, secrets, log } = deps;
   const inflight = new Set<Promise<void>>();
 
   function resultStatus(res: ApplyResult): { status: string; details: Record<string, unknown> } {
@@ -177,7 +180,13 @@ export function createRollout(deps: RolloutDeps) {
     const flush = async () => {
       const out = batch;
       batch = [];
-      await recordOutcomes(out, source).catch(() => undefined);
+      await recordOutcomes(out, source).catch((err: unknown) => {
+        // The appliances got the revision, but their status stays `pending` until the next apply.
+        log.error(
+          { err, source, appliances: out.map((o) => o.row.id) },
+          'rollout outcomes not recorded; these appliances stay pending until applied again',
+        );
+      });
     };
     for (let i = 0; i < ids.length; i += 1000) {
       const rows = await repo.appliancesByIds(ids.slice(i, i + 1000));
@@ -195,7 +204,12 @@ export function createRollout(deps: RolloutDeps) {
   function rollout(ids: number[], source: Source) {
     if (ids.length === 0) return;
     const p = runRollout(ids, source)
-      .catch(() => undefined)
+      .catch((err: unknown) => {
+        log.error(
+          { err, source, appliances: ids.length },
+          'rollout stopped; the appliances not reached stay pending',
+        );
+      })
       .finally(() => inflight.delete(p));
     inflight.add(p);
   }

@@ -9,6 +9,7 @@ import type { DbHandle, Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import {
@@ -37,6 +38,8 @@ export interface ConfigServiceDeps {
   clock: Clock;
   secrets: SecretBox;
   rolloutConcurrency?: number;
+  /** Where errors of background rollouts are told. */
+  log: Logger;
   /**
    * Entries of destination lists by name, locked until the transaction ends (the destinations
    * module). Called with the transaction of the save; a method, so a repository that still takes
@@ -61,6 +64,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
     clock,
     secrets,
     concurrency: deps.rolloutConcurrency,
+    log: deps.log,
   });
   const { startApply } = rollout;
 

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createTransactor } from '../../db/transactor.js';
 import type { AddressPolicy } from '../../shared/address-policy.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import { createDestinationsRepo } from '../destinations/destinations.repo.js';
 import { destinationsRoutes } from '../destinations/destinations.routes.js';
 import { createDestinationsService } from '../destinations/destinations.service.js';
@@ -44,6 +45,8 @@ export interface FleetModuleOptions {
   }) => void;
   /** The networks appliances may be called in, as the settings say now (default: built in). */
   appliancePolicy?: () => AddressPolicy;
+  /** Where background work (rollouts, health rounds) tells its errors; the server passes app.log. */
+  log?: Logger;
 }
 
 export function createFleetModule(ctx: ModuleContext, options: FleetModuleOptions = {}): FleetModule {
@@ -61,6 +64,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     clock: ctx.clock,
     secrets: ctx.secrets,
     destinationLists: destinationsRepo,
+    log: options.log ?? silentLogger,
   });
   const destinations = createDestinationsService({
     repo: destinationsRepo,
@@ -104,6 +108,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     intervalMs: ctx.jobIntervals?.fleetHealth ?? DEFAULT_HEALTH_INTERVAL_MS,
     onTransition: options.onApplianceTransition,
     asLeader: (fn) => ctx.leader.runJob('fleet_health', fn),
+    log: options.log ?? silentLogger,
   });
 
   return {

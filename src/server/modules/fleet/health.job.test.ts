@@ -8,6 +8,7 @@ import { createTestDatabase } from '../../../../test/helpers/database.js';
 import type { DatabaseHandle } from '../../db/client.js';
 import { createTransactor } from '../../db/transactor.js';
 import { systemClock } from '../../shared/clock.js';
+import { silentLogger } from '../../shared/logger.js';
 import { createSecretBox } from '../../shared/secret-box.js';
 import { createAuditRepo } from '../audit/audit.repo.js';
 import { createAuditService } from '../audit/audit.service.js';
@@ -54,6 +55,7 @@ function services(telemetryMs: number, seen: { e: ApplianceTransition; online: b
     clock: systemClock,
     intervalMs: 60_000,
     asLeader: (fn) => fn(),
+    log: silentLogger,
     telemetryMs,
     onTransition: (e) => {
       // Recorded already: a read from outside the transaction sees the new state.

@@ -14,6 +14,7 @@ import type { AgentEvent, AgentStatus } from '../../../contract/fleet-fields.js'
 import type { Transactor } from '../../db/transactor.js';
 import { systemActor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
@@ -36,6 +37,8 @@ export interface HealthJobDeps {
   telemetryMs?: number;
   /** Called after the transaction recording an online/offline transition commits; never in maintenance. */
   onTransition?: ((e: ApplianceTransition) => void) | undefined;
+  /** Where a failed round, poll or write is told (the server passes its own logger). */
+  log: Logger;
 }
 
 /** An appliance went online or offline (FleetModuleOptions.onApplianceTransition). */
@@ -68,7 +71,7 @@ const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
 const FLUSH_ROWS = 1000;
 
 export function createHealthJob(deps: HealthJobDeps) {
-  const { repo, healthRepo, tx, fleet, audit, clock } = deps;
+  const { repo, healthRepo, tx, fleet, audit, clock, log } = deps;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -106,8 +109,9 @@ export function createHealthJob(deps: HealthJobDeps) {
     if (quiet || !deps.onTransition) return;
     try {
       deps.onTransition({ online, appliance: { id: row.id, name: row.name, type: row.type }, reason });
-    } catch {
+    } catch (err) {
       // A listener's failure must not stop the polling.
+      log.warn({ err, appliance: row.id }, 'appliance transition listener failed');
     }
   }
 
@@ -232,7 +236,10 @@ export function createHealthJob(deps: HealthJobDeps) {
     if (!row.online) await transition(row, true, '');
     await checkDrift(row, status);
     if (typeof status.last_event_id === 'number' && status.last_event_id !== row.events_cursor) {
-      await pullEvents(row, status.last_event_id).catch(() => undefined);
+      // Pulled again next poll, from the cursor last recorded.
+      await pullEvents(row, status.last_event_id).catch((err: unknown) => {
+        log.warn({ err, appliance: row.id }, 'agent events not pulled');
+      });
     }
     const state = status.health === 'ok' ? 'online' : 'degraded';
     const release = typeof status.release === 'string' ? status.release : null;
@@ -273,16 +280,28 @@ export function createHealthJob(deps: HealthJobDeps) {
       for (const id of telemetryAt.keys()) if (!ids.has(id)) telemetryAt.delete(id);
     }
     const batch: Seen[] = [];
+    // One line per round, not per appliance: a database that is down fails every poll at once.
+    let failed = 0;
+    let firstError: unknown;
     await eachLimited(rows, deps.concurrency ?? 32, async (row) => {
-      const seen = await pollOne(row).catch(() => undefined);
+      const seen = await pollOne(row).catch((err: unknown) => {
+        failed += 1;
+        firstError ??= err;
+        return undefined;
+      });
       if (seen) batch.push(seen);
     });
+    if (failed > 0) log.warn({ err: firstError, failed }, 'health round: appliances not polled');
     try {
       await flush(batch);
       for (const b of batch) targets.written(b);
-    } catch {
+    } catch (err) {
       // Not written: write these again next round rather than a minute later.
       for (const b of batch) telemetryAt.delete(b.id);
+      log.warn(
+        { err, appliances: batch.length },
+        'health round: results not written; written again next round',
+      );
     }
   }
 
@@ -295,7 +314,9 @@ export function createHealthJob(deps: HealthJobDeps) {
         .asLeader(pollAll)
         .then(
           () => undefined,
-          () => undefined,
+          (err: unknown) => {
+            log.error({ err }, 'health round failed');
+          },
         )
         .finally(() => {
           running = undefined;
