@@ -165,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     // The network settings (system module) say where appliances may be called.
     appliancePolicy: () => system.network.appliancePolicy,
+    log: app.log,
   });
   const system = createSystemModule(ctx, {
     ...(deps.system ?? {}),

@@ -1,27 +1,32 @@
 // Rollout of a saved revision: targets go `pending` at once, agents are called in the
 // background (bounded concurrency), and each one's per-field answer becomes its status,
 // recorded in batches.
-import type { FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import type { ApplyResult, ConfigContent } from '../../../contract/fleet-fields.js';
-import { actorOf } from '../../http/actor.js';
+import type { Transactor } from '../../db/transactor.js';
+import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { openContent, resolveContent } from './config.content.js';
+import type { ConfigRepo, RevisionSource } from './config.repo.js';
 import type { ApplianceWithGroup, FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
 import { eachLimited } from './health.job.js';
 
-export type Source = { groupId: number; revision: number } | { applianceId: number; revision: number };
+export type Source = RevisionSource;
 
 export interface RolloutDeps {
   repo: FleetRepo;
+  configRepo: ConfigRepo;
+  tx: Transactor;
   fleet: FleetService;
   audit: AuditService;
   clock: Clock;
   secrets: SecretBox;
   concurrency?: number | undefined;
+  /** Where a rollout's lost outcome is told (the server passes its own logger). */
+  log: Logger;
 }
 
 /** Why an appliance in maintenance was not sent a configuration. */
@@ -31,9 +36,10 @@ export const MAINTENANCE_HOLD = {
   maintenance: true,
 };
 
+export type Rollout = ReturnType<typeof createRollout>;
+
 export function createRollout(deps: RolloutDeps) {
-  const { repo, fleet, audit, clock, secrets } = deps;
-  const db = repo.db;
+  const { repo, configRepo, tx, fleet, audit, clock, secrets, log } = deps;
   const inflight = new Set<Promise<void>>();
 
   function resultStatus(res: ApplyResult): { status: string; details: Record<string, unknown> } {
@@ -112,35 +118,25 @@ export function createRollout(deps: RolloutDeps) {
   async function recordOutcomes(outcomes: Outcome[], source: Source): Promise<void> {
     if (outcomes.length === 0) return;
     const now = clock.now();
-    await db.transaction().execute(async (trx) => {
+    await tx.transaction(async (trx) => {
       let stale = false;
       if ('groupId' in source) {
-        const g = await repo.getGroupById(source.groupId, trx);
+        const g = await configRepo.getGroupById(source.groupId, trx);
         if (!g) return;
         stale = g.revision !== source.revision;
       }
-      const values = sql.join(
-        outcomes.map(
-          (o) =>
-            sql`(${o.row.id}::int, ${stale ? 'changes_awaiting_apply' : o.status}::text, ${JSON.stringify(o.details)}::jsonb, ${o.appliedHash}::text)`,
-        ),
+      const updated = await configRepo.recordOutcomes(
+        trx,
+        outcomes.map((o) => ({
+          id: o.row.id,
+          status: stale ? 'changes_awaiting_apply' : o.status,
+          details: o.details,
+          hash: o.appliedHash,
+        })),
+        source,
+        now,
       );
-      const scope =
-        'groupId' in source
-          ? sql`a.group_id = ${source.groupId}`
-          : sql`a.group_id IS NULL AND a.id = ${source.applianceId}`;
-      const updated = await sql<{ id: number }>`UPDATE appliances AS a SET
-          configuration_status = v.status,
-          configuration_status_details = v.details,
-          updated = ${now},
-          applied_revision = CASE WHEN v.hash IS NULL THEN a.applied_revision ELSE ${source.revision}::int END,
-          applied_hash = COALESCE(v.hash, a.applied_hash),
-          running_hash = COALESCE(v.hash, a.running_hash),
-          last_applied_config_timestamp = CASE WHEN v.hash IS NULL THEN a.last_applied_config_timestamp ELSE ${now} END
-        FROM (VALUES ${values}) AS v(id, status, details, hash)
-        WHERE a.id = v.id AND ${scope}
-        RETURNING a.id`.execute(trx);
-      const kept = new Set(updated.rows.map((r) => Number(r.id)));
+      const kept = new Set(updated);
       const events = outcomes
         .filter((o) => kept.has(o.row.id))
         .map((o) => ({
@@ -166,12 +162,12 @@ export function createRollout(deps: RolloutDeps) {
                 : `configuration revision ${source.revision} applied to ${o.row.name} (${o.status})`,
           details: JSON.stringify(o.details),
         }));
-      if (events.length > 0) await trx.insertInto('fleet_events').values(events).execute();
+      if (events.length > 0) await repo.insertEvents(trx, events);
     });
   }
 
   async function runRollout(ids: number[], source: Source): Promise<void> {
-    const stored = await repo.revision(
+    const stored = await configRepo.revision(
       'groupId' in source ? { groupId: source.groupId } : { applianceId: source.applianceId },
       source.revision,
     );
@@ -184,7 +180,13 @@ export function createRollout(deps: RolloutDeps) {
     const flush = async () => {
       const out = batch;
       batch = [];
-      await recordOutcomes(out, source).catch(() => undefined);
+      await recordOutcomes(out, source).catch((err: unknown) => {
+        // The appliances got the revision, but their status stays `pending` until the next apply.
+        log.error(
+          { err, source, appliances: out.map((o) => o.row.id) },
+          'rollout outcomes not recorded; these appliances stay pending until applied again',
+        );
+      });
     };
     for (let i = 0; i < ids.length; i += 1000) {
       const rows = await repo.appliancesByIds(ids.slice(i, i + 1000));
@@ -202,87 +204,64 @@ export function createRollout(deps: RolloutDeps) {
   function rollout(ids: number[], source: Source) {
     if (ids.length === 0) return;
     const p = runRollout(ids, source)
-      .catch(() => undefined)
+      .catch((err: unknown) => {
+        log.error(
+          { err, source, appliances: ids.length },
+          'rollout stopped; the appliances not reached stay pending',
+        );
+      })
       .finally(() => inflight.delete(p));
     inflight.add(p);
   }
 
   /** Marks targets pending (unauthorized ones error at once) and starts the rollout. */
-  async function startApply(
-    request: FastifyRequest,
-    targets: ApplianceWithGroup[],
-    source: Source,
-    label: string,
-  ) {
+  async function startApply(actor: Actor, targets: ApplianceWithGroup[], source: Source, label: string) {
     const now = clock.now();
     const ready = targets.filter((t) => t.authorized && !t.maintenance);
     const refused = targets.filter((t) => !t.authorized);
     const held = targets.filter((t) => t.authorized && t.maintenance);
-    await db.transaction().execute(async (trx) => {
+    await tx.transaction(async (trx) => {
       if (held.length > 0) {
-        await trx
-          .updateTable('appliances')
-          .set({
-            configuration_status: 'changes_awaiting_apply',
-            configuration_status_details: JSON.stringify({ ...MAINTENANCE_HOLD, revision: source.revision }),
-            updated: now,
-          })
-          .where(
-            'id',
-            'in',
-            held.map((t) => t.id),
-          )
-          .execute();
-        await trx
-          .insertInto('fleet_events')
-          .values(
-            held.map((t) => ({
-              at: now,
-              appliance_id: t.id,
-              appliance_name: t.name,
-              kind: 'config.held',
-              severity: 'info',
-              source: 'manager',
-              message: `configuration revision ${source.revision} not sent to ${t.name}: it is in maintenance`,
-              details: JSON.stringify({ ...MAINTENANCE_HOLD, revision: source.revision }),
-            })),
-          )
-          .execute();
+        await configRepo.setConfigurationStatus(
+          trx,
+          held.map((t) => t.id),
+          'changes_awaiting_apply',
+          { ...MAINTENANCE_HOLD, revision: source.revision },
+          now,
+        );
+        await repo.insertEvents(
+          trx,
+          held.map((t) => ({
+            at: now,
+            appliance_id: t.id,
+            appliance_name: t.name,
+            kind: 'config.held',
+            severity: 'info',
+            source: 'manager',
+            message: `configuration revision ${source.revision} not sent to ${t.name}: it is in maintenance`,
+            details: JSON.stringify({ ...MAINTENANCE_HOLD, revision: source.revision }),
+          })),
+        );
       }
       if (ready.length > 0) {
-        await trx
-          .updateTable('appliances')
-          .set({
-            configuration_status: 'pending',
-            configuration_status_details: JSON.stringify({ revision: source.revision }),
-            updated: now,
-          })
-          .where(
-            'id',
-            'in',
-            ready.map((t) => t.id),
-          )
-          .execute();
+        await configRepo.setConfigurationStatus(
+          trx,
+          ready.map((t) => t.id),
+          'pending',
+          { revision: source.revision },
+          now,
+        );
       }
       if (refused.length > 0) {
-        await trx
-          .updateTable('appliances')
-          .set({
-            configuration_status: 'error',
-            configuration_status_details: JSON.stringify({
-              reason: 'the appliance is not authorized; authorize it first',
-              revision: source.revision,
-            }),
-            updated: now,
-          })
-          .where(
-            'id',
-            'in',
-            refused.map((t) => t.id),
-          )
-          .execute();
+        await configRepo.setConfigurationStatus(
+          trx,
+          refused.map((t) => t.id),
+          'error',
+          { reason: 'the appliance is not authorized; authorize it first', revision: source.revision },
+          now,
+        );
       }
-      await audit.record(trx, actorOf(request), {
+      await audit.record(trx, actor, {
         action: 'configuration.applied',
         targetType: 'groupId' in source ? 'config_group' : 'appliance',
         targetId: 'groupId' in source ? source.groupId : source.applianceId,

@@ -3,10 +3,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { PageOf, PageQuery, parsePage, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, StrictObject } from '../../http/schemas.js';
 import { AppError, badField } from '../../shared/app-error.js';
-import { type ConfigService, HUB_ONLY_SETTINGS } from './config.service.js';
+import { HUB_ONLY_SETTINGS } from './config.hub-groups.js';
+import type { ConfigService } from './config.service.js';
 import {
   ApplyBody,
   ApplyResponse,
@@ -57,7 +59,8 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
           response: { 201: Group, ...ErrorResponses(400, 401, 403, 409) },
         },
       },
-      async (request, reply) => reply.code(201).send(await config.create(request, request.body.name)),
+      async (request, reply) =>
+        reply.code(201).send(await config.create(actorOf(request), request.body.name)),
     );
 
     for (const method of ['PUT', 'PATCH'] as const) {
@@ -77,7 +80,7 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
         handler: async (request) => {
           const { name } = request.params as { name: string };
           return config.save(
-            request,
+            actorOf(request),
             name,
             request.body as { appliances?: string[]; content?: Record<string, unknown> },
             modeOf(request),
@@ -101,7 +104,7 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
         handler: async (request) => {
           const { name } = request.params as { name: string };
           return config.save(
-            request,
+            actorOf(request),
             name,
             request.body as { appliances?: string[]; content?: Record<string, unknown> },
             modeOf(request),
@@ -126,7 +129,9 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
         handler: async (request, reply) => {
           const { name } = request.params as { name: string };
           const body = request.body as { applyconfiguration: string[] };
-          return reply.code(202).send(await config.apply(request, name, body.applyconfiguration, 'standard'));
+          return reply
+            .code(202)
+            .send(await config.apply(actorOf(request), name, body.applyconfiguration, 'standard'));
         },
       });
 
@@ -145,7 +150,7 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
         handler: async (request) => {
           const { appliance_id } = request.params as { appliance_id: number };
           const body = request.body as { content: Record<string, unknown> };
-          return config.saveIndividual(request, appliance_id, body.content, modeOf(request));
+          return config.saveIndividual(actorOf(request), appliance_id, body.content, modeOf(request));
         },
       });
     }
@@ -216,7 +221,7 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        await config.remove(request, request.params.name);
+        await config.remove(actorOf(request), request.params.name);
         return reply.code(204).send(null);
       },
     );
@@ -235,7 +240,7 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
         },
       },
       async (request, reply) =>
-        reply.code(202).send(await config.applyIndividual(request, request.params.appliance_id)),
+        reply.code(202).send(await config.applyIndividual(actorOf(request), request.params.appliance_id)),
     );
 
     r.post(
@@ -251,7 +256,8 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
           response: { 201: Group, ...ErrorResponses(400, 401, 403, 409) },
         },
       },
-      async (request, reply) => reply.code(201).send(await config.createHubGroup(request, request.body)),
+      async (request, reply) =>
+        reply.code(201).send(await config.createHubGroup(actorOf(request), request.body)),
     );
 
     r.put(
@@ -271,7 +277,7 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
       async (request) => {
         rejectHubSettings(request.body);
         return config.save(
-          request,
+          actorOf(request),
           request.params.name,
           request.body as { appliances?: string[]; content?: Record<string, unknown> },
           'put',
@@ -307,9 +313,11 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
           throw badField('body.applyconfiguration', 'send either appliances or applyconfiguration, not both');
         }
         if (body.content)
-          await config.save(request, request.params.name, { content: body.content }, 'patch', 'hub');
+          await config.save(actorOf(request), request.params.name, { content: body.content }, 'patch', 'hub');
         const targets = body.applyconfiguration ?? body.appliances;
-        return reply.code(202).send(await config.apply(request, request.params.name, targets, 'hub'));
+        return reply
+          .code(202)
+          .send(await config.apply(actorOf(request), request.params.name, targets, 'hub'));
       },
     );
   };

@@ -2,21 +2,17 @@
 // pass-through that checks the appliance, audits the change, and hides secret-looking values
 // (contract/connector-secrets.ts).
 
-import type { FastifyRequest } from 'fastify';
 import type { ConnectorState } from '../../../contract/agent-protocol.js';
 import { MASK, maskLeftovers, maskSecrets, redirectedSecrets } from '../../../contract/connector-secrets.js';
-import { actorOf } from '../../http/actor.js';
+import type { Transactor } from '../../db/transactor.js';
+import type { Actor } from '../../shared/actor.js';
 import { AppError, conflict } from '../../shared/app-error.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { AgentUnreachable, agentErrorText } from './agent-client.js';
 import type { FleetService } from './fleet.service.js';
 
-export function createConnectorsService(deps: {
-  fleet: FleetService;
-  audit: AuditService;
-  db: import('kysely').Kysely<import('../../db/schema.js').Database>;
-}) {
-  const { fleet, audit, db } = deps;
+export function createConnectorsService(deps: { fleet: FleetService; audit: AuditService; tx: Transactor }) {
+  const { fleet, audit, tx } = deps;
 
   async function hubOf(idText: string) {
     const row = await fleet.mustGet(Number(idText));
@@ -58,12 +54,12 @@ export function createConnectorsService(deps: {
   });
 
   return {
-    async enable(request: FastifyRequest, id: string, name: string) {
+    async enable(actor: Actor, id: string, name: string) {
       const row = await hubOf(id);
       const state = await call(row, `agent/v1/connectors/${name}/enable`, 'POST', {});
-      await db.transaction().execute(async (trx) => {
+      await tx.transaction(async (trx) => {
         await fleet.event(trx, row, 'connector.enabled', `connector ${name} enabled on ${row.name}`);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'connector.enabled',
           targetType: 'appliance',
           targetId: row.id,
@@ -77,7 +73,7 @@ export function createConnectorsService(deps: {
       const row = await hubOf(id);
       return view(name, await call(row, `agent/v1/connectors/${name}`, 'GET'));
     },
-    async setConfig(request: FastifyRequest, id: string, name: string, config: Record<string, unknown>) {
+    async setConfig(actor: Actor, id: string, name: string, config: Record<string, unknown>) {
       const row = await hubOf(id);
       // The hub keeps stored secrets the body leaves out, and restores a value sent back exactly as
       // a read masked it (keepStoredSecrets, on the agent). A masked value the client changed would
@@ -109,9 +105,9 @@ export function createConnectorsService(deps: {
         });
       }
       const state = await call(row, `agent/v1/connectors/${name}/config`, 'PUT', config);
-      await db.transaction().execute(async (trx) => {
+      await tx.transaction(async (trx) => {
         await fleet.event(trx, row, 'connector.configured', `connector ${name} configured on ${row.name}`);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'connector.configured',
           targetType: 'appliance',
           targetId: row.id,

@@ -3,16 +3,19 @@
 import type { FastifyInstance } from 'fastify';
 import { createTransactor } from '../../db/transactor.js';
 import type { AddressPolicy } from '../../shared/address-policy.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import { createDestinationsRepo } from '../destinations/destinations.repo.js';
 import { destinationsRoutes } from '../destinations/destinations.routes.js';
 import { createDestinationsService, type DestinationsDeps } from '../destinations/destinations.service.js';
 import type { ModuleContext, StewardModule } from '../module.js';
+import { createConfigRepo } from './config.repo.js';
 import { configRoutes } from './config.routes.js';
 import { type ConfigService, createConfigService } from './config.service.js';
 import { createConnectorsService } from './connectors.service.js';
 import { fleetRoutes } from './fleet.routes.js';
 import { createFleetCore, type FleetService } from './fleet.service.js';
 import { createHealthJob, type HealthJob } from './health.job.js';
+import { createHealthRepo } from './health.repo.js';
 import { createLicensingRepo } from './licensing.repo.js';
 import { licensingRoutes } from './licensing.routes.js';
 import { createLicensingService } from './licensing.service.js';
@@ -45,6 +48,8 @@ export interface FleetModuleOptions {
   }) => void;
   /** The networks appliances may be called in, as the settings say now (default: built in). */
   appliancePolicy?: () => AddressPolicy;
+  /** Where background work (rollouts, health rounds) tells its errors; the server passes app.log. */
+  log?: Logger;
 }
 
 export function createFleetModule(ctx: ModuleContext, options: FleetModuleOptions = {}): FleetModule {
@@ -52,13 +57,17 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
   // Destination lists live in their own module folder; groups reference them by name, so the
   // two services are handed to each other here (lists -> snapshot; groups -> out of sync).
   const destinationsRepo = createDestinationsRepo(ctx.db);
+  const tx = createTransactor(ctx.db);
   const config = createConfigService({
     repo,
+    configRepo: createConfigRepo(ctx.db),
+    tx,
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,
     secrets: ctx.secrets,
     destinationLists: destinationsRepo,
+    log: options.log ?? silentLogger,
   });
   const destinations = createDestinationsService({
     tx: createTransactor(ctx.db),
@@ -70,7 +79,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     // when the configuration service takes a Tx too.
     groups: config as unknown as DestinationsDeps['groups'],
   });
-  const connectors = createConnectorsService({ fleet, audit: ctx.audit, db: ctx.db });
+  const connectors = createConnectorsService({ fleet, audit: ctx.audit, tx });
   const upgrades = createUpgradeService({
     tx: createTransactor(ctx.db),
     repo,
@@ -104,12 +113,15 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
   });
   const health = createHealthJob({
     repo,
+    healthRepo: createHealthRepo(ctx.db),
+    tx,
     fleet,
     audit: ctx.audit,
     clock: ctx.clock,
     intervalMs: ctx.jobIntervals?.fleetHealth ?? DEFAULT_HEALTH_INTERVAL_MS,
     onTransition: options.onApplianceTransition,
     asLeader: (fn) => ctx.leader.runJob('fleet_health', fn),
+    log: options.log ?? silentLogger,
   });
 
   return {

@@ -1,52 +1,43 @@
-// Fleet queries. Rows or undefined; never HTTP errors.
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+// Fleet queries: the appliance registry, the activities (fleet_events) and the manager's pairing
+// key. Rows or undefined; never HTTP errors. Configuration groups and revisions are in
+// config.repo.ts, the health round's reads and writes in health.repo.ts.
+import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import type { AppliancesTable, ConfigGroupsTable, FleetEventsTable } from './fleet.tables.js';
+import { type DbHandle, queryable } from '../../db/transactor.js';
+import type {
+  AppliancesTable,
+  ConfigGroupsTable,
+  FleetEventsTable,
+  FleetIdentityTable,
+} from './fleet.tables.js';
 import './fleet.tables.js';
 
-export type Db = Kysely<Database> | Transaction<Database>;
 export type ApplianceRow = Selectable<AppliancesTable>;
 export type GroupRow = Selectable<ConfigGroupsTable>;
 export type EventRow = Selectable<FleetEventsTable>;
 export type ApplianceWithGroup = ApplianceRow & { group_name: string | null; group_kind: string | null };
-/** What a health round reads of each authorized appliance (no certificates, no JSON documents). */
-export type PollTarget = Pick<
-  ApplianceRow,
-  | 'id'
-  | 'name'
-  | 'type'
-  | 'url'
-  | 'uuid'
-  | 'online'
-  | 'maintenance'
-  | 'status'
-  | 'release'
-  | 'running_hash'
-  | 'configuration_status'
-  | 'applied_hash'
-  | 'applied_revision'
-  | 'events_cursor'
-> & {
-  /** Digest of the token and pinned certificate: the cached ones are re-read when it changes. */
-  cred_key: string;
-};
+export type ManagerIdentityRow = Selectable<FleetIdentityTable>;
 
 export function createFleetRepo(db: Kysely<Database>) {
-  const appliancesWithGroup = (d: Db) =>
-    d
+  const appliancesWithGroup = (d: DbHandle) =>
+    queryable(d)
       .selectFrom('appliances as a')
       .leftJoin('config_groups as g', 'g.id', 'a.group_id')
       .selectAll('a')
       .select(['g.name as group_name', 'g.kind as group_kind']);
 
   return {
+    /**
+     * Transitional: the upgrades and licensing services still open their transactions on it
+     * (their conversion is another branch's); the services of this file's branch do not use it.
+     */
     db,
-    async getAppliance(id: number, d: Db = db): Promise<ApplianceWithGroup | undefined> {
+    async getAppliance(id: number, d: DbHandle = db): Promise<ApplianceWithGroup | undefined> {
       return (await appliancesWithGroup(d).where('a.id', '=', id).executeTakeFirst()) as
         | ApplianceWithGroup
         | undefined;
     },
-    async getApplianceByName(name: string, d: Db = db): Promise<ApplianceWithGroup | undefined> {
+    async getApplianceByName(name: string, d: DbHandle = db): Promise<ApplianceWithGroup | undefined> {
       return (await appliancesWithGroup(d).where('a.name', '=', name).executeTakeFirst()) as
         | ApplianceWithGroup
         | undefined;
@@ -63,9 +54,9 @@ export function createFleetRepo(db: Kysely<Database>) {
       },
       limit: number,
       offset: number,
-      d: Db = db,
+      d: DbHandle = db,
     ): Promise<{ rows: ApplianceWithGroup[]; count: number }> {
-      let q = d.selectFrom('appliances as a');
+      let q = queryable(d).selectFrom('appliances as a');
       if (filter.online !== undefined) q = q.where('a.online', '=', filter.online);
       if (filter.configurationStatus) q = q.where('a.configuration_status', '=', filter.configurationStatus);
       if (filter.groupName) {
@@ -89,7 +80,7 @@ export function createFleetRepo(db: Kysely<Database>) {
         .execute();
       return { rows: rows as ApplianceWithGroup[], count: Number(count.n) };
     },
-    async appliancesByIds(ids: number[], d: Db = db): Promise<ApplianceWithGroup[]> {
+    async appliancesByIds(ids: number[], d: DbHandle = db): Promise<ApplianceWithGroup[]> {
       if (ids.length === 0) return [];
       return (await appliancesWithGroup(d)
         .where('a.id', 'in', ids)
@@ -97,125 +88,95 @@ export function createFleetRepo(db: Kysely<Database>) {
         .execute()) as ApplianceWithGroup[];
     },
     /** Newest version per type with what it requires: for `available_update_version`. */
-    async packageVersions(d: Db = db): Promise<{ type: string; version: string; requires: string }[]> {
-      return d.selectFrom('fleet_packages').select(['type', 'version', 'requires']).execute();
+    async packageVersions(d: DbHandle = db): Promise<{ type: string; version: string; requires: string }[]> {
+      return queryable(d).selectFrom('fleet_packages').select(['type', 'version', 'requires']).execute();
     },
     /** Who is in these groups, and whether each is up: for hub redundancy. */
     async membersOf(
       groupIds: number[],
-      d: Db = db,
+      d: DbHandle = db,
     ): Promise<Pick<ApplianceRow, 'id' | 'name' | 'type' | 'group_id' | 'online' | 'authorized'>[]> {
       if (groupIds.length === 0) return [];
-      return d
+      return queryable(d)
         .selectFrom('appliances')
         .select(['id', 'name', 'type', 'group_id', 'online', 'authorized'])
         .where('group_id', 'in', groupIds)
         .orderBy('name')
         .execute();
     },
-    async groupMembers(groupId: number, d: Db = db): Promise<ApplianceWithGroup[]> {
+    async groupMembers(groupId: number, d: DbHandle = db): Promise<ApplianceWithGroup[]> {
       return (await appliancesWithGroup(d)
         .where('a.group_id', '=', groupId)
         .orderBy('a.id')
         .execute()) as ApplianceWithGroup[];
     },
-    /** How many appliances are authorized, and the newest poll_version of any appliance. */
-    async pollHead(d: Db = db): Promise<{ count: number; version: bigint }> {
-      const r = await sql<{ n: number; v: string | null }>`SELECT
-          (SELECT count(*)::int FROM appliances WHERE authorized) AS n,
-          (SELECT max(poll_version)::text FROM appliances) AS v`.execute(d);
-      const row = r.rows[0];
-      return { count: Number(row?.n ?? 0), version: BigInt(row?.v ?? 0) };
+    /** The name of the appliance that has this URL, if one has. */
+    async applianceWithUrl(url: string, d: DbHandle = db): Promise<{ name: string } | undefined> {
+      return queryable(d).selectFrom('appliances').select('name').where('url', '=', url).executeTakeFirst();
     },
-    /**
-     * The health round's narrow read: every authorized appliance, or (with `since`) every
-     * appliance whose poll_version is newer, authorized or not (so deauthorizations are seen).
-     */
-    async pollTargets(since?: bigint, d: Db = db): Promise<(PollTarget & { authorized: boolean })[]> {
-      let q = d
-        .selectFrom('appliances')
-        .select([
-          'id',
-          'name',
-          'type',
-          'url',
-          'uuid',
-          'authorized',
-          'online',
-          'maintenance',
-          'status',
-          'release',
-          'running_hash',
-          'configuration_status',
-          'applied_hash',
-          'applied_revision',
-          'events_cursor',
-          sql<string>`md5(coalesce(agent_token_sealed, '') || '|' || coalesce(tls_cert_pem, ''))`.as(
-            'cred_key',
-          ),
-        ]);
-      q =
-        since === undefined
-          ? q.where('authorized', '=', true)
-          : q.where(sql<boolean>`poll_version > ${since.toString()}::bigint`);
-      return q.orderBy('id').execute();
+    async insertAppliance(d: DbHandle, values: Insertable<AppliancesTable>): Promise<{ id: number }> {
+      return queryable(d).insertInto('appliances').values(values).returning('id').executeTakeFirstOrThrow();
     },
-    async credentials(
-      ids: number[],
-      d: Db = db,
-    ): Promise<(Pick<ApplianceRow, 'id' | 'agent_token_sealed' | 'tls_cert_pem'> & { cred_key: string })[]> {
-      if (ids.length === 0) return [];
-      return d
-        .selectFrom('appliances')
-        .select([
-          'id',
-          'agent_token_sealed',
-          'tls_cert_pem',
-          sql<string>`md5(coalesce(agent_token_sealed, '') || '|' || coalesce(tls_cert_pem, ''))`.as(
-            'cred_key',
-          ),
-        ])
-        .where('id', 'in', ids)
+    /** Records what pairing (or the admin's token) established: identity, credential, pinned certificate. */
+    async markAuthorized(
+      d: DbHandle,
+      id: number,
+      a: {
+        uuid: string;
+        hostname: string | null;
+        release: string | null;
+        agentTokenSealed: string;
+        tlsCertPem: string | null;
+        configurationStatus: string;
+        now: Date;
+      },
+    ): Promise<void> {
+      await queryable(d)
+        .updateTable('appliances')
+        .set({
+          authorized: true,
+          uuid: a.uuid,
+          hostname: a.hostname,
+          release: a.release,
+          agent_token_sealed: a.agentTokenSealed,
+          tls_cert_pem: a.tlsCertPem,
+          online: true,
+          status: 'online',
+          last_seen_online: a.now,
+          configuration_status: a.configurationStatus,
+          configuration_status_details: JSON.stringify({}),
+          updated: a.now,
+        })
+        .where('id', '=', id)
         .execute();
     },
-    async getGroup(name: string, d: Db = db, lock = false): Promise<GroupRow | undefined> {
-      let q = d.selectFrom('config_groups').selectAll().where('name', '=', name);
-      if (lock) q = q.forUpdate();
-      return q.executeTakeFirst();
+    async setMaintenance(d: DbHandle, id: number, on: boolean, now: Date): Promise<void> {
+      await queryable(d)
+        .updateTable('appliances')
+        .set({ maintenance: on, updated: now })
+        .where('id', '=', id)
+        .execute();
     },
-    async getGroupById(id: number, d: Db = db): Promise<GroupRow | undefined> {
-      return d.selectFrom('config_groups').selectAll().where('id', '=', id).executeTakeFirst();
+    async deleteAppliance(d: DbHandle, id: number): Promise<void> {
+      await queryable(d).deleteFrom('appliances').where('id', '=', id).execute();
     },
-    /** A revision's content and the destination list entries saved with it. */
-    async revision(
-      where: { groupId: number } | { applianceId: number },
-      revision: number,
-      d: Db = db,
-    ): Promise<
-      { content: Record<string, unknown>; destination_lists: Record<string, string[]> | null } | undefined
-    > {
-      let q = d
-        .selectFrom('config_revisions')
-        .select(['content', 'destination_lists'])
-        .where('revision', '=', revision);
-      q =
-        'groupId' in where
-          ? q.where('group_id', '=', where.groupId)
-          : q.where('appliance_id', '=', where.applianceId);
-      return q.executeTakeFirst();
+    /** The manager's pairing key (one row, id 1), if it was made. */
+    async managerIdentity(d: DbHandle = db): Promise<ManagerIdentityRow | undefined> {
+      return queryable(d).selectFrom('fleet_identity').selectAll().where('id', '=', 1).executeTakeFirst();
     },
-    /** Groups whose content references the destination list (locked when `lock`). */
-    async groupsUsingList(name: string, d: Db = db, lock = false): Promise<GroupRow[]> {
-      let q = d
-        .selectFrom('config_groups')
-        .selectAll()
-        .where(sql<boolean>`content -> 'destinations__lists' @> jsonb_build_array(${name}::text)`)
-        .orderBy('name');
-      if (lock) q = q.forUpdate();
-      return q.execute();
+    /** Stores the pairing key unless one is stored already (the first of two replicas wins). */
+    async insertManagerIdentityIfAbsent(
+      values: Omit<Insertable<FleetIdentityTable>, 'id'>,
+      d: DbHandle = db,
+    ): Promise<void> {
+      await queryable(d)
+        .insertInto('fleet_identity')
+        .values({ id: 1, ...values })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
     },
     async insertEvent(
-      d: Db,
+      d: DbHandle,
       e: {
         at: Date;
         applianceId: number | null;
@@ -227,7 +188,7 @@ export function createFleetRepo(db: Kysely<Database>) {
         details?: Record<string, unknown>;
       },
     ): Promise<void> {
-      await d
+      await queryable(d)
         .insertInto('fleet_events')
         .values({
           at: e.at,
@@ -240,6 +201,10 @@ export function createFleetRepo(db: Kysely<Database>) {
           details: JSON.stringify(e.details ?? {}),
         })
         .execute();
+    },
+    /** Many activities in one statement, as given (messages already bounded by the caller). */
+    async insertEvents(d: DbHandle, events: Insertable<FleetEventsTable>[]): Promise<void> {
+      await queryable(d).insertInto('fleet_events').values(events).execute();
     },
     async listEvents(
       filter: {

@@ -1,8 +1,9 @@
 // The appliance registry, authorization, activities, connectors and licensing list (seed 003,
 // "Connect appliances to the Manager"), paths exactly as the seed shows them.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { actorOf } from '../../http/actor.js';
 import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
 import { ErrorResponses, Id, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
@@ -26,6 +27,16 @@ export interface FleetRouteDeps {
   connectors: ConnectorsService;
 }
 
+/**
+ * The URL the agent is told the manager has: the configured base URL, or the request's origin
+ * when its Host is one the admin listed in allowed_hosts; otherwise none (an agent started
+ * with `--manager <url>` then refuses, and the answer says to set base_url). Never a Host
+ * header nobody vouched for.
+ */
+function managerUrlOf(request: FastifyRequest): string | null {
+  return request.server.baseUrl?.() ?? request.server.linkOrigin?.(request) ?? null;
+}
+
 export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
   const { fleet, connectors } = deps;
   return async (app) => {
@@ -44,7 +55,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           response: { 201: Appliance, ...ErrorResponses(400, 401, 403, 409) },
         },
       },
-      async (request, reply) => reply.code(201).send(await fleet.create(request, request.body)),
+      async (request, reply) => reply.code(201).send(await fleet.create(actorOf(request), request.body)),
     );
 
     r.get(
@@ -124,7 +135,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404) },
         },
       },
-      async (request) => fleet.setMaintenance(request, request.params.id, request.body.maintenance),
+      async (request) => fleet.setMaintenance(actorOf(request), request.params.id, request.body.maintenance),
     );
 
     r.delete(
@@ -141,7 +152,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        await fleet.remove(request, request.params.id);
+        await fleet.remove(actorOf(request), request.params.id);
         return reply.code(204).send(null);
       },
     );
@@ -159,7 +170,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
         },
       },
-      async (request) => fleet.authorizeByPairing(request, request.params.id),
+      async (request) => fleet.authorizeByPairing(actorOf(request), request.params.id, managerUrlOf(request)),
     );
 
     r.put(
@@ -176,7 +187,13 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           response: { 200: Appliance, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
         },
       },
-      async (request) => fleet.authorizeByToken(request, request.params.id, request.body.token),
+      async (request) =>
+        fleet.authorizeByToken(
+          actorOf(request),
+          request.params.id,
+          request.body.token,
+          managerUrlOf(request),
+        ),
     );
 
     r.get(
@@ -221,7 +238,8 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           response: { 200: ConnectorState, ...ErrorResponses(400, 401, 403, 404, 409, 503) },
         },
       },
-      async (request) => connectors.enable(request, request.params.id, request.params.connector_name),
+      async (request) =>
+        connectors.enable(actorOf(request), request.params.id, request.params.connector_name),
     );
 
     r.get(
@@ -272,7 +290,12 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
         if (JSON.stringify(request.body).length > 64 * 1024) {
           throw badField('body', 'connector configuration is larger than 64 KiB');
         }
-        return connectors.setConfig(request, request.params.id, request.params.connector_name, request.body);
+        return connectors.setConfig(
+          actorOf(request),
+          request.params.id,
+          request.params.connector_name,
+          request.body,
+        );
       },
     );
   };

@@ -1,35 +1,33 @@
-// The appliance registry: adding and removing appliances, authorizing them (pairing with the
-// agent or taking Spectra Analyze's API token), and the activities list. Health polling lives
-// in health.job.ts, configuration in config.service.ts.
+// The appliance registry: adding and removing appliances, maintenance, the wire form, and the
+// activities list; authorizing them (pairing) is in fleet.pairing.ts, whose methods this service
+// carries. Health polling lives in health.job.ts, configuration in config.service.ts.
 
-import type { FastifyRequest } from 'fastify';
 import {
   type ApplianceType,
   compareReleases,
   normalizeApplianceType,
 } from '../../../contract/fleet-fields.js';
-import { parseSecret } from '../../../contract/token-codec.js';
-import { actorOf } from '../../http/actor.js';
+import { createTransactor, type DbHandle, type Transactor } from '../../db/transactor.js';
+import type { Actor } from '../../shared/actor.js';
 import { type AddressPolicy, DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
-import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';
+import { badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { ModuleContext } from '../module.js';
-import { type AgentCallOptions, type AgentResponse, AgentUnreachable, callAgent } from './agent-client.js';
-import { checkApplianceAddress, pairingFailure } from './appliance-address.js';
-import {
-  type ApplianceRow,
-  type ApplianceWithGroup,
-  createFleetRepo,
-  type Db,
-  type FleetRepo,
-} from './fleet.repo.js';
+import { type AgentResponse, callAgent } from './agent-client.js';
+import { checkApplianceAddress } from './appliance-address.js';
+import { type ConfigRepo, createConfigRepo } from './config.repo.js';
+import { createPairing } from './fleet.pairing.js';
+import { type ApplianceRow, type ApplianceWithGroup, createFleetRepo, type FleetRepo } from './fleet.repo.js';
 import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
 import { createManagerKeyStore, type ManagerKeyStore } from './manager-key.js';
 
 export interface FleetServiceDeps {
   repo: FleetRepo;
+  /** For the hub settings of the compact list. */
+  groups: Pick<ConfigRepo, 'getGroupById'>;
+  tx: Transactor;
   audit: AuditService;
   clock: Clock;
   secrets: SecretBox;
@@ -46,13 +44,6 @@ export interface CreateApplianceInput {
   haproxy_password?: string | undefined;
 }
 
-/** The agent refused a signed pairing request: it is paired with, or told to trust, another manager. */
-const refusedToPair = () =>
-  conflict(
-    'the appliance refused to pair: it is paired with or told to trust another manager (an agent started ' +
-      'with --manager <url> pairs only when the network settings give this manager that base_url)',
-  );
-
 function checkUrl(value: string): string {
   let u: URL;
   try {
@@ -67,11 +58,10 @@ function checkUrl(value: string): string {
 }
 
 export function createFleetService(deps: FleetServiceDeps) {
-  const { repo, audit, clock, secrets } = deps;
-  const db = repo.db;
+  const { repo, tx, audit, clock, secrets } = deps;
   const policyNow = deps.appliancePolicy ?? (() => DEFAULT_APPLIANCE_POLICY);
 
-  async function mustGet(id: number, d: Db = db): Promise<ApplianceWithGroup> {
+  async function mustGet(id: number, d: DbHandle = tx.direct): Promise<ApplianceWithGroup> {
     const row = await repo.getAppliance(id, d);
     if (!row) throw notFound('appliance');
     return row;
@@ -110,31 +100,8 @@ export function createFleetService(deps: FleetServiceDeps) {
     });
   }
 
-  /** A call made while authorizing: its failure answers by class only (appliance-address.ts). */
-  async function contact<T>(url: string, path: string, opts: AgentCallOptions): Promise<AgentResponse<T>> {
-    try {
-      return await callAgent<T>(url, path, { ...opts, policy: policyNow() });
-    } catch (err) {
-      if (err instanceof AgentUnreachable) throw pairingFailure(err.reason);
-      throw err;
-    }
-  }
-
-  /**
-   * The URL the agent is told the manager has: the configured base URL, or the request's origin
-   * when its Host is one the admin listed in allowed_hosts; otherwise none (an agent started
-   * with `--manager <url>` then refuses, and the answer says to set base_url). Never a Host
-   * header nobody vouched for.
-   */
-  function managerUrlOf(request: FastifyRequest): string | null {
-    return request.server.baseUrl?.() ?? request.server.linkOrigin?.(request) ?? null;
-  }
-
-  /** A type an agent reported, for messages: a known one, never the remote text itself. */
-  const typeText = (t: unknown) => normalizeApplianceType(String(t)) ?? 'different type';
-
   async function event(
-    d: Db,
+    d: DbHandle,
     row: { id: number; name: string } | null,
     kind: string,
     message: string,
@@ -150,54 +117,6 @@ export function createFleetService(deps: FleetServiceDeps) {
       message,
       details,
     });
-  }
-
-  async function markAuthorized(
-    request: FastifyRequest,
-    row: ApplianceWithGroup,
-    info: {
-      uuid: string;
-      hostname: string | null;
-      release: string | null;
-      token: string;
-      cert: string | undefined;
-      how: string;
-    },
-  ) {
-    const now = clock.now();
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .updateTable('appliances')
-        .set({
-          authorized: true,
-          uuid: info.uuid,
-          hostname: info.hostname,
-          release: info.release,
-          agent_token_sealed: secrets.seal(info.token),
-          tls_cert_pem: info.cert ?? null,
-          online: true,
-          status: 'online',
-          last_seen_online: now,
-          configuration_status:
-            row.group_id !== null || row.individual_content !== null
-              ? 'changes_awaiting_apply'
-              : 'no_configuration_group',
-          configuration_status_details: JSON.stringify({}),
-          updated: now,
-        })
-        .where('id', '=', row.id)
-        .execute();
-      await event(trx, row, 'appliance.authorized', `appliance ${row.name} authorized (${info.how})`);
-      await audit.record(trx, actorOf(request), {
-        action: 'appliance.authorized',
-        targetType: 'appliance',
-        targetId: row.id,
-        summary: `authorized appliance ${row.name} (${info.how})`,
-        status: 200,
-        details: { uuid: info.uuid },
-      });
-    });
-    return (await present([await mustGet(row.id)]))[0] as ReturnType<typeof toApplianceOut>;
   }
 
   /** Redundancy and connected workers of the hubs among `rows`, from their hub groups. */
@@ -245,12 +164,27 @@ export function createFleetService(deps: FleetServiceDeps) {
     });
   }
 
+  const pairing = createPairing({
+    repo,
+    tx,
+    audit,
+    clock,
+    secrets,
+    managerKey: deps.managerKey,
+    policyNow,
+    mustGet,
+    event,
+    present,
+  });
+
   return {
     agentCall,
     event,
     mustGet,
+    authorizeByPairing: pairing.authorizeByPairing,
+    authorizeByToken: pairing.authorizeByToken,
 
-    async create(request: FastifyRequest, input: CreateApplianceInput) {
+    async create(actor: Actor, input: CreateApplianceInput) {
       const type = normalizeApplianceType(input.type);
       if (!type)
         throw badField('body.type', 'must be a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)');
@@ -260,33 +194,25 @@ export function createFleetService(deps: FleetServiceDeps) {
         throw badField('body.haproxy_password', 'is a hub setting; only tiscale-hub appliances take it');
       }
       const now = clock.now();
-      return db.transaction().execute(async (trx) => {
+      return tx.transaction(async (trx) => {
         if (await repo.getApplianceByName(input.name, trx))
           throw conflict(`an appliance named "${input.name}" already exists`);
-        const sameUrl = await trx
-          .selectFrom('appliances')
-          .select('name')
-          .where('url', '=', url)
-          .executeTakeFirst();
+        const sameUrl = await repo.applianceWithUrl(url, trx);
         if (sameUrl) throw conflict(`appliance "${sameUrl.name}" already has the URL ${url}`);
-        const inserted = await trx
-          .insertInto('appliances')
-          .values({
-            name: input.name,
-            type,
-            url,
-            snmp_community: input.snmp_community ?? '',
-            haproxy_password_sealed: input.haproxy_password ? secrets.seal(input.haproxy_password) : null,
-            system_data: JSON.stringify({}),
-            configuration_status_details: JSON.stringify({}),
-            created: now,
-            updated: now,
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow();
+        const inserted = await repo.insertAppliance(trx, {
+          name: input.name,
+          type,
+          url,
+          snmp_community: input.snmp_community ?? '',
+          haproxy_password_sealed: input.haproxy_password ? secrets.seal(input.haproxy_password) : null,
+          system_data: JSON.stringify({}),
+          configuration_status_details: JSON.stringify({}),
+          created: now,
+          updated: now,
+        });
         const row = { id: inserted.id, name: input.name };
         await event(trx, row, 'appliance.created', `appliance ${input.name} (${type}) added`);
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'appliance.created',
           targetType: 'appliance',
           targetId: inserted.id,
@@ -334,7 +260,7 @@ export function createFleetService(deps: FleetServiceDeps) {
     async presentCompact(rows: ApplianceWithGroup[]) {
       const ids = [...new Set(rows.filter((r) => r.group_kind === 'hub').map((r) => r.group_id as number))];
       const settings = new Map<number, Record<string, unknown> | null>();
-      for (const id of ids) settings.set(id, (await repo.getGroupById(id))?.hub_settings ?? null);
+      for (const id of ids) settings.set(id, (await deps.groups.getGroupById(id))?.hub_settings ?? null);
       return rows.map((r) => toCompactOut(r, compactState(r, settings.get(r.group_id as number))));
     },
 
@@ -343,15 +269,11 @@ export function createFleetService(deps: FleetServiceDeps) {
     },
 
     /** Maintenance: still polled, but no configuration is sent and going offline alarms nobody. */
-    async setMaintenance(request: FastifyRequest, id: number, on: boolean) {
-      await db.transaction().execute(async (trx) => {
+    async setMaintenance(actor: Actor, id: number, on: boolean) {
+      await tx.transaction(async (trx) => {
         const row = await mustGet(id, trx);
         if (row.maintenance === on) return;
-        await trx
-          .updateTable('appliances')
-          .set({ maintenance: on, updated: clock.now() })
-          .where('id', '=', id)
-          .execute();
+        await repo.setMaintenance(trx, id, on, clock.now());
         await event(
           trx,
           row,
@@ -360,7 +282,7 @@ export function createFleetService(deps: FleetServiceDeps) {
             ? `appliance ${row.name} is in maintenance: no configuration is sent to it and going offline raises no alarm`
             : `appliance ${row.name} is out of maintenance`,
         );
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: on ? 'appliance.maintenance_started' : 'appliance.maintenance_ended',
           targetType: 'appliance',
           targetId: id,
@@ -372,124 +294,20 @@ export function createFleetService(deps: FleetServiceDeps) {
       return (await present([await mustGet(id)]))[0] as ReturnType<typeof toApplianceOut>;
     },
 
-    async remove(request: FastifyRequest, id: number) {
-      await db.transaction().execute(async (trx) => {
+    async remove(actor: Actor, id: number) {
+      await tx.transaction(async (trx) => {
         const row = await mustGet(id, trx);
-        await trx.deleteFrom('appliances').where('id', '=', id).execute();
+        await repo.deleteAppliance(trx, id);
         await event(trx, null, 'appliance.deleted', `appliance ${row.name} removed`, 'info', {
           appliance_id: id,
         });
-        await audit.record(trx, actorOf(request), {
+        await audit.record(trx, actor, {
           action: 'appliance.deleted',
           targetType: 'appliance',
           targetId: id,
           summary: `removed appliance ${row.name}`,
           status: 204,
         });
-      });
-    },
-
-    /** Hubs and workers: contact the agent, pair with it, pin its identity. */
-    async authorizeByPairing(request: FastifyRequest, id: number) {
-      const row = await mustGet(id);
-      if (row.type === 'a1000') {
-        throw new AppError({
-          code: 'validation_failed',
-          message: 'Spectra Analyze (a1000) is authorized with PUT and the API token its agent printed',
-          errors: [{ field: 'path.id', message: 'is an a1000; use PUT with {"token": ...}' }],
-        });
-      }
-      const hello = await contact<{ uuid?: string; type?: string; release?: string }>(
-        row.url,
-        'agent/v1/hello',
-        { timeoutMs: 5000 },
-      );
-      if (hello.status !== 200 || typeof hello.body?.uuid !== 'string') {
-        throw pairingFailure('not_a_steward_agent');
-      }
-      if (hello.body.type !== row.type) {
-        throw conflict(
-          `the agent at ${row.url} is a ${typeText(hello.body.type)}, but this appliance was added as ${row.type}`,
-        );
-      }
-      if (row.uuid && row.authorized && row.uuid !== hello.body.uuid) {
-        throw conflict(
-          `the agent at ${row.url} is not the one this appliance was paired with (uuid changed)`,
-        );
-      }
-      const pairBody = await deps.managerKey.pairingRequest(hello.body.uuid, managerUrlOf(request));
-      const paired = await contact<{
-        token?: string;
-        identity?: { uuid: string; hostname: string; release: string };
-      }>(row.url, 'agent/v1/pair', {
-        method: 'POST',
-        body: pairBody,
-        // Same certificate as the hello: a different machine cannot slip in between the two calls.
-        pinnedCert: hello.peerCert,
-      });
-      if (paired.status === 403) throw refusedToPair();
-      if (paired.status !== 200 || !paired.body?.token || !paired.body.identity) {
-        throw pairingFailure('not_a_steward_agent');
-      }
-      return markAuthorized(request, row, {
-        uuid: paired.body.identity.uuid,
-        hostname: paired.body.identity.hostname ?? null,
-        release: paired.body.identity.release ?? null,
-        token: paired.body.token,
-        cert: hello.peerCert,
-        how: 'paired',
-      });
-    },
-
-    /** Spectra Analyze: the admin hands over the token the agent printed. */
-    async authorizeByToken(request: FastifyRequest, id: number, token: string) {
-      const row = await mustGet(id);
-      if (row.type !== 'a1000') {
-        throw new AppError({
-          code: 'validation_failed',
-          message: 'hubs and workers are authorized with GET (pairing), not with a token',
-          errors: [{ field: 'path.id', message: `is a ${row.type}; use GET` }],
-        });
-      }
-      const parsed = parseSecret(token);
-      if (!parsed.ok || parsed.kind !== 'appliance') {
-        throw badField(
-          'body.token',
-          parsed.ok ? 'is not an appliance token (it starts with stwa)' : parsed.reason,
-        );
-      }
-      const res = await contact<{ uuid?: string; type?: string; hostname?: string; release?: string }>(
-        row.url,
-        'agent/v1/identity',
-        { token, timeoutMs: 5000 },
-      );
-      if (res.status !== 200 || typeof res.body?.uuid !== 'string') {
-        // A 401 from something that is not an agent would otherwise tell it apart from other answers.
-        if (res.status === 401 && (res.body as { code?: unknown } | null)?.code === 'invalid_token')
-          throw badField('body.token', 'was refused by the appliance');
-        throw pairingFailure('not_a_steward_agent');
-      }
-      if (res.body.type !== row.type) {
-        throw conflict(
-          `the agent at ${row.url} is a ${typeText(res.body.type)}, but this appliance was added as ${row.type}`,
-        );
-      }
-      // Pair too, with the token as credential: the agent pins this manager's key, which it
-      // needs to verify upgrade packages the manager countersigns.
-      const paired = await contact(row.url, 'agent/v1/pair', {
-        method: 'POST',
-        token,
-        body: await deps.managerKey.pairingRequest(res.body.uuid, managerUrlOf(request)),
-        pinnedCert: res.peerCert,
-      });
-      if (paired.status !== 200) throw refusedToPair();
-      return markAuthorized(request, row, {
-        uuid: res.body.uuid,
-        hostname: res.body.hostname ?? null,
-        release: res.body.release ?? null,
-        token,
-        cert: res.peerCert,
-        how: 'API token',
       });
     },
 
@@ -543,9 +361,11 @@ export function createFleetCore(
   appliancePolicy: () => AddressPolicy = () => DEFAULT_APPLIANCE_POLICY,
 ) {
   const repo = createFleetRepo(ctx.db);
-  const managerKey = createManagerKeyStore(ctx.db, ctx.secrets);
+  const managerKey = createManagerKeyStore(repo, ctx.secrets);
   const fleet = createFleetService({
     repo,
+    groups: createConfigRepo(ctx.db),
+    tx: createTransactor(ctx.db),
     audit: ctx.audit,
     clock: ctx.clock,
     secrets: ctx.secrets,

@@ -6,13 +6,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
 import type { DatabaseHandle } from '../../db/client.js';
+import { createTransactor } from '../../db/transactor.js';
 import { systemClock } from '../../shared/clock.js';
+import { silentLogger } from '../../shared/logger.js';
 import { createSecretBox } from '../../shared/secret-box.js';
 import { createAuditRepo } from '../audit/audit.repo.js';
 import { createAuditService } from '../audit/audit.service.js';
+import { createConfigRepo } from './config.repo.js';
 import { createFleetRepo } from './fleet.repo.js';
 import { createFleetService } from './fleet.service.js';
 import { type ApplianceTransition, createHealthJob } from './health.job.js';
+import { createHealthRepo } from './health.repo.js';
 import { createManagerKeyStore } from './manager-key.js';
 
 let database: DatabaseHandle & { dropDatabase: () => Promise<void> };
@@ -32,20 +36,26 @@ function services(telemetryMs: number, seen: { e: ApplianceTransition; online: b
   const db = database.db;
   const repo = createFleetRepo(db);
   const audit = createAuditService({ repo: createAuditRepo(db), clock: systemClock });
+  const tx = createTransactor(db);
   const fleet = createFleetService({
     repo,
+    groups: createConfigRepo(db),
+    tx,
     audit,
     clock: systemClock,
     secrets,
-    managerKey: createManagerKeyStore(db, secrets),
+    managerKey: createManagerKeyStore(repo, secrets),
   });
   return createHealthJob({
     repo,
+    healthRepo: createHealthRepo(db),
+    tx,
     fleet,
     audit,
     clock: systemClock,
     intervalMs: 60_000,
     asLeader: (fn) => fn(),
+    log: silentLogger,
     telemetryMs,
     onTransition: (e) => {
       // Recorded already: a read from outside the transaction sees the new state.

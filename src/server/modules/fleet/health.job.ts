@@ -7,18 +7,24 @@
 // (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
 // status, release or running configuration is written at once, while latency, last_seen_online
 // and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
-// statement per round. Appliances in maintenance are polled, but their transitions raise no alarm.
+// statement per round (the cache of targets and credentials is in health.targets.ts). Appliances
+// in maintenance are polled, but their transitions raise no alarm.
 
-import { sql } from 'kysely';
 import type { AgentEvent, AgentStatus } from '../../../contract/fleet-fields.js';
+import type { Transactor } from '../../db/transactor.js';
 import { systemActor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { FleetRepo, PollTarget } from './fleet.repo.js';
+import type { FleetRepo } from './fleet.repo.js';
 import type { FleetService } from './fleet.service.js';
+import type { HealthRepo, PolledAppliance, PollTarget } from './health.repo.js';
+import { createPollTargets } from './health.targets.js';
 
 export interface HealthJobDeps {
   repo: FleetRepo;
+  healthRepo: HealthRepo;
+  tx: Transactor;
   fleet: FleetService;
   audit: AuditService;
   clock: Clock;
@@ -31,6 +37,8 @@ export interface HealthJobDeps {
   telemetryMs?: number;
   /** Called after the transaction recording an online/offline transition commits; never in maintenance. */
   onTransition?: ((e: ApplianceTransition) => void) | undefined;
+  /** Where a failed round, poll or write is told (the server passes its own logger). */
+  log: Logger;
 }
 
 /** An appliance went online or offline (FleetModuleOptions.onApplianceTransition). */
@@ -61,70 +69,20 @@ export async function eachLimited<T>(
 
 const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
 const FLUSH_ROWS = 1000;
-/** The cached poll targets are re-read in full this often, whatever the versions say. */
-const FULL_READ_MS = 5 * 60_000;
-/** The columns of a poll target that most appliances share (one type, one group's hashes). */
-const SHARED_COLUMNS = [
-  'type',
-  'status',
-  'release',
-  'running_hash',
-  'configuration_status',
-  'applied_hash',
-] as const;
 
 export function createHealthJob(deps: HealthJobDeps) {
-  const { repo, fleet, audit, clock } = deps;
-  const db = repo.db;
+  const { repo, healthRepo, tx, fleet, audit, clock, log } = deps;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let stopped = false;
   const telemetryMs = deps.telemetryMs ?? DEFAULT_TELEMETRY_MS;
   /** When each appliance's telemetry was last written (this replica, since it leads). */
   const telemetryAt = new Map<number, number>();
-  /**
-   * The appliances polled, kept between rounds: a round asks only for the rows whose
-   * poll_version moved (a trigger bumps it when a column read here changes; the columns this job
-   * writes itself are updated here when its write succeeds). Re-read in full every few minutes,
-   * and when the count disagrees (a row was deleted).
-   */
-  const targets = new Map<number, PollTarget>();
-  let seenVersion = -1n;
-  let fullReadAt = 0;
-  let lastRoundAt = 0;
-  /**
-   * One copy of each value of SHARED_COLUMNS: every row read brings its own copy of
-   * 'tiscale-worker' or of the group's 64-character hash; at 10,000 appliances that is ~3 MB
-   * of duplicates kept between rounds. Emptied with every full read, so it stays small.
-   */
-  const shared = new Map<string, string>();
-  function intern<T extends string | null>(v: T): T {
-    if (v === null) return v;
-    const one = shared.get(v);
-    if (one !== undefined) return one as T;
-    shared.set(v, v);
-    return v;
-  }
-  function keep(row: PollTarget): PollTarget {
-    const r = row as unknown as Record<string, unknown>;
-    for (const c of SHARED_COLUMNS) if (typeof r[c] === 'string') r[c] = intern(r[c] as string);
-    return row;
-  }
-  /** Token and pinned certificate per appliance, keyed by a digest the round reads. */
-  const credentials = new Map<
-    number,
-    { key: string; agent_token_sealed: string | null; tls_cert_pem: string | null }
-  >();
-
+  const targets = createPollTargets(healthRepo, deps.intervalMs);
   async function transition(row: PollTarget, online: boolean, reason: string) {
     let quiet = row.maintenance;
-    const recorded = await db.transaction().execute(async (trx) => {
-      const updated = await trx
-        .updateTable('appliances')
-        .set({ online, status: online ? 'online' : 'offline', updated: clock.now() })
-        .where('id', '=', row.id)
-        .returning('maintenance')
-        .executeTakeFirst();
+    const recorded = await tx.transaction(async (trx) => {
+      const updated = await healthRepo.setOnline(trx, row.id, online, clock.now());
       if (!updated) return false; // removed meanwhile
       quiet = updated.maintenance; // as it is now, not as the round read it
       const kind = online ? 'appliance.online' : 'appliance.offline';
@@ -151,8 +109,9 @@ export function createHealthJob(deps: HealthJobDeps) {
     if (quiet || !deps.onTransition) return;
     try {
       deps.onTransition({ online, appliance: { id: row.id, name: row.name, type: row.type }, reason });
-    } catch {
+    } catch (err) {
       // A listener's failure must not stop the polling.
+      log.warn({ err, appliance: row.id }, 'appliance transition listener failed');
     }
   }
 
@@ -160,7 +119,7 @@ export function createHealthJob(deps: HealthJobDeps) {
     let cursor = lastEventId < row.events_cursor ? 0 : row.events_cursor; // agent state was reset
     for (let i = 0; i < 5 && cursor < lastEventId; i++) {
       const res = await fleet.agentCall<{ events: AgentEvent[] }>(
-        agentOf(row),
+        targets.agentOf(row),
         `agent/v1/events?after=${cursor}&limit=200`,
         {
           timeoutMs: deps.timeoutMs ?? 3000,
@@ -168,7 +127,7 @@ export function createHealthJob(deps: HealthJobDeps) {
         },
       );
       if (res.status !== 200 || !Array.isArray(res.body?.events) || res.body.events.length === 0) break;
-      await db.transaction().execute(async (trx) => {
+      await tx.transaction(async (trx) => {
         for (const e of res.body.events) {
           await repo.insertEvent(trx, {
             at: new Date(e.at),
@@ -182,20 +141,13 @@ export function createHealthJob(deps: HealthJobDeps) {
           });
           cursor = Math.max(cursor, e.id);
         }
-        await trx.updateTable('appliances').set({ events_cursor: cursor }).where('id', '=', row.id).execute();
+        await healthRepo.setEventsCursor(trx, row.id, cursor);
       });
       row.events_cursor = cursor;
     }
   }
 
-  interface Seen {
-    id: number;
-    status: string;
-    latency: number;
-    release: string | null;
-    hash: string | null;
-    systemData: string;
-  }
+  type Seen = PolledAppliance;
 
   /** One UPDATE for many appliances: at 10,000 appliances a statement per poll would dominate. */
   async function flush(batch: Seen[]): Promise<void> {
@@ -205,18 +157,7 @@ export function createHealthJob(deps: HealthJobDeps) {
       for (let i = 0; i < batch.length; i += FLUSH_ROWS) await flush(batch.slice(i, i + FLUSH_ROWS));
       return;
     }
-    const now = clock.now();
-    const values = sql.join(
-      batch.map(
-        (b) =>
-          sql`(${b.id}::int, ${b.status}::text, ${b.latency}::float8, ${b.release}::text, ${b.hash}::text, ${b.systemData}::jsonb)`,
-      ),
-    );
-    await sql`UPDATE appliances AS a
-      SET online = true, status = v.status, latency = v.latency, release = COALESCE(v.release, a.release),
-          running_hash = v.hash, system_data = v.system_data, last_seen_online = ${now}, last_polled = ${now}
-      FROM (VALUES ${values}) AS v(id, status, latency, release, hash, system_data)
-      WHERE a.id = v.id AND a.authorized`.execute(db);
+    await healthRepo.recordPolls(batch, clock.now(), tx.direct);
   }
 
   /** Drift: compare the running hash with the applied one; only ever moves from the state it read. */
@@ -247,19 +188,14 @@ export function createHealthJob(deps: HealthJobDeps) {
     }
     if (!next) return;
     const change = next;
-    await db.transaction().execute(async (trx) => {
+    const appliedHash = row.applied_hash;
+    await tx.transaction(async (trx) => {
       // Conditional on what this poll read: an apply that ran meanwhile wins.
-      const res = await trx
-        .updateTable('appliances')
-        .set({
-          configuration_status: change.status,
-          configuration_status_details: JSON.stringify(change.details),
-        })
-        .where('id', '=', row.id)
-        .where('configuration_status', '=', row.configuration_status)
-        .where('applied_hash', '=', row.applied_hash)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) === 0) return;
+      const changed = await healthRepo.setConfigurationStatusIf(trx, row.id, change, {
+        status: row.configuration_status,
+        appliedHash,
+      });
+      if (!changed) return;
       await fleet.event(
         trx,
         row,
@@ -277,7 +213,7 @@ export function createHealthJob(deps: HealthJobDeps) {
     let latency = 0;
     let reason = '';
     try {
-      const res = await fleet.agentCall<AgentStatus>(agentOf(row), 'agent/v1/status', {
+      const res = await fleet.agentCall<AgentStatus>(targets.agentOf(row), 'agent/v1/status', {
         timeoutMs: deps.timeoutMs ?? 3000,
         lane: 'poll',
       });
@@ -300,7 +236,10 @@ export function createHealthJob(deps: HealthJobDeps) {
     if (!row.online) await transition(row, true, '');
     await checkDrift(row, status);
     if (typeof status.last_event_id === 'number' && status.last_event_id !== row.events_cursor) {
-      await pullEvents(row, status.last_event_id).catch(() => undefined);
+      // Pulled again next poll, from the cursor last recorded.
+      await pullEvents(row, status.last_event_id).catch((err: unknown) => {
+        log.warn({ err, appliance: row.id }, 'agent events not pulled');
+      });
     }
     const state = status.health === 'ok' ? 'online' : 'degraded';
     const release = typeof status.release === 'string' ? status.release : null;
@@ -331,85 +270,38 @@ export function createHealthJob(deps: HealthJobDeps) {
     };
   }
 
-  /** The credentials of each target, from the cache or (changed, new) in one query. */
-  async function loadCredentials(rows: PollTarget[]): Promise<void> {
-    const missing = rows.filter((r) => credentials.get(r.id)?.key !== r.cred_key).map((r) => r.id);
-    for (let i = 0; i < missing.length; i += 1000) {
-      for (const c of await repo.credentials(missing.slice(i, i + 1000))) {
-        credentials.set(c.id, {
-          key: c.cred_key,
-          agent_token_sealed: c.agent_token_sealed,
-          tls_cert_pem: c.tls_cert_pem,
-        });
-      }
-    }
-  }
-
-  function agentOf(row: PollTarget) {
-    const c = credentials.get(row.id);
-    // The URL comes from this round's row: an appliance whose URL changed is called there.
-    return {
-      url: row.url,
-      agent_token_sealed: c?.agent_token_sealed ?? null,
-      tls_cert_pem: c?.tls_cert_pem ?? null,
-    };
-  }
-
-  /** Brings `targets` up to date with one small query when nothing changed. */
-  async function refreshTargets(): Promise<PollTarget[]> {
-    // The head first, then the rows: a change in between is fetched again next round, never missed.
-    const head = await repo.pollHead();
-    const now = Date.now();
-    const full = async () => {
-      const rows = await repo.pollTargets();
-      targets.clear();
-      shared.clear();
-      for (const r of rows) targets.set(r.id, keep(r));
-      fullReadAt = now;
-    };
-    // Re-read in full after a pause too: another replica may have led (and written) meanwhile.
-    const paused = now - lastRoundAt > 3 * deps.intervalMs;
-    lastRoundAt = now;
-    if (seenVersion < 0n || paused || head.version < seenVersion || now - fullReadAt > FULL_READ_MS)
-      await full();
-    else if (head.version > seenVersion) {
-      for (const r of await repo.pollTargets(seenVersion)) {
-        if (r.authorized) targets.set(r.id, keep(r));
-        else targets.delete(r.id);
-      }
-    }
-    seenVersion = head.version;
-    if (targets.size !== head.count) await full(); // a row was deleted (or one slipped in meanwhile)
-    return [...targets.values()];
-  }
-
   async function pollAll(): Promise<void> {
-    const rows = await refreshTargets();
-    await loadCredentials(rows);
-    if (credentials.size > rows.length || telemetryAt.size > rows.length) {
+    const rows = await targets.refresh();
+    await targets.loadCredentials(rows);
+    if (targets.credentialCount() > rows.length || telemetryAt.size > rows.length) {
       // Removed or deauthorized appliances: forget them.
       const ids = new Set(rows.map((r) => r.id));
-      for (const id of credentials.keys()) if (!ids.has(id)) credentials.delete(id);
+      targets.forgetCredentialsExcept(ids);
       for (const id of telemetryAt.keys()) if (!ids.has(id)) telemetryAt.delete(id);
     }
     const batch: Seen[] = [];
+    // One line per round, not per appliance: a database that is down fails every poll at once.
+    let failed = 0;
+    let firstError: unknown;
     await eachLimited(rows, deps.concurrency ?? 32, async (row) => {
-      const seen = await pollOne(row).catch(() => undefined);
+      const seen = await pollOne(row).catch((err: unknown) => {
+        failed += 1;
+        firstError ??= err;
+        return undefined;
+      });
       if (seen) batch.push(seen);
     });
+    if (failed > 0) log.warn({ err: firstError, failed }, 'health round: appliances not polled');
     try {
       await flush(batch);
-      for (const b of batch) {
-        const t = targets.get(b.id);
-        if (!t) continue;
-        t.online = true;
-        t.status = b.status;
-        t.running_hash = intern(b.hash);
-        if (b.release !== null) t.release = intern(b.release);
-      }
-    } catch {
+      for (const b of batch) targets.written(b);
+    } catch (err) {
       // Not written: write these again next round rather than a minute later.
       for (const b of batch) telemetryAt.delete(b.id);
+      log.warn(
+        { err, appliances: batch.length },
+        'health round: results not written; written again next round',
+      );
     }
   }
 
@@ -422,7 +314,9 @@ export function createHealthJob(deps: HealthJobDeps) {
         .asLeader(pollAll)
         .then(
           () => undefined,
-          () => undefined,
+          (err: unknown) => {
+            log.error({ err }, 'health round failed');
+          },
         )
         .finally(() => {
           running = undefined;

@@ -10,11 +10,9 @@ import {
   randomBytes,
   sign,
 } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { pairingMessage } from '../../../contract/fleet-fields.js';
-import type { Database } from '../../db/schema.js';
 import type { SecretBox } from '../../shared/secret-box.js';
-import './fleet.tables.js';
+import type { FleetRepo } from './fleet.repo.js';
 
 export interface ManagerKey {
   publicKey: string;
@@ -22,24 +20,28 @@ export interface ManagerKey {
   privateKey: KeyObject;
 }
 
-export function createManagerKeyStore(db: Kysely<Database>, secrets: SecretBox) {
+export function createManagerKeyStore(
+  repo: Pick<FleetRepo, 'managerIdentity' | 'insertManagerIdentityIfAbsent'>,
+  secrets: SecretBox,
+) {
   let cached: ManagerKey | undefined;
 
   async function get(): Promise<ManagerKey> {
     if (cached) return cached;
-    let row = await db.selectFrom('fleet_identity').selectAll().where('id', '=', 1).executeTakeFirst();
+    let row = await repo.managerIdentity();
     if (!row) {
       const { publicKey, privateKey } = generateKeyPairSync('ed25519');
       const pub = publicKey.export({ format: 'der', type: 'spki' }).toString('base64');
       const priv = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
       const fingerprint = `sha256:${createHash('sha256').update(Buffer.from(pub, 'base64')).digest('hex')}`;
       // Two replicas starting together: the first insert wins, the other reads it back.
-      await db
-        .insertInto('fleet_identity')
-        .values({ id: 1, public_key: pub, private_key_sealed: secrets.seal(priv), fingerprint })
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
-      row = await db.selectFrom('fleet_identity').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
+      await repo.insertManagerIdentityIfAbsent({
+        public_key: pub,
+        private_key_sealed: secrets.seal(priv),
+        fingerprint,
+      });
+      row = await repo.managerIdentity();
+      if (!row) throw new Error('the manager key was stored but cannot be read back');
     }
     const privateKey = createPrivateKey({
       key: Buffer.from(secrets.open(row.private_key_sealed), 'base64'),
