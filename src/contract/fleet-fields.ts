@@ -3,19 +3,6 @@
 // field's type, bounds, default, whether it is secret, and which appliance types and releases
 // support it. Names follow the seed: `<section>__<setting>`.
 
-import type { PackageManifest } from './agent-protocol.js';
-
-// The agent's messages are schemas in agent-protocol.ts; the code that reads them alongside the
-// field catalog finds their types here too.
-export type {
-  AgentEvent,
-  AgentStatus,
-  ApplyResult,
-  FieldResult,
-  PackageManifest,
-  UpgradeStatus,
-} from './agent-protocol.js';
-
 export const APPLIANCE_TYPES = ['a1000', 'tiscale-worker', 'tiscale-hub'] as const;
 export type ApplianceType = (typeof APPLIANCE_TYPES)[number];
 
@@ -418,7 +405,12 @@ export function pairingMessage(agentUuid: string, timestamp: string, nonce: stri
 }
 
 /** The bytes signed over a manifest: canonical JSON, so key order cannot change the signature. */
-export function manifestSigningBytes(m: PackageManifest): string {
+export function manifestSigningBytes(m: {
+  type: string;
+  version: string;
+  requires: string;
+  sha256: string;
+}): string {
   return canonicalJson({
     type: m.type,
     version: m.version,

@@ -3,7 +3,8 @@
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { manifestSigningBytes, type PackageManifest } from '../../src/contract/fleet-fields.js';
+import type { PackageManifest } from '../../src/contract/agent-protocol.js';
+import { manifestSigningBytes } from '../../src/contract/fleet-fields.js';
 
 export function createPublisher(managerDataDir: string) {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');

@@ -148,7 +148,7 @@ export interface TokenActivityTable {
 }
 
 // Modules add their own tables to this interface by declaration merging, in
-// modules/<domain>/<domain>.tables.ts.
+// db/tables/<domain>.ts (imported by the repositories that use them).
 export interface ClusterReplicasTable {
   id: string;
   address: string;

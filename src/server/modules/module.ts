@@ -2,17 +2,16 @@
 // module only through what is in this context (DESIGN.md: dependencies point one way).
 
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { DatabaseHandle } from '../db/client.js';
 import type { LeaderLease } from '../db/leases.js';
-import type { Database } from '../db/schema.js';
 import type { Clock } from '../shared/clock.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import type { AuditService } from './audit/audit.service.js';
 import type { SettingsStore } from './settings/settings.store.js';
 
 export interface ModuleContext {
-  db: Kysely<Database>;
+  /** The query builder, for building this module's repositories (and nothing else). */
+  db: DatabaseHandle['db'];
   database: DatabaseHandle;
   audit: AuditService;
   settings: SettingsStore;

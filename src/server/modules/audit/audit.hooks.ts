@@ -3,15 +3,14 @@
 // response. Refusals of credentials and permissions are recorded on reads as well.
 
 import type { FastifyInstance } from 'fastify';
-import type { Kysely } from 'kysely';
-import type { Database } from '../../db/schema.js';
+import type { DbHandle } from '../../db/transactor.js';
 import { actorOf } from '../../http/actor.js';
 import { routeOf } from '../../http/conventions.js';
 import type { AuditService } from './audit.service.js';
 
 const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db: Kysely<Database>) {
+export function registerAuditHooks(app: FastifyInstance, audit: AuditService, db: DbHandle) {
   // Synchronous: most requests return at the first checks, and the record of the others is
   // written after the response has gone, so nothing waits for it.
   app.addHook('onResponse', (request, reply, done) => {

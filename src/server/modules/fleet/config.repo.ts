@@ -3,10 +3,10 @@
 // never HTTP errors.
 import { type Insertable, type Kysely, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import type { ConfigGroupsTable, ConfigRevisionsTable } from '../../db/tables/fleet.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
 import type { GroupRow } from './fleet.repo.js';
-import type { ConfigGroupsTable, ConfigRevisionsTable } from './fleet.tables.js';
-import './fleet.tables.js';
+import '../../db/tables/fleet.js';
 
 /** Where a revision comes from: a group's, or one Spectra Analyze's individual configuration. */
 export type RevisionSource =

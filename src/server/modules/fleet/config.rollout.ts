@@ -1,7 +1,8 @@
 // Rollout of a saved revision: targets go `pending` at once, agents are called in the
 // background (bounded concurrency), and each one's per-field answer becomes its status,
 // recorded in batches.
-import type { ApplyResult, ConfigContent } from '../../../contract/fleet-fields.js';
+import type { ApplyResult } from '../../../contract/agent-protocol.js';
+import type { ConfigContent } from '../../../contract/fleet-fields.js';
 import type { Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';

@@ -42,8 +42,7 @@ export interface ConfigServiceDeps {
   log: Logger;
   /**
    * Entries of destination lists by name, locked until the transaction ends (the destinations
-   * module). Called with the transaction of the save; a method, so a repository that still takes
-   * its own handle type fits while the destinations module moves to DbHandle.
+   * module). Called with the transaction of the save.
    */
   destinationLists?: { snapshot(names: string[], d?: DbHandle): Promise<Record<string, string[]>> };
 }

@@ -74,10 +74,7 @@ export function createFleetModule(ctx: ModuleContext, options: FleetModuleOption
     repo: destinationsRepo,
     audit: ctx.audit,
     clock: ctx.clock,
-    // The configuration service still takes a Kysely handle where the destinations service now
-    // passes its Tx; at run time a Tx is that Kysely transaction (db/transactor.ts). The cast goes
-    // when the configuration service takes a Tx too.
-    groups: config as unknown as DestinationsDeps['groups'],
+    groups: config,
   });
   const connectors = createConnectorsService({ fleet, audit: ctx.audit, tx });
   const upgrades = createUpgradeService({

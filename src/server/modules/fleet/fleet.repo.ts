@@ -3,14 +3,14 @@
 // config.repo.ts, the health round's reads and writes in health.repo.ts.
 import type { Insertable, Kysely, Selectable } from 'kysely';
 import type { Database } from '../../db/schema.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
 import type {
   AppliancesTable,
   ConfigGroupsTable,
   FleetEventsTable,
   FleetIdentityTable,
-} from './fleet.tables.js';
-import './fleet.tables.js';
+} from '../../db/tables/fleet.js';
+import { type DbHandle, queryable } from '../../db/transactor.js';
+import '../../db/tables/fleet.js';
 
 export type ApplianceRow = Selectable<AppliancesTable>;
 export type GroupRow = Selectable<ConfigGroupsTable>;
@@ -27,11 +27,6 @@ export function createFleetRepo(db: Kysely<Database>) {
       .select(['g.name as group_name', 'g.kind as group_kind']);
 
   return {
-    /**
-     * Transitional: the upgrades and licensing services still open their transactions on it
-     * (their conversion is another branch's); the services of this file's branch do not use it.
-     */
-    db,
     async getAppliance(id: number, d: DbHandle = db): Promise<ApplianceWithGroup | undefined> {
       return (await appliancesWithGroup(d).where('a.id', '=', id).executeTakeFirst()) as
         | ApplianceWithGroup

@@ -10,7 +10,7 @@
 // statement per round (the cache of targets and credentials is in health.targets.ts). Appliances
 // in maintenance are polled, but their transitions raise no alarm.
 
-import type { AgentEvent, AgentStatus } from '../../../contract/fleet-fields.js';
+import type { AgentEvent, AgentStatus } from '../../../contract/agent-protocol.js';
 import type { Transactor } from '../../db/transactor.js';
 import { systemActor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';

@@ -4,7 +4,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
 import type { ApplianceRow } from './fleet.repo.js';
-import './fleet.tables.js';
+import '../../db/tables/fleet.js';
 
 /** What a health round reads of each authorized appliance (no certificates, no JSON documents). */
 export type PollTarget = Pick<

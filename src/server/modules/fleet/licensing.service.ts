@@ -72,9 +72,6 @@ export interface LicensingServiceDeps {
   dataDir: string;
 }
 
-/** `fleet.event` still takes the fleet repository's handle type; a `Tx` is one at run time. */
-const eventHandle = (trx: Tx) => trx as unknown as Parameters<FleetService['event']>[0];
-
 export function createLicensingService(deps: LicensingServiceDeps) {
   const { repo, licensingRepo, fleet, audit, clock } = deps;
 
@@ -205,7 +202,7 @@ export function createLicensingService(deps: LicensingServiceDeps) {
       await call(row, 'agent/v1/license', { license: lic, signature: doc.signature });
       await deps.tx.transaction(async (trx) => {
         await licensingRepo.setLicence(trx, row.id, JSON.stringify(lic), clock.now());
-        await fleet.event(eventHandle(trx), row, 'license.installed', `licence installed on ${row.name}`);
+        await fleet.event(trx, row, 'license.installed', `licence installed on ${row.name}`);
         await audit.record(trx, actor, {
           action: 'license.installed',
           targetType: 'appliance',
@@ -251,7 +248,7 @@ export function createLicensingService(deps: LicensingServiceDeps) {
       }
       await deps.tx.transaction(async (trx) => {
         await fleet.event(
-          eventHandle(trx),
+          trx,
           row,
           'certificate.requested',
           `certificate request for ${commonName} on ${row.name}`,
@@ -321,7 +318,7 @@ export function createLicensingService(deps: LicensingServiceDeps) {
           clock.now(),
         );
         await fleet.event(
-          eventHandle(trx),
+          trx,
           row,
           'certificate.installed',
           `TLS certificate ${fingerprint} installed on ${row.name}`,

@@ -64,9 +64,6 @@ export interface RepositoryInput {
   fingerprint_sha256?: string | undefined;
 }
 
-/** The settings store still takes a Kysely handle; a `Tx` is one at run time. */
-const settingsHandle = (trx: Tx) => trx as unknown as Parameters<SettingsStore['set']>[0];
-
 export function createPackageDownloads(deps: PackageDownloadsDeps) {
   const { packagesRepo, audit, clock } = deps;
   const storeDir = join(deps.dataDir, 'packages');
@@ -212,7 +209,7 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       checkRepository(next);
       const changed = (Object.keys(next) as (keyof RepositorySettings)[]).filter((k) => next[k] !== prev[k]);
       await deps.tx.transaction(async (trx) => {
-        await deps.settings.set(settingsHandle(trx), REPOSITORY_SETTINGS_KEY, next, actorUserId(actor));
+        await deps.settings.set(trx, REPOSITORY_SETTINGS_KEY, next, actorUserId(actor));
         await audit.record(trx, actor, {
           action: 'settings.package_repository.updated',
           targetType: 'settings',

@@ -3,8 +3,8 @@
 // it runs on: a service's transaction, or `Transactor.direct` outside one.
 
 import type { Insertable } from 'kysely';
+import type { FleetPackageDownloadsTable, FleetPackagesTable } from '../../db/tables/fleet.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
-import type { FleetPackageDownloadsTable, FleetPackagesTable } from './fleet.tables.js';
 
 export function createPackagesRepo() {
   return {

@@ -11,11 +11,8 @@ import { createHash, createPublicKey, type KeyObject, randomUUID, verify } from 
 import { mkdirSync, readdirSync, readFileSync, statfsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  manifestSigningBytes,
-  normalizePackageType,
-  type PackageManifest,
-} from '../../../contract/fleet-fields.js';
+import type { PackageManifest } from '../../../contract/agent-protocol.js';
+import { manifestSigningBytes, normalizePackageType } from '../../../contract/fleet-fields.js';
 import type { Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { AppError, badField, conflict, notFound } from '../../shared/app-error.js';

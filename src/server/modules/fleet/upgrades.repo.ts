@@ -3,8 +3,8 @@
 // service's transaction, or `Transactor.direct` outside one.
 
 import type { Insertable } from 'kysely';
+import type { FleetUpgradesTable } from '../../db/tables/fleet.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
-import type { FleetUpgradesTable } from './fleet.tables.js';
 
 export interface UpgradeProgress {
   status: string;

@@ -8,11 +8,8 @@
 import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  compareReleases,
-  manifestSigningBytes,
-  type PackageManifest,
-} from '../../../contract/fleet-fields.js';
+import type { PackageManifest } from '../../../contract/agent-protocol.js';
+import { compareReleases, manifestSigningBytes } from '../../../contract/fleet-fields.js';
 import type { Transactor, Tx } from '../../db/transactor.js';
 import { type Actor, systemActor } from '../../shared/actor.js';
 import { AppError, conflict, notFound } from '../../shared/app-error.js';
@@ -41,9 +38,6 @@ export interface UpgradeServiceDeps {
   dataDir: string;
   pollMs?: number;
 }
-
-/** `fleet.event` still takes the fleet repository's handle type; a `Tx` is one at run time. */
-const eventHandle = (trx: Tx) => trx as unknown as Parameters<FleetService['event']>[0];
 
 export function createUpgradeService(deps: UpgradeServiceDeps) {
   const { repo, upgradesRepo, packagesRepo, fleet, audit, clock } = deps;
@@ -120,7 +114,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       if (outcome.ok) await upgradesRepo.setApplianceRelease(trx, row.id, manifest.version);
       const kind = outcome.ok ? 'upgrade.finished' : 'upgrade.failed';
       await fleet.event(
-        eventHandle(trx),
+        trx,
         row,
         kind,
         outcome.ok

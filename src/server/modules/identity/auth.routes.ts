@@ -7,8 +7,8 @@ import { crossSiteReason, principalOf, SESSION_COOKIE } from '../../http/auth.js
 import { withMultipart } from '../../http/multipart.js';
 import { ErrorResponses, Id, IdParams, MessageResponse, StrictObject } from '../../http/schemas.js';
 import { AppError, notFound } from '../../shared/app-error.js';
-import type { IdentityServices } from './identity.js';
 import { LoginBody, LoginResponse, Session, WhoAmI } from './identity.schemas.js';
+import type { IdentityServices } from './identity.services.js';
 import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
 import { userOut } from './user-output.js';
 

@@ -16,7 +16,14 @@ import type { Authenticator, Credential, RequestInfo } from '../../http/auth.js'
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { Principal } from '../../shared/principal.js';
-import type { IdentityRepo, NewTokenActivity, SessionRow, TokenRow, UserRow } from './identity.repo.js';
+import type {
+  IdentityRepo,
+  NewTokenActivity,
+  ScopeUse,
+  SessionRow,
+  TokenRow,
+  UserRow,
+} from './identity.repo.js';
 import { ipAllowed } from './ip-allow.js';
 
 /** How long a cached credential is trusted without asking the database again (see docs/operations.md). */
@@ -29,15 +36,6 @@ const SESSION_TOUCH_MS = 30_000;
  */
 export const ACTIVITY_ROWS_PER_TOKEN_PER_FLUSH = 50;
 const HOUR_MS = 3_600_000;
-
-export interface ScopeUse {
-  tokenId: number;
-  permission: string;
-  /** Start of the hour, in ms. */
-  hour: number;
-  count: number;
-  lastAt: number;
-}
 
 export interface AuthSettings {
   allowTokensInUrl: boolean;

@@ -13,7 +13,16 @@ import type {
 } from '../../db/schema.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
 import { likePattern, type OrderTerm } from '../../http/pagination.js';
-import type { ScopeUse } from './authenticator.js';
+
+/** Uses of one permission by one token within one hour, as the authenticator counts them. */
+export interface ScopeUse {
+  tokenId: number;
+  permission: string;
+  /** Start of the hour, in ms. */
+  hour: number;
+  count: number;
+  lastAt: number;
+}
 
 export type UserRow = Selectable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;

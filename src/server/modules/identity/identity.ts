@@ -11,6 +11,7 @@ import type { SettingsStore } from '../settings/settings.store.js';
 import { authRoutes } from './auth.routes.js';
 import { type AuthSettings, createAuthenticator, type Invalidation } from './authenticator.js';
 import { createIdentityRepo, type IdentityRepo, type UserRow } from './identity.repo.js';
+import type { IdentityServices } from './identity.services.js';
 import {
   createSessionsService,
   type DirectoryAuthenticator,
@@ -28,6 +29,8 @@ import {
 import { usersRoutes } from './users.routes.js';
 import { createUsersService, type UsersService } from './users.service.js';
 
+export type { IdentityServices };
+
 export interface IdentityDeps {
   tx: Transactor;
   audit: AuditService;
@@ -41,17 +44,6 @@ export interface IdentityDeps {
   bus?: ClusterBus;
   /** Directory (LDAP) logins for users that are not local; absent: password logins only. */
   directory?: DirectoryAuthenticator;
-}
-
-export interface IdentityServices {
-  repo: IdentityRepo;
-  users: UsersService;
-  sessions: SessionsService;
-  tokens: TokensService;
-  tokenUsage: TokenUsageService;
-  tokenSettings: () => TokenSettings;
-  /** A user from the authenticator's cache (no database round trip on the hot path). */
-  cachedUser: (id: number) => UserRow | undefined | Promise<UserRow | undefined>;
 }
 
 const FLUSH_MS = 1000;

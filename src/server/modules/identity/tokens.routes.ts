@@ -15,7 +15,6 @@ import {
 } from '../../http/pagination.js';
 import { ErrorResponses, Id, IdParams, StrictObject } from '../../http/schemas.js';
 import { AppError } from '../../shared/app-error.js';
-import type { IdentityServices } from './identity.js';
 import {
   Activity,
   CreateTokenBody,
@@ -29,6 +28,7 @@ import {
   UpdateTokenBody,
   UsageQuery,
 } from './identity.schemas.js';
+import type { IdentityServices } from './identity.services.js';
 import { DEFAULT_USAGE_WINDOW } from './token-usage.service.js';
 
 const TOKEN_ORDERING = ['id', 'name', 'created_at', 'expires_at', 'last_used_at'] as const;

@@ -15,7 +15,6 @@ import {
   sendPage,
 } from '../../http/pagination.js';
 import { ErrorResponses, Id, IdParams, MessageResponse, Nullable, StrictObject } from '../../http/schemas.js';
-import type { IdentityServices } from './identity.js';
 import {
   CreateGroupBody,
   CreateUserBody,
@@ -26,6 +25,7 @@ import {
   UpdateUserBody,
   User,
 } from './identity.schemas.js';
+import type { IdentityServices } from './identity.services.js';
 import { LOCKOUT_ACCOUNT_FAILURES, LOCKOUT_SOURCE_FAILURES } from './lockout.js';
 import { userOut } from './user-output.js';
 

@@ -3,9 +3,9 @@
 
 import { type Insertable, type Kysely, sql } from 'kysely';
 import type { Database } from '../../db/schema.js';
+import type { FilesTable } from '../../db/tables/system.js';
 import { type DbHandle, queryable } from '../../db/transactor.js';
 import type { Principal } from '../../shared/principal.js';
-import type { FilesTable } from './system.tables.js';
 
 export interface FileFilter {
   tag?: string;

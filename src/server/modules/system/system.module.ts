@@ -10,7 +10,7 @@ import { type LogFn, type Logger, silentLogger } from '../../shared/logger.js';
 import { certificatePaths } from '../../tls.js';
 import { VERSION } from '../../version.js';
 import type { ModuleContext, StewardModule } from '../module.js';
-import './system.tables.js';
+import '../../db/tables/system.js';
 import { DEFAULT_APPLIANCE_POLICY, policyFromText } from '../../shared/address-policy.js';
 import { type Alerts, createAlerts } from './alerts.js';
 import { createAlertsRepo } from './alerts.repo.js';

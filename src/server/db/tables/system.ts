@@ -24,7 +24,7 @@ export interface TokenExpiryAlertsTable {
   recipients: ColumnType<string, string | undefined, string>;
 }
 
-declare module '../../db/schema.js' {
+declare module '../schema.js' {
   interface Database {
     files: FilesTable;
     token_expiry_alerts: TokenExpiryAlertsTable;

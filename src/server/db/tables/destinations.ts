@@ -17,7 +17,7 @@ export interface DestinationListEntriesTable {
   created: ColumnType<Date, Date | string | undefined, never>;
 }
 
-declare module '../../db/schema.js' {
+declare module '../schema.js' {
   interface Database {
     destination_lists: DestinationListsTable;
     destination_list_entries: DestinationListEntriesTable;

@@ -94,7 +94,7 @@ export interface FleetEventsTable {
   details: Json<Record<string, unknown>>;
 }
 
-declare module '../../db/schema.js' {
+declare module '../schema.js' {
   interface Database {
     fleet_identity: FleetIdentityTable;
     config_groups: ConfigGroupsTable;
@@ -128,14 +128,14 @@ export interface FleetUpgradesTable {
   finished: Timestamp | null;
 }
 
-declare module '../../db/schema.js' {
+declare module '../schema.js' {
   interface Database {
     fleet_packages: FleetPackagesTable;
     fleet_upgrades: FleetUpgradesTable;
   }
 }
 
-declare module '../../db/schema.js' {
+declare module '../schema.js' {
   interface Database {}
 }
 
@@ -155,7 +155,7 @@ export interface FleetPackageDownloadsTable {
   finished: Timestamp | null;
 }
 
-declare module '../../db/schema.js' {
+declare module '../schema.js' {
   interface Database {
     fleet_package_downloads: FleetPackageDownloadsTable;
   }

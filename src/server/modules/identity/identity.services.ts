@@ -1,0 +1,18 @@
+// What the identity module's routes are given: its services (identity.ts builds them).
+
+import type { IdentityRepo, UserRow } from './identity.repo.js';
+import type { SessionsService } from './sessions.service.js';
+import type { TokenUsageService } from './token-usage.service.js';
+import type { TokenSettings, TokensService } from './tokens.service.js';
+import type { UsersService } from './users.service.js';
+
+export interface IdentityServices {
+  repo: IdentityRepo;
+  users: UsersService;
+  sessions: SessionsService;
+  tokens: TokensService;
+  tokenUsage: TokenUsageService;
+  tokenSettings: () => TokenSettings;
+  /** A user from the authenticator's cache (no database round trip on the hot path). */
+  cachedUser: (id: number) => UserRow | undefined | Promise<UserRow | undefined>;
+}
