@@ -6,7 +6,7 @@ import type { AddressPolicy } from '../../shared/address-policy.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import { createDestinationsRepo } from '../destinations/destinations.repo.js';
 import { destinationsRoutes } from '../destinations/destinations.routes.js';
-import { createDestinationsService, type DestinationsDeps } from '../destinations/destinations.service.js';
+import { createDestinationsService } from '../destinations/destinations.service.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import { createConfigRepo } from './config.repo.js';
 import { configRoutes } from './config.routes.js';

@@ -15,7 +15,7 @@ import {
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from '../../../contract/fleet-fields.js';
-import type { Transactor, Tx } from '../../db/transactor.js';
+import type { Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { AppError, badField, conflict } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';

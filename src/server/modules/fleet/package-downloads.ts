@@ -14,7 +14,7 @@ import {
   normalizeApplianceType,
   normalizePackageType,
 } from '../../../contract/fleet-fields.js';
-import type { Transactor, Tx } from '../../db/transactor.js';
+import type { Transactor } from '../../db/transactor.js';
 import { type Actor, actorUserId, systemActor } from '../../shared/actor.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';

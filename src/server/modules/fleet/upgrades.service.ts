@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PackageManifest } from '../../../contract/agent-protocol.js';
 import { compareReleases, manifestSigningBytes } from '../../../contract/fleet-fields.js';
-import type { Transactor, Tx } from '../../db/transactor.js';
+import type { Transactor } from '../../db/transactor.js';
 import { type Actor, systemActor } from '../../shared/actor.js';
 import { AppError, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
