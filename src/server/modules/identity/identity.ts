@@ -10,24 +10,19 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.store.js';
 import { authRoutes } from './auth.routes.js';
 import { type AuthSettings, createAuthenticator, type Invalidation } from './authenticator.js';
-import { createIdentityRepo, type IdentityRepo, type UserRow } from './identity.repo.js';
+import { createIdentityRepo } from './identity.repo.js';
 import type { IdentityServices } from './identity.services.js';
-import {
-  createSessionsService,
-  type DirectoryAuthenticator,
-  type SessionsService,
-} from './sessions.service.js';
-import { createTokenUsageService, type TokenUsageService } from './token-usage.service.js';
+import { createSessionsService, type DirectoryAuthenticator } from './sessions.service.js';
+import { createTokenUsageService } from './token-usage.service.js';
 import { tokensRoutes } from './tokens.routes.js';
 import {
   createTokensService,
   DEFAULT_TOKEN_SETTINGS,
   TOKEN_SETTINGS_KEY,
   type TokenSettings,
-  type TokensService,
 } from './tokens.service.js';
 import { usersRoutes } from './users.routes.js';
-import { createUsersService, type UsersService } from './users.service.js';
+import { createUsersService } from './users.service.js';
 
 export type { IdentityServices };
 
