@@ -14,13 +14,13 @@ import { migrateToLatest } from '../server/db/migrator.js';
 import { createTransactor } from '../server/db/transactor.js';
 import { createAuditRepo } from '../server/modules/audit/audit.repo.js';
 import { createAuditService } from '../server/modules/audit/audit.service.js';
-import { createSettingsStore } from '../server/modules/settings/settings.store.js';
-import { createBackupRepo } from '../server/modules/system/backup.repo.js';
+import { createBackupRepo } from '../server/modules/backup/backup.repo.js';
 import {
   createBackupService,
   MIN_PASSPHRASE,
   type Progress,
-} from '../server/modules/system/backup.service.js';
+} from '../server/modules/backup/backup.service.js';
+import { createSettingsStore } from '../server/modules/settings/settings.store.js';
 import { loadSecretKey } from '../server/secret-key.js';
 import { systemActor } from '../server/shared/actor.js';
 import { systemClock } from '../server/shared/clock.js';

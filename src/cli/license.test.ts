@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkLicense, parseLicense } from '../server/modules/system/license.js';
+import { checkLicense, parseLicense } from '../server/modules/license/license.js';
 import { registerLicenseCommand } from './license.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'steward-license-cli-'));

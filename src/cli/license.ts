@@ -6,7 +6,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { type LicenseBody, signLicense } from '../server/modules/system/license.js';
+import { type LicenseBody, signLicense } from '../server/modules/license/license.js';
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 

@@ -12,7 +12,7 @@ import { openDatabase } from '../server/db/client.js';
 import { migrateToLatest } from '../server/db/migrator.js';
 import { createAuditRepo } from '../server/modules/audit/audit.repo.js';
 import { createAuditService } from '../server/modules/audit/audit.service.js';
-import { createPackageStore } from '../server/modules/fleet/package-store.js';
+import { createPackageStore } from '../server/modules/upgrades/package-store.js';
 import { loadSecretKey } from '../server/secret-key.js';
 import { cliActor } from '../server/shared/actor.js';
 import { AppError } from '../server/shared/app-error.js';

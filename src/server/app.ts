@@ -35,7 +35,7 @@ import { createClusterModule } from './modules/cluster/cluster.module.js';
 import { createCounterStore } from './modules/cluster/cluster.repo.js';
 import { createFleetModule } from './modules/fleet/fleet.module.js';
 import { healthRoutes } from './modules/health/health.routes.js';
-import { createIdentity } from './modules/identity/identity.js';
+import { createIdentity } from './modules/identity/identity.module.js';
 import type { ModuleContext, StewardModule } from './modules/module.js';
 import { createSettingsStore } from './modules/settings/settings.store.js';
 import { createSystemModule, type SystemModuleOptions } from './modules/system/system.module.js';

@@ -10,7 +10,7 @@ import { migrateToLatest } from './db/migrator.js';
 import { createTransactor } from './db/transactor.js';
 import { createAuditRepo } from './modules/audit/audit.repo.js';
 import { createAuditService } from './modules/audit/audit.service.js';
-import { createIdentity } from './modules/identity/identity.js';
+import { createIdentity } from './modules/identity/identity.module.js';
 import { createSettingsStore } from './modules/settings/settings.store.js';
 import { loadSecretKey } from './secret-key.js';
 import { systemClock } from './shared/clock.js';

@@ -82,7 +82,7 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
   });
   await app.ready();
   const secrets = new Set<string>();
-  const { createIdentity } = await import('../../src/server/modules/identity/identity.js');
+  const { createIdentity } = await import('../../src/server/modules/identity/identity.module.js');
   const { createAuditService } = await import('../../src/server/modules/audit/audit.service.js');
   const { createAuditRepo } = await import('../../src/server/modules/audit/audit.repo.js');
   const { createSettingsStore } = await import('../../src/server/modules/settings/settings.store.js');

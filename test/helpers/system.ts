@@ -109,7 +109,7 @@ export async function waitFor(fn: () => boolean, ms = 10_000) {
  * most of their time in scrypt. Archives the manager writes (backup.routes.test.ts) keep the default.
  */
 export async function sealArchive(plain: Buffer, passphrase: string): Promise<Buffer> {
-  const { deriveBackupKey, encryptStream } = await import('../../src/server/modules/system/backup.crypto.js');
+  const { deriveBackupKey, encryptStream } = await import('../../src/server/modules/backup/backup.crypto.js');
   const kdf = { name: 'scrypt' as const, N: 2 ** 14, r: 8, p: 1, salt: randomBytes(16).toString('base64') };
   const enc = encryptStream({ key: await deriveBackupKey(passphrase, kdf), kdf });
   const out: Buffer[] = [];

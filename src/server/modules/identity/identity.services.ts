@@ -1,9 +1,9 @@
 // What the identity module's routes are given: its services (identity.ts builds them).
 
+import type { TokenUsageService } from '../tokens/token-usage.service.js';
+import type { TokenSettings, TokensService } from '../tokens/tokens.service.js';
 import type { IdentityRepo, UserRow } from './identity.repo.js';
 import type { SessionsService } from './sessions.service.js';
-import type { TokenUsageService } from './token-usage.service.js';
-import type { TokenSettings, TokensService } from './tokens.service.js';
 import type { UsersService } from './users.service.js';
 
 export interface IdentityServices {

@@ -15,13 +15,13 @@ import {
   sendPage,
 } from '../../http/pagination.js';
 import { ErrorResponses, Id, IdParams, MessageResponse, Nullable, StrictObject } from '../../http/schemas.js';
+import { TokenWithSecret } from '../tokens/tokens.schemas.js';
 import {
   CreateGroupBody,
   CreateUserBody,
   Group,
   PasswordBody,
   RoleSchema,
-  TokenWithSecret,
   UpdateUserBody,
   User,
 } from './identity.schemas.js';

@@ -8,8 +8,8 @@ import { AppError, badField, conflict, notFound } from '../../shared/app-error.j
 import type { Clock } from '../../shared/clock.js';
 import type { Principal } from '../../shared/principal.js';
 import type { AuditService } from '../audit/audit.service.js';
+import { assertWithinCaller } from '../tokens/credential-policy.js';
 import type { AuthenticatorService } from './authenticator.js';
-import { assertWithinCaller } from './credential-policy.js';
 import type { IdentityRepo, UserFilter } from './identity.repo.js';
 import { checkPasswordPolicy, generatePassword, hashPassword, verifyPassword } from './passwords.js';
 import { type UserOut, userOut } from './user-output.js';

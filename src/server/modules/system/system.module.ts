@@ -1,6 +1,10 @@
-// The system module: settings sections that take effect, chunked uploads, files, backup and
-// restore, and the manager licence. app.ts registers `routes`, calls `installGlobalHooks` on the
-// root instance (Host allow-list, TLS reload) and `start` after listen (retention job).
+// The manager's own domains, wired together: settings sections that take effect (settings/),
+// the network settings (network/), chunked uploads and files (files/), backup and restore
+// (backup/), the manager licence (license/), mail, syslog, SNMP and alerts (notifications/),
+// directory logins (directory/) and manager updates (updates/). Each domain lives in its own
+// module folder; this file only builds their services and registers their routes. app.ts
+// registers `routes`, calls `installGlobalHooks` on the root instance (Host allow-list, TLS
+// reload) and `start` after listen (the retention job, jobs/retention.ts).
 
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -11,33 +15,33 @@ import { certificatePaths } from '../../tls.js';
 import { VERSION } from '../../version.js';
 import type { ModuleContext, StewardModule } from '../module.js';
 import '../../db/tables/system.js';
+import { runRetention } from '../../jobs/retention.js';
 import { DEFAULT_APPLIANCE_POLICY, policyFromText } from '../../shared/address-policy.js';
-import { type Alerts, createAlerts } from './alerts.js';
-import { createAlertsRepo } from './alerts.repo.js';
-import { createApplyHook } from './apply-hook.js';
-import { createBackupRepo } from './backup.repo.js';
-import { backupRoutes } from './backup.routes.js';
-import { type BackupService, createBackupService } from './backup.service.js';
-import { createDirectoryLogin, type DirectoryLogin } from './directory-login.js';
-import { createFilesRepo } from './files.repo.js';
-import { filesRoutes } from './files.routes.js';
-import { createFileService } from './files.service.js';
-import { createThresholdWatch, sampleHost } from './host-thresholds.js';
-import { licenseRoutes } from './license.routes.js';
-import { createLicenseService } from './license.service.js';
-import { createMailer, type Mailer, type MailerOptions, type SmtpSettings } from './mailer.js';
-import { createManagerUpdater, type PackageStoreReader } from './manager-update.js';
-import { installHostCheck } from './network.hooks.js';
-import type { NetworkState, TlsFiles } from './network.js';
-import { runRetention } from './retention.js';
-import { createSectionHooks } from './section-hooks.js';
-import { settingsRoutes } from './settings.routes.js';
-import { createSystemSettings, type SystemSettings } from './settings-service.js';
-import { createTrapSender, parseTrapSink } from './snmp-traps.js';
-import { createSyslogClient, type SyslogClient } from './syslog.js';
-import { updatesRoutes } from './updates.routes.js';
-import { createUploadStore, type UploadLimits } from './upload.js';
-import { uploadRoutes } from './upload.routes.js';
+import { createBackupRepo } from '../backup/backup.repo.js';
+import { backupRoutes } from '../backup/backup.routes.js';
+import { type BackupService, createBackupService } from '../backup/backup.service.js';
+import { createDirectoryLogin, type DirectoryLogin } from '../directory/directory-login.js';
+import { createFilesRepo } from '../files/files.repo.js';
+import { filesRoutes } from '../files/files.routes.js';
+import { createFileService } from '../files/files.service.js';
+import { createUploadStore, type UploadLimits } from '../files/upload.js';
+import { uploadRoutes } from '../files/upload.routes.js';
+import { licenseRoutes } from '../license/license.routes.js';
+import { createLicenseService } from '../license/license.service.js';
+import { installHostCheck } from '../network/network.hooks.js';
+import type { NetworkState, TlsFiles } from '../network/network.js';
+import { type Alerts, createAlerts } from '../notifications/alerts.js';
+import { createAlertsRepo } from '../notifications/alerts.repo.js';
+import { createThresholdWatch, sampleHost } from '../notifications/host-thresholds.js';
+import { createMailer, type Mailer, type MailerOptions, type SmtpSettings } from '../notifications/mailer.js';
+import { createTrapSender, parseTrapSink } from '../notifications/snmp-traps.js';
+import { createSyslogClient, type SyslogClient } from '../notifications/syslog.js';
+import { createApplyHook } from '../settings/apply-hook.js';
+import { createSectionHooks } from '../settings/section-hooks.js';
+import { settingsRoutes } from '../settings/settings.routes.js';
+import { createSystemSettings, type SystemSettings } from '../settings/settings.service.js';
+import { createManagerUpdater, type PackageStoreReader } from '../updates/manager-update.js';
+import { updatesRoutes } from '../updates/updates.routes.js';
 
 export interface SystemModuleOptions {
   /** Executable run after host-level settings change (NTP, sshd, SNMP); from server config only. */

@@ -1,0 +1,192 @@
+// The health job against real agents on 127.0.0.1: online/offline transitions reach the
+// onTransition listener after they are recorded (never for appliances in maintenance, whose
+// transitions are not alarmed), and an unchanged appliance is not written every poll.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
+import { createTestDatabase } from '../../../../test/helpers/database.js';
+import type { DatabaseHandle } from '../../db/client.js';
+import { createTransactor } from '../../db/transactor.js';
+import { systemClock } from '../../shared/clock.js';
+import { silentLogger } from '../../shared/logger.js';
+import { createSecretBox } from '../../shared/secret-box.js';
+import { createAuditRepo } from '../audit/audit.repo.js';
+import { createAuditService } from '../audit/audit.service.js';
+import { createConfigRepo } from '../config/config.repo.js';
+import { createFleetRepo } from '../fleet/fleet.repo.js';
+import { createFleetService } from '../fleet/fleet.service.js';
+import { createManagerKeyStore } from '../fleet/manager-key.js';
+import { type ApplianceTransition, createHealthJob } from './health.job.js';
+import { createHealthRepo } from './health.repo.js';
+
+let database: DatabaseHandle & { dropDatabase: () => Promise<void> };
+const agents: TestAgent[] = [];
+const secrets = createSecretBox(randomBytes(32));
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  for (const a of agents) await a.cleanup();
+  await database?.close();
+  await database?.dropDatabase();
+});
+
+function services(telemetryMs: number, seen: { e: ApplianceTransition; online: boolean | undefined }[]) {
+  const db = database.db;
+  const repo = createFleetRepo(db);
+  const audit = createAuditService({ repo: createAuditRepo(db), clock: systemClock });
+  const tx = createTransactor(db);
+  const fleet = createFleetService({
+    repo,
+    groups: createConfigRepo(db),
+    tx,
+    audit,
+    clock: systemClock,
+    secrets,
+    managerKey: createManagerKeyStore(repo, secrets),
+  });
+  return createHealthJob({
+    repo,
+    healthRepo: createHealthRepo(db),
+    tx,
+    fleet,
+    audit,
+    clock: systemClock,
+    intervalMs: 60_000,
+    asLeader: (fn) => fn(),
+    log: silentLogger,
+    telemetryMs,
+    onTransition: (e) => {
+      // Recorded already: a read from outside the transaction sees the new state.
+      const entry: { e: ApplianceTransition; online: boolean | undefined } = { e, online: undefined };
+      seen.push(entry);
+      void db
+        .selectFrom('appliances')
+        .select('online')
+        .where('id', '=', e.appliance.id)
+        .executeTakeFirst()
+        .then((r) => {
+          entry.online = r?.online;
+        });
+    },
+  });
+}
+
+/** An Analyze agent as the manager keeps it after `PUT .../authorization/` with its API token. */
+async function addAppliance(name: string, maintenance: boolean) {
+  const a = await startTestAgent({ type: 'a1000', name });
+  agents.push(a);
+  const row = await database.db
+    .insertInto('appliances')
+    .values({
+      name,
+      type: 'a1000',
+      url: a.url,
+      uuid: a.state.identity.uuid,
+      authorized: true,
+      agent_token_sealed: secrets.seal(a.token),
+      online: false,
+      status: 'offline',
+      maintenance,
+      system_data: JSON.stringify({}),
+      configuration_status_details: JSON.stringify({}),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { agent: a, id: row.id };
+}
+
+const get = (id: number) =>
+  database.db.selectFrom('appliances').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+describe('health job', () => {
+  it('tells the listener about transitions after they commit, except in maintenance', async () => {
+    const seen: { e: ApplianceTransition; online: boolean | undefined }[] = [];
+    const job = services(60_000, seen);
+    const normal = await addAppliance('hj-normal', false);
+    const quiet = await addAppliance('hj-quiet', true);
+
+    await job.pollAll();
+    expect((await get(normal.id)).online).toBe(true);
+    expect((await get(quiet.id)).online).toBe(true);
+    expect(seen.map((s) => s.e)).toEqual([
+      { online: true, appliance: { id: normal.id, name: 'hj-normal', type: 'a1000' }, reason: '' },
+    ]);
+
+    await normal.agent.close();
+    await quiet.agent.close();
+    await job.pollAll();
+    expect((await get(normal.id)).online).toBe(false);
+    expect((await get(quiet.id)).status).toBe('offline');
+    expect(seen).toHaveLength(2);
+    const offline = seen[1] as (typeof seen)[number];
+    expect(offline.e).toMatchObject({ online: false, appliance: { id: normal.id, name: 'hj-normal' } });
+    expect(offline.e.reason).toMatch(/cannot reach|no answer/);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(offline.online).toBe(false);
+
+    const events = await database.db
+      .selectFrom('fleet_events')
+      .select(['appliance_name', 'severity', 'message'])
+      .where('kind', '=', 'appliance.offline')
+      .orderBy('appliance_name')
+      .execute();
+    expect(events).toEqual([
+      expect.objectContaining({ appliance_name: 'hj-normal', severity: 'warning' }),
+      expect.objectContaining({ appliance_name: 'hj-quiet', severity: 'info' }),
+    ]);
+    expect(events[1]?.message).toContain('(in maintenance)');
+  });
+
+  it('writes latency and system data at most once per telemetry interval while nothing changes', async () => {
+    const throttled = services(60_000, []);
+    const { id } = await addAppliance('hj-steady', false);
+    await throttled.pollAll();
+    const first = await get(id);
+    expect(first.online).toBe(true);
+    expect(first.last_polled).not.toBeNull();
+    expect(first.system_data).toHaveProperty('disk');
+    await new Promise((r) => setTimeout(r, 20));
+    await throttled.pollAll();
+    expect((await get(id)).last_polled).toEqual(first.last_polled);
+
+    // Between rounds: a new appliance is polled at the next round, a removed one no longer.
+    const later = await addAppliance('hj-later', false);
+    await database.db.deleteFrom('appliances').where('id', '=', id).execute();
+    await throttled.pollAll();
+    expect((await get(later.id)).online).toBe(true);
+    const gone = await database.db
+      .selectFrom('fleet_events')
+      .select('id')
+      .where('appliance_name', '=', 'hj-steady')
+      .where('kind', '=', 'appliance.offline')
+      .execute();
+    expect(gone).toEqual([]);
+    // A column the poll reads, changed elsewhere, reaches the cached targets (poll_version).
+    await database.db
+      .updateTable('appliances')
+      .set({ maintenance: true })
+      .where('id', '=', later.id)
+      .execute();
+    await later.agent.close();
+    await throttled.pollAll();
+    const quiet = await database.db
+      .selectFrom('fleet_events')
+      .select(['severity', 'message'])
+      .where('appliance_name', '=', 'hj-later')
+      .where('kind', '=', 'appliance.offline')
+      .execute();
+    expect(quiet).toEqual([expect.objectContaining({ severity: 'info' })]);
+  });
+
+  it('writes telemetry every poll with a zero interval', async () => {
+    const { id } = await addAppliance('hj-eager', false);
+    const eager = services(0, []);
+    await eager.pollAll();
+    const first = await get(id);
+    await new Promise((r) => setTimeout(r, 20));
+    await eager.pollAll();
+    expect((await get(id)).last_polled?.getTime()).toBeGreaterThan(first.last_polled?.getTime() ?? 0);
+  });
+});

@@ -1,0 +1,344 @@
+// Health polling: every interval, ask each authorized appliance's agent for its status, with a
+// bounded number of calls in flight. Records online/offline transitions (audited, and listed
+// as activities), detects configuration drift (`mismatch`), and pulls the agent's own events.
+// Rounds start every interval; a round that overruns it delays the next one rather than piling up.
+//
+// Cost at 10,000 appliances: a round reads only the appliances that changed since the last one
+// (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
+// status, release or running configuration is written at once, while latency, last_seen_online
+// and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
+// statement per round (the cache of targets and credentials is in health.targets.ts). Appliances
+// in maintenance are polled, but their transitions raise no alarm.
+
+import type { AgentEvent, AgentStatus } from '../../../contract/agent-protocol.js';
+import type { Transactor } from '../../db/transactor.js';
+import { systemActor } from '../../shared/actor.js';
+import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { FleetRepo } from '../fleet/fleet.repo.js';
+import type { FleetService } from '../fleet/fleet.service.js';
+import type { HealthRepo, PolledAppliance, PollTarget } from './health.repo.js';
+import { createPollTargets } from './health.targets.js';
+
+export interface HealthJobDeps {
+  repo: FleetRepo;
+  healthRepo: HealthRepo;
+  tx: Transactor;
+  fleet: FleetService;
+  audit: AuditService;
+  clock: Clock;
+  intervalMs: number;
+  /** Runs a round only on the replica holding the jobs lease, recorded in job_runs (ModuleContext.leader). */
+  asLeader: (fn: () => Promise<void>) => Promise<unknown>;
+  concurrency?: number;
+  timeoutMs?: number;
+  /** Latency, last_seen_online and system_data are written at most this often per appliance. */
+  telemetryMs?: number;
+  /** Called after the transaction recording an online/offline transition commits; never in maintenance. */
+  onTransition?: ((e: ApplianceTransition) => void) | undefined;
+  /** Where a failed round, poll or write is told (the server passes its own logger). */
+  log: Logger;
+}
+
+/** An appliance went online or offline (FleetModuleOptions.onApplianceTransition). */
+export interface ApplianceTransition {
+  online: boolean;
+  appliance: { id: number; name: string; type: string };
+  /** Why it is offline (the connection error or the agent's answer); empty when back online. */
+  reason: string;
+}
+
+export const DEFAULT_TELEMETRY_MS = 60_000;
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
+const FLUSH_ROWS = 1000;
+
+export function createHealthJob(deps: HealthJobDeps) {
+  const { repo, healthRepo, tx, fleet, audit, clock, log } = deps;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const telemetryMs = deps.telemetryMs ?? DEFAULT_TELEMETRY_MS;
+  /** When each appliance's telemetry was last written (this replica, since it leads). */
+  const telemetryAt = new Map<number, number>();
+  const targets = createPollTargets(healthRepo, deps.intervalMs);
+  async function transition(row: PollTarget, online: boolean, reason: string) {
+    let quiet = row.maintenance;
+    const recorded = await tx.transaction(async (trx) => {
+      const updated = await healthRepo.setOnline(trx, row.id, online, clock.now());
+      if (!updated) return false; // removed meanwhile
+      quiet = updated.maintenance; // as it is now, not as the round read it
+      const kind = online ? 'appliance.online' : 'appliance.offline';
+      await fleet.event(
+        trx,
+        row,
+        kind,
+        `appliance ${row.name} is ${online ? 'back online' : `offline: ${reason}`}${quiet ? ' (in maintenance)' : ''}`,
+        online || quiet ? 'info' : 'warning',
+        quiet ? { maintenance: true } : {},
+      );
+      await audit.record(trx, systemActor('fleet-health'), {
+        action: kind,
+        targetType: 'appliance',
+        targetId: row.id,
+        summary: `appliance ${row.name} went ${online ? 'online' : 'offline'}${online ? '' : ` (${reason})`}${quiet ? ' in maintenance' : ''}`,
+      });
+      return true;
+    });
+    if (!recorded) return;
+    row.online = online;
+    row.status = online ? 'online' : 'offline';
+    row.maintenance = quiet;
+    if (quiet || !deps.onTransition) return;
+    try {
+      deps.onTransition({ online, appliance: { id: row.id, name: row.name, type: row.type }, reason });
+    } catch (err) {
+      // A listener's failure must not stop the polling.
+      log.warn({ err, appliance: row.id }, 'appliance transition listener failed');
+    }
+  }
+
+  async function pullEvents(row: PollTarget, lastEventId: number) {
+    let cursor = lastEventId < row.events_cursor ? 0 : row.events_cursor; // agent state was reset
+    for (let i = 0; i < 5 && cursor < lastEventId; i++) {
+      const res = await fleet.agentCall<{ events: AgentEvent[] }>(
+        targets.agentOf(row),
+        `agent/v1/events?after=${cursor}&limit=200`,
+        {
+          timeoutMs: deps.timeoutMs ?? 3000,
+          lane: 'poll',
+        },
+      );
+      if (res.status !== 200 || !Array.isArray(res.body?.events) || res.body.events.length === 0) break;
+      await tx.transaction(async (trx) => {
+        for (const e of res.body.events) {
+          await repo.insertEvent(trx, {
+            at: new Date(e.at),
+            applianceId: row.id,
+            applianceName: row.name,
+            kind: String(e.kind).slice(0, 100),
+            severity: ['info', 'warning', 'error'].includes(e.severity) ? e.severity : 'info',
+            source: 'appliance',
+            message: String(e.message),
+            details: { agent_event_id: e.id, ...(e.details ?? {}) },
+          });
+          cursor = Math.max(cursor, e.id);
+        }
+        await healthRepo.setEventsCursor(trx, row.id, cursor);
+      });
+      row.events_cursor = cursor;
+    }
+  }
+
+  type Seen = PolledAppliance;
+
+  /** One UPDATE for many appliances: at 10,000 appliances a statement per poll would dominate. */
+  async function flush(batch: Seen[]): Promise<void> {
+    if (batch.length === 0) return;
+    if (batch.length > FLUSH_ROWS) {
+      // Bounded statements (PostgreSQL takes at most 65,535 parameters in one).
+      for (let i = 0; i < batch.length; i += FLUSH_ROWS) await flush(batch.slice(i, i + FLUSH_ROWS));
+      return;
+    }
+    await healthRepo.recordPolls(batch, clock.now(), tx.direct);
+  }
+
+  /** Drift: compare the running hash with the applied one; only ever moves from the state it read. */
+  async function checkDrift(row: PollTarget, status: AgentStatus) {
+    const running = status.config?.hash ?? null;
+    if (!DRIFT_CHECKED.has(row.configuration_status) || !row.applied_hash) return;
+    let next: { status: string; details: Record<string, unknown> } | undefined;
+    if (running !== row.applied_hash && row.configuration_status !== 'mismatch') {
+      next = {
+        status: 'mismatch',
+        details: {
+          reason: 'the appliance runs a configuration other than the applied revision (changed locally?)',
+          applied_revision: row.applied_revision,
+          expected_hash: row.applied_hash,
+          running_hash: running,
+          running_revision: status.config?.revision ?? null,
+          previous: (await repo.getAppliance(row.id))?.configuration_status_details ?? {},
+        },
+      };
+    } else if (running === row.applied_hash && row.configuration_status === 'mismatch') {
+      // Rare: read the details (not part of the round's projection) only now.
+      const details = (await repo.getAppliance(row.id))?.configuration_status_details ?? {};
+      const prev = (details as { previous?: Record<string, unknown> }).previous ?? {};
+      next = {
+        status: (prev as { unsupported?: unknown }).unsupported ? 'unsupported' : 'done',
+        details: prev,
+      };
+    }
+    if (!next) return;
+    const change = next;
+    const appliedHash = row.applied_hash;
+    await tx.transaction(async (trx) => {
+      // Conditional on what this poll read: an apply that ran meanwhile wins.
+      const changed = await healthRepo.setConfigurationStatusIf(trx, row.id, change, {
+        status: row.configuration_status,
+        appliedHash,
+      });
+      if (!changed) return;
+      await fleet.event(
+        trx,
+        row,
+        change.status === 'mismatch' ? 'config.mismatch' : 'config.match',
+        change.status === 'mismatch'
+          ? `appliance ${row.name} runs a configuration other than revision ${row.applied_revision}`
+          : `appliance ${row.name} runs revision ${row.applied_revision} again`,
+        change.status === 'mismatch' ? 'warning' : 'info',
+      );
+    });
+  }
+
+  async function pollOne(row: PollTarget): Promise<Seen | undefined> {
+    let status: AgentStatus | undefined;
+    let latency = 0;
+    let reason = '';
+    try {
+      const res = await fleet.agentCall<AgentStatus>(targets.agentOf(row), 'agent/v1/status', {
+        timeoutMs: deps.timeoutMs ?? 3000,
+        lane: 'poll',
+      });
+      latency = res.latencyMs;
+      if (res.status === 200 && res.body && typeof res.body === 'object') status = res.body;
+      else reason = `agent answered ${res.status}`;
+    } catch (err) {
+      reason = (err as Error).message;
+    }
+    if (status && row.uuid && status.uuid !== row.uuid) {
+      status = undefined;
+      reason = 'a different agent answers at this URL (uuid changed)';
+    }
+    const wasOnline = row.online;
+    if (!status) {
+      telemetryAt.delete(row.id);
+      if (row.online) await transition(row, false, reason);
+      return undefined;
+    }
+    if (!row.online) await transition(row, true, '');
+    await checkDrift(row, status);
+    if (typeof status.last_event_id === 'number' && status.last_event_id !== row.events_cursor) {
+      // Pulled again next poll, from the cursor last recorded.
+      await pullEvents(row, status.last_event_id).catch((err: unknown) => {
+        log.warn({ err, appliance: row.id }, 'agent events not pulled');
+      });
+    }
+    const state = status.health === 'ok' ? 'online' : 'degraded';
+    const release = typeof status.release === 'string' ? status.release : null;
+    const hash = status.config?.hash ?? null;
+    const now = Date.now();
+    const changed =
+      !wasOnline ||
+      state !== row.status ||
+      (release !== null && release !== row.release) ||
+      hash !== row.running_hash;
+    // Unchanged: latency and the load figures alone are not worth a row version every poll.
+    if (!changed && now - (telemetryAt.get(row.id) ?? 0) < telemetryMs) return undefined;
+    telemetryAt.set(row.id, now);
+    return {
+      id: row.id,
+      status: state,
+      latency: Math.round(latency * 100) / 100,
+      release,
+      hash,
+      systemData: JSON.stringify({
+        health: status.health,
+        uptime_seconds: status.uptime_seconds,
+        load: status.load,
+        memory: status.memory,
+        disk: status.disk,
+        running_config: status.config,
+      }),
+    };
+  }
+
+  async function pollAll(): Promise<void> {
+    const rows = await targets.refresh();
+    await targets.loadCredentials(rows);
+    if (targets.credentialCount() > rows.length || telemetryAt.size > rows.length) {
+      // Removed or deauthorized appliances: forget them.
+      const ids = new Set(rows.map((r) => r.id));
+      targets.forgetCredentialsExcept(ids);
+      for (const id of telemetryAt.keys()) if (!ids.has(id)) telemetryAt.delete(id);
+    }
+    const batch: Seen[] = [];
+    // One line per round, not per appliance: a database that is down fails every poll at once.
+    let failed = 0;
+    let firstError: unknown;
+    await eachLimited(rows, deps.concurrency ?? 32, async (row) => {
+      const seen = await pollOne(row).catch((err: unknown) => {
+        failed += 1;
+        firstError ??= err;
+        return undefined;
+      });
+      if (seen) batch.push(seen);
+    });
+    if (failed > 0) log.warn({ err: firstError, failed }, 'health round: appliances not polled');
+    try {
+      await flush(batch);
+      for (const b of batch) targets.written(b);
+    } catch (err) {
+      // Not written: write these again next round rather than a minute later.
+      for (const b of batch) telemetryAt.delete(b.id);
+      log.warn(
+        { err, appliances: batch.length },
+        'health round: results not written; written again next round',
+      );
+    }
+  }
+
+  /** Rounds start every interval (start to start); one that overruns is followed at once. */
+  function schedule(delayMs = deps.intervalMs) {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      const started = performance.now();
+      running = deps
+        .asLeader(pollAll)
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            log.error({ err }, 'health round failed');
+          },
+        )
+        .finally(() => {
+          running = undefined;
+          schedule(Math.max(0, deps.intervalMs - (performance.now() - started)));
+        });
+    }, delayMs);
+    timer.unref?.();
+  }
+
+  return {
+    pollAll,
+    pollOne,
+    start() {
+      stopped = false;
+      schedule();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+export type HealthJob = ReturnType<typeof createHealthJob>;
