@@ -56,6 +56,19 @@ module.exports = {
       to: { path: npm(['kysely', 'kysely-pglite-dialect', 'pg', '@electric-sql/pglite']) },
     },
     {
+      name: 'only-repositories-query',
+      severity: 'error',
+      comment:
+        'A service holds an opaque Tx it can pass to repositories but not query; db/queryable.ts turns a Tx ' +
+        'back into a query builder, so only repositories (and db/ itself) may import it. Without this rule ' +
+        'a service could write SQL through its Tx without importing a database client.',
+      from: {
+        path: '^src/',
+        pathNot: ['^src/server/db/', '\\.repo\\.ts$', TEST_FILE],
+      },
+      to: { path: '^src/server/db/queryable\\.ts$' },
+    },
+    {
       name: 'agent-knows-no-server',
       severity: 'error',
       comment:

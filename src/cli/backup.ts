@@ -20,7 +20,7 @@ import {
   MIN_PASSPHRASE,
   type Progress,
 } from '../server/modules/backup/backup.service.js';
-import { createSettingsStore } from '../server/modules/settings/settings.store.js';
+import { createSettingsStore } from '../server/modules/settings/settings.repo.js';
 import { loadSecretKey } from '../server/secret-key.js';
 import { systemActor } from '../server/shared/actor.js';
 import { systemClock } from '../server/shared/clock.js';

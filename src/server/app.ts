@@ -37,7 +37,7 @@ import { createFleetModule } from './modules/fleet/fleet.module.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { createIdentity } from './modules/identity/identity.module.js';
 import type { ModuleContext, StewardModule } from './modules/module.js';
-import { createSettingsStore } from './modules/settings/settings.store.js';
+import { createSettingsStore } from './modules/settings/settings.repo.js';
 import { createSystemModule, type SystemModuleOptions } from './modules/system/system.module.js';
 import { type Clock, systemClock } from './shared/clock.js';
 import { createSecretBox } from './shared/secret-box.js';

@@ -11,7 +11,7 @@ import { createTransactor } from './db/transactor.js';
 import { createAuditRepo } from './modules/audit/audit.repo.js';
 import { createAuditService } from './modules/audit/audit.service.js';
 import { createIdentity } from './modules/identity/identity.module.js';
-import { createSettingsStore } from './modules/settings/settings.store.js';
+import { createSettingsStore } from './modules/settings/settings.repo.js';
 import { loadSecretKey } from './secret-key.js';
 import { systemClock } from './shared/clock.js';
 import { limitHeapGrowth } from './shared/heap-growth.js';

@@ -44,6 +44,9 @@ const planted: Record<string, string[]> = {
   'service-imports-kysely': [
     'sql-only-in-repositories: src/server/modules/widgets/widgets.service.ts -> kysely',
   ],
+  'service-imports-queryable': [
+    'only-repositories-query: src/server/modules/widgets/widgets.service.ts -> src/server/db/queryable.ts',
+  ],
   'agent-imports-server': ['agent-knows-no-server: src/agent/agent.ts -> src/server/shared/token-codec.ts'],
   cycle: [
     'no-circular: src/server/modules/identity/identity.ts -> src/server/modules/identity/users.routes.ts',

@@ -85,7 +85,7 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
   const { createIdentity } = await import('../../src/server/modules/identity/identity.module.js');
   const { createAuditService } = await import('../../src/server/modules/audit/audit.service.js');
   const { createAuditRepo } = await import('../../src/server/modules/audit/audit.repo.js');
-  const { createSettingsStore } = await import('../../src/server/modules/settings/settings.store.js');
+  const { createSettingsStore } = await import('../../src/server/modules/settings/settings.repo.js');
   const { createTransactor } = await import('../../src/server/db/transactor.js');
   const identity = createIdentity({
     tx: createTransactor(database.db),

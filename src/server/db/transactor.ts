@@ -1,6 +1,6 @@
 // How services use the database without touching it. A service holds a Transactor and passes the
 // `Tx` it gets to repository methods; only repositories (and db/) turn a `Tx` back into a query
-// builder, with `queryable`. `Tx` is opaque on purpose: a service that tried to write SQL with it
+// builder, with `queryable` (db/queryable.ts, which only repositories may import). `Tx` is opaque on purpose: a service that tried to write SQL with it
 // would not compile, so SQL stays in repositories (docs/architecture.md).
 
 import type { Kysely } from 'kysely';
@@ -27,8 +27,3 @@ export function createTransactor(db: Kysely<Database>): Transactor {
 
 /** What a repository method accepts: a service's `Tx`, or its own query builder. */
 export type DbHandle = Tx | Kysely<Database>;
-
-/** For repositories: the query builder behind a handle (a `Transaction` is a `Kysely`). */
-export function queryable(handle: DbHandle): Kysely<Database> {
-  return handle as unknown as Kysely<Database>;
-}

@@ -7,7 +7,7 @@ import type { LeaderLease } from '../db/leases.js';
 import type { Clock } from '../shared/clock.js';
 import type { SecretBox } from '../shared/secret-box.js';
 import type { AuditService } from './audit/audit.service.js';
-import type { SettingsStore } from './settings/settings.store.js';
+import type { SettingsStore } from './settings/settings.repo.js';
 
 export interface ModuleContext {
   /** The query builder, for building this module's repositories (and nothing else). */

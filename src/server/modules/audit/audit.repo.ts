@@ -1,8 +1,9 @@
 // SQL of the audit trail.
 
 import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { AuditLogTable, Database } from '../../db/schema.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 
 /** An audit record as the API shows it. */
 export type AuditRecordOut = Omit<Selectable<AuditLogTable>, 'at' | 'details'> & {

@@ -11,8 +11,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { Database } from '../../db/schema.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 import { writeChunk } from './tar.js';
 
 /** Kysely's own bookkeeping: the target database keeps its own migration state. */

@@ -22,7 +22,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import { VERSION } from '../../version.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { SettingsStore } from '../settings/settings.store.js';
+import type { SettingsStore } from '../settings/settings.repo.js';
 import {
   ArchiveError,
   DEFAULT_EXTRACT_LIMITS,

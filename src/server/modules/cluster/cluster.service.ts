@@ -12,7 +12,7 @@ import type { Clock } from '../../shared/clock.js';
 import { VERSION } from '../../version.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { parseCidr } from '../identity/ip-allow.js';
-import type { SettingsStore } from '../settings/settings.store.js';
+import type { SettingsStore } from '../settings/settings.repo.js';
 import type { ClusterRepo } from './cluster.repo.js';
 
 /** A replica whose last heartbeat is older than this is shown as not alive. */

@@ -2,9 +2,10 @@
 // status of appliances as saves, membership changes and rollouts move it. Rows or undefined;
 // never HTTP errors.
 import { type Insertable, type Kysely, sql } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { Database } from '../../db/schema.js';
 import type { ConfigGroupsTable, ConfigRevisionsTable } from '../../db/tables/fleet.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 import type { GroupRow } from '../fleet/fleet.repo.js';
 import '../../db/tables/fleet.js';
 

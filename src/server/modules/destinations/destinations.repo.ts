@@ -3,8 +3,9 @@
 // own transaction), by default the repository's base handle (the pool).
 import type { Selectable } from 'kysely';
 import { sql } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { DestinationListEntriesTable, DestinationListsTable } from '../../db/tables/destinations.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 import { likePattern } from '../../http/pagination.js';
 
 export type ListRow = Selectable<DestinationListsTable>;

@@ -2,9 +2,10 @@
 // owner stores, and the rows the upload, delete and retention paths write.
 
 import { type Insertable, type Kysely, sql } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { Database } from '../../db/schema.js';
 import type { FilesTable } from '../../db/tables/system.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 import type { Principal } from '../../shared/principal.js';
 
 export interface FileFilter {

@@ -1,8 +1,9 @@
 // What the health round reads and writes (health.job.ts): the narrow poll read, the credentials
 // it caches, and its batched or conditional writes. Rows or undefined; never HTTP errors.
 import { type Kysely, sql } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { Database } from '../../db/schema.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 import type { ApplianceRow } from '../fleet/fleet.repo.js';
 import '../../db/tables/fleet.js';
 

@@ -2,6 +2,7 @@
 // key. Rows or undefined; never HTTP errors. Configuration groups and revisions are in
 // config.repo.ts, the health round's reads and writes in health.repo.ts.
 import type { Insertable, Kysely, Selectable } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { Database } from '../../db/schema.js';
 import type {
   AppliancesTable,
@@ -9,7 +10,7 @@ import type {
   FleetEventsTable,
   FleetIdentityTable,
 } from '../../db/tables/fleet.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 import '../../db/tables/fleet.js';
 
 export type ApplianceRow = Selectable<AppliancesTable>;

@@ -7,7 +7,7 @@ import type { Transactor } from '../../db/transactor.js';
 import { redactUrlForLog, routeOf } from '../../http/conventions.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { SettingsStore } from '../settings/settings.store.js';
+import type { SettingsStore } from '../settings/settings.repo.js';
 import { createTokenUsageService } from '../tokens/token-usage.service.js';
 import { tokensRoutes } from '../tokens/tokens.routes.js';
 import {

@@ -4,6 +4,7 @@
 
 import type { Insertable, Selectable, Updateable } from 'kysely';
 import { sql } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type {
   ApiTokensTable,
   SessionsTable,
@@ -11,7 +12,7 @@ import type {
   UserGroupsTable,
   UsersTable,
 } from '../../db/schema.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 import { likePattern, type OrderTerm } from '../../http/pagination.js';
 
 /** Uses of one permission by one token within one hour, as the authenticator counts them. */

@@ -8,7 +8,7 @@ import { createTransactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { createAuditRepo } from '../audit/audit.repo.js';
 import { createAuditService } from '../audit/audit.service.js';
-import { createSettingsStore } from '../settings/settings.store.js';
+import { createSettingsStore } from '../settings/settings.repo.js';
 import { signLicense } from './license.js';
 import { createLicenseService } from './license.service.js';
 

@@ -6,7 +6,7 @@ import { type Actor, actorUserId } from '../../shared/actor.js';
 import { badField } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { SettingsStore } from '../settings/settings.store.js';
+import type { SettingsStore } from '../settings/settings.repo.js';
 import { checkLicense, type LicenseDocument, type LicenseStatus, parseLicense } from './license.js';
 
 const KEY = 'license.manager';

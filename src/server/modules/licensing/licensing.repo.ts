@@ -2,7 +2,8 @@
 // pins. Rows or undefined; never HTTP errors. Every method takes the handle it runs on: a
 // service's transaction, or `Transactor.direct` outside one.
 
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import { queryable } from '../../db/queryable.js';
+import type { DbHandle } from '../../db/transactor.js';
 
 export function createLicensingRepo() {
   return {

@@ -8,7 +8,7 @@ import { type Actor, actorUserId } from '../../shared/actor.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { SECTIONS, type SectionDef, sectionByName, settingsKey } from './sections.js';
-import type { SettingsStore } from './settings.store.js';
+import type { SettingsStore } from './settings.repo.js';
 
 type Doc = Record<string, unknown>;
 const SEALED = '_sealed';

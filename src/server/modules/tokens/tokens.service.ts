@@ -14,7 +14,7 @@ import type { Principal } from '../../shared/principal.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { AuthenticatorService } from '../identity/authenticator.js';
 import type { IdentityRepo, TokenFilter } from '../identity/identity.repo.js';
-import type { SettingsStore } from '../settings/settings.store.js';
+import type { SettingsStore } from '../settings/settings.repo.js';
 import {
   assertCurrentSecret,
   assertRestrictionsHold,

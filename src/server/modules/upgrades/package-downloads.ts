@@ -19,7 +19,7 @@ import { type Actor, actorUserId, systemActor } from '../../shared/actor.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { SettingsStore } from '../settings/settings.store.js';
+import type { SettingsStore } from '../settings/settings.repo.js';
 import {
   downloadPackage,
   fetchIndex,

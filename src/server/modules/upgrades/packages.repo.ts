@@ -3,8 +3,9 @@
 // it runs on: a service's transaction, or `Transactor.direct` outside one.
 
 import type { Insertable } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { FleetPackageDownloadsTable, FleetPackagesTable } from '../../db/tables/fleet.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 
 export function createPackagesRepo() {
   return {

@@ -3,8 +3,9 @@
 // service's transaction, or `Transactor.direct` outside one.
 
 import type { Insertable } from 'kysely';
+import { queryable } from '../../db/queryable.js';
 import type { FleetUpgradesTable } from '../../db/tables/fleet.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import type { DbHandle } from '../../db/transactor.js';
 
 export interface UpgradeProgress {
   status: string;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
 import type { ClusterBus } from '../../db/notify.js';
 import { createTransactor } from '../../db/transactor.js';
-import { createSettingsStore } from './settings.store.js';
+import { createSettingsStore } from './settings.repo.js';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 beforeAll(async () => {

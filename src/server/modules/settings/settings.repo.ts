@@ -4,7 +4,8 @@
 // a module's own transaction), and reads outside any transaction use the store's base handle.
 
 import type { ClusterBus } from '../../db/notify.js';
-import { type DbHandle, queryable } from '../../db/transactor.js';
+import { queryable } from '../../db/queryable.js';
+import type { DbHandle } from '../../db/transactor.js';
 
 export interface SettingsStore {
   /** The stored value of `key` over `defaults` (read through `d`, the store's handle by default). */
