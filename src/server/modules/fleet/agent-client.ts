@@ -164,6 +164,15 @@ let pollAgents = newPollAgents();
 /** The policy the kept-alive connections were checked under. */
 let connectionsPolicy: AddressPolicy | undefined;
 
+/**
+ * Lets an idle or superseded work-lane client go. Not logged: close() waits for requests still
+ * running (their callers hear their own errors) and rejects only for a client already closed
+ * or destroyed, which is what we want of it anyway.
+ */
+function closeQuietly(client: Client): void {
+  void client.close().catch(() => undefined);
+}
+
 /** A new policy: connections checked under the old one are not reused. */
 function adoptPolicy(policy: AddressPolicy | undefined) {
   if (policy === connectionsPolicy) return;
@@ -171,7 +180,7 @@ function adoptPolicy(policy: AddressPolicy | undefined) {
   pollAgents.http.destroy();
   pollAgents.https.destroy();
   pollAgents = newPollAgents();
-  for (const e of clients.values()) void e.client.close().catch(() => undefined);
+  for (const e of clients.values()) closeQuietly(e.client);
   clients.clear();
 }
 
@@ -210,7 +219,7 @@ function sweep() {
   for (const [key, e] of clients) {
     if (now - e.lastUsed > WORK_IDLE_MS) {
       clients.delete(key);
-      void e.client.close().catch(() => undefined);
+      closeQuietly(e.client);
     }
   }
   if (clients.size === 0 && sweeper) {
@@ -224,7 +233,7 @@ function clientFor(origin: string, pinnedCert: string | null | undefined, policy
   let e = clients.get(origin);
   if (e && e.pinnedCert !== pin) {
     // A new certificate was pinned: connections made under the old one go.
-    void e.client.close().catch(() => undefined);
+    closeQuietly(e.client);
     e = undefined;
   }
   if (!e) {
