@@ -235,6 +235,7 @@ export function createBackupService(deps: BackupServiceDeps) {
         version: VERSION,
         createdAt,
         key,
+        log: deps.log,
       });
       await commitFile(tmp, join(dir, name));
       opts.onProgress?.({ phase: 'done' });
@@ -344,10 +345,11 @@ export function createBackupService(deps: BackupServiceDeps) {
       for (const area of FILE_AREAS) {
         const live = join(deps.dataDir, area);
         const old = join(dir, `.old-${area}-${randomBytes(4).toString('hex')}`);
-        await rename(live, old).catch(() => undefined);
+        await rename(live, old).catch(() => undefined); // no live area yet; any other failure fails the next rename
         await rename(join(staging, 'files', area), live);
         await rm(old, { recursive: true, force: true });
       }
+      // Verified against the manifest: missing means the archive carries no key, not a failure.
       const key = await readFile(join(staging, 'files', 'key', 'secret.key')).catch(() => undefined);
       if (key) await atomicWrite(join(deps.dataDir, 'secret.key'), key, 0o600);
       await fsyncDir(deps.dataDir);
@@ -474,7 +476,7 @@ export function createBackupService(deps: BackupServiceDeps) {
 
     /** Resolves when no backup or restore is running (shutdown). */
     async idle() {
-      await running?.catch(() => {});
+      await running?.catch(() => {}); // not dropped: the caller that started it hears (and logs) its failure
     },
   };
 }
