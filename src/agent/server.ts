@@ -118,6 +118,7 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
   });
 
   protocolErrorAnswers(app);
+  state.logTo(app.log);
 
   // Apply is serialised: two overlapping applies must not interleave their writes.
   let applyChain: Promise<unknown> = Promise.resolve();
@@ -310,7 +311,7 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
       return out;
     };
     const p = applyChain.then(run, run);
-    applyChain = p.catch(() => undefined);
+    applyChain = p.catch(() => undefined); // not dropped: `p` carries the failure to this request
     return p;
   });
 
