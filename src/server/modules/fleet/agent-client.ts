@@ -28,6 +28,11 @@
 // `not_a_steward_agent` (an AgentUnreachable, caught wherever a failed call is: that appliance's
 // error, never a crash); an error answer not in the protocol's error shape reaches the caller with
 // no body, so nothing the remote end wrote outside the protocol is passed on.
+//
+// Past ~400 lines on purpose: the two lanes, certificate pinning and the network policy share
+// module-level connection state (the poll agents, the work clients, the policy they were checked
+// under), and a new policy must drop both lanes at once; cut apart, that state would be spread
+// over modules that each reach into the others.
 
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http, { type IncomingMessage } from 'node:http';
