@@ -4,8 +4,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ApplianceType } from '../contract/fleet-fields.js';
-import { buildAgentServer, loadOrCreateTls } from './server.js';
+import { buildAgentServer } from './server.js';
 import { type AgentState, openAgentState } from './state.js';
+import { loadOrCreateTls } from './tls.js';
 
 /** The release an agent reports unless told otherwise (the appliance software it fronts). */
 export const DEFAULT_AGENT_RELEASE = '5.3.0';

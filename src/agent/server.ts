@@ -4,9 +4,8 @@
 
 import { spawn } from 'node:child_process';
 import { createHash, createPublicKey, timingSafeEqual, verify } from 'node:crypto';
-import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { freemem, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   type AgentStatus,
@@ -35,7 +34,7 @@ import {
 } from '../contract/fleet-fields.js';
 import { issueSecret } from '../contract/token-codec.js';
 import { registerLicenceAndCertificateRoutes } from './licence.js';
-import { type AgentState, digestSecret, writeFileAtomic } from './state.js';
+import { type AgentState, digestSecret } from './state.js';
 import { registerUpgradeRoutes } from './upgrade.js';
 import { accepts, protocolErrorAnswers, sendError } from './validate.js';
 
@@ -118,6 +117,7 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
   });
 
   protocolErrorAnswers(app);
+  state.logTo(app.log);
 
   // Apply is serialised: two overlapping applies must not interleave their writes.
   let applyChain: Promise<unknown> = Promise.resolve();
@@ -310,7 +310,7 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
       return out;
     };
     const p = applyChain.then(run, run);
-    applyChain = p.catch(() => undefined);
+    applyChain = p.catch(() => undefined); // not dropped: `p` carries the failure to this request
     return p;
   });
 
@@ -392,35 +392,4 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
   registerUpgradeRoutes(app, state, (release) => state.setRelease(release));
   registerLicenceAndCertificateRoutes(app, state, opts.https !== undefined);
   return app;
-}
-
-/** The agent's TLS key and self-signed certificate, made once and kept in the data directory. */
-export async function loadOrCreateTls(
-  dataDir: string,
-  hostname: string,
-): Promise<{ key: string; cert: string }> {
-  const keyPath = join(dataDir, 'tls.key');
-  const certPath = join(dataDir, 'tls.crt');
-  if (existsSync(keyPath) && existsSync(certPath)) {
-    return { key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8') };
-  }
-  const { generate } = await import('selfsigned');
-  const pems = await generate([{ name: 'commonName', value: hostname }], {
-    keySize: 2048,
-    algorithm: 'sha256',
-    days: 3650,
-    extensions: [
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: hostname },
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-        ],
-      },
-    ],
-  } as Parameters<typeof generate>[1]);
-  writeFileAtomic(keyPath, pems.private);
-  writeFileAtomic(certPath, pems.cert, 0o644);
-  return { key: pems.private, cert: pems.cert };
 }

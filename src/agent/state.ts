@@ -118,8 +118,15 @@ export interface InitOptions {
   defaultRelease: string;
 }
 
+/** What the state needs of the agent's logger (Fastify's, pino-shaped) for writes made in the background. */
+export interface AgentLog {
+  warn(obj: object, msg: string): void;
+}
+
 export interface AgentState {
   readonly dataDir: string;
+  /** Where failures of background writes (the event log) go: the agent server's logger. */
+  logTo(log: AgentLog): void;
   identity: AgentIdentity;
   secrets(): AgentSecrets;
   saveSecrets(s: AgentSecrets): void;
@@ -187,6 +194,8 @@ export function openAgentState(opts: InitOptions): { state: AgentState; newToken
   // acceptable where blocking an apply on a second fsync is not. Still atomic (rename).
   let eventsWriting: Promise<void> | undefined;
   let eventsDirty = false;
+  // Events are added once the server runs, and buildAgentServer hands its logger over first.
+  let log: AgentLog = { warn() {} };
   const persistEvents = () => {
     eventsDirty = true;
     if (eventsWriting) return;
@@ -194,7 +203,11 @@ export function openAgentState(opts: InitOptions): { state: AgentState; newToken
       while (eventsDirty) {
         eventsDirty = false;
         await writeFileAtomicAsync(p('events.json'), JSON.stringify(events), 0o600, false).catch(
-          () => undefined,
+          (err: unknown) =>
+            log.warn(
+              { err },
+              'could not write the event log (events.json); the events stay in memory until the next write',
+            ),
         );
       }
       eventsWriting = undefined;
@@ -203,6 +216,9 @@ export function openAgentState(opts: InitOptions): { state: AgentState; newToken
   const id = identity;
   const state: AgentState = {
     dataDir: opts.dataDir,
+    logTo(next) {
+      log = next;
+    },
     identity: id,
     configPath: p('config.json'),
     setRelease(release) {

@@ -2,6 +2,10 @@
 // the agent (which validates what it is asked to apply and reports per field). One table: each
 // field's type, bounds, default, whether it is secret, and which appliance types and releases
 // support it. Names follow the seed: `<section>__<setting>`.
+//
+// Past ~400 lines on purpose: half of it is the catalog table, and the checks that read it
+// (release support, value checks, canonical JSON of content) sit beside it, so a field and the
+// rule that checks it are read together on both sides.
 
 export const APPLIANCE_TYPES = ['a1000', 'tiscale-worker', 'tiscale-hub'] as const;
 export type ApplianceType = (typeof APPLIANCE_TYPES)[number];

@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type RunningAgent, startAgent } from '../../src/agent/agent.js';
-import { loadOrCreateTls } from '../../src/agent/server.js';
+import { loadOrCreateTls } from '../../src/agent/tls.js';
 
 const count = Number(process.argv[2] ?? 10);
 const base = process.argv[3] ?? '/tmp/steward-agent-farm';

@@ -91,15 +91,16 @@ export async function lockDataDir(
           if (released) return;
           released = true;
           // Only our own lock: never remove one that another process took over meanwhile.
-          const now = await readFile(path, 'utf8').catch(() => '');
+          const now = await readFile(path, 'utf8').catch(() => ''); // no lock file: nothing of ours to remove
           if (now === JSON.stringify(mine)) await rm(path, { force: true });
         },
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
+    // Unreadable is taken as released meanwhile: the next attempt's exclusive create decides.
     const raw = await readFile(path, 'utf8').catch(() => undefined);
-    if (raw === undefined) continue; // released meanwhile: try again
+    if (raw === undefined) continue;
     let held: LockInfo | undefined;
     try {
       held = JSON.parse(raw) as LockInfo;
@@ -121,7 +122,8 @@ export async function lockDataDir(
       () => false,
     );
     if (moved && (await readFile(aside, 'utf8').catch(() => raw)) !== raw) {
-      // Another process replaced the stale lock with its own in between: give it back.
+      // Another process replaced the stale lock with its own in between: give it back. If a third
+      // took the name meanwhile, that one holds it and the next attempt meets it: nothing to log.
       await link(aside, path).catch(() => undefined);
     }
     await rm(aside, { force: true });

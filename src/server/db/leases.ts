@@ -10,6 +10,7 @@
 // can see which replica ran each tick.
 
 import pg from 'pg';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import type { DatabaseHandle } from './client.js';
 
 export interface LeaderLease {
@@ -28,6 +29,8 @@ export interface LeaderLeaseOptions {
   replicaId?: string;
   /** How often a follower tries to take the lock and a leader checks its connection. */
   retryMs?: number;
+  /** Hears of a job run whose end could not be recorded; the server passes its logger. */
+  log?: Logger;
 }
 
 /** Longest a leader waits for its lock connection to answer before it gives up leading. */
@@ -40,6 +43,7 @@ export function createLeaderLease(
 ): LeaderLease {
   const replicaId = opts.replicaId ?? 'local';
   const retryMs = opts.retryMs ?? 2000;
+  const log = opts.log ?? silentLogger;
   const listeners: ((leader: boolean) => void)[] = [];
   let leader = database.kind !== 'postgres' || !database.connectionString;
 
@@ -64,7 +68,12 @@ export function createLeaderLease(
         .set({ finished_at: new Date(), ok: error === null, error })
         .where('id', '=', run.id)
         .execute()
-        .catch(() => {});
+        .catch((err: unknown) =>
+          log.warn(
+            { err, job, jobRun: run.id },
+            'could not record the end of a job run; job_runs shows it unfinished',
+          ),
+        );
     }
     return true;
   }
@@ -94,7 +103,7 @@ export function createLeaderLease(
           connectionTimeoutMillis: 2000,
           query_timeout: CHECK_TIMEOUT_MS,
         });
-        c.on('error', () => {});
+        c.on('error', () => {}); // not logged here: the failed query or 'end' below reports it
         c.on('end', () => {
           if (client === c) client = undefined;
           set(false);
@@ -117,7 +126,7 @@ export function createLeaderLease(
       client = undefined;
       // Closing the connection releases the lock if the server still thinks we hold it. Not
       // awaited: on a frozen server the goodbye waits for the server too.
-      void c?.end().catch(() => {});
+      void c?.end().catch(() => {}); // not logged: the connection has already failed
     } finally {
       busy = false;
     }
@@ -135,7 +144,7 @@ export function createLeaderLease(
       stopped = true;
       clearInterval(timer);
       set(false);
-      await client?.end().catch(() => {});
+      await client?.end().catch(() => {}); // not logged: a broken connection holds no lock either
     },
   };
 }

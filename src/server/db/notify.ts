@@ -6,6 +6,7 @@
 // itself and emits `resync` after every (re)connection, so subscribers drop their whole cache.
 
 import pg from 'pg';
+import { type Logger, silentLogger } from '../shared/logger.js';
 import type { DatabaseHandle } from './client.js';
 
 export const CHANNEL = 'steward_events';
@@ -23,7 +24,12 @@ export interface ClusterBus {
   close(): Promise<void>;
 }
 
-export function createClusterBus(database: DatabaseHandle, replicaId: string): ClusterBus {
+/** `log` hears when the listening connection cannot be made (once per outage); app.ts passes its logger. */
+export function createClusterBus(
+  database: DatabaseHandle,
+  replicaId: string,
+  log: Logger = silentLogger,
+): ClusterBus {
   const url = database.connectionString;
   const listeners = new Map<string, Listener[]>();
   const resync: (() => void)[] = [];
@@ -47,11 +53,13 @@ export function createClusterBus(database: DatabaseHandle, replicaId: string): C
   let client: pg.Client | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  /** Whether the current outage was logged: a retry every second must not log every second. */
+  let outageLogged = false;
 
   const connect = async () => {
     if (closed) return;
     const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-    c.on('error', () => {});
+    c.on('error', () => {}); // not logged here: 'end' follows, and the reconnect reports a failure
     c.on('end', () => {
       if (client === c) client = undefined;
       schedule();
@@ -68,9 +76,17 @@ export function createClusterBus(database: DatabaseHandle, replicaId: string): C
       await c.connect();
       await c.query(`LISTEN ${CHANNEL}`);
       client = c;
+      outageLogged = false;
       for (const fn of resync) fn();
-    } catch {
-      await c.end().catch(() => {});
+    } catch (err) {
+      if (!outageLogged && !closed) {
+        outageLogged = true;
+        log.warn(
+          { err },
+          'cluster bus cannot listen; retrying every second (changes on other replicas reach this one when it is back)',
+        );
+      }
+      await c.end().catch(() => {}); // not logged: this connection never worked, its failure is above
       schedule();
     }
   };
@@ -94,7 +110,7 @@ export function createClusterBus(database: DatabaseHandle, replicaId: string): C
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
-      await client?.end().catch(() => {});
+      await client?.end().catch(() => {}); // not logged: shutting down, a broken connection is gone anyway
     },
   };
 }

@@ -13,6 +13,7 @@
 import type { FastifyReply } from 'fastify';
 import { AppError } from '../shared/app-error.js';
 import type { Clock } from '../shared/clock.js';
+import { type Logger, silentLogger } from '../shared/logger.js';
 
 export interface RateLimiter {
   /** Counts one request against `key`; throws 429 when the budget of `limit` per minute is spent. */
@@ -30,7 +31,13 @@ export interface SharedCounterStore {
 
 const WINDOW_MS = 60_000;
 
-export function createRateLimiter(clock: Clock, shared?: SharedCounterStore, syncMs = 250): RateLimiter {
+/** `log` hears of shared counts that could not be pruned; app.ts passes its logger. */
+export function createRateLimiter(
+  clock: Clock,
+  shared?: SharedCounterStore,
+  syncMs = 250,
+  log: Logger = silentLogger,
+): RateLimiter {
   let windowStart = 0;
   /** Last known shared totals (including what this replica already pushed). */
   let totals = new Map<string, number>();
@@ -73,7 +80,12 @@ export function createRateLimiter(clock: Clock, shared?: SharedCounterStore, syn
     timer = setInterval(() => {
       void sync();
       const now = clock.now().getTime();
-      if (now % WINDOW_MS < syncMs) void shared.prune(new Date(now - 2 * WINDOW_MS)).catch(() => {});
+      if (now % WINDOW_MS < syncMs)
+        void shared
+          .prune(new Date(now - 2 * WINDOW_MS))
+          .catch((err: unknown) =>
+            log.warn({ err }, 'could not prune old shared rate-limit counts; the next window tries again'),
+          );
     }, syncMs);
     timer.unref();
   }

@@ -39,8 +39,8 @@ export async function runRetention(
     filesDeleted = await deps.files.deleteOlderThan(new Date(now - hours * 60 * 60 * 1000));
   }
   const chunks = join(deps.uploadsDir, '.chunks');
-  for (const id of await readdir(chunks).catch(() => [] as string[])) {
-    const s2 = await stat(join(chunks, id)).catch(() => undefined);
+  for (const id of await readdir(chunks).catch(() => [] as string[] /* no chunk folder yet */)) {
+    const s2 = await stat(join(chunks, id)).catch(() => undefined); // gone since the listing: nothing to remove
     if (s2 && Date.now() - s2.mtimeMs > DAY) await rm(join(chunks, id), { recursive: true, force: true });
   }
   return { auditDeleted, filesDeleted };

@@ -7,6 +7,7 @@ import type { DbHandle } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { AuditFilter, AuditRecordOut, AuditRepo } from './audit.repo.js';
 
 export type { AuditFilter, AuditRecordOut };
@@ -55,10 +56,13 @@ export function auditContextOf(actor: Actor): AuditContext {
 export interface AuditServiceDeps {
   repo: AuditRepo;
   clock: Clock;
+  /** Hears of a committed record a listener could not forward; the server passes its logger. */
+  log?: Logger;
 }
 
 export function createAuditService(deps: AuditServiceDeps) {
   const repo = deps.repo;
+  const log = deps.log ?? silentLogger;
   // Each listener with whether it wants records now (syslog forwarding may be switched off).
   const listeners = new Map<AuditListener, () => boolean>();
   const anyActive = () => {
@@ -71,8 +75,9 @@ export function createAuditService(deps: AuditServiceDeps) {
       if (!active()) continue;
       try {
         l(row);
-      } catch {
-        // A listener (syslog forwarding) must never break the audited change.
+      } catch (err) {
+        // A listener (syslog forwarding) must never break the audited change; the loss is logged.
+        log.warn({ err, auditId: row.id, action: row.action }, 'an audit record was not forwarded (syslog)');
       }
     }
   }
@@ -89,8 +94,13 @@ export function createAuditService(deps: AuditServiceDeps) {
       let status: string | null | undefined;
       try {
         status = await repo.transactionStatus(xid);
-      } catch {
-        return; // the database is closing
+      } catch (err) {
+        // Usually the database closing at shutdown; either way the record is not forwarded.
+        log.warn(
+          { err, auditId: row.id, action: row.action },
+          'an audit record was not forwarded: its commit could not be confirmed',
+        );
+        return;
       }
       if (status === 'committed') return notify(row);
       if (status !== 'in progress') return;

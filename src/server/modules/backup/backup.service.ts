@@ -1,8 +1,8 @@
 // Backup and restore of the whole manager: every table, the uploaded files and certificates.
 // A backup is written under a temporary name, fsynced and renamed, so a crash at any moment
-// leaves earlier backups whole and no partial file under a final name. A restore extracts and
-// verifies everything first, then replaces all rows in one transaction; on any failure nothing
-// has changed.
+// leaves earlier backups whole and no partial file under a final name. A restore
+// (backup.restore.ts) extracts and verifies everything first, then replaces all rows in one
+// transaction; on any failure nothing has changed. This service runs one of them at a time.
 //
 // Every archive is encrypted (backup.crypto.ts) with a key derived from the backup passphrase
 // an admin sets. The manager keeps that key only sealed with its secret box, never the
@@ -10,30 +10,25 @@
 // fresh machine needs; without one, the stored key opens only the archives sealed with it.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatabaseHandle } from '../../db/client.js';
 import type { Transactor } from '../../db/transactor.js';
 import { type Actor, actorUserId, systemActor } from '../../shared/actor.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
-import { atomicWrite, commitFile, fsyncDir } from '../../shared/fs-util.js';
+import { commitFile } from '../../shared/fs-util.js';
 import type { Logger } from '../../shared/logger.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import { VERSION } from '../../version.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.repo.js';
-import {
-  ArchiveError,
-  DEFAULT_EXTRACT_LIMITS,
-  type ExtractLimits,
-  extractArchive,
-  FILE_AREAS,
-  type Manifest,
-  writeArchive,
-} from './backup.archive.js';
-import { type ArchiveSecret, type BackupKey, type KdfParams, newBackupKey } from './backup.crypto.js';
+import { DEFAULT_EXTRACT_LIMITS, type ExtractLimits, writeArchive } from './backup.archive.js';
+import { type BackupKey, type KdfParams, newBackupKey } from './backup.crypto.js';
 import type { BackupRepo } from './backup.repo.js';
+import { type Progress, type RestoreDeps, restoreArchive, verifyArchive } from './backup.restore.js';
+
+export type { Progress } from './backup.restore.js';
 
 export const BACKUP_RE = /^steward-backup-\d{8}T\d{6}Z(-\d+)?\.tar\.gz$/;
 const KEEP = 3;
@@ -57,17 +52,6 @@ export const NO_PASSPHRASE =
   'no backup passphrase is set: an admin sets one first with POST /api/v1/config/backup/ ' +
   `{"passphrase": "..."} (${MIN_PASSPHRASE} characters or more); every backup is encrypted with it`;
 
-/** Maps an archive problem to the client error: 413 past a limit, else 400 naming the field. */
-export function archiveProblem(err: ArchiveError): AppError {
-  if (err.kind === 'too_large') return new AppError({ code: 'payload_too_large', message: err.message });
-  const field = err.kind === 'wrong_passphrase' ? 'body.passphrase' : 'body.file';
-  return new AppError({
-    code: 'validation_failed',
-    message: err.message,
-    errors: [{ field, message: err.message }],
-  });
-}
-
 export type BackupState = 'none' | 'running' | 'success' | 'error' | 'restoring';
 
 export interface BackupStatus {
@@ -77,12 +61,6 @@ export interface BackupStatus {
   backup_filename: string;
   created_at: string | null;
   size: number | null;
-}
-
-export interface Progress {
-  phase: 'dump' | 'archive' | 'extract' | 'verify' | 'load' | 'files' | 'done';
-  table?: string;
-  rows?: number;
 }
 
 export interface BackupServiceDeps {
@@ -207,6 +185,19 @@ export function createBackupService(deps: BackupServiceDeps) {
     return { key: Buffer.from(hex, 'hex'), kdf: stored.kdf };
   }
 
+  /** What verifying and restoring (backup.restore.ts) need of this service. */
+  const restoreDeps: RestoreDeps = {
+    tx: deps.tx,
+    repo: deps.repo,
+    audit: deps.audit,
+    dataDir: deps.dataDir,
+    dir,
+    limits,
+    storedKey: async () => ((await storedPassphrase()).key_sealed ? backupKey() : undefined),
+    afterRestore: deps.afterRestore,
+    secretsReadable: deps.secretsReadable,
+  };
+
   async function createNow(
     opts: { passphrase?: string; key?: BackupKey; onProgress?: (p: Progress) => void } = {},
   ): Promise<string> {
@@ -235,6 +226,7 @@ export function createBackupService(deps: BackupServiceDeps) {
         version: VERSION,
         createdAt,
         key,
+        log: deps.log,
       });
       await commitFile(tmp, join(dir, name));
       opts.onProgress?.({ phase: 'done' });
@@ -257,106 +249,6 @@ export function createBackupService(deps: BackupServiceDeps) {
     } catch (err) {
       // The backup result stands; the missing record is said in the log.
       deps.log.warn({ err }, `could not write the audit record ${action}`);
-    }
-  }
-
-  /** Verifies an archive without changing anything; returns its manifest. */
-  async function verify(path: string, passphrase: string): Promise<Manifest> {
-    await mkdir(dir, { recursive: true });
-    const staging = join(dir, `.verify-${randomBytes(6).toString('hex')}`);
-    await mkdir(staging, { recursive: true, mode: 0o700 });
-    try {
-      return await extractArchive(path, staging, { passphrase, limits });
-    } catch (err) {
-      if (err instanceof ArchiveError) throw archiveProblem(err);
-      throw err;
-    } finally {
-      await rm(staging, { recursive: true, force: true });
-    }
-  }
-
-  async function restoreNow(
-    path: string,
-    actor: Actor,
-    opts: { passphrase?: string; onProgress?: (p: Progress) => void },
-  ): Promise<{ manifest: Manifest; restartRequired: boolean }> {
-    // Without a passphrase: the backup key an admin set here, which opens only the archives this
-    // manager sealed with it (the seed's restore-upload sends the file alone). A new machine, or an
-    // archive sealed with another passphrase, needs the passphrase.
-    let secret: ArchiveSecret;
-    if (opts.passphrase !== undefined) secret = opts.passphrase;
-    else if ((await storedPassphrase()).key_sealed) secret = await backupKey();
-    else throw badField('body.passphrase', 'is required: the passphrase the archive was encrypted with');
-    await mkdir(dir, { recursive: true });
-    const staging = join(dir, `.restore-${randomBytes(6).toString('hex')}`);
-    await mkdir(staging, { recursive: true, mode: 0o700 });
-    try {
-      opts.onProgress?.({ phase: 'extract' });
-      const current = await deps.repo.listMigrations();
-      const tables = await deps.repo.listTables();
-      let manifest: Manifest;
-      try {
-        manifest = await extractArchive(path, staging, {
-          passphrase: secret,
-          limits,
-          // Checked from the manifest, before any entry is written.
-          checkManifest: (m) => {
-            opts.onProgress?.({ phase: 'verify' });
-            const missing = m.database.migrations.filter((x) => !current.includes(x));
-            const extra = current.filter((x) => !m.database.migrations.includes(x));
-            if (missing.length || extra.length)
-              throw new ArchiveError(
-                `the backup's database schema does not match this manager's ` +
-                  `(${missing.length ? `unknown here: ${missing.slice(0, 3).join(', ')}` : `not in the backup: ${extra.slice(0, 3).join(', ')}`}); ` +
-                  'restore with the Steward version that made the backup',
-              );
-            const unknown = m.tables.map((t) => t.name).filter((t) => !tables.includes(t));
-            if (unknown.length)
-              throw new ArchiveError(`the backup has unknown tables: ${unknown.join(', ')}`);
-          },
-        });
-      } catch (err) {
-        if (err instanceof ArchiveError) throw archiveProblem(err);
-        throw err;
-      }
-      await deps.tx.transaction(async (trx) => {
-        await deps.repo.load(
-          trx,
-          join(staging, 'db'),
-          manifest.tables.map((t) => t.name),
-          (table, rows) => opts.onProgress?.({ phase: 'load', table, rows }),
-        );
-        const event = {
-          action: 'backup.restored',
-          targetType: 'backup',
-          summary: `restored the backup made at ${manifest.created_at}`,
-          details: {
-            created_at: manifest.created_at,
-            tables: manifest.tables.length,
-            files: manifest.files.length,
-          },
-          status: 200,
-        };
-        await deps.audit.record(trx, actor, event);
-      });
-      // Rows are committed; now swap the file areas in (each a rename of a whole directory).
-      opts.onProgress?.({ phase: 'files' });
-      for (const area of FILE_AREAS) {
-        const live = join(deps.dataDir, area);
-        const old = join(dir, `.old-${area}-${randomBytes(4).toString('hex')}`);
-        await rename(live, old).catch(() => undefined);
-        await rename(join(staging, 'files', area), live);
-        await rm(old, { recursive: true, force: true });
-      }
-      const key = await readFile(join(staging, 'files', 'key', 'secret.key')).catch(() => undefined);
-      if (key) await atomicWrite(join(deps.dataDir, 'secret.key'), key, 0o600);
-      await fsyncDir(deps.dataDir);
-      await deps.afterRestore?.();
-      const restartRequired = deps.secretsReadable ? !(await deps.secretsReadable()) : false;
-      opts.onProgress?.({ phase: 'done' });
-      return { manifest, restartRequired };
-    } finally {
-      await rm(staging, { recursive: true, force: true });
     }
   }
 
@@ -384,7 +276,8 @@ export function createBackupService(deps: BackupServiceDeps) {
   return {
     dir,
     latest,
-    verify,
+    /** Verifies an archive without changing anything; returns its manifest. */
+    verify: (path: string, passphrase: string) => verifyArchive(restoreDeps, path, passphrase),
 
     async passphraseStatus(): Promise<PassphraseStatus> {
       const stored = await storedPassphrase();
@@ -466,7 +359,7 @@ export function createBackupService(deps: BackupServiceDeps) {
     ) =>
       exclusive('restoring', async () => {
         try {
-          return await restoreNow(path, actor, opts);
+          return await restoreArchive(restoreDeps, path, actor, opts);
         } finally {
           state = (await latest()) ? 'success' : 'none';
         }
@@ -474,7 +367,7 @@ export function createBackupService(deps: BackupServiceDeps) {
 
     /** Resolves when no backup or restore is running (shutdown). */
     async idle() {
-      await running?.catch(() => {});
+      await running?.catch(() => {}); // not dropped: the caller that started it hears (and logs) its failure
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Transactor } from '../../db/transactor.js';
 import { type Actor, actorUserId } from '../../shared/actor.js';
 import { AppError, badField } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import { VERSION } from '../../version.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { parseCidr } from '../identity/ip-allow.js';
@@ -77,6 +78,8 @@ export interface ClusterServiceDeps {
   replicaId: string;
   startedAt: Date;
   address: () => string;
+  /** Hears of a remote login that could not be ended; the cluster module passes the server's. */
+  log?: Logger;
 }
 
 export function createClusterService(deps: ClusterServiceDeps) {
@@ -191,7 +194,7 @@ export function createClusterService(deps: ClusterServiceDeps) {
           'is not a live replica of this cluster (see GET /api/v1/cluster/)',
         );
       const messages: string[] = [];
-      const remoteView = await callReplica(origin, v.user, v.pwd, messages);
+      const remoteView = await callReplica(origin, v.user, v.pwd, messages, deps.log ?? silentLogger);
       const same = remoteView?.cluster_id === current.cluster_id;
       messages.push(same ? 'remote reports the same cluster id' : 'remote reports a different cluster');
       await deps.tx.transaction(async (trx) => {
@@ -256,6 +259,7 @@ async function callReplica(
   user: string,
   pwd: string,
   messages: string[],
+  log: Logger,
 ): Promise<{ cluster_id: string | null } | undefined> {
   const signal = AbortSignal.timeout(5000);
   try {
@@ -278,7 +282,13 @@ async function callReplica(
       method: 'POST',
       headers: { authorization: `Token ${token}` },
       signal,
-    }).catch(() => {});
+    }).catch((err: unknown) =>
+      // The answer stays as it was; the operator learns that a session is left open there.
+      log.warn(
+        { err, replica: origin },
+        'could not log out of the remote replica; the session stays open there until it times out',
+      ),
+    );
     messages.push('logged in to the remote replica');
     return res.ok ? ((await res.json()) as { cluster_id: string | null }) : undefined;
   } catch (err) {

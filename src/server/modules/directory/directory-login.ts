@@ -7,6 +7,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Client, escapeFilter, InvalidCredentialsError } from 'ldapts';
 import { AppError } from '../../shared/app-error.js';
+import { unbindQuietly } from './ldap-bind.js';
 
 export type Role = 'admin' | 'operator' | 'viewer';
 
@@ -114,7 +115,7 @@ export function createDirectoryLogin(
           cause: err,
         });
       } finally {
-        await service.unbind().catch(() => {});
+        await unbindQuietly(service);
       }
       const dn = String(entry.dn);
       const asUser = client();
@@ -129,7 +130,7 @@ export function createDirectoryLogin(
           cause: err,
         });
       } finally {
-        await asUser.unbind().catch(() => {});
+        await unbindQuietly(asUser);
       }
       const fallback = s.ldap_require_group === true ? undefined : (s.default_role as Role | undefined);
       const role = roleFromGroups(

@@ -4,6 +4,15 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Client, ResultCodeError } from 'ldapts';
 
+/**
+ * Ends an LDAP connection after its work is done, one way or the other. Not logged: the answer
+ * (a bind result, a search, or the error that ended them) is already settled, and an unbind
+ * fails only on a connection that is already broken or was never made, which closes it anyway.
+ */
+export async function unbindQuietly(client: Pick<Client, 'unbind'>): Promise<void> {
+  await client.unbind().catch(() => undefined);
+}
+
 export interface BindResult {
   ok: boolean;
   resultCode: number;
@@ -32,6 +41,6 @@ export async function ldapBind(
     if (err instanceof ResultCodeError) return { ok: false, resultCode: err.code, message: err.message };
     throw err;
   } finally {
-    await client.unbind().catch(() => {});
+    await unbindQuietly(client);
   }
 }

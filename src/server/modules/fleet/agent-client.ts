@@ -28,6 +28,11 @@
 // `not_a_steward_agent` (an AgentUnreachable, caught wherever a failed call is: that appliance's
 // error, never a crash); an error answer not in the protocol's error shape reaches the caller with
 // no body, so nothing the remote end wrote outside the protocol is passed on.
+//
+// Past ~400 lines on purpose: the two lanes, certificate pinning and the network policy share
+// module-level connection state (the poll agents, the work clients, the policy they were checked
+// under), and a new policy must drop both lanes at once; cut apart, that state would be spread
+// over modules that each reach into the others.
 
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http, { type IncomingMessage } from 'node:http';
@@ -164,6 +169,15 @@ let pollAgents = newPollAgents();
 /** The policy the kept-alive connections were checked under. */
 let connectionsPolicy: AddressPolicy | undefined;
 
+/**
+ * Lets an idle or superseded work-lane client go. Not logged: close() waits for requests still
+ * running (their callers hear their own errors) and rejects only for a client already closed
+ * or destroyed, which is what we want of it anyway.
+ */
+function closeQuietly(client: Client): void {
+  void client.close().catch(() => undefined);
+}
+
 /** A new policy: connections checked under the old one are not reused. */
 function adoptPolicy(policy: AddressPolicy | undefined) {
   if (policy === connectionsPolicy) return;
@@ -171,7 +185,7 @@ function adoptPolicy(policy: AddressPolicy | undefined) {
   pollAgents.http.destroy();
   pollAgents.https.destroy();
   pollAgents = newPollAgents();
-  for (const e of clients.values()) void e.client.close().catch(() => undefined);
+  for (const e of clients.values()) closeQuietly(e.client);
   clients.clear();
 }
 
@@ -210,7 +224,7 @@ function sweep() {
   for (const [key, e] of clients) {
     if (now - e.lastUsed > WORK_IDLE_MS) {
       clients.delete(key);
-      void e.client.close().catch(() => undefined);
+      closeQuietly(e.client);
     }
   }
   if (clients.size === 0 && sweeper) {
@@ -224,7 +238,7 @@ function clientFor(origin: string, pinnedCert: string | null | undefined, policy
   let e = clients.get(origin);
   if (e && e.pinnedCert !== pin) {
     // A new certificate was pinned: connections made under the old one go.
-    void e.client.close().catch(() => undefined);
+    closeQuietly(e.client);
     e = undefined;
   }
   if (!e) {

@@ -1,4 +1,6 @@
 // TypeBox schemas of the fleet API (request validation, response serialisation, OpenAPI).
+// Past ~400 lines on purpose: declarations only, no logic, shared by the fleet, config and
+// licensing routes; one file keeps each shape defined once for the OpenAPI document.
 import { Type } from 'typebox';
 import { CONNECTOR_NAMES } from '../../../contract/fleet-fields.js';
 import { Id, Nullable, StrictObject } from '../../http/schemas.js';

@@ -1,9 +1,11 @@
 import type { Insertable } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { recordingLogger } from '../../../../test/helpers/log-recorder.js';
+import { issueSecret } from '../../../contract/token-codec.js';
 import type { TokenActivityTable } from '../../db/schema.js';
-import { systemClock } from '../../shared/clock.js';
+import { createManualClock, systemClock } from '../../shared/clock.js';
 import { createAuthenticator } from './authenticator.js';
-import type { IdentityRepo } from './identity.repo.js';
+import type { IdentityRepo, SessionRow, UserRow } from './identity.repo.js';
 
 type Row = Insertable<TokenActivityTable>;
 
@@ -116,5 +118,54 @@ describe('authenticator flush', () => {
     pending[1]?.finish();
     await Promise.all(later);
     expect(written.map((r) => r.request_id)).toEqual(['1', '2', '3', '4', '5', '6']);
+  });
+});
+
+describe('authenticator session touch', () => {
+  it("logs a session's last use it could not store, and still answers the request", async () => {
+    const clock = createManualClock(new Date('2026-03-01T12:00:00Z'));
+    const secret = issueSecret('session');
+    const session = {
+      id: 41,
+      user_id: 5,
+      digest: secret.digest,
+      created_at: new Date('2026-03-01T11:00:00Z'),
+      // Seen a minute ago: older than the touch interval, well within the idle limit.
+      last_seen_at: new Date('2026-03-01T11:59:00Z'),
+      expires_at: new Date('2026-03-02T00:00:00Z'),
+      ended_at: null,
+    } as SessionRow;
+    const user = { id: 5, username: 'ops', role: 'operator', is_active: true, group_id: null } as UserRow;
+    const repo = {
+      findSessionByDigest: async () => session,
+      findUserById: async () => user,
+      touchSession: async () => {
+        throw new Error('database is read-only');
+      },
+    } as unknown as IdentityRepo;
+    const { log, lines } = recordingLogger();
+    const auth = createAuthenticator({
+      repo,
+      clock,
+      sessionIdleSeconds: 1800,
+      authSettings: () => ({
+        allowTokensInUrl: false,
+        defaultRateLimitPerMinute: null,
+        sessionRateLimitPerMinute: 600,
+      }),
+      log,
+    });
+    const principal = await auth.authenticator.authenticate(
+      { source: 'cookie', value: secret.token },
+      { ip: '127.0.0.1', userAgent: undefined, requestId: 'r1' },
+    );
+    expect(principal).toMatchObject({ userId: 5, method: 'session', sessionId: 41 });
+    await expect.poll(() => lines.length).toBe(1);
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      msg: "could not store a session's last use; its idle clock is behind",
+      obj: { sessionId: 41 },
+    });
+    expect((lines[0]?.obj.err as Error | undefined)?.message).toBe('database is read-only');
   });
 });

@@ -15,6 +15,7 @@ import { digestSecret, parseSecret, type SecretKind } from '../../../contract/to
 import type { Authenticator, Credential, RequestInfo } from '../../http/auth.js';
 import { AppError } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { Principal } from '../../shared/principal.js';
 import type {
   IdentityRepo,
@@ -50,6 +51,8 @@ export interface AuthenticatorDeps {
   authSettings: () => AuthSettings;
   /** Tells the other replicas what to forget (PostgreSQL NOTIFY); local invalidation is immediate. */
   broadcast?: (what: Invalidation) => void;
+  /** Hears of writes behind that failed (a session's idle clock); the identity module passes the server's. */
+  log?: Logger;
 }
 
 export interface Invalidation {
@@ -99,6 +102,7 @@ export function tokenStatus(
 
 export function createAuthenticator(deps: AuthenticatorDeps) {
   const { repo, clock } = deps;
+  const log = deps.log ?? silentLogger;
   const tokens = new Map<string, CachedToken>();
   const sessions = new Map<string, Cached<SessionRow> & { lastSeen: number; touchedAt: number }>();
   const users = new Map<number, Cached<UserRow>>();
@@ -171,7 +175,14 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     if (now.getTime() - entry.touchedAt > SESSION_TOUCH_MS) {
       entry.touchedAt = now.getTime();
       // Persist the idle clock now and then, not on every request.
-      void repo.touchSession(s.id, now).catch(() => {});
+      void repo
+        .touchSession(s.id, now)
+        .catch((err: unknown) =>
+          log.warn(
+            { err, sessionId: s.id },
+            "could not store a session's last use; its idle clock is behind",
+          ),
+        );
     }
     return {
       userId: user.id,
@@ -422,7 +433,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         return writeBuffered();
       });
       waiting = next;
-      flushing = next.catch(() => {});
+      flushing = next.catch(() => {}); // not dropped: `next` carries the failure to this flush's caller
       return next;
     },
   };

@@ -111,7 +111,10 @@ export function createAlerts(deps: AlertDeps): Alerts {
       // Records of tokens long expired are of no use any more.
       await deps.repo.forgetWarningsBefore(new Date(now.getTime() - 30 * DAY));
       const warned: number[] = [];
-      const cfg = await mailConfigured().catch(() => undefined);
+      const cfg = await mailConfigured().catch((err: unknown) => {
+        deps.log('could not read the SMTP settings; token expiry warnings go out without mail', err);
+        return undefined;
+      });
       for (const r of rows) {
         const expires = new Date(r.expires_at as Date | string);
         // Claim first: two leaders in a handover must not both warn.

@@ -6,6 +6,7 @@
 import type { ClusterBus } from '../../db/notify.js';
 import { queryable } from '../../db/queryable.js';
 import type { DbHandle } from '../../db/transactor.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 
 export interface SettingsStore {
   /** The stored value of `key` over `defaults` (read through `d`, the store's handle by default). */
@@ -19,9 +20,15 @@ export interface SettingsStore {
 
 /**
  * With a bus (several replicas), a change is announced to the other replicas, which read the
- * committed value back from the database and tell their own listeners.
+ * committed value back from the database and tell their own listeners. `log` hears of an
+ * announcement that could not be sent or read back (a replica then keeps its old value until
+ * the next change or resync); the server passes its logger, tools without a bus need none.
  */
-export function createSettingsStore(base: DbHandle, bus?: ClusterBus): SettingsStore {
+export function createSettingsStore(
+  base: DbHandle,
+  bus?: ClusterBus,
+  log: Logger = silentLogger,
+): SettingsStore {
   const listeners = new Set<(key: string, value: object) => void>();
   const tell = (key: string, value: object) => {
     for (const l of listeners) l(key, value);
@@ -32,7 +39,12 @@ export function createSettingsStore(base: DbHandle, bus?: ClusterBus): SettingsS
     const key = String(data.key);
     void read(base, key)
       .then((row) => row && tell(key, row.value as object))
-      .catch(() => {});
+      .catch((err: unknown) =>
+        log.warn(
+          { err, key },
+          'could not read a setting another replica changed; this replica keeps its old value',
+        ),
+      );
   });
   return {
     async get<T extends object>(key: string, defaults: T, d: DbHandle = base): Promise<T> {
@@ -56,7 +68,14 @@ export function createSettingsStore(base: DbHandle, bus?: ClusterBus): SettingsS
     },
     notifyChanged(key, value) {
       tell(key, value);
-      bus?.publish('settings.changed', { key }).catch(() => {});
+      bus
+        ?.publish('settings.changed', { key })
+        .catch((err: unknown) =>
+          log.warn(
+            { err, key },
+            'could not tell the other replicas of a settings change; they keep the old value',
+          ),
+        );
     },
   };
 }

@@ -18,6 +18,7 @@ import type { Transactor } from '../../db/transactor.js';
 import { type Actor, actorUserId, systemActor } from '../../shared/actor.js';
 import { AppError, badField, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsStore } from '../settings/settings.repo.js';
 import {
@@ -45,6 +46,8 @@ export interface PackageDownloadsDeps {
   /** Largest package accepted from the repository, in bytes. */
   maxBytes: number;
   timeoutMs?: number;
+  /** Hears of what a background download could not record; the fleet module passes the server's. */
+  log?: Logger;
 }
 
 /** Longest a whole download may take (a repository trickling bytes never times out otherwise). */
@@ -66,6 +69,7 @@ export interface RepositoryInput {
 
 export function createPackageDownloads(deps: PackageDownloadsDeps) {
   const { packagesRepo, audit, clock } = deps;
+  const log = deps.log ?? silentLogger;
   const storeDir = join(deps.dataDir, 'packages');
   const timeoutMs = deps.timeoutMs ?? 30_000;
   const inflight = new Set<Promise<void>>();
@@ -151,7 +155,11 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       const now = Date.now();
       if (now - last < PROGRESS_EVERY_MS) return;
       last = now;
-      void packagesRepo.downloadProgress(deps.tx.direct, id, received, clock.now()).catch(() => undefined);
+      void packagesRepo
+        .downloadProgress(deps.tx.direct, id, received, clock.now())
+        .catch((err: unknown) =>
+          log.warn({ err, downloadId: id }, 'could not record the progress of a package download'),
+        );
     };
     let error: string | null = null;
     try {
@@ -362,7 +370,12 @@ export function createPackageDownloads(deps: PackageDownloadsDeps) {
       });
       if (started.fresh) {
         const p = run(started.row.id, settings, entry)
-          .catch(() => undefined)
+          .catch((err: unknown) =>
+            log.error(
+              { err, downloadId: started.row.id, type, version },
+              'package download outcome not recorded; the download shows as running until it goes stale',
+            ),
+          )
           .finally(() => inflight.delete(p));
         inflight.add(p);
       }

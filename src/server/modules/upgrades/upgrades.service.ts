@@ -14,6 +14,7 @@ import type { Transactor } from '../../db/transactor.js';
 import { type Actor, systemActor } from '../../shared/actor.js';
 import { AppError, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
+import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { agentErrorText } from '../fleet/agent-client.js';
 import type { FleetRepo } from '../fleet/fleet.repo.js';
@@ -37,10 +38,13 @@ export interface UpgradeServiceDeps {
   managerKey: ManagerKeyStore;
   dataDir: string;
   pollMs?: number;
+  /** Hears of an upgrade outcome that could not be recorded; the fleet module passes the server's. */
+  log?: Logger;
 }
 
 export function createUpgradeService(deps: UpgradeServiceDeps) {
   const { repo, upgradesRepo, packagesRepo, fleet, audit, clock } = deps;
+  const log = deps.log ?? silentLogger;
   const storeDir = join(deps.dataDir, 'packages');
   const packages = createPackagesService(deps);
   const inflight = new Set<Promise<void>>();
@@ -89,8 +93,8 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
             .agentCall<{ status: string; log: string; version: string | null }>(row, 'agent/v1/upgrade', {
               timeoutMs: 5000,
             })
-            .catch(() => undefined);
-          if (st?.status !== 200) continue; // the appliance may restart while installing
+            .catch(() => undefined); // not logged: an appliance restarting to install answers nothing for a while
+          if (st?.status !== 200) continue; // the deadline above records an appliance that never answers again
           if (st.body.status === 'installing' || st.body.status === 'downloading') {
             await set(st.body.status, st.body.log);
             continue;
@@ -186,7 +190,12 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
         sha256: pkg.sha256,
       };
       const p = runUpgrade(upgradeId, row.id, join(storeDir, pkg.file_name), manifest)
-        .catch(() => undefined)
+        .catch((err: unknown) =>
+          log.error(
+            { err, upgradeId, appliance: row.name, version: pkg.version },
+            'upgrade outcome not recorded (no status, event or audit record); check the appliance',
+          ),
+        )
         .finally(() => inflight.delete(p));
       inflight.add(p);
       return { appliance_name: row.name, status: 'pending', version: pkg.version, log: '' };
