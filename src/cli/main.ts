@@ -86,7 +86,7 @@ withConfigFlags(
         .replace(/\r?\n$/, '');
     }
     const db = await openAndMigrate(config, print);
-    const out = await identityServices(db).users.resetPasswordFromCli(opts.user, password);
+    const out = await identityServices(config, db).users.resetPasswordFromCli(opts.user, password);
     print(`password of "${out.username}" reset; its sessions have ended`);
     if (out.password) print(`new password (shown once): ${out.password}`);
     await db.close();
