@@ -20,11 +20,6 @@ export function openAndMigrate(config: Config, print: Print): Promise<DatabaseHa
   return openDatabaseAndMigrate(config, print);
 }
 
-/** Identity services without the HTTP server, for CLI commands such as `admin reset-password`. */
-export function identityServices(config: Config, database: DatabaseHandle) {
-  return createServices({ config, database, log: silentLogger }).identity;
-}
-
 export async function serve(config: Config, print: Print): Promise<FastifyInstance> {
   const database = await openAndMigrate(config, print);
   // The built-in admin exists before anything listens (the key for secrets is not needed yet).
