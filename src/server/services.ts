@@ -82,6 +82,7 @@ export type ServicesConfig = Pick<
   | 'dataDir'
   | 'sessionIdleSeconds'
   | 'sessionMaxSeconds'
+  | 'sessionRateLimitPerMinute'
   | 'applyHook'
   | 'applianceNetworks'
   | 'uploadMaxFileBytes'
@@ -242,6 +243,7 @@ export function createServices(deps: ServicesDeps) {
     log,
     sessionIdleSeconds: config.sessionIdleSeconds,
     sessionMaxSeconds: config.sessionMaxSeconds,
+    sessionRateLimitPerMinute: config.sessionRateLimitPerMinute,
     // Directory (LDAP) logins: the directory settings are a settings section.
     directory: { authenticate: (username, password) => directory.authenticate(username, password) },
   });
@@ -505,6 +507,7 @@ interface IdentityDeps {
   log: Logger;
   sessionIdleSeconds: number;
   sessionMaxSeconds: number;
+  sessionRateLimitPerMinute: number;
   directory: DirectoryAuthenticator;
 }
 
@@ -520,7 +523,7 @@ function createIdentityServices(deps: IdentityDeps) {
     authSettings = {
       allowTokensInUrl: settings.allow_tokens_in_url,
       defaultRateLimitPerMinute: settings.default_rate_limit_per_minute,
-      sessionRateLimitPerMinute: 1200,
+      sessionRateLimitPerMinute: deps.sessionRateLimitPerMinute,
     };
   };
   setSettings(settings);
