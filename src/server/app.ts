@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/client.js';
-import { createLeaderLease, type LeaderLease } from './db/leases.js';
+import { createLeaderLease } from './db/leases.js';
 import { createClusterBus } from './db/notify.js';
 import { registerAuth } from './http/auth.js';
 import {
@@ -28,11 +28,11 @@ import { withMultipart } from './http/multipart.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { aliasApiUrl, createRouteTable, type RouteTable, registerNotFound } from './http/route-table.js';
-import { runRetention } from './jobs/retention.js';
+import { serverJobs } from './jobs/jobs.js';
+import { createJobRunner } from './jobs/runner.js';
 import { registerAuditHooks } from './modules/audit/audit.hooks.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
 import { backupRoutes } from './modules/backup/backup.routes.js';
-import { createClusterHeartbeat } from './modules/cluster/cluster.heartbeat.js';
 import { clusterRoutes } from './modules/cluster/cluster.routes.js';
 import { configRoutes } from './modules/config/config.routes.js';
 import { destinationsRoutes } from './modules/destinations/destinations.routes.js';
@@ -48,7 +48,7 @@ import type { MailerOptions } from './modules/notifications/mailer.js';
 import { settingsRoutes } from './modules/settings/settings.routes.js';
 import { updatesRoutes } from './modules/updates/updates.routes.js';
 import { upgradesRoutes } from './modules/upgrades/upgrades.routes.js';
-import { createServices, type Services, type ServicesConfig } from './services.js';
+import { createServices, type ServicesConfig } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
 import { VERSION } from './version.js';
 
@@ -146,7 +146,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     log: app.log,
     bus,
     replicaId,
-    lease,
     licensePublicKey: deps.licensePublicKey,
     jobIntervals: deps.jobIntervals,
     ...(deps.mailer ? { mailer: deps.mailer } : {}),
@@ -228,13 +227,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // Background jobs start when main.ts says so (after listen), not on ready: route tests that
   // use app.inject() stay free of timers unless they start the jobs themselves.
-  const jobs = startLegacyJobs;
-  let running: { stop(): Promise<void> } | undefined;
+  const runner = createJobRunner({ leader: lease, log: app.log });
   app.decorate('startJobs', async () => {
-    running ??= await jobs(app, services, lease, deps.jobIntervals);
+    // The heartbeat tells the others the URL this replica serves, known now that it listens.
+    services.replica.address = listeningUrl(app);
+    await runner.start(
+      serverJobs(services, { config: deps.config, lease, log: app.log, jobIntervals: deps.jobIntervals }),
+    );
   });
   app.addHook('onClose', async () => {
-    await running?.stop();
+    await runner.stop();
     identity.stop();
     await services.close();
     limiter.stop();
@@ -244,70 +246,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
-/** The background loops, started after listen (issue 16 moves them to jobs/ with one runner). */
-async function startLegacyJobs(
-  app: FastifyInstance,
-  services: Services,
-  leader: LeaderLease,
-  jobIntervals: Partial<Record<string, number>> | undefined,
-): Promise<{ stop(): Promise<void> }> {
-  const log = (msg: string, err: unknown) => app.log.warn({ err }, msg);
+/** The URL the server listens at, as other replicas reach it ('http://127.0.0.1:port' for a wildcard). */
+function listeningUrl(app: FastifyInstance): string {
   const a = app.server.address();
   const port = typeof a === 'object' && a ? a.port : 0;
   const host =
     typeof a === 'object' && a && a.address !== '0.0.0.0' && a.address !== '::' ? a.address : '127.0.0.1';
-  const heartbeat = createClusterHeartbeat({
-    repo: services.clusterRepo,
-    lease: leader,
-    clock: services.clock,
-    shared: services.replica.shared,
-    replicaId: services.replica.id,
-    startedAt: services.replica.startedAt,
-    log: app.log,
-  });
-  await heartbeat.start(
-    `${app.initialConfig.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
-  );
-  services.replica.address = heartbeat.address();
-  services.health.start();
-  const retention = () =>
-    runRetention({
-      audit: services.audit,
-      clock: services.clock,
-      settings: () => services.settingsService.internal('central_logging'),
-      files: services.files,
-      uploadsDir: services.uploadsDir,
-      tokenRequestLog: { deleteOlderThan: (before) => services.identity.deleteRequestLogBefore(before) },
-    });
-  const timer = setInterval(
-    () => {
-      // One replica deletes (recorded in job_runs); the others would only repeat the same statements.
-      leader.runJob('retention', retention).catch((err) => log('retention job failed', err));
-    },
-    jobIntervals?.retention ?? 60 * 60 * 1000,
-  );
-  timer.unref();
-  const tokenCheck = () => {
-    leader
-      .runJob('token_expiry', () => services.alerts.checkTokenExpiry())
-      .catch((err) => log('token expiry check failed', err));
-  };
-  const first = setTimeout(tokenCheck, jobIntervals?.tokenExpiryFirst ?? 60 * 1000);
-  const daily = setInterval(tokenCheck, jobIntervals?.tokenExpiry ?? 24 * 60 * 60 * 1000);
-  first.unref();
-  daily.unref();
-  const hostCheck = setInterval(
-    () => {
-      services.thresholds.check().catch((err) => log('host threshold check failed', err));
-    },
-    jobIntervals?.hostThresholds ?? 60 * 1000,
-  );
-  hostCheck.unref();
-  return {
-    async stop() {
-      await heartbeat.stop();
-      await services.health.stop();
-      for (const t of [timer, first, daily, hostCheck]) clearTimeout(t);
-    },
-  };
+  return `${app.initialConfig.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

@@ -10,10 +10,10 @@
 import { join } from 'node:path';
 import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/client.js';
-import type { LeaderLease } from './db/leases.js';
 import type { ClusterBus } from './db/notify.js';
 import { createTransactor } from './db/transactor.js';
 import './db/tables/system.js';
+import { intervalOf } from './jobs/intervals.js';
 import { createAuditRepo } from './modules/audit/audit.repo.js';
 import { type AuditService, createAuditService } from './modules/audit/audit.service.js';
 import { createBackupRepo } from './modules/backup/backup.repo.js';
@@ -32,8 +32,8 @@ import { createConnectorsService } from './modules/fleet/connectors.service.js';
 import { createFleetRepo } from './modules/fleet/fleet.repo.js';
 import { createFleetService } from './modules/fleet/fleet.service.js';
 import { createManagerKeyStore } from './modules/fleet/manager-key.js';
-import { createHealthJob } from './modules/fleet-health/health.job.js';
 import { createHealthRepo } from './modules/fleet-health/health.repo.js';
+import { createHealthService } from './modules/fleet-health/health.service.js';
 import {
   type AuthSettings,
   createAuthenticator,
@@ -49,7 +49,6 @@ import { createLicensingService } from './modules/licensing/licensing.service.js
 import type { NetworkState, TlsFiles } from './modules/network/network.js';
 import { createAlerts } from './modules/notifications/alerts.js';
 import { createAlertsRepo } from './modules/notifications/alerts.repo.js';
-import { createThresholdWatch, sampleHost } from './modules/notifications/host-thresholds.js';
 import { createMailer, type MailerOptions, type SmtpSettings } from './modules/notifications/mailer.js';
 import { createTrapSender, parseTrapSink } from './modules/notifications/snmp-traps.js';
 import { createSyslogClient } from './modules/notifications/syslog.js';
@@ -104,8 +103,6 @@ export interface ServicesDeps {
   log: Logger;
   /** The bus to other replicas (settings and credentials changed elsewhere); absent in the CLI. */
   bus?: ClusterBus | undefined;
-  /** The jobs lease: health rounds run only on the leader (absent: this process leads). */
-  lease?: LeaderLease | undefined;
   /** This replica's id in the cluster registry and job_runs. */
   replicaId?: string;
   /** The licence vendor's Ed25519 public key (PEM); without it every licence is INVALID. */
@@ -225,12 +222,6 @@ export function createServices(deps: ServicesDeps) {
     traps,
     log: warn,
   });
-  const thresholds = createThresholdWatch({
-    settings: () => settingsService.internal('snmp'),
-    sample: () => sampleHost(config.dataDir),
-    traps,
-    syslog,
-  });
   const directory = createDirectoryLogin(() => settingsService.internal('directory'));
 
   // --- identity: users, sessions, API tokens and the authenticator every request uses.
@@ -317,15 +308,14 @@ export function createServices(deps: ServicesDeps) {
     clock,
     dataDir: config.dataDir,
   });
-  const health = createHealthJob({
+  const health = createHealthService({
     repo: fleetRepo,
     healthRepo: createHealthRepo(db),
     tx,
     fleet,
     audit,
     clock,
-    intervalMs: deps.jobIntervals?.fleetHealth ?? config.healthPollSeconds * 1000,
-    asLeader: (fn) => (deps.lease ? deps.lease.runJob('fleet_health', fn) : fn()),
+    intervalMs: intervalOf('fleetHealth', config, deps.jobIntervals),
     // Appliance offline/online alerts: mail, SNMP trap, syslog.
     onTransition: (e) => {
       alerts.applianceTransition(e).catch((err) => log.warn({ err }, 'appliance alert failed'));
@@ -458,7 +448,7 @@ export function createServices(deps: ServicesDeps) {
     mailer,
     syslog,
     alerts,
-    thresholds,
+    traps,
     directory,
     identity,
     fleet,
@@ -477,7 +467,6 @@ export function createServices(deps: ServicesDeps) {
     backup,
     license,
     cluster,
-    clusterRepo,
     replica,
     /** Request counts shared by replicas (the rate limiter's), on a PostgreSQL server only. */
     counterStore: () => createCounterStore(db),

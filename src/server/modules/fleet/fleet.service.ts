@@ -1,6 +1,6 @@
 // The appliance registry: adding and removing appliances, maintenance, the wire form, and the
 // activities list; authorizing them (pairing) is in fleet.pairing.ts, whose methods this service
-// carries. Health polling lives in health.job.ts, configuration in config.service.ts.
+// carries. Health polling lives in fleet-health/health.service.ts, configuration in config.service.ts.
 
 import {
   type ApplianceType,
