@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../dist/server/app.js';
+import { loadConfig } from '../dist/server/config/config.js';
 import { openDatabase } from '../dist/server/db/client.js';
 import { migrateToLatest } from '../dist/server/db/migrator.js';
 
@@ -12,13 +13,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'steward-openapi-'));
 const database = await openDatabase({});
 await migrateToLatest(database.db);
 const app = await buildApp({
-  config: {
-    logLevel: 'silent',
-    bodyLimitBytes: 1048576,
-    sessionIdleSeconds: 1800,
-    sessionMaxSeconds: 43200,
-    dataDir,
-  },
+  config: { ...loadConfig({}), logLevel: 'silent', dataDir },
   database,
   secretKey: randomBytes(32),
 });

@@ -9,24 +9,14 @@ import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../server/config/config.js';
-import { openDatabase } from '../server/db/client.js';
-import { migrateToLatest } from '../server/db/migrator.js';
-import { createTransactor } from '../server/db/transactor.js';
-import { createAuditRepo } from '../server/modules/audit/audit.repo.js';
-import { createAuditService } from '../server/modules/audit/audit.service.js';
-import { createBackupRepo } from '../server/modules/backup/backup.repo.js';
 import {
-  createBackupService,
+  type BackupService,
   MIN_PASSPHRASE,
   type Progress,
 } from '../server/modules/backup/backup.service.js';
-import { createSettingsStore } from '../server/modules/settings/settings.repo.js';
-import { loadSecretKey } from '../server/secret-key.js';
 import { systemActor } from '../server/shared/actor.js';
-import { systemClock } from '../server/shared/clock.js';
-import type { Logger } from '../server/shared/logger.js';
-import { createSecretBox } from '../server/shared/secret-box.js';
 import { configFrom, withConfigFlags } from './config-flags.js';
+import { stderrLogger, withCliContext } from './context.js';
 
 const CONFIG_KEYS: readonly (keyof Config)[] = ['dataDir', 'databaseUrl', 'secretKey'];
 
@@ -93,44 +83,18 @@ export function progressBar(totalTables: number | undefined, quiet: boolean) {
   };
 }
 
-async function withService<T>(
-  opts: Record<string, unknown>,
-  fn: (svc: ReturnType<typeof createBackupService>) => Promise<T>,
-) {
-  const config = configFrom(opts);
-  await mkdir(config.dataDir, { recursive: true });
-  const database = await openDatabase({
-    url: config.databaseUrl,
-    dataDir: config.dataDir,
-    statementTimeoutMs: 0,
-  });
-  try {
-    await migrateToLatest(database.db);
-    const svc = createBackupService({
-      tx: createTransactor(database.db),
-      repo: createBackupRepo(database.db),
-      log: stderrLog,
-      database,
-      audit: createAuditService({ repo: createAuditRepo(database.db), clock: systemClock }),
-      clock: systemClock,
-      dataDir: config.dataDir,
-      settings: createSettingsStore(database.db),
-      secrets: createSecretBox(loadSecretKey(config.dataDir, config.secretKey)),
-    });
-    return await fn(svc);
-  } finally {
-    await database.close();
-  }
+/**
+ * The backup service, as the API uses it, on the database of the Config. No statement timeout:
+ * a dump or a restore of a large manager takes longer than a request may. Its warnings (an
+ * audit record it could not write) go to standard error.
+ */
+async function withService<T>(opts: Record<string, unknown>, fn: (svc: BackupService) => Promise<T>) {
+  return withCliContext(
+    configFrom(opts),
+    { secretKey: true, statementTimeoutMs: 0, log: stderrLogger('steward backup', true) },
+    ({ services }) => fn(services.backup),
+  );
 }
-
-/** The backup service's warnings (an audit record it could not write) on standard error. */
-function warn(a: string | object, msg?: string) {
-  const err = typeof a === 'string' ? undefined : (a as { err?: unknown }).err;
-  const text =
-    typeof a === 'string' ? a : `${msg ?? ''}${err ? `: ${(err as Error)?.message ?? String(err)}` : ''}`;
-  process.stderr.write(`\nsteward backup: ${text}\n`);
-}
-const stderrLog: Logger = { debug() {}, info() {}, warn, error: warn };
 
 function fail(err: unknown): never {
   process.stderr.write(`\nsteward backup: ${(err as Error)?.message ?? String(err)}\n`);

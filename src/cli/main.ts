@@ -76,7 +76,6 @@ withConfigFlags(
 ).action(async (opts) => {
   try {
     const config = configFrom(opts);
-    const { openAndMigrate, identityServices } = await import('../server/main.js');
     let password: string | undefined;
     if (opts.passwordStdin) {
       const chunks: Buffer[] = [];
@@ -85,11 +84,13 @@ withConfigFlags(
         .toString('utf8')
         .replace(/\r?\n$/, '');
     }
-    const db = await openAndMigrate(config, print);
-    const out = await identityServices(db).users.resetPasswordFromCli(opts.user, password);
+    const { withCliContext } = await import('./context.js');
+    // No secret key: resetting a password seals nothing (and never created secret.key).
+    const out = await withCliContext(config, { print }, ({ services }) =>
+      services.identity.users.resetPasswordFromCli(opts.user, password),
+    );
     print(`password of "${out.username}" reset; its sessions have ended`);
     if (out.password) print(`new password (shown once): ${out.password}`);
-    await db.close();
   } catch (err) {
     fail(err);
   }

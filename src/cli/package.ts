@@ -3,26 +3,18 @@
 // checked, audited). With the embedded database (PGlite) stop the manager first: its data
 // directory can be open in one process only; on PostgreSQL it may run.
 
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { normalizePackageType } from '../contract/fleet-fields.js';
 import type { Config } from '../server/config/config.js';
-import { openDatabase } from '../server/db/client.js';
-import { migrateToLatest } from '../server/db/migrator.js';
-import { createAuditRepo } from '../server/modules/audit/audit.repo.js';
-import { createAuditService } from '../server/modules/audit/audit.service.js';
-import { createPackageStore } from '../server/modules/upgrades/package-store.js';
-import { loadSecretKey } from '../server/secret-key.js';
+import { MAX_PACKAGE_BYTES, type UpgradeService } from '../server/modules/upgrades/upgrades.service.js';
 import { cliActor } from '../server/shared/actor.js';
 import { AppError } from '../server/shared/app-error.js';
-import { systemClock } from '../server/shared/clock.js';
-import { createSecretBox } from '../server/shared/secret-box.js';
 import { configFrom, withConfigFlags } from './config-flags.js';
+import { stderrLogger, withCliContext } from './context.js';
 
 const CONFIG_KEYS: readonly (keyof Config)[] = ['dataDir', 'databaseUrl', 'secretKey'];
-/** The upload route takes at most this much too. */
-const MAX_PACKAGE_BYTES = 256 * 1024 * 1024;
 const TYPES = 'a1000, tiscale-worker, tiscale-hub (or analyze, worker, hub) or manager';
 
 const STORE_HELP = `
@@ -55,27 +47,16 @@ function fail(err: unknown): never {
   process.exit(err instanceof CliError ? 2 : 1);
 }
 
+/** The package store: the upgrade service of the manager, as the upload route uses it. */
 async function withStore<T>(
   opts: Record<string, unknown>,
-  fn: (store: ReturnType<typeof createPackageStore>) => Promise<T>,
+  fn: (store: UpgradeService) => Promise<T>,
 ): Promise<T> {
-  const config = configFrom(opts);
-  await mkdir(config.dataDir, { recursive: true });
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
-  try {
-    await migrateToLatest(database.db);
-    const audit = createAuditService({ repo: createAuditRepo(database.db), clock: systemClock });
-    const store = createPackageStore({
-      db: database.db,
-      audit,
-      clock: systemClock,
-      dataDir: config.dataDir,
-      secrets: createSecretBox(loadSecretKey(config.dataDir, config.secretKey)),
-    });
-    return await fn(store);
-  } finally {
-    await database.close();
-  }
+  return withCliContext(
+    configFrom(opts),
+    { secretKey: true, log: stderrLogger('steward package') },
+    ({ services }) => fn(services.upgrades),
+  );
 }
 
 function checkType(value: string | undefined, flag: string): string | undefined {

@@ -1,6 +1,7 @@
-// buildApp: the composition root. It wires repositories, services and routes together and
-// installs the shared HTTP conventions. Tests build the app through it (test/helpers), and
-// main.ts builds the real one. Nothing here touches process.env or the process.
+// buildApp: the HTTP server. It asks the composition root (services.ts) for every service, then
+// does only HTTP: the conventions, authentication, hooks, and each module's routes with the
+// services they need. Tests build the app through it (test/helpers), and main.ts builds the real
+// one. Nothing here touches process.env or the process.
 
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -13,7 +14,6 @@ import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/client.js';
 import { createLeaderLease } from './db/leases.js';
 import { createClusterBus } from './db/notify.js';
-import { createTransactor } from './db/transactor.js';
 import { registerAuth } from './http/auth.js';
 import {
   generateRequestId,
@@ -24,33 +24,40 @@ import {
 } from './http/conventions.js';
 import { frameworkErrors, registerErrorHandling } from './http/errors.js';
 import { registerMetrics } from './http/metrics.js';
+import { withMultipart } from './http/multipart.js';
 import { registerOpenApi } from './http/openapi.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { aliasApiUrl, createRouteTable, type RouteTable, registerNotFound } from './http/route-table.js';
+import { serverJobs } from './jobs/jobs.js';
+import { createJobRunner } from './jobs/runner.js';
 import { registerAuditHooks } from './modules/audit/audit.hooks.js';
-import { createAuditRepo } from './modules/audit/audit.repo.js';
 import { auditRoutes } from './modules/audit/audit.routes.js';
-import { createAuditService } from './modules/audit/audit.service.js';
-import { createClusterModule } from './modules/cluster/cluster.module.js';
-import { createCounterStore } from './modules/cluster/cluster.repo.js';
-import { createFleetModule } from './modules/fleet/fleet.module.js';
+import { backupRoutes } from './modules/backup/backup.routes.js';
+import { clusterRoutes } from './modules/cluster/cluster.routes.js';
+import { configRoutes } from './modules/config/config.routes.js';
+import { destinationsRoutes } from './modules/destinations/destinations.routes.js';
+import { filesRoutes } from './modules/files/files.routes.js';
+import { uploadRoutes } from './modules/files/upload.routes.js';
+import { fleetRoutes } from './modules/fleet/fleet.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
-import { createIdentity } from './modules/identity/identity.module.js';
-import type { ModuleContext, StewardModule } from './modules/module.js';
-import { createSettingsStore } from './modules/settings/settings.repo.js';
-import { createSystemModule, type SystemModuleOptions } from './modules/system/system.module.js';
+import { identityModule } from './modules/identity/identity.module.js';
+import { licenseRoutes } from './modules/license/license.routes.js';
+import { licensingRoutes } from './modules/licensing/licensing.routes.js';
+import { installHostCheck } from './modules/network/network.hooks.js';
+import type { MailerOptions } from './modules/notifications/mailer.js';
+import { settingsRoutes } from './modules/settings/settings.routes.js';
+import { updatesRoutes } from './modules/updates/updates.routes.js';
+import { upgradesRoutes } from './modules/upgrades/upgrades.routes.js';
+import { createServices, type ServicesConfig } from './services.js';
 import { type Clock, systemClock } from './shared/clock.js';
-import { createSecretBox } from './shared/secret-box.js';
 import { VERSION } from './version.js';
 
 /** dist/console at the repository root, whether this file runs from src/ or dist/. */
 const CONSOLE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'console');
 
 export interface AppDeps {
-  config: Pick<
-    Config,
-    'logLevel' | 'bodyLimitBytes' | 'sessionIdleSeconds' | 'sessionMaxSeconds' | 'dataDir'
-  >;
+  /** What the server reads of the Config: the HTTP settings and those of the services. */
+  config: ServicesConfig & Pick<Config, 'logLevel' | 'bodyLimitBytes' | 'ipRateLimitPerMinute'>;
   database: DatabaseHandle;
   clock?: Clock;
   /** HTTPS options for the server; absent means plain HTTP. */
@@ -63,10 +70,12 @@ export interface AppDeps {
   secretKey: Buffer;
   /** Where the built console is (default dist/console); the console is served when it exists. */
   consoleDir?: string;
-  /** Options of the system module (apply hook, licence vendor key, upload limits). */
-  system?: Omit<SystemModuleOptions, 'onRestored' | 'packageStore'>;
-  /** Requests per minute from one IP without a valid credential (login included). */
-  ipLimitPerMinute?: number;
+  /** The licence vendor's Ed25519 public key (PEM, read by main.ts); without it every licence is INVALID. */
+  licensePublicKey?: string | undefined;
+  /** TLS options for the SMTP relay (tests). */
+  mailer?: MailerOptions;
+  /** TLS options for a syslog collector over TLS (tests trust their own CA). */
+  syslogTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /** Shorter background-job intervals for tests, in ms, by job name. */
   jobIntervals?: Partial<Record<string, number>>;
 }
@@ -76,7 +85,7 @@ declare module 'fastify' {
     /** The configured absolute base URL for links, when the admin set one. */
     baseUrl: () => string | undefined;
     routeTable: RouteTable;
-    /** Starts every module's background jobs. */
+    /** Starts the background jobs (after listen). */
     startJobs: () => Promise<void>;
   }
 }
@@ -124,67 +133,43 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerMetrics(app, deps.database, { defaultMetrics: deps.defaultMetrics ?? false });
   await registerOpenApi(app, routeTable, VERSION);
 
-  const db = deps.database.db;
   // Replicas on one PostgreSQL server tell each other what changed (NOTIFY), share request
   // counts, and elect one of them to run the background jobs. On PGlite all three are local.
   const replicaId = randomUUID();
-  const bus = createClusterBus(deps.database, replicaId);
-  const lease = createLeaderLease(deps.database, 'jobs', { replicaId });
+  const bus = createClusterBus(deps.database, replicaId, app.log);
+  const lease = createLeaderLease(deps.database, 'jobs', { replicaId, log: app.log });
+  const services = createServices({
+    config: deps.config,
+    database: deps.database,
+    clock,
+    secretKey: deps.secretKey,
+    log: app.log,
+    bus,
+    replicaId,
+    licensePublicKey: deps.licensePublicKey,
+    jobIntervals: deps.jobIntervals,
+    ...(deps.mailer ? { mailer: deps.mailer } : {}),
+    ...(deps.syslogTls ? { syslogTls: deps.syslogTls } : {}),
+    // A new certificate in the network settings is served at once.
+    tlsTarget: () => app,
+  });
   const limiter = createRateLimiter(
     clock,
-    deps.database.kind === 'postgres' ? createCounterStore(db) : undefined,
+    deps.database.kind === 'postgres' ? services.counterStore() : undefined,
+    250,
+    app.log,
   );
-  const audit = createAuditService({ repo: createAuditRepo(db), clock });
-  const settings = createSettingsStore(db, bus);
-  const identity = createIdentity({
-    tx: createTransactor(db),
-    audit,
-    settings,
-    clock,
-    bus,
-    sessionIdleSeconds: deps.config.sessionIdleSeconds,
-    sessionMaxSeconds: deps.config.sessionMaxSeconds,
-    // Directory logins go through the system module, which keeps the directory settings.
-    directory: { authenticate: (username, password) => system.directory.authenticate(username, password) },
-  });
-  const ctx: ModuleContext = {
-    db,
-    database: deps.database,
-    audit,
-    settings,
-    clock,
-    dataDir: deps.config.dataDir,
-    secrets: createSecretBox(deps.secretKey),
-    jobIntervals: deps.jobIntervals,
-    leader: lease,
-  };
-  const fleet = createFleetModule(ctx, {
-    // Appliance offline/online alerts (mail, SNMP trap, syslog) are the system module's.
-    onApplianceTransition: (e) => {
-      system.alerts.applianceTransition(e).catch((err) => app.log.warn({ err }, 'appliance alert failed'));
-    },
-    // The network settings (system module) say where appliances may be called.
-    appliancePolicy: () => system.network.appliancePolicy,
-    log: app.log,
-  });
-  const system = createSystemModule(ctx, {
-    ...(deps.system ?? {}),
-    // A restore replaced every row: credentials cached here and on other replicas must go.
-    onRestored: () => identity.forgetAll(),
-    packageStore: () => fleet.upgrades,
-    tokenRequestLog: { deleteOlderThan: (before) => identity.deleteRequestLogBefore(before) },
-  });
-  const modules: StewardModule[] = [createClusterModule({ ...ctx, lease, replicaId }), fleet, system];
-  app.decorate('baseUrl', () => system.network.baseUrl);
+  const identity = identityModule(services.identity, clock);
+  app.decorate('baseUrl', () => services.network.baseUrl);
   // Before authentication: a request for a Host outside allowed_hosts is refused first.
-  system.installGlobalHooks(app);
+  installHostCheck(app, services.network);
 
   registerAuth(app, {
-    authenticator: identity.authenticator,
+    authenticator: services.identity.authenticator,
     limiter,
-    ipLimitPerMinute: deps.ipLimitPerMinute ?? 120,
+    ipLimitPerMinute: deps.config.ipRateLimitPerMinute,
   });
-  registerAuditHooks(app, audit, db);
+  registerAuditHooks(app, services.audit, deps.database.db);
   // Every request made with a token, of every module, in the token's request log.
   identity.installRequestLog(app);
 
@@ -206,20 +191,68 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
   await app.register(identity.routes);
-  await app.register(auditRoutes, { audit });
-  for (const m of modules) await app.register(m.routes);
+  await app.register(auditRoutes, { audit: services.audit });
+  await app.register(async (scope) => {
+    await scope.register(clusterRoutes, { service: services.cluster });
+  });
+  await app.register(async (scope) => {
+    await scope.register(fleetRoutes({ fleet: services.fleet, connectors: services.connectors }));
+    await scope.register(configRoutes(services.config));
+    await scope.register(destinationsRoutes(services.destinations));
+    await scope.register(upgradesRoutes(services.upgrades, services.downloads));
+    await scope.register(licensingRoutes(services.licensing));
+  });
+  await app.register(async (scope) => {
+    // Current settings take effect as soon as the routes exist (inject tests never start jobs).
+    await services.settingsService.applyAll();
+    // Forms are parsed by the routes that take uploads only (see http/multipart.ts).
+    const forms = {
+      limits: {
+        fieldNameSize: 100,
+        fieldSize: 64 * 1024,
+        fields: 30,
+        files: 1,
+        parts: 40,
+        fileSize: services.uploadLimits.maxChunkBytes,
+      },
+    };
+    await scope.register(settingsRoutes, { service: services.settingsService, mailer: services.mailer });
+    await scope.register(withMultipart(uploadRoutes, forms), { store: services.uploads });
+    await scope.register(withMultipart(filesRoutes, forms), {
+      files: services.files,
+      maxFileBytes: services.uploadLimits.maxFileBytes,
+    });
+    await scope.register(withMultipart(backupRoutes, forms), { backup: services.backup });
+    await scope.register(withMultipart(licenseRoutes, forms), { license: services.license });
+    await scope.register(updatesRoutes, { updater: services.managerUpdate });
+  });
 
   // Background jobs start when main.ts says so (after listen), not on ready: route tests that
   // use app.inject() stay free of timers unless they start the jobs themselves.
+  const runner = createJobRunner({ leader: lease, log: app.log });
   app.decorate('startJobs', async () => {
-    for (const m of modules) await m.start?.(app);
+    // The heartbeat tells the others the URL this replica serves, known now that it listens.
+    services.replica.address = listeningUrl(app);
+    await runner.start(
+      serverJobs(services, { config: deps.config, lease, log: app.log, jobIntervals: deps.jobIntervals }),
+    );
   });
   app.addHook('onClose', async () => {
-    for (const m of modules) await m.stop?.();
-    await identity.stop();
+    await runner.stop();
+    identity.stop();
+    await services.close();
     limiter.stop();
     await lease.stop();
     await bus.close();
   });
   return app;
+}
+
+/** The URL the server listens at, as other replicas reach it ('http://127.0.0.1:port' for a wildcard). */
+function listeningUrl(app: FastifyInstance): string {
+  const a = app.server.address();
+  const port = typeof a === 'object' && a ? a.port : 0;
+  const host =
+    typeof a === 'object' && a && a.address !== '0.0.0.0' && a.address !== '::' ? a.address : '127.0.0.1';
+  return `${app.initialConfig.https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

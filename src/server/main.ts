@@ -1,49 +1,30 @@
 // The only file that touches the process: it opens the database, migrates it, builds the app,
 // listens, prints where things are, and shuts down cleanly on SIGTERM/SIGINT.
 
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
-import { type DatabaseHandle, openDatabase } from './db/client.js';
-import { migrateToLatest } from './db/migrator.js';
-import { createTransactor } from './db/transactor.js';
-import { createAuditRepo } from './modules/audit/audit.repo.js';
-import { createAuditService } from './modules/audit/audit.service.js';
-import { createIdentity } from './modules/identity/identity.module.js';
-import { createSettingsStore } from './modules/settings/settings.repo.js';
+import type { DatabaseHandle } from './db/client.js';
+import { openAndMigrate as openDatabaseAndMigrate } from './db/open.js';
 import { loadSecretKey } from './secret-key.js';
-import { systemClock } from './shared/clock.js';
+import { createServices } from './services.js';
 import { limitHeapGrowth } from './shared/heap-growth.js';
+import { silentLogger } from './shared/logger.js';
 import { loadTls } from './tls.js';
 
 export type Print = (line: string) => void;
 
-export async function openAndMigrate(config: Config, print: Print): Promise<DatabaseHandle> {
-  mkdirSync(config.dataDir, { recursive: true });
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
-  const { applied } = await migrateToLatest(database.db);
-  if (applied.length > 0) print(`applied ${applied.length} database migration(s): ${applied.join(', ')}`);
-  return database;
-}
-
-/** Identity services without the HTTP server, for CLI commands such as `admin reset-password`. */
-export function identityServices(database: DatabaseHandle) {
-  const audit = createAuditService({ repo: createAuditRepo(database.db), clock: systemClock });
-  return createIdentity({
-    tx: createTransactor(database.db),
-    audit,
-    settings: createSettingsStore(database.db),
-    clock: systemClock,
-    sessionIdleSeconds: 1800,
-    sessionMaxSeconds: 43200,
-  }).services;
+/** The data directory and the database of the Config, migrated (`steward serve` and `migrate`). */
+export function openAndMigrate(config: Config, print: Print): Promise<DatabaseHandle> {
+  return openDatabaseAndMigrate(config, print);
 }
 
 export async function serve(config: Config, print: Print): Promise<FastifyInstance> {
   const database = await openAndMigrate(config, print);
-  const { users } = identityServices(database);
-  const admin = await users.ensureAdmin(config.adminPassword);
+  // The built-in admin exists before anything listens (the key for secrets is not needed yet).
+  const { identity } = createServices({ config, database, log: silentLogger });
+  const admin = await identity.users.ensureAdmin(config.adminPassword);
   const tls = config.tls ? await loadTls(config.dataDir, config.tlsCert, config.tlsKey) : undefined;
   // The process's V8 heap: a manager's steady state (the fleet it polls) is what V8 would
   // otherwise let grow to twice its size or more between full collections (heap-growth.ts).
@@ -53,17 +34,9 @@ export async function serve(config: Config, print: Print): Promise<FastifyInstan
     database,
     secretKey: loadSecretKey(config.dataDir, config.secretKey),
     defaultMetrics: true,
-    ipLimitPerMinute: config.ipRateLimitPerMinute,
-    jobIntervals: { fleetHealth: config.healthPollSeconds * 1000 },
-    system: {
-      applyHook: config.applyHook,
-      applianceNetworks: config.applianceNetworks,
-      uploadLimits: { maxFileBytes: config.uploadMaxFileBytes, maxChunkBytes: config.uploadMaxChunkBytes },
-      fileQuotaBytes: config.fileQuotaBytes,
-      licensePublicKey: config.licensePublicKeyFile
-        ? readFileSync(config.licensePublicKeyFile, 'utf8')
-        : undefined,
-    },
+    licensePublicKey: config.licensePublicKeyFile
+      ? readFileSync(config.licensePublicKeyFile, 'utf8')
+      : undefined,
     ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
   });
   await app.listen({ host: config.host, port: config.port });

@@ -11,8 +11,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { RoleName } from '../../src/contract/permissions.js';
 import { type AppDeps, buildApp } from '../../src/server/app.js';
+import { loadConfig } from '../../src/server/config/config.js';
 import type { Database } from '../../src/server/db/schema.js';
+import { createServices } from '../../src/server/services.js';
 import { createManualClock } from '../../src/server/shared/clock.js';
+import { silentLogger } from '../../src/server/shared/logger.js';
 import { createTestDatabase } from './database.js';
 
 export const TEST_PASSWORD = 'Test-Password-For-Steward-0';
@@ -47,8 +50,8 @@ export interface TestContext {
 export interface TestContextOptions {
   ipLimitPerMinute?: number;
   jobIntervals?: Partial<Record<string, number>>;
-  /** System module options (the apply hook). */
-  system?: AppDeps['system'];
+  /** Settings of the Config other than their defaults (the apply hook, appliance networks). */
+  config?: Partial<AppDeps['config']>;
 }
 
 let counter = 0;
@@ -64,38 +67,29 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
       cb();
     },
   });
+  // The defaults of every setting, as `steward serve` without flags or variables would have them.
+  const config = {
+    ...loadConfig({}),
+    logLevel: 'info' as const,
+    bodyLimitBytes: 1024 * 1024,
+    dataDir,
+    ipRateLimitPerMinute: opts.ipLimitPerMinute ?? 100_000,
+    ...opts.config,
+  };
+  const secretKey = randomBytes(32);
   const app = await buildApp({
-    config: {
-      logLevel: 'info',
-      bodyLimitBytes: 1024 * 1024,
-      sessionIdleSeconds: 1800,
-      sessionMaxSeconds: 43200,
-      dataDir,
-    },
+    config,
     database,
     clock,
     logStream,
-    secretKey: randomBytes(32),
-    ipLimitPerMinute: opts.ipLimitPerMinute ?? 100_000,
+    secretKey,
     jobIntervals: opts.jobIntervals,
-    system: opts.system,
   });
   await app.ready();
   const secrets = new Set<string>();
-  const { createIdentity } = await import('../../src/server/modules/identity/identity.module.js');
-  const { createAuditService } = await import('../../src/server/modules/audit/audit.service.js');
-  const { createAuditRepo } = await import('../../src/server/modules/audit/audit.repo.js');
-  const { createSettingsStore } = await import('../../src/server/modules/settings/settings.repo.js');
-  const { createTransactor } = await import('../../src/server/db/transactor.js');
-  const identity = createIdentity({
-    tx: createTransactor(database.db),
-    audit: createAuditService({ repo: createAuditRepo(database.db), clock }),
-    settings: createSettingsStore(database.db),
-    clock,
-    sessionIdleSeconds: 1800,
-    sessionMaxSeconds: 43200,
-  });
-  await identity.services.users.ensureAdmin(TEST_PASSWORD);
+  // The built-in admin, made the way `steward serve` makes it (through the composition root).
+  const { identity } = createServices({ config, database, clock, secretKey, log: silentLogger });
+  await identity.users.ensureAdmin(TEST_PASSWORD);
   secrets.add(TEST_PASSWORD);
 
   let adminHeaders: Record<string, string> | undefined;

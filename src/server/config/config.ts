@@ -30,6 +30,8 @@ export interface Config {
   readonly secretKey: string | undefined;
   /** Requests per minute from one IP without a valid credential (login included). */
   readonly ipRateLimitPerMinute: number;
+  /** Requests per minute one user's login sessions may make together. */
+  readonly sessionRateLimitPerMinute: number;
   /** Executable given host-level settings (NTP, SSH daemon, SNMP) as JSON; unset: stored only. */
   readonly applyHook: string | undefined;
   /** PEM file with the licence vendor's Ed25519 public key; unset: every licence is INVALID. */
@@ -214,6 +216,14 @@ export const SETTINGS: readonly Setting[] = [
     flag: '--ip-rate-limit',
     description: 'Requests per minute one IP may make without a valid credential (login included)',
     default: '120',
+    parse: integer(1, 1_000_000),
+  },
+  {
+    key: 'sessionRateLimitPerMinute',
+    env: 'STEWARD_SESSION_RATE_LIMIT',
+    flag: '--session-rate-limit',
+    description: "Requests per minute one user's login sessions may make together",
+    default: '1200',
     parse: integer(1, 1_000_000),
   },
   {

@@ -143,6 +143,30 @@ export function createClusterService(deps: ClusterServiceDeps) {
   return {
     view,
 
+    /** Writes this replica's row in the registry: alive now, leading or not (cluster-heartbeat job). */
+    async heartbeat(leader: boolean) {
+      await repo.heartbeat({
+        id: deps.replicaId,
+        address: deps.address(),
+        release: VERSION,
+        started_at: deps.startedAt,
+        now: deps.clock.now(),
+        leader,
+      });
+    },
+    /** Forgets replicas silent since `before` (they stopped or died long ago). */
+    async forgetSilentReplicas(before: Date) {
+      await repo.prune(before);
+    },
+    /** Trims job_runs to what started after `before`. */
+    async trimJobRuns(before: Date) {
+      await repo.pruneJobRuns(before);
+    },
+    /** Removes this replica's row (it stops). */
+    async leave() {
+      await repo.remove(deps.replicaId);
+    },
+
     /** Records the seed's cluster settings and gives the cluster an id (kept once given). */
     async create(actor: Actor, b: ClusterCreate) {
       needsServer();

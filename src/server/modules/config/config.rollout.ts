@@ -11,7 +11,7 @@ import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { ApplianceWithGroup, FleetRepo } from '../fleet/fleet.repo.js';
 import type { FleetService } from '../fleet/fleet.service.js';
-import { eachLimited } from '../fleet-health/health.job.js';
+import { eachLimited } from '../fleet-health/health.service.js';
 import { openContent, resolveContent } from './config.content.js';
 import type { ConfigRepo, RevisionSource } from './config.repo.js';
 

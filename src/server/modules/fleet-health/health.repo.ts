@@ -1,4 +1,4 @@
-// What the health round reads and writes (health.job.ts): the narrow poll read, the credentials
+// What the health round reads and writes (health.service.ts): the narrow poll read, the credentials
 // it caches, and its batched or conditional writes. Rows or undefined; never HTTP errors.
 import { type Kysely, sql } from 'kysely';
 import { queryable } from '../../db/queryable.js';

@@ -221,7 +221,7 @@ describe('the manager URL an agent is told', () => {
 
 describe('STEWARD_APPLIANCE_NETWORKS', () => {
   it('is the list while the setting is empty; the setting overrides it', async () => {
-    const other = await createTestContext({ system: { applianceNetworks: '10.0.0.0/8' } });
+    const other = await createTestContext({ config: { applianceNetworks: '10.0.0.0/8' } });
     try {
       const h = await other.adminHeaders();
       const add = (name: string, url: string) =>

@@ -1,27 +1,26 @@
 // The appliance registry: adding and removing appliances, maintenance, the wire form, and the
 // activities list; authorizing them (pairing) is in fleet.pairing.ts, whose methods this service
-// carries. Health polling lives in health.job.ts, configuration in config.service.ts.
+// carries. Health polling lives in fleet-health/health.service.ts, configuration in config.service.ts.
 
 import {
   type ApplianceType,
   compareReleases,
   normalizeApplianceType,
 } from '../../../contract/fleet-fields.js';
-import { createTransactor, type DbHandle, type Transactor } from '../../db/transactor.js';
+import type { DbHandle, Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { type AddressPolicy, DEFAULT_APPLIANCE_POLICY } from '../../shared/address-policy.js';
 import { badField, conflict, notFound } from '../../shared/app-error.js';
 import type { Clock } from '../../shared/clock.js';
 import type { SecretBox } from '../../shared/secret-box.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { type ConfigRepo, createConfigRepo } from '../config/config.repo.js';
-import type { ModuleContext } from '../module.js';
+import type { ConfigRepo } from '../config/config.repo.js';
 import { type AgentResponse, callAgent } from './agent-client.js';
 import { checkApplianceAddress } from './appliance-address.js';
 import { createPairing } from './fleet.pairing.js';
-import { type ApplianceRow, type ApplianceWithGroup, createFleetRepo, type FleetRepo } from './fleet.repo.js';
+import type { ApplianceRow, ApplianceWithGroup, FleetRepo } from './fleet.repo.js';
 import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
-import { createManagerKeyStore, type ManagerKeyStore } from './manager-key.js';
+import type { ManagerKeyStore } from './manager-key.js';
 
 export interface FleetServiceDeps {
   repo: FleetRepo;
@@ -355,23 +354,4 @@ export function createFleetService(deps: FleetServiceDeps) {
 
 export type FleetService = ReturnType<typeof createFleetService>;
 
-/** The repository, the manager's key store and the fleet service, wired the one way they go together. */
-export function createFleetCore(
-  ctx: Pick<ModuleContext, 'db' | 'audit' | 'clock' | 'secrets'>,
-  appliancePolicy: () => AddressPolicy = () => DEFAULT_APPLIANCE_POLICY,
-) {
-  const repo = createFleetRepo(ctx.db);
-  const managerKey = createManagerKeyStore(repo, ctx.secrets);
-  const fleet = createFleetService({
-    repo,
-    groups: createConfigRepo(ctx.db),
-    tx: createTransactor(ctx.db),
-    audit: ctx.audit,
-    clock: ctx.clock,
-    secrets: ctx.secrets,
-    managerKey,
-    appliancePolicy,
-  });
-  return { repo, managerKey, fleet };
-}
 export type { ApplianceType };

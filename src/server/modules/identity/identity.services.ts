@@ -1,4 +1,4 @@
-// What the identity module's routes are given: its services (identity.ts builds them).
+// What the identity module's routes are given: its services (services.ts builds them).
 
 import type { TokenUsageService } from '../tokens/token-usage.service.js';
 import type { TokenSettings, TokensService } from '../tokens/tokens.service.js';

@@ -36,7 +36,7 @@ let t: TestContext;
 let admin: Record<string, string>;
 let publisher: ReturnType<typeof createPublisher>;
 beforeAll(async () => {
-  t = await createTestContext({ system: { applyHook: hookPath } });
+  t = await createTestContext({ config: { applyHook: hookPath } });
   admin = await t.adminHeaders();
   publisher = createPublisher(t.dataDir);
 });

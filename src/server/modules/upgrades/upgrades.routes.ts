@@ -7,10 +7,7 @@ import { actorOf } from '../../http/actor.js';
 import { ErrorResponses, Nullable, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
 import type { PackageDownloads } from './package-downloads.js';
-import type { UpgradeService } from './upgrades.service.js';
-
-/** Largest package, uploaded or downloaded from the repository. */
-export const MAX_PACKAGE_BYTES = 256 * 1024 * 1024;
+import { MAX_PACKAGE_BYTES, type UpgradeService } from './upgrades.service.js';
 
 const DownloadStatus = Type.Object(
   {

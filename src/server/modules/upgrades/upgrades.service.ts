@@ -24,6 +24,9 @@ import type { PackagesRepo } from './packages.repo.js';
 import { createPackagesService } from './packages.service.js';
 import type { UpgradesRepo } from './upgrades.repo.js';
 
+/** Largest package, uploaded or downloaded from the repository (and `steward package add`). */
+export const MAX_PACKAGE_BYTES = 256 * 1024 * 1024;
+
 export type { PackageOrigin } from './packages.service.js';
 
 export interface UpgradeServiceDeps {

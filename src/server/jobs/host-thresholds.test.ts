@@ -1,8 +1,8 @@
 // Threshold traps are edge-triggered: one trap when a metric crosses its threshold, none while it
 // stays above, another only after it fell below and crossed again. 0 turns a threshold off.
 import { describe, expect, it } from 'vitest';
+import type { TrapSender } from '../modules/notifications/snmp-traps.js';
 import { createThresholdWatch, type Sample, sampleHost } from './host-thresholds.js';
-import type { TrapSender } from './snmp-traps.js';
 
 describe('threshold watch', () => {
   it('traps on crossing, re-arms below the threshold, ignores thresholds of 0', async () => {

@@ -1,4 +1,4 @@
-// The health job against real agents on 127.0.0.1: online/offline transitions reach the
+// The health service's rounds against real agents on 127.0.0.1: online/offline transitions reach the
 // onTransition listener after they are recorded (never for appliances in maintenance, whose
 // transitions are not alarmed), and an unchanged appliance is not written every poll.
 import { randomBytes } from 'node:crypto';
@@ -16,8 +16,8 @@ import { createConfigRepo } from '../config/config.repo.js';
 import { createFleetRepo } from '../fleet/fleet.repo.js';
 import { createFleetService } from '../fleet/fleet.service.js';
 import { createManagerKeyStore } from '../fleet/manager-key.js';
-import { type ApplianceTransition, createHealthJob } from './health.job.js';
 import { createHealthRepo } from './health.repo.js';
+import { type ApplianceTransition, createHealthService } from './health.service.js';
 
 let database: DatabaseHandle & { dropDatabase: () => Promise<void> };
 const agents: TestAgent[] = [];
@@ -46,7 +46,7 @@ function services(telemetryMs: number, seen: { e: ApplianceTransition; online: b
     secrets,
     managerKey: createManagerKeyStore(repo, secrets),
   });
-  return createHealthJob({
+  return createHealthService({
     repo,
     healthRepo: createHealthRepo(db),
     tx,
@@ -54,7 +54,6 @@ function services(telemetryMs: number, seen: { e: ApplianceTransition; online: b
     audit,
     clock: systemClock,
     intervalMs: 60_000,
-    asLeader: (fn) => fn(),
     log: silentLogger,
     telemetryMs,
     onTransition: (e) => {
@@ -100,7 +99,7 @@ async function addAppliance(name: string, maintenance: boolean) {
 const get = (id: number) =>
   database.db.selectFrom('appliances').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
-describe('health job', () => {
+describe('health service', () => {
   it('tells the listener about transitions after they commit, except in maintenance', async () => {
     const seen: { e: ApplianceTransition; online: boolean | undefined }[] = [];
     const job = services(60_000, seen);

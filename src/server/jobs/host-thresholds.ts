@@ -1,12 +1,13 @@
 // The SNMP section's thresholds, checked on this manager's host: load averages (as a percentage
 // of the CPU count), used memory and used disk of the data directory. Crossing a threshold sends
 // one hostThreshold trap (and a syslog warning); the metric must fall back below it before it can
-// trap again. Every replica watches its own host.
+// trap again. Every replica watches its own host: a `replica` job of the runner.
 
 import { statfs } from 'node:fs/promises';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
-import type { TrapSender } from './snmp-traps.js';
-import type { SyslogClient } from './syslog.js';
+import type { TrapSender } from '../modules/notifications/snmp-traps.js';
+import type { SyslogClient } from '../modules/notifications/syslog.js';
+import type { Job } from './runner.js';
 
 export type Metric = 'load_1min' | 'load_5min' | 'load_15min' | 'memory' | 'disk';
 
@@ -81,4 +82,12 @@ export function createThresholdWatch(deps: ThresholdDeps) {
       return crossed;
     },
   };
+}
+
+/** The job: one check every `every` ms on this replica. */
+export function hostThresholdsJob(
+  deps: Omit<ThresholdDeps, 'sample'> & { dataDir: string; every: number },
+): Job {
+  const watch = createThresholdWatch({ ...deps, sample: () => sampleHost(deps.dataDir) });
+  return { name: 'host_thresholds', every: deps.every, scope: 'replica', run: () => watch.check() };
 }

@@ -1,7 +1,7 @@
-// Health polling: every interval, ask each authorized appliance's agent for its status, with a
+// Health polling: one round (`pollAll`) asks each authorized appliance's agent for its status, with a
 // bounded number of calls in flight. Records online/offline transitions (audited, and listed
 // as activities), detects configuration drift (`mismatch`), and pulls the agent's own events.
-// Rounds start every interval; a round that overruns it delays the next one rather than piling up.
+// The job that runs a round every interval, on the jobs leader, is jobs/fleet-health.ts.
 //
 // Cost at 10,000 appliances: a round reads only the appliances that changed since the last one
 // (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
@@ -21,16 +21,15 @@ import type { FleetService } from '../fleet/fleet.service.js';
 import type { HealthRepo, PolledAppliance, PollTarget } from './health.repo.js';
 import { createPollTargets } from './health.targets.js';
 
-export interface HealthJobDeps {
+export interface HealthServiceDeps {
   repo: FleetRepo;
   healthRepo: HealthRepo;
   tx: Transactor;
   fleet: FleetService;
   audit: AuditService;
   clock: Clock;
+  /** How often rounds run (a pause much longer than this means this replica just took over). */
   intervalMs: number;
-  /** Runs a round only on the replica holding the jobs lease, recorded in job_runs (ModuleContext.leader). */
-  asLeader: (fn: () => Promise<void>) => Promise<unknown>;
   concurrency?: number;
   timeoutMs?: number;
   /** Latency, last_seen_online and system_data are written at most this often per appliance. */
@@ -41,7 +40,7 @@ export interface HealthJobDeps {
   log: Logger;
 }
 
-/** An appliance went online or offline (FleetModuleOptions.onApplianceTransition). */
+/** An appliance went online or offline (HealthServiceDeps.onTransition). */
 export interface ApplianceTransition {
   online: boolean;
   appliance: { id: number; name: string; type: string };
@@ -70,11 +69,8 @@ export async function eachLimited<T>(
 const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
 const FLUSH_ROWS = 1000;
 
-export function createHealthJob(deps: HealthJobDeps) {
+export function createHealthService(deps: HealthServiceDeps) {
   const { repo, healthRepo, tx, fleet, audit, clock, log } = deps;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopped = false;
   const telemetryMs = deps.telemetryMs ?? DEFAULT_TELEMETRY_MS;
   /** When each appliance's telemetry was last written (this replica, since it leads). */
   const telemetryAt = new Map<number, number>();
@@ -305,40 +301,11 @@ export function createHealthJob(deps: HealthJobDeps) {
     }
   }
 
-  /** Rounds start every interval (start to start); one that overruns is followed at once. */
-  function schedule(delayMs = deps.intervalMs) {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      const started = performance.now();
-      running = deps
-        .asLeader(pollAll)
-        .then(
-          () => undefined,
-          (err: unknown) => {
-            log.error({ err }, 'health round failed');
-          },
-        )
-        .finally(() => {
-          running = undefined;
-          schedule(Math.max(0, deps.intervalMs - (performance.now() - started)));
-        });
-    }, delayMs);
-    timer.unref?.();
-  }
-
   return {
+    /** One round over every authorized appliance. */
     pollAll,
     pollOne,
-    start() {
-      stopped = false;
-      schedule();
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
   };
 }
 
-export type HealthJob = ReturnType<typeof createHealthJob>;
+export type HealthService = ReturnType<typeof createHealthService>;
