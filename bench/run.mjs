@@ -105,13 +105,25 @@ async function compare(name, path, manager, reference, headers, target, baseline
   const refs = [];
   const reals = [];
   const bases = [];
-  for (let i = 0; i < ROUNDS; i++) {
-    refs.push(await loadMeasured(reference.proc.pid, `${reference.url}${path}`, {}));
+  // The manager and the baseline swap places every round: measured in a fixed order, the same
+  // build ran about 12% faster in the later slot (docs/benchmarks.md, 2026-12-06).
+  const measureManager = async () =>
     reals.push(await loadMeasured(manager.proc.pid, `${manager.url}${path}`, headers));
+  const measureBaseline = async () => {
     if (baseline)
       bases.push(
         await loadMeasured(baseline.server.proc.pid, `${baseline.server.url}${path}`, baseline.headers),
       );
+  };
+  for (let i = 0; i < ROUNDS; i++) {
+    refs.push(await loadMeasured(reference.proc.pid, `${reference.url}${path}`, {}));
+    if (i % 2 === 0) {
+      await measureManager();
+      await measureBaseline();
+    } else {
+      await measureBaseline();
+      await measureManager();
+    }
   }
   const ref = mean(refs);
   const real = mean(reals);

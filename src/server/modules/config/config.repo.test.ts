@@ -5,6 +5,7 @@
 // recorded only for appliances still in the source's scope.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
+import { insertAppliance, readAppliance } from '../../../../test/helpers/rows.js';
 import { createTransactor } from '../../db/transactor.js';
 import { createConfigRepo } from './config.repo.js';
 
@@ -17,27 +18,13 @@ afterAll(async () => {
   await database?.dropDatabase();
 });
 
-let seq = 0;
-async function appliance(values: { group_id?: number | null; configuration_status?: string } = {}) {
-  seq += 1;
-  const r = await database.db
-    .insertInto('appliances')
-    .values({
-      name: `cfg-${seq}`,
-      type: 'tiscale-worker',
-      url: `http://10.1.0.${seq}:8443`,
-      group_id: values.group_id ?? null,
-      configuration_status: values.configuration_status ?? 'no_configuration_group',
-      system_data: '{}',
-      configuration_status_details: '{}',
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return r.id;
-}
+const appliance = (values: { group_id?: number | null; configuration_status?: string } = {}) =>
+  insertAppliance(database.db, {
+    group_id: values.group_id ?? null,
+    configuration_status: values.configuration_status ?? 'no_configuration_group',
+  });
 
-const read = (id: number) =>
-  database.db.selectFrom('appliances').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const read = (id: number) => readAppliance(database.db, id);
 
 describe('configuration repository', () => {
   it('creates, finds, pages, counts and deletes groups', async () => {

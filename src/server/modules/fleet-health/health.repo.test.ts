@@ -3,6 +3,7 @@
 // trigger (migration 0104) and the writes on conditions a round depends on: these are checked.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
+import { insertAppliance, readAppliance } from '../../../../test/helpers/rows.js';
 import { createTransactor } from '../../db/transactor.js';
 import { createHealthRepo } from './health.repo.js';
 
@@ -16,7 +17,7 @@ afterAll(async () => {
 });
 
 let seq = 0;
-async function appliance(values: {
+const appliance = (values: {
   authorized?: boolean;
   token?: string | null;
   cert?: string | null;
@@ -24,31 +25,19 @@ async function appliance(values: {
   release?: string | null;
   configuration_status?: string;
   applied_hash?: string | null;
-}) {
-  seq += 1;
-  const row = await database.db
-    .insertInto('appliances')
-    .values({
-      name: `health-${seq}`,
-      type: 'tiscale-worker',
-      url: `http://127.0.0.1:${9000 + seq}`,
-      authorized: values.authorized ?? true,
-      agent_token_sealed: values.token ?? null,
-      tls_cert_pem: values.cert ?? null,
-      maintenance: values.maintenance ?? false,
-      release: values.release ?? null,
-      configuration_status: values.configuration_status ?? 'no_configuration_group',
-      applied_hash: values.applied_hash ?? null,
-      system_data: '{}',
-      configuration_status_details: '{}',
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
-}
+}) =>
+  insertAppliance(database.db, {
+    name: `health-${++seq}`,
+    authorized: values.authorized ?? true,
+    agent_token_sealed: values.token ?? null,
+    tls_cert_pem: values.cert ?? null,
+    maintenance: values.maintenance ?? false,
+    release: values.release ?? null,
+    configuration_status: values.configuration_status ?? 'no_configuration_group',
+    applied_hash: values.applied_hash ?? null,
+  });
 
-const read = (id: number) =>
-  database.db.selectFrom('appliances').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const read = (id: number) => readAppliance(database.db, id);
 
 describe('health repository', () => {
   it('reads the authorized appliances, then only the rows whose poll_version moved', async () => {

@@ -2,6 +2,7 @@
 // runs again with STEWARD_TEST_DATABASE_URL (`npm run test:pg`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
+import { insertAppliance, readAppliance } from '../../../../test/helpers/rows.js';
 import { createTransactor } from '../../db/transactor.js';
 import { createLicensingRepo } from './licensing.repo.js';
 
@@ -16,24 +17,10 @@ afterAll(async () => {
 
 const repo = createLicensingRepo();
 
-async function appliance(name: string, fields: { machine_id?: string; license?: string } = {}) {
-  const row = await database.db
-    .insertInto('appliances')
-    .values({
-      name,
-      type: 'tiscale-worker',
-      url: `https://${name}.example.com:8443`,
-      system_data: JSON.stringify({}),
-      configuration_status_details: JSON.stringify({}),
-      ...fields,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
-}
+const appliance = (name: string, fields: { machine_id?: string; license?: string } = {}) =>
+  insertAppliance(database.db, { name, ...fields });
 
-const get = (id: number) =>
-  database.db.selectFrom('appliances').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const get = (id: number) => readAppliance(database.db, id);
 
 describe('licensing repository', () => {
   it('lists the appliances without a machine id, or all of them; setting one can void the licence', async () => {

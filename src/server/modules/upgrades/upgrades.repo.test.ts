@@ -2,6 +2,7 @@
 // runs again with STEWARD_TEST_DATABASE_URL (`npm run test:pg`).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
+import { insertAppliance } from '../../../../test/helpers/rows.js';
 import { createTransactor } from '../../db/transactor.js';
 import { createPackagesRepo } from './packages.repo.js';
 import { createUpgradesRepo } from './upgrades.repo.js';
@@ -18,21 +19,8 @@ afterAll(async () => {
 const repo = createUpgradesRepo();
 const packages = createPackagesRepo();
 
-async function appliance(name: string) {
-  const row = await database.db
-    .insertInto('appliances')
-    .values({
-      name,
-      type: 'tiscale-hub',
-      url: `https://${name}.example.com:8443`,
-      release: '5.0.0',
-      system_data: JSON.stringify({}),
-      configuration_status_details: JSON.stringify({}),
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
-}
+const appliance = (name: string) =>
+  insertAppliance(database.db, { name, type: 'tiscale-hub', release: '5.0.0' });
 
 async function storedPackage(version: string) {
   const row = await packages.insertPackage(database.db, {
