@@ -1,6 +1,6 @@
 // `steward backup create`, `verify` and `restore` against an embedded database on disk.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { sql } from 'kysely';
@@ -85,8 +85,14 @@ describe('steward backup', () => {
     const row = await sql<{
       v: { v: number };
     }>`select value as v from settings where key = 'cli.test'`.execute(db3.db);
+    // The restore is audited as the command line's actor, `cli:<user>`.
+    const restored = await sql<{
+      username: string;
+      auth_method: string;
+    }>`select username, auth_method from audit_log where action = 'backup.restored'`.execute(db3.db);
     await db3.close();
     expect(row.rows[0]?.v).toEqual({ v: 1 });
+    expect(restored.rows).toEqual([{ username: `cli:${userInfo().username}`, auth_method: 'cli' }]);
     // Restore and verify always need the passphrase.
     expect(await failing('backup', 'restore', out, '--yes', '--data-dir', dataDir, '--quiet')).toContain(
       'the backup passphrase is required',

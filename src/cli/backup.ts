@@ -14,7 +14,7 @@ import {
   MIN_PASSPHRASE,
   type Progress,
 } from '../server/modules/backup/backup.service.js';
-import { systemActor } from '../server/shared/actor.js';
+import { cliActor } from '../server/shared/actor.js';
 import { configFrom, withConfigFlags } from './config-flags.js';
 import { stderrLogger, withCliContext } from './context.js';
 
@@ -163,8 +163,8 @@ export function registerBackupCommand(program: Command): Command {
       const out = await withService(opts, (svc) =>
         svc.restore(
           resolve(file),
-          // The audit trail has always named restores from the CLI `cli` (a system actor).
-          systemActor('cli'),
+          // The command line acts as `cli:<user>`, like every other command.
+          cliActor(),
           { passphrase, onProgress: progressBar(undefined, Boolean(opts.quiet)) },
         ),
       );
