@@ -16,6 +16,14 @@ import { defineConfig } from 'vitest/config';
 // A file belongs to the first tier in `tiers` whose globs match it (folders, then `.e2e`, then
 // the database tiers), else to unit. `npm test` runs unit, routes, e2e, seeds and browser; fuzz
 // and scale have steps of their own (.ci/run, `npm run bench`).
+//
+// unit and routes run with `isolate: false`: a worker imports the server's modules once and runs
+// file after file with them (each file still builds its own app and database), instead of
+// re-importing Fastify, Kysely and PGlite for each of ~150 files: 141 s of imports became 17 s.
+// Their files hold no module-level state that another file could see: each opens what it uses in
+// beforeAll and closes it in afterAll. e2e keeps isolation: its files spend their time in child
+// processes, not imports, and with a shared module cache two tests of src/cli/package.e2e.test.ts
+// ran past their timeout.
 const tiers = {
   browser: ['test/browser/**/*.test.ts'],
   seeds: ['test/seeds/**/*.test.ts'],
@@ -49,13 +57,14 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          isolate: false,
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: [...Object.values(tiers).flat(), ...outside],
         },
       },
       {
         extends: true,
-        test: { name: 'routes', ...files('routes') },
+        test: { name: 'routes', ...files('routes'), isolate: false },
       },
       {
         extends: true,

@@ -37,6 +37,11 @@ export interface OpenDatabaseOptions {
   /** Statement timeout on PostgreSQL, so a stuck server turns into an error, not a hang. */
   statementTimeoutMs?: number;
   poolSize?: number;
+  /**
+   * In memory only: start from this copy of a data directory (PGlite's `dumpDataDir()`) instead
+   * of creating a new cluster: the tests' migrated template, loaded in about a quarter of initdb's time.
+   */
+  loadDataDir?: Blob | undefined;
 }
 
 export function redactUrl(url: string): string {
@@ -95,7 +100,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       throw err;
     }
   } else {
-    pglite = await PGlite.create();
+    pglite = await PGlite.create(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
   }
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
   return {
