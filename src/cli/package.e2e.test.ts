@@ -1,4 +1,4 @@
-// `steward package add|list|remove` as real processes (the CLI from source through tsx) on a
+// `steward package add|list|remove` as real processes (the built CLI, test/helpers/process.ts) on a
 // manager data directory with the embedded database; then a real manager on that directory
 // lists the package through GET /api/v1/package-management/ and shows the audit record.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -7,8 +7,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPublisher } from '../../test/helpers/agent-package.js';
+import { runSteward, STEWARD } from '../../test/helpers/process.js';
 
-const MAIN = join(import.meta.dirname, 'main.ts');
 const dataDir = mkdtempSync(join(tmpdir(), 'steward-package-cli-'));
 let manager: ChildProcess | undefined;
 
@@ -21,23 +21,7 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-function steward(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-      env: { ...process.env, NODE_OPTIONS: '', STEWARD_DATA_DIR: dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d) => {
-      stdout += String(d);
-    });
-    proc.stderr.on('data', (d) => {
-      stderr += String(d);
-    });
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const steward = (...args: string[]) => runSteward(args, { NODE_OPTIONS: '', STEWARD_DATA_DIR: dataDir });
 
 describe('steward package', () => {
   const publisher = createPublisher(dataDir);
@@ -123,7 +107,7 @@ describe('steward package', () => {
   it('a manager on that data directory lists the package and the audit record', async () => {
     manager = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--tls', 'off'],
+      [STEWARD, 'serve', '--host', '127.0.0.1', '--port', '0', '--tls', 'off'],
       {
         env: {
           ...process.env,
