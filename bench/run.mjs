@@ -4,7 +4,7 @@
 // ratio manager/reference.
 //   BENCH_SECONDS (default 8) sets the duration of each measurement, BENCH_ROUNDS (default 3)
 //   how many alternating measurements of each side are averaged, BENCH_ONLY (comma-separated:
-//   healthz, whoami, login, cluster, fleet) runs only those parts, and BENCH_BASELINE=<dir>
+//   healthz, whoami, login, footprint, cluster, fleet) runs only those parts, and BENCH_BASELINE=<dir>
 //   also starts the manager of another built checkout (say, a `git worktree` of the commit
 //   before a change) and measures it in the same alternation, so a change's effect is read
 //   from one run.
@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { clusterBenchmarks } from './cluster.mjs';
+import { footprintBenchmarks } from './footprint.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -231,6 +232,7 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
   if (baselineData) rmSync(baselineData, { recursive: true, force: true });
 }
+if (wanted('footprint')) await footprintBenchmarks({ start, root, password: PASSWORD, baselineDir });
 if (wanted('cluster'))
   await clusterBenchmarks({ start, load, fmt, root, password: PASSWORD, seconds: SECONDS });
 

@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
+import { embeddedStartParams, ensureCluster, preferSmallWasmCode } from './embedded.js';
 import type { Database } from './schema.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -89,12 +90,14 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   let lock: DataDirLock | undefined;
   if (opts.dataDir) {
     const dir = join(opts.dataDir, 'pgdata');
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(opts.dataDir, { recursive: true });
     location = dir;
     // The embedded database lives in this process: no second process may open the directory.
     lock = await lockDataDir(opts.dataDir);
     try {
-      pglite = await PGlite.create(dir);
+      preferSmallWasmCode();
+      await ensureCluster(dir);
+      pglite = await PGlite.create(dir, { startParams: embeddedStartParams() });
     } catch (err) {
       await lock.release();
       throw err;
