@@ -1,7 +1,9 @@
 // `npm run bench`: runs the real manager (built, as a child process, embedded database, plain
 // HTTP) and a bare Fastify reference in the same run, loads both with the same autocannon
 // client, and prints requests/s, p50/p99 latency, the server's CPU time per request and the
-// ratio manager/reference.
+// ratio manager/reference. The token-authenticated whoami is also measured against a second
+// reference, Fastify with the ecosystem's plugins for the same features
+// (bench/ecosystem-reference-server.mjs).
 //   BENCH_SECONDS (default 8) sets the duration of each measurement, BENCH_ROUNDS (default 3)
 //   how many alternating measurements of each side are averaged, BENCH_ONLY (comma-separated:
 //   healthz, whoami, login, footprint, cluster, fleet) runs only those parts, and BENCH_BASELINE=<dir>
@@ -97,13 +99,15 @@ async function loadMeasured(pid, url, headers) {
 
 const cpu = (r) => (r.cpuUs === undefined ? '' : `  server CPU ${r.cpuUs.toFixed(1)} us/request`);
 
-async function compare(name, path, manager, reference, headers, target, baseline) {
+async function compare(name, path, manager, reference, headers, target, baseline, ecosystem) {
   // Warm both up, then measure the reference and the manager alternately, ROUNDS times each,
   // so that a burst of other load on the machine does not land on one side only.
   await load(`${reference.url}${path}`, {}, { duration: 2 });
   await load(`${manager.url}${path}`, headers, { duration: 2 });
   if (baseline) await load(`${baseline.server.url}${path}`, baseline.headers, { duration: 2 });
+  if (ecosystem) await load(`${ecosystem.url}${path}`, headers, { duration: 2 });
   const refs = [];
+  const ecos = [];
   const reals = [];
   const bases = [];
   // The manager and the baseline swap places every round: measured in a fixed order, the same
@@ -118,6 +122,7 @@ async function compare(name, path, manager, reference, headers, target, baseline
   };
   for (let i = 0; i < ROUNDS; i++) {
     refs.push(await loadMeasured(reference.proc.pid, `${reference.url}${path}`, {}));
+    if (ecosystem) ecos.push(await loadMeasured(ecosystem.proc.pid, `${ecosystem.url}${path}`, headers));
     if (i % 2 === 0) {
       await measureManager();
       await measureBaseline();
@@ -140,6 +145,22 @@ async function compare(name, path, manager, reference, headers, target, baseline
   console.log(
     `  ratio manager/reference:  ${ratio.toFixed(2)} (target >= ${target}) ${ratio >= target ? 'OK' : 'BELOW TARGET'}`,
   );
+  if (ecosystem) {
+    // Issue 18's targets: throughput against what a team would assemble from plugins, and the
+    // server CPU per request against the bare route.
+    const eco = mean(ecos);
+    const overEco = real.rps / eco.rps;
+    console.log(`  ecosystem reference (plugins): ${fmt(eco)}${cpu(eco)}`);
+    console.log(
+      `  ratio manager/ecosystem:  ${overEco.toFixed(2)} (target >= 1.5) ${overEco >= 1.5 ? 'OK' : 'BELOW TARGET'}`,
+    );
+    if (real.cpuUs !== undefined && ref.cpuUs !== undefined) {
+      const cpuRatio = real.cpuUs / ref.cpuUs;
+      console.log(
+        `  CPU per request manager/reference: ${cpuRatio.toFixed(2)} (target <= 1.8) ${cpuRatio <= 1.8 ? 'OK' : 'ABOVE TARGET'}`,
+      );
+    }
+  }
   return { name, ref, real, ratio, target };
 }
 
@@ -189,6 +210,7 @@ const baselineDir = process.env.BENCH_BASELINE;
 const baselineData = baselineDir ? mkdtempSync(join(tmpdir(), 'steward-bench-baseline-')) : undefined;
 const baselineServer = baselineDir ? await startManager(baselineDir, baselineData) : undefined;
 const results = [];
+const stopAtEnd = [];
 try {
   console.log(`Steward benchmarks: ${SECONDS} s per measurement, 20 connections, node ${process.version}`);
   if (baselineDir) console.log(`Baseline manager: ${baselineDir}`);
@@ -198,6 +220,11 @@ try {
 
   const token = { token: await benchToken(manager) };
   const baselineToken = baselineServer ? await benchToken(baselineServer) : undefined;
+  // The ecosystem reference knows the manager's token, so one header works on both.
+  const ecosystem = wanted('whoami')
+    ? await start(join(root, 'bench', 'ecosystem-reference-server.mjs'), [], { BENCH_TOKEN: token.token })
+    : undefined;
+  stopAtEnd.push(ecosystem);
   if (wanted('whoami'))
     results.push(
       await compare(
@@ -208,6 +235,7 @@ try {
         { authorization: `Token ${token.token}` },
         0.85,
         baseline({ authorization: `Token ${baselineToken}` }),
+        ecosystem,
       ),
     );
 
@@ -229,6 +257,7 @@ try {
   manager.proc.kill('SIGTERM');
   reference.proc.kill('SIGTERM');
   baselineServer?.proc.kill('SIGTERM');
+  for (const server of stopAtEnd) server?.proc.kill('SIGTERM');
   rmSync(dataDir, { recursive: true, force: true });
   if (baselineData) rmSync(baselineData, { recursive: true, force: true });
 }
