@@ -17,6 +17,10 @@ export const OPENAPI_TAGS = [
   { name: 'users', description: 'User accounts, roles and groups' },
   { name: 'tokens', description: 'API tokens: named, scoped, expiring, rotatable credentials for scripts' },
   { name: 'audit', description: 'Who did what, when, with which credential' },
+  {
+    name: 'summary',
+    description: 'The fleet at a glance: counts, what needs attention, alerts and work under way',
+  },
   { name: 'appliances', description: 'The appliance registry, authorization, health, licensing' },
   { name: 'configuration', description: 'Configuration groups: save, diff, apply, per-appliance status' },
   { name: 'system', description: 'Manager settings, uploads and files' },

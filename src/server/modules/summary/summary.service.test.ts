@@ -1,0 +1,45 @@
+// The fleet-state series, walked back from now through the hourly transitions (pure).
+import { describe, expect, it } from 'vitest';
+import { fleetStateSeries, SERIES_HOURS } from './summary.service.js';
+
+const HOUR = 3_600_000;
+const now = new Date('2026-12-06T18:30:00.000Z');
+const hourOf = (iso: string) => Math.floor(new Date(iso).getTime() / HOUR);
+
+describe('fleetStateSeries', () => {
+  it('is flat at the current counts without transitions, hourly, oldest first, ending now', () => {
+    const s = fleetStateSeries(now, { authorized: 10, answering: 8 }, []);
+    expect(s).toHaveLength(SERIES_HOURS + 2);
+    expect(s.at(-1)).toEqual({ at: now.toISOString(), online: 8, offline: 2 });
+    expect(s.at(-2)?.at).toBe('2026-12-06T18:00:00.000Z');
+    expect(s[0]?.at).toBe('2026-12-05T18:00:00.000Z');
+    expect(new Set(s.map((p) => `${p.online}/${p.offline}`))).toEqual(new Set(['8/2']));
+  });
+
+  it('undoes each hour’s transitions to find the state at the start of that hour', () => {
+    // 16:xx: two appliances went offline; 12:xx: one came back online; 09:xx: one was authorized.
+    const s = fleetStateSeries(now, { authorized: 10, answering: 8 }, [
+      { hour: hourOf('2026-12-06T16:10:00Z'), up: 0, down: 2, authorized: 0 },
+      { hour: hourOf('2026-12-06T12:40:00Z'), up: 1, down: 0, authorized: 0 },
+      { hour: hourOf('2026-12-06T09:05:00Z'), up: 1, down: 0, authorized: 1 },
+    ]);
+    const at = (iso: string) => s.find((p) => p.at === iso);
+    expect(at('2026-12-06T17:00:00.000Z')).toEqual({ at: '2026-12-06T17:00:00.000Z', online: 8, offline: 2 });
+    expect(at('2026-12-06T16:00:00.000Z')?.online).toBe(10);
+    expect(at('2026-12-06T13:00:00.000Z')).toMatchObject({ online: 10, offline: 0 });
+    expect(at('2026-12-06T12:00:00.000Z')).toMatchObject({ online: 9, offline: 1 });
+    // Before its authorization the appliance was not in the fleet at all.
+    expect(at('2026-12-06T09:00:00.000Z')).toMatchObject({ online: 8, offline: 1 });
+    expect(s[0]).toMatchObject({ online: 8, offline: 1 });
+  });
+
+  it('never reports negative counts when events and counts disagree (appliances removed)', () => {
+    const s = fleetStateSeries(now, { authorized: 1, answering: 1 }, [
+      { hour: hourOf('2026-12-06T17:00:00Z'), up: 5, down: 0, authorized: 3 },
+    ]);
+    for (const p of s) {
+      expect(p.online).toBeGreaterThanOrEqual(0);
+      expect(p.offline).toBeGreaterThanOrEqual(0);
+    }
+  });
+});
