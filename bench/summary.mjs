@@ -2,7 +2,7 @@
 // built `steward serve` in a process of its own:
 //   npm run build && node --import tsx bench/summary.mjs [appliances]
 // (`npm run bench` runs it too; BENCH_ONLY=summary runs only it). The fleet is written into a
-// fresh database before the manager starts (test/fixtures/seed.ts: states, configuration statuses,
+// fresh database (migrated, with its admin, by a first start) before the manager starts again (test/fixtures/seed.ts: states, configuration statuses,
 // 50,000 activities over 48 hours, upgrades, tokens), first on the embedded database (PGlite in
 // files, as `steward serve` runs it), then on PostgreSQL when one answers at 127.0.0.1:5432
 // (STEWARD_BENCH_DATABASE_URL to name another). Health polling is set to an hour so that no
@@ -87,6 +87,13 @@ async function seed(open) {
   console.log(`  seeded ${APPLIANCES} appliances and ${APPLIANCES * 5} activities in ${Date.now() - t} ms`);
 }
 
+/** Starts the manager once and stops it: the database is migrated and the built-in admin made. */
+async function prepare(env) {
+  const manager = await startManager(env);
+  manager.proc.kill('SIGTERM');
+  await new Promise((r) => manager.proc.once('exit', r));
+}
+
 /** Measures the summary on a running manager; true when the target is met at every concurrency. */
 async function measure(name, env) {
   const manager = await startManager(env);
@@ -135,6 +142,7 @@ console.log(`\nGET /api/v1/summary/ with ${APPLIANCES} appliances (${SECONDS} s 
 let met = true;
 const dataDir = mkdtempSync(join(tmpdir(), 'steward-bench-summary-'));
 try {
+  await prepare({ STEWARD_DATA_DIR: dataDir });
   await seed({ dataDir });
   met = (await measure('embedded PGlite', { STEWARD_DATA_DIR: dataDir })) && met;
 } finally {
@@ -156,9 +164,10 @@ if (!reachable) {
   url.pathname = `/${name}`;
   const pgDir = mkdtempSync(join(tmpdir(), 'steward-bench-summary-pg-'));
   try {
+    const env = { STEWARD_DATA_DIR: pgDir, STEWARD_DATABASE_URL: url.toString() };
+    await prepare(env);
     await seed({ url: url.toString() });
-    met =
-      (await measure('PostgreSQL', { STEWARD_DATA_DIR: pgDir, STEWARD_DATABASE_URL: url.toString() })) && met;
+    met = (await measure('PostgreSQL', env)) && met;
   } finally {
     rmSync(pgDir, { recursive: true, force: true });
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -20,11 +20,13 @@ beforeAll(async () => {
     .values({ name: 'summary-workers', revision: 4 })
     .returning('id')
     .executeTakeFirstOrThrow();
+  ids.group = group.id;
   const other = await db
     .insertInto('config_groups')
     .values({ name: 'summary-idle', revision: 2 })
     .returning('id')
     .executeTakeFirstOrThrow();
+  ids.idle = other.id;
   const make = async (name: string, v: Parameters<typeof insertAppliance>[1]) => {
     ids[name] = await insertAppliance(db, { name, ...v });
   };
@@ -118,14 +120,27 @@ afterAll(async () => {
 });
 
 describe('summary repository', () => {
-  it('counts each appliance in one state, grouped by configuration status', async () => {
+  it('counts each appliance in one state, by configuration status and group', async () => {
     const rows = await repo.stateCounts();
-    const by = Object.fromEntries(rows.map((r) => [r.configuration_status, r]));
-    expect(by.done).toMatchObject({ total: 2, online: 1, maintenance: 1, answering: 2 });
-    expect(by.pending).toMatchObject({ total: 1, online: 1 });
-    expect(by.mismatch).toMatchObject({ total: 1, degraded: 1, online: 0, answering: 1 });
-    expect(by.error).toMatchObject({ total: 1, offline: 1, answering: 0 });
-    expect(by.no_configuration_group).toMatchObject({
+    const sumOf = (status: string) => {
+      const out = {
+        total: 0,
+        online: 0,
+        degraded: 0,
+        offline: 0,
+        maintenance: 0,
+        unauthorized: 0,
+        answering: 0,
+      };
+      for (const r of rows.filter((x) => x.configuration_status === status))
+        for (const k of Object.keys(out) as (keyof typeof out)[]) out[k] += r[k];
+      return out;
+    };
+    expect(sumOf('done')).toMatchObject({ total: 2, online: 1, maintenance: 1, answering: 2 });
+    expect(sumOf('pending')).toMatchObject({ total: 1, online: 1 });
+    expect(sumOf('mismatch')).toMatchObject({ total: 1, degraded: 1, online: 0, answering: 1 });
+    expect(sumOf('error')).toMatchObject({ total: 1, offline: 1, answering: 0 });
+    expect(sumOf('no_configuration_group')).toMatchObject({
       total: 2,
       maintenance: 1,
       unauthorized: 1,
@@ -136,6 +151,25 @@ describe('summary repository', () => {
       0,
     );
     expect(sum).toBe(7);
+    // By group: the three members of summary-workers (done, pending, error), one of summary-idle.
+    const workers = rows.filter((r) => r.group_id === ids.group);
+    expect(workers.map((r) => [r.configuration_status, r.total]).sort()).toEqual([
+      ['done', 1],
+      ['error', 1],
+      ['pending', 1],
+    ]);
+    expect(rows.filter((r) => r.group_id === ids.idle).map((r) => [r.configuration_status, r.total])).toEqual(
+      [['done', 1]],
+    );
+  });
+
+  it('names the groups asked for, by name', async () => {
+    const rows = await repo.groups([ids.idle as number, ids.group as number, 999999]);
+    expect(rows.map((r) => [r.name, r.revision])).toEqual([
+      ['summary-idle', 2],
+      ['summary-workers', 4],
+    ]);
+    expect(await repo.groups([])).toEqual([]);
   });
 
   it('lists what needs attention, worst first, and leaves healthy and maintenance appliances out', async () => {
@@ -149,15 +183,6 @@ describe('summary repository', () => {
     expect(await repo.attention(1)).toHaveLength(1);
   });
 
-  it('counts the members of groups with an apply under way, by status', async () => {
-    const rows = await repo.rollouts();
-    expect(rows.map((r) => [r.group_name, r.revision, r.configuration_status, r.n])).toEqual([
-      ['summary-workers', 4, 'done', 1],
-      ['summary-workers', 4, 'error', 1],
-      ['summary-workers', 4, 'pending', 1],
-    ]);
-  });
-
   it('reads the upgrade under way first, then those finished since the cut-off', async () => {
     const rows = await repo.upgrades(new Date(now.getTime() - 24 * HOUR), 5);
     expect(rows.map((r) => [r.appliance_name, r.status, r.finished === null])).toEqual([
@@ -167,10 +192,12 @@ describe('summary repository', () => {
   });
 
   it('counts warnings and errors since the cut-off and returns the newest', async () => {
-    const rows = await repo.alerts(new Date(now.getTime() - 24 * HOUR), 2);
+    const since = new Date(now.getTime() - 24 * HOUR);
+    expect(await repo.alertCount(since)).toBe(3);
+    const rows = await repo.recentAlerts(since, 2);
     expect(rows.map((r) => r.kind)).toEqual(['config.failed', 'appliance.offline']);
-    expect(rows[0]?.total).toBe(3);
-    expect(await repo.alerts(new Date(now.getTime() + HOUR), 2)).toEqual([]);
+    expect(await repo.recentAlerts(new Date(now.getTime() + HOUR), 2)).toEqual([]);
+    expect(await repo.alertCount(new Date(now.getTime() + HOUR))).toBe(0);
   });
 
   it('groups online, offline and authorization events by whole hour', async () => {

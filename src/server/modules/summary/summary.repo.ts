@@ -9,9 +9,13 @@ import type { Database } from '../../db/schema.js';
 import type { DbHandle } from '../../db/transactor.js';
 import '../../db/tables/fleet.js';
 
-/** Appliances with one configuration status, counted by state (each appliance in one state). */
+/**
+ * Appliances of one configuration status in one group (null: none), counted by state (each
+ * appliance in one state).
+ */
 export interface StateCountRow {
   configuration_status: string;
+  group_id: number | null;
   total: number;
   online: number;
   degraded: number;
@@ -39,12 +43,10 @@ export interface AttentionRow {
   details: Record<string, unknown> | null;
 }
 
-export interface RolloutRow {
-  group_id: number;
-  group_name: string;
+export interface GroupRow {
+  id: number;
+  name: string;
   revision: number;
-  configuration_status: string;
-  n: number;
 }
 
 export interface UpgradeRow {
@@ -66,14 +68,16 @@ export interface AlertRow {
   kind: string;
   severity: string;
   message: string;
-  total: number;
 }
 
-/** Transitions of one hour (hour = whole hours since 1970-01-01T00:00Z). */
+/** The transitions of one hour (hour = whole hours since 1970-01-01T00:00Z). */
 export interface HourRow {
   hour: number;
+  /** `appliance.online` transitions. */
   up: number;
+  /** `appliance.offline` transitions. */
   down: number;
+  /** `appliance.authorized` events. */
   authorized: number;
 }
 
@@ -89,12 +93,21 @@ export interface ExpiringTokenRow {
 const UNAUTHORIZED = sql`NOT authorized`;
 const MAINTENANCE = sql`authorized AND maintenance`;
 const ACTIVE = sql`authorized AND NOT maintenance`;
+// The predicates of the partial indexes of migration 0380, word for word.
+const TRANSITION = sql`kind IN ('appliance.online', 'appliance.offline', 'appliance.authorized')`;
+const ALERT = sql`severity IN ('warning', 'error')`;
+const NEEDS_ATTENTION = sql`(NOT authorized OR configuration_status IN ('error', 'mismatch')
+    OR (NOT maintenance AND (NOT online OR status = 'degraded')))`;
 
 export function createSummaryRepo(db: Kysely<Database>) {
   return {
-    /** One pass over the appliances: by configuration status, and within each by state. */
+    /**
+     * One pass over the appliances: by configuration status and group, and within each by
+     * state. The groups with a member `pending` are the rollouts under way (their names:
+     * `groups`).
+     */
     async stateCounts(d: DbHandle = db): Promise<StateCountRow[]> {
-      const r = await sql<StateCountRow>`SELECT configuration_status,
+      const r = await sql<StateCountRow>`SELECT configuration_status, group_id,
           count(*)::int AS total,
           count(*) FILTER (WHERE ${ACTIVE} AND online AND status <> 'degraded')::int AS online,
           count(*) FILTER (WHERE ${ACTIVE} AND online AND status = 'degraded')::int AS degraded,
@@ -102,8 +115,19 @@ export function createSummaryRepo(db: Kysely<Database>) {
           count(*) FILTER (WHERE ${MAINTENANCE})::int AS maintenance,
           count(*) FILTER (WHERE ${UNAUTHORIZED})::int AS unauthorized,
           count(*) FILTER (WHERE authorized AND online)::int AS answering
-        FROM appliances GROUP BY configuration_status`.execute(queryable(d));
+        FROM appliances GROUP BY configuration_status, group_id`.execute(queryable(d));
       return r.rows;
+    },
+
+    /** Names and revisions of some configuration groups. */
+    async groups(ids: number[], d: DbHandle = db): Promise<GroupRow[]> {
+      if (ids.length === 0) return [];
+      return queryable(d)
+        .selectFrom('config_groups')
+        .select(['id', 'name', 'revision'])
+        .where('id', 'in', ids)
+        .orderBy('name')
+        .execute();
     },
 
     /**
@@ -122,26 +146,13 @@ export function createSummaryRepo(db: Kysely<Database>) {
               WHEN ${UNAUTHORIZED} THEN 'unauthorized'
             END AS reason
           FROM appliances
+          WHERE ${NEEDS_ATTENTION}
         ) AS a
         WHERE reason IS NOT NULL
         ORDER BY CASE reason
             WHEN 'offline' THEN 1 WHEN 'configuration_error' THEN 2 WHEN 'degraded' THEN 3
             WHEN 'out_of_sync' THEN 4 ELSE 5 END, name
         LIMIT ${limit}`.execute(queryable(d));
-      return r.rows;
-    },
-
-    /**
-     * Configuration rollouts under way: every group with a member still `pending`, its members
-     * counted by configuration status.
-     */
-    async rollouts(d: DbHandle = db): Promise<RolloutRow[]> {
-      const r = await sql<RolloutRow>`SELECT g.id AS group_id, g.name AS group_name, g.revision,
-          a.configuration_status, count(*)::int AS n
-        FROM config_groups g JOIN appliances a ON a.group_id = g.id
-        WHERE g.id IN (SELECT group_id FROM appliances WHERE configuration_status = 'pending' AND group_id IS NOT NULL)
-        GROUP BY g.id, g.name, g.revision, a.configuration_status
-        ORDER BY g.name, a.configuration_status`.execute(queryable(d));
       return r.rows;
     },
 
@@ -157,25 +168,31 @@ export function createSummaryRepo(db: Kysely<Database>) {
       return r.rows;
     },
 
-    /** Warnings and errors of the fleet since `since`: the newest `limit`, each with the total. */
-    async alerts(since: Date, limit: number, d: DbHandle = db): Promise<AlertRow[]> {
-      const r = await sql<AlertRow>`SELECT id, at, appliance_id, appliance_name, kind, severity, message,
-          count(*) OVER ()::int AS total
+    /** The newest `limit` warnings and errors of the fleet since `since` (the at index, backwards). */
+    async recentAlerts(since: Date, limit: number, d: DbHandle = db): Promise<AlertRow[]> {
+      const r = await sql<AlertRow>`SELECT id, at, appliance_id, appliance_name, kind, severity, message
         FROM fleet_events
-        WHERE at >= ${since} AND severity IN ('warning', 'error')
+        WHERE at >= ${since} AND ${ALERT}
         ORDER BY at DESC, id DESC
         LIMIT ${limit}`.execute(queryable(d));
       return r.rows;
     },
 
-    /** Online and offline transitions and authorizations per hour, since `since`. */
+    /** How many warnings and errors the fleet recorded since `since` (a partial index). */
+    async alertCount(since: Date, d: DbHandle = db): Promise<number> {
+      const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM fleet_events
+        WHERE at >= ${since} AND ${ALERT}`.execute(queryable(d));
+      return r.rows[0]?.n ?? 0;
+    },
+
+    /** Online and offline transitions and authorizations per hour since `since` (a partial index). */
     async transitionsByHour(since: Date, d: DbHandle = db): Promise<HourRow[]> {
-      const r = await sql<HourRow>`SELECT floor(extract(epoch FROM at) / 3600)::int AS hour,
+      const r = await sql<HourRow>`SELECT floor(date_part('epoch', at) / 3600)::int AS hour,
           count(*) FILTER (WHERE kind = 'appliance.online')::int AS up,
           count(*) FILTER (WHERE kind = 'appliance.offline')::int AS down,
           count(*) FILTER (WHERE kind = 'appliance.authorized')::int AS authorized
         FROM fleet_events
-        WHERE at >= ${since} AND kind IN ('appliance.online', 'appliance.offline', 'appliance.authorized')
+        WHERE at >= ${since} AND ${TRANSITION}
         GROUP BY 1`.execute(queryable(d));
       return r.rows;
     },

@@ -1,6 +1,11 @@
-// The fleet-state series, walked back from now through the hourly transitions (pure).
+// The fleet-state series, walked back from now through the hourly transitions (pure), and the
+// sharing of one count between requests that arrive while it runs (a fake repository).
 import { describe, expect, it } from 'vitest';
-import { fleetStateSeries, SERIES_HOURS } from './summary.service.js';
+import { type Actor, systemActor } from '../../shared/actor.js';
+import { createManualClock } from '../../shared/clock.js';
+import { CONFIG_STATUSES } from '../fleet/fleet.schemas.js';
+import type { SummaryRepo } from './summary.repo.js';
+import { createSummaryService, fleetStateSeries, SERIES_HOURS } from './summary.service.js';
 
 const HOUR = 3_600_000;
 const now = new Date('2026-12-06T18:30:00.000Z');
@@ -41,5 +46,76 @@ describe('fleetStateSeries', () => {
       expect(p.online).toBeGreaterThanOrEqual(0);
       expect(p.offline).toBeGreaterThanOrEqual(0);
     }
+  });
+});
+
+describe('the summary service', () => {
+  it('counts once for requests that arrive while a count runs, and again for later ones', async () => {
+    let counts = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const repo = {
+      async stateCounts() {
+        counts += 1;
+        await gate;
+        return [
+          {
+            configuration_status: 'done',
+            group_id: null,
+            total: 3,
+            online: 2,
+            degraded: 0,
+            offline: 1,
+            maintenance: 0,
+            unauthorized: 0,
+            answering: 2,
+          },
+        ];
+      },
+      groups: async () => [],
+      attention: async () => [],
+      transitionsByHour: async () => [],
+      alertCount: async () => 0,
+      recentAlerts: async () => [],
+      upgrades: async () => [],
+      expiringTokens: async () => [],
+    } as unknown as SummaryRepo;
+    const service = createSummaryService({
+      repo,
+      clock: createManualClock(now),
+      tokenWarningDays: async () => 7,
+      configurationStatuses: CONFIG_STATUSES,
+    });
+    const viewer: Actor = {
+      ...systemActor('test'),
+      kind: 'request',
+      principal: {
+        userId: 2,
+        username: 'v',
+        role: 'viewer',
+        permissions: new Set(['appliances:read']),
+        method: 'api_token',
+        credentialSource: 'authorization_token',
+      },
+    };
+    const first = service.get(viewer);
+    const second = service.get(viewer);
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    expect(counts).toBe(1);
+    expect(a.appliances).toEqual(b.appliances);
+    expect(a.appliances.by_state).toEqual({
+      online: 2,
+      degraded: 0,
+      offline: 1,
+      maintenance: 0,
+      unauthorized: 0,
+    });
+    // Sections the credential may not read are null.
+    expect([a.rollouts, a.upgrades, a.tokens]).toEqual([null, null, null]);
+    await service.get(viewer);
+    expect(counts).toBe(2);
   });
 });

@@ -133,108 +133,143 @@ export function createSummaryService(deps: SummaryServiceDeps) {
     };
   }
 
+  /** The fleet-wide figures: the same for every caller. */
+  async function fleetPart(now: Date) {
+    const seriesSince = new Date((Math.floor(now.getTime() / HOUR) - SERIES_HOURS) * HOUR);
+    const daySince = new Date(now.getTime() - DAY);
+    const [counts, attention, hours, alertCount, recentAlerts, upgrades] = await Promise.all([
+      repo.stateCounts(),
+      repo.attention(ATTENTION_LIMIT),
+      repo.transitionsByHour(seriesSince),
+      repo.alertCount(daySince),
+      repo.recentAlerts(daySince, RECENT_ALERTS),
+      repo.upgrades(daySince, RECENT_UPGRADES),
+    ]);
+
+    const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<State, number>;
+    const byConfig = Object.fromEntries(deps.configurationStatuses.map((s) => [s, 0])) as Record<
+      ConfigStatus,
+      number
+    >;
+    let total = 0;
+    let answering = 0;
+    // Groups with a member still pending: an apply under way. Their members by status.
+    const members = new Map<number, Record<string, number>>();
+    for (const c of counts) {
+      total += c.total;
+      answering += c.answering;
+      for (const s of STATES) byState[s] += c[s];
+      const status = c.configuration_status as ConfigStatus;
+      byConfig[status] = (byConfig[status] ?? 0) + c.total;
+      if (c.group_id !== null) {
+        const m = members.get(c.group_id) ?? {};
+        m[c.configuration_status] = (m[c.configuration_status] ?? 0) + c.total;
+        members.set(c.group_id, m);
+      }
+    }
+    const active = [...members].filter(([, m]) => (m.pending ?? 0) > 0);
+    const rollouts = (await repo.groups(active.map(([id]) => id))).map((g) => {
+      const by = members.get(g.id) ?? {};
+      return {
+        group_id: g.id,
+        group_name: g.name,
+        revision: g.revision,
+        total: Object.values(by).reduce((a, n) => a + n, 0),
+        by_status: by,
+      };
+    });
+
+    const upgradeOut = upgrades.map((u) => ({
+      id: u.id,
+      appliance_id: u.appliance_id,
+      appliance_name: u.appliance_name,
+      version: u.version,
+      status: u.status,
+      started: iso(u.started) as string,
+      finished: iso(u.finished),
+    }));
+
+    const applianceNeeds: AttentionItem[] = attention.map((a) => {
+      const what = ATTENTION[a.reason];
+      const reason = (a.details as { reason?: unknown } | null)?.reason;
+      return {
+        kind: what.kind,
+        severity: what.severity,
+        target_type: 'appliance',
+        target_id: a.id,
+        target_name: a.name,
+        message:
+          a.reason === 'configuration_error' && typeof reason === 'string'
+            ? `${a.name} ${what.says}: ${reason}`.slice(0, 300)
+            : `${a.name} ${what.says}`,
+        since: a.reason === 'offline' ? iso(a.last_seen_online) : null,
+      };
+    });
+    // The newest upgrade of each appliance comes first: an older failure fixed since is left out.
+    const upgradeNeeds: AttentionItem[] = [];
+    const latest = new Set<number>();
+    for (const u of upgradeOut) {
+      if (latest.has(u.appliance_id)) continue;
+      latest.add(u.appliance_id);
+      if (u.status !== 'error') continue;
+      upgradeNeeds.push({
+        kind: 'upgrade.failed',
+        severity: 'error',
+        target_type: 'upgrade',
+        target_id: u.appliance_id,
+        target_name: u.appliance_name,
+        message: `the upgrade of ${u.appliance_name} to ${u.version} failed`,
+        since: u.finished,
+      });
+    }
+
+    const current = upgradeOut.filter((u) => u.finished === null);
+    return {
+      generated_at: now.toISOString(),
+      appliances: { total, by_state: byState, by_configuration_status: byConfig },
+      applianceNeeds,
+      upgradeNeeds,
+      fleet_state: fleetStateSeries(now, { authorized: total - byState.unauthorized, answering }, hours),
+      alerts: {
+        last_24h: alertCount,
+        recent: recentAlerts.map((e) => ({
+          id: Number(e.id),
+          at: iso(e.at) as string,
+          appliance_id: e.appliance_id,
+          appliance_name: e.appliance_name,
+          kind: e.kind,
+          // The query reads warnings and errors only.
+          severity: e.severity as 'warning' | 'error',
+          message: e.message,
+        })),
+      },
+      rollouts,
+      upgrades: { in_flight: current.length, current: current[0] ?? null, recent: upgradeOut },
+    };
+  }
+
+  // Requests that arrive while the fleet-wide figures are being counted share that count (one
+  // set of queries however many dashboards refresh at once); none gets figures older than the
+  // count under way when it arrived. Nothing is kept once it is done.
+  let counting: Promise<Awaited<ReturnType<typeof fleetPart>>> | undefined;
+  function sharedFleetPart() {
+    counting ??= fleetPart(clock.now()).finally(() => {
+      counting = undefined;
+    });
+    return counting;
+  }
+
   return {
     async get(actor: Actor) {
-      const now = clock.now();
       const can = (p: Permission) => actor.principal?.permissions.has(p) === true;
       // Admins see every user's tokens (as in the token list); others their own.
       const ownerId = can('users:write') ? null : (actor.principal?.userId ?? -1);
-      const seriesSince = new Date((Math.floor(now.getTime() / HOUR) - SERIES_HOURS) * HOUR);
-      const daySince = new Date(now.getTime() - DAY);
-      const [counts, attention, hours, alerts, rollouts, upgrades, tokens] = await Promise.all([
-        repo.stateCounts(),
-        repo.attention(ATTENTION_LIMIT),
-        repo.transitionsByHour(seriesSince),
-        repo.alerts(daySince, RECENT_ALERTS),
-        can('configuration:read') ? repo.rollouts() : undefined,
-        can('upgrades:read') ? repo.upgrades(daySince, RECENT_UPGRADES) : undefined,
-        can('tokens:read') ? tokensSection(now, ownerId) : undefined,
+      const [fleet, tokens] = await Promise.all([
+        sharedFleetPart(),
+        can('tokens:read') ? tokensSection(clock.now(), ownerId) : undefined,
       ]);
-
-      const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<State, number>;
-      const byConfig = Object.fromEntries(deps.configurationStatuses.map((s) => [s, 0])) as Record<
-        ConfigStatus,
-        number
-      >;
-      let total = 0;
-      let answering = 0;
-      for (const c of counts) {
-        total += c.total;
-        answering += c.answering;
-        for (const s of STATES) byState[s] += c[s];
-        const status = c.configuration_status as ConfigStatus;
-        byConfig[status] = (byConfig[status] ?? 0) + c.total;
-      }
-
-      const groups = new Map<
-        number,
-        {
-          group_id: number;
-          group_name: string;
-          revision: number;
-          total: number;
-          by_status: Record<string, number>;
-        }
-      >();
-      for (const r of rollouts ?? []) {
-        let g = groups.get(r.group_id);
-        if (!g) {
-          g = {
-            group_id: r.group_id,
-            group_name: r.group_name,
-            revision: r.revision,
-            total: 0,
-            by_status: {},
-          };
-          groups.set(r.group_id, g);
-        }
-        g.total += r.n;
-        g.by_status[r.configuration_status] = r.n;
-      }
-
-      const upgradeOut = (upgrades ?? []).map((u) => ({
-        id: u.id,
-        appliance_id: u.appliance_id,
-        appliance_name: u.appliance_name,
-        version: u.version,
-        status: u.status,
-        started: iso(u.started) as string,
-        finished: iso(u.finished),
-      }));
-      const current = upgradeOut.filter((u) => u.finished === null);
-
-      const needs: AttentionItem[] = attention.map((a) => {
-        const what = ATTENTION[a.reason];
-        const reason = (a.details as { reason?: unknown } | null)?.reason;
-        return {
-          kind: what.kind,
-          severity: what.severity,
-          target_type: 'appliance',
-          target_id: a.id,
-          target_name: a.name,
-          message:
-            a.reason === 'configuration_error' && typeof reason === 'string'
-              ? `${a.name} ${what.says}: ${reason}`.slice(0, 300)
-              : `${a.name} ${what.says}`,
-          since: a.reason === 'offline' ? iso(a.last_seen_online) : null,
-        };
-      });
-      // The newest upgrade of each appliance comes first: an older failure fixed since is left out.
-      const latest = new Set<number>();
-      for (const u of upgradeOut) {
-        if (latest.has(u.appliance_id)) continue;
-        latest.add(u.appliance_id);
-        if (u.status !== 'error') continue;
-        needs.push({
-          kind: 'upgrade.failed',
-          severity: 'error',
-          target_type: 'upgrade',
-          target_id: u.appliance_id,
-          target_name: u.appliance_name,
-          message: `the upgrade of ${u.appliance_name} to ${u.version} failed`,
-          since: u.finished,
-        });
-      }
+      const upgrades = can('upgrades:read');
+      const needs = [...fleet.applianceNeeds, ...(upgrades ? fleet.upgradeNeeds : [])];
       for (const t of tokens?.soonest ?? []) {
         needs.push({
           kind: 'token.expiring',
@@ -246,36 +281,15 @@ export function createSummaryService(deps: SummaryServiceDeps) {
           since: null,
         });
       }
-
       needs.sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity]);
-
       return {
-        generated_at: now.toISOString(),
-        appliances: {
-          total,
-          by_state: byState,
-          by_configuration_status: byConfig,
-        },
+        generated_at: fleet.generated_at,
+        appliances: fleet.appliances,
         attention: needs,
-        fleet_state: fleetStateSeries(now, { authorized: total - byState.unauthorized, answering }, hours),
-        alerts: {
-          last_24h: alerts[0]?.total ?? 0,
-          recent: alerts.map((e) => ({
-            id: Number(e.id),
-            at: iso(e.at) as string,
-            appliance_id: e.appliance_id,
-            appliance_name: e.appliance_name,
-            kind: e.kind,
-            // The query reads warnings and errors only.
-            severity: e.severity as 'warning' | 'error',
-            message: e.message,
-          })),
-        },
-        rollouts: rollouts === undefined ? null : [...groups.values()],
-        upgrades:
-          upgrades === undefined
-            ? null
-            : { in_flight: current.length, current: current[0] ?? null, recent: upgradeOut },
+        fleet_state: fleet.fleet_state,
+        alerts: fleet.alerts,
+        rollouts: can('configuration:read') ? fleet.rollouts : null,
+        upgrades: upgrades ? fleet.upgrades : null,
         tokens: tokens ?? null,
       };
     },
