@@ -158,10 +158,11 @@ export function createSummaryRepo(db: Kysely<Database>) {
 
     /** The upgrade under way (at most one: a unique index), then those finished since `since`. */
     async upgrades(since: Date, limit: number, d: DbHandle = db): Promise<UpgradeRow[]> {
-      const r =
-        await sql<UpgradeRow>`SELECT u.id, u.appliance_id, a.name AS appliance_name, u.version, u.status,
-          u.started, u.finished
-        FROM fleet_upgrades u JOIN appliances a ON a.id = u.appliance_id
+      // The name by primary key for the few rows kept: a join let the planner hash every appliance.
+      const r = await sql<UpgradeRow>`SELECT u.id, u.appliance_id,
+          coalesce((SELECT a.name FROM appliances a WHERE a.id = u.appliance_id), '') AS appliance_name,
+          u.version, u.status, u.started, u.finished
+        FROM fleet_upgrades u
         WHERE u.finished IS NULL OR u.finished >= ${since}
         ORDER BY (u.finished IS NULL) DESC, u.finished DESC, u.id DESC
         LIMIT ${limit}`.execute(queryable(d));
