@@ -3,9 +3,11 @@ import { useQuery } from '@tanstack/react-query';
 import { api } from './client';
 import { unwrap } from './errors';
 
-export function useSummary() {
+/** `enabled`: only for accounts that may read the fleet (a refused request would be audited). */
+export function useSummary(enabled = true) {
   return useQuery({
     queryKey: ['summary'],
+    enabled,
     retry: false,
     // The figures move with polling (every 10 s by default), so the page follows them.
     refetchInterval: 10_000,

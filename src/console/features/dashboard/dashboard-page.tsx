@@ -268,7 +268,7 @@ function Upgrades({ upgrades }: { upgrades: NonNullable<Summary['upgrades']> }) 
 
 export function DashboardPage() {
   const { can } = useSession();
-  const summary = useSummary();
+  const summary = useSummary(can('appliances:read'));
   const s = summary.data;
 
   if (!can('appliances:read')) {
