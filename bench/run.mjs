@@ -6,7 +6,7 @@
 // (bench/ecosystem-reference-server.mjs).
 //   BENCH_SECONDS (default 8) sets the duration of each measurement, BENCH_ROUNDS (default 3)
 //   how many alternating measurements of each side are averaged, BENCH_ONLY (comma-separated:
-//   healthz, whoami, login, footprint, cluster, fleet) runs only those parts, and BENCH_BASELINE=<dir>
+//   healthz, whoami, login, footprint, cluster, summary, fleet) runs only those parts, and BENCH_BASELINE=<dir>
 //   also starts the manager of another built checkout (say, a `git worktree` of the commit
 //   before a change) and measures it in the same alternation, so a change's effect is read
 //   from one run.
@@ -264,6 +264,14 @@ try {
 if (wanted('footprint')) await footprintBenchmarks({ start, root, password: PASSWORD, baselineDir });
 if (wanted('cluster'))
   await clusterBenchmarks({ start, load, fmt, root, password: PASSWORD, seconds: SECONDS });
+
+// The dashboard's summary with 10,000 appliances (bench/summary.mjs prints its measurements).
+if (wanted('summary')) {
+  spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'summary.mjs')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+}
 
 // The fleet benchmark: 1,000 agents on loopback, one apply to all, polling CPU and memory
 // (test/scale/fleet-scale.test.ts prints its measurements). BENCH_FLEET_SCALE=0 skips it.

@@ -46,6 +46,7 @@ import { licensingRoutes } from './modules/licensing/licensing.routes.js';
 import { installHostCheck } from './modules/network/network.hooks.js';
 import type { MailerOptions } from './modules/notifications/mailer.js';
 import { settingsRoutes } from './modules/settings/settings.routes.js';
+import { summaryRoutes } from './modules/summary/summary.routes.js';
 import { updatesRoutes } from './modules/updates/updates.routes.js';
 import { upgradesRoutes } from './modules/upgrades/upgrades.routes.js';
 import { createServices, type ServicesConfig } from './services.js';
@@ -201,6 +202,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await scope.register(destinationsRoutes(services.destinations));
     await scope.register(upgradesRoutes(services.upgrades, services.downloads));
     await scope.register(licensingRoutes(services.licensing));
+    await scope.register(summaryRoutes, { service: services.summary });
   });
   await app.register(async (scope) => {
     // Current settings take effect as soon as the routes exist (inject tests never start jobs).

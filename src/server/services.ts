@@ -30,6 +30,7 @@ import { createFileService } from './modules/files/files.service.js';
 import { createUploadStore, type UploadLimits } from './modules/files/upload.js';
 import { createConnectorsService } from './modules/fleet/connectors.service.js';
 import { createFleetRepo } from './modules/fleet/fleet.repo.js';
+import { CONFIG_STATUSES } from './modules/fleet/fleet.schemas.js';
 import { createFleetService } from './modules/fleet/fleet.service.js';
 import { createManagerKeyStore } from './modules/fleet/manager-key.js';
 import { createHealthRepo } from './modules/fleet-health/health.repo.js';
@@ -56,6 +57,8 @@ import { createApplyHook } from './modules/settings/apply-hook.js';
 import { createSectionHooks } from './modules/settings/section-hooks.js';
 import { createSettingsStore } from './modules/settings/settings.repo.js';
 import { createSystemSettings } from './modules/settings/settings.service.js';
+import { createSummaryRepo } from './modules/summary/summary.repo.js';
+import { createSummaryService } from './modules/summary/summary.service.js';
 import { createTokenUsageService } from './modules/tokens/token-usage.service.js';
 import {
   createTokensService,
@@ -325,6 +328,16 @@ export function createServices(deps: ServicesDeps) {
     log,
   });
 
+  // The fleet at a glance (the console's dashboard): aggregates of the fleet, configuration,
+  // upgrade and token tables, and the token warning window of the system alerting settings.
+  const summary = createSummaryService({
+    repo: createSummaryRepo(db),
+    clock,
+    configurationStatuses: CONFIG_STATUSES,
+    tokenWarningDays: async () =>
+      Number((await settingsService.internal('systemalerting')).token_expiry_warning_days ?? 7),
+  });
+
   // --- the manager's own updates, files and uploads, backup, licence.
   const managerUpdate = createManagerUpdater({
     tx,
@@ -462,6 +475,7 @@ export function createServices(deps: ServicesDeps) {
     downloads,
     licensing,
     health,
+    summary,
     managerUpdate,
     uploads,
     uploadsDir,

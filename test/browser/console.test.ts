@@ -1,10 +1,11 @@
 // The web console in a real browser (Debian's Chromium through playwright-core) against a real
 // manager process on the embedded database: sign in, create a token and use it, disable it and
-// see it refused, users, sessions, the audit log, the fleet and system pages. Every run saves a
+// see it refused, users, sessions, the audit log, the dashboard, the fleet and system pages. Every run saves a
 // screenshot of each page under test/browser/screenshots/ for a human to look at.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
 import { type Browser, chromium, type Locator, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPublisher } from '../helpers/agent-package.js';
@@ -225,11 +226,20 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await shot('02-sign-in-failed');
   });
 
-  it('signs in with the session cookie and lands on the token page', async () => {
+  it('signs in with the session cookie, back on the page asked for; home is the dashboard', async () => {
     await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // The visitor asked for /tokens before signing in (a sign-in without one lands on the
+    // dashboard: the viewer's test at the end).
     await page.waitForURL(/\/tokens$/);
     await page.getByRole('heading', { name: 'API tokens' }).waitFor();
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    // A fresh manager: no appliances yet, and the page says where to add the first.
+    await page.getByRole('link', { name: 'Add the first one' }).waitFor();
+    await expect(page.getByTestId('stat-online').textContent()).resolves.toContain('0');
+    await shot('02b-dashboard-empty');
+    await go('/tokens', 'API tokens');
     const cookies = await page.context().cookies();
     const session = cookies.find((c) => c.name === 'steward_session');
     expect(session?.httpOnly).toBe(true);
@@ -736,6 +746,68 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await shot('28-upgrades');
   });
 
+  it('shows the fleet at a glance on the dashboard: the summary counts, charts, links to what needs attention', async () => {
+    // An appliance waiting for authorization: the dashboard lists it under "Needs attention".
+    const created = await apiAsAdmin('/api/v1/appliances/create/', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'w-waiting', type: 'tiscale-worker', url: 'https://127.0.0.1:9/' }),
+    });
+    expect(created.status).toBe(201);
+    const waitingId = ((await created.json()) as { id: number }).id;
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    const summary = (await (await apiAsAdmin('/api/v1/summary/')).json()) as {
+      appliances: {
+        total: number;
+        by_state: Record<string, number>;
+        by_configuration_status: Record<string, number>;
+      };
+    };
+    expect(summary.appliances.total).toBe(3);
+    expect(summary.appliances.by_state.unauthorized).toBe(1);
+    for (const [state, n] of Object.entries(summary.appliances.by_state)) {
+      await expect
+        .poll(() => page.getByTestId(`stat-${state}`).locator('p').first().textContent(), { timeout: 15_000 })
+        .toBe(String(n));
+    }
+    await expect(page.getByTestId('config-done').locator('p').first().textContent()).resolves.toBe(
+      String(summary.appliances.by_configuration_status.done),
+    );
+    await page.getByRole('heading', { level: 2, name: /Appliances: 3/ }).waitFor();
+    // The charts: fleet state over 24 hours (recharts draws an SVG) and the last upgrade.
+    await page
+      .getByRole('region', { name: 'Fleet state, last 24 hours' })
+      .locator('svg.recharts-surface')
+      .first()
+      .waitFor();
+    await expect(page.getByTestId('fleet-state-now').textContent()).resolves.toMatch(/Now: \d+ answering/);
+    await expect(page.getByTestId('upgrade-none').textContent()).resolves.toContain('w1 to 5.4.0');
+    await shot('30-dashboard');
+
+    // No serious or critical accessibility violation (axe-core's rules, not ours).
+    const axe = await new AxeBuilder({ page }).analyze();
+    const serious = axe.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map(
+        (v) =>
+          `${v.id}: ${v.nodes.map((n) => `${n.target.join(' ')} (${n.failureSummary ?? ''})`).join('; ')}`,
+      );
+    expect(serious.join('\n')).toBe('');
+
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByTestId('stat-online').waitFor();
+    await shot('30b-dashboard-narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+
+    // Each item links to its page.
+    await page.getByRole('link', { name: 'w-waiting waits for authorization' }).click();
+    await page.waitForURL((url) => url.pathname === `/appliances/${waitingId}`);
+    await page.getByRole('heading', { level: 1, name: 'w-waiting' }).waitFor();
+    expect((await apiAsAdmin(`/api/v1/appliances/${waitingId}/`, { method: 'DELETE' })).status).toBeLessThan(
+      300,
+    );
+  });
+
   it("shows a settings field's validation error next to it", async () => {
     await go('/settings/systemalerting', /System alerting/);
     await page.getByRole('switch', { name: 'Send syslog messages' }).click({ force: true });
@@ -913,6 +985,10 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await page.getByLabel('Username').fill('alice');
     await page.getByRole('textbox', { name: 'Password', exact: true }).fill(PASSWORD);
     await page.getByRole('button', { name: 'Sign in' }).click();
+    // A viewer lands on the dashboard too (they read the fleet), then opens their tokens.
+    await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
+    await page.getByTestId('stat-online').waitFor();
+    await page.getByRole('link', { name: 'API tokens' }).click();
     await page.getByRole('heading', { level: 1, name: 'API tokens' }).waitFor();
     await page.getByTestId('tokens-admin-managed').waitFor();
     await expect(page.getByRole('button', { name: 'New token' }).count()).resolves.toBe(0);

@@ -1680,6 +1680,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/summary/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The fleet at a glance
+         * @description What the console’s dashboard shows, in one answer: appliances by state and by configuration status, what needs attention (each item names what to open), the fleet’s state over the last 24 hours, warnings and errors of the last 24 hours, configuration rollouts and upgrades under way, and tokens about to expire. Every figure is counted by the database, so the answer stays fast with a large fleet (docs/benchmarks.md: 10,000 appliances). Needs `appliances:read`; the rollouts, upgrades and tokens sections are null for a credential without `configuration:read`, `upgrades:read` or `tokens:read`.
+         */
+        get: operations["getSummary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/system/config/sshd/": {
         parameters: {
             query?: never;
@@ -24536,6 +24556,412 @@ export interface operations {
                      *       "status": 415,
                      *       "detail": "unsupported Content-Type",
                      *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSummary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "generated_at": "2026-12-06T18:30:00.000Z",
+                     *       "appliances": {
+                     *         "total": 42,
+                     *         "by_state": {
+                     *           "online": 36,
+                     *           "degraded": 1,
+                     *           "offline": 2,
+                     *           "maintenance": 1,
+                     *           "unauthorized": 2
+                     *         },
+                     *         "by_configuration_status": {
+                     *           "changes_awaiting_apply": 1,
+                     *           "pending": 3,
+                     *           "error": 1,
+                     *           "done": 30,
+                     *           "mismatch": 1,
+                     *           "unsupported": 0,
+                     *           "no_configuration_group": 6
+                     *         }
+                     *       },
+                     *       "attention": [
+                     *         {
+                     *           "kind": "appliance.offline",
+                     *           "severity": "error",
+                     *           "target_type": "appliance",
+                     *           "target_id": 7,
+                     *           "target_name": "worker-7",
+                     *           "message": "worker-7 does not answer",
+                     *           "since": "2026-12-06T17:58:10.000Z"
+                     *         },
+                     *         {
+                     *           "kind": "token.expiring",
+                     *           "severity": "warning",
+                     *           "target_type": "token",
+                     *           "target_id": 12,
+                     *           "target_name": "siem-export",
+                     *           "message": "API token \"siem-export\" of alice expires on 2026-12-09T08:00:00.000Z",
+                     *           "since": null
+                     *         }
+                     *       ],
+                     *       "fleet_state": [
+                     *         {
+                     *           "at": "2026-12-05T18:00:00.000Z",
+                     *           "online": 38,
+                     *           "offline": 0
+                     *         },
+                     *         {
+                     *           "at": "2026-12-06T18:00:00.000Z",
+                     *           "online": 38,
+                     *           "offline": 2
+                     *         },
+                     *         {
+                     *           "at": "2026-12-06T18:30:00.000Z",
+                     *           "online": 38,
+                     *           "offline": 2
+                     *         }
+                     *       ],
+                     *       "alerts": {
+                     *         "last_24h": 3,
+                     *         "recent": [
+                     *           {
+                     *             "id": 981,
+                     *             "at": "2026-12-06T17:58:10.000Z",
+                     *             "appliance_id": 7,
+                     *             "appliance_name": "worker-7",
+                     *             "kind": "appliance.offline",
+                     *             "severity": "warning",
+                     *             "message": "appliance worker-7 is offline: connect ECONNREFUSED"
+                     *           }
+                     *         ]
+                     *       },
+                     *       "rollouts": [
+                     *         {
+                     *           "group_id": 2,
+                     *           "group_name": "workers",
+                     *           "revision": 5,
+                     *           "total": 12,
+                     *           "by_status": {
+                     *             "done": 9,
+                     *             "pending": 3
+                     *           }
+                     *         }
+                     *       ],
+                     *       "upgrades": {
+                     *         "in_flight": 1,
+                     *         "current": {
+                     *           "id": 4,
+                     *           "appliance_id": 3,
+                     *           "appliance_name": "hub-1",
+                     *           "version": "5.2.1",
+                     *           "status": "installing",
+                     *           "started": "2026-12-06T18:27:00.000Z",
+                     *           "finished": null
+                     *         },
+                     *         "recent": []
+                     *       },
+                     *       "tokens": {
+                     *         "warning_days": 7,
+                     *         "expiring": 1,
+                     *         "soonest": [
+                     *           {
+                     *             "id": 12,
+                     *             "name": "siem-export",
+                     *             "owner": "alice",
+                     *             "expires_at": "2026-12-09T08:00:00.000Z"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        alerts: {
+                            /** @description Warnings and errors among the activities of the last 24 hours */
+                            last_24h: number;
+                            /** @description The newest ten of them */
+                            recent: {
+                                appliance_id: number | null;
+                                appliance_name: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description When
+                                 */
+                                at: string;
+                                /** @description Activity id (GET /api/v1/activities/) */
+                                id: number;
+                                /** @description e.g. appliance.offline, config.failed, config.mismatch, upgrade.failed */
+                                kind: string;
+                                message: string;
+                                /** @enum {string} */
+                                severity: "warning" | "error";
+                            }[];
+                        };
+                        appliances: {
+                            /** @description Each appliance counted under its `configuration_status`; every status is listed */
+                            by_configuration_status: {
+                                /** @description Saved changes not applied yet (or held back by maintenance) */
+                                changes_awaiting_apply: number;
+                                /** @description Runs the configuration applied */
+                                done: number;
+                                /** @description The appliance refused the configuration, or could not be reached to apply it */
+                                error: number;
+                                /** @description Out of sync: runs another configuration than the one applied (drift) */
+                                mismatch: number;
+                                /** @description In no group and without a configuration of its own */
+                                no_configuration_group: number;
+                                /** @description An apply is on its way to the appliance */
+                                pending: number;
+                                /** @description Took the configuration but cannot use some fields */
+                                unsupported: number;
+                            };
+                            /** @description Each appliance in exactly one state; the five add up to `total` */
+                            by_state: {
+                                /** @description Authorized, not in maintenance, answering but reporting a health problem */
+                                degraded: number;
+                                /** @description Authorized and in maintenance (polled, sent no configuration, raising no alarm) */
+                                maintenance: number;
+                                /** @description Authorized, not in maintenance, not answering */
+                                offline: number;
+                                /** @description Authorized, not in maintenance, answering with health ok */
+                                online: number;
+                                /** @description Added but not authorized yet (never polled) */
+                                unauthorized: number;
+                            };
+                            /** @description Every appliance the manager knows */
+                            total: number;
+                        };
+                        /** @description What needs someone, errors first: appliances offline, with a refused configuration, degraded, out of sync, or waiting for authorization (at most 20, worst first, then by name); the latest upgrade of an appliance when it failed in the last 24 h; tokens expiring within the warning window */
+                        attention: {
+                            /** @description appliance.offline, configuration.error, appliance.degraded, configuration.out_of_sync, appliance.unauthorized, upgrade.failed or token.expiring */
+                            kind: string;
+                            /** @description For a person to read */
+                            message: string;
+                            /** @enum {string} */
+                            severity: "error" | "warning" | "info";
+                            /**
+                             * Format: date-time
+                             * @description Offline: last seen online; a failed upgrade: when it ended
+                             */
+                            since: string | null;
+                            /** @description The appliance id (for upgrades too) or the token id */
+                            target_id: number;
+                            target_name: string;
+                            /**
+                             * @description What to open: the appliance, the upgrades of the appliance `target_id`, or the token
+                             * @enum {string}
+                             */
+                            target_type: "appliance" | "upgrade" | "token";
+                        }[];
+                        /** @description Authorized appliances answering and not, at each whole hour of (at least) the last 24 hours and now, oldest first: reconstructed from the online, offline and authorization events of the activities, walking back from now. Appliances removed within the window are not counted before their removal. */
+                        fleet_state: {
+                            /**
+                             * Format: date-time
+                             * @description A whole hour, or (the last point) the time of the answer
+                             */
+                            at: string;
+                            /** @description Authorized appliances not answering then */
+                            offline: number;
+                            /** @description Authorized appliances answering then (maintenance included) */
+                            online: number;
+                        }[];
+                        /**
+                         * Format: date-time
+                         * @description When these figures were taken
+                         */
+                        generated_at: string;
+                        /** @description Null without `configuration:read` */
+                        rollouts: {
+                            /** @description Members by configuration status (only statuses that occur): pending ones are still on their way */
+                            by_status: {
+                                [key: string]: number;
+                            };
+                            group_id: number;
+                            group_name: string;
+                            /** @description The group revision */
+                            revision: number;
+                            /** @description Members of the group */
+                            total: number;
+                        }[] | null;
+                        /** @description Null without `tokens:read` */
+                        tokens: {
+                            /** @description Enabled tokens and API keys that expire within the window (every user’s for admins, else your own) */
+                            expiring: number;
+                            /** @description The first five to expire */
+                            soonest: {
+                                /**
+                                 * Format: date-time
+                                 * @description Expiry
+                                 */
+                                expires_at: string;
+                                id: number;
+                                name: string;
+                                /** @description Username of the owner */
+                                owner: string;
+                            }[];
+                            /** @description The warning window: `token_expiry_warning_days` of /api/v1/config/systemalerting/ (0: no warnings) */
+                            warning_days: number;
+                        } | null;
+                        /** @description Null without `upgrades:read` */
+                        upgrades: {
+                            /** @description The upgrade under way, if any */
+                            current: {
+                                appliance_id: number;
+                                appliance_name: string;
+                                /**
+                                 * Format: date-time
+                                 * @description Finished; null while it runs
+                                 */
+                                finished: string | null;
+                                id: number;
+                                /**
+                                 * Format: date-time
+                                 * @description Started
+                                 */
+                                started: string;
+                                /** @description pending, downloading, installing, idle (done) or error */
+                                status: string;
+                                /** @description The version being installed */
+                                version: string;
+                            } | null;
+                            /** @description Upgrades under way (one at a time across the fleet) */
+                            in_flight: number;
+                            /** @description The upgrade under way and those finished in the last 24 hours, newest first (at most 5) */
+                            recent: {
+                                appliance_id: number;
+                                appliance_name: string;
+                                /**
+                                 * Format: date-time
+                                 * @description Finished; null while it runs
+                                 */
+                                finished: string | null;
+                                id: number;
+                                /**
+                                 * Format: date-time
+                                 * @description Started
+                                 */
+                                started: string;
+                                /** @description pending, downloading, installing, idle (done) or error */
+                                status: string;
+                                /** @description The version being installed */
+                                version: string;
+                            }[];
+                        } | null;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */

@@ -51,3 +51,5 @@ export type UpgradeStatus = Ok<paths['/api/upgrade/status/']['post']>;
 export type NewHubGroup = Body<paths['/api/v1/tiscale-hub-group/create/']['post']>;
 export type StoredFile = Ok<paths['/api/v1/files/']['get']>['results'][number];
 export type FileFilters = NonNullable<paths['/api/v1/files/']['get']['parameters']['query']>;
+export type Summary = Ok<paths['/api/v1/summary/']['get']>;
+export type AttentionItem = Summary['attention'][number];

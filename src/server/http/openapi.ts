@@ -9,6 +9,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { DOCS_CSS, STEWARD_ICON_SVG, STEWARD_LOGO_SVG } from './docs-branding.js';
 import type { RouteTable } from './route-table.js';
 import { ERROR_DESCRIPTIONS, ProblemSchema } from './schemas.js';
 
@@ -17,6 +18,10 @@ export const OPENAPI_TAGS = [
   { name: 'users', description: 'User accounts, roles and groups' },
   { name: 'tokens', description: 'API tokens: named, scoped, expiring, rotatable credentials for scripts' },
   { name: 'audit', description: 'Who did what, when, with which credential' },
+  {
+    name: 'summary',
+    description: 'The fleet at a glance: counts, what needs attention, alerts and work under way',
+  },
   { name: 'appliances', description: 'The appliance registry, authorization, health, licensing' },
   { name: 'configuration', description: 'Configuration groups: save, diff, apply, per-appliance status' },
   { name: 'system', description: 'Manager settings, uploads and files' },
@@ -219,6 +224,21 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
   await app.register(swaggerUi, {
     routePrefix: '/api/docs',
     staticCSP: true,
+    // Steward's name, logo and icon; no "Explore" bar (docs-branding.ts).
+    logo: { type: 'image/svg+xml', content: Buffer.from(STEWARD_LOGO_SVG), href: '/', target: '_self' },
+    theme: {
+      title: 'Steward API',
+      css: [{ filename: 'steward.css', content: DOCS_CSS }],
+      favicon: [
+        {
+          filename: 'favicon.svg',
+          rel: 'icon',
+          sizes: 'any',
+          type: 'image/svg+xml',
+          content: Buffer.from(STEWARD_ICON_SVG),
+        },
+      ],
+    },
     uiConfig: {
       url: '/api/v1/openapi.json',
       persistAuthorization: false,
