@@ -104,9 +104,6 @@ describe('authorization failures answer by class, never with the remote answer',
   });
 
   it('a closed port and a port that does not speak HTTP answer alike: unreachable', async () => {
-    const closed = createServer();
-    const closedPort = await listen(closed);
-    await new Promise((r) => closed.close(r));
     const sockets: Socket[] = [];
     const banner = createNetServer((s) => {
       sockets.push(s);
@@ -117,6 +114,11 @@ describe('authorization failures answer by class, never with the remote answer',
       for (const s of sockets) s.destroy();
       await new Promise((r) => banner.close(r));
     });
+    // The closed port is taken after the banner's: a port freed first could be handed to the
+    // banner server next (it was, once in CI), and both appliances would have one URL.
+    const closed = createServer();
+    const closedPort = await listen(closed);
+    await new Promise((r) => closed.close(r));
     const a = await detailOf(`http://127.0.0.1:${closedPort}`, 'closed-port');
     const b = await detailOf(`http://127.0.0.1:${bannerPort}`, 'ssh-port');
     expect(a.status).toBe(503);
