@@ -1,5 +1,7 @@
 // The cluster heartbeat job (every replica): on a shared PostgreSQL server each replica writes
-// its row in cluster_replicas every 5 s (and when it gains or loses the jobs lease), forgets
+// its row in cluster_replicas every 5 s (and when it gains or loses the jobs lease), with its
+// last poll round (how many appliances, how long) and, in the first beat, the poll slot it
+// joins in (ADR 0006); a replica whose beats stop for 15 s loses its share of the fleet. It forgets
 // replicas silent for a day, and removes its own row when it stops. The leader also trims
 // job_runs to a day. On the embedded database there is no replica table to write; only the
 // job_runs trim runs.
