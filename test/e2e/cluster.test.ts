@@ -230,13 +230,19 @@ describe.skipIf(!PG_URL)('several managers on one PostgreSQL', () => {
     interface Polling extends ReplicaView {
       polled_appliances: number;
       last_round_ms: number | null;
+      last_round_at: string | null;
     }
-    /** The live replicas of a view, when their shares add up to the fleet. */
-    const settled = async (m: RunningManager, count: number) => {
+    /**
+     * The live replicas of a view, when their shares add up to the fleet and each one's last
+     * round ended after `since` (a joiner counts from its first slot, a second or two after it
+     * registered; until then it reports 0 and the others the whole fleet).
+     */
+    const settled = async (m: RunningManager, count: number, since = 0) => {
       const v = await clusterView(m, headers.get(m) ?? adminA);
       const live: Polling[] = (v?.replicas ?? []).filter((r: Polling) => r.alive);
       const sum = live.reduce((n, r) => n + r.polled_appliances, 0);
-      return live.length === count && sum === AGENTS && live.filter((r) => r.leader).length === 1
+      const recent = live.every((r) => r.last_round_at !== null && Date.parse(r.last_round_at) > since);
+      return live.length === count && sum === AGENTS && recent && live.filter((r) => r.leader).length === 1
         ? live
         : undefined;
     };
@@ -305,7 +311,14 @@ describe.skipIf(!PG_URL)('several managers on one PostgreSQL', () => {
     const d = await start(dbUrl);
     headers.set(d, await login(d));
     const dId = await replicaId(d, headers.get(d) as Record<string, string>);
-    const { value: withD } = await waitFor('three replicas again', () => settled(s0, 3), 30_000, 100);
+    // Its first slot is at most an interval and half an interval after it registered.
+    const counted = Date.now() + 2 * POLL_MS;
+    const { value: withD } = await waitFor(
+      'three replicas again',
+      () => settled(s0, 3, counted),
+      30_000,
+      100,
+    );
     const joinMs = Date.now() - startedAt;
     const dShare = withD.find((r) => r.id === dId)?.polled_appliances ?? 0;
     const afterJoin = await window(6000);
