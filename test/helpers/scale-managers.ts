@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
 import { createThrowawayDatabase, PG_URL } from './database.js';
-import { call, type RunningManager, startManager } from './process.js';
+import { call, type HttpResult, type RunningManager, startManager } from './process.js';
 import { lineReader, stopChild } from './scale-proc.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -74,21 +74,37 @@ export interface ScaleManagerOptions {
 
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
-/** Registers and authorizes every agent through the API, 20 at a time. */
-async function registerAll(baseUrl: string, headers: Record<string, string>, agents: { url: string }[]) {
+/**
+ * Registers and authorizes every agent through the API, 20 at a time, spread over the replicas'
+ * APIs. A 503 (the database busy past its statement timeout on a loaded machine) is tried again
+ * after a second, as an admin script honouring Retry-After would; the failed statement was
+ * rolled back.
+ */
+async function registerAll(baseUrls: string[], headers: Record<string, string>, agents: { url: string }[]) {
   const json = { ...headers, 'content-type': 'application/json' };
+  const retried = async (what: string, ok: number, fn: () => Promise<HttpResult>) => {
+    for (let attempt = 1; ; attempt++) {
+      const r = await fn();
+      if (r.status === ok) return r;
+      if (r.status !== 503 || attempt === 5) throw new Error(`${what}: ${r.status} ${r.body}`);
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+  };
   for (let i = 0; i < agents.length; i += 20) {
+    const baseUrl = baseUrls[(i / 20) % baseUrls.length] as string;
     await Promise.all(
       agents.slice(i, i + 20).map(async (a, j) => {
         const name = `f${i + j}`;
-        const c = await call(`${baseUrl}/api/v1/appliances/create/`, {
-          method: 'POST',
-          headers: json,
-          body: JSON.stringify({ name, type: 'worker', url: a.url }),
-        });
-        if (c.status !== 201) throw new Error(`create ${name}: ${c.status} ${c.body}`);
-        const r = await call(`${baseUrl}/api/v1/appliances/${c.json().id}/authorization/`, { headers });
-        if (r.status !== 200) throw new Error(`authorize ${name}: ${r.status} ${r.body}`);
+        const c = await retried(`create ${name}`, 201, () =>
+          call(`${baseUrl}/api/v1/appliances/create/`, {
+            method: 'POST',
+            headers: json,
+            body: JSON.stringify({ name, type: 'worker', url: a.url }),
+          }),
+        );
+        await retried(`authorize ${name}`, 200, () =>
+          call(`${baseUrl}/api/v1/appliances/${c.json().id}/authorization/`, { headers }),
+        );
       }),
     );
   }
@@ -150,7 +166,11 @@ export async function startServeManager(o: ScaleManagerOptions): Promise<ScaleMa
     });
     if (created.status !== 201) throw new Error(`token: ${created.status} ${created.body}`);
     const headers = { authorization: `Token ${created.json().token}` };
-    await registerAll(url, headers, o.agents);
+    await registerAll(
+      replicas.map((r) => r.baseUrl),
+      headers,
+      o.agents,
+    );
     const count = async (online: boolean) => {
       const r = await call(`${url}/api/v1/appliances/?online=${online}&page_size=1`, { headers });
       if (r.status !== 200) throw new Error(`list: ${r.status} ${r.body}`);

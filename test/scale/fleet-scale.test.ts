@@ -313,8 +313,9 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
   it.skipIf(REPLICAS < 2)(
     'kill -9 of a replica: its appliances polled again; a new replica polls its share',
     async () => {
-      const m = manager as ScaleManager;
-      const replicas = m.replicas as ScaleReplica[];
+      if (!manager?.replicas) throw new Error('the measurement above did not start the replicas');
+      const m = manager;
+      const replicas = manager.replicas;
       const ask = farmsAsk as NonNullable<typeof farmsAsk>;
       const victim = replicas[replicas.length - 1] as ScaleReplica;
       await victim.stop('SIGKILL');
