@@ -285,7 +285,10 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     }
     if (db && d0 && d1) {
       const xacts = (d1.xacts - d0.xacts) / seconds;
-      const dbCpu = ((d1.cpuSeconds - d0.cpuSeconds) / seconds) * 100;
+      // Backends present in both samples (a pool may open and close connections meanwhile).
+      let used = 0;
+      for (const [p, t1] of d1.cpu) used += t1 - (d0.cpu.get(p) ?? t1);
+      const dbCpu = (used / seconds) * 100;
       console.log(
         `[fleet-scale] PostgreSQL, this database: ${xacts.toFixed(1)} transactions/s (each statement outside a transaction is one; ` +
           `pg_stat_database xact_commit + xact_rollback), its backends ${dbCpu.toFixed(1)}% of one core ` +
@@ -380,15 +383,15 @@ async function databaseUsage(url: string) {
       const backends = await c.query<{ pid: number }>(
         'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
       );
-      let cpuSeconds = 0;
+      const cpu = new Map<number, number>();
       for (const b of backends.rows) {
         try {
-          cpuSeconds += procUsage(b.pid).cpuSeconds;
+          cpu.set(b.pid, procUsage(b.pid).cpuSeconds);
         } catch {
-          // A backend that ended between the two reads: its time is lost to this sample.
+          // A backend that ended between the two reads: not counted in this sample.
         }
       }
-      return { xacts: Number(x.rows[0]?.x ?? 0), cpuSeconds, backends: backends.rows.length };
+      return { xacts: Number(x.rows[0]?.x ?? 0), cpu, backends: backends.rows.length };
     },
     close: () => c.end(),
   };
