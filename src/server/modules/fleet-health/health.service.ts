@@ -279,13 +279,18 @@ export function createHealthService(deps: HealthServiceDeps) {
     // Taken over from another replica: online, status, running hash and events cursor are
     // written by the poller without a new poll_version, so this replica's cache of them may be
     // old. One full read before polling them (rare: membership changes).
-    if (others.size > 0 && all.some((r) => others.has(r.id) && owns(r.id))) all = await targets.refresh(true);
-    const rows: PollTarget[] = [];
+    const before = others;
+    const takenOver = before.size > 0 && all.some((r) => before.has(r.id) && owns(r.id));
+    if (takenOver) all = await targets.refresh(true);
+    let rows: PollTarget[] = [];
     others = new Set();
     for (const r of all) {
       if (owns(r.id)) rows.push(r);
       else others.add(r.id);
     }
+    // The appliances taken over go first: they have not been polled since their replica went
+    // silent, the others were polled an interval ago (the handover is not a round longer).
+    if (takenOver) rows = [...rows.filter((r) => before.has(r.id)), ...rows.filter((r) => !before.has(r.id))];
     const owned = new Set(rows.map((r) => r.id));
     await targets.loadCredentials(rows);
     if (targets.credentialCount() > rows.length || telemetryAt.size > rows.length) {
