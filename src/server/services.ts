@@ -420,6 +420,7 @@ export function createServices(deps: ServicesDeps) {
     startedAt: replica.startedAt,
     log,
     address: () => replica.address,
+    pollIntervalMs: intervalOf('fleetHealth', config, deps.jobIntervals),
   });
 
   // Reactions across modules, wired once: settings changed on another replica take effect here,

@@ -1,6 +1,7 @@
 // Several real manager processes on one PostgreSQL database: revocation reaches every replica
-// within a second, rate limits are shared, a background job runs once per tick on the leader
-// and another replica takes over when it is killed; and, on a PostgreSQL server of the test's
+// within a second, rate limits are shared, the replicas share the fleet's polling (each
+// appliance polled once per interval; a replica killed hands its appliances over within 30 s, a
+// new one takes its share); and, on a PostgreSQL server of the test's
 // own, stopping (fast and immediate), restarting and freezing the server under load gives 503s,
 // not hangs or crashes, and recovery without a restart of the managers.
 import { randomBytes } from 'node:crypto';
@@ -193,7 +194,7 @@ describe.skipIf(!PG_URL)('several managers on one PostgreSQL', () => {
     expect(limited).toBe(40 - ok);
   });
 
-  it('health polling runs once per tick across three replicas, and again once per tick after the leader is killed', async () => {
+  it('three replicas share the fleet: each appliance polled once per interval; kill -9 of one hands its appliances over within 30 s; a fourth takes its share', async () => {
     const c = await start(dbUrl);
     const replicas = [a, b, c];
     const headers = new Map<RunningManager, Record<string, string>>();
@@ -201,126 +202,131 @@ describe.skipIf(!PG_URL)('several managers on one PostgreSQL', () => {
     const ids = new Map<string, RunningManager>();
     for (const m of replicas) ids.set(await replicaId(m, headers.get(m) as Record<string, string>), m);
 
-    // A real agent that notes every status request it gets: each is one tick's poll of it.
-    const agent = await startTestAgent({ type: 'a1000', name: 'ticks' });
-    agents.push(agent);
-    const polls: number[] = [];
-    agent.app.server.on('request', (req: { url?: string }) => {
-      if (req.url?.startsWith('/agent/v1/status')) polls.push(Date.now());
-    });
-    const created = await call(`${a.baseUrl}/api/v1/appliances/create/`, {
-      method: 'POST',
-      headers: { ...adminA, ...json },
-      body: JSON.stringify({ name: 'ticks', type: 'a1000', url: agent.url }),
-    });
-    expect(created.status, created.body).toBe(201);
-    const authorized = await call(`${a.baseUrl}/api/v1/appliances/${created.json().id}/authorization/`, {
-      method: 'PUT',
-      headers: { ...adminA, ...json },
-      body: JSON.stringify({ token: agent.token }),
-    });
-    expect(authorized.status, authorized.body).toBe(200);
+    // Real agents that note every status request they get: each is one poll of that appliance.
+    const AGENTS = 12;
+    const polls = new Map<number, number[]>();
+    for (let i = 0; i < AGENTS; i++) {
+      const agent = await startTestAgent({ type: 'a1000', name: `share-${i}` });
+      agents.push(agent);
+      const seen: number[] = [];
+      polls.set(i, seen);
+      agent.app.server.on('request', (req: { url?: string }) => {
+        if (req.url?.startsWith('/agent/v1/status')) seen.push(Date.now());
+      });
+      const created = await call(`${a.baseUrl}/api/v1/appliances/create/`, {
+        method: 'POST',
+        headers: { ...adminA, ...json },
+        body: JSON.stringify({ name: `share-${i}`, type: 'a1000', url: agent.url }),
+      });
+      expect(created.status, created.body).toBe(201);
+      const authorized = await call(`${a.baseUrl}/api/v1/appliances/${created.json().id}/authorization/`, {
+        method: 'PUT',
+        headers: { ...adminA, ...json },
+        body: JSON.stringify({ token: agent.token }),
+      });
+      expect(authorized.status, authorized.body).toBe(200);
+    }
 
-    // Three live replicas, exactly one leader, and polling under way.
+    interface Polling extends ReplicaView {
+      polled_appliances: number;
+      last_round_ms: number | null;
+      last_round_at: string | null;
+    }
+    /**
+     * The live replicas of a view, when their shares add up to the fleet and each one's last
+     * round ended after `since` (a joiner counts from its first slot, a second or two after it
+     * registered; until then it reports 0 and the others the whole fleet).
+     */
+    const settled = async (m: RunningManager, count: number, since = 0) => {
+      const v = await clusterView(m, headers.get(m) ?? adminA);
+      const live: Polling[] = (v?.replicas ?? []).filter((r: Polling) => r.alive);
+      const sum = live.reduce((n, r) => n + r.polled_appliances, 0);
+      const recent = live.every((r) => r.last_round_at !== null && Date.parse(r.last_round_at) > since);
+      return live.length === count && sum === AGENTS && recent && live.filter((r) => r.leader).length === 1
+        ? live
+        : undefined;
+    };
     const { value: first } = await waitFor(
-      'three replicas, one leader',
-      async () => {
-        const v = await clusterView(a, adminA);
-        const alive = (v?.replicas ?? []).filter((r: ReplicaView) => r.alive && ids.has(r.id));
-        return alive.length === 3 && alive.filter((r: ReplicaView) => r.leader).length === 1 ? v : undefined;
-      },
-      20_000,
+      'three replicas sharing the fleet',
+      () => settled(a, 3),
+      30_000,
       250,
     );
-    expect(first.mode).toBe('shared_database');
-    const leaderId: string = first.replicas.find((r: ReplicaView) => r.leader && r.alive).id;
-    await waitFor('the first poll', async () => (polls.length > 0 ? true : undefined), 10_000, 100).catch(
-      async (err) => {
-        const app = await call(`${a.baseUrl}/api/v1/appliances/${created.json().id}/`, { headers: adminA });
-        throw new Error(`${(err as Error).message}; appliance: ${app.body}`);
+    expect(first.every((r) => ids.has(r.id))).toBe(true);
+
+    /** Checks that in the next `ms` every appliance was polled once per interval, by one replica. */
+    const window = async (ms: number) => {
+      const from = Date.now();
+      await sleep(ms);
+      const to = Date.now();
+      let fewest = Number.POSITIVE_INFINITY;
+      let most = 0;
+      let minGap = Number.POSITIVE_INFINITY;
+      for (const [i, all] of polls) {
+        const seen = all.filter((t) => t >= from && t <= to);
+        const gaps = seen.slice(1).map((t, k) => t - (seen[k] as number));
+        // Two replicas polling one appliance would show two polls per interval, some at most
+        // half an interval apart; rounds start on the interval's multiples, so one poller's polls
+        // are an interval apart (the agent's clock reading may lag when this machine is busy).
+        expect(seen.length, `agent ${i}`).toBeGreaterThanOrEqual(Math.floor((ms / POLL_MS) * 0.6));
+        expect(seen.length, `agent ${i}`).toBeLessThanOrEqual(Math.ceil(ms / POLL_MS) + 1);
+        expect(Math.min(...gaps), `agent ${i}`).toBeGreaterThan(POLL_MS * 0.5);
+        fewest = Math.min(fewest, seen.length);
+        most = Math.max(most, seen.length);
+        minGap = Math.min(minGap, ...gaps);
+      }
+      return { fewest, most, minGap };
+    };
+
+    const before = await window(6000);
+
+    // kill -9 of the replica with the largest share: its appliances are polled again within 30 s.
+    const victimView = [...first].sort((x, y) => y.polled_appliances - x.polled_appliances)[0] as Polling;
+    expect(victimView.polled_appliances).toBeGreaterThan(0);
+    const victim = ids.get(victimView.id) as RunningManager;
+    const survivors = replicas.filter((m) => m !== victim);
+    await victim.stop('SIGKILL');
+    const killedAt = Date.now();
+    const { value: handover } = await waitFor(
+      'every appliance polled again after the kill',
+      async () => {
+        const firsts = [...polls.values()].map((all) => all.find((t) => t > killedAt + 2 * POLL_MS));
+        return firsts.every((t) => t !== undefined) ? (firsts as number[]) : undefined;
       },
+      40_000,
+      100,
     );
+    // The appliances the victim polled are those silent longest after the kill.
+    const silent = [...polls.values()].map((all) => (all.find((t) => t > killedAt) ?? Number.NaN) - killedAt);
+    const handoverMs = Math.max(...silent);
+    expect(handoverMs).toBeLessThan(30_000);
+    expect(silent.filter((ms) => ms > 3 * POLL_MS).length).toBeGreaterThan(0);
+    expect(handover.length).toBe(AGENTS);
+    const s0 = survivors[0] as RunningManager;
+    await waitFor('two replicas sharing the fleet, one leader', () => settled(s0, 2), 30_000, 250);
+    const afterKill = await window(6000);
 
-    const db = new pg.Client({ connectionString: dbUrl });
-    await db.connect();
-    try {
-      /** Runs of the health job that started in [from, to] (by the replicas' clocks: this machine's). */
-      const runs = async (from: number, to: number) =>
-        (
-          await db.query<{ replica_id: string; started_at: Date }>(
-            `SELECT replica_id, started_at FROM job_runs
-             WHERE job = 'fleet_health' AND started_at BETWEEN $1 AND $2 ORDER BY started_at`,
-            [new Date(from), new Date(to)],
-          )
-        ).rows;
-      /** Watches one window and checks that every tick in it ran once, on `expected`. */
-      const window = async (expected: string, ms: number) => {
-        const from = Date.now();
-        await sleep(ms);
-        const to = Date.now();
-        const seen = polls.filter((t) => t >= from && t <= to);
-        const gaps = seen.slice(1).map((t, i) => t - (seen[i] as number));
-        const rows = await runs(from, to);
-        // Each replica runs its own timer; if more than the leader polled, the agent would see
-        // two or three polls per interval, rows of other replicas, and two polls at most half an
-        // interval apart (two timers of one period are never further apart than that). A single
-        // poller's polls are an interval plus a round apart; the agent's clock reading may lag
-        // when this machine is busy, hence not a tighter bound.
-        expect(new Set(rows.map((r) => r.replica_id))).toEqual(new Set([expected]));
-        expect(seen.length).toBeGreaterThanOrEqual(Math.floor((ms / POLL_MS) * 0.6));
-        expect(seen.length).toBeLessThanOrEqual(Math.ceil(ms / POLL_MS) + 1);
-        expect(Math.min(...gaps)).toBeGreaterThan(POLL_MS * 0.5);
-        // One recorded run per poll the agent saw (the window's edges may split one pair).
-        expect(Math.abs(rows.length - seen.length)).toBeLessThanOrEqual(1);
-        return { polls: seen.length, runs: rows.length, minGap: Math.min(...gaps) };
-      };
-
-      const before = await window(leaderId, 6000);
-
-      const victim = ids.get(leaderId) as RunningManager;
-      const survivors = replicas.filter((m) => m !== victim);
-      await victim.stop('SIGKILL');
-      const killedAt = Date.now(); // the process has exited: whatever polls now is another replica
-      // Failover: the next poll the agent gets comes from another replica, within 30 s.
-      const { value: firstPollAfter } = await waitFor(
-        'a poll after the leader was killed',
-        async () => polls.find((t) => t > killedAt),
-        30_000,
-        50,
-      );
-      const failoverMs = firstPollAfter - killedAt;
-      expect(failoverMs).toBeLessThan(30_000);
-      const s0 = survivors[0] as RunningManager;
-      const { value: after } = await waitFor(
-        'a new leader in the registry',
-        async () => {
-          const v = await clusterView(s0, headers.get(s0) as Record<string, string>);
-          const leaders = (v?.replicas ?? []).filter((r: ReplicaView) => r.leader && r.alive);
-          return leaders.length === 1 && leaders[0].id !== leaderId ? v : undefined;
-        },
-        30_000,
-        250,
-      );
-      const newLeaderId: string = after.replicas.find((r: ReplicaView) => r.leader && r.alive).id;
-      expect(survivors).toContain(ids.get(newLeaderId));
-      const takeover = await runs(killedAt, Date.now());
-      expect(takeover.length).toBeGreaterThan(0);
-      expect(takeover.every((r) => r.replica_id === newLeaderId)).toBe(true);
-
-      const afterKill = await window(newLeaderId, 6000);
-
-      // The registry shows who ran the job last.
-      const view = await clusterView(s0, headers.get(s0) as Record<string, string>);
-      const health = view.jobs.find((j: { job: string }) => j.job === 'fleet_health');
-      expect(health).toMatchObject({ replica_id: newLeaderId, last_ok: true });
-      expect(health.runs_last_hour).toBeGreaterThanOrEqual(before.runs + afterKill.runs);
-      console.log(
-        `jobs: before the kill ${before.polls} polls / ${before.runs} runs in 6 s (smallest gap ${before.minGap} ms); ` +
-          `failover: first poll ${failoverMs} ms after kill -9; after ${afterKill.polls} polls / ${afterKill.runs} runs (smallest gap ${afterKill.minGap} ms)`,
-      );
-    } finally {
-      await db.end();
-    }
+    // A fourth replica: from its first slot it polls its share, and nothing is polled twice.
+    const startedAt = Date.now();
+    const d = await start(dbUrl);
+    headers.set(d, await login(d));
+    const dId = await replicaId(d, headers.get(d) as Record<string, string>);
+    // Its first slot is at most an interval and half an interval after it registered.
+    const counted = Date.now() + 2 * POLL_MS;
+    const { value: withD } = await waitFor(
+      'three replicas again',
+      () => settled(s0, 3, counted),
+      30_000,
+      100,
+    );
+    const joinMs = Date.now() - startedAt;
+    const dShare = withD.find((r) => r.id === dId)?.polled_appliances ?? 0;
+    const afterJoin = await window(6000);
+    console.log(
+      `fleet sharing (${AGENTS} appliances, ${POLL_MS} ms interval): polls per appliance in 6 s ${before.fewest}-${before.most} (smallest gap ${before.minGap} ms); ` +
+        `kill -9: every appliance polled again ${handoverMs} ms after the kill; after ${afterKill.fewest}-${afterKill.most} (smallest gap ${afterKill.minGap} ms); ` +
+        `a fourth replica: shares settled ${joinMs} ms after its start (its share ${dShare}); after ${afterJoin.fewest}-${afterJoin.most} (smallest gap ${afterJoin.minGap} ms)`,
+    );
   });
 });
 
@@ -420,41 +426,31 @@ describe.skipIf(Boolean(unavailable))(
       for (const m of replicas) expect(m.proc.exitCode, m.output().slice(-3000)).toBeNull();
     };
 
-    /** Health ticks that started at `since` or later, oldest first. */
-    const ticksSince = async (since: number) => {
-      const c = new pg.Client({ connectionString: dbUrl });
-      await c.connect();
-      try {
-        const r = await c.query<{ replica_id: string; started_at: Date }>(
-          `SELECT replica_id, started_at FROM job_runs
-           WHERE job = 'fleet_health' AND started_at >= $1 ORDER BY started_at`,
-          [new Date(since)],
-        );
-        return r.rows;
-      } finally {
-        await c.end();
-      }
-    };
-
     /**
-     * The jobs run again once the server is back: the leases reconnect, one replica takes the
-     * lock, and the health ticks that follow come from that replica alone. Returns how long after
-     * `since` the first tick started.
+     * The jobs run again once the server is back: every replica ends a health round of its share
+     * again (its heartbeat carries it to the registry), and exactly one replica holds the jobs
+     * lease. Returns how long after `since` that took.
      */
     const jobsResume = async (since: number) => {
-      const { value: first } = await waitFor(
-        'a health tick after the server came back',
-        async () => (await ticksSince(since))[0],
-        10_000,
+      const { ms } = await waitFor(
+        'health rounds on every replica, and one leader, after the server came back',
+        async () => {
+          const t = targets[0] as { baseUrl: string; headers: Record<string, string> };
+          const r = await call(`${t.baseUrl}/api/v1/cluster/`, { headers: t.headers });
+          if (r.status !== 200) return undefined;
+          const live: { leader: boolean; last_round_at: string | null }[] = r
+            .json()
+            .replicas.filter((x: { alive: boolean }) => x.alive);
+          const resumed =
+            live.length === replicas.length &&
+            live.every((x) => x.last_round_at !== null && Date.parse(x.last_round_at) > since) &&
+            live.filter((x) => x.leader).length === 1;
+          return resumed ? true : undefined;
+        },
+        20_000,
         100,
       );
-      const firstAt = first.started_at.getTime();
-      await sleep(3 * POLL_MS + 500);
-      const ticks = await ticksSince(firstAt);
-      expect(new Set(ticks.map((t) => t.replica_id))).toEqual(new Set([first.replica_id]));
-      expect(ticks.length).toBeGreaterThanOrEqual(3);
-      expect(ticks.length).toBeLessThanOrEqual(5);
-      return firstAt - since;
+      return ms;
     };
 
     it.each(['fast', 'immediate'] as const)(
@@ -532,7 +528,7 @@ describe.skipIf(Boolean(unavailable))(
           console.log(
             `pg_ctl stop -m ${mode}: stop took ${stopped - stopAsked} ms; first 503 per replica ${first503.join(' / ')} ms after it was asked; ` +
               `503s while down: median ${downMedian} ms, slowest ${downLatency} ms (${down.length} requests); pg_ctl start took ${started - startAsked} ms; ` +
-              `recovery per replica ${recoveryMs.join(' / ')} ms after start; first health tick ${resumedMs} ms after start, on one replica`,
+              `recovery per replica ${recoveryMs.join(' / ')} ms after start; health rounds on every replica and one leader ${resumedMs} ms after start`,
           );
         } finally {
           await load.stop();
@@ -576,7 +572,7 @@ describe.skipIf(Boolean(unavailable))(
       alive();
       const resumedMs = await jobsResume(t1);
       console.log(
-        `frozen server: 503 after ${frozenMs.join(' / ')} ms; recovery ${recovery} ms after SIGCONT; first health tick ${resumedMs} ms after SIGCONT, on one replica`,
+        `frozen server: 503 after ${frozenMs.join(' / ')} ms; recovery ${recovery} ms after SIGCONT; health rounds on every replica and one leader ${resumedMs} ms after SIGCONT`,
       );
     });
   },

@@ -2,7 +2,9 @@
 // Run: node --import tsx test/helpers/agent-farm.ts <count> <base dir>
 // Prints one JSON line per agent ({"url","token"}), then "READY"; stops on SIGTERM.
 // Each "report" line on stdin is answered with {"requests": n}: how many HTTP requests the
-// agents have received so far (the parent divides by time to get the real polling rate).
+// agents have received so far (the parent divides by time to get the real polling rate); each
+// "unpolled <epoch ms>" line with {"unpolled": n}: how many agents got no status request since
+// that time (after a replica was killed: its appliances not yet taken over).
 // STEWARD_FLEET_TLS=1: the agents serve HTTPS (as they do by default), all with one self-signed
 // certificate made once (each is pinned by the manager like any other).
 import { copyFileSync, mkdirSync } from 'node:fs';
@@ -44,9 +46,12 @@ for (let i = 0; i < count; i += 50) {
   );
   running.push(...chunk);
 }
-for (const a of running) {
-  a.app.server.on('request', () => {
+/** When each agent last got a status request (0: never). */
+const lastStatus = new Array<number>(running.length).fill(0);
+for (const [i, a] of running.entries()) {
+  a.app.server.on('request', (req: { url?: string }) => {
     requests++;
+    if (req.url?.startsWith('/agent/v1/status')) lastStatus[i] = Date.now();
   });
 }
 for (const a of running) process.stdout.write(`${JSON.stringify({ url: a.url, token: a.newToken })}\n`);
@@ -57,5 +62,9 @@ process.once('SIGTERM', () => {
 if (!process.stdin.isTTY) {
   for await (const line of createInterface({ input: process.stdin })) {
     if (line === 'report') process.stdout.write(`${JSON.stringify({ requests })}\n`);
+    else if (line.startsWith('unpolled ')) {
+      const since = Number(line.slice('unpolled '.length));
+      process.stdout.write(`${JSON.stringify({ unpolled: lastStatus.filter((t) => t < since).length })}\n`);
+    }
   }
 }

@@ -1,7 +1,8 @@
 // The manager of the fleet scale measurement (test/scale/fleet-scale.test.ts), in a process of its
 // own so that its CPU time and RSS can be read from /proc, in one of two forms:
 //
-// - `serve` (the default, the issue's figure): the built manager as an admin runs it,
+// - `serve` (the default, the issue's figure): the built manager as an admin runs it (or
+//   several replicas of it on one PostgreSQL database, sharing the fleet: `replicas`),
 //   `bin/steward serve` (dist/), plain HTTP on loopback, polling every STEWARD_HEALTH_POLL_SECONDS,
 //   on a fresh throwaway database of the PostgreSQL server in STEWARD_TEST_DATABASE_URL (embedded
 //   PGlite in a temporary data directory without it). The agents are registered and authorized
@@ -18,13 +19,34 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
 import { createThrowawayDatabase, PG_URL } from './database.js';
-import { call, type RunningManager, startManager } from './process.js';
+import { call, type HttpResult, type RunningManager, startManager } from './process.js';
 import { lineReader, stopChild } from './scale-proc.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-export interface ScaleManager {
+/** One replica of a `serve` manager: its process and API. */
+export interface ScaleReplica {
   pid: number;
+  baseUrl: string;
+  proc: RunningManager['proc'];
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface ScaleManager {
+  /** The first replica's process (the only one, unless `replicas` > 1). */
+  pid: number;
+  /** Every replica started (serve only); `addReplica` appends to it. */
+  replicas?: ScaleReplica[];
+  /** Starts one more replica on the same database (serve with PostgreSQL only). */
+  addReplica?(): Promise<ScaleReplica>;
+  /** GET /api/v1/cluster/ through `replica` (serve only). */
+  cluster?(
+    replica: ScaleReplica,
+  ): Promise<
+    { id: string; alive: boolean; self: boolean; polled_appliances: number; last_round_ms: number | null }[]
+  >;
+  /** The database's URL (serve on PostgreSQL only), for pg_stat_database. */
+  databaseUrl?: string;
   /** What runs, for the report line. */
   describe: string;
   /** Appliances online and offline, as the manager's database has them. */
@@ -46,25 +68,43 @@ export interface ScaleManagerOptions {
   env: Record<string, string>;
   /** A temporary directory of the test's own. */
   base: string;
+  /** Replicas of `steward serve` on one PostgreSQL database (default 1). */
+  replicas?: number;
 }
 
 const mb = (n: number) => `${(n / 1048576).toFixed(0)} MB`;
 
-/** Registers and authorizes every agent through the API, 20 at a time. */
-async function registerAll(baseUrl: string, headers: Record<string, string>, agents: { url: string }[]) {
+/**
+ * Registers and authorizes every agent through the API, 20 at a time, spread over the replicas'
+ * APIs. A 503 (the database busy past its statement timeout on a loaded machine) is tried again
+ * after a second, as an admin script honouring Retry-After would; the failed statement was
+ * rolled back.
+ */
+async function registerAll(baseUrls: string[], headers: Record<string, string>, agents: { url: string }[]) {
   const json = { ...headers, 'content-type': 'application/json' };
+  const retried = async (what: string, ok: number, fn: () => Promise<HttpResult>) => {
+    for (let attempt = 1; ; attempt++) {
+      const r = await fn();
+      if (r.status === ok) return r;
+      if (r.status !== 503 || attempt === 5) throw new Error(`${what}: ${r.status} ${r.body}`);
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+  };
   for (let i = 0; i < agents.length; i += 20) {
+    const baseUrl = baseUrls[(i / 20) % baseUrls.length] as string;
     await Promise.all(
       agents.slice(i, i + 20).map(async (a, j) => {
         const name = `f${i + j}`;
-        const c = await call(`${baseUrl}/api/v1/appliances/create/`, {
-          method: 'POST',
-          headers: json,
-          body: JSON.stringify({ name, type: 'worker', url: a.url }),
-        });
-        if (c.status !== 201) throw new Error(`create ${name}: ${c.status} ${c.body}`);
-        const r = await call(`${baseUrl}/api/v1/appliances/${c.json().id}/authorization/`, { headers });
-        if (r.status !== 200) throw new Error(`authorize ${name}: ${r.status} ${r.body}`);
+        const c = await retried(`create ${name}`, 201, () =>
+          call(`${baseUrl}/api/v1/appliances/create/`, {
+            method: 'POST',
+            headers: json,
+            body: JSON.stringify({ name, type: 'worker', url: a.url }),
+          }),
+        );
+        await retried(`authorize ${name}`, 200, () =>
+          call(`${baseUrl}/api/v1/appliances/${c.json().id}/authorization/`, { headers }),
+        );
       }),
     );
   }
@@ -75,17 +115,23 @@ export async function startServeManager(o: ScaleManagerOptions): Promise<ScaleMa
     throw new Error('steward serve polls in whole seconds: STEWARD_FLEET_POLL_MS must be a multiple of 1000');
   // A fresh database on the PostgreSQL server of STEWARD_TEST_DATABASE_URL, dropped at the end.
   const database = PG_URL ? await createThrowawayDatabase('steward_scale') : undefined;
+  const replicaCount = o.replicas ?? 1;
+  if (replicaCount > 1 && !database)
+    throw new Error('several replicas need STEWARD_TEST_DATABASE_URL (PostgreSQL)');
   const password = `Scale ${randomBytes(12).toString('hex')}`;
-  let manager: RunningManager | undefined;
+  // Every replica reads the appliance tokens another one sealed: one key for all.
+  const secretKey = randomBytes(32).toString('hex');
+  const replicas: ScaleReplica[] = [];
   const stop = async () => {
-    await stopChild(manager?.proc);
+    for (const r of replicas) await stopChild(r.proc);
     await database?.drop();
   };
-  try {
-    manager = await startManager(
+  const startReplica = async () => {
+    const m = await startManager(
       {
-        STEWARD_DATA_DIR: join(o.base, 'manager'),
+        STEWARD_DATA_DIR: join(o.base, `manager${replicas.length}`),
         STEWARD_ADMIN_PASSWORD: password,
+        STEWARD_SECRET_KEY: secretKey,
         STEWARD_HEALTH_POLL_SECONDS: String(o.pollMs / 1000),
         STEWARD_LOG_LEVEL: 'warn',
         ...(database ? { STEWARD_DATABASE_URL: database.url } : {}),
@@ -94,6 +140,13 @@ export async function startServeManager(o: ScaleManagerOptions): Promise<ScaleMa
       ['--tls', 'off'],
       { nodeArgs: o.nodeArgs },
     );
+    const r: ScaleReplica = { pid: m.proc.pid as number, baseUrl: m.baseUrl, proc: m.proc, stop: m.stop };
+    replicas.push(r);
+    return r;
+  };
+  try {
+    for (let i = 0; i < replicaCount; i++) await startReplica();
+    const manager = replicas[0] as ScaleReplica;
     const url = manager.baseUrl;
     // As an admin script does: log in, make an API token with a budget for the setup burst.
     const login = await call(`${url}/api/v1/auth/token/`, {
@@ -113,15 +166,27 @@ export async function startServeManager(o: ScaleManagerOptions): Promise<ScaleMa
     });
     if (created.status !== 201) throw new Error(`token: ${created.status} ${created.body}`);
     const headers = { authorization: `Token ${created.json().token}` };
-    await registerAll(url, headers, o.agents);
+    await registerAll(
+      replicas.map((r) => r.baseUrl),
+      headers,
+      o.agents,
+    );
     const count = async (online: boolean) => {
       const r = await call(`${url}/api/v1/appliances/?online=${online}&page_size=1`, { headers });
       if (r.status !== 200) throw new Error(`list: ${r.status} ${r.body}`);
       return r.json().count as number;
     };
     return {
-      pid: manager.proc.pid as number,
-      describe: `steward serve (built), ${database ? 'PostgreSQL server outside it' : 'embedded PGlite inside it'}`,
+      pid: manager.pid,
+      replicas,
+      addReplica: startReplica,
+      databaseUrl: database?.url,
+      async cluster(replica) {
+        const r = await call(`${replica.baseUrl}/api/v1/cluster/`, { headers });
+        if (r.status !== 200) throw new Error(`cluster: ${r.status} ${r.body}`);
+        return r.json().replicas;
+      },
+      describe: `steward serve (built)${replicaCount > 1 ? `, ${replicaCount} replicas` : ''}, ${database ? 'PostgreSQL server outside it' : 'embedded PGlite inside it'}`,
       counts: async () => ({ online: await count(true), offline: await count(false) }),
       async diagnostics() {
         const r = await call(`${url}/metrics`, { headers });

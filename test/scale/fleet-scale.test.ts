@@ -3,17 +3,27 @@
 // issue's figure, the manager in a process of its own (the built `steward serve` by default,
 // test/helpers/scale-managers.ts) polling agents in farm processes, its CPU and RSS from /proc.
 // Default 100 agents every 1 s (CI); the issue's figure: STEWARD_FLEET_SCALE=10000
-// STEWARD_FLEET_POLL_MS=10000 on PostgreSQL (docs/benchmarks.md). Prints its measurements.
+// STEWARD_FLEET_POLL_MS=10000 on PostgreSQL (docs/benchmarks.md). STEWARD_FLEET_REPLICAS=3 (on
+// PostgreSQL) starts that many replicas sharing the fleet, measures each one, the database's
+// transactions per second and its backends' CPU, then kills one with SIGKILL (time until its
+// appliances are polled again) and starts another (time until it polls its share). Prints its
+// measurements.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
-import { type ScaleManager, startHarnessManager, startServeManager } from '../helpers/scale-managers.js';
+import {
+  type ScaleManager,
+  type ScaleReplica,
+  startHarnessManager,
+  startServeManager,
+} from '../helpers/scale-managers.js';
 import { type LineReader, lineReader, procUsage, stopChild } from '../helpers/scale-proc.js';
 
 const N = Number(process.env.STEWARD_FLEET_SCALE ?? 100);
@@ -23,6 +33,8 @@ const MEASURE_MS = Number(process.env.STEWARD_FLEET_MEASURE_MS ?? 10_000);
 const AGENTS_PER_FARM = 4000;
 /** `serve` (default): the built `steward serve`; `harness`: the tsx test harness (heap diagnostics). */
 const MANAGER = process.env.STEWARD_FLEET_MANAGER ?? 'serve';
+/** Replicas of `steward serve` sharing the fleet on one PostgreSQL database. */
+const REPLICAS = Number(process.env.STEWARD_FLEET_REPLICAS ?? 1);
 const HERE = dirname(fileURLToPath(import.meta.url));
 let t: TestContext;
 let admin: Record<string, string>;
@@ -209,18 +221,24 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
         ]),
       ),
       base,
+      replicas: REPLICAS,
     };
     manager = MANAGER === 'harness' ? await startHarnessManager(options) : await startServeManager(options);
     const pid = manager.pid;
-    const farmRequests = async () => {
+    const pids = manager.replicas?.map((r) => r.pid) ?? [pid];
+    /** Sums one figure over the farms' answers to `command`. */
+    const askFarms = async (command: string, field: string) => {
       let total = 0;
       for (const [f, farm] of farms.entries()) {
-        farm.stdin?.write('report\n');
-        total += (JSON.parse(await (farmOuts[f] as LineReader).next(10_000)) as { requests: number })
-          .requests;
+        farm.stdin?.write(`${command}\n`);
+        total += (JSON.parse(await (farmOuts[f] as LineReader).next(10_000)) as Record<string, number>)[
+          field
+        ] as number;
       }
       return total;
     };
+    const farmRequests = () => askFarms('report', 'requests');
+    farmsAsk = askFarms;
     // Let the first rounds settle (connections opened, the agents' start-up events pulled, code
     // warmed): two and a half intervals, at least 5 s. Then measure the steady state.
     await new Promise((r) => setTimeout(r, Math.max(5000, 2.5 * POLL_MS)));
@@ -228,19 +246,56 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     // only (the profiler costs CPU too: read the share of that run as an upper bound).
     const profile = process.env.STEWARD_FLEET_PROFILE;
     if (profile) await manager.startProfile?.(profile);
-    const u0 = procUsage(pid);
+    const db = manager.databaseUrl ? await databaseUsage(manager.databaseUrl) : undefined;
+    const d0 = await db?.sample();
+    const all0 = pids.map((p) => procUsage(p));
+    const u0 = all0[0] as ReturnType<typeof procUsage>;
     const r0 = await farmRequests();
     const wall0 = performance.now();
-    let maxRss = u0.rssMb;
+    const maxRssAll = all0.map((u) => u.rssMb);
     const end = wall0 + MEASURE_MS;
     while (performance.now() < end) {
       await new Promise((r) => setTimeout(r, 500));
-      maxRss = Math.max(maxRss, procUsage(pid).rssMb);
+      for (const [i, p] of pids.entries())
+        maxRssAll[i] = Math.max(maxRssAll[i] as number, procUsage(p).rssMb);
     }
-    const u1 = procUsage(pid);
+    const all1 = pids.map((p) => procUsage(p));
+    const u1 = all1[0] as ReturnType<typeof procUsage>;
+    const maxRss = maxRssAll[0] as number;
     const r1 = await farmRequests();
+    const d1 = await db?.sample();
     const seconds = (performance.now() - wall0) / 1000;
     const share = ((u1.cpuSeconds - u0.cpuSeconds) / seconds) * 100;
+    if (pids.length > 1) {
+      const views = await manager.cluster?.(manager.replicas?.[0] as ScaleReplica);
+      for (const [i, p] of pids.entries()) {
+        const a = all0[i] as ReturnType<typeof procUsage>;
+        const b = all1[i] as ReturnType<typeof procUsage>;
+        console.log(
+          `[fleet-scale] replica ${i + 1}/${pids.length} (pid ${p}): ${(((b.cpuSeconds - a.cpuSeconds) / seconds) * 100).toFixed(1)}% of one core, ` +
+            `RSS ${b.rssMb.toFixed(0)} MB (max sampled ${(maxRssAll[i] as number).toFixed(0)} MB)`,
+        );
+      }
+      console.log(
+        `[fleet-scale] shares: ${(views ?? [])
+          .filter((v) => v.alive)
+          .map((v) => `${v.polled_appliances} (round ${v.last_round_ms} ms)`)
+          .join(', ')}`,
+      );
+    }
+    if (db && d0 && d1) {
+      const xacts = (d1.xacts - d0.xacts) / seconds;
+      // Backends present in both samples (a pool may open and close connections meanwhile).
+      let used = 0;
+      for (const [p, t1] of d1.cpu) used += t1 - (d0.cpu.get(p) ?? t1);
+      const dbCpu = (used / seconds) * 100;
+      console.log(
+        `[fleet-scale] PostgreSQL, this database: ${xacts.toFixed(1)} transactions/s (each statement outside a transaction is one; ` +
+          `pg_stat_database xact_commit + xact_rollback), its backends ${dbCpu.toFixed(1)}% of one core ` +
+          `(${d1.backends} connections; the server's shared processes not counted)`,
+      );
+      await db.close();
+    }
     const pollsPerSecond = (r1 - r0) / seconds;
     if (profile) await manager.stopProfile?.();
     const counts = await manager.counts();
@@ -257,4 +312,87 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     // The rate really reached: a round slower than the interval would understate the cost.
     expect(pollsPerSecond).toBeGreaterThan((N * 1000) / POLL_MS / 2);
   }, 900_000);
+
+  it.skipIf(REPLICAS < 2)(
+    'kill -9 of a replica: its appliances polled again; a new replica polls its share',
+    async () => {
+      if (!manager?.replicas) throw new Error('the measurement above did not start the replicas');
+      const m = manager;
+      const replicas = manager.replicas;
+      const ask = farmsAsk as NonNullable<typeof farmsAsk>;
+      const victim = replicas[replicas.length - 1] as ScaleReplica;
+      await victim.stop('SIGKILL');
+      const killedAt = Date.now();
+      // Every appliance polled since the kill: the victim's ones too, by another replica.
+      let unpolled = N;
+      while (Date.now() - killedAt < 120_000) {
+        unpolled = await ask(`unpolled ${killedAt}`, 'unpolled');
+        if (unpolled === 0) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const handoverMs = Date.now() - killedAt;
+      const survivor = replicas[0] as ScaleReplica;
+      const startAsked = Date.now();
+      const joiner = await (m.addReplica as NonNullable<ScaleManager['addReplica']>)();
+      const started = Date.now();
+      let share = 0;
+      while (Date.now() - started < 120_000) {
+        const views = await (m.cluster as NonNullable<ScaleManager['cluster']>)(joiner);
+        share = views.find((v) => v.self)?.polled_appliances ?? 0;
+        if (share > 0) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const joinMs = Date.now() - started;
+      // Two intervals after the join: every appliance still polled about once per interval.
+      const r0 = await ask('report', 'requests');
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 2 * POLL_MS));
+      const rate = ((await ask('report', 'requests')) - r0) / ((performance.now() - t0) / 1000);
+      const views = await (m.cluster as NonNullable<ScaleManager['cluster']>)(survivor);
+      console.log(
+        `[fleet-scale] kill -9 of one of ${replicas.length - 1} replicas: every appliance polled again ${handoverMs} ms after the kill (${unpolled} left); ` +
+          `a new replica (started in ${started - startAsked} ms) reported polling its share of ${share} ${joinMs} ms after it listened (its heartbeat carries the round); ` +
+          `then ${rate.toFixed(0)} requests/s to the agents (${((rate * POLL_MS) / 1000 / N).toFixed(2)} per appliance per interval); ` +
+          `live shares ${views
+            .filter((v) => v.alive)
+            .map((v) => v.polled_appliances)
+            .join(' + ')}`,
+      );
+      expect(unpolled).toBe(0);
+      expect(share).toBeGreaterThan(0);
+    },
+    600_000,
+  );
 });
+
+/** The farms' sum of one figure (set by the measurement above for the replica test after it). */
+let farmsAsk: ((command: string, field: string) => Promise<number>) | undefined;
+
+/**
+ * What the database costs: its transactions (pg_stat_database; every statement outside an
+ * explicit transaction is one) and the CPU of its server processes connected to it (/proc).
+ */
+async function databaseUsage(url: string) {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  return {
+    async sample() {
+      const x = await c.query<{ x: string }>(
+        'SELECT (xact_commit + xact_rollback)::text AS x FROM pg_stat_database WHERE datname = current_database()',
+      );
+      const backends = await c.query<{ pid: number }>(
+        'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
+      const cpu = new Map<number, number>();
+      for (const b of backends.rows) {
+        try {
+          cpu.set(b.pid, procUsage(b.pid).cpuSeconds);
+        } catch {
+          // A backend that ended between the two reads: not counted in this sample.
+        }
+      }
+      return { xacts: Number(x.rows[0]?.x ?? 0), cpu, backends: backends.rows.length };
+    },
+    close: () => c.end(),
+  };
+}

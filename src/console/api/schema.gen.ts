@@ -737,7 +737,7 @@ export interface paths {
         };
         /**
          * List the manager replicas
-         * @description Every manager process sharing this database: address, release, last heartbeat, and which one leads (runs the background jobs). On the embedded database there is exactly one.
+         * @description Every manager process sharing this database: address, release, last heartbeat, which one leads (runs the jobs that must run once: retention, alerts, expiry warnings, recorded in `jobs`), and how many appliances each polls (`polled_appliances`) and how long its last round took (`last_round_ms`). Every live replica polls a share of the fleet, by rendezvous hashing of the appliance id over the live replicas (ADR 0006); over the live replicas the shares add up to the authorized appliances. On the embedded database there is exactly one replica, and it polls every appliance.
          */
         get: operations["getCluster"];
         put?: never;
@@ -11474,26 +11474,42 @@ export interface operations {
                      *           "last_heartbeat": "2026-11-24T10:05:00.000Z",
                      *           "leader": true,
                      *           "alive": true,
-                     *           "self": true
+                     *           "self": true,
+                     *           "polled_appliances": 5012,
+                     *           "last_round_ms": 2140,
+                     *           "last_round_at": "2026-11-24T10:04:52.140Z"
+                     *         },
+                     *         {
+                     *           "id": "b2",
+                     *           "address": "https://192.0.2.12:8443",
+                     *           "release": "0.1.0",
+                     *           "started_at": "2026-11-24T10:01:00.000Z",
+                     *           "last_heartbeat": "2026-11-24T10:04:58.000Z",
+                     *           "leader": false,
+                     *           "alive": true,
+                     *           "self": false,
+                     *           "polled_appliances": 4988,
+                     *           "last_round_ms": 2093,
+                     *           "last_round_at": "2026-11-24T10:04:52.093Z"
                      *         }
                      *       ],
                      *       "jobs": [
                      *         {
-                     *           "job": "fleet_health",
+                     *           "job": "retention",
                      *           "replica_id": "a1",
-                     *           "last_started_at": "2026-11-24T10:04:58.000Z",
-                     *           "last_finished_at": "2026-11-24T10:04:58.120Z",
+                     *           "last_started_at": "2026-11-24T10:00:30.000Z",
+                     *           "last_finished_at": "2026-11-24T10:00:30.420Z",
                      *           "last_ok": true,
-                     *           "runs_last_hour": 360
+                     *           "runs_last_hour": 1
                      *         }
                      *       ]
                      *     }
                      */
                     "application/json": {
                         cluster_id: string | null;
-                        /** @description Background jobs that run once across the cluster, on the leader: the last run of each (job_runs keeps a day) */
+                        /** @description Background jobs that run once across the cluster, on the leader: the last run of each (job_runs keeps a day). Health polling is not among them: every replica polls its share. */
                         jobs: {
-                            /** @description fleet_health (health polling) or retention */
+                            /** @description retention or token_expiry (health polling runs on every replica: see `replicas`) */
                             job: string;
                             /**
                              * Format: date-time
@@ -11512,13 +11528,22 @@ export interface operations {
                         replicas: {
                             /** @description URL the replica serves */
                             address: string;
-                            /** @description Heartbeat within the last 15 s */
+                            /** @description Heartbeat within the last 15 s. Only live replicas poll appliances; a replica silent for longer hands its share to the others at their next round. */
                             alive: boolean;
                             id: string;
                             /** Format: date-time */
                             last_heartbeat: string;
-                            /** @description Runs the background jobs */
+                            /**
+                             * Format: date-time
+                             * @description When its last health round ended; null before its first round
+                             */
+                            last_round_at: string | null;
+                            /** @description How long its last health round took, in milliseconds; null before its first round */
+                            last_round_ms: number | null;
+                            /** @description Runs the background jobs that must run once (retention, alerts, expiry warnings) */
                             leader: boolean;
+                            /** @description Appliances its last health round polled: its share of the fleet (rendezvous hashing over the live replicas, ADR 0006). Over the live replicas these add up to the authorized appliances (a membership change shows after the next round and heartbeat, within about 15 s). Written with the replica's heartbeat (every 5 s). */
+                            polled_appliances: number;
                             release: string;
                             /** @description The replica answering this request */
                             self: boolean;
@@ -11691,26 +11716,42 @@ export interface operations {
                      *           "last_heartbeat": "2026-11-24T10:05:00.000Z",
                      *           "leader": true,
                      *           "alive": true,
-                     *           "self": true
+                     *           "self": true,
+                     *           "polled_appliances": 5012,
+                     *           "last_round_ms": 2140,
+                     *           "last_round_at": "2026-11-24T10:04:52.140Z"
+                     *         },
+                     *         {
+                     *           "id": "b2",
+                     *           "address": "https://192.0.2.12:8443",
+                     *           "release": "0.1.0",
+                     *           "started_at": "2026-11-24T10:01:00.000Z",
+                     *           "last_heartbeat": "2026-11-24T10:04:58.000Z",
+                     *           "leader": false,
+                     *           "alive": true,
+                     *           "self": false,
+                     *           "polled_appliances": 4988,
+                     *           "last_round_ms": 2093,
+                     *           "last_round_at": "2026-11-24T10:04:52.093Z"
                      *         }
                      *       ],
                      *       "jobs": [
                      *         {
-                     *           "job": "fleet_health",
+                     *           "job": "retention",
                      *           "replica_id": "a1",
-                     *           "last_started_at": "2026-11-24T10:04:58.000Z",
-                     *           "last_finished_at": "2026-11-24T10:04:58.120Z",
+                     *           "last_started_at": "2026-11-24T10:00:30.000Z",
+                     *           "last_finished_at": "2026-11-24T10:00:30.420Z",
                      *           "last_ok": true,
-                     *           "runs_last_hour": 360
+                     *           "runs_last_hour": 1
                      *         }
                      *       ]
                      *     }
                      */
                     "application/json": {
                         cluster_id: string | null;
-                        /** @description Background jobs that run once across the cluster, on the leader: the last run of each (job_runs keeps a day) */
+                        /** @description Background jobs that run once across the cluster, on the leader: the last run of each (job_runs keeps a day). Health polling is not among them: every replica polls its share. */
                         jobs: {
-                            /** @description fleet_health (health polling) or retention */
+                            /** @description retention or token_expiry (health polling runs on every replica: see `replicas`) */
                             job: string;
                             /**
                              * Format: date-time
@@ -11729,13 +11770,22 @@ export interface operations {
                         replicas: {
                             /** @description URL the replica serves */
                             address: string;
-                            /** @description Heartbeat within the last 15 s */
+                            /** @description Heartbeat within the last 15 s. Only live replicas poll appliances; a replica silent for longer hands its share to the others at their next round. */
                             alive: boolean;
                             id: string;
                             /** Format: date-time */
                             last_heartbeat: string;
-                            /** @description Runs the background jobs */
+                            /**
+                             * Format: date-time
+                             * @description When its last health round ended; null before its first round
+                             */
+                            last_round_at: string | null;
+                            /** @description How long its last health round took, in milliseconds; null before its first round */
+                            last_round_ms: number | null;
+                            /** @description Runs the background jobs that must run once (retention, alerts, expiry warnings) */
                             leader: boolean;
+                            /** @description Appliances its last health round polled: its share of the fleet (rendezvous hashing over the live replicas, ADR 0006). Over the live replicas these add up to the authorized appliances (a membership change shows after the next round and heartbeat, within about 15 s). Written with the replica's heartbeat (every 5 s). */
+                            polled_appliances: number;
                             release: string;
                             /** @description The replica answering this request */
                             self: boolean;

@@ -1,5 +1,5 @@
-// Leader election for background jobs that must run once across all replicas (health polling,
-// rollouts, retention, scheduled backups). On a PostgreSQL server the leader is whoever holds a
+// Leader election for background jobs that must run once across all replicas (retention, token
+// expiry warnings; health polling is shared among the replicas instead, ADR 0006). On a PostgreSQL server the leader is whoever holds a
 // session-level advisory lock on a dedicated connection; when that replica dies its connection
 // closes, the server releases the lock, and another replica takes it at its next attempt
 // (every `retryMs`, 2 s by default: well within the 30 s takeover budget). On the embedded

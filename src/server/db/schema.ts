@@ -156,6 +156,11 @@ export interface ClusterReplicasTable {
   started_at: Date | string;
   last_heartbeat: Date | string;
   leader: boolean;
+  /** The first poll slot in which the others count this replica (ADR 0006). */
+  polls_from: Date | string | null;
+  polled_appliances: number | null;
+  last_round_ms: number | null;
+  last_round_at: Date | string | null;
 }
 
 export interface RateLimitCountersTable {

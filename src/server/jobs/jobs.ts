@@ -1,5 +1,5 @@
 // Every background job of the manager, in one list: what runs, how often, and where (on the
-// jobs leader only, or on every replica). Each job calls services, never repositories; the
+// jobs leader only, or on every replica; health polling on every replica, each its own share). Each job calls services, never repositories; the
 // runner (runner.ts) schedules them. A new job goes here, in a file of its own if it is more
 // than a call to one service method.
 
@@ -8,6 +8,7 @@ import type { LeaderLease } from '../db/leases.js';
 import type { Services } from '../services.js';
 import type { Logger } from '../shared/logger.js';
 import { clusterHeartbeatJob } from './cluster-heartbeat.js';
+import { fleetHealthJob } from './fleet-health.js';
 import { hostThresholdsJob } from './host-thresholds.js';
 import { intervalOf, type JobIntervals } from './intervals.js';
 import { runRetention } from './retention.js';
@@ -32,13 +33,9 @@ export function serverJobs(services: Services, deps: JobsDeps): Job[] {
       every: every('clusterHeartbeat'),
       log: deps.log,
     }),
-    // Appliance health: one replica polls the whole fleet (acting as systemActor('fleet-health')).
-    {
-      name: 'fleet_health',
-      every: every('fleetHealth'),
-      scope: 'leader',
-      run: () => services.health.pollAll(),
-    },
+    // Appliance health: every replica polls its share of the fleet (ADR 0006), acting as
+    // systemActor('fleet-health'); not in job_runs (GET /api/v1/cluster/ shows each replica's round).
+    fleetHealthJob({ health: services.health, cluster: services.cluster, every: every('fleetHealth') }),
     // One replica deletes (recorded in job_runs); the others would only repeat the same statements.
     {
       name: 'retention',

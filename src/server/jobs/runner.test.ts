@@ -105,4 +105,33 @@ describe('job runner', () => {
     await sleep(20);
     expect(events.length).toBe(4);
   });
+
+  it('ticks an aligned job on the multiples of its interval, and skips a slot it overran', async () => {
+    const { log } = recorder();
+    const runner = createJobRunner({ leader: { runJob: async () => false }, log });
+    const every = 100;
+    const starts: number[] = [];
+    await runner.start([
+      {
+        name: 'slots',
+        every,
+        align: true,
+        scope: 'replica',
+        run: async () => {
+          starts.push(Date.now());
+          // The third tick overruns its slot: the next one waits for the boundary after.
+          if (starts.length === 3) await sleep(every + every / 2);
+        },
+      },
+    ]);
+    await sleep(every * 7);
+    await runner.stop();
+    expect(starts.length).toBeGreaterThanOrEqual(3);
+    // Timers fire at or after their time: each tick lies within the first part of a slot.
+    for (const t of starts) expect(t % every).toBeLessThan(every / 2);
+    const slots = starts.map((t) => Math.floor(t / every));
+    expect(new Set(slots).size).toBe(slots.length);
+    const third = slots[2] as number;
+    if (slots.length > 3) expect((slots[3] as number) - third).toBe(2);
+  });
 });

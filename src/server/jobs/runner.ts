@@ -1,9 +1,11 @@
 // The one job runner. A job is a name, an interval, a scope and a `run`: `leader` jobs run once
 // across replicas, each tick through `leader.runJob` (only on the replica holding the jobs lease,
 // always on the embedded database; recorded in job_runs, which GET /api/v1/cluster/ lists);
-// `replica` jobs run on every replica (its own heartbeat, its own host). Ticks are measured
-// start to start and never overlap: a tick that overruns the interval delays the next one
-// instead of piling up. A failed tick is logged with the job's name and the next one runs as
+// `replica` jobs run on every replica (its own heartbeat, its own host, its share of the fleet).
+// Ticks are measured start to start and never overlap: a tick that overruns the interval delays
+// the next one instead of piling up. An `align`ed job ticks on the multiples of its interval on
+// the wall clock instead, so the replicas' ticks line up (the poll slots of ADR 0006); one that
+// overruns its slot skips to the next boundary. A failed tick is logged with the job's name and the next one runs as
 // planned. buildApp starts the runner after listen (app.startJobs) and stops it on close:
 // timers cleared, the ticks in flight awaited (told to stop through their AbortSignal), then
 // each job's own `stop`.
@@ -19,6 +21,11 @@ export interface Job {
   /** Milliseconds before the first tick (default: `every`). */
   first?: number;
   scope: 'leader' | 'replica';
+  /**
+   * Tick on the multiples of `every` on the wall clock (every replica at the same moments),
+   * not `every` after the last start; `first` is ignored.
+   */
+  align?: boolean;
   /** One tick. `signal` is aborted when the runner stops. */
   run(signal: AbortSignal): Promise<unknown>;
   /** Before the first tick (the heartbeat's first beat); a failure stops the start. */
@@ -63,8 +70,16 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
       )
       .finally(() => {
         s.running = undefined;
-        schedule(s, Math.max(0, s.job.every - (performance.now() - begun)));
+        schedule(
+          s,
+          s.job.align ? untilBoundary(s.job.every) : Math.max(0, s.job.every - (performance.now() - begun)),
+        );
       });
+  }
+
+  /** Milliseconds to the next multiple of `every` on the wall clock. */
+  function untilBoundary(every: number) {
+    return every - (Date.now() % every);
   }
 
   function schedule(s: Scheduled, delayMs: number) {
@@ -82,7 +97,7 @@ export function createJobRunner(deps: JobRunnerDeps): JobRunner {
         await job.start?.();
         const s: Scheduled = { job, timer: undefined, running: undefined };
         scheduled.push(s);
-        schedule(s, job.first ?? job.every);
+        schedule(s, job.align ? untilBoundary(job.every) : (job.first ?? job.every));
       }
     },
     async stop() {

@@ -20,7 +20,16 @@ describe('cluster repository', () => {
   it('writes one row per replica, updated by each heartbeat, listed oldest first, pruned when silent', async () => {
     const repo = createClusterRepo(database.db);
     const beat = (id: string, started: Date, now: Date, leader = false, address = `https://${id}:8443`) =>
-      repo.heartbeat({ id, address, release: '0.1.0', started_at: started, now, leader });
+      repo.heartbeat({
+        id,
+        address,
+        release: '0.1.0',
+        started_at: started,
+        now,
+        leader,
+        polls_from: at(30),
+        round: undefined,
+      });
     await beat('b', at(10), at(10));
     await beat('a', at(0), at(0), true);
     // A second beat updates address, time and leadership; started_at and release stay.
@@ -31,10 +40,22 @@ describe('cluster repository', () => {
       started_at: at(99),
       now: at(20),
       leader: true,
+      polls_from: at(99),
+      round: { polled: 1234, ms: 87, at: at(19) },
     });
     const rows = await repo.list();
     expect(rows.map((r) => r.id)).toEqual(['a', 'b']);
-    expect(rows[1]).toMatchObject({ address: 'https://b2:8443', release: '0.1.0', leader: true });
+    expect(rows[1]).toMatchObject({
+      address: 'https://b2:8443',
+      release: '0.1.0',
+      leader: true,
+      polled_appliances: 1234,
+      last_round_ms: 87,
+    });
+    // The slot it joined in stays; the round is the last one told.
+    expect(new Date(rows[1]?.polls_from as Date).toISOString()).toBe(at(30).toISOString());
+    expect(new Date(rows[1]?.last_round_at as Date).toISOString()).toBe(at(19).toISOString());
+    expect(rows[0]).toMatchObject({ polled_appliances: null, last_round_ms: null, last_round_at: null });
     expect(new Date(rows[1]?.started_at as Date).toISOString()).toBe(at(10).toISOString());
     expect(new Date(rows[1]?.last_heartbeat as Date).toISOString()).toBe(at(20).toISOString());
     await repo.prune(at(5));

@@ -6,6 +6,10 @@ import type { SharedCounterStore } from '../../http/rate-limit.js';
 
 export function createClusterRepo(db: Kysely<Database>) {
   return {
+    /**
+     * Writes this replica's row: alive now, leading or not, and its last poll round. `polls_from`
+     * is written when the row is created only: a replica keeps the slot it joined in.
+     */
     heartbeat(r: {
       id: string;
       address: string;
@@ -13,7 +17,14 @@ export function createClusterRepo(db: Kysely<Database>) {
       started_at: Date;
       now: Date;
       leader: boolean;
+      polls_from: Date;
+      round: { polled: number; ms: number; at: Date } | undefined;
     }) {
+      const round = {
+        polled_appliances: r.round?.polled ?? null,
+        last_round_ms: r.round?.ms ?? null,
+        last_round_at: r.round?.at ?? null,
+      };
       return db
         .insertInto('cluster_replicas')
         .values({
@@ -23,9 +34,13 @@ export function createClusterRepo(db: Kysely<Database>) {
           started_at: r.started_at,
           last_heartbeat: r.now,
           leader: r.leader,
+          polls_from: r.polls_from,
+          ...round,
         })
         .onConflict((oc) =>
-          oc.column('id').doUpdateSet({ address: r.address, last_heartbeat: r.now, leader: r.leader }),
+          oc
+            .column('id')
+            .doUpdateSet({ address: r.address, last_heartbeat: r.now, leader: r.leader, ...round }),
         )
         .execute();
     },

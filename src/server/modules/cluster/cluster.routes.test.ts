@@ -1,15 +1,17 @@
 // Route tests for the cluster endpoints, on the embedded database (one manager, always the
 // leader; the seed's cluster writes answer 409) and on PostgreSQL (`npm run test:pg`). The
-// background jobs run here too, so the `jobs` part of the view shows real runs.
+// background jobs run here too, so the `jobs` part of the view shows real runs of the leader
+// jobs, and each replica its health rounds (polled_appliances, last_round_ms).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../../test/helpers/app.js';
 import { PG_URL } from '../../../../test/helpers/database.js';
+import { insertAppliance } from '../../../../test/helpers/rows.js';
 
 let t: TestContext;
 let admin: Record<string, string>;
 
 beforeAll(async () => {
-  t = await createTestContext({ jobIntervals: { fleetHealth: 50 } });
+  t = await createTestContext({ jobIntervals: { fleetHealth: 50, clusterHeartbeat: 50, retention: 50 } });
   admin = await t.adminHeaders();
 });
 
@@ -32,24 +34,53 @@ describe('GET /api/v1/cluster/', () => {
     }
   });
 
-  it('shows the last run of each job once they run, with the replica that ran it', async () => {
+  it('shows the last run of each leader job, and the appliances this replica polls', async () => {
+    // Authorized appliances whose agents refuse the connection at once (polled, found offline),
+    // and one not authorized (not polled).
+    for (let i = 0; i < 3; i++)
+      await insertAppliance(t.db, { authorized: true, url: `http://127.0.0.1:1/appliance-${i}` });
+    await insertAppliance(t.db, { authorized: false, url: 'http://127.0.0.1:1/not-authorized' });
     await t.app.startJobs();
-    let body: {
-      replicas: { id: string; self: boolean; leader: boolean }[];
+    type View = {
+      replicas: {
+        id: string;
+        self: boolean;
+        leader: boolean;
+        alive: boolean;
+        polled_appliances: number;
+        last_round_ms: number | null;
+        last_round_at: string | null;
+      }[];
       jobs: { job: string; replica_id: string; last_ok: boolean | null; runs_last_hour: number }[];
-    } = { replicas: [], jobs: [] };
-    const until = Date.now() + 10_000;
+    };
+    let body: View = { replicas: [], jobs: [] };
+    const until = Date.now() + 15_000;
     while (Date.now() < until) {
       body = (await view()).json();
-      const health = body.jobs.find((j) => j.job === 'fleet_health');
-      if (health && health.runs_last_hour >= 3 && health.last_ok) break;
+      const retention = body.jobs.find((j) => j.job === 'retention');
+      const self = body.replicas.find((r) => r.self);
+      if (retention && retention.runs_last_hour >= 2 && retention.last_ok && self?.polled_appliances === 3)
+        break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const self = body.replicas.find((r) => r.self);
     expect(self?.leader).toBe(true);
-    const health = body.jobs.find((j) => j.job === 'fleet_health');
-    expect(health).toMatchObject({ replica_id: self?.id, last_ok: true });
-    expect(health?.runs_last_hour).toBeGreaterThanOrEqual(3);
+    expect(body.jobs.find((j) => j.job === 'retention')).toMatchObject({
+      replica_id: self?.id,
+      last_ok: true,
+    });
+    // Health polling is not a leader job any more: every replica polls its share.
+    expect(body.jobs.find((j) => j.job === 'fleet_health')).toBeUndefined();
+    const authorized = await t.db
+      .selectFrom('appliances')
+      .select(t.db.fn.countAll<number>().as('n'))
+      .where('authorized', '=', true)
+      .executeTakeFirstOrThrow();
+    const live = body.replicas.filter((r) => r.alive);
+    expect(live.reduce((sum, r) => sum + r.polled_appliances, 0)).toBe(Number(authorized.n));
+    expect(self).toMatchObject({ polled_appliances: 3 });
+    expect(self?.last_round_ms).toBeGreaterThanOrEqual(0);
+    expect(Date.parse(self?.last_round_at ?? '')).toBeGreaterThan(0);
   });
 
   it('needs cluster:read', async () => {

@@ -14,9 +14,14 @@ import { VERSION } from '../../version.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { parseCidr } from '../identity/ip-allow.js';
 import type { SettingsStore } from '../settings/settings.repo.js';
+import { firstSlotAfter, pollingMembers, shareOf } from './cluster.ownership.js';
 import type { ClusterRepo } from './cluster.repo.js';
 
-/** A replica whose last heartbeat is older than this is shown as not alive. */
+/**
+ * A replica whose last heartbeat is older than this is not alive: shown so, and its appliances go
+ * to the others (ADR 0006). Three missed beats (every 5 s); with a 10 s poll interval a replica
+ * killed with kill -9 has its appliances polled again within 15 + 10 s plus a round.
+ */
 export const ALIVE_MS = 15_000;
 const SETTINGS_KEY = 'cluster';
 
@@ -80,11 +85,23 @@ export interface ClusterServiceDeps {
   address: () => string;
   /** Hears of a remote login that could not be ended; the cluster module passes the server's. */
   log?: Logger;
+  /** The health-poll interval: poll rounds start on its multiples (the slots of ADR 0006). */
+  pollIntervalMs: number;
+}
+
+/** What this replica's last poll round did (shown in GET /api/v1/cluster/, written with the heartbeat). */
+export interface PollRound {
+  polled: number;
+  ms: number;
+  at: Date;
 }
 
 export function createClusterService(deps: ClusterServiceDeps) {
   const { repo } = deps;
   const shared = deps.database.kind === 'postgres';
+  let lastRound: PollRound | undefined;
+  /** The first poll slot of this replica, fixed by its first heartbeat (rounds run on the wall clock). */
+  let pollsFrom: Date | undefined;
 
   const needsServer = () => {
     if (!shared) {
@@ -109,6 +126,9 @@ export function createClusterService(deps: ClusterServiceDeps) {
       leader: r.leader,
       alive: now - new Date(r.last_heartbeat).getTime() < ALIVE_MS,
       self: r.id === deps.replicaId,
+      polled_appliances: r.polled_appliances ?? 0,
+      last_round_ms: r.last_round_ms,
+      last_round_at: r.last_round_at ? new Date(r.last_round_at).toISOString() : null,
     }));
     if (!shared) {
       replicas.push({
@@ -120,6 +140,9 @@ export function createClusterService(deps: ClusterServiceDeps) {
         leader: true,
         alive: true,
         self: true,
+        polled_appliances: lastRound?.polled ?? 0,
+        last_round_ms: lastRound?.ms ?? null,
+        last_round_at: lastRound?.at.toISOString() ?? null,
       });
     }
     const { cluster_id, ...rest } = settings;
@@ -143,8 +166,13 @@ export function createClusterService(deps: ClusterServiceDeps) {
   return {
     view,
 
-    /** Writes this replica's row in the registry: alive now, leading or not (cluster-heartbeat job). */
+    /**
+     * Writes this replica's row in the registry (cluster-heartbeat job): alive now, leading or
+     * not, its last poll round, and (in the first beat) the slot it polls from.
+     */
     async heartbeat(leader: boolean) {
+      // Wall clock, not deps.clock: the slots are those of the runner's real timers.
+      pollsFrom ??= new Date(firstSlotAfter(Date.now(), deps.pollIntervalMs));
       await repo.heartbeat({
         id: deps.replicaId,
         address: deps.address(),
@@ -152,7 +180,25 @@ export function createClusterService(deps: ClusterServiceDeps) {
         started_at: deps.startedAt,
         now: deps.clock.now(),
         leader,
+        polls_from: pollsFrom,
+        round: lastRound,
       });
+    },
+    /**
+     * The appliances this replica polls in the round of the slot starting at `slotStart`: its
+     * share of the fleet by rendezvous hashing over the polling replicas of the registry (ADR
+     * 0006), and how many replicas share it. On the embedded database: all of them.
+     */
+    async fleetShare(
+      slotStart: number,
+    ): Promise<{ owns: (applianceId: number) => boolean; replicas: number }> {
+      if (!shared) return { owns: () => true, replicas: 1 };
+      const members = pollingMembers(await repo.list(), deps.clock.now(), slotStart, ALIVE_MS);
+      return { owns: shareOf(deps.replicaId, members), replicas: members.length };
+    },
+    /** Notes what this replica's last poll round did; the next heartbeat writes it. */
+    noteRound(round: PollRound) {
+      lastRound = round;
     },
     /** Forgets replicas silent since `before` (they stopped or died long ago). */
     async forgetSilentReplicas(before: Date) {

@@ -107,6 +107,9 @@ describe('health repository', () => {
     const at = new Date('2026-03-01T10:00:00Z');
     expect(await tx.transaction((trx) => repo.setOnline(trx, id, true, at))).toEqual({ maintenance: true });
     expect(await read(id)).toMatchObject({ online: true, status: 'online', updated: at });
+    // Already online (another replica recorded it in the same slot): nothing to record again.
+    expect(await repo.setOnline(tx.direct, id, true, new Date(at.getTime() + 1000))).toBeUndefined();
+    expect(await read(id)).toMatchObject({ online: true, updated: at });
     expect(await repo.setOnline(tx.direct, id, false, at)).toEqual({ maintenance: true });
     expect(await read(id)).toMatchObject({ online: false, status: 'offline' });
     // Removed meanwhile: nothing to record.

@@ -103,7 +103,8 @@ export function createHealthRepo(db: Kysely<Database>) {
     },
     /**
      * Records an online/offline transition; the appliance's maintenance flag as it is now, or
-     * undefined when the appliance was removed meanwhile.
+     * undefined when the appliance was removed meanwhile or is in that state already (another
+     * replica polled it in the same slot and recorded it: the transition is recorded once).
      */
     async setOnline(
       d: DbHandle,
@@ -115,6 +116,7 @@ export function createHealthRepo(db: Kysely<Database>) {
         .updateTable('appliances')
         .set({ online, status: online ? 'online' : 'offline', updated: now })
         .where('id', '=', id)
+        .where('online', '!=', online)
         .returning('maintenance')
         .executeTakeFirst();
     },

@@ -1,11 +1,15 @@
 // The health service's rounds against real agents on 127.0.0.1: online/offline transitions reach the
 // onTransition listener after they are recorded (never for appliances in maintenance, whose
-// transitions are not alarmed), and an unchanged appliance is not written every poll.
+// transitions are not alarmed), and an unchanged appliance is not written every poll. Two
+// services on one database stand for two replicas (ADR 0006): a transition both see is recorded
+// once, and a replica taking an appliance over reads its row fresh first.
 import { randomBytes } from 'node:crypto';
+import type { Kysely, KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
 import type { DatabaseHandle } from '../../db/client.js';
+import type { Database } from '../../db/schema.js';
 import { createTransactor } from '../../db/transactor.js';
 import { systemClock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
@@ -32,8 +36,11 @@ afterAll(async () => {
   await database?.dropDatabase();
 });
 
-function services(telemetryMs: number, seen: { e: ApplianceTransition; online: boolean | undefined }[]) {
-  const db = database.db;
+function services(
+  telemetryMs: number,
+  seen: { e: ApplianceTransition; online: boolean | undefined }[],
+  db: Kysely<Database> = database.db,
+) {
   const repo = createFleetRepo(db);
   const audit = createAuditService({ repo: createAuditRepo(db), clock: systemClock });
   const tx = createTransactor(db);
@@ -187,5 +194,106 @@ describe('health service', () => {
     await new Promise((r) => setTimeout(r, 20));
     await eager.pollAll();
     expect((await get(id)).last_polled?.getTime()).toBeGreaterThan(first.last_polled?.getTime() ?? 0);
+  });
+
+  it('records a transition two replicas see in the same slot once', async () => {
+    const seenA: { e: ApplianceTransition; online: boolean | undefined }[] = [];
+    const seenB: { e: ApplianceTransition; online: boolean | undefined }[] = [];
+    const a = services(60_000, seenA);
+    const b = services(60_000, seenB);
+    const { agent, id } = await addAppliance('hj-twice', false);
+    const only = (x: number) => x === id;
+    await Promise.all([a.pollAll(only), b.pollAll(only)]);
+    await agent.close();
+    await Promise.all([a.pollAll(only), b.pollAll(only)]);
+    expect((await get(id)).online).toBe(false);
+    const kinds = await database.db
+      .selectFrom('fleet_events')
+      .select('kind')
+      .where('appliance_id', '=', id)
+      .where('kind', 'in', ['appliance.online', 'appliance.offline'])
+      .orderBy('id')
+      .execute();
+    expect(kinds.map((k) => k.kind)).toEqual(['appliance.online', 'appliance.offline']);
+    expect([...seenA, ...seenB].map((s) => s.e.online)).toEqual(expect.arrayContaining([true, false]));
+    expect(seenA.length + seenB.length).toBe(2);
+    const audited = await database.db
+      .selectFrom('audit_log')
+      .select('action')
+      .where('target_id', '=', String(id))
+      .where('action', 'in', ['appliance.online', 'appliance.offline'])
+      .execute();
+    expect(audited).toHaveLength(2);
+  });
+
+  it("reads an appliance fresh when it joins this replica's share (its cache may be old)", async () => {
+    const a = services(60_000, []);
+    const b = services(60_000, []);
+    const { agent, id } = await addAppliance('hj-moved', false);
+    const only = (x: number) => x === id;
+    const none = () => false;
+    // A owns it and records it online; B reads the fleet then (its cache: online).
+    await a.pollAll(only);
+    await b.pollAll(none);
+    // A records it offline: online is written by the poller, with no new poll_version, so B's
+    // cached row still says online.
+    await agent.close();
+    await a.pollAll(only);
+    expect((await get(id)).online).toBe(false);
+    const back = await agent.restart();
+    agents.push(back);
+    // The share moves to B (A left): B must see the row as offline and record it back online.
+    await b.pollAll(none);
+    await b.pollAll(only);
+    expect((await get(id)).online).toBe(true);
+    const kinds = await database.db
+      .selectFrom('fleet_events')
+      .select('kind')
+      .where('appliance_id', '=', id)
+      .where('kind', 'in', ['appliance.online', 'appliance.offline'])
+      .orderBy('id')
+      .execute();
+    expect(kinds.map((k) => k.kind)).toEqual(['appliance.online', 'appliance.offline', 'appliance.online']);
+  });
+
+  it('costs a fixed number of statements per round, however many appliances answer unchanged', async () => {
+    // Every statement the service sends (a plugin sees each query, raw SQL included).
+    let statements = 0;
+    const counter: KyselyPlugin = {
+      transformQuery(args) {
+        statements++;
+        return args.node;
+      },
+      async transformResult(args) {
+        return args.result;
+      },
+    };
+    const counted = database.db.withPlugin(counter);
+    const ids: number[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await addAppliance(`hj-quiet-${i}`, false)).id);
+    const mine = new Set(ids);
+    const owns = (x: number) => mine.has(x);
+    const measure = async (job: ReturnType<typeof services>) => {
+      statements = 0;
+      await job.pollAll(owns);
+      return statements;
+    };
+    const throttled = services(60_000, [], counted);
+    // The first round records each appliance coming online (a transaction each) and its telemetry;
+    // the release it wrote is a column the poll reads, so the second reads those rows back once.
+    await measure(throttled);
+    await measure(throttled);
+    expect((await get(ids[0] as number)).online).toBe(true);
+    // Unchanged, telemetry not due: one statement (the poll head), not one per appliance.
+    const quiet = await measure(throttled);
+    expect(quiet).toBe(1);
+    // Telemetry due for every appliance: one more, the batched UPDATE of all of them.
+    const eager = services(0, [], counted);
+    await measure(eager); // its first round reads the targets and credentials in full
+    const due = await measure(eager);
+    expect(due).toBe(2);
+    console.log(
+      `health round of ${ids.length} unchanged appliances: ${quiet} statement (telemetry not due), ${due} (telemetry of all due)`,
+    );
   });
 });

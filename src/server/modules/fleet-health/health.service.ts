@@ -1,7 +1,8 @@
-// Health polling: one round (`pollAll`) asks each authorized appliance's agent for its status, with a
-// bounded number of calls in flight. Records online/offline transitions (audited, and listed
-// as activities), detects configuration drift (`mismatch`), and pulls the agent's own events.
-// The job that runs a round every interval, on the jobs leader, is jobs/fleet-health.ts.
+// Health polling: one round (`pollAll`) asks each authorized appliance of this replica's share
+// for its status, with a bounded number of calls in flight. Records online/offline transitions
+// (audited, and listed as activities), detects configuration drift (`mismatch`), and pulls the
+// agent's own events. The job that runs a round every interval on every replica, each polling
+// the appliances it owns (ADR 0006), is jobs/fleet-health.ts.
 //
 // Cost at 10,000 appliances: a round reads only the appliances that changed since the last one
 // (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
@@ -9,6 +10,9 @@
 // and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
 // statement per round (the cache of targets and credentials is in health.targets.ts). Appliances
 // in maintenance are polled, but their transitions raise no alarm.
+//
+// Two replicas may poll one appliance in the same slot when membership changes around a stall
+// (ADR 0006): a transition is recorded only by the replica whose UPDATE changes the row.
 
 import type { AgentEvent, AgentStatus } from '../../../contract/agent-protocol.js';
 import type { Transactor } from '../../db/transactor.js';
@@ -79,7 +83,8 @@ export function createHealthService(deps: HealthServiceDeps) {
     let quiet = row.maintenance;
     const recorded = await tx.transaction(async (trx) => {
       const updated = await healthRepo.setOnline(trx, row.id, online, clock.now());
-      if (!updated) return false; // removed meanwhile
+      // Removed meanwhile, or another replica recorded this transition already.
+      if (!updated) return false;
       quiet = updated.maintenance; // as it is now, not as the round read it
       const kind = online ? 'appliance.online' : 'appliance.offline';
       await fleet.event(
@@ -98,9 +103,9 @@ export function createHealthService(deps: HealthServiceDeps) {
       });
       return true;
     });
-    if (!recorded) return;
     row.online = online;
     row.status = online ? 'online' : 'offline';
+    if (!recorded) return;
     row.maintenance = quiet;
     if (quiet || !deps.onTransition) return;
     try {
@@ -266,14 +271,32 @@ export function createHealthService(deps: HealthServiceDeps) {
     };
   }
 
-  async function pollAll(): Promise<void> {
-    const rows = await targets.refresh();
+  /** Appliances in the fleet last round that another replica polled (ADR 0006). */
+  let others = new Set<number>();
+
+  async function pollAll(owns: (applianceId: number) => boolean = () => true): Promise<{ polled: number }> {
+    let all = await targets.refresh();
+    // Taken over from another replica: online, status, running hash and events cursor are
+    // written by the poller without a new poll_version, so this replica's cache of them may be
+    // old. One full read before polling them (rare: membership changes).
+    const before = others;
+    const takenOver = before.size > 0 && all.some((r) => before.has(r.id) && owns(r.id));
+    if (takenOver) all = await targets.refresh(true);
+    let rows: PollTarget[] = [];
+    others = new Set();
+    for (const r of all) {
+      if (owns(r.id)) rows.push(r);
+      else others.add(r.id);
+    }
+    // The appliances taken over go first: they have not been polled since their replica went
+    // silent, the others were polled an interval ago (the handover is not a round longer).
+    if (takenOver) rows = [...rows.filter((r) => before.has(r.id)), ...rows.filter((r) => !before.has(r.id))];
+    const owned = new Set(rows.map((r) => r.id));
     await targets.loadCredentials(rows);
     if (targets.credentialCount() > rows.length || telemetryAt.size > rows.length) {
-      // Removed or deauthorized appliances: forget them.
-      const ids = new Set(rows.map((r) => r.id));
-      targets.forgetCredentialsExcept(ids);
-      for (const id of telemetryAt.keys()) if (!ids.has(id)) telemetryAt.delete(id);
+      // Removed, deauthorized or handed to another replica: forget them.
+      targets.forgetCredentialsExcept(owned);
+      for (const id of telemetryAt.keys()) if (!owned.has(id)) telemetryAt.delete(id);
     }
     const batch: Seen[] = [];
     // One line per round, not per appliance: a database that is down fails every poll at once.
@@ -299,10 +322,11 @@ export function createHealthService(deps: HealthServiceDeps) {
         'health round: results not written; written again next round',
       );
     }
+    return { polled: rows.length };
   }
 
   return {
-    /** One round over every authorized appliance. */
+    /** One round over the authorized appliances `owns` accepts (all of them by default). */
     pollAll,
     pollOne,
   };

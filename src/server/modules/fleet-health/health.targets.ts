@@ -75,8 +75,11 @@ export function createPollTargets(healthRepo: HealthRepo, intervalMs: number) {
     };
   }
 
-  /** Brings `targets` up to date with one small query when nothing changed. */
-  async function refresh(): Promise<PollTarget[]> {
+  /**
+   * Brings `targets` up to date with one small query when nothing changed; with `fresh`, reads
+   * every row again (this replica takes over appliances another one polled).
+   */
+  async function refresh(fresh = false): Promise<PollTarget[]> {
     // The head first, then the rows: a change in between is fetched again next round, never missed.
     const head = await healthRepo.pollHead();
     const now = Date.now();
@@ -90,7 +93,7 @@ export function createPollTargets(healthRepo: HealthRepo, intervalMs: number) {
     // Re-read in full after a pause too: another replica may have led (and written) meanwhile.
     const paused = now - lastRoundAt > 3 * intervalMs;
     lastRoundAt = now;
-    if (seenVersion < 0n || paused || head.version < seenVersion || now - fullReadAt > FULL_READ_MS)
+    if (fresh || seenVersion < 0n || paused || head.version < seenVersion || now - fullReadAt > FULL_READ_MS)
       await full();
     else if (head.version > seenVersion) {
       for (const r of await healthRepo.pollTargets(seenVersion)) {
