@@ -12,6 +12,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify from 'fastify';
 import { Histogram, Registry } from 'prom-client';
+import { whoamiBody } from './whoami-body.mjs';
 
 const digest = (token) => createHash('sha256').update(token).digest('hex');
 const tokens = new Map();
@@ -68,29 +69,7 @@ app.get('/api/v1/auth/whoami/', async (request, reply) => {
   if (!token) return reply.code(401).send({ detail: 'Authentication credentials were not provided.' });
   token.lastUsedAt = new Date();
   token.useCount += 1;
-  return {
-    user: {
-      id: 1,
-      username: 'admin',
-      email: '',
-      first_name: '',
-      last_name: '',
-      directory_name: '',
-      directory_type: 0,
-      last_login: new Date().toISOString(),
-      date_joined: new Date().toISOString(),
-      is_superuser: true,
-      is_active: true,
-      role: 'admin',
-      api_only: false,
-      group_id: null,
-    },
-    auth_method: 'api_token',
-    credential_source: 'authorization_token',
-    token_id: token.id,
-    session_id: null,
-    permissions: token.scopes,
-  };
+  return whoamiBody(token.id, token.scopes);
 });
 app.get('/metrics', async (_request, reply) =>
   reply.type(registry.contentType).send(await registry.metrics()),

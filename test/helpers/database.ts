@@ -19,6 +19,7 @@ import { Kysely } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import { type DatabaseHandle, openDatabase } from '../../src/server/db/client.js';
+import { pgliteVersion } from '../../src/server/db/embedded.js';
 import { MIGRATIONS_DIR, migrateToLatest } from '../../src/server/db/migrator.js';
 import type { Database } from '../../src/server/db/schema.js';
 
@@ -80,7 +81,7 @@ const TEMPLATE_DIR = join(NODE_MODULES, '.cache/steward-test-db');
 /** The template's file: PGlite's version and, for a migrated one, every migration's name and text. */
 function templateFile(migrated: boolean): string {
   const hash = createHash('sha256');
-  hash.update(readFileSync(join(NODE_MODULES, '@electric-sql/pglite/package.json')));
+  hash.update(pgliteVersion());
   if (migrated) {
     for (const file of readdirSync(MIGRATIONS_DIR).sort()) {
       hash.update(`\0${file}\0`).update(readFileSync(join(MIGRATIONS_DIR, file)));
