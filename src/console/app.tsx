@@ -1,4 +1,4 @@
-import { type CSSVariablesResolver, createTheme, MantineProvider, Table } from '@mantine/core';
+import { type CSSVariablesResolver, createTheme, MantineProvider, Notification, Table } from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
@@ -32,6 +32,11 @@ const theme = createTheme({
   components: {
     // Column headers on one line; cells wrap (the scroll container handles narrow windows).
     Table: Table.extend({ styles: { th: { whiteSpace: 'nowrap' } } }),
+    // Mantine's close button on a notification has no accessible name: a screen reader hears
+    // "button" (axe-core: button-name, serious) whenever a toast is on screen.
+    Notification: Notification.extend({
+      defaultProps: { closeButtonProps: { 'aria-label': 'Dismiss notification' } },
+    }),
   },
 });
 
