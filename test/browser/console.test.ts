@@ -2,218 +2,56 @@
 // manager process on the embedded database: sign in, create a token and use it, disable it and
 // see it refused, users, sessions, the audit log, the dashboard, the fleet and system pages. Every run saves a
 // screenshot of each page under test/browser/screenshots/ for a human to look at.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AxeBuilder } from '@axe-core/playwright';
-import { type Browser, chromium, type Locator, type Page, type Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPublisher } from '../helpers/agent-package.js';
-import { type AgentProcess, spawnAgent } from '../helpers/agent-spawn.js';
-import { call, type RunningManager, startManager } from '../helpers/process.js';
-import { CONSOLE_DIR, startConsoleServer } from './console-server.js';
+import type { AgentProcess } from '../helpers/agent-spawn.js';
+import type { RunningManager } from '../helpers/process.js';
+import { type ConsoleHarness, PASSWORD, ready, startConsoleHarness, UNLABELLED_CONTROLS } from './harness.js';
 
-const CHROMIUM = process.env.STEWARD_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(import.meta.dirname, 'screenshots');
-const PASSWORD = 'Browser Test Passphrase 2026';
-const ready = existsSync(CHROMIUM) && existsSync(join(CONSOLE_DIR, 'index.html'));
-
+let h: ConsoleHarness;
 let manager: RunningManager;
-let browser: Browser;
-let page: Page;
-let base: string; // where the console is served (the manager, or a local static server in front of it)
-let closeServer: (() => Promise<void>) | undefined;
-let dataDir: string;
-let agentDir: string;
+let page: ConsoleHarness['page'];
 let agent: AgentProcess | undefined;
-let hubDir: string;
 let hub: AgentProcess | undefined;
 let hubId = 0;
-let filesDir: string;
-const writesWithoutCsrfHeader: string[] = [];
-const browserErrors: string[] = [];
 
-async function shot(name: string) {
-  // Let fonts, transitions and pending queries settle so the picture shows the page, not a spinner.
-  await page.waitForLoadState('networkidle').catch(() => undefined);
-  await page.waitForTimeout(250);
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function go(path: string, heading: string | RegExp) {
-  await page.goto(`${base}${path}`);
-  await page.getByRole('heading', { level: 1, name: heading }).waitFor();
-}
-
-/** Picks a file for a file input (Mantine's FileInput opens the browser's file chooser). */
-async function chooseFile(trigger: Locator, name: string, content: string | Buffer) {
-  const path = join(filesDir, name);
-  writeFileSync(path, content);
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), trigger.click()]);
-  await chooser.setFiles(path);
-}
-
-async function signInAs(username: string, password: string) {
-  await page.getByLabel('Username').fill(username);
-  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-/**
- * Runs in the page: the visible controls without an accessible name (inputs without a <label> or
- * aria-label/-labelledby, buttons and links without text or a label). A string, so this file
- * needs no DOM types.
- */
-const UNLABELLED_CONTROLS = `(() => {
-  const out = [];
-  const visible = (el) =>
-    el.offsetParent !== null && !el.closest('[aria-hidden="true"]') && el.tabIndex !== -1;
-  const labelled = (el) =>
-    Boolean(
-      el.getAttribute('aria-label')?.trim() ||
-        (el.getAttribute('aria-labelledby') ?? '')
-          .split(' ')
-          .some((id) => document.getElementById(id)?.textContent?.trim()) ||
-        [...(el.labels ?? [])].some((l) => l.textContent?.trim()),
-    );
-  for (const el of document.querySelectorAll('input, textarea, select')) {
-    const type = el.getAttribute('type');
-    if (type === 'hidden' || type === 'file' || !visible(el)) continue;
-    if (!labelled(el)) out.push(el.tagName.toLowerCase() + '#' + el.id);
-  }
-  for (const el of document.querySelectorAll('button, a[href], [role="switch"], [role="checkbox"]')) {
-    if (!visible(el)) continue;
-    if (!labelled(el) && !el.textContent?.trim()) out.push(el.tagName.toLowerCase() + '.' + el.className);
-  }
-  return out;
-})()`;
+const shot = (name: string) => h.shot(name);
+const go = (path: string, heading: string | RegExp) => h.go(path, heading);
+const signInAs = (username: string, password: string) => h.signInAs(username, password);
+const apiAsAdmin = (path: string, init?: RequestInit) => h.apiAsAdmin(path, init);
+const chooseFile = (
+  trigger: Parameters<ConsoleHarness['chooseFile']>[0],
+  name: string,
+  content: string | Buffer,
+) => h.chooseFile(trigger, name, content);
 
 /** The passphrase the backup steps seal their archive with (at least 12 characters). */
 const BACKUP_PASSPHRASE = 'console test backup passphrase';
 
-async function apiAsAdmin(path: string, init: RequestInit = {}) {
-  const login = await call(`${manager.baseUrl}/api/v1/auth/token/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-  });
-  const token = login.json().token as string;
-  return fetch(`${manager.baseUrl}${path}`, {
-    ...init,
-    headers: {
-      authorization: `Token ${token}`,
-      ...(init.body ? { 'content-type': 'application/json' } : {}),
-      ...(init.headers ?? {}),
-    },
-  });
-}
-
 // Locally a missing browser or console build skips these tests; in CI (CI=1) they must run.
 describe.skipIf(!ready && !process.env.CI)('web console', () => {
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    dataDir = mkdtempSync(join(tmpdir(), 'steward-browser-'));
-    agentDir = mkdtempSync(join(tmpdir(), 'steward-browser-agent-'));
-    hubDir = mkdtempSync(join(tmpdir(), 'steward-browser-hub-'));
-    filesDir = mkdtempSync(join(tmpdir(), 'steward-browser-files-'));
-    [manager, agent, hub] = await Promise.all([
-      startManager({ STEWARD_DATA_DIR: dataDir, STEWARD_ADMIN_PASSWORD: PASSWORD }, ['--tls', 'off']),
-      spawnAgent([
-        '--type',
-        'worker',
-        '--listen',
-        '127.0.0.1:0',
-        '--data',
-        agentDir,
-        '--tls',
-        'on',
-        '--name',
-        'w1',
-      ]),
-      spawnAgent([
-        '--type',
-        'hub',
-        '--listen',
-        '127.0.0.1:0',
-        '--data',
-        hubDir,
-        '--tls',
-        'on',
-        '--name',
-        'h1',
-      ]),
-    ]);
-    // Once the manager serves the console at `/`, test it there; until then, serve dist/console
-    // on a local origin that passes /api through to the manager.
-    const root = await fetch(`${manager.baseUrl}/sign-in`).catch(() => undefined);
-    const servesConsole = root?.ok && (await root.text()).includes('<div id="root">');
-    if (servesConsole) {
-      base = manager.baseUrl;
-    } else {
-      const server = await startConsoleServer(manager.baseUrl);
-      base = server.url;
-      closeServer = server.close;
-    }
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
+    h = await startConsoleHarness({
+      agents: [
+        { name: 'w1', type: 'worker' },
+        { name: 'h1', type: 'hub' },
       ],
     });
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 800 },
-      locale: 'en-GB',
-      timezoneId: 'UTC',
-    });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-    page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (e) => browserErrors.push(String(e)));
-    page.on('console', (m) => {
-      // 401s while signed out and 4xx the tests provoke are expected; script errors and CSP
-      // violations are not.
-      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) browserErrors.push(m.text());
-    });
-    page.on('request', (r: Request) => {
-      const url = new URL(r.url());
-      if (
-        url.pathname.startsWith('/api/') &&
-        r.method() !== 'GET' &&
-        r.headers()['x-requested-with'] !== 'steward-console'
-      ) {
-        writesWithoutCsrfHeader.push(`${r.method()} ${url.pathname}`);
-      }
-    });
+    ({ manager, page } = h);
+    [agent, hub] = h.agents;
   });
 
   afterEach(async (ctx) => {
     // A failing step leaves a picture of what the browser showed.
-    if (ctx.task.result?.state === 'fail' && page) {
-      const name = ctx.task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
-      await page
-        .screenshot({ path: join(SHOTS, `failed-${name}.png`), fullPage: true })
-        .catch(() => undefined);
-    }
+    await h?.shotIfFailed(ctx.task);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await closeServer?.();
-    await manager?.stop();
-    await agent?.kill('SIGKILL');
-    await hub?.kill('SIGKILL');
-    for (const dir of [dataDir, agentDir, hubDir, filesDir])
-      if (dir) rmSync(dir, { recursive: true, force: true });
+    await h?.close();
   });
 
   it('sends an anonymous visitor to sign-in and shows a wrong password in place', async () => {
-    await page.goto(`${base}/tokens`);
+    await page.goto(`${h.base}/tokens`);
     await page.waitForURL(/\/sign-in$/);
     await expect(page.getByRole('link', { name: 'API documentation' }).getAttribute('href')).resolves.toBe(
       '/api/docs',
@@ -720,7 +558,7 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
       .first()
       .waitFor();
     // A package signed by a publisher the manager trusts (its key in <data dir>/package-keys/).
-    const publisher = createPublisher(dataDir);
+    const publisher = createPublisher(h.dataDir);
     const pkg = publisher.build(
       { type: 'tiscale-worker', version: '5.4.0', requires: '5.0.0' },
       '#!/bin/sh\necho "installing $STEWARD_UPGRADE_VERSION"\nsleep 1\necho done\n',
@@ -785,14 +623,7 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await shot('30-dashboard');
 
     // No serious or critical accessibility violation (axe-core's rules, not ours).
-    const axe = await new AxeBuilder({ page }).analyze();
-    const serious = axe.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map(
-        (v) =>
-          `${v.id}: ${v.nodes.map((n) => `${n.target.join(' ')} (${n.failureSummary ?? ''})`).join('; ')}`,
-      );
-    expect(serious.join('\n')).toBe('');
+    expect((await h.axeViolations()).join('\n')).toBe('');
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByTestId('stat-online').waitFor();
@@ -943,8 +774,8 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
   });
 
   it('sends every console write with the CSRF header, without script errors or CSP violations', () => {
-    expect(writesWithoutCsrfHeader).toEqual([]);
-    expect(browserErrors).toEqual([]);
+    expect(h.writesWithoutCsrfHeader).toEqual([]);
+    expect(h.browserErrors).toEqual([]);
   });
 
   it('returns to sign-in with a message when the session ends elsewhere', async () => {
