@@ -244,6 +244,8 @@ export function createServices(deps: ServicesDeps) {
 
   // --- fleet: registry and pairing, configuration groups, destination lists, connectors,
   // upgrades and the package store, appliance licensing, health polling.
+  // This process in the cluster registry, job_runs and the claims on work it started (ADR 0006).
+  const replicaId = deps.replicaId ?? 'local';
   const fleetRepo = createFleetRepo(db);
   const configRepo = createConfigRepo(db);
   const managerKey = createManagerKeyStore(fleetRepo, secrets);
@@ -262,6 +264,7 @@ export function createServices(deps: ServicesDeps) {
   // services are handed to each other here (lists -> snapshot; groups -> out of sync).
   const destinationsRepo = createDestinationsRepo(db);
   const configService = createConfigService({
+    replicaId,
     repo: fleetRepo,
     configRepo,
     tx,
@@ -281,6 +284,7 @@ export function createServices(deps: ServicesDeps) {
   });
   const connectors = createConnectorsService({ fleet, audit, tx });
   const upgrades = createUpgradeService({
+    replicaId,
     tx,
     repo: fleetRepo,
     upgradesRepo: createUpgradesRepo(),
@@ -403,7 +407,7 @@ export function createServices(deps: ServicesDeps) {
 
   // --- cluster: replicas on one PostgreSQL server.
   const replica: ReplicaInfo = {
-    id: deps.replicaId ?? 'local',
+    id: replicaId,
     startedAt: clock.now(),
     shared: database.kind === 'postgres',
     address: 'unknown',

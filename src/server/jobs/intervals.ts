@@ -14,6 +14,9 @@ export const DEFAULT_INTERVALS = {
   hostThresholds: 60 * 1000,
   /** This replica's row in the cluster registry. */
   clusterHeartbeat: 5000,
+  /** Rollouts and upgrades a stopped replica left (ADR 0006): first 15 s after start, then every 30 s. */
+  resumeLeftWorkFirst: 15 * 1000,
+  resumeLeftWork: 30 * 1000,
 } as const;
 
 export type JobIntervals = Partial<Record<string, number>>;

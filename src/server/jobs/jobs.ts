@@ -60,6 +60,20 @@ export function serverJobs(services: Services, deps: JobsDeps): Job[] {
       scope: 'leader',
       run: () => services.alerts.checkTokenExpiry(),
     },
+    // Work a replica left when it stopped or died (ADR 0006): the leader claims the rollouts it
+    // left pending and the upgrade it was following, and finishes them without sending anything
+    // an agent already has. On the embedded database: what this manager left before a restart.
+    {
+      name: 'resume_left_work',
+      first: every('resumeLeftWorkFirst'),
+      every: every('resumeLeftWork'),
+      scope: 'leader',
+      run: async () => {
+        const live = await services.cluster.liveReplicaIds();
+        await services.config.resumeLeftRollouts(live);
+        await services.upgrades.resumeLeft(live);
+      },
+    },
     // SNMP thresholds: every replica watches its own host.
     hostThresholdsJob({
       settings: () => services.settingsService.internal('snmp'),

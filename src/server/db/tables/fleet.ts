@@ -53,6 +53,8 @@ export interface AppliancesTable {
   individual_revision: Defaulted<number>;
   configuration_status: Defaulted<string>;
   configuration_status_details: Json<Record<string, unknown>>;
+  /** The replica sending the `pending` configuration (migration 0105); null before that release. */
+  configuration_claimed_by: string | null;
   last_applied_config_timestamp: Timestamp | null;
   applied_revision: number | null;
   applied_hash: string | null;
@@ -126,6 +128,8 @@ export interface FleetUpgradesTable {
   log: Defaulted<string>;
   started: ColumnType<Date, Date | string | undefined, never>;
   finished: Timestamp | null;
+  /** The replica following the upgrade (migration 0105); null before that release. */
+  run_by: string | null;
 }
 
 declare module '../schema.js' {

@@ -196,6 +196,18 @@ export function createClusterService(deps: ClusterServiceDeps) {
       const members = pollingMembers(await repo.list(), deps.clock.now(), slotStart, ALIVE_MS);
       return { owns: shareOf(deps.replicaId, members), replicas: members.length };
     },
+    /**
+     * The ids of the replicas alive now (a beat within ALIVE_MS), this one always among them; on
+     * the embedded database, this one only. Work claimed by any other replica was left behind.
+     */
+    async liveReplicaIds(): Promise<string[]> {
+      if (!shared) return [deps.replicaId];
+      const now = deps.clock.now().getTime();
+      const ids = (await repo.list())
+        .filter((r) => now - new Date(r.last_heartbeat).getTime() < ALIVE_MS)
+        .map((r) => r.id);
+      return ids.includes(deps.replicaId) ? ids : [...ids, deps.replicaId];
+    },
     /** Notes what this replica's last poll round did; the next heartbeat writes it. */
     noteRound(round: PollRound) {
       lastRound = round;

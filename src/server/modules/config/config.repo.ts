@@ -197,12 +197,14 @@ export function createConfigRepo(db: Kysely<Database>) {
         .execute();
     },
     /** Sets the configuration status of these appliances (an apply starting: pending, held, refused). */
+    /** With `claimedBy` (the replica that will send a `pending` configuration), records the claim. */
     async setConfigurationStatus(
       d: DbHandle,
       ids: number[],
       status: string,
       details: Record<string, unknown>,
       now: Date,
+      claimedBy?: string,
     ): Promise<void> {
       await queryable(d)
         .updateTable('appliances')
@@ -210,6 +212,7 @@ export function createConfigRepo(db: Kysely<Database>) {
           configuration_status: status,
           configuration_status_details: JSON.stringify(details),
           updated: now,
+          ...(claimedBy !== undefined ? { configuration_claimed_by: claimedBy } : {}),
         })
         .where('id', 'in', ids)
         .execute();
@@ -245,6 +248,37 @@ export function createConfigRepo(db: Kysely<Database>) {
         WHERE a.id = v.id AND ${scope}
         RETURNING a.id`.execute(queryable(d));
       return updated.rows.map((r) => Number(r.id));
+    },
+
+    /**
+     * Claims for `me` the `pending` configurations a replica no longer alive left unsent: claimed
+     * by a replica not in `live` and marked before `claimedBefore` (its last send had time to
+     * end), or with no claimer (a release before migration 0105) and marked before
+     * `unclaimedBefore`. One conditional UPDATE, so two replicas cannot claim the same row.
+     * Answers what each claimed appliance waits for: its group (or none: individual
+     * configuration) and the revision in its status details.
+     */
+    async claimLeftPending(
+      d: DbHandle,
+      me: string,
+      live: string[],
+      claimedBefore: Date,
+      unclaimedBefore: Date,
+    ): Promise<{ id: number; group_id: number | null; revision: number | null }[]> {
+      const alive = live.length > 0 ? live : [me];
+      const res = await sql<{ id: number; group_id: number | null; revision: string | null }>`
+        UPDATE appliances SET configuration_claimed_by = ${me}
+        WHERE configuration_status = 'pending'
+          AND ((configuration_claimed_by IS NOT NULL
+                AND NOT (configuration_claimed_by IN (${sql.join(alive)}))
+                AND updated < ${claimedBefore})
+            OR (configuration_claimed_by IS NULL AND updated < ${unclaimedBefore}))
+        RETURNING id, group_id, configuration_status_details->>'revision' AS revision`.execute(queryable(d));
+      return res.rows.map((r) => ({
+        id: Number(r.id),
+        group_id: r.group_id === null ? null : Number(r.group_id),
+        revision: r.revision === null || !/^\d+$/.test(r.revision) ? null : Number(r.revision),
+      }));
     },
   };
 }

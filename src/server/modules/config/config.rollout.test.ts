@@ -60,6 +60,7 @@ describe('rollout', () => {
       clock: systemClock,
       secrets: { open: (v: string) => v } as unknown as SecretBox,
       log,
+      replicaId: 'replica-a',
     });
     const answer = await rollout.startApply(
       systemActor('test'),

@@ -1,8 +1,14 @@
 // Rollout of a saved revision: targets go `pending` at once, agents are called in the
 // background (bounded concurrency), and each one's per-field answer becomes its status,
 // recorded in batches.
-import type { ApplyResult } from '../../../contract/agent-protocol.js';
-import type { ConfigContent } from '../../../contract/fleet-fields.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { ApplyResult, ConfigAnswer } from '../../../contract/agent-protocol.js';
+import {
+  type ApplianceType,
+  type ConfigContent,
+  fieldDef,
+  unsupportedReason,
+} from '../../../contract/fleet-fields.js';
 import type { Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import type { Clock } from '../../shared/clock.js';
@@ -28,6 +34,34 @@ export interface RolloutDeps {
   concurrency?: number | undefined;
   /** Where a rollout's lost outcome is told (the server passes its own logger). */
   log: Logger;
+  /** This replica's id: recorded on the appliances it marks `pending` (migration 0105). */
+  replicaId: string;
+}
+
+/** How long an agent may take to answer an apply (the send's timeout). */
+const SEND_TIMEOUT_MS = 30_000;
+/**
+ * A `pending` configuration without a claimer (written by a release before migration 0105) counts
+ * as left behind after this long: far past any rollout such a release could still be running.
+ */
+const UNCLAIMED_LEFT_MS = 15 * 60_000;
+
+/**
+ * What an agent keeps of `content` when it takes it (src/agent: the known fields this type and
+ * release support, without nulls), and the fields it would answer `unsupported`.
+ */
+export function contentAgentKeeps(content: ConfigContent, type: string, release: string | null) {
+  const kept: ConfigContent = {};
+  const unsupported: Record<string, string> = {};
+  for (const [name, value] of Object.entries(content)) {
+    const def = fieldDef(name);
+    const reason = def
+      ? unsupportedReason(def, type as ApplianceType, release ?? '0')
+      : 'unknown field on this agent';
+    if (reason) unsupported[name] = reason;
+    else if (value !== null) kept[name] = value;
+  }
+  return { kept, unsupported };
 }
 
 /** Why an appliance in maintenance was not sent a configuration. */
@@ -40,7 +74,7 @@ export const MAINTENANCE_HOLD = {
 export type Rollout = ReturnType<typeof createRollout>;
 
 export function createRollout(deps: RolloutDeps) {
-  const { repo, configRepo, tx, fleet, audit, clock, secrets, log } = deps;
+  const { repo, configRepo, tx, fleet, audit, clock, secrets, log, replicaId } = deps;
   const inflight = new Set<Promise<void>>();
 
   function resultStatus(res: ApplyResult): { status: string; details: Record<string, unknown> } {
@@ -95,7 +129,7 @@ export function createRollout(deps: RolloutDeps) {
       const res = await fleet.agentCall<ApplyResult>(row, 'agent/v1/config', {
         method: 'PUT',
         body: { revision, content },
-        timeoutMs: 30_000,
+        timeoutMs: SEND_TIMEOUT_MS,
       });
       if (res.status === 200 && res.body && typeof res.body === 'object' && res.body.results) {
         ({ status, details } = resultStatus(res.body));
@@ -108,6 +142,35 @@ export function createRollout(deps: RolloutDeps) {
       details = { reason: (err as Error).message };
     }
     return { row, status, details: { ...details, revision }, appliedHash };
+  }
+
+  /**
+   * For a rollout another replica left: the outcome when the agent already runs this revision
+   * with this content (that replica sent it before it stopped), so it is not sent twice; else
+   * undefined (not sent yet, or the agent cannot tell: send it).
+   */
+  async function alreadyTaken(
+    row: ApplianceWithGroup,
+    revision: number,
+    content: ConfigContent,
+  ): Promise<Outcome | undefined> {
+    const res = await fleet
+      .agentCall<ConfigAnswer>(row, 'agent/v1/config', { timeoutMs: 10_000 })
+      .catch(() => undefined);
+    if (res?.status !== 200 || !res.body || res.body.revision !== revision) return undefined;
+    const { kept, unsupported } = contentAgentKeeps(content, row.type, row.release);
+    if (!isDeepStrictEqual(res.body.content, kept)) return undefined;
+    const some = Object.keys(unsupported).length > 0;
+    return {
+      row,
+      status: some ? 'unsupported' : 'done',
+      details: {
+        ...(some ? { reason: 'the appliance cannot take some fields', unsupported } : {}),
+        revision,
+        resumed: 'the appliance had taken this revision before the replica sending it stopped',
+      },
+      appliedHash: res.body.hash,
+    };
   }
 
   /**
@@ -167,7 +230,7 @@ export function createRollout(deps: RolloutDeps) {
     });
   }
 
-  async function runRollout(ids: number[], source: Source): Promise<void> {
+  async function runRollout(ids: number[], source: Source, resumed = false): Promise<void> {
     const stored = await configRepo.revision(
       'groupId' in source ? { groupId: source.groupId } : { applianceId: source.applianceId },
       source.revision,
@@ -194,7 +257,9 @@ export function createRollout(deps: RolloutDeps) {
       await eachLimited(rows, deps.concurrency ?? 64, async (row) => {
         // Await first, then read `batch`: `batch.push(await ...)` would bind the array before the
         // await and push into one that a concurrent flush has already taken.
-        const outcome = await pushOne(row, source.revision, content);
+        const outcome =
+          (resumed && !row.maintenance ? await alreadyTaken(row, source.revision, content) : undefined) ??
+          (await pushOne(row, source.revision, content));
         batch.push(outcome);
         if (batch.length >= 100) await flush();
       });
@@ -202,9 +267,9 @@ export function createRollout(deps: RolloutDeps) {
     await flush();
   }
 
-  function rollout(ids: number[], source: Source) {
+  function rollout(ids: number[], source: Source, resumed = false) {
     if (ids.length === 0) return;
-    const p = runRollout(ids, source)
+    const p = runRollout(ids, source, resumed)
       .catch((err: unknown) => {
         log.error(
           { err, source, appliances: ids.length },
@@ -251,6 +316,7 @@ export function createRollout(deps: RolloutDeps) {
           'pending',
           { revision: source.revision },
           now,
+          replicaId,
         );
       }
       if (refused.length > 0) {
@@ -284,8 +350,60 @@ export function createRollout(deps: RolloutDeps) {
     };
   }
 
+  /**
+   * Finishes the rollouts replicas no longer alive left (ADR 0006): claims their `pending`
+   * appliances for this replica, then per appliance asks the agent which configuration it runs
+   * and records one that already took the revision without sending it again; the others are
+   * sent it. `live` is the ids of the replicas alive now. Answers how many were claimed.
+   */
+  async function resumeLeft(live: string[]): Promise<number> {
+    const now = clock.now().getTime();
+    const claimed = await configRepo.claimLeftPending(
+      tx.direct,
+      replicaId,
+      live,
+      new Date(now - SEND_TIMEOUT_MS),
+      new Date(now - UNCLAIMED_LEFT_MS),
+    );
+    const bySource = new Map<string, { source: Source; ids: number[] }>();
+    const unknown: number[] = [];
+    for (const c of claimed) {
+      if (c.revision === null) {
+        unknown.push(c.id);
+        continue;
+      }
+      const source: Source =
+        c.group_id !== null
+          ? { groupId: c.group_id, revision: c.revision }
+          : { applianceId: c.id, revision: c.revision };
+      const key = JSON.stringify(source);
+      const entry = bySource.get(key) ?? { source, ids: [] };
+      entry.ids.push(c.id);
+      bySource.set(key, entry);
+    }
+    if (unknown.length > 0) {
+      // Not written by this release (the details carry no revision): nothing to resume from.
+      await configRepo.setConfigurationStatus(
+        tx.direct,
+        unknown,
+        'changes_awaiting_apply',
+        { reason: 'the manager replica applying this configuration stopped; apply it again' },
+        clock.now(),
+      );
+    }
+    for (const { source, ids } of bySource.values()) {
+      log.warn(
+        { source, appliances: ids.length },
+        'resuming a configuration rollout a stopped manager replica left pending',
+      );
+      rollout(ids, source, true);
+    }
+    return claimed.length;
+  }
+
   return {
     startApply,
+    resumeLeft,
     /** Waits for background rollouts (tests, shutdown). */
     async settle() {
       while (inflight.size > 0) await Promise.all([...inflight]);

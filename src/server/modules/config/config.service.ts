@@ -38,6 +38,8 @@ export interface ConfigServiceDeps {
   clock: Clock;
   secrets: SecretBox;
   rolloutConcurrency?: number;
+  /** This replica's id: the claimer of the configurations it sends (ADR 0006). */
+  replicaId: string;
   /** Where errors of background rollouts are told. */
   log: Logger;
   /**
@@ -63,6 +65,7 @@ export function createConfigService(deps: ConfigServiceDeps) {
     clock,
     secrets,
     concurrency: deps.rolloutConcurrency,
+    replicaId: deps.replicaId,
     log: deps.log,
   });
   const { startApply } = rollout;
@@ -277,6 +280,8 @@ export function createConfigService(deps: ConfigServiceDeps) {
   return {
     /** Waits for background rollouts (tests, shutdown). */
     settle: rollout.settle,
+    /** Finishes rollouts that replicas no longer alive left `pending` (the jobs leader). */
+    resumeLeftRollouts: rollout.resumeLeft,
 
     /** Names of the groups whose content references the destination list. */
     async groupsUsingList(name: string, d: DbHandle = tx.direct): Promise<string[]> {

@@ -72,6 +72,27 @@ export function createUpgradesRepo() {
         .executeTakeFirst();
     },
 
+    /**
+     * Claims for `me` the unfinished upgrade a replica no longer alive left: run by a replica not
+     * in `live`, or by nobody recorded (a release before migration 0105) and started before
+     * `unclaimedBefore`. One conditional UPDATE; with the package it installs (null once removed).
+     */
+    async claimLeftUpgrade(h: DbHandle, me: string, live: string[], unclaimedBefore: Date) {
+      const alive = live.length > 0 ? live : [me];
+      return queryable(h)
+        .updateTable('fleet_upgrades')
+        .set({ run_by: me })
+        .where('finished', 'is', null)
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('run_by', 'is not', null), eb('run_by', 'not in', alive)]),
+            eb.and([eb('run_by', 'is', null), eb('started', '<', unclaimedBefore)]),
+          ]),
+        )
+        .returning(['id', 'appliance_id', 'package_id', 'version', 'status', 'started'])
+        .executeTakeFirst();
+    },
+
     /** The release an appliance runs once an upgrade to it finished. */
     async setApplianceRelease(h: DbHandle, applianceId: number, release: string) {
       await queryable(h).updateTable('appliances').set({ release }).where('id', '=', applianceId).execute();

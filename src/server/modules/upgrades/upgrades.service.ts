@@ -43,7 +43,15 @@ export interface UpgradeServiceDeps {
   pollMs?: number;
   /** Hears of an upgrade outcome that could not be recorded; the fleet module passes the server's. */
   log?: Logger;
+  /** This replica's id: recorded on the upgrades it follows (ADR 0006). */
+  replicaId: string;
 }
+
+/**
+ * An unfinished upgrade without a recorded replica (a release before migration 0105) counts as
+ * left behind after this long: past the 15 minutes a replica follows an install.
+ */
+const UNCLAIMED_LEFT_MS = 20 * 60_000;
 
 export function createUpgradeService(deps: UpgradeServiceDeps) {
   const { repo, upgradesRepo, packagesRepo, fleet, audit, clock } = deps;
@@ -53,7 +61,66 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
   const inflight = new Set<Promise<void>>();
   let stopping = false;
 
-  async function runUpgrade(upgradeId: number, applianceId: number, file: string, manifest: PackageManifest) {
+  type Outcome = { ok: boolean; log: string };
+  type Row = NonNullable<Awaited<ReturnType<FleetRepo['getAppliance']>>>;
+  type AgentUpgrade = { status: string; log: string; version: string | null; started?: string | null };
+
+  /** Follows the agent's install until it reports the outcome (or the deadline passes). */
+  async function follow(
+    row: Row,
+    manifest: PackageManifest,
+    set: (status: string, log?: string) => Promise<void>,
+  ) {
+    let outcome: Outcome = { ok: false, log: 'timed out waiting for the install step\n' };
+    const deadline = Date.now() + 15 * 60 * 1000;
+    while (Date.now() < deadline) {
+      if (stopping) {
+        // Shutdown must not wait for an install: record it and let the admin look.
+        return {
+          ok: false,
+          log: 'the manager stopped while the upgrade ran; check the appliance and start again\n',
+        };
+      }
+      await new Promise((r) => setTimeout(r, deps.pollMs ?? 1000));
+      const st = await fleet
+        .agentCall<AgentUpgrade>(row, 'agent/v1/upgrade', { timeoutMs: 5000 })
+        .catch(() => undefined); // not logged: an appliance restarting to install answers nothing for a while
+      if (st?.status !== 200) continue; // the deadline above records an appliance that never answers again
+      if (st.body.status === 'installing' || st.body.status === 'downloading') {
+        await set(st.body.status, st.body.log);
+        continue;
+      }
+      outcome = { ok: st.body.status === 'idle' && st.body.version === manifest.version, log: st.body.log };
+      break;
+    }
+    return outcome;
+  }
+
+  /**
+   * For an upgrade another replica left: what the agent already did with this package, so it is
+   * not sent twice. `follow` while it installs; the outcome once it reports one for this version
+   * since the upgrade started; undefined when it never got it (send it).
+   */
+  async function alreadySent(row: Row, manifest: PackageManifest, started: Date) {
+    const st = await fleet
+      .agentCall<AgentUpgrade>(row, 'agent/v1/upgrade', { timeoutMs: 5000 })
+      .catch(() => undefined);
+    if (st?.status !== 200) return 'follow' as const; // restarting to install, or gone: the deadline decides
+    if (st.body.version !== manifest.version) return undefined;
+    if (['installing', 'downloading', 'pending'].includes(st.body.status)) return 'follow' as const;
+    // The agent's own clock: a minute of drift is allowed before an older run counts as this one.
+    const at = st.body.started ? Date.parse(st.body.started) : Number.NaN;
+    if (!(at >= started.getTime() - 60_000)) return undefined;
+    return { ok: st.body.status === 'idle', log: st.body.log } satisfies Outcome;
+  }
+
+  async function runUpgrade(
+    upgradeId: number,
+    applianceId: number,
+    file: string,
+    manifest: PackageManifest,
+    resumedFrom?: Date,
+  ) {
     const set = (status: string, log?: string, finished = false) =>
       upgradesRepo.setUpgradeProgress(deps.tx.direct, upgradeId, {
         status,
@@ -62,52 +129,31 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
       });
     const row = await repo.getAppliance(applianceId);
     if (!row) return set('error', 'appliance removed', true).then(() => undefined);
-    let outcome: { ok: boolean; log: string };
+    let outcome: Outcome;
     try {
-      await set('downloading', 'sending the package to the appliance\n');
-      const env = JSON.parse(readFileSync(file, 'utf8')) as { payload: string };
-      const key = await deps.managerKey.get();
-      const managerSignature = sign(
-        null,
-        Buffer.from(manifestSigningBytes(manifest)),
-        key.privateKey,
-      ).toString('base64');
-      const sent = await fleet.agentCall<{ status?: string; log?: string }>(row, 'agent/v1/upgrade', {
-        method: 'POST',
-        body: { manifest, manager_signature: managerSignature, payload: env.payload },
-        timeoutMs: 120_000,
-      });
-      if (sent.status !== 202) {
-        outcome = { ok: false, log: `the appliance refused the package: ${agentErrorText(sent)}\n` };
+      const before = resumedFrom ? await alreadySent(row, manifest, resumedFrom) : undefined;
+      if (before === 'follow') {
+        outcome = await follow(row, manifest, set);
+      } else if (before) {
+        outcome = before;
       } else {
-        outcome = { ok: false, log: 'timed out waiting for the install step\n' };
-        const deadline = Date.now() + 15 * 60 * 1000;
-        while (Date.now() < deadline) {
-          if (stopping) {
-            // Shutdown must not wait for an install: record it and let the admin look.
-            outcome = {
-              ok: false,
-              log: 'the manager stopped while the upgrade ran; check the appliance and start again\n',
-            };
-            break;
-          }
-          await new Promise((r) => setTimeout(r, deps.pollMs ?? 1000));
-          const st = await fleet
-            .agentCall<{ status: string; log: string; version: string | null }>(row, 'agent/v1/upgrade', {
-              timeoutMs: 5000,
-            })
-            .catch(() => undefined); // not logged: an appliance restarting to install answers nothing for a while
-          if (st?.status !== 200) continue; // the deadline above records an appliance that never answers again
-          if (st.body.status === 'installing' || st.body.status === 'downloading') {
-            await set(st.body.status, st.body.log);
-            continue;
-          }
-          outcome = {
-            ok: st.body.status === 'idle' && st.body.version === manifest.version,
-            log: st.body.log,
-          };
-          break;
-        }
+        await set('downloading', 'sending the package to the appliance\n');
+        const env = JSON.parse(readFileSync(file, 'utf8')) as { payload: string };
+        const key = await deps.managerKey.get();
+        const managerSignature = sign(
+          null,
+          Buffer.from(manifestSigningBytes(manifest)),
+          key.privateKey,
+        ).toString('base64');
+        const sent = await fleet.agentCall<{ status?: string; log?: string }>(row, 'agent/v1/upgrade', {
+          method: 'POST',
+          body: { manifest, manager_signature: managerSignature, payload: env.payload },
+          timeoutMs: 120_000,
+        });
+        outcome =
+          sent.status !== 202
+            ? { ok: false, log: `the appliance refused the package: ${agentErrorText(sent)}\n` }
+            : await follow(row, manifest, set);
       }
     } catch (err) {
       outcome = { ok: false, log: `${(err as Error).message}\n` };
@@ -139,7 +185,58 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
     });
   }
 
+  function track(run: Promise<void>, upgradeId: number, appliance: string, version: string) {
+    const p = run
+      .catch((err: unknown) =>
+        log.error(
+          { err, upgradeId, appliance, version },
+          'upgrade outcome not recorded (no status, event or audit record); check the appliance',
+        ),
+      )
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  }
+
   return {
+    /**
+     * Follows to its end the upgrade a replica no longer alive left unfinished (ADR 0006): claims
+     * it, asks the agent what it did with the package, and sends it only if the agent never got
+     * it. `live` is the ids of the replicas alive now. Answers whether there was one.
+     */
+    async resumeLeft(live: string[]): Promise<boolean> {
+      const unclaimedBefore = new Date(clock.now().getTime() - UNCLAIMED_LEFT_MS);
+      const u = await upgradesRepo.claimLeftUpgrade(deps.tx.direct, deps.replicaId, live, unclaimedBefore);
+      if (!u) return false;
+      const row = await repo.getAppliance(u.appliance_id);
+      const pkg = row ? await packagesRepo.getPackage(deps.tx.direct, row.type, u.version) : undefined;
+      log.warn(
+        { upgradeId: u.id, appliance: row?.name, version: u.version },
+        'resuming an upgrade a stopped manager replica left',
+      );
+      const manifest: PackageManifest | undefined = pkg && {
+        type: pkg.type as PackageManifest['type'],
+        version: pkg.version,
+        requires: pkg.requires,
+        sha256: pkg.sha256,
+      };
+      if (!row || !pkg || !manifest) {
+        // Nothing to send or follow: finish it, so the fleet can be upgraded again.
+        await upgradesRepo.setUpgradeProgress(deps.tx.direct, u.id, {
+          status: 'error',
+          log: `the manager replica running this upgrade stopped and ${row ? 'the package left the store' : 'the appliance was removed'}; start again\n`,
+          finished: clock.now(),
+        });
+        return true;
+      }
+      track(
+        runUpgrade(u.id, row.id, join(storeDir, pkg.file_name), manifest, new Date(u.started)),
+        u.id,
+        row.name,
+        u.version,
+      );
+      return true;
+    },
+
     /** Waits for running upgrades; with `abort`, stops following them first (shutdown). */
     async settle(abort = false) {
       if (abort) stopping = true;
@@ -171,6 +268,7 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
             version: pkg.version,
             status: 'pending',
             started: clock.now(),
+            run_by: deps.replicaId,
           });
           await audit.record(trx, actor, {
             action: 'upgrade.started',
@@ -192,15 +290,12 @@ export function createUpgradeService(deps: UpgradeServiceDeps) {
         requires: pkg.requires,
         sha256: pkg.sha256,
       };
-      const p = runUpgrade(upgradeId, row.id, join(storeDir, pkg.file_name), manifest)
-        .catch((err: unknown) =>
-          log.error(
-            { err, upgradeId, appliance: row.name, version: pkg.version },
-            'upgrade outcome not recorded (no status, event or audit record); check the appliance',
-          ),
-        )
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
+      track(
+        runUpgrade(upgradeId, row.id, join(storeDir, pkg.file_name), manifest),
+        upgradeId,
+        row.name,
+        pkg.version,
+      );
       return { appliance_name: row.name, status: 'pending', version: pkg.version, log: '' };
     },
 
