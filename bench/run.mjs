@@ -10,13 +10,13 @@
 //   also starts the manager of another built checkout (say, a `git worktree` of the commit
 //   before a change) and measures it in the same alternation, so a change's effect is read
 //   from one run.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { clusterBenchmarks } from './cluster.mjs';
 import { footprintBenchmarks } from './footprint.mjs';
+import { adminToken, cpuMs, load as loadFor, start } from './lib.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -25,68 +25,11 @@ const root = join(import.meta.dirname, '..');
 const ONLY = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
 const wanted = (part) => ONLY === null || ONLY.has(part);
 
-function start(cmd, args, env = {}) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [cmd, ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const onData = (d) => {
-      out += String(d);
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m) resolve({ proc, url: m[1] });
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', (d) => {
-      out += String(d);
-    });
-    proc.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}:\n${out}`)));
-  });
-}
-
-function load(url, headers = {}, opts = {}) {
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        headers,
-        connections: opts.connections ?? 20,
-        duration: opts.duration ?? SECONDS,
-        method: opts.method ?? 'GET',
-        body: opts.body,
-      },
-      (err, r) =>
-        err
-          ? reject(err)
-          : resolve({
-              rps: r.requests.average,
-              p50: r.latency.p50,
-              p99: r.latency.p99,
-              errors: r.errors + r.non2xx,
-            }),
-    );
-  });
-}
-
-async function json(url, init) {
-  const res = await fetch(url, init);
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
+/** Loads `url` for BENCH_SECONDS (bench/lib.mjs's load with this run's duration by default). */
+const load = (url, headers = {}, opts = {}) => loadFor(url, headers, { duration: SECONDS, ...opts });
 
 const fmt = (r) =>
   `${r.rps.toFixed(0).padStart(7)} req/s  p50 ${String(r.p50).padStart(3)} ms  p99 ${String(r.p99).padStart(3)} ms${r.errors ? `  (${r.errors} errors)` : ''}`;
-
-/** CPU time (user + system, ms) a process has used so far; undefined where /proc is missing. */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
 
 /** Loads `url` and also reports the server's CPU time per request (robust to a busy client). */
 async function loadMeasured(pid, url, headers) {
@@ -188,20 +131,8 @@ function startManager(dir, dataDir) {
   });
 }
 
-/** Logs in as admin and makes the benchmark's API token (one scope, no practical rate limit). */
-async function benchToken(server) {
-  const login = await json(`${server.url}/api/v1/auth/token/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-  });
-  const token = await json(`${server.url}/api/v1/tokens/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Token ${login.token}` },
-    body: JSON.stringify({ name: 'bench', scopes: ['users:read'], rate_limit_per_minute: 1000000 }),
-  });
-  return token.token;
-}
+/** The benchmark's API token (one scope, no practical rate limit). */
+const benchToken = (server) => adminToken(server.url, PASSWORD, 'bench', ['users:read']);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'steward-bench-'));
 const manager = await startManager(root, dataDir);

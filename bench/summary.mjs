@@ -7,15 +7,14 @@
 // files, as `steward serve` runs it), then on PostgreSQL when one answers at 127.0.0.1:5432
 // (STEWARD_BENCH_DATABASE_URL to name another). Health polling is set to an hour so that no
 // round runs during the measurement. Target: p99 <= 50 ms.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { openDatabase } from '../src/server/db/client.ts';
 import { migrateToLatest } from '../src/server/db/migrator.ts';
 import { createSeedRepo } from '../test/fixtures/seed.ts';
+import { adminToken, cpuMs, json, load, start, stop } from './lib.mjs';
 
 const APPLIANCES = Number(process.argv[2] ?? 10000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -24,65 +23,12 @@ const PASSWORD = 'Bench Admin Passphrase 2026';
 const root = join(import.meta.dirname, '..');
 
 function startManager(env) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(
-      process.execPath,
-      [join(root, 'bin', 'steward'), 'serve', '--host', '127.0.0.1', '--port', '0'],
-      {
-        env: {
-          ...process.env,
-          STEWARD_TLS: 'off',
-          STEWARD_LOG_LEVEL: 'warn',
-          STEWARD_ADMIN_PASSWORD: PASSWORD,
-          STEWARD_HEALTH_POLL_SECONDS: '3600',
-          ...env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    proc.stdout?.on('data', (d) => {
-      out += String(d);
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
-      if (m?.[1]) resolve({ proc, url: m[1] });
-    });
-    proc.stderr?.on('data', (d) => {
-      out += String(d);
-    });
-    proc.on('exit', (code) => reject(new Error(`steward serve exited with ${code}:\n${out}`)));
-  });
-}
-
-async function json(url, init) {
-  const res = await fetch(url, init);
-  if (!res.ok) throw new Error(`${url}: ${res.status} ${await res.text()}`);
-  return res.json();
-}
-
-/** CPU time (user + system, ms) a process has used so far; undefined where /proc is missing. */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
-
-function load(url, headers, connections, duration) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url, headers, connections, duration }, (err, r) =>
-      err
-        ? reject(err)
-        : resolve({
-            rps: r.requests.average,
-            p50: r.latency.p50,
-            p99: r.latency.p99,
-            max: r.latency.max,
-            errors: r.errors + r.non2xx,
-            total: r.requests.total,
-          }),
-    );
+  return start(join(root, 'bin', 'steward'), ['serve', '--host', '127.0.0.1', '--port', '0'], {
+    STEWARD_TLS: 'off',
+    STEWARD_LOG_LEVEL: 'warn',
+    STEWARD_ADMIN_PASSWORD: PASSWORD,
+    STEWARD_HEALTH_POLL_SECONDS: '3600',
+    ...env,
   });
 }
 
@@ -100,30 +46,21 @@ async function seed(open) {
 
 /** Starts the manager once and stops it: the database is migrated and the built-in admin made. */
 async function prepare(env) {
-  const manager = await startManager(env);
-  manager.proc.kill('SIGTERM');
-  await new Promise((r) => manager.proc.once('exit', r));
+  await stop((await startManager(env)).proc);
 }
 
 /** Measures the summary on a running manager; true when the target is met at every concurrency. */
 async function measure(name, env) {
   const manager = await startManager(env);
   try {
-    const login = await json(`${manager.url}/api/v1/auth/token/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'admin', password: PASSWORD }),
-    });
-    const made = await json(`${manager.url}/api/v1/tokens/`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Token ${login.token}` },
-      body: JSON.stringify({
-        name: 'bench-summary',
-        scopes: ['appliances:read', 'configuration:read', 'upgrades:read', 'tokens:read', 'users:write'],
-        rate_limit_per_minute: 1000000,
-      }),
-    });
-    const headers = { authorization: `Token ${made.token}` };
+    const token = await adminToken(manager.url, PASSWORD, 'bench-summary', [
+      'appliances:read',
+      'configuration:read',
+      'upgrades:read',
+      'tokens:read',
+      'users:write',
+    ]);
+    const headers = { authorization: `Token ${token}` };
     const url = `${manager.url}/api/v1/summary/`;
     const once = await json(url, { headers });
     console.log(
@@ -131,11 +68,11 @@ async function measure(name, env) {
         `${once.alerts.last_24h} alerts in 24 h, ${once.fleet_state.length} series points, ` +
         `${once.tokens?.expiring ?? 'no'} tokens expiring, ${once.upgrades?.in_flight ?? 0} upgrade(s) in flight`,
     );
-    await load(url, headers, 1, 2); // warm-up
+    await load(url, headers, { connections: 1, duration: 2 }); // warm-up
     let met = true;
     for (const connections of [1, 4]) {
       const before = cpuMs(manager.proc.pid);
-      const r = await load(url, headers, connections, SECONDS);
+      const r = await load(url, headers, { connections, duration: SECONDS });
       const after = cpuMs(manager.proc.pid);
       // The manager's CPU time per answer: steadier than latency on a shared machine (on the
       // embedded database it includes every query; on PostgreSQL the server's work is not in it).
@@ -152,8 +89,7 @@ async function measure(name, env) {
     }
     return met;
   } finally {
-    manager.proc.kill('SIGTERM');
-    await new Promise((r) => manager.proc.once('exit', r));
+    await stop(manager.proc);
   }
 }
 

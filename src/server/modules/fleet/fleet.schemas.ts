@@ -4,6 +4,7 @@
 import { Type } from 'typebox';
 import { CONNECTOR_NAMES } from '../../../contract/fleet-fields.js';
 import { Id, Nullable, StrictObject } from '../../http/schemas.js';
+import { HUB_ONLY_SETTINGS } from '../config/config.hub-groups.js';
 
 const FreeObject = (description: string) => Type.Object({}, { additionalProperties: true, description });
 const Time = (description: string) => Type.String({ format: 'date-time', description });
@@ -370,20 +371,10 @@ export const HubGroupBody = StrictObject(
 
 /** Hub save/update bodies name the hub-only settings so that changing one is a clear 400. */
 const hubFixed = Object.fromEntries(
-  [
-    'primary_router_id',
-    'primary_host',
-    'fallback_router_id',
-    'fallback_host',
-    'vrrp_enabled',
-    'virtual_router_id',
-    'auth_pass',
-    'different_networks',
-    'virtual_ipaddress',
-    'api_worker_token',
-    'srv_available_worker_token',
-    'srv_worker_token',
-  ].map((k) => [k, Type.Optional(Type.Unknown({ description: 'Fixed at creation: sending it is a 400' }))]),
+  HUB_ONLY_SETTINGS.map((k) => [
+    k,
+    Type.Optional(Type.Unknown({ description: 'Fixed at creation: sending it is a 400' })),
+  ]),
 );
 
 export const HubSaveBody = StrictObject(
