@@ -5,10 +5,15 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
-/** Runs `node cmd ...args` and resolves with the process and its URL once it prints "listening on". */
+/**
+ * Runs `node cmd ...args` and resolves with the process and its URL once it prints "listening on".
+ * BENCH_NODE_ARGS adds flags to node for every process started, e.g.
+ * `BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` for a CPU profile of each (written at exit).
+ */
 export function start(cmd, args, env = {}) {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [cmd, ...args], {
+    const proc = spawn(process.execPath, [...nodeArgs, cmd, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

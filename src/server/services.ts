@@ -338,6 +338,7 @@ export function createServices(deps: ServicesDeps) {
     repo: createSummaryRepo(db),
     clock,
     configurationStatuses: CONFIG_STATUSES,
+    freshMs: intervalOf('summaryFresh', config, deps.jobIntervals),
     tokenWarningDays: async () =>
       Number((await settingsService.internal('systemalerting')).token_expiry_warning_days ?? 7),
   });
@@ -494,6 +495,7 @@ export function createServices(deps: ServicesDeps) {
     counterStore: () => createCounterStore(db),
     /** Waits for background work started by requests, and lets go of listeners and sockets. */
     async close() {
+      summary.close();
       await configService.settle();
       await upgrades.settle(true);
       await downloads.settle(true);

@@ -594,14 +594,25 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     const waitingId = ((await created.json()) as { id: number }).id;
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
-    const summary = (await (await apiAsAdmin('/api/v1/summary/')).json()) as {
+    type Summary = {
       appliances: {
         total: number;
         by_state: Record<string, number>;
         by_configuration_status: Record<string, number>;
       };
     };
-    expect(summary.appliances.total).toBe(3);
+    // The fleet-wide figures may be up to 5 s old (summaryFresh): wait for the new appliance.
+    let summary: Summary | undefined;
+    await expect
+      .poll(
+        async () => {
+          summary = (await (await apiAsAdmin('/api/v1/summary/')).json()) as Summary;
+          return summary.appliances.total;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(3);
+    if (!summary) throw new Error('no summary');
     expect(summary.appliances.by_state.unauthorized).toBe(1);
     for (const [state, n] of Object.entries(summary.appliances.by_state)) {
       await expect

@@ -83,7 +83,8 @@ export async function createTestContext(opts: TestContextOptions = {}): Promise<
     clock,
     logStream,
     secretKey,
-    jobIntervals: opts.jobIntervals,
+    // Route tests read the summary right after changing the fleet: counted for every request.
+    jobIntervals: { summaryFresh: 0, ...opts.jobIntervals },
   });
   await app.ready();
   const secrets = new Set<string>();

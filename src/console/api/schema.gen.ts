@@ -1689,7 +1689,7 @@ export interface paths {
         };
         /**
          * The fleet at a glance
-         * @description What the console’s dashboard shows, in one answer: appliances by state and by configuration status, what needs attention (each item names what to open), the fleet’s state over the last 24 hours, warnings and errors of the last 24 hours, configuration rollouts and upgrades under way, and tokens about to expire. Every figure is counted by the database, so the answer stays fast with a large fleet (docs/benchmarks.md: 10,000 appliances). Needs `appliances:read`; the rollouts, upgrades and tokens sections are null for a credential without `configuration:read`, `upgrades:read` or `tokens:read`.
+         * @description What the console’s dashboard shows, in one answer: appliances by state and by configuration status, what needs attention (each item names what to open), the fleet’s state over the last 24 hours, warnings and errors of the last 24 hours, configuration rollouts and upgrades under way, and tokens about to expire. Every figure is counted by the database, so the answer stays fast with a large fleet (docs/benchmarks.md: 10,000 appliances). The fleet-wide figures are those of the last count, at most 5 seconds old while someone watches (`generated_at` says when they were taken): each replica recounts in the background every 5 s while the summary was asked for in the last minute, so no request waits for a count; the tokens section is read for every request. Needs `appliances:read`; the rollouts, upgrades and tokens sections are null for a credential without `configuration:read`, `upgrades:read` or `tokens:read`.
          */
         get: operations["getSummary"];
         put?: never;
@@ -24878,7 +24878,7 @@ export interface operations {
                         }[];
                         /**
                          * Format: date-time
-                         * @description When these figures were taken
+                         * @description When the fleet-wide figures were counted (at most 5 s before the answer while watched)
                          */
                         generated_at: string;
                         /** @description Null without `configuration:read` */

@@ -12,6 +12,8 @@ export const DEFAULT_INTERVALS = {
   tokenExpiry: 24 * 60 * 60 * 1000,
   /** SNMP thresholds of this replica's host. */
   hostThresholds: 60 * 1000,
+  /** How old the dashboard summary's fleet-wide figures may be (recounted while watched). */
+  summaryFresh: 5000,
   /** This replica's row in the cluster registry. */
   clusterHeartbeat: 5000,
   /** Rollouts and upgrades a stopped replica left (ADR 0006): first 15 s after start, then every 30 s. */

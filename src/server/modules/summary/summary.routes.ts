@@ -106,7 +106,7 @@ const ExpiringToken = Type.Object({
 
 export const Summary = Type.Object(
   {
-    generated_at: Time('When these figures were taken'),
+    generated_at: Time('When the fleet-wide figures were counted (at most 5 s before the answer while watched)'),
     appliances: Type.Object({
       total: Count('Every appliance the manager knows'),
       by_state: ByState,
@@ -254,6 +254,7 @@ export const summaryRoutes: FastifyPluginAsync<{ service: SummaryService }> = as
         description:
           'What the console’s dashboard shows, in one answer: appliances by state and by configuration status, what needs attention (each item names what to open), the fleet’s state over the last 24 hours, warnings and errors of the last 24 hours, configuration rollouts and upgrades under way, and tokens about to expire. ' +
           'Every figure is counted by the database, so the answer stays fast with a large fleet (docs/benchmarks.md: 10,000 appliances). ' +
+          'The fleet-wide figures are those of the last count, at most 5 seconds old while someone watches (`generated_at` says when they were taken): each replica recounts in the background every 5 s while the summary was asked for in the last minute, so no request waits for a count; the tokens section is read for every request. ' +
           'Needs `appliances:read`; the rollouts, upgrades and tokens sections are null for a credential without `configuration:read`, `upgrades:read` or `tokens:read`.',
         response: { 200: Summary, ...ErrorResponses(401, 403) },
       },

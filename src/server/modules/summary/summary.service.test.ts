@@ -87,6 +87,7 @@ describe('the summary service', () => {
       clock: createManualClock(now),
       tokenWarningDays: async () => 7,
       configurationStatuses: CONFIG_STATUSES,
+      freshMs: 0,
     });
     const viewer: Actor = {
       ...systemActor('test'),
@@ -117,5 +118,65 @@ describe('the summary service', () => {
     expect([a.rollouts, a.upgrades, a.tokens]).toEqual([null, null, null]);
     await service.get(viewer);
     expect(counts).toBe(2);
+  });
+
+  it('keeps the last count while it is fresh, serves it once more while recounting, and recounts while watched', async () => {
+    let counts = 0;
+    const repo = {
+      async stateCounts() {
+        counts += 1;
+        // Each count sees one more appliance, so a test can tell which count it was given.
+        return [
+          {
+            configuration_status: 'done',
+            group_id: null,
+            total: counts,
+            online: counts,
+            degraded: 0,
+            offline: 0,
+            maintenance: 0,
+            unauthorized: 0,
+            answering: counts,
+          },
+        ];
+      },
+      groups: async () => [],
+      attention: async () => [],
+      transitionsByHour: async () => [],
+      alertCount: async () => 0,
+      recentAlerts: async () => [],
+      upgrades: async () => [],
+      expiringTokens: async () => [],
+    } as unknown as SummaryRepo;
+    const FRESH = 200;
+    const service = createSummaryService({
+      repo,
+      clock: createManualClock(now),
+      tokenWarningDays: async () => 7,
+      configurationStatuses: CONFIG_STATUSES,
+      freshMs: FRESH,
+    });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const admin = systemActor('test');
+    try {
+      // Nothing kept yet: the first request waits for a count.
+      expect((await service.get(admin)).appliances.total).toBe(1);
+      // Fresh: served as it is, no new count.
+      expect((await service.get(admin)).appliances.total).toBe(1);
+      expect(counts).toBe(1);
+      // Older than FRESH (the background refresh has recounted meanwhile): never older than
+      // FRESH plus a count, and no request waited for it.
+      await sleep(FRESH * 2.5);
+      expect(counts).toBeGreaterThanOrEqual(2);
+      const seen = (await service.get(admin)).appliances.total;
+      expect(seen).toBeGreaterThanOrEqual(counts - 1);
+      // Closed: no more counts in the background.
+      service.close();
+      const after = counts;
+      await sleep(FRESH * 2.5);
+      expect(counts).toBe(after);
+    } finally {
+      service.close();
+    }
   });
 });

@@ -32,7 +32,15 @@ export interface SummaryServiceDeps {
   tokenWarningDays: () => Promise<number>;
   /** The configuration statuses an appliance can have, each reported (0 when none). */
   configurationStatuses: typeof CONFIG_STATUSES;
+  /**
+   * How old the fleet-wide figures may be (ms): the last count is served while younger, and
+   * recounted in the background while dashboards ask. 0: counted for every request (tests).
+   */
+  freshMs: number;
 }
+
+/** With nobody asking for this long, the figures are no longer kept fresh (nor served stale). */
+const WATCHED_MS = 60_000;
 
 /** One thing that needs someone, with what to open: an appliance, the upgrades page, a token. */
 export interface AttentionItem {
@@ -248,18 +256,65 @@ export function createSummaryService(deps: SummaryServiceDeps) {
     };
   }
 
-  // Requests that arrive while the fleet-wide figures are being counted share that count (one
-  // set of queries however many dashboards refresh at once); none gets figures older than the
-  // count under way when it arrived. Nothing is kept once it is done.
-  let counting: Promise<Awaited<ReturnType<typeof fleetPart>>> | undefined;
-  function sharedFleetPart() {
-    counting ??= fleetPart(clock.now()).finally(() => {
-      counting = undefined;
-    });
+  // Counting the fleet takes a few hundred ms of database time at 10,000 appliances on the
+  // embedded database (aggregates over the appliances and a day of events), and a dashboard
+  // needs figures a few seconds old at most. So the last count is kept (with its `generated_at`):
+  // - younger than `freshMs`, it is served as it is;
+  // - older, but asked for within WATCHED_MS, it is served once more while a new count runs;
+  // - while anyone asked within WATCHED_MS, it is counted again every `freshMs` in the
+  //   background, so a dashboard refreshing every 10 s gets figures at most `freshMs` old and
+  //   never waits for a count;
+  // - else (nobody watching), the request waits for a new count.
+  // Requests that arrive while a count runs share it. Each replica keeps its own.
+  type FleetPart = Awaited<ReturnType<typeof fleetPart>>;
+  let counting: Promise<FleetPart> | undefined;
+  let last: { at: number; part: FleetPart } | undefined;
+  let askedAt = Number.NEGATIVE_INFINITY;
+  let timer: NodeJS.Timeout | undefined;
+
+  function count(): Promise<FleetPart> {
+    counting ??= fleetPart(clock.now())
+      .then((part) => {
+        last = { at: performance.now(), part };
+        return part;
+      })
+      .finally(() => {
+        counting = undefined;
+      });
     return counting;
   }
 
+  function keepFresh() {
+    if (timer || deps.freshMs <= 0) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (performance.now() - askedAt > WATCHED_MS) return; // nobody watching: stop
+      // A failed background count keeps the last one; the next request that must wait sees the error.
+      count().then(keepFresh, keepFresh);
+    }, deps.freshMs);
+    timer.unref();
+  }
+
+  function sharedFleetPart(): Promise<FleetPart> {
+    const now = performance.now();
+    const watched = now - askedAt <= WATCHED_MS;
+    askedAt = now;
+    if (deps.freshMs <= 0) return count();
+    keepFresh();
+    if (last && (now - last.at < deps.freshMs || watched)) {
+      if (now - last.at >= deps.freshMs) void count().catch(() => undefined);
+      return Promise.resolve(last.part);
+    }
+    return count();
+  }
+
   return {
+    /** Stops keeping the figures fresh (the manager closes). */
+    close() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      askedAt = Number.NEGATIVE_INFINITY;
+    },
     async get(actor: Actor) {
       const can = (p: Permission) => actor.principal?.permissions.has(p) === true;
       // Admins see every user's tokens (as in the token list); others their own.
