@@ -6,7 +6,7 @@
 // (bench/ecosystem-reference-server.mjs).
 //   BENCH_SECONDS (default 8) sets the duration of each measurement, BENCH_ROUNDS (default 3)
 //   how many alternating measurements of each side are averaged, BENCH_ONLY (comma-separated:
-//   healthz, whoami, login, footprint, cluster, summary, fleet) runs only those parts, and BENCH_BASELINE=<dir>
+//   healthz, whoami, login, footprint, cluster, summary, upkeep, fleet) runs only those parts, and BENCH_BASELINE=<dir>
 //   also starts the manager of another built checkout (say, a `git worktree` of the commit
 //   before a change) and measures it in the same alternation, so a change's effect is read
 //   from one run.
@@ -199,6 +199,14 @@ if (wanted('cluster'))
 // The dashboard's summary with 10,000 appliances (bench/summary.mjs prints its measurements).
 if (wanted('summary')) {
   spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'summary.mjs')], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+}
+
+// What the embedded database's upkeep does for the summary's count (bench/embedded-upkeep.mjs).
+if (wanted('upkeep')) {
+  spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'embedded-upkeep.mjs')], {
     cwd: root,
     stdio: 'inherit',
   });

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import type { Config } from './config/config.js';
 import type { DatabaseHandle } from './db/client.js';
+import { createEmbeddedMaintenance } from './db/maintenance.js';
 import type { ClusterBus } from './db/notify.js';
 import { createTransactor } from './db/transactor.js';
 import './db/tables/system.js';
@@ -491,6 +492,8 @@ export function createServices(deps: ServicesDeps) {
     license,
     cluster,
     replica,
+    /** VACUUM (ANALYZE) of the embedded database, which has no autovacuum (a no-op on PostgreSQL). */
+    databaseMaintenance: createEmbeddedMaintenance(database),
     /** Request counts shared by replicas (the rate limiter's), on a PostgreSQL server only. */
     counterStore: () => createCounterStore(db),
     /** Waits for background work started by requests, and lets go of listeners and sockets. */

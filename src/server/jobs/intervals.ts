@@ -12,6 +12,9 @@ export const DEFAULT_INTERVALS = {
   tokenExpiry: 24 * 60 * 60 * 1000,
   /** SNMP thresholds of this replica's host. */
   hostThresholds: 60 * 1000,
+  /** VACUUM (ANALYZE) of the embedded database: first 10 minutes after start, then every 6 hours. */
+  embeddedMaintenanceFirst: 10 * 60 * 1000,
+  embeddedMaintenance: 6 * 60 * 60 * 1000,
   /** How old the dashboard summary's fleet-wide figures may be (recounted while watched). */
   summaryFresh: 5000,
   /** This replica's row in the cluster registry. */

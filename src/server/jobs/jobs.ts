@@ -74,6 +74,22 @@ export function serverJobs(services: Services, deps: JobsDeps): Job[] {
         await services.upgrades.resumeLeft(live);
       },
     },
+    // The embedded database has no autovacuum (PGlite runs no background workers): vacuum and
+    // analyze it here, table by table, or it keeps every dead row and plans without statistics.
+    ...(services.replica.shared
+      ? []
+      : [
+          {
+            name: 'embedded_maintenance',
+            first: every('embeddedMaintenanceFirst'),
+            every: every('embeddedMaintenance'),
+            scope: 'leader' as const,
+            run: async () => {
+              const r = await services.databaseMaintenance.run();
+              deps.log.info(r, 'embedded database vacuumed and analyzed');
+            },
+          },
+        ]),
     // SNMP thresholds: every replica watches its own host.
     hostThresholdsJob({
       settings: () => services.settingsService.internal('snmp'),
