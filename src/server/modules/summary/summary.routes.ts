@@ -106,7 +106,9 @@ const ExpiringToken = Type.Object({
 
 export const Summary = Type.Object(
   {
-    generated_at: Time('When the fleet-wide figures were counted (at most 5 s before the answer while watched)'),
+    generated_at: Time(
+      'When the fleet-wide figures were counted (at most 5 s before the answer while watched)',
+    ),
     appliances: Type.Object({
       total: Count('Every appliance the manager knows'),
       by_state: ByState,
