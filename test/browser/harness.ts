@@ -57,10 +57,22 @@ export const UNLABELLED_CONTROLS = `(() => {
   return out;
 })()`;
 
-/** Runs in the page: true once no finite animation or CSS transition is still running. */
-const FINITE_ANIMATIONS_DONE = `document
-  .getAnimations()
-  .every((a) => a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity)`;
+/**
+ * Runs in the page: true once no finite animation or CSS transition is still running. A function,
+ * not a string: Playwright compiles a string predicate with `new Function` in the page, which the
+ * console's CSP (no 'unsafe-eval') refuses with an EvalError.
+ */
+function finiteAnimationsDone(): boolean {
+  type Timing = { iterations: number };
+  type Animation = { playState: string; effect: { getComputedTiming(): Timing } | null };
+  const doc = (globalThis as unknown as { document: { getAnimations(): Animation[] } }).document;
+  return doc
+    .getAnimations()
+    .every(
+      (a) =>
+        a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Number.POSITIVE_INFINITY,
+    );
+}
 
 export interface HarnessOptions {
   /** Agents to start before the manager is ready: `{ name, type }` (worker, hub, analyze). */
@@ -229,7 +241,7 @@ export async function startConsoleHarness(options: HarnessOptions = {}): Promise
     async axeViolations(on = page) {
       await on.waitForLoadState('networkidle').catch(() => undefined);
       // Let finite transitions end (a toast fading in measures as faint text); spinners loop forever.
-      await on.waitForFunction(FINITE_ANIMATIONS_DONE, undefined, { timeout: 5_000 }).catch(() => undefined);
+      await on.waitForFunction(finiteAnimationsDone, undefined, { timeout: 5_000 }).catch(() => undefined);
       const result = await new AxeBuilder({ page: on }).analyze();
       return result.violations
         .filter((v) => v.impact === 'serious' || v.impact === 'critical')
