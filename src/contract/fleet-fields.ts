@@ -320,9 +320,16 @@ export function checkValue(def: FieldDef, value: unknown): string | undefined {
     case 'integer':
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a number';
-      if (def.type === 'integer' && !Number.isInteger(value)) return 'must be an integer';
-      if (def.min !== undefined && value < def.min) return `must be at least ${def.min}`;
-      if (def.max !== undefined && value > def.max) return `must be at most ${def.max}`;
+      if (def.type === 'integer' && !Number.isInteger(value)) return 'must be a whole number';
+      // Out of range is refused with the range, never clamped: the admin sees what was wrong.
+      const range =
+        def.min !== undefined && def.max !== undefined
+          ? `must be between ${def.min} and ${def.max}`
+          : def.min !== undefined
+            ? `must be at least ${def.min}`
+            : `must be at most ${def.max}`;
+      if (def.min !== undefined && value < def.min) return range;
+      if (def.max !== undefined && value > def.max) return range;
       return undefined;
     }
     case 'string':
