@@ -25,7 +25,7 @@ import { DateText, EmptyTableRow, ErrorState, StatusBadge } from '../../componen
 import { useSession } from '../auth/session';
 import { AuthorizeModal, OnlineBadge } from './appliances-page';
 import { CertificateUpload } from './certificate-upload';
-import { ConfigCompare } from './config-compare';
+import { ConfigCompare, KEYBOARD_SCROLL } from './config-compare';
 import { ConnectorsPanel } from './connectors-panel';
 import { HealthCharts } from './health-charts';
 
@@ -181,7 +181,7 @@ export function ApplianceDetailPage() {
       {events.error ? (
         <ErrorState error={events.error} what="events" />
       ) : (
-        <Table.ScrollContainer minWidth={700}>
+        <Table.ScrollContainer minWidth={700} scrollAreaProps={KEYBOARD_SCROLL}>
           <Table aria-label="Appliance events" verticalSpacing={6}>
             <Table.Thead>
               <Table.Tr>

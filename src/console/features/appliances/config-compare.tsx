@@ -15,6 +15,9 @@ interface RunningConfig {
   applied_at?: string | null;
 }
 
+/** A table that scrolls sideways on a phone: its viewport takes focus, so the keyboard scrolls it too. */
+export const KEYBOARD_SCROLL = { viewportProps: { tabIndex: 0 } };
+
 export const showValue = (v: unknown) =>
   v === undefined || v === null ? '—' : <Code>{typeof v === 'string' ? v : JSON.stringify(v)}</Code>;
 
@@ -100,7 +103,7 @@ export function ConfigCompare({
           Same as the group's revision {diff.data.revision}: applying it would change nothing here.
         </Text>
       ) : (
-        <Table.ScrollContainer minWidth={560}>
+        <Table.ScrollContainer minWidth={560} scrollAreaProps={KEYBOARD_SCROLL}>
           <Table
             fz="sm"
             aria-label="Running configuration compared with the group"

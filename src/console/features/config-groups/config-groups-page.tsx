@@ -39,7 +39,7 @@ import { MemberStatusTable } from './member-status-table';
 /** Per member, the fields an apply would add, change or remove, labelled from the catalog. */
 function DiffTable({ diff }: { diff: ConfigDiff | undefined }) {
   return (
-    <Table.ScrollContainer minWidth={560}>
+    <Table.ScrollContainer minWidth={560} scrollAreaProps={{ viewportProps: { tabIndex: 0 } }}>
       <Table fz="sm" aria-label="Configuration diff">
         <Table.Thead>
           <Table.Tr>
@@ -173,7 +173,6 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
           {canWrite && (
             <Button
               leftSection={<IconPlayerPlay size={16} />}
-              color="green"
               disabled={
                 group.appliances.length === 0 || dirtyContent || dirtyMembers || !diff.data || !differs
               }
@@ -211,6 +210,7 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
         opened={confirming}
         onClose={() => setConfirming(false)}
         title={`Apply ${group.name} (revision ${group.revision})?`}
+        closeButtonProps={{ 'aria-label': 'Close' }}
         size="xl"
       >
         <Stack>
@@ -232,7 +232,6 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
               Cancel
             </Button>
             <Button
-              color="green"
               leftSection={<IconPlayerPlay size={16} />}
               loading={apply.isPending}
               onClick={() =>

@@ -251,6 +251,7 @@ export function SectionForm<S extends FormSection>({ section, canWrite }: { sect
                   clampBehavior="none"
                   key={f.key}
                   {...common}
+                  description={[common.description, `${f.min} to ${f.max}`].filter(Boolean).join(' · ')}
                   error={common.error ?? rangeError(v, f.min, f.max)}
                   min={f.min}
                   max={f.max}
