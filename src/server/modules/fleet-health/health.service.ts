@@ -8,8 +8,10 @@
 // (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
 // status, release or running configuration is written at once, while latency, last_seen_online
 // and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
-// statement per round (the cache of targets and credentials is in health.targets.ts). Appliances
-// in maintenance are polled, but their transitions raise no alarm.
+// statement per round (the cache of targets and credentials is in health.targets.ts). Health
+// samples for the charts (one per appliance per 5 minutes, health-history.service.ts) are one more
+// INSERT in the rounds that have any. Appliances in maintenance are polled, but their transitions
+// raise no alarm.
 //
 // Two replicas may poll one appliance in the same slot when membership changes around a stall
 // (ADR 0006): a transition is recorded only by the replica whose UPDATE changes the row.
