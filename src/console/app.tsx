@@ -1,4 +1,11 @@
-import { type CSSVariablesResolver, createTheme, MantineProvider, Notification, Table } from '@mantine/core';
+import {
+  type CSSVariablesResolver,
+  createTheme,
+  MantineProvider,
+  Modal,
+  Notification,
+  Table,
+} from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
@@ -37,6 +44,8 @@ const theme = createTheme({
     Notification: Notification.extend({
       defaultProps: { closeButtonProps: { 'aria-label': 'Dismiss notification' } },
     }),
+    // The same for a dialog's close button (the X in its title bar).
+    Modal: Modal.extend({ defaultProps: { closeButtonProps: { 'aria-label': 'Close' } } }),
   },
 });
 

@@ -136,7 +136,7 @@ describe.skipIf(!ready && !process.env.CI)('appliance detail and forms', () => {
     await h.go(`/appliances/${id}`, 'd1', phone);
     await phone.getByTestId('health-charts').waitFor();
     await phone.getByRole('table', { name: 'Running configuration compared with the group' }).waitFor();
-    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await phone.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     await h.shot('detail-04-phone', phone);
     expect(await h.axeViolations(phone)).toEqual([]);
@@ -221,6 +221,22 @@ describe.skipIf(!ready && !process.env.CI)('appliance detail and forms', () => {
     await page.getByTestId('no-differences').waitFor({ timeout: 15_000 });
     await expect.poll(() => apply.isDisabled(), { timeout: 15_000 }).toBe(true);
     await h.shot('detail-08-nothing-differs');
+  });
+
+  it('says a bad username and email in words under their fields in the user form', async () => {
+    await h.go('/users', /Users/);
+    await page.getByRole('button', { name: 'Add user' }).first().click();
+    const dialog = page.getByRole('dialog', { name: 'Add user' });
+    await dialog.getByLabel(/^Username/).fill('has space');
+    await dialog.getByLabel(/^Email/).fill('not-an-address');
+    await dialog.getByLabel(/^Password/).fill('Correct-Horse-Battery-9-staple');
+    await dialog.getByRole('button', { name: 'Add user' }).click();
+    await dialog.getByText('is not in the expected form: letters, digits and @.+-_').waitFor();
+    await dialog.getByText('must be an email address').waitFor();
+    expect(await dialog.getByText(/must match/).count()).toBe(0);
+    await h.shot('detail-10-user-form');
+    expect(await h.axeViolations()).toEqual([]);
+    await page.keyboard.press('Escape');
   });
 
   it('refuses a settings number out of range in words, without clamping it', async () => {

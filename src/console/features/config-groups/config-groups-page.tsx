@@ -210,7 +210,6 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
         opened={confirming}
         onClose={() => setConfirming(false)}
         title={`Apply ${group.name} (revision ${group.revision})?`}
-        closeButtonProps={{ 'aria-label': 'Close' }}
         size="xl"
       >
         <Stack>
