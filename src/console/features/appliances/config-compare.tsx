@@ -1,7 +1,7 @@
 // The appliance's running configuration compared with its group's: the revision it runs (as its
 // agent reports it), the group's latest, and field by field what applying the group would change
 // here (the group diff, GET /api/v1/config-group/diff/{name}/, for this member).
-import { Alert, Anchor, Badge, Code, Group, Stack, Table, Text, Title } from '@mantine/core';
+import { Alert, Anchor, Badge, Code, Group, Paper, Stack, Table, Text, Title } from '@mantine/core';
 import { IconAlertTriangle } from '@tabler/icons-react';
 import { Link } from 'react-router';
 import { fieldLabel, fieldSection } from '../../../contract/fleet-fields';
@@ -103,38 +103,57 @@ export function ConfigCompare({
           Same as the group's revision {diff.data.revision}: applying it would change nothing here.
         </Text>
       ) : (
-        <Table.ScrollContainer minWidth={560} scrollAreaProps={KEYBOARD_SCROLL}>
-          <Table
-            fz="sm"
-            aria-label="Running configuration compared with the group"
-            data-testid="config-compare"
-          >
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Setting</Table.Th>
-                <Table.Th>On the appliance (revision {mine.applied_revision ?? 'none'})</Table.Th>
-                <Table.Th>In the group (revision {diff.data.revision})</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {mine.changes.map((c) => (
-                <Table.Tr key={c.field}>
-                  <Table.Td>
-                    <Text size="sm">{fieldLabel(c.field)}</Text>
-                    <Text size="xs" c="dimmed">
-                      {fieldSection(c.field)} · <Code fz="xs">{c.field}</Code>{' '}
-                      <Badge size="xs" variant="light">
-                        {c.action}
-                      </Badge>
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>{showValue(c.from)}</Table.Td>
-                  <Table.Td>{showValue(c.to)}</Table.Td>
+        <>
+          {/* On a phone each setting is a card: three columns do not fit 390 px. */}
+          <Stack gap="xs" hiddenFrom="sm" data-testid="config-compare-cards">
+            {mine.changes.map((c) => (
+              <Paper key={c.field} withBorder p="xs" radius="sm">
+                <Text size="sm" fw={600}>
+                  {fieldLabel(c.field)}
+                </Text>
+                <Text size="xs" c="dimmed">
+                  {fieldSection(c.field)} · <Code fz="xs">{c.field}</Code> · {c.action}
+                </Text>
+                <Text size="sm" mt={4}>
+                  On the appliance: {showValue(c.from)}
+                </Text>
+                <Text size="sm">In the group: {showValue(c.to)}</Text>
+              </Paper>
+            ))}
+          </Stack>
+          <Table.ScrollContainer minWidth={560} scrollAreaProps={KEYBOARD_SCROLL} visibleFrom="sm">
+            <Table
+              fz="sm"
+              aria-label="Running configuration compared with the group"
+              data-testid="config-compare"
+            >
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Setting</Table.Th>
+                  <Table.Th>On the appliance (revision {mine.applied_revision ?? 'none'})</Table.Th>
+                  <Table.Th>In the group (revision {diff.data.revision})</Table.Th>
                 </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+              </Table.Thead>
+              <Table.Tbody>
+                {mine.changes.map((c) => (
+                  <Table.Tr key={c.field}>
+                    <Table.Td>
+                      <Text size="sm">{fieldLabel(c.field)}</Text>
+                      <Text size="xs" c="dimmed">
+                        {fieldSection(c.field)} · <Code fz="xs">{c.field}</Code>{' '}
+                        <Badge size="xs" variant="light">
+                          {c.action}
+                        </Badge>
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>{showValue(c.from)}</Table.Td>
+                    <Table.Td>{showValue(c.to)}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        </>
       )}
     </Stack>
   );
