@@ -161,7 +161,7 @@ declare module '../schema.js' {
   }
 }
 
-/** One health sample per appliance per 5-minute slot, kept 24 hours (migration 0105). */
+/** One health sample per appliance per 5-minute slot, kept 24 hours (migration 0106). */
 export interface ApplianceHealthSamplesTable {
   appliance_id: number;
   slot: ColumnType<string, string | number | bigint, never>;

@@ -1,4 +1,4 @@
-// Appliance health over time (migration 0105): one sample per appliance per 5-minute slot, written
+// Appliance health over time (migration 0106): one sample per appliance per 5-minute slot, written
 // by the health round in one INSERT, read by the appliance detail page, pruned by the retention
 // job. Rows or numbers; never HTTP errors.
 import { type Kysely, sql } from 'kysely';
