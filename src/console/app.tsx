@@ -1,4 +1,11 @@
-import { type CSSVariablesResolver, createTheme, MantineProvider, Notification, Table } from '@mantine/core';
+import {
+  type CSSVariablesResolver,
+  createTheme,
+  MantineProvider,
+  Modal,
+  Notification,
+  Table,
+} from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
@@ -37,13 +44,19 @@ const theme = createTheme({
     Notification: Notification.extend({
       defaultProps: { closeButtonProps: { 'aria-label': 'Dismiss notification' } },
     }),
+    // The same for a dialog's close button (the X in its title bar).
+    Modal: Modal.extend({ defaultProps: { closeButtonProps: { 'aria-label': 'Close' } } }),
   },
 });
 
-// Mantine's dimmed text (gray 6) is 3.3:1 on white, below WCAG AA; gray 7 is 8:1.
+// Mantine's dimmed text (gray 6) is 3.3:1 on white, below WCAG AA; gray 7 is 8:1. Its error
+// text (red 6, under a field and on the field's border) is 3.3:1; red 9 is 5.6:1.
 const cssVariablesResolver: CSSVariablesResolver = () => ({
   variables: {},
-  light: { '--mantine-color-dimmed': 'var(--mantine-color-gray-7)' },
+  light: {
+    '--mantine-color-dimmed': 'var(--mantine-color-gray-7)',
+    '--mantine-color-error': 'var(--mantine-color-red-9)',
+  },
   dark: {},
 });
 

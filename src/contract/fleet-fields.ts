@@ -260,6 +260,59 @@ export function fieldDef(name: string): FieldDef | undefined {
   return BY_NAME.get(name);
 }
 
+/** The sections of the catalog (the part of a name before `__`), as an admin would call them. */
+export const FIELD_SECTIONS: Readonly<Record<string, string>> = {
+  snmp: 'SNMP',
+  cloud: 'Spectra Intelligence (cloud)',
+  smtp: 'Email (SMTP)',
+  syslog: 'Syslog',
+  ntp: 'Time (NTP)',
+  analysis: 'Analysis limits',
+  unpacking: 'Unpacking',
+  yara: 'YARA synchronisation',
+  destinations: 'Where results may be sent',
+  central_logging: 'Central logging',
+  hub: 'Hub load balancing',
+  web: 'Web interface',
+  callback: 'Result callback',
+  retention: 'Retention',
+};
+
+/** A field's section, in words (`cloud__timeout` -> `Spectra Intelligence (cloud)`). */
+export function fieldSection(name: string): string {
+  const prefix = name.split('__')[0] ?? name;
+  return FIELD_SECTIONS[prefix] ?? prefix;
+}
+
+/** A field's label for people: its catalog description, or the name when it is not in the catalog. */
+export function fieldLabel(name: string): string {
+  return BY_NAME.get(name)?.description ?? name;
+}
+
+/** The help under a field: its range or form, its default, the appliances that take it. */
+export function fieldHelp(def: FieldDef): string {
+  const parts: string[] = [];
+  if (def.type === 'integer' || def.type === 'number') {
+    if (def.min !== undefined && def.max !== undefined) parts.push(`${def.min} to ${def.max}`);
+  } else if (def.type === 'list') {
+    parts.push(`up to ${def.maxItems ?? 1000} items, one per entry`);
+  } else if (def.type === 'string' && def.maxLength !== undefined && !def.secret) {
+    parts.push(`up to ${def.maxLength} characters`);
+  }
+  if (def.secret) parts.push('write-only: stored, never shown');
+  else if (
+    def.default !== null &&
+    def.default !== '' &&
+    !(Array.isArray(def.default) && def.default.length === 0)
+  )
+    parts.push(
+      `default ${typeof def.default === 'boolean' ? (def.default ? 'on' : 'off') : String(def.default)}`,
+    );
+  if (def.types.length < APPLIANCE_TYPES.length) parts.push(`only on ${def.types.join(', ')}`);
+  if (def.since) parts.push(`release ${def.since} or newer`);
+  return parts.join(' · ');
+}
+
 export type ConfigContent = Record<string, unknown>;
 
 /** Compares dotted release numbers; missing parts count as 0. */
@@ -320,9 +373,16 @@ export function checkValue(def: FieldDef, value: unknown): string | undefined {
     case 'integer':
     case 'number': {
       if (typeof value !== 'number' || !Number.isFinite(value)) return 'must be a number';
-      if (def.type === 'integer' && !Number.isInteger(value)) return 'must be an integer';
-      if (def.min !== undefined && value < def.min) return `must be at least ${def.min}`;
-      if (def.max !== undefined && value > def.max) return `must be at most ${def.max}`;
+      if (def.type === 'integer' && !Number.isInteger(value)) return 'must be a whole number';
+      // Out of range is refused with the range, never clamped: the admin sees what was wrong.
+      const range =
+        def.min !== undefined && def.max !== undefined
+          ? `must be between ${def.min} and ${def.max}`
+          : def.min !== undefined
+            ? `must be at least ${def.min}`
+            : `must be at most ${def.max}`;
+      if (def.min !== undefined && value < def.min) return range;
+      if (def.max !== undefined && value > def.max) return range;
       return undefined;
     }
     case 'string':

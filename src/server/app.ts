@@ -39,6 +39,7 @@ import { destinationsRoutes } from './modules/destinations/destinations.routes.j
 import { filesRoutes } from './modules/files/files.routes.js';
 import { uploadRoutes } from './modules/files/upload.routes.js';
 import { fleetRoutes } from './modules/fleet/fleet.routes.js';
+import { fleetHealthRoutes } from './modules/fleet-health/fleet-health.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { identityModule } from './modules/identity/identity.module.js';
 import { licenseRoutes } from './modules/license/license.routes.js';
@@ -119,7 +120,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The seed's paths without /v1 (/api/configuration/appliances): see aliasApiUrl.
     rewriteUrl: (req) => aliasApiUrl(req.url ?? '/', table),
     ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: true },
+      // verbose: a validation error carries the schema that refused it, so the error can say the
+      // field's range and a pattern's rule in words (http/errors.ts).
+      customOptions: {
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: true,
+        verbose: true,
+      },
     },
   });
 
@@ -198,6 +207,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(async (scope) => {
     await scope.register(fleetRoutes({ fleet: services.fleet, connectors: services.connectors }));
+    await scope.register(fleetHealthRoutes(services.healthHistory));
     await scope.register(configRoutes(services.config));
     await scope.register(destinationsRoutes(services.destinations));
     await scope.register(upgradesRoutes(services.upgrades, services.downloads));

@@ -37,6 +37,11 @@ import { createManagerKeyStore } from './modules/fleet/manager-key.js';
 import { createHealthRepo } from './modules/fleet-health/health.repo.js';
 import { createHealthService } from './modules/fleet-health/health.service.js';
 import {
+  createHealthHistoryService,
+  createHealthSampler,
+} from './modules/fleet-health/health-history.service.js';
+import { createHealthSamplesRepo } from './modules/fleet-health/health-samples.repo.js';
+import {
   type AuthSettings,
   createAuthenticator,
   type Invalidation,
@@ -318,7 +323,15 @@ export function createServices(deps: ServicesDeps) {
     clock,
     dataDir: config.dataDir,
   });
+  // Health over time: the round samples each appliance every 5 minutes; the detail page reads them.
+  const healthSamples = createHealthSamplesRepo(db);
+  const healthHistory = createHealthHistoryService({
+    repo: healthSamples,
+    applianceExists: async (id) => (await fleetRepo.getAppliance(id)) !== undefined,
+    clock,
+  });
   const health = createHealthService({
+    sampler: createHealthSampler(healthSamples),
     repo: fleetRepo,
     healthRepo: createHealthRepo(db),
     tx,
@@ -482,6 +495,7 @@ export function createServices(deps: ServicesDeps) {
     downloads,
     licensing,
     health,
+    healthHistory,
     summary,
     managerUpdate,
     uploads,

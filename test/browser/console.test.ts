@@ -306,8 +306,8 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await page.getByRole('option', { name: 'w1' }).click();
     await page.keyboard.press('Escape');
     await page.getByRole('combobox', { name: 'Add a field' }).fill('snmp__enable');
-    await page.getByRole('option', { name: /^snmp__enable/ }).click();
-    await page.getByRole('switch', { name: 'snmp__enable' }).click({ force: true });
+    await page.getByRole('option', { name: /snmp__enable\)$/ }).click();
+    await page.getByRole('switch', { name: 'Enable the SNMP agent' }).click({ force: true });
     await page.getByRole('button', { name: 'Save (does not apply)' }).click();
     await page
       .getByRole('table', { name: 'Configuration diff' })
@@ -316,10 +316,14 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await shot('13-config-group-diff');
     await page.getByRole('button', { name: /Apply to 1 appliance/ }).click();
     await page
+      .getByRole('dialog', { name: /Apply workers/ })
+      .getByRole('button', { name: 'Apply now' })
+      .click();
+    await page
       .locator('tr[data-member="w1"]')
       .getByText('done', { exact: true })
       .waitFor({ timeout: 30_000 });
-    await page.getByText('No differences.').waitFor({ timeout: 15_000 });
+    await page.getByText(/^No differences/).waitFor({ timeout: 15_000 });
     await shot('13-config-group-done');
   });
 
@@ -353,8 +357,8 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await page.getByRole('table', { name: 'Hub-only settings' }).getByText('r1').waitFor();
     // Save a configuration for the group (PUT .../save/), then apply it (PATCH .../update/).
     await page.getByRole('combobox', { name: 'Add a field' }).fill('snmp__enable');
-    await page.getByRole('option', { name: /^snmp__enable/ }).click();
-    await page.getByRole('switch', { name: 'snmp__enable' }).click({ force: true });
+    await page.getByRole('option', { name: /snmp__enable\)$/ }).click();
+    await page.getByRole('switch', { name: 'Enable the SNMP agent' }).click({ force: true });
     const saved = page.waitForResponse(
       (r) => r.request().method() === 'PUT' && r.url().includes('/api/v1/tiscale-hub-group/save/hubs-eu/'),
     );

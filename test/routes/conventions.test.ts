@@ -51,7 +51,7 @@ describe('errors are problem documents, never 500s for client mistakes', () => {
     });
     expect(rate.statusCode).toBe(400);
     expect(rate.json().errors).toEqual([
-      { field: 'body.rate_limit_per_minute', message: 'must be integer or null' },
+      { field: 'body.rate_limit_per_minute', message: 'must be a whole number or null' },
     ]);
     const role = await t.app.inject({
       method: 'PATCH',

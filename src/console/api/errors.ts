@@ -65,3 +65,14 @@ export function errorMessage(error: unknown): string {
 export function isNotAvailable(error: unknown): boolean {
   return error instanceof ApiError && (error.status === 404 || error.status === 405 || error.status === 501);
 }
+
+/**
+ * A number outside its range, said as the manager says it, while the admin types (number inputs
+ * never clamp: a value the admin did not type is never sent). Empty is not an error here.
+ */
+export function rangeError(value: unknown, min?: number, max?: number): string | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return undefined;
+  if ((min === undefined || value >= min) && (max === undefined || value <= max)) return undefined;
+  if (min !== undefined && max !== undefined) return `must be between ${min} and ${max}`;
+  return min !== undefined ? `must be at least ${min}` : `must be at most ${max}`;
+}

@@ -180,6 +180,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/appliances/{id}/health/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An appliance's health over time
+         * @description What the appliance reported when polled (CPU load, memory, disk, uptime), one sample every 5 minutes while it answers, for the last `hours` (1 to 24, default 6). Samples are kept 24 hours. An appliance that did not answer has no samples for that time (a gap, not zeros). The latest figures are in the appliance's `system_data`.
+         */
+        get: operations["getAppliancesByIdHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/appliances/certificate-request/{id}/": {
         parameters: {
             query?: never;
@@ -4960,6 +4980,220 @@ export interface operations {
             };
         };
     };
+    getAppliancesByIdHealth: {
+        parameters: {
+            query?: {
+                /** @description How many hours back */
+                hours?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Appliance id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "appliance_id": 1,
+                     *       "hours": 6,
+                     *       "interval_seconds": 300,
+                     *       "retention_hours": 24,
+                     *       "samples": [
+                     *         {
+                     *           "at": "2026-12-06T09:00:04.000Z",
+                     *           "load1": 0.42,
+                     *           "memory_used_percent": 61.3,
+                     *           "disk_used_percent": 40.2,
+                     *           "uptime_seconds": 86400
+                     *         },
+                     *         {
+                     *           "at": "2026-12-06T09:05:03.000Z",
+                     *           "load1": 0.57,
+                     *           "memory_used_percent": 61.9,
+                     *           "disk_used_percent": 40.2,
+                     *           "uptime_seconds": 86699
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        appliance_id: number;
+                        /** @description The period asked for */
+                        hours: number;
+                        /** @description One sample per appliance per this many seconds */
+                        interval_seconds: number;
+                        /** @description Samples older than this are deleted */
+                        retention_hours: number;
+                        /** @description Oldest first; none while the appliance did not answer */
+                        samples: {
+                            /**
+                             * Format: date-time
+                             * @description When the appliance answered (UTC)
+                             */
+                            at: string;
+                            /** @description Data filesystem in use, % */
+                            disk_used_percent: number;
+                            /** @description CPU load average over 1 minute (runnable processes) */
+                            load1: number;
+                            /** @description Memory in use, % of total */
+                            memory_used_percent: number;
+                            /** @description Seconds since the agent started */
+                            uptime_seconds: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     postAppliancesCertificateRequestById: {
         parameters: {
             query?: never;
@@ -4983,7 +5217,7 @@ export interface operations {
                 "application/json": {
                     /** @description Further host names or IP addresses */
                     alt_names?: string[];
-                    /** @description Host name for the certificate */
+                    /** @description A host name for the certificate: letters, digits and . * : - (at most 253 characters) */
                     common_name: string;
                 };
             };
@@ -5991,7 +6225,7 @@ export interface operations {
                 "application/json": {
                     /** @description Load balancer password (hubs); write-only */
                     haproxy_password?: string;
-                    /** @description Unique name: letters, digits, dot, dash, underscore */
+                    /** @description Unique name: a letter or digit, then letters, digits, dots, dashes or underscores */
                     name: string;
                     snmp_community?: string;
                     /** @description a1000, tiscale-worker, tiscale-hub (or analyze, worker, hub) */
@@ -12416,6 +12650,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -12701,6 +12936,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -12996,6 +13232,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                     name: string;
                 };
             };
@@ -13223,6 +13460,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -13423,6 +13661,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -13801,6 +14040,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -14010,6 +14250,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -14295,6 +14536,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -14580,6 +14822,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -14832,6 +15075,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -19686,7 +19930,7 @@ export interface operations {
                     description?: string;
                     /** @description Initial entries */
                     entries?: string[];
-                    /** @description Unique name (case-insensitively); what configuration content references */
+                    /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores; unique (case-insensitively), and what configuration content references */
                     name: string;
                 };
             };
@@ -20306,7 +20550,7 @@ export interface operations {
                  */
                 "application/json": {
                     description?: string;
-                    /** @description Unique name (case-insensitively); what configuration content references */
+                    /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores; unique (case-insensitively), and what configuration content references */
                     name?: string;
                 };
             };
@@ -25803,6 +26047,7 @@ export interface operations {
                     fallback_host?: string;
                     /** @description Router id of the fallback hub; empty means none */
                     fallback_router_id?: string;
+                    /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                     name: string;
                     /** @description Name of a hub appliance, not a URL */
                     primary_host: string;
@@ -26038,6 +26283,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -26358,6 +26604,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;

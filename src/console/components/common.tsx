@@ -105,10 +105,18 @@ const STATUS_COLORS: Record<string, string> = {
   offline: 'red',
 };
 
+/**
+ * On their light backgrounds, Mantine's green, yellow and orange text is under 4.5:1 (axe-core:
+ * color-contrast, serious): those badges keep the tint and get dark text.
+ */
+const DARK_TEXT = new Set(['green', 'teal', 'lime', 'yellow', 'orange']);
+
 export function StatusBadge({ status, label }: { status: string; label?: string }) {
+  const color = STATUS_COLORS[status] ?? 'gray';
   return (
     <Badge
-      color={STATUS_COLORS[status] ?? 'gray'}
+      color={color}
+      c={DARK_TEXT.has(color) ? 'dark.6' : undefined}
       variant="light"
       style={{ textTransform: 'none', minWidth: 'max-content' }}
     >

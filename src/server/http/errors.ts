@@ -84,7 +84,7 @@ function validationErrors(err: FastifyError): FieldError[] {
   const out: FieldError[] = [];
   for (const list of byField.values()) {
     const useful = list.filter(
-      (e) => e.message !== 'must be null' && e.message !== 'must match a schema in anyOf',
+      (e) => e.message !== 'must be null' && e.message !== 'is not one of the accepted forms',
     );
     out.push(...(useful.length > 0 ? useful : list.slice(0, 1)));
   }
@@ -107,18 +107,105 @@ function rawValidationErrors(err: FastifyError): FieldError[] {
       return { field: [context, path, missing].filter(Boolean).join('.'), message: 'is required' };
     }
     const field = [context, path].filter(Boolean).join('.');
-    // Type lists (nullable fields) and enums: say the types and values, not Ajv's "integer,null".
-    if (v.keyword === 'type' && Array.isArray(params.type)) {
-      return { field, message: `must be ${params.type.join(' or ')}` };
-    }
-    if (v.keyword === 'enum' && Array.isArray(params.allowedValues)) {
-      return {
-        field,
-        message: `must be one of ${params.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`,
-      };
-    }
-    return { field, message: v.message ?? 'is invalid' };
+    return { field, message: readableMessage(v) };
   });
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  integer: 'a whole number',
+  number: 'a number',
+  string: 'text',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'a list',
+  null: 'null',
+};
+
+const FORMAT_WORDS: Record<string, string> = {
+  email: 'an email address',
+  'date-time': 'a date and time (ISO 8601, such as 2026-01-31T12:00:00Z)',
+  date: 'a date (such as 2026-01-31)',
+  uri: 'a URL (such as https://host.example:8443/)',
+  url: 'a URL (such as https://host.example:8443/)',
+  ipv4: 'an IPv4 address',
+  ipv6: 'an IPv6 address',
+  hostname: 'a host name',
+  uuid: 'a UUID',
+};
+
+type AjvError = NonNullable<FastifyError['validation']>[number] & { parentSchema?: Record<string, unknown> };
+
+/** The range a number must lie in, from the schema that refused it (Ajv's `verbose`). */
+function rangeOf(schema: Record<string, unknown> | undefined, min: unknown, max: unknown): string {
+  const lo = schema?.minimum ?? min;
+  const hi = schema?.maximum ?? max;
+  if (typeof lo === 'number' && typeof hi === 'number') return `must be between ${lo} and ${hi}`;
+  if (typeof lo === 'number') return `must be at least ${lo}`;
+  return `must be at most ${hi}`;
+}
+
+/**
+ * Ajv's messages are written for schema authors (`must match pattern "^[A-Za-z0-9]..."`, `must
+ * NOT have more than 100 characters`); these are for whoever filled the form. A pattern's rule in
+ * words is the schema's `description`: every pattern in a request schema carries one.
+ */
+function readableMessage(v: AjvError): string {
+  const params = v.params as Record<string, unknown>;
+  const schema = v.parentSchema;
+  switch (v.keyword) {
+    case 'type': {
+      const types = (Array.isArray(params.type) ? params.type : String(params.type).split(',')).map(
+        (t: unknown) => TYPE_WORDS[String(t)] ?? String(t),
+      );
+      return `must be ${types.join(' or ')}`;
+    }
+    case 'enum':
+      return Array.isArray(params.allowedValues)
+        ? `must be one of ${params.allowedValues.map((a) => JSON.stringify(a)).join(', ')}`
+        : 'is not one of the allowed values';
+    case 'const':
+      return `must be ${JSON.stringify(params.allowedValue)}`;
+    case 'minLength':
+      return params.limit === 1 ? 'must not be empty' : `must be at least ${params.limit} characters long`;
+    case 'maxLength':
+      return `must be at most ${params.limit} characters long`;
+    case 'minimum':
+    case 'maximum':
+      return rangeOf(
+        schema,
+        v.keyword === 'minimum' ? params.limit : undefined,
+        v.keyword === 'maximum' ? params.limit : undefined,
+      );
+    case 'exclusiveMinimum':
+      return `must be greater than ${params.limit}`;
+    case 'exclusiveMaximum':
+      return `must be less than ${params.limit}`;
+    case 'multipleOf':
+      return `must be a multiple of ${params.multipleOf}`;
+    case 'minItems':
+      return params.limit === 1 ? 'must not be empty' : `must have at least ${params.limit} items`;
+    case 'maxItems':
+      return `must have at most ${params.limit} items`;
+    case 'uniqueItems':
+      return 'must not list the same item twice';
+    case 'minProperties':
+      return params.limit === 1 ? 'must not be empty' : `must have at least ${params.limit} fields`;
+    case 'maxProperties':
+      return `must have at most ${params.limit} fields`;
+    case 'format':
+      return `must be ${FORMAT_WORDS[String(params.format)] ?? `in the ${String(params.format)} format`}`;
+    case 'pattern': {
+      const rule = typeof schema?.description === 'string' ? schema.description.trim() : '';
+      return rule
+        ? `is not in the expected form: ${rule.charAt(0).toLowerCase()}${rule.slice(1).replace(/\.$/, '')}`
+        : 'contains characters that are not allowed';
+    }
+    case 'anyOf':
+    case 'oneOf':
+      return 'is not one of the accepted forms';
+    default:
+      return 'is not valid';
+  }
 }
 
 /** Converts anything thrown in a request into an AppError fit to send. */

@@ -49,6 +49,7 @@ export function serverJobs(services: Services, deps: JobsDeps): Job[] {
           files: services.files,
           uploadsDir: services.uploadsDir,
           tokenRequestLog: { deleteOlderThan: (before) => services.identity.deleteRequestLogBefore(before) },
+          healthSamples: services.healthHistory,
         }),
     },
     // Token expiry warnings: daily (first a minute after start), on the leader only; the check

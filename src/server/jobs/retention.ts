@@ -1,6 +1,7 @@
 // The retention job: deletes audit records and the per-token request log older than the
 // central logging retention period,
-// files older than the file storage TTL, and upload chunks abandoned for more than a day.
+// files older than the file storage TTL, upload chunks abandoned for more than a day, and
+// appliance health samples older than their 24 hours.
 
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ export interface RetentionDeps {
   uploadsDir: string;
   /** The per-token request log (identity's), kept as long as the audit log. */
   tokenRequestLog?: { deleteOlderThan(before: Date): Promise<number> };
+  /** Appliance health over time (fleet-health's), kept 24 hours whatever the settings say. */
+  healthSamples?: { prune(): Promise<number> };
 }
 
 export async function runRetention(
@@ -38,6 +41,7 @@ export async function runRetention(
     const hours = Number(s.central_file_storage__ttl ?? 8760);
     filesDeleted = await deps.files.deleteOlderThan(new Date(now - hours * 60 * 60 * 1000));
   }
+  await deps.healthSamples?.prune();
   const chunks = join(deps.uploadsDir, '.chunks');
   for (const id of await readdir(chunks).catch(() => [] as string[] /* no chunk folder yet */)) {
     const s2 = await stat(join(chunks, id)).catch(() => undefined); // gone since the listing: nothing to remove

@@ -1,14 +1,65 @@
-// One appliance: its details, configuration status and recent events.
-import { Anchor, Button, Code, Group, Paper, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+// One appliance: its details, health over the last hours, the maintenance switch, its running
+// configuration compared with its group's, and recent events.
+import {
+  Anchor,
+  Button,
+  Code,
+  Group,
+  Paper,
+  SimpleGrid,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  Title,
+} from '@mantine/core';
+import { notifications } from '@mantine/notifications';
 import { IconArrowLeft, IconShieldCheck, IconTrash } from '@tabler/icons-react';
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
+import { useSetMaintenance } from '../../api/appliance-health';
+import { errorMessage } from '../../api/errors';
 import { useActivities, useAppliance, useDeleteAppliance } from '../../api/fleet';
+import type { Appliance } from '../../api/types';
 import { DateText, EmptyTableRow, ErrorState, StatusBadge } from '../../components/common';
 import { useSession } from '../auth/session';
 import { AuthorizeModal, OnlineBadge } from './appliances-page';
 import { CertificateUpload } from './certificate-upload';
+import { ConfigCompare, KEYBOARD_SCROLL } from './config-compare';
 import { ConnectorsPanel } from './connectors-panel';
+import { HealthCharts } from './health-charts';
+
+/** Maintenance: still polled, but no configuration is sent and going offline raises no alarm. */
+function MaintenanceSwitch({ a, canWrite }: { a: Appliance; canWrite: boolean }) {
+  const set = useSetMaintenance();
+  return (
+    <Switch
+      label="Maintenance"
+      description="Still polled, but applies skip it and going offline raises no alarm"
+      checked={a.maintenance}
+      disabled={!canWrite || set.isPending}
+      onChange={(e) => {
+        const maintenance = e.currentTarget.checked;
+        set.mutate(
+          { id: a.id, maintenance },
+          {
+            onSuccess: () =>
+              notifications.show({
+                color: 'green',
+                message: maintenance ? `${a.name} is in maintenance.` : `${a.name} is out of maintenance.`,
+              }),
+            onError: (err) =>
+              notifications.show({
+                color: 'red',
+                title: 'Maintenance not changed',
+                message: errorMessage(err),
+              }),
+          },
+        );
+      }}
+    />
+  );
+}
 
 function Field({ label, children }: { label: string; children: React.ReactNode }) {
   return (
@@ -98,6 +149,17 @@ export function ApplianceDetailPage() {
                 <DateText iso={a.last_seen_online} empty="Never" />
               </Field>
             </SimpleGrid>
+            <Group mt="md">
+              <MaintenanceSwitch a={a} canWrite={can('appliances:write')} />
+            </Group>
+          </Paper>
+          {a.authorized && (
+            <Paper withBorder p="md" radius="md">
+              <HealthCharts appliance={a} />
+            </Paper>
+          )}
+          <Paper withBorder p="md" radius="md">
+            <ConfigCompare appliance={a} canReadConfig={can('configuration:read')} />
           </Paper>
           {a.type === 'tiscale-hub' && a.authorized && (
             <Paper withBorder p="md" radius="md">
@@ -119,7 +181,7 @@ export function ApplianceDetailPage() {
       {events.error ? (
         <ErrorState error={events.error} what="events" />
       ) : (
-        <Table.ScrollContainer minWidth={700}>
+        <Table.ScrollContainer minWidth={700} scrollAreaProps={KEYBOARD_SCROLL}>
           <Table aria-label="Appliance events" verticalSpacing={6}>
             <Table.Thead>
               <Table.Tr>

@@ -1,5 +1,6 @@
 // Configuration groups: members, a field editor from the catalog, the diff of what an apply
-// would change, and apply with live per-appliance progress.
+// would change, and apply (after a confirmation that shows that diff) with live per-appliance
+// progress. Apply is disabled while nothing differs between the group and its members.
 import {
   Alert,
   Badge,
@@ -7,6 +8,7 @@ import {
   Code,
   Grid,
   Group,
+  Modal,
   MultiSelect,
   Paper,
   Stack,
@@ -18,6 +20,7 @@ import {
 import { notifications } from '@mantine/notifications';
 import { IconAlertCircle, IconPlayerPlay, IconPlus } from '@tabler/icons-react';
 import { type FormEvent, useEffect, useState } from 'react';
+import { fieldLabel } from '../../../contract/fleet-fields';
 import { errorMessage, fieldError, nestedFieldError } from '../../api/errors';
 import {
   useAppliances,
@@ -27,11 +30,56 @@ import {
   useCreateConfigGroup,
   useSaveConfigGroup,
 } from '../../api/fleet';
-import type { ConfigGroup } from '../../api/types';
+import type { ConfigDiff, ConfigGroup } from '../../api/types';
 import { ErrorState, PageHeader } from '../../components/common';
 import { useSession } from '../auth/session';
 import { type Draft, FieldEditor } from './field-editor';
 import { MemberStatusTable } from './member-status-table';
+
+/** Per member, the fields an apply would add, change or remove, labelled from the catalog. */
+function DiffTable({ diff }: { diff: ConfigDiff | undefined }) {
+  return (
+    <Table.ScrollContainer minWidth={560} scrollAreaProps={{ viewportProps: { tabIndex: 0 } }}>
+      <Table fz="sm" aria-label="Configuration diff">
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>Appliance</Table.Th>
+            <Table.Th>Setting</Table.Th>
+            <Table.Th>From</Table.Th>
+            <Table.Th>To</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {(diff?.appliances ?? []).flatMap((a) =>
+            a.changes.map((c) => (
+              <Table.Tr key={`${a.name}-${c.field}`}>
+                <Table.Td>{a.name}</Table.Td>
+                <Table.Td>
+                  {fieldLabel(c.field)}{' '}
+                  <Badge size="xs" variant="light">
+                    {c.action}
+                  </Badge>
+                  <Text size="xs" c="dimmed">
+                    <Code fz="xs">{c.field}</Code>
+                  </Text>
+                </Table.Td>
+                <Table.Td>
+                  {c.from === undefined || c.from === null ? '—' : <Code>{JSON.stringify(c.from)}</Code>}
+                </Table.Td>
+                <Table.Td>
+                  {c.to === undefined || c.to === null ? '—' : <Code>{JSON.stringify(c.to)}</Code>}
+                </Table.Td>
+              </Table.Tr>
+            )),
+          )}
+        </Table.Tbody>
+      </Table>
+    </Table.ScrollContainer>
+  );
+}
+
+/** Members whose running configuration differs although the saved revisions agree. */
+const NEEDS_REAPPLY = new Set(['mismatch', 'error', 'changes_awaiting_apply']);
 
 function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolean }) {
   const appliances = useAppliances();
@@ -49,7 +97,11 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
     setDraft(group.content as Draft);
   }, [group.appliances, group.content]);
 
+  const [confirming, setConfirming] = useState(false);
   const pendingChanges = (diff.data?.appliances ?? []).reduce((n, a) => n + a.changes.length, 0);
+  // Nothing differs: every member took the latest revision and runs it.
+  const drifted = group.statuses.filter((m) => NEEDS_REAPPLY.has(m.configuration_status)).length;
+  const differs = pendingChanges > 0 || drifted > 0;
   const dirtyMembers = members.join(',') !== group.appliances.join(',');
   const dirtyContent = JSON.stringify(draft) !== JSON.stringify(group.content);
   const err = save.error;
@@ -121,18 +173,18 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
           {canWrite && (
             <Button
               leftSection={<IconPlayerPlay size={16} />}
-              color="green"
-              disabled={group.appliances.length === 0 || dirtyContent || dirtyMembers}
-              loading={apply.isPending}
-              onClick={() =>
-                apply.mutate(
-                  { name: group.name, appliances: group.appliances },
-                  {
-                    onError: (e) =>
-                      notifications.show({ color: 'red', title: 'Apply failed', message: errorMessage(e) }),
-                  },
-                )
+              disabled={
+                group.appliances.length === 0 || dirtyContent || dirtyMembers || !diff.data || !differs
               }
+              title={
+                dirtyContent || dirtyMembers
+                  ? 'Save first: an apply sends the saved configuration'
+                  : !differs
+                    ? 'Nothing differs: every member runs the latest revision'
+                    : undefined
+              }
+              loading={apply.isPending}
+              onClick={() => setConfirming(true)}
             >
               Apply to {group.appliances.length} appliance{group.appliances.length === 1 ? '' : 's'}
             </Button>
@@ -141,47 +193,62 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
         {diff.error ? (
           <ErrorState error={diff.error} what="the diff" />
         ) : pendingChanges === 0 ? (
-          <Text size="sm" c="dimmed">
-            No differences.
+          <Text size="sm" c="dimmed" data-testid="no-differences">
+            {drifted > 0
+              ? `No saved change to send, but ${drifted} member${drifted === 1 ? ' does' : 's do'} not run the latest revision: an apply sends it again.`
+              : 'No differences: every member runs the latest revision.'}
           </Text>
         ) : (
-          <Table fz="sm" aria-label="Configuration diff">
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th>Appliance</Table.Th>
-                <Table.Th>Field</Table.Th>
-                <Table.Th>From</Table.Th>
-                <Table.Th>To</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {(diff.data?.appliances ?? []).flatMap((a) =>
-                a.changes.map((c) => (
-                  <Table.Tr key={`${a.name}-${c.field}`}>
-                    <Table.Td>{a.name}</Table.Td>
-                    <Table.Td>
-                      <Code>{c.field}</Code>{' '}
-                      <Badge size="xs" variant="light">
-                        {c.action}
-                      </Badge>
-                    </Table.Td>
-                    <Table.Td>
-                      {c.from === undefined || c.from === null ? '—' : <Code>{JSON.stringify(c.from)}</Code>}
-                    </Table.Td>
-                    <Table.Td>
-                      {c.to === undefined || c.to === null ? '—' : <Code>{JSON.stringify(c.to)}</Code>}
-                    </Table.Td>
-                  </Table.Tr>
-                )),
-              )}
-            </Table.Tbody>
-          </Table>
+          <DiffTable diff={diff.data} />
         )}
         <Title order={3} size="h5" mt="md" mb="xs">
           Members
         </Title>
         <MemberStatusTable statuses={group.statuses} label="Member status" />
       </Paper>
+      <Modal
+        opened={confirming}
+        onClose={() => setConfirming(false)}
+        title={`Apply ${group.name} (revision ${group.revision})?`}
+        size="xl"
+      >
+        <Stack>
+          <Text size="sm">
+            The manager sends the configuration to {group.appliances.length} appliance
+            {group.appliances.length === 1 ? '' : 's'} now. Appliances in maintenance are skipped until it
+            ends.
+          </Text>
+          {pendingChanges > 0 ? (
+            <DiffTable diff={diff.data} />
+          ) : (
+            <Text size="sm">
+              No saved change: the apply sends revision {group.revision} again to the members that do not run
+              it.
+            </Text>
+          )}
+          <Group justify="flex-end">
+            <Button variant="default" onClick={() => setConfirming(false)}>
+              Cancel
+            </Button>
+            <Button
+              leftSection={<IconPlayerPlay size={16} />}
+              loading={apply.isPending}
+              onClick={() =>
+                apply.mutate(
+                  { name: group.name, appliances: group.appliances },
+                  {
+                    onSuccess: () => setConfirming(false),
+                    onError: (e) =>
+                      notifications.show({ color: 'red', title: 'Apply failed', message: errorMessage(e) }),
+                  },
+                )
+              }
+            >
+              Apply now
+            </Button>
+          </Group>
+        </Stack>
+      </Modal>
     </Stack>
   );
 }

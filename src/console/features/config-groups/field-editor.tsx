@@ -1,7 +1,10 @@
 // A form for a group's configuration, built from the field catalog: one typed input per field,
-// the manager's validation message under the field it concerns.
+// labelled in words with its section, name, range and default as help. A value the catalog
+// refuses is said under the field as it is typed (the same check the manager makes), and the
+// manager's message after a save; a number out of range is never clamped behind the admin's back.
 import {
   ActionIcon,
+  Code,
   Group,
   NumberInput,
   PasswordInput,
@@ -13,7 +16,14 @@ import {
   TextInput,
 } from '@mantine/core';
 import { IconX } from '@tabler/icons-react';
-import { FIELD_CATALOG, type FieldDef, fieldDef } from '../../../contract/fleet-fields';
+import {
+  checkValue,
+  FIELD_CATALOG,
+  type FieldDef,
+  fieldDef,
+  fieldHelp,
+  fieldSection,
+} from '../../../contract/fleet-fields';
 
 export type Draft = Record<string, unknown>;
 
@@ -28,7 +38,18 @@ function FieldInput({
   error?: string;
   onChange: (v: unknown) => void;
 }) {
-  const common = { label: def.name, description: def.description, error };
+  const help = fieldHelp(def);
+  const common = {
+    label: def.description,
+    description: (
+      <>
+        {fieldSection(def.name)} · <Code fz="xs">{def.name}</Code>
+        {help ? ` · ${help}` : ''}
+      </>
+    ),
+    // What the manager said after a save, else what it would say now.
+    error: error ?? checkValue(def, value),
+  };
   switch (def.type) {
     case 'boolean':
       return (
@@ -42,6 +63,7 @@ function FieldInput({
           min={def.min}
           max={def.max}
           allowDecimal={def.type === 'number'}
+          clampBehavior="none"
           value={typeof value === 'number' ? value : ''}
           onChange={(v) => onChange(v === '' ? null : Number(v))}
         />
@@ -128,7 +150,7 @@ export function FieldEditor({
               variant="subtle"
               color="gray"
               mt={24}
-              aria-label={`Remove ${name}`}
+              aria-label={`Remove ${def?.description ?? name}`}
               onClick={() => {
                 const { [name]: _, ...rest } = draft;
                 setDraft(rest);
@@ -144,7 +166,10 @@ export function FieldEditor({
         placeholder="Search the field catalog"
         searchable
         value={null}
-        data={unused.map((f) => ({ value: f.name, label: `${f.name} — ${f.description}` }))}
+        data={unused.map((f) => ({
+          value: f.name,
+          label: `${f.description} (${fieldSection(f.name)}, ${f.name})`,
+        }))}
         onChange={(name) => {
           const def = name ? fieldDef(name) : undefined;
           if (def) setDraft({ ...draft, [def.name]: def.secret ? '' : def.default });

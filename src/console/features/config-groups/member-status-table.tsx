@@ -5,7 +5,7 @@ import { DateText, StatusBadge } from '../../components/common';
 
 export function MemberStatusTable({ statuses, label }: { statuses: ConfigGroup['statuses']; label: string }) {
   return (
-    <Table.ScrollContainer minWidth={480}>
+    <Table.ScrollContainer minWidth={480} scrollAreaProps={{ viewportProps: { tabIndex: 0 } }}>
       <Table fz="sm" aria-label={label}>
         <Table.Thead>
           <Table.Tr>

@@ -18,7 +18,7 @@ import { notifications } from '@mantine/notifications';
 import { IconAlertCircle } from '@tabler/icons-react';
 import { type FormEvent, useEffect, useState } from 'react';
 import { useParams } from 'react-router';
-import { fieldError, formErrorMessage } from '../../api/errors';
+import { fieldError, formErrorMessage, rangeError } from '../../api/errors';
 import { useSaveTokenSettings, useTokenSettings } from '../../api/identity';
 import {
   type FormSection,
@@ -74,6 +74,7 @@ function TokenSettingsForm({ canWrite }: { canWrite: boolean }) {
           onChange={(e) => setV({ ...v, allow_tokens_in_url: e.currentTarget.checked })}
         />
         <NumberInput
+          clampBehavior="none"
           label="Default lifetime (days)"
           description="Empty: tokens do not expire unless asked"
           min={1}
@@ -81,9 +82,10 @@ function TokenSettingsForm({ canWrite }: { canWrite: boolean }) {
           value={v.default_lifetime_days ?? ''}
           disabled={!canWrite}
           onChange={(x) => setV({ ...v, default_lifetime_days: num(x) })}
-          error={fieldError(err, 'default_lifetime_days')}
+          error={fieldError(err, 'default_lifetime_days') ?? rangeError(v.default_lifetime_days, 1, 3650)}
         />
         <NumberInput
+          clampBehavior="none"
           label="Maximum lifetime (days)"
           description="Empty: no cap"
           min={1}
@@ -91,16 +93,19 @@ function TokenSettingsForm({ canWrite }: { canWrite: boolean }) {
           value={v.max_lifetime_days ?? ''}
           disabled={!canWrite}
           onChange={(x) => setV({ ...v, max_lifetime_days: num(x) })}
-          error={fieldError(err, 'max_lifetime_days')}
+          error={fieldError(err, 'max_lifetime_days') ?? rangeError(v.max_lifetime_days, 1, 3650)}
         />
         <NumberInput
+          clampBehavior="none"
           label="Default rate limit (requests per minute)"
           description="Empty: none"
           min={1}
           value={v.default_rate_limit_per_minute ?? ''}
           disabled={!canWrite}
           onChange={(x) => setV({ ...v, default_rate_limit_per_minute: num(x) })}
-          error={fieldError(err, 'default_rate_limit_per_minute')}
+          error={
+            fieldError(err, 'default_rate_limit_per_minute') ?? rangeError(v.default_rate_limit_per_minute, 1)
+          }
         />
         {canWrite && (
           <Group justify="flex-end">
@@ -243,8 +248,11 @@ export function SectionForm<S extends FormSection>({ section, canWrite }: { sect
             case 'number':
               return (
                 <NumberInput
+                  clampBehavior="none"
                   key={f.key}
                   {...common}
+                  description={[common.description, `${f.min} to ${f.max}`].filter(Boolean).join(' · ')}
+                  error={common.error ?? rangeError(v, f.min, f.max)}
                   min={f.min}
                   max={f.max}
                   step={f.step}

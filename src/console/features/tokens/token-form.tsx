@@ -17,7 +17,7 @@ import {
 } from '@mantine/core';
 import { IconAlertCircle } from '@tabler/icons-react';
 import { type FormEvent, useState } from 'react';
-import { fieldError, formErrorMessage } from '../../api/errors';
+import { fieldError, formErrorMessage, rangeError } from '../../api/errors';
 import { useCreateToken, useUpdateToken, useUsers } from '../../api/identity';
 import { AREAS, type NewToken, type Token, type TokenSettings, type TokenWithSecret } from '../../api/types';
 import { useSession } from '../auth/session';
@@ -285,9 +285,10 @@ function TokenForm({
             }
             min={1}
             max={1_000_000}
+            clampBehavior="none"
             value={rateLimit}
             onChange={setRateLimit}
-            error={fieldError(error, 'rate_limit_per_minute')}
+            error={fieldError(error, 'rate_limit_per_minute') ?? rangeError(rateLimit, 1, 1_000_000)}
           />
           <TextInput
             label="Default profile"

@@ -164,3 +164,20 @@ declare module '../schema.js' {
     fleet_package_downloads: FleetPackageDownloadsTable;
   }
 }
+
+/** One health sample per appliance per 5-minute slot, kept 24 hours (migration 0106). */
+export interface ApplianceHealthSamplesTable {
+  appliance_id: number;
+  slot: ColumnType<string, string | number | bigint, never>;
+  at: ColumnType<Date, Date | string, never>;
+  load1: number;
+  memory_used_percent: number;
+  disk_used_percent: number;
+  uptime_seconds: ColumnType<string, number, never>;
+}
+
+declare module '../schema.js' {
+  interface Database {
+    appliance_health_samples: ApplianceHealthSamplesTable;
+  }
+}

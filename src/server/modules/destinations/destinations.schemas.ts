@@ -6,7 +6,8 @@ const ListName = Type.String({
   minLength: 1,
   maxLength: 100,
   pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$',
-  description: 'Unique name (case-insensitively); what configuration content references',
+  description:
+    'A letter or digit, then letters, digits, spaces, dots, dashes or underscores; unique (case-insensitively), and what configuration content references',
 });
 
 const EntryText = Type.String({

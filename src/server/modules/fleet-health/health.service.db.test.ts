@@ -22,6 +22,8 @@ import { createFleetService } from '../fleet/fleet.service.js';
 import { createManagerKeyStore } from '../fleet/manager-key.js';
 import { createHealthRepo } from './health.repo.js';
 import { type ApplianceTransition, createHealthService } from './health.service.js';
+import { createHealthSampler, type HealthSampler } from './health-history.service.js';
+import { createHealthSamplesRepo } from './health-samples.repo.js';
 
 let database: DatabaseHandle & { dropDatabase: () => Promise<void> };
 const agents: TestAgent[] = [];
@@ -40,6 +42,7 @@ function services(
   telemetryMs: number,
   seen: { e: ApplianceTransition; online: boolean | undefined }[],
   db: Kysely<Database> = database.db,
+  sampler?: HealthSampler,
 ) {
   const repo = createFleetRepo(db);
   const audit = createAuditService({ repo: createAuditRepo(db), clock: systemClock });
@@ -62,6 +65,7 @@ function services(
     clock: systemClock,
     intervalMs: 60_000,
     log: silentLogger,
+    sampler,
     telemetryMs,
     onTransition: (e) => {
       // Recorded already: a read from outside the transaction sees the new state.
@@ -107,6 +111,21 @@ const get = (id: number) =>
   database.db.selectFrom('appliances').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
 describe('health service', () => {
+  it('keeps one health sample per appliance per 5-minute slot, written in the round', async () => {
+    const samples = createHealthSamplesRepo(database.db);
+    const job = services(60_000, [], database.db, createHealthSampler(samples));
+    const { id } = await addAppliance('hj-sampled', false);
+    await job.pollAll();
+    await job.pollAll(); // the same slot: no second sample
+    const rows = await samples.listSamples(id, new Date(Date.now() - 60_000));
+    expect(rows).toHaveLength(1);
+    const s = rows[0] as (typeof rows)[number];
+    expect(Number(s.memory_used_percent)).toBeGreaterThan(0);
+    expect(Number(s.memory_used_percent)).toBeLessThanOrEqual(100);
+    expect(Number(s.load1)).toBeGreaterThanOrEqual(0);
+    expect(Number(s.uptime_seconds)).toBeGreaterThanOrEqual(0);
+  });
+
   it('tells the listener about transitions after they commit, except in maintenance', async () => {
     const seen: { e: ApplianceTransition; online: boolean | undefined }[] = [];
     const job = services(60_000, seen);

@@ -8,8 +8,10 @@
 // (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
 // status, release or running configuration is written at once, while latency, last_seen_online
 // and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
-// statement per round (the cache of targets and credentials is in health.targets.ts). Appliances
-// in maintenance are polled, but their transitions raise no alarm.
+// statement per round (the cache of targets and credentials is in health.targets.ts). Health
+// samples for the charts (one per appliance per 5 minutes, health-history.service.ts) are one more
+// INSERT in the rounds that have any. Appliances in maintenance are polled, but their transitions
+// raise no alarm.
 //
 // Two replicas may poll one appliance in the same slot when membership changes around a stall
 // (ADR 0006): a transition is recorded only by the replica whose UPDATE changes the row.
@@ -24,6 +26,7 @@ import type { FleetRepo } from '../fleet/fleet.repo.js';
 import type { FleetService } from '../fleet/fleet.service.js';
 import type { HealthRepo, PolledAppliance, PollTarget } from './health.repo.js';
 import { createPollTargets } from './health.targets.js';
+import type { HealthSampler } from './health-history.service.js';
 
 export interface HealthServiceDeps {
   repo: FleetRepo;
@@ -42,6 +45,8 @@ export interface HealthServiceDeps {
   onTransition?: ((e: ApplianceTransition) => void) | undefined;
   /** Where a failed round, poll or write is told (the server passes its own logger). */
   log: Logger;
+  /** Health over time: a sample per appliance per 5-minute slot, written once per round. */
+  sampler?: HealthSampler | undefined;
 }
 
 /** An appliance went online or offline (HealthServiceDeps.onTransition). */
@@ -235,6 +240,7 @@ export function createHealthService(deps: HealthServiceDeps) {
       return undefined;
     }
     if (!row.online) await transition(row, true, '');
+    deps.sampler?.offer(row.id, status, clock.now());
     await checkDrift(row, status);
     if (typeof status.last_event_id === 'number' && status.last_event_id !== row.events_cursor) {
       // Pulled again next poll, from the cursor last recorded.
@@ -298,6 +304,7 @@ export function createHealthService(deps: HealthServiceDeps) {
       targets.forgetCredentialsExcept(owned);
       for (const id of telemetryAt.keys()) if (!owned.has(id)) telemetryAt.delete(id);
     }
+    deps.sampler?.forgetExcept(owned);
     const batch: Seen[] = [];
     // One line per round, not per appliance: a database that is down fails every poll at once.
     let failed = 0;
@@ -322,6 +329,10 @@ export function createHealthService(deps: HealthServiceDeps) {
         'health round: results not written; written again next round',
       );
     }
+    // The round's health samples: one INSERT (per 1,000), none in most rounds of a small fleet.
+    await deps.sampler?.flush().catch((err: unknown) => {
+      log.warn({ err }, 'health round: health samples not written; taken again next round');
+    });
     return { polled: rows.length };
   }
 

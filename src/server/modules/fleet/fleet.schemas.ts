@@ -23,7 +23,7 @@ export const ApplianceName = Type.String({
   minLength: 1,
   maxLength: 100,
   pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
-  description: 'Unique name: letters, digits, dot, dash, underscore',
+  description: 'Unique name: a letter or digit, then letters, digits, dots, dashes or underscores',
 });
 
 const APPLIANCE_EXAMPLE = {
@@ -192,6 +192,7 @@ export const GroupName = Type.String({
   minLength: 1,
   maxLength: 100,
   pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]*$',
+  description: 'A letter or digit, then letters, digits, spaces, dots, dashes or underscores',
 });
 export const GroupParams = StrictObject({ name: GroupName });
 

@@ -136,13 +136,21 @@ export function licensingRoutes(licensing: LicensingService): FastifyPluginAsync
             {
               common_name: Type.String({
                 pattern: '^[A-Za-z0-9.*:-]{1,253}$',
-                description: 'Host name for the certificate',
+                description:
+                  'A host name for the certificate: letters, digits and . * : - (at most 253 characters)',
               }),
               alt_names: Type.Optional(
-                Type.Array(Type.String({ pattern: '^[A-Za-z0-9.*:-]{1,253}$' }), {
-                  maxItems: 20,
-                  description: 'Further host names or IP addresses',
-                }),
+                Type.Array(
+                  Type.String({
+                    pattern: '^[A-Za-z0-9.*:-]{1,253}$',
+                    description:
+                      'A host name or IP address: letters, digits and . * : - (at most 253 characters)',
+                  }),
+                  {
+                    maxItems: 20,
+                    description: 'Further host names or IP addresses',
+                  },
+                ),
               ),
             },
             { examples: [{ common_name: 'hub-1.example.com', alt_names: ['192.0.2.21'] }] },
