@@ -154,7 +154,7 @@ export function createServices(deps: ServicesDeps) {
   const warn = (msg: string, err?: unknown) => (err ? log.warn({ err }, msg) : log.info(msg));
 
   // --- audit and the settings store: every module records and keeps settings through them.
-  const audit = createAuditService({ repo: createAuditRepo(db), clock, log });
+  const audit = createAuditService({ repo: createAuditRepo(db), clock, log, tx });
   const settings = createSettingsStore(db, deps.bus, log);
 
   // --- settings sections, network, notifications (the manager's own domains).
