@@ -58,10 +58,12 @@ export function ExportResponse(item: TObject, example?: unknown) {
 }
 
 /** One cell: text as is, numbers and booleans as written in JSON, objects as JSON, null empty. */
-function cell(v: unknown): string | number | boolean {
+function cell(v: unknown): string | number {
   if (v === null || v === undefined) return '';
+  // csv-stringify would write booleans as 1 and an empty cell; the list says true and false.
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'object') return JSON.stringify(v);
-  return v as string | number | boolean;
+  return v as string | number;
 }
 
 const csvOptions = { escape_formulas: true, record_delimiter: 'windows' as const, eof: true };
