@@ -17,7 +17,8 @@ export function ExportMenu<P extends ExportPath>({
   what: string;
 }) {
   return (
-    <Menu position="bottom-end" shadow="md" width={260}>
+    // No focus placeholder: Mantine's is a role=presentation child, which a role=menu may not have.
+    <Menu position="bottom-end" shadow="md" width={260} withInitialFocusPlaceholder={false}>
       <Menu.Target>
         <Button
           variant="default"

@@ -43,7 +43,11 @@ export function ActivitiesPage() {
       {list.error ? (
         <ErrorState error={list.error} what="fleet activities" />
       ) : (
-        <Table.ScrollContainer minWidth={800}>
+        <Table.ScrollContainer
+          minWidth={800}
+          // On a phone the table scrolls sideways: keyboard users reach the scrolling region too.
+          scrollAreaProps={{ viewportProps: { tabIndex: 0 } }}
+        >
           <Table aria-label="Activities" verticalSpacing={6} highlightOnHover>
             <Table.Thead>
               <Table.Tr>
