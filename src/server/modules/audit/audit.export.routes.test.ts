@@ -131,6 +131,17 @@ describe('GET /api/v1/audit/export/', () => {
     });
   });
 
+  it('answers HEAD with the headers of the file and no body', async () => {
+    const res = await t.app.inject({
+      method: 'HEAD',
+      url: '/api/v1/audit/export/?format=csv&action=export_test.*',
+      headers: admin,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="steward-audit-/);
+    expect(res.body).toBe('');
+  });
+
   it('answers a bad filter or format with a 400 naming it, and no file', async () => {
     for (const [query, field] of [
       ['format=xlsx', 'query.format'],
