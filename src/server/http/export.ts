@@ -66,7 +66,14 @@ function cell(v: unknown): string | number {
   return v as string | number;
 }
 
-const csvOptions = { escape_formulas: true, record_delimiter: 'windows' as const, eof: true };
+// csv-stringify quotes a field holding the record delimiter (CRLF) but not a lone CR or LF,
+// which RFC 4180 readers take as a line break: `quoted_match` quotes those too.
+const csvOptions = {
+  escape_formulas: true,
+  record_delimiter: 'windows' as const,
+  eof: true,
+  quoted_match: /[\r\n]/,
+};
 
 export interface ExportOptions<T> {
   /** The file's name part: `steward-<name>-<yyyy-mm-dd>.<format>`. */

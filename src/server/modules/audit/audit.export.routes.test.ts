@@ -41,6 +41,14 @@ beforeAll(async () => {
       { ...base, at, action: 'export_test.two', username: '+1+2', target_id: '2', summary: '-3' },
       { ...base, at, action: 'export_test.two', username: '@SUM(A1)', target_id: '3', summary: '\tx' },
       { ...base, at, action: 'export_test.two', username: 'plain', target_id: '4', summary: '\rcr' },
+      {
+        ...base,
+        at,
+        action: 'export_test.two',
+        username: 'lines',
+        target_id: '5',
+        summary: 'one\ntwo\rthree',
+      },
     ])
     .execute();
 });
@@ -64,9 +72,9 @@ describe('GET /api/v1/audit/export/', () => {
       /^attachment; filename="steward-audit-\d{4}-\d{2}-\d{2}\.json"$/,
     );
     const rows = res.json() as Record<string, unknown>[];
-    expect(rows).toHaveLength(4);
+    expect(rows).toHaveLength(5);
     expect(rows).toEqual(await listOf('action=export_test.*'));
-    expect(rows[3]?.details).toEqual({ nested: { a: [1, 2] } });
+    expect(rows[4]?.details).toEqual({ nested: { a: [1, 2] } });
   });
 
   it('exports RFC 4180 CSV with the list fields as columns and formulas neutralised', async () => {
@@ -91,6 +99,9 @@ describe('GET /api/v1/audit/export/', () => {
     expect(byTarget.get('3')?.username).toBe("'@SUM(A1)");
     expect(byTarget.get('3')?.summary).toBe("'\tx");
     expect(byTarget.get('4')?.summary).toBe("'\rcr");
+    // A lone line feed or carriage return is quoted like CRLF (RFC 4180), so the row stays whole.
+    expect(byTarget.get('5')?.summary).toBe('one\ntwo\rthree');
+    expect(res.body).toContain('"one\ntwo\rthree"');
     // Numbers stay numbers, empty is null.
     expect(byTarget.get('4')?.user_id).toBe('');
     expect(byTarget.get('4')?.at).toBe('2026-11-01T10:00:00.000Z');
