@@ -39,6 +39,7 @@ import { destinationsRoutes } from './modules/destinations/destinations.routes.j
 import { filesRoutes } from './modules/files/files.routes.js';
 import { uploadRoutes } from './modules/files/upload.routes.js';
 import { fleetRoutes } from './modules/fleet/fleet.routes.js';
+import { fleetExportRoutes } from './modules/fleet/fleet-export.routes.js';
 import { fleetHealthRoutes } from './modules/fleet-health/fleet-health.routes.js';
 import { healthRoutes } from './modules/health/health.routes.js';
 import { identityModule } from './modules/identity/identity.module.js';
@@ -208,6 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => {
     await scope.register(fleetRoutes({ fleet: services.fleet, connectors: services.connectors }));
     await scope.register(fleetHealthRoutes(services.healthHistory));
+    await scope.register(fleetExportRoutes(services.fleetExport));
     await scope.register(configRoutes(services.config));
     await scope.register(destinationsRoutes(services.destinations));
     await scope.register(upgradesRoutes(services.upgrades, services.downloads));

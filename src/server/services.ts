@@ -33,6 +33,7 @@ import { createConnectorsService } from './modules/fleet/connectors.service.js';
 import { createFleetRepo } from './modules/fleet/fleet.repo.js';
 import { CONFIG_STATUSES } from './modules/fleet/fleet.schemas.js';
 import { createFleetService } from './modules/fleet/fleet.service.js';
+import { createFleetExportService } from './modules/fleet/fleet-export.service.js';
 import { createManagerKeyStore } from './modules/fleet/manager-key.js';
 import { createHealthRepo } from './modules/fleet-health/health.repo.js';
 import { createHealthService } from './modules/fleet-health/health.service.js';
@@ -65,6 +66,7 @@ import { createSettingsStore } from './modules/settings/settings.repo.js';
 import { createSystemSettings } from './modules/settings/settings.service.js';
 import { createSummaryRepo } from './modules/summary/summary.repo.js';
 import { createSummaryService } from './modules/summary/summary.service.js';
+import { createTokenExportService } from './modules/tokens/token-export.service.js';
 import { createTokenUsageService } from './modules/tokens/token-usage.service.js';
 import {
   createTokensService,
@@ -160,7 +162,7 @@ export function createServices(deps: ServicesDeps) {
   const warn = (msg: string, err?: unknown) => (err ? log.warn({ err }, msg) : log.info(msg));
 
   // --- audit and the settings store: every module records and keeps settings through them.
-  const audit = createAuditService({ repo: createAuditRepo(db), clock, log });
+  const audit = createAuditService({ repo: createAuditRepo(db), clock, log, tx });
   const settings = createSettingsStore(db, deps.bus, log);
 
   // --- settings sections, network, notifications (the manager's own domains).
@@ -289,6 +291,7 @@ export function createServices(deps: ServicesDeps) {
     groups: configService,
   });
   const connectors = createConnectorsService({ fleet, audit, tx });
+  const fleetExport = createFleetExportService({ repo: fleetRepo, fleet, audit });
   const upgrades = createUpgradeService({
     replicaId,
     tx,
@@ -488,6 +491,7 @@ export function createServices(deps: ServicesDeps) {
     directory,
     identity,
     fleet,
+    fleetExport,
     config: configService,
     destinations,
     connectors,
@@ -600,6 +604,7 @@ function createIdentityServices(deps: IdentityDeps) {
     }),
     tokens,
     tokenUsage: createTokenUsageService({ repo, clock: deps.clock, auth, tokens }),
+    tokenExport: createTokenExportService({ repo, audit: deps.audit, clock: deps.clock, tokenSettings }),
     tokenSettings,
     cachedUser: (id) => auth.userOf(id),
   };

@@ -64,6 +64,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activities/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export fleet activities (CSV or JSON)
+         * @description Every activity the list (`GET /api/v1/activities/`) would show with the same filters, newest first, with the same fields, as one file (`steward-activities-<date>.csv` or `.json`). Recorded in the audit log (`activity.exported`, with the format and filters). Streamed: the manager reads it in batches, so a large export takes no more memory than a page. Objects are JSON cells in CSV. A bad filter is a 400 before any byte is sent; a failure part-way aborts the connection, so a download is never silently cut short.
+         */
+        get: operations["getActivitiesExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/appliances/": {
         parameters: {
             query?: never;
@@ -284,6 +304,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/appliances/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export appliances (CSV or JSON)
+         * @description Every appliance the list (`GET /api/v1/appliances/`) would show with the same filters, ordered as the list, with the same fields, as one file (`steward-appliances-<date>.csv` or `.json`). Recorded in the audit log (`appliance.exported`, with the format and filters). Streamed: the manager reads it in batches, so a large export takes no more memory than a page. Objects are JSON cells in CSV. A bad filter is a 400 before any byte is sent; a failure part-way aborts the connection, so a download is never silently cut short.
+         */
+        get: operations["getAppliancesExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/appliances/licensing/": {
         parameters: {
             query?: never;
@@ -364,6 +404,26 @@ export interface paths {
          * @description Newest first. Every authentication event and every mutating request leaves one record. Use `cursor` (the `next` link) to walk a long history without deep offsets; `page`/`limit` work too.
          */
         get: operations["getAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export audit records (CSV or JSON)
+         * @description Every record the list would show with the same filters, newest first, as one file (`steward-audit-<date>.csv` or `.json`), streamed: the manager reads it in batches, so an export of the whole log takes no more memory than a page. Same fields as the list items; `details` is a JSON cell in CSV. The export is itself recorded (`audit.exported`, with the format and filters) before the first row is read. A bad filter is a 400 before any byte is sent; a failure part-way aborts the connection, so a download is never silently cut short.
+         */
+        get: operations["getAuditExport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1964,6 +2024,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tokens/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export API tokens (CSV or JSON)
+         * @description The tokens the list (`GET /api/v1/tokens/`) shows you with the same filters and `ordering`: your own, or everyone's for admins; with the list's fields, so never a secret or its digest (only the prefix and last four characters). One file (`steward-tokens-<date>.csv` or `.json`), streamed a page at a time; objects and arrays (scopes, restrictions) are JSON cells in CSV. Recorded in the audit log (`token.exported`, with the format and filters). A bad filter is a 400 before any byte is sent.
+         */
+        get: operations["getTokensExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tokens/self/refresh/": {
         parameters: {
             query?: never;
@@ -2545,6 +2625,177 @@ export interface operations {
                             source: string;
                         }[];
                     };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getActivitiesExport: {
+        parameters: {
+            query: {
+                appliance?: number;
+                appliance_name?: string;
+                /**
+                 * @description `csv` (RFC 4180, a header row, text cells starting with = + - @ tab or CR prefixed with `'`) or `json` (one array of the list's items)
+                 * @example csv
+                 */
+                format: "csv" | "json";
+                kind?: string;
+                severity?: "info" | "warning" | "error";
+                since?: string;
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`content-disposition`), streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 12,
+                     *         "at": "2026-01-01T10:00:00.000Z",
+                     *         "appliance_id": 1,
+                     *         "appliance_name": "worker-1",
+                     *         "kind": "appliance.offline",
+                     *         "severity": "warning",
+                     *         "source": "manager",
+                     *         "message": "appliance worker-1 is offline: no answer",
+                     *         "details": {}
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
+                        appliance_id: number | null;
+                        appliance_name: string | null;
+                        /** Format: date-time */
+                        at: string;
+                        /** @description Structured detail */
+                        details: {
+                            [key: string]: unknown;
+                        };
+                        id: number;
+                        /** @description e.g. appliance.offline, config.applied, config.mismatch */
+                        kind: string;
+                        message: string;
+                        /** @description info, warning or error */
+                        severity: string;
+                        /** @description manager or appliance */
+                        source: string;
+                    }[];
+                    /**
+                     * @example id,at,appliance_id,appliance_name,kind,severity,source,message,details
+                     *     …
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description Bad input: invalid JSON, unknown or invalid fields */
@@ -6513,6 +6764,255 @@ export interface operations {
             };
         };
     };
+    getAppliancesExport: {
+        parameters: {
+            query: {
+                authorized?: boolean;
+                configuration_status?: "changes_awaiting_apply" | "pending" | "error" | "done" | "mismatch" | "unsupported" | "no_configuration_group";
+                /**
+                 * @description `csv` (RFC 4180, a header row, text cells starting with = + - @ tab or CR prefixed with `'`) or `json` (one array of the list's items)
+                 * @example csv
+                 */
+                format: "csv" | "json";
+                group_name?: string;
+                online?: boolean;
+                /** @description Case-insensitive substring search */
+                search?: string;
+                type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`content-disposition`), streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 1,
+                     *         "uuid": "095be615-a8ad-4c33-8e9c-c7612fbf6c9f",
+                     *         "name": "worker-1",
+                     *         "type": "tiscale-worker",
+                     *         "url": "https://worker-1.example.com:8443",
+                     *         "ip": "worker-1.example.com",
+                     *         "hostname": "worker-1",
+                     *         "release": "5.3.0",
+                     *         "status": "online",
+                     *         "authorized": true,
+                     *         "online": true,
+                     *         "latency": 1.7,
+                     *         "maintenance": false,
+                     *         "last_seen_online": "2026-01-01T10:00:00.000Z",
+                     *         "system_data": {
+                     *           "health": "ok",
+                     *           "load": [
+                     *             0.1,
+                     *             0.2,
+                     *             0.2
+                     *           ]
+                     *         },
+                     *         "snmp_community_set": false,
+                     *         "haproxy_password_set": false,
+                     *         "created": "2026-01-01T09:00:00.000Z",
+                     *         "updated": "2026-01-01T10:00:00.000Z",
+                     *         "group_name": "TestGroup1",
+                     *         "redundancy_status": "standalone",
+                     *         "configured_redundancy_status": "standalone",
+                     *         "redundant_with": null,
+                     *         "connected_workers": [],
+                     *         "application_url": "https://worker-1.example.com:8443",
+                     *         "available_update_version": null,
+                     *         "has_update_log_endpoint": true,
+                     *         "last_applied_config_timestamp": "2026-01-01T10:00:00.000Z",
+                     *         "applied_revision": 3,
+                     *         "configuration_status": "done",
+                     *         "configuration_status_details": {}
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
+                        application_url: string;
+                        /** @description Revision the appliance last took */
+                        applied_revision: number | null;
+                        authorized: boolean;
+                        available_update_version: string | null;
+                        /**
+                         * @description Where the appliance stands with its configuration
+                         * @enum {unknown}
+                         */
+                        configuration_status: "changes_awaiting_apply" | "pending" | "error" | "done" | "mismatch" | "unsupported" | "no_configuration_group";
+                        /** @description Why: the error, the unsupported fields, the drifted hash */
+                        configuration_status_details: {
+                            [key: string]: unknown;
+                        };
+                        configured_redundancy_status: string;
+                        connected_workers: string[];
+                        /**
+                         * Format: date-time
+                         * @description When it was added
+                         */
+                        created: string;
+                        group_name: string | null;
+                        /** @description Write-only: whether a load-balancer password is set */
+                        haproxy_password_set: boolean;
+                        has_update_log_endpoint: boolean;
+                        hostname: string | null;
+                        id: number;
+                        ip: string;
+                        /**
+                         * Format: date-time
+                         * @description When a configuration was last written on the appliance
+                         */
+                        last_applied_config_timestamp: string | null;
+                        /**
+                         * Format: date-time
+                         * @description Last successful status call
+                         */
+                        last_seen_online: string | null;
+                        /** @description Milliseconds of the last status call */
+                        latency: number | null;
+                        maintenance: boolean;
+                        name: string;
+                        online: boolean;
+                        redundancy_status: string;
+                        redundant_with: string | null;
+                        release: string | null;
+                        /** @description Write-only: whether an SNMP community is set */
+                        snmp_community_set: boolean;
+                        /** @description unauthorized, online, degraded or offline */
+                        status: string;
+                        /** @description Health, load, memory, disk and running configuration reported by the agent */
+                        system_data: {
+                            [key: string]: unknown;
+                        };
+                        /** @description a1000, tiscale-worker or tiscale-hub */
+                        type: string;
+                        /**
+                         * Format: date-time
+                         * @description Last change
+                         */
+                        updated: string;
+                        url: string;
+                        /** @description The agent identity, pinned at authorization */
+                        uuid: string | null;
+                    }[];
+                    /**
+                     * @example id,uuid,name,type,url,ip,hostname,release,status,authorized,online,latency,maintenance,last_seen_online,system_data,snmp_community_set,haproxy_password_set,created,updated,group_name,redundancy_status,configured_redundancy_status,redundant_with,connected_workers,application_url,available_update_version,has_update_log_endpoint,last_applied_config_timestamp,applied_revision,configuration_status,configuration_status_details
+                     *     …
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getAppliancesLicensing: {
         parameters: {
             query?: {
@@ -7340,6 +7840,202 @@ export interface operations {
                             username: string | null;
                         }[];
                     };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuditExport: {
+        parameters: {
+            query: {
+                /** @description Action, exactly, or a prefix ending in `*` such as `token.*` */
+                action?: string;
+                /**
+                 * @description `csv` (RFC 4180, a header row, text cells starting with = + - @ tab or CR prefixed with `'`) or `json` (one array of the list's items)
+                 * @example csv
+                 */
+                format: "csv" | "json";
+                outcome?: "success" | "failure" | "denied";
+                /** @description Records at or after this time */
+                since?: string;
+                target_id?: string;
+                target_type?: string;
+                /** @description Only requests made with this API token */
+                token_id?: number;
+                /** @description Records before this time */
+                until?: string;
+                /** @description Only records of this user */
+                user_id?: number;
+                username?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`content-disposition`), streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 42,
+                     *         "at": "2026-11-24T10:00:00.000Z",
+                     *         "action": "token.created",
+                     *         "outcome": "success",
+                     *         "user_id": 1,
+                     *         "username": "admin",
+                     *         "token_id": null,
+                     *         "auth_method": "session",
+                     *         "ip": "192.0.2.10",
+                     *         "user_agent": "curl/8.5.0",
+                     *         "method": "POST",
+                     *         "path": "/api/v1/tokens/",
+                     *         "status": 201,
+                     *         "target_type": "token",
+                     *         "target_id": "7",
+                     *         "summary": "created token \"siem-export\" for admin",
+                     *         "details": {},
+                     *         "request_id": "3f0c…"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
+                        /** @description What happened, e.g. `token.created`, `auth.login_failed` */
+                        action: string;
+                        /** Format: date-time */
+                        at: string;
+                        auth_method: string | null;
+                        details: {
+                            [key: string]: unknown;
+                        };
+                        id: number;
+                        ip: string | null;
+                        method: string | null;
+                        /** @description `success`, `failure` or `denied` */
+                        outcome: string;
+                        path: string | null;
+                        request_id: string | null;
+                        status: number | null;
+                        summary: string;
+                        target_id: string | null;
+                        target_type: string | null;
+                        /** @description Id of the API token used (never the secret) */
+                        token_id: number | null;
+                        user_agent: string | null;
+                        user_id: number | null;
+                        username: string | null;
+                    }[];
+                    /**
+                     * @example id,at,action,outcome,user_id,username,token_id,auth_method,ip,user_agent,method,path,status,target_type,target_id,summary,details,request_id
+                     *     …
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description Bad input: invalid JSON, unknown or invalid fields */
@@ -29473,6 +30169,278 @@ export interface operations {
                      *       "status": 414,
                      *       "detail": "a path segment is longer than this API accepts (200 characters)",
                      *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTokensExport: {
+        parameters: {
+            query: {
+                /**
+                 * @description `csv` (RFC 4180, a header row, text cells starting with = + - @ tab or CR prefixed with `'`) or `json` (one array of the list's items)
+                 * @example csv
+                 */
+                format: "csv" | "json";
+                include_revoked?: boolean;
+                kind?: "api_token" | "api_key";
+                /**
+                 * @description Comma-separated fields to sort by, `-` prefix for descending. Fields: id, name, created_at, expires_at, last_used_at
+                 * @example -id
+                 */
+                ordering?: string;
+                owner_id?: number;
+                /** @description Case-insensitive substring search */
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`content-disposition`), streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 7,
+                     *         "kind": "api_token",
+                     *         "name": "siem-export",
+                     *         "description": "Nightly export to the SIEM",
+                     *         "owner_id": 3,
+                     *         "owner_username": "svc-siem",
+                     *         "group_id": null,
+                     *         "created_by": 1,
+                     *         "scopes": [
+                     *           "audit:read",
+                     *           "appliances:read"
+                     *         ],
+                     *         "enabled": true,
+                     *         "status": "active",
+                     *         "expires_at": "2027-02-22T00:00:00.000Z",
+                     *         "requires_login": false,
+                     *         "allow_in_url": false,
+                     *         "allowed_ips": [
+                     *           "192.0.2.0/24"
+                     *         ],
+                     *         "rate_limit_per_minute": 120,
+                     *         "default_tags": [],
+                     *         "default_profile": null,
+                     *         "prefix": "stwt",
+                     *         "last4": "x9Qa",
+                     *         "token_hint": "stwt…x9Qa",
+                     *         "created_at": "2026-11-24T10:00:00.000Z",
+                     *         "updated_at": "2026-11-24T10:00:00.000Z",
+                     *         "refreshed_at": null,
+                     *         "previous_token_expires_at": null,
+                     *         "revoked_at": null,
+                     *         "last_used_at": "2026-11-24T11:00:00.000Z",
+                     *         "last_used_ip": "192.0.2.15",
+                     *         "use_count": 412,
+                     *         "restrictions": {
+                     *           "allowed_ips": {
+                     *             "set_by": 1,
+                     *             "set_by_username": "admin",
+                     *             "set_at": "2026-11-24T10:00:00.000Z"
+                     *           }
+                     *         }
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
+                        allow_in_url: boolean;
+                        allowed_ips: string[];
+                        /** Format: date-time */
+                        created_at: string;
+                        created_by: number | null;
+                        default_profile: string | null;
+                        default_tags: string[];
+                        description: string;
+                        enabled: boolean;
+                        /** Format: date-time */
+                        expires_at: string | null;
+                        group_id: number | null;
+                        id: number;
+                        /** @enum {string} */
+                        kind: "api_token" | "api_key";
+                        /** Format: date-time */
+                        last_used_at: string | null;
+                        last_used_ip: string | null;
+                        last4: string;
+                        name: string;
+                        owner_id: number;
+                        owner_username: string | null;
+                        prefix: string;
+                        /** Format: date-time */
+                        previous_token_expires_at: string | null;
+                        rate_limit_per_minute: number | null;
+                        /** Format: date-time */
+                        refreshed_at: string | null;
+                        requires_login: boolean;
+                        /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                        restrictions: {
+                            allowed_ips?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            enabled?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            expires_at?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            rate_limit_per_minute?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            scopes?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                        };
+                        /** Format: date-time */
+                        revoked_at: string | null;
+                        /** @description Permissions of the token (`*`: all of the owner's) */
+                        scopes: string[];
+                        /**
+                         * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                         * @enum {string}
+                         */
+                        status: "active" | "disabled" | "expired" | "revoked" | "suspended";
+                        /** @description Prefix and last four characters; the secret itself is never shown again */
+                        token_hint: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        use_count: number;
+                    }[];
+                    /**
+                     * @example id,kind,name,description,owner_id,owner_username,group_id,created_by,scopes,enabled,status,expires_at,requires_login,allow_in_url,allowed_ips,rate_limit_per_minute,default_tags,default_profile,prefix,last4,token_hint,created_at,updated_at,refreshed_at,previous_token_expires_at,revoked_at,last_used_at,last_used_ip,use_count,restrictions
+                     *     …
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */

@@ -19,6 +19,7 @@ import { useAuditLog } from '../../api/audit';
 import { fieldError } from '../../api/errors';
 import type { AuditEntry, AuditFilters } from '../../api/types';
 import { DateText, EmptyTableRow, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { ExportMenu } from '../../components/export-menu';
 
 const EMPTY = { username: '', action: '', target_type: '', target_id: '', outcome: '', since: '', until: '' };
 
@@ -104,7 +105,8 @@ function Row({ e }: { e: AuditEntry }) {
 export function AuditPage() {
   const [form, setForm] = useState(EMPTY);
   const [debounced] = useDebouncedValue(form, 400);
-  const log = useAuditLog(toQuery(debounced));
+  const query = toQuery(debounced);
+  const log = useAuditLog(query);
   const { ref, entry } = useIntersection({ threshold: 0 });
   const set = (k: keyof typeof EMPTY, v: string) => setForm((f) => ({ ...f, [k]: v }));
 
@@ -122,6 +124,7 @@ export function AuditPage() {
       <PageHeader
         title="Audit log"
         description="Every sign-in, change and refused request, newest first. Scroll to load older entries."
+        actions={<ExportMenu path="/api/v1/audit/export/" filters={query} what="audit log" />}
       />
       <Stack gap="sm">
         <SimpleGrid cols={{ base: 1, xs: 2, md: 4, lg: 7 }} spacing="xs">

@@ -19,6 +19,7 @@ import { ApiError } from '../../api/errors';
 import { useTokenSettings, useTokens } from '../../api/identity';
 import type { Token, TokenWithSecret } from '../../api/types';
 import { DateText, EmptyTableRow, ErrorState, PageHeader, StatusBadge } from '../../components/common';
+import { ExportMenu } from '../../components/export-menu';
 import { useSession } from '../auth/session';
 import { SecretModal } from './secret-modal';
 import { ActivityModal, DeleteModal, RefreshModal } from './token-dialogs';
@@ -85,6 +86,14 @@ export function TokensPage() {
               >
                 Token settings
               </Button>
+            )}
+            {!tokens.error && (
+              <ExportMenu
+                path="/api/v1/tokens/export/"
+                // The server's search matches name and description (the box here also matches owner and hint).
+                filters={{ ordering: 'name', ...(search.trim() ? { search: search.trim() } : {}) }}
+                what="API tokens"
+              />
             )}
             {canWrite && !forbidden && (
               <Button leftSection={<IconPlus size={16} />} onClick={() => setCreating(true)}>

@@ -3,9 +3,10 @@
 // the transaction fails and the client gets 503: no change without its record. Listeners (syslog
 // forwarding) hear of a record only once it committed: a rolled-back change is never forwarded.
 
-import type { DbHandle } from '../../db/transactor.js';
+import type { DbHandle, Transactor } from '../../db/transactor.js';
 import type { Actor } from '../../shared/actor.js';
 import { AppError } from '../../shared/app-error.js';
+import { keysetBatches } from '../../shared/batches.js';
 import type { Clock } from '../../shared/clock.js';
 import { type Logger, silentLogger } from '../../shared/logger.js';
 import type { AuditFilter, AuditRecordOut, AuditRepo } from './audit.repo.js';
@@ -58,6 +59,16 @@ export interface AuditServiceDeps {
   clock: Clock;
   /** Hears of a committed record a listener could not forward; the server passes its logger. */
   log?: Logger;
+  /** Where the record of an export (a read, outside any change) is written. */
+  tx?: Transactor;
+}
+
+/** What an export records: `<thing>.exported`, with the format and the filters as given. */
+export interface ExportEvent {
+  action: string;
+  what: string;
+  format: string;
+  filters: Record<string, unknown>;
 }
 
 export function createAuditService(deps: AuditServiceDeps) {
@@ -158,8 +169,36 @@ export function createAuditService(deps: AuditServiceDeps) {
     }
   }
 
+  /**
+   * Records an export before its first row is read, in a statement of its own: an export is a
+   * read of possibly the whole table, so who took it, when and with which filters is kept even
+   * if the download then fails. No record, no export (503).
+   */
+  async function recordExport(actor: Actor, e: ExportEvent) {
+    if (!deps.tx) throw new AppError({ code: 'internal', message: 'exports need the transactor' });
+    const given = Object.entries(e.filters).filter(([, v]) => v !== undefined);
+    const filters = Object.fromEntries(given);
+    await record(deps.tx.direct, actor, {
+      action: e.action,
+      status: 200,
+      summary:
+        `exported ${e.what} as ${e.format.toUpperCase()}` +
+        (given.length > 0 ? ` (${given.map(([k, v]) => `${k}=${String(v)}`).join(', ')})` : ''),
+      details: { format: e.format, filters },
+    });
+  }
+
   return {
     record,
+    recordExport,
+    /** Every record matching `f`, newest first, in keyset batches; the export itself is recorded first. */
+    async exportRecords(actor: Actor, f: AuditFilter, e: Omit<ExportEvent, 'action' | 'what'>) {
+      await recordExport(actor, { ...e, action: 'audit.exported', what: 'the audit log' });
+      return keysetBatches<AuditRecordOut, number>(
+        (before, size) => repo.list({ ...f, beforeId: before }, size),
+        (r) => r.id,
+      );
+    },
     list: (f: AuditFilter, limit: number, offset = 0) => repo.list(f, limit, offset),
     count: (f: AuditFilter) => repo.count(f),
     deleteOlderThan: (cutoff: Date) => repo.deleteOlderThan(cutoff),

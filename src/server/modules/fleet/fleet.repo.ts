@@ -1,7 +1,7 @@
 // Fleet queries: the appliance registry, the activities (fleet_events) and the manager's pairing
 // key. Rows or undefined; never HTTP errors. Configuration groups and revisions are in
 // config.repo.ts, the health round's reads and writes in health.repo.ts.
-import type { Insertable, Kysely, Selectable } from 'kysely';
+import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
 import { queryable } from '../../db/queryable.js';
 import type { Database } from '../../db/schema.js';
 import type {
@@ -19,6 +19,33 @@ export type EventRow = Selectable<FleetEventsTable>;
 export type ApplianceWithGroup = ApplianceRow & { group_name: string | null; group_kind: string | null };
 export type ManagerIdentityRow = Selectable<FleetIdentityTable>;
 
+/** What the appliance list filters on (`search` is a LIKE pattern, escaped by the service). */
+export interface ApplianceFilter {
+  groupId?: number;
+  type?: string;
+  search?: string;
+  authorized?: boolean;
+  online?: boolean;
+  configurationStatus?: string;
+  groupName?: string;
+}
+
+/** What the activities list filters on. */
+export interface EventFilter {
+  applianceId?: number;
+  applianceName?: string;
+  kind?: string;
+  severity?: string;
+  since?: string;
+  until?: string;
+}
+
+/** Where a keyset batch of activities resumes: the last row's time (PostgreSQL's text) and id. */
+export interface EventKey {
+  at: string;
+  id: number | string;
+}
+
 export function createFleetRepo(db: Kysely<Database>) {
   const appliancesWithGroup = (d: DbHandle) =>
     queryable(d)
@@ -26,6 +53,36 @@ export function createFleetRepo(db: Kysely<Database>) {
       .leftJoin('config_groups as g', 'g.id', 'a.group_id')
       .selectAll('a')
       .select(['g.name as group_name', 'g.kind as group_kind']);
+
+  /** The appliances a list (or an export) with this filter covers. */
+  function filteredAppliances(d: DbHandle, filter: ApplianceFilter) {
+    let q = queryable(d).selectFrom('appliances as a');
+    if (filter.online !== undefined) q = q.where('a.online', '=', filter.online);
+    if (filter.configurationStatus) q = q.where('a.configuration_status', '=', filter.configurationStatus);
+    if (filter.groupName) {
+      const name = filter.groupName;
+      q = q.where('a.group_id', 'in', (eb) =>
+        eb.selectFrom('config_groups').select('id').where('name', '=', name),
+      );
+    }
+    if (filter.groupId !== undefined) q = q.where('a.group_id', '=', filter.groupId);
+    if (filter.type) q = q.where('a.type', '=', filter.type);
+    if (filter.authorized !== undefined) q = q.where('a.authorized', '=', filter.authorized);
+    if (filter.search) q = q.where('a.name', 'ilike', filter.search);
+    return q;
+  }
+
+  /** The activities a list (or an export) with this filter covers. */
+  function filteredEvents(filter: EventFilter) {
+    let q = db.selectFrom('fleet_events');
+    if (filter.applianceId !== undefined) q = q.where('appliance_id', '=', filter.applianceId);
+    if (filter.applianceName) q = q.where('appliance_name', '=', filter.applianceName);
+    if (filter.kind) q = q.where('kind', '=', filter.kind);
+    if (filter.severity) q = q.where('severity', '=', filter.severity);
+    if (filter.since) q = q.where('at', '>=', new Date(filter.since));
+    if (filter.until) q = q.where('at', '<', new Date(filter.until));
+    return q;
+  }
 
   return {
     async getAppliance(id: number, d: DbHandle = db): Promise<ApplianceWithGroup | undefined> {
@@ -39,32 +96,12 @@ export function createFleetRepo(db: Kysely<Database>) {
         | undefined;
     },
     async listAppliances(
-      filter: {
-        groupId?: number;
-        type?: string;
-        search?: string;
-        authorized?: boolean;
-        online?: boolean;
-        configurationStatus?: string;
-        groupName?: string;
-      },
+      filter: ApplianceFilter,
       limit: number,
       offset: number,
       d: DbHandle = db,
     ): Promise<{ rows: ApplianceWithGroup[]; count: number }> {
-      let q = queryable(d).selectFrom('appliances as a');
-      if (filter.online !== undefined) q = q.where('a.online', '=', filter.online);
-      if (filter.configurationStatus) q = q.where('a.configuration_status', '=', filter.configurationStatus);
-      if (filter.groupName) {
-        const name = filter.groupName;
-        q = q.where('a.group_id', 'in', (eb) =>
-          eb.selectFrom('config_groups').select('id').where('name', '=', name),
-        );
-      }
-      if (filter.groupId !== undefined) q = q.where('a.group_id', '=', filter.groupId);
-      if (filter.type) q = q.where('a.type', '=', filter.type);
-      if (filter.authorized !== undefined) q = q.where('a.authorized', '=', filter.authorized);
-      if (filter.search) q = q.where('a.name', 'ilike', filter.search);
+      const q = filteredAppliances(d, filter);
       const count = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       const rows = await q
         .leftJoin('config_groups as g', 'g.id', 'a.group_id')
@@ -75,6 +112,23 @@ export function createFleetRepo(db: Kysely<Database>) {
         .offset(offset)
         .execute();
       return { rows: rows as ApplianceWithGroup[], count: Number(count.n) };
+    },
+    /** The list's rows in its order (by id), `limit` after the id `afterId`: keyset batches for exports. */
+    async appliancesAfter(
+      filter: ApplianceFilter,
+      afterId: number | undefined,
+      limit: number,
+      d: DbHandle = db,
+    ): Promise<ApplianceWithGroup[]> {
+      let q = filteredAppliances(d, filter);
+      if (afterId !== undefined) q = q.where('a.id', '>', afterId);
+      return (await q
+        .leftJoin('config_groups as g', 'g.id', 'a.group_id')
+        .selectAll('a')
+        .select(['g.name as group_name', 'g.kind as group_kind'])
+        .orderBy('a.id')
+        .limit(limit)
+        .execute()) as ApplianceWithGroup[];
     },
     async appliancesByIds(ids: number[], d: DbHandle = db): Promise<ApplianceWithGroup[]> {
       if (ids.length === 0) return [];
@@ -203,24 +257,11 @@ export function createFleetRepo(db: Kysely<Database>) {
       await queryable(d).insertInto('fleet_events').values(events).execute();
     },
     async listEvents(
-      filter: {
-        applianceId?: number;
-        applianceName?: string;
-        kind?: string;
-        severity?: string;
-        since?: string;
-        until?: string;
-      },
+      filter: EventFilter,
       limit: number,
       offset: number,
     ): Promise<{ rows: EventRow[]; count: number }> {
-      let q = db.selectFrom('fleet_events');
-      if (filter.applianceId !== undefined) q = q.where('appliance_id', '=', filter.applianceId);
-      if (filter.applianceName) q = q.where('appliance_name', '=', filter.applianceName);
-      if (filter.kind) q = q.where('kind', '=', filter.kind);
-      if (filter.severity) q = q.where('severity', '=', filter.severity);
-      if (filter.since) q = q.where('at', '>=', new Date(filter.since));
-      if (filter.until) q = q.where('at', '<', new Date(filter.until));
+      const q = filteredEvents(filter);
       const count = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
       const rows = await q
         .selectAll()
@@ -230,6 +271,26 @@ export function createFleetRepo(db: Kysely<Database>) {
         .offset(offset)
         .execute();
       return { rows, count: Number(count.n) };
+    },
+    /**
+     * The list's rows in its order (newest first), `limit` of them after the key `after` of the
+     * previous batch: keyset batches for exports. The key's time is PostgreSQL's own text of the
+     * column, so microseconds a JavaScript Date would drop still compare exactly.
+     */
+    async eventsBefore(
+      filter: EventFilter,
+      after: EventKey | undefined,
+      limit: number,
+    ): Promise<(EventRow & { key_at: string })[]> {
+      let q = filteredEvents(filter);
+      if (after) q = q.where(sql<boolean>`(at, id) < (${after.at}::timestamptz, ${after.id})`);
+      return q
+        .selectAll()
+        .select(sql<string>`at::text`.as('key_at'))
+        .orderBy('at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
     },
   };
 }

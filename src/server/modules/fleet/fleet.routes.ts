@@ -37,6 +37,28 @@ function managerUrlOf(request: FastifyRequest): string | null {
   return request.server.baseUrl?.() ?? request.server.linkOrigin?.(request) ?? null;
 }
 
+/** The appliance list's query (the export takes the same filters: fleet-export.routes.ts). */
+export const ApplianceListQuery = StrictObject({
+  ...PageQuery,
+  ...SearchQuery,
+  type: Type.Optional(Type.String({ maxLength: 40 })),
+  authorized: Type.Optional(Type.Boolean()),
+  online: Type.Optional(Type.Boolean()),
+  configuration_status: Type.Optional(Type.Enum(CONFIG_STATUSES)),
+  group_name: Type.Optional(Type.String({ maxLength: 100 })),
+});
+
+/** The activities list's query (the export takes the same filters). */
+export const ActivityListQuery = StrictObject({
+  ...PageQuery,
+  appliance: Type.Optional(Id()),
+  appliance_name: Type.Optional(Type.String({ maxLength: 100 })),
+  kind: Type.Optional(Type.String({ maxLength: 100 })),
+  severity: Type.Optional(Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('error')])),
+  since: Type.Optional(Type.String({ format: 'date-time' })),
+  until: Type.Optional(Type.String({ format: 'date-time' })),
+});
+
 export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
   const { fleet, connectors } = deps;
   return async (app) => {
@@ -67,15 +89,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           summary: 'List appliances',
           description:
             'Every appliance with its health and configuration status (`configuration_status`, `configuration_status_details`, `last_applied_config_timestamp`) and the newest package it may take (`available_update_version`). Filter by `type`, `authorized`, `online`, `configuration_status`, `group_name`; `search` matches the name.',
-          querystring: StrictObject({
-            ...PageQuery,
-            ...SearchQuery,
-            type: Type.Optional(Type.String({ maxLength: 40 })),
-            authorized: Type.Optional(Type.Boolean()),
-            online: Type.Optional(Type.Boolean()),
-            configuration_status: Type.Optional(Type.Enum(CONFIG_STATUSES)),
-            group_name: Type.Optional(Type.String({ maxLength: 100 })),
-          }),
+          querystring: ApplianceListQuery,
           response: { 200: PageOf(Appliance), ...ErrorResponses(400, 401, 403) },
         },
       },
@@ -205,17 +219,7 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           summary: 'Fleet activities',
           description:
             'Events from appliances (configuration applied, errors) and from the fleet (added, authorized, online, offline, drift), newest first. Filter by `appliance` (id), `appliance_name`, `kind`, `severity`, and time (`since`, `until`).',
-          querystring: StrictObject({
-            ...PageQuery,
-            appliance: Type.Optional(Id()),
-            appliance_name: Type.Optional(Type.String({ maxLength: 100 })),
-            kind: Type.Optional(Type.String({ maxLength: 100 })),
-            severity: Type.Optional(
-              Type.Union([Type.Literal('info'), Type.Literal('warning'), Type.Literal('error')]),
-            ),
-            since: Type.Optional(Type.String({ format: 'date-time' })),
-            until: Type.Optional(Type.String({ format: 'date-time' })),
-          }),
+          querystring: ActivityListQuery,
           response: { 200: PageOf(Activity), ...ErrorResponses(400, 401, 403) },
         },
       },

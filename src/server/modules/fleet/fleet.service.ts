@@ -18,7 +18,14 @@ import type { ConfigRepo } from '../config/config.repo.js';
 import { type AgentResponse, callAgent } from './agent-client.js';
 import { checkApplianceAddress } from './appliance-address.js';
 import { createPairing } from './fleet.pairing.js';
-import type { ApplianceRow, ApplianceWithGroup, FleetRepo } from './fleet.repo.js';
+import type {
+  ApplianceFilter,
+  ApplianceRow,
+  ApplianceWithGroup,
+  EventFilter,
+  EventRow,
+  FleetRepo,
+} from './fleet.repo.js';
 import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
 import type { ManagerKeyStore } from './manager-key.js';
 
@@ -54,6 +61,67 @@ function checkUrl(value: string): string {
   if (u.username || u.password) throw badField('body.url', 'must not carry a user name or password');
   if (u.search || u.hash) throw badField('body.url', 'must not carry a query or fragment');
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/** The appliance list's filters, as the API takes them. */
+export interface ApplianceListQuery {
+  type?: string;
+  search?: string;
+  authorized?: boolean;
+  online?: boolean;
+  configuration_status?: string;
+  group_name?: string;
+}
+
+/** The activities list's filters, as the API takes them. */
+export interface ActivityListQuery {
+  appliance?: number;
+  appliance_name?: string;
+  kind?: string;
+  severity?: string;
+  since?: string;
+  until?: string;
+}
+
+/** The repository's filter of an appliance list (or export); an unknown type is a 400. */
+export function applianceFilterOf(filter: ApplianceListQuery): ApplianceFilter {
+  const type = filter.type ? normalizeApplianceType(filter.type) : undefined;
+  if (filter.type && !type) throw badField('query.type', 'must be a1000, tiscale-worker or tiscale-hub');
+  return {
+    authorized: filter.authorized,
+    online: filter.online,
+    configurationStatus: filter.configuration_status,
+    groupName: filter.group_name,
+    type,
+    search: filter.search ? `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined,
+  };
+}
+
+/** The repository's filter of the activities list (or export). */
+export function eventFilterOf(filter: ActivityListQuery): EventFilter {
+  return {
+    applianceId: filter.appliance,
+    applianceName: filter.appliance_name,
+    kind: filter.kind,
+    severity: filter.severity,
+    since: filter.since,
+    until: filter.until,
+  };
+}
+
+/** An activity as the API shows it. */
+export function activityOut(e: EventRow) {
+  return {
+    id: Number(e.id),
+    at: new Date(e.at).toISOString(),
+    appliance_id: e.appliance_id,
+    appliance_name: e.appliance_name,
+    kind: e.kind,
+    severity: e.severity,
+    source: e.source,
+    message: e.message,
+    details: e.details ?? {},
+  };
 }
 
 export function createFleetService(deps: FleetServiceDeps) {
@@ -222,32 +290,8 @@ export function createFleetService(deps: FleetServiceDeps) {
       });
     },
 
-    async list(
-      filter: {
-        type?: string;
-        search?: string;
-        authorized?: boolean;
-        online?: boolean;
-        configuration_status?: string;
-        group_name?: string;
-      },
-      limit: number,
-      offset: number,
-    ) {
-      const type = filter.type ? normalizeApplianceType(filter.type) : undefined;
-      if (filter.type && !type) throw badField('query.type', 'must be a1000, tiscale-worker or tiscale-hub');
-      const { rows, count } = await repo.listAppliances(
-        {
-          authorized: filter.authorized,
-          online: filter.online,
-          configurationStatus: filter.configuration_status,
-          groupName: filter.group_name,
-          type,
-          search: filter.search ? `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined,
-        },
-        limit,
-        offset,
-      );
+    async list(filter: ApplianceListQuery, limit: number, offset: number) {
+      const { rows, count } = await repo.listAppliances(applianceFilterOf(filter), limit, offset);
       return { count, rows };
     },
 
@@ -310,44 +354,9 @@ export function createFleetService(deps: FleetServiceDeps) {
       });
     },
 
-    async activities(
-      filter: {
-        appliance?: number;
-        appliance_name?: string;
-        kind?: string;
-        severity?: string;
-        since?: string;
-        until?: string;
-      },
-      limit: number,
-      offset: number,
-    ) {
-      const { rows, count } = await repo.listEvents(
-        {
-          applianceId: filter.appliance,
-          applianceName: filter.appliance_name,
-          kind: filter.kind,
-          severity: filter.severity,
-          since: filter.since,
-          until: filter.until,
-        },
-        limit,
-        offset,
-      );
-      return {
-        count,
-        rows: rows.map((e) => ({
-          id: Number(e.id),
-          at: new Date(e.at).toISOString(),
-          appliance_id: e.appliance_id,
-          appliance_name: e.appliance_name,
-          kind: e.kind,
-          severity: e.severity,
-          source: e.source,
-          message: e.message,
-          details: e.details ?? {},
-        })),
-      };
+    async activities(filter: ActivityListQuery, limit: number, offset: number) {
+      const { rows, count } = await repo.listEvents(eventFilterOf(filter), limit, offset);
+      return { count, rows: rows.map(activityOut) };
     },
   };
 }

@@ -4,6 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { actorOf } from '../../http/actor.js';
 import { principalOf } from '../../http/auth.js';
+import { ExportQuery, ExportResponse, sendExport } from '../../http/export.js';
 import {
   OrderingQuery,
   PageOf,
@@ -33,9 +34,19 @@ import {
 
 const TOKEN_ORDERING = ['id', 'name', 'created_at', 'expires_at', 'last_used_at'] as const;
 
+/** The token list's query (the export takes the same filters and order). */
+const TokenListQuery = StrictObject({
+  ...PageQuery,
+  ...SearchQuery,
+  ...OrderingQuery(TOKEN_ORDERING),
+  owner_id: Type.Optional(Id()),
+  kind: Type.Optional(Type.Union([Type.Literal('api_token'), Type.Literal('api_key')])),
+  include_revoked: Type.Optional(Type.Boolean()),
+});
+
 export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
   app,
-  { tokens, tokenSettings, tokenUsage },
+  { tokens, tokenSettings, tokenUsage, tokenExport },
 ) => {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
 
@@ -48,14 +59,7 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
         summary: 'List API tokens',
         description:
           "Your tokens; admins see everyone's (filter with `owner_id`). Secrets are never shown: only the prefix and last four characters. Revoked tokens are hidden unless `include_revoked=true`.",
-        querystring: StrictObject({
-          ...PageQuery,
-          ...SearchQuery,
-          ...OrderingQuery(TOKEN_ORDERING),
-          owner_id: Type.Optional(Id()),
-          kind: Type.Optional(Type.Union([Type.Literal('api_token'), Type.Literal('api_key')])),
-          include_revoked: Type.Optional(Type.Boolean()),
-        }),
+        querystring: TokenListQuery,
         response: { 200: PageOf(Token), ...ErrorResponses(400, 401, 403) },
       },
     },
@@ -71,6 +75,37 @@ export const tokensRoutes: FastifyPluginAsync<IdentityServices> = async (
         page.offset,
       );
       return sendPage(request, reply, page, count, results);
+    },
+  );
+
+  r.get(
+    '/api/v1/tokens/export/',
+    {
+      config: { permission: 'tokens:read' },
+      schema: {
+        tags: ['tokens'],
+        summary: 'Export API tokens (CSV or JSON)',
+        description:
+          'The tokens the list (`GET /api/v1/tokens/`) shows you with the same filters and `ordering`: your ' +
+          "own, or everyone's for admins; with the list's fields, so never a secret or its digest (only the " +
+          'prefix and last four characters). One file (`steward-tokens-<date>.csv` or `.json`), streamed ' +
+          'a page at a time; objects and arrays (scopes, restrictions) are JSON cells in CSV. Recorded in ' +
+          'the audit log (`token.exported`, with the format and filters). A bad filter is a 400 before ' +
+          'any byte is sent.',
+        querystring: ExportQuery(TokenListQuery),
+        response: { 200: ExportResponse(Token), ...ErrorResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const { format, ordering, owner_id, kind, search, include_revoked } = request.query;
+      const order = parseOrdering(ordering, TOKEN_ORDERING, [{ field: 'id', direction: 'asc' }]);
+      const batches = await tokenExport.exportTokens(
+        actorOf(request),
+        { owner_id, kind, search, includeRevoked: include_revoked },
+        order,
+        format,
+      );
+      return sendExport(reply, { name: 'tokens', format, item: Token, batches });
     },
   );
 
