@@ -17,8 +17,16 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { ConfigRepo } from '../config/config.repo.js';
 import { type AgentResponse, callAgent } from './agent-client.js';
 import { checkApplianceAddress } from './appliance-address.js';
+import { enrollmentFor } from './fleet.enrollment.js';
 import { createPairing } from './fleet.pairing.js';
 import type { ApplianceRow, ApplianceWithGroup, FleetRepo } from './fleet.repo.js';
+import {
+  APPLIANCE_ORDERING,
+  APPLIANCE_STATES,
+  type ApplianceFilter,
+  type ApplianceOrderField,
+  type ApplianceState,
+} from './fleet.states.js';
 import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
 import type { ManagerKeyStore } from './manager-key.js';
 
@@ -222,28 +230,39 @@ export function createFleetService(deps: FleetServiceDeps) {
       });
     },
 
+    /**
+     * The appliance list with the filters of `ApplianceFilterQuery` (fleet.list-query.ts) and an
+     * order already checked against `APPLIANCE_ORDERING`. A type or state that does not exist is a
+     * 400 naming its query field.
+     */
     async list(
-      filter: {
-        type?: string;
-        search?: string;
-        authorized?: boolean;
-        online?: boolean;
-        configuration_status?: string;
-        group_name?: string;
-      },
+      filter: ApplianceFilter,
       limit: number,
       offset: number,
+      order: readonly { field: string; direction: 'asc' | 'desc' }[] = [],
     ) {
+      const known = (t: { field: string }): t is { field: ApplianceOrderField; direction: 'asc' | 'desc' } =>
+        (APPLIANCE_ORDERING as readonly string[]).includes(t.field);
       const type = filter.type ? normalizeApplianceType(filter.type) : undefined;
       if (filter.type && !type) throw badField('query.type', 'must be a1000, tiscale-worker or tiscale-hub');
+      const states = filter.state?.split(',').map((s) => s.trim().toLowerCase());
+      const unknown = states?.filter((s) => !(APPLIANCE_STATES as readonly string[]).includes(s)) ?? [];
+      if (unknown.length > 0) {
+        throw badField(
+          'query.state',
+          `unknown state ${unknown.map((s) => `"${s}"`).join(', ')}; give one or more of ${APPLIANCE_STATES.join(', ')}, comma-separated`,
+        );
+      }
       const { rows, count } = await repo.listAppliances(
         {
           authorized: filter.authorized,
           online: filter.online,
+          states: states as ApplianceState[] | undefined,
           configurationStatus: filter.configuration_status,
           groupName: filter.group_name,
           type,
           search: filter.search ? `%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined,
+          order: order.filter(known),
         },
         limit,
         offset,
@@ -254,6 +273,22 @@ export function createFleetService(deps: FleetServiceDeps) {
     present,
 
     toApplianceOut,
+
+    /**
+     * How to enroll an appliance with this manager: its pairing-key fingerprint (the key is made
+     * now if this manager never paired), its URL as agents are told it, and the `steward agent`
+     * command line. Changes nothing else.
+     */
+    async enrollment(type: string | undefined, name: string | undefined, managerUrl: string | null) {
+      const t = normalizeApplianceType(type ?? 'tiscale-worker');
+      if (!t)
+        throw badField(
+          'query.type',
+          'must be a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)',
+        );
+      const key = await deps.managerKey.get();
+      return enrollmentFor({ fingerprint: key.fingerprint, managerUrl, type: t, name });
+    },
 
     /** The compact list of the seed, with each hub's place in its hub group. */
     async presentCompact(rows: ApplianceWithGroup[]) {
