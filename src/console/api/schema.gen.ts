@@ -73,7 +73,7 @@ export interface paths {
         };
         /**
          * List appliances
-         * @description Every appliance with its health and configuration status (`configuration_status`, `configuration_status_details`, `last_applied_config_timestamp`) and the newest package it may take (`available_update_version`). Filter by `type`, `authorized`, `online`, `configuration_status`, `group_name`; `search` matches the name.
+         * @description Every appliance with its one `state` (online, degraded, offline, maintenance, unauthorized), its health and configuration status (`configuration_status`, `configuration_status_details`, `last_applied_config_timestamp`) and the newest package it may take (`available_update_version`). `search` matches the name, the URL and the host name the agent reported (case-insensitive substring). Filters: `state` (one or several, comma-separated: `state=offline,unauthorized`), `type`, `group_name`, `configuration_status`, and the older `authorized` and `online`; they combine with AND. `ordering` sorts by name, type, state, last_seen_online, latency, release, group_name, configuration_status, created, id (`-` for descending, several comma-separated: `ordering=state,-last_seen_online`); appliances without a value (never seen, no release, no group) come last either way, and equal keys are ordered by id so pages never overlap. Default: by id. An unknown field, state or type is a 400 naming it.
          */
         get: operations["getAppliances"];
         put?: never;
@@ -258,6 +258,26 @@ export interface paths {
          * @description Adds an appliance whose Steward agent is already running. `type` takes the legacy names (a1000, tiscale-worker, tiscale-hub) and the product names (analyze, worker, hub). The appliance then needs authorizing. The URL's address must be inside the appliance networks (network settings `appliance_networks`; by default loopback and private ranges, never link-local or cloud metadata addresses unless listed): otherwise a 400 naming `body.url`.
          */
         post: operations["postAppliancesCreate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/appliances/enrollment/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How to enroll an appliance
+         * @description What an admin runs on an appliance to enroll it with this manager: `command`, the `steward agent` line (also as `argv`, the arguments after `steward`), which pins this manager by the fingerprint of its pairing key (`--manager sha256:...`), so the agent pairs with this manager only. `type` (default tiscale-worker) and `name` (default: the appliance's host name) go into the command. `manager_url` is this manager's address as agents are told it (network settings `base_url`, or this request's origin when its Host is listed in `allowed_hosts`; else null). The pairing key is made on first use, as pairing would. Then add the appliance with its agent URL and authorize it; the appliance's `tls_fingerprint` is what the agent printed as `TLS certificate:`.
+         */
+        get: operations["getAppliancesEnrollment"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2634,22 +2654,46 @@ export interface operations {
     getAppliances: {
         parameters: {
             query?: {
+                /** @description Authorized or not (see also `state`) */
                 authorized?: boolean;
+                /** @description Where the appliance stands with its configuration */
                 configuration_status?: "changes_awaiting_apply" | "pending" | "error" | "done" | "mismatch" | "unsupported" | "no_configuration_group";
+                /**
+                 * @description Name of its configuration group
+                 * @example TestGroup1
+                 */
                 group_name?: string;
                 /** @description Items to return (default 20, at most 100) */
                 limit?: number;
                 /** @description Items to skip (at most 100000000) */
                 offset?: number;
+                /** @description Answering the last poll or not (see also `state`) */
                 online?: boolean;
+                /**
+                 * @description Comma-separated fields to sort by, `-` prefix for descending. Fields: name, type, state, last_seen_online, latency, release, group_name, configuration_status, created, id
+                 * @example -name
+                 */
+                ordering?: string;
                 /** @description Page number, from 1 to 1000000 */
                 page?: number;
                 /** @description Items per page (default 20, at most 100) */
                 page_size?: number;
-                /** @description Case-insensitive substring search */
+                /**
+                 * @description Case-insensitive substring of the name, the URL or the host name the agent reported
+                 * @example worker
+                 */
                 search?: string;
                 /** @description Alias of page_size */
                 size?: number;
+                /**
+                 * @description One state or several, comma-separated: online, degraded, offline, maintenance, unauthorized. An unknown state is a 400 naming `query.state`. Each appliance is in exactly one: `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` or `offline` (not answering).
+                 * @example offline,unauthorized
+                 */
+                state?: string;
+                /**
+                 * @description a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)
+                 * @example tiscale-worker
+                 */
                 type?: string;
             };
             header?: never;
@@ -2710,7 +2754,7 @@ export interface operations {
                              * @description Last successful status call
                              */
                             last_seen_online: string | null;
-                            /** @description Milliseconds of the last status call */
+                            /** @description Milliseconds of the last status call; null while the appliance is offline */
                             latency: number | null;
                             maintenance: boolean;
                             name: string;
@@ -2720,12 +2764,16 @@ export interface operations {
                             release: string | null;
                             /** @description Write-only: whether an SNMP community is set */
                             snmp_community_set: boolean;
+                            /** @description The one state to show (and to filter the list by): `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` (answering, health degraded) or `offline` (not answering) */
+                            state: "online" | "degraded" | "offline" | "maintenance" | "unauthorized";
                             /** @description unauthorized, online, degraded or offline */
                             status: string;
                             /** @description Health, load, memory, disk and running configuration reported by the agent */
                             system_data: {
                                 [key: string]: unknown;
                             };
+                            /** @description SHA-256 fingerprint of the TLS certificate pinned at authorization (`sha256:<hex>`), as the agent prints it at start (`TLS certificate: ...`); null before authorization or without TLS */
+                            tls_fingerprint: string | null;
                             /** @description a1000, tiscale-worker or tiscale-hub */
                             type: string;
                             /**
@@ -2873,6 +2921,7 @@ export interface operations {
                      *       "hostname": "worker-1",
                      *       "release": "5.3.0",
                      *       "status": "online",
+                     *       "state": "online",
                      *       "authorized": true,
                      *       "online": true,
                      *       "latency": 1.7,
@@ -2888,6 +2937,7 @@ export interface operations {
                      *       },
                      *       "snmp_community_set": false,
                      *       "haproxy_password_set": false,
+                     *       "tls_fingerprint": "sha256:4f1c0b2e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a291807",
                      *       "created": "2026-01-01T09:00:00.000Z",
                      *       "updated": "2026-01-01T10:00:00.000Z",
                      *       "group_name": "TestGroup1",
@@ -2943,7 +2993,7 @@ export interface operations {
                          * @description Last successful status call
                          */
                         last_seen_online: string | null;
-                        /** @description Milliseconds of the last status call */
+                        /** @description Milliseconds of the last status call; null while the appliance is offline */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -2953,12 +3003,16 @@ export interface operations {
                         release: string | null;
                         /** @description Write-only: whether an SNMP community is set */
                         snmp_community_set: boolean;
+                        /** @description The one state to show (and to filter the list by): `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` (answering, health degraded) or `offline` (not answering) */
+                        state: "online" | "degraded" | "offline" | "maintenance" | "unauthorized";
                         /** @description unauthorized, online, degraded or offline */
                         status: string;
                         /** @description Health, load, memory, disk and running configuration reported by the agent */
                         system_data: {
                             [key: string]: unknown;
                         };
+                        /** @description SHA-256 fingerprint of the TLS certificate pinned at authorization (`sha256:<hex>`), as the agent prints it at start (`TLS certificate: ...`); null before authorization or without TLS */
+                        tls_fingerprint: string | null;
                         /** @description a1000, tiscale-worker or tiscale-hub */
                         type: string;
                         /**
@@ -3354,6 +3408,7 @@ export interface operations {
                      *       "hostname": "worker-1",
                      *       "release": "5.3.0",
                      *       "status": "online",
+                     *       "state": "online",
                      *       "authorized": true,
                      *       "online": true,
                      *       "latency": 1.7,
@@ -3369,6 +3424,7 @@ export interface operations {
                      *       },
                      *       "snmp_community_set": false,
                      *       "haproxy_password_set": false,
+                     *       "tls_fingerprint": "sha256:4f1c0b2e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a291807",
                      *       "created": "2026-01-01T09:00:00.000Z",
                      *       "updated": "2026-01-01T10:00:00.000Z",
                      *       "group_name": "TestGroup1",
@@ -3424,7 +3480,7 @@ export interface operations {
                          * @description Last successful status call
                          */
                         last_seen_online: string | null;
-                        /** @description Milliseconds of the last status call */
+                        /** @description Milliseconds of the last status call; null while the appliance is offline */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -3434,12 +3490,16 @@ export interface operations {
                         release: string | null;
                         /** @description Write-only: whether an SNMP community is set */
                         snmp_community_set: boolean;
+                        /** @description The one state to show (and to filter the list by): `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` (answering, health degraded) or `offline` (not answering) */
+                        state: "online" | "degraded" | "offline" | "maintenance" | "unauthorized";
                         /** @description unauthorized, online, degraded or offline */
                         status: string;
                         /** @description Health, load, memory, disk and running configuration reported by the agent */
                         system_data: {
                             [key: string]: unknown;
                         };
+                        /** @description SHA-256 fingerprint of the TLS certificate pinned at authorization (`sha256:<hex>`), as the agent prints it at start (`TLS certificate: ...`); null before authorization or without TLS */
+                        tls_fingerprint: string | null;
                         /** @description a1000, tiscale-worker or tiscale-hub */
                         type: string;
                         /**
@@ -3662,6 +3722,7 @@ export interface operations {
                      *       "hostname": "worker-1",
                      *       "release": "5.3.0",
                      *       "status": "online",
+                     *       "state": "online",
                      *       "authorized": true,
                      *       "online": true,
                      *       "latency": 1.7,
@@ -3677,6 +3738,7 @@ export interface operations {
                      *       },
                      *       "snmp_community_set": false,
                      *       "haproxy_password_set": false,
+                     *       "tls_fingerprint": "sha256:4f1c0b2e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a291807",
                      *       "created": "2026-01-01T09:00:00.000Z",
                      *       "updated": "2026-01-01T10:00:00.000Z",
                      *       "group_name": "TestGroup1",
@@ -3732,7 +3794,7 @@ export interface operations {
                          * @description Last successful status call
                          */
                         last_seen_online: string | null;
-                        /** @description Milliseconds of the last status call */
+                        /** @description Milliseconds of the last status call; null while the appliance is offline */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -3742,12 +3804,16 @@ export interface operations {
                         release: string | null;
                         /** @description Write-only: whether an SNMP community is set */
                         snmp_community_set: boolean;
+                        /** @description The one state to show (and to filter the list by): `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` (answering, health degraded) or `offline` (not answering) */
+                        state: "online" | "degraded" | "offline" | "maintenance" | "unauthorized";
                         /** @description unauthorized, online, degraded or offline */
                         status: string;
                         /** @description Health, load, memory, disk and running configuration reported by the agent */
                         system_data: {
                             [key: string]: unknown;
                         };
+                        /** @description SHA-256 fingerprint of the TLS certificate pinned at authorization (`sha256:<hex>`), as the agent prints it at start (`TLS certificate: ...`); null before authorization or without TLS */
+                        tls_fingerprint: string | null;
                         /** @description a1000, tiscale-worker or tiscale-hub */
                         type: string;
                         /**
@@ -3963,6 +4029,7 @@ export interface operations {
                      *       "hostname": "worker-1",
                      *       "release": "5.3.0",
                      *       "status": "online",
+                     *       "state": "online",
                      *       "authorized": true,
                      *       "online": true,
                      *       "latency": 1.7,
@@ -3978,6 +4045,7 @@ export interface operations {
                      *       },
                      *       "snmp_community_set": false,
                      *       "haproxy_password_set": false,
+                     *       "tls_fingerprint": "sha256:4f1c0b2e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a291807",
                      *       "created": "2026-01-01T09:00:00.000Z",
                      *       "updated": "2026-01-01T10:00:00.000Z",
                      *       "group_name": "TestGroup1",
@@ -4033,7 +4101,7 @@ export interface operations {
                          * @description Last successful status call
                          */
                         last_seen_online: string | null;
-                        /** @description Milliseconds of the last status call */
+                        /** @description Milliseconds of the last status call; null while the appliance is offline */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -4043,12 +4111,16 @@ export interface operations {
                         release: string | null;
                         /** @description Write-only: whether an SNMP community is set */
                         snmp_community_set: boolean;
+                        /** @description The one state to show (and to filter the list by): `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` (answering, health degraded) or `offline` (not answering) */
+                        state: "online" | "degraded" | "offline" | "maintenance" | "unauthorized";
                         /** @description unauthorized, online, degraded or offline */
                         status: string;
                         /** @description Health, load, memory, disk and running configuration reported by the agent */
                         system_data: {
                             [key: string]: unknown;
                         };
+                        /** @description SHA-256 fingerprint of the TLS certificate pinned at authorization (`sha256:<hex>`), as the agent prints it at start (`TLS certificate: ...`); null before authorization or without TLS */
+                        tls_fingerprint: string | null;
                         /** @description a1000, tiscale-worker or tiscale-hub */
                         type: string;
                         /**
@@ -6019,6 +6091,7 @@ export interface operations {
                      *       "hostname": "worker-1",
                      *       "release": "5.3.0",
                      *       "status": "online",
+                     *       "state": "online",
                      *       "authorized": true,
                      *       "online": true,
                      *       "latency": 1.7,
@@ -6034,6 +6107,7 @@ export interface operations {
                      *       },
                      *       "snmp_community_set": false,
                      *       "haproxy_password_set": false,
+                     *       "tls_fingerprint": "sha256:4f1c0b2e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a291807",
                      *       "created": "2026-01-01T09:00:00.000Z",
                      *       "updated": "2026-01-01T10:00:00.000Z",
                      *       "group_name": "TestGroup1",
@@ -6089,7 +6163,7 @@ export interface operations {
                          * @description Last successful status call
                          */
                         last_seen_online: string | null;
-                        /** @description Milliseconds of the last status call */
+                        /** @description Milliseconds of the last status call; null while the appliance is offline */
                         latency: number | null;
                         maintenance: boolean;
                         name: string;
@@ -6099,12 +6173,16 @@ export interface operations {
                         release: string | null;
                         /** @description Write-only: whether an SNMP community is set */
                         snmp_community_set: boolean;
+                        /** @description The one state to show (and to filter the list by): `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` (answering, health degraded) or `offline` (not answering) */
+                        state: "online" | "degraded" | "offline" | "maintenance" | "unauthorized";
                         /** @description unauthorized, online, degraded or offline */
                         status: string;
                         /** @description Health, load, memory, disk and running configuration reported by the agent */
                         system_data: {
                             [key: string]: unknown;
                         };
+                        /** @description SHA-256 fingerprint of the TLS certificate pinned at authorization (`sha256:<hex>`), as the agent prints it at start (`TLS certificate: ...`); null before authorization or without TLS */
+                        tls_fingerprint: string | null;
                         /** @description a1000, tiscale-worker or tiscale-hub */
                         type: string;
                         /**
@@ -6226,6 +6304,171 @@ export interface operations {
                      *       "status": 415,
                      *       "detail": "unsupported Content-Type",
                      *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAppliancesEnrollment: {
+        parameters: {
+            query?: {
+                /** @description Unique name: letters, digits, dot, dash, underscore */
+                name?: string;
+                /**
+                 * @description a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)
+                 * @example worker
+                 */
+                type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "manager_url": "https://steward.example.com:8443",
+                     *       "fingerprint": "sha256:9c1185a5c5e9fc54612808977ee8f548b2258d31a0c8a1b3e4f5a6b7c8d9e0f1",
+                     *       "type": "tiscale-worker",
+                     *       "name": null,
+                     *       "command": "steward agent --type tiscale-worker --manager sha256:9c1185a5c5e9fc54612808977ee8f548b2258d31a0c8a1b3e4f5a6b7c8d9e0f1",
+                     *       "argv": [
+                     *         "agent",
+                     *         "--type",
+                     *         "tiscale-worker",
+                     *         "--manager",
+                     *         "sha256:9c1185a5c5e9fc54612808977ee8f548b2258d31a0c8a1b3e4f5a6b7c8d9e0f1"
+                     *       ],
+                     *       "steps": [
+                     *         "On the appliance, run the command.",
+                     *         "Add the appliance in the console, then authorize it."
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The same command as arguments of `steward` */
+                        argv: string[];
+                        /** @description The command line to run on the appliance */
+                        command: string;
+                        /** @description SHA-256 fingerprint of the manager's pairing key (Ed25519), `sha256:<hex>` */
+                        fingerprint: string;
+                        /** @description This manager as agents are told it: base_url, or the request origin when its Host is in allowed_hosts; else null */
+                        manager_url: string | null;
+                        /** @description The appliance name in the command, if one was asked for */
+                        name: string | null;
+                        /** @description What to do, in order */
+                        steps: string[];
+                        /** @description The appliance type in the command */
+                        type: string;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */

@@ -106,11 +106,19 @@ const STATUS_COLORS: Record<string, string> = {
 };
 
 export function StatusBadge({ status, label }: { status: string; label?: string }) {
+  const color = STATUS_COLORS[status] ?? 'gray';
   return (
     <Badge
-      color={STATUS_COLORS[status] ?? 'gray'}
+      color={color}
       variant="light"
-      style={{ textTransform: 'none', minWidth: 'max-content' }}
+      // The light variant writes shade 6 on its own tint: yellow, orange and green fall below
+      // WCAG AA (axe-core: color-contrast, serious). The darkest shade reads on the tint, the
+      // lightest on a dark page.
+      style={{
+        textTransform: 'none',
+        minWidth: 'max-content',
+        color: `light-dark(var(--mantine-color-${color}-9), var(--mantine-color-${color}-2))`,
+      }}
     >
       {label ?? status.replaceAll('_', ' ')}
     </Badge>
