@@ -111,13 +111,13 @@ export function StatusBadge({ status, label }: { status: string; label?: string 
     <Badge
       color={color}
       variant="light"
-      // The light variant writes shade 6 on its own tint: yellow, orange and green fall below
-      // WCAG AA (axe-core: color-contrast, serious). The darkest shade reads on the tint, the
-      // lightest on a dark page.
+      // The light variant writes its colour on its own tint: green, orange and yellow fall below
+      // WCAG AA even at Mantine's darkest shade (axe-core: color-contrast, serious). The tint keeps
+      // the colour; the words are in the page's text colour, which reads on every tint.
       style={{
         textTransform: 'none',
         minWidth: 'max-content',
-        color: `light-dark(var(--mantine-color-${color}-9), var(--mantine-color-${color}-2))`,
+        color: 'var(--mantine-color-text)',
       }}
     >
       {label ?? status.replaceAll('_', ' ')}

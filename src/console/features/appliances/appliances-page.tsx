@@ -125,6 +125,7 @@ function SearchBox({ value, onChange }: { value: string; onChange: (v: string) =
   return (
     <TextInput
       ref={ref}
+      label="Search"
       aria-label="Search appliances"
       placeholder="Search name, URL or host name  ( / )"
       leftSection={<IconSearch size={16} />}
@@ -208,7 +209,7 @@ export function AppliancesPage() {
           <Group gap="xs" align="flex-end" wrap="wrap">
             <SearchBox value={view.search} onChange={(v) => update({ search: v }, true)} />
             <MultiSelect
-              aria-label="State"
+              label="State"
               placeholder={view.states.length ? undefined : 'Any state'}
               data={STATES.map((s) => ({ value: s, label: STATE_LABELS[s] }))}
               value={view.states}
@@ -217,7 +218,7 @@ export function AppliancesPage() {
               w={{ base: '100%', sm: 220 }}
             />
             <Select
-              aria-label="Type"
+              label="Type"
               placeholder="Any type"
               data={Object.entries(TYPE_LABELS).map(([value, label]) => ({ value, label }))}
               value={view.type}
@@ -226,7 +227,7 @@ export function AppliancesPage() {
               w={{ base: '100%', sm: 160 }}
             />
             <Select
-              aria-label="Group"
+              label="Group"
               placeholder="Any group"
               data={[
                 ...new Set([
@@ -241,7 +242,7 @@ export function AppliancesPage() {
               w={{ base: '100%', sm: 170 }}
             />
             <Select
-              aria-label="Configuration status"
+              label="Configuration status"
               placeholder="Any configuration"
               data={CONFIG_STATUSES.map((s) => ({ value: s, label: s.replaceAll('_', ' ') }))}
               value={view.config}
@@ -278,15 +279,6 @@ export function AppliancesPage() {
                   only. Then add it here with its agent URL and authorize it.
                 </Text>
                 <AgentCommand />
-                {canWrite && (
-                  <Button
-                    leftSection={<IconPlus size={16} />}
-                    onClick={() => setAdding(true)}
-                    style={{ alignSelf: 'flex-start' }}
-                  >
-                    Add appliance
-                  </Button>
-                )}
               </Stack>
             </Paper>
           ) : narrow ? (
