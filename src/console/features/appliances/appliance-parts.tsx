@@ -1,6 +1,6 @@
 // Pieces of the appliance list: the one state badge (status and online state in one), the
 // sortable column header, and the card a row becomes on a phone.
-import { Anchor, Badge, Checkbox, Group, Paper, Stack, Text, UnstyledButton } from '@mantine/core';
+import { Anchor, Badge, Checkbox, Group, Paper, Stack, Table, Text, UnstyledButton } from '@mantine/core';
 import { IconArrowDown, IconArrowsSort, IconArrowUp } from '@tabler/icons-react';
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
@@ -108,17 +108,14 @@ export function SortableTh({
   const active = sort?.field === field;
   const Icon = !active ? IconArrowsSort : sort.desc ? IconArrowDown : IconArrowUp;
   return (
-    <th
-      aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : 'none'}
-      style={{ whiteSpace: 'nowrap' }}
-    >
+    <Table.Th aria-sort={active ? (sort.desc ? 'descending' : 'ascending') : 'none'}>
       <UnstyledButton onClick={() => onSort(field)} fw={700} fz="sm">
         <Group gap={4} wrap="nowrap">
           {children}
           <Icon size={14} aria-hidden="true" style={{ opacity: active ? 1 : 0.45 }} />
         </Group>
       </UnstyledButton>
-    </th>
+    </Table.Th>
   );
 }
 

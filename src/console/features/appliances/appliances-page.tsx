@@ -7,6 +7,7 @@ import {
   Button,
   Checkbox,
   Group,
+  Kbd,
   Modal,
   MultiSelect,
   Pagination,
@@ -127,14 +128,16 @@ function SearchBox({ value, onChange }: { value: string; onChange: (v: string) =
       ref={ref}
       label="Search"
       aria-label="Search appliances"
-      placeholder="Search name, URL or host name  ( / )"
+      placeholder="Name, URL or host name"
       leftSection={<IconSearch size={16} />}
+      rightSection={<Kbd size="xs">/</Kbd>}
+      rightSectionPointerEvents="none"
       value={text}
       onChange={(e) => {
         setText(e.currentTarget.value);
         write(e.currentTarget.value);
       }}
-      w={{ base: '100%', sm: 300 }}
+      w={{ base: '100%', sm: 250 }}
     />
   );
 }
@@ -215,7 +218,7 @@ export function AppliancesPage() {
               value={view.states}
               onChange={(v) => update({ state: v.join(',') })}
               clearable
-              w={{ base: '100%', sm: 220 }}
+              w={{ base: '100%', sm: 200 }}
             />
             <Select
               label="Type"
@@ -224,7 +227,7 @@ export function AppliancesPage() {
               value={view.type}
               onChange={(v) => update({ type: v })}
               clearable
-              w={{ base: '100%', sm: 160 }}
+              w={{ base: '100%', sm: 150 }}
             />
             <Select
               label="Group"
@@ -239,7 +242,7 @@ export function AppliancesPage() {
               onChange={(v) => update({ group_name: v })}
               clearable
               searchable
-              w={{ base: '100%', sm: 170 }}
+              w={{ base: '100%', sm: 150 }}
             />
             <Select
               label="Configuration status"
@@ -248,7 +251,7 @@ export function AppliancesPage() {
               value={view.config}
               onChange={(v) => update({ configuration_status: v })}
               clearable
-              w={{ base: '100%', sm: 210 }}
+              w={{ base: '100%', sm: 190 }}
             />
             {view.filtered && (
               <Button variant="subtle" size="sm" onClick={clearFilters}>
