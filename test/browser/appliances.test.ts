@@ -24,6 +24,13 @@ async function expectShown(names: string[], on: Page = page) {
   await expect.poll(() => shown(on), { timeout: 10_000 }).toEqual(names);
 }
 
+/** Runs in the page: how far the appliance table is wider than the space it has (px). */
+const TABLE_OVERFLOW = `(() => {
+  const table = document.querySelector('[data-testid="appliances-table"]');
+  const box = table?.closest('.mantine-ScrollArea-viewport') ?? table?.parentElement;
+  return box ? box.scrollWidth - box.clientWidth : 9999;
+})()`;
+
 const param = (name: string) => new URL(page.url()).searchParams.get(name);
 
 /** Picks an option of a select; a multi-select keeps its list open between picks. */
@@ -130,6 +137,7 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     await row.getByText(wa?.url ?? 'missing', { exact: true }).waitFor();
     await page.locator('tr[data-appliance="w-b"]').getByText('Unauthorized').waitFor();
     await h.shot('appliances-04-list');
+    expect(await page.evaluate<number>(TABLE_OVERFLOW)).toBeLessThanOrEqual(0);
     expect(await h.axeViolations()).toEqual([]);
   });
 
@@ -224,6 +232,8 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     await h.shot('appliances-07-bulk-maintenance');
     await close();
     await page.locator('tr[data-appliance="w-a"]').getByText('Maintenance').waitFor();
+    // Every column fits at 1280 px, the widest state badge included: nothing scrolls sideways.
+    expect(await page.evaluate<number>(TABLE_OVERFLOW)).toBeLessThanOrEqual(0);
     // Unauthorized wins over maintenance: they still show what they need first.
     await page.locator('tr[data-appliance="w-b"]').getByText('Unauthorized').waitFor();
     await page.locator('tr[data-appliance="h-c"]').getByText('Unauthorized').waitFor();

@@ -218,7 +218,7 @@ export function AppliancesPage() {
               value={view.states}
               onChange={(v) => update({ state: v.join(',') })}
               clearable
-              w={{ base: '100%', sm: 200 }}
+              w={{ base: 'calc(50% - var(--mantine-spacing-xs) / 2)', sm: 200 }}
             />
             <Select
               label="Type"
@@ -227,7 +227,7 @@ export function AppliancesPage() {
               value={view.type}
               onChange={(v) => update({ type: v })}
               clearable
-              w={{ base: '100%', sm: 150 }}
+              w={{ base: 'calc(50% - var(--mantine-spacing-xs) / 2)', sm: 150 }}
             />
             <Select
               label="Group"
@@ -242,7 +242,7 @@ export function AppliancesPage() {
               onChange={(v) => update({ group_name: v })}
               clearable
               searchable
-              w={{ base: '100%', sm: 150 }}
+              w={{ base: 'calc(50% - var(--mantine-spacing-xs) / 2)', sm: 150 }}
             />
             <Select
               label="Configuration status"
@@ -251,7 +251,7 @@ export function AppliancesPage() {
               value={view.config}
               onChange={(v) => update({ configuration_status: v })}
               clearable
-              w={{ base: '100%', sm: 190 }}
+              w={{ base: 'calc(50% - var(--mantine-spacing-xs) / 2)', sm: 190 }}
             />
             {view.filtered && (
               <Button variant="subtle" size="sm" onClick={clearFilters}>
@@ -372,7 +372,7 @@ export function AppliancesPage() {
                           />
                         </Table.Td>
                       )}
-                      <Table.Td style={{ minWidth: 180 }}>
+                      <Table.Td style={{ minWidth: 160 }}>
                         <NameCell a={a} />
                       </Table.Td>
                       <Table.Td style={{ whiteSpace: 'nowrap' }}>{TYPE_LABELS[a.type] ?? a.type}</Table.Td>

@@ -25,7 +25,13 @@ export function AuthorizeModal({ appliance, onClose }: { appliance: Appliance | 
   };
   const pairing = appliance ? pairs(appliance.type) : false;
   return (
-    <Modal opened={appliance !== null} onClose={close} title={`Authorize ${appliance?.name ?? ''}`} centered>
+    <Modal
+      opened={appliance !== null}
+      onClose={close}
+      title={`Authorize ${appliance?.name ?? ''}`}
+      size="lg"
+      centered
+    >
       {done ? (
         <Stack gap="sm">
           <Alert color="green" icon={<IconCircleCheck />} role="status" title="Authorized">
