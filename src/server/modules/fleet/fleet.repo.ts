@@ -44,7 +44,7 @@ const STATE_SQL: Record<ApplianceState, RawBuilder<unknown>> = {
 };
 
 // The sort keys of the list. `state` sorts in the order of APPLIANCE_STATES; `release` as
-// numbers, part by part (5.10.0 after 5.9.1), whatever text surrounds the digits.
+// numbers, part by part (5.10.0 after 5.9.1).
 const ORDER_SQL: Record<Exclude<ApplianceOrderField, 'id'>, RawBuilder<unknown>> = {
   name: sql`a.name`,
   type: sql`a.type`,
@@ -52,8 +52,10 @@ const ORDER_SQL: Record<Exclude<ApplianceOrderField, 'id'>, RawBuilder<unknown>>
     WHEN a.status = 'degraded' THEN 2 ELSE 1 END`,
   last_seen_online: sql`a.last_seen_online`,
   latency: sql`CASE WHEN a.online THEN a.latency END`,
-  release: sql`(SELECT array_agg(nullif(t.x, '')::numeric ORDER BY t.o)
-    FROM unnest(string_to_array(regexp_replace(a.release, '[^0-9.]', '', 'g'), '.')) WITH ORDINALITY AS t(x, o))`,
+  // The runs of digits as a numeric array (`5.10.0-rc2` is {5,10,0,2}); no release, or one
+  // without digits, is NULL. One expression per row, no subquery.
+  release: sql`string_to_array(
+    nullif(btrim(regexp_replace(a.release, '[^0-9]+', '.', 'g'), '.'), ''), '.')::numeric[]`,
   group_name: sql`g.name`,
   configuration_status: sql`a.configuration_status`,
   created: sql`a.created`,
