@@ -97,6 +97,10 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     await phone.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
     await h.go('/appliances', 'Appliances', phone);
     await phone.getByTestId('agent-command-line').waitFor();
+    // Nothing wider than the screen, the long fingerprint included.
+    expect(await phone.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(
+      PHONE.width,
+    );
     await h.shot('appliances-02-empty-phone', phone);
     expect(await h.axeViolations(phone)).toEqual([]);
     await phone.close();
@@ -204,6 +208,8 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     await page.goto(`${h.base}/appliances?ordering=name&page_size=2`);
     await expectShown(['h-c', 'w-a']);
     await expect.poll(() => page.getByTestId('appliances-range').textContent()).toBe('1–2 of 3');
+    // A page size from a link that the menu does not offer is still shown as chosen.
+    expect(await page.getByRole('combobox', { name: 'Appliances per page' }).inputValue()).toBe('2 per page');
     await page.getByRole('button', { name: 'Next page' }).click();
     await expectShown(['w-b']);
     expect(param('page')).toBe('2');

@@ -87,7 +87,8 @@ export function AgentCommand({ compact = false }: { compact?: boolean }) {
           </Group>
           {e && (
             <Text size="xs" c="dimmed">
-              The agent pairs only with the manager whose key has the fingerprint <Code>{e.fingerprint}</Code>
+              The agent pairs only with the manager whose key has the fingerprint{' '}
+              <Code style={{ wordBreak: 'break-all' }}>{e.fingerprint}</Code>
               {e.manager_url ? (
                 <>
                   {' '}

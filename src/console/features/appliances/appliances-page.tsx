@@ -421,7 +421,9 @@ export function AppliancesPage() {
                 />
                 <Select
                   aria-label="Appliances per page"
-                  data={PAGE_SIZES.map((n) => ({ value: n, label: `${n} per page` }))}
+                  data={[...new Set([...PAGE_SIZES, String(view.pageSize)])]
+                    .sort((x, y) => Number(x) - Number(y))
+                    .map((n) => ({ value: n, label: `${n} per page` }))}
                   value={String(view.pageSize)}
                   onChange={(v) => update({ page_size: v === '20' ? null : v })}
                   allowDeselect={false}
