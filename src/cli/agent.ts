@@ -97,6 +97,13 @@ export function registerAgentCommand(program: Command): void {
         `steward agent ${id.type} "${id.name}" (${id.uuid}) listening on ${running.url}\n`,
       );
       if (running.certFingerprint) process.stdout.write(`TLS certificate: ${running.certFingerprint}\n`);
+      // What the admin compares in the console: the certificate above with the appliance's pinned
+      // fingerprint, and this line with the manager's fingerprint on its enrollment page.
+      process.stdout.write(
+        o.manager
+          ? `Pairs only with manager: ${o.manager}\n`
+          : 'Pairs with: the first manager that asks (trust on first use; --manager pins one)\n',
+      );
       if (running.newToken) process.stdout.write(`API token: ${running.newToken}\n`);
       const stop = () => {
         running.close().then(

@@ -288,12 +288,15 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await dialog.getByLabel('Agent URL').fill(agent?.url ?? '');
     await dialog.getByRole('button', { name: 'Add appliance' }).click();
     const row = page.locator('tr', { hasText: 'w1' });
-    await row.getByText('not authorized').waitFor();
+    await row.getByText('Unauthorized').waitFor();
     await page.getByRole('button', { name: 'Authorize w1' }).click();
-    // Workers pair with the manager (no token to paste); the manager pins the agent's certificate.
+    // Workers pair with the manager (no token to paste); the manager pins the agent's certificate,
+    // and the dialog shows it for comparing with what the agent printed.
     const auth = page.getByRole('dialog', { name: 'Authorize w1' });
     await auth.getByRole('button', { name: 'Pair and authorize' }).click();
-    await expect.poll(() => row.getByText('not authorized').count(), { timeout: 15_000 }).toBe(0);
+    await auth.getByTestId('pinned-fingerprint').waitFor();
+    await auth.getByRole('button', { name: 'Done' }).click();
+    await expect.poll(() => row.getByText('Unauthorized').count(), { timeout: 15_000 }).toBe(0);
     await shot('12-appliances-authorized');
   });
 

@@ -131,18 +131,23 @@ export async function startConsoleHarness(options: HarnessOptions = {}): Promise
   const [manager, ...agents] = await Promise.all([
     startManager({ STEWARD_DATA_DIR: dataDir, STEWARD_ADMIN_PASSWORD: PASSWORD }, ['--tls', 'off']),
     ...(options.agents ?? []).map((a, i) =>
-      spawnAgent([
-        '--type',
-        a.type,
-        '--listen',
-        '127.0.0.1:0',
-        '--data',
-        agentDirs[i] as string,
-        '--tls',
-        'on',
-        '--name',
-        a.name,
-      ]),
+      spawnAgent(
+        [
+          '--type',
+          a.type,
+          '--listen',
+          '127.0.0.1:0',
+          '--data',
+          agentDirs[i] as string,
+          '--tls',
+          'on',
+          '--name',
+          a.name,
+        ],
+        // Agents start next to the manager and other test files on a shared machine: a cold
+        // start of an agent alone took 10 s there, so 20 s for several was not enough.
+        60_000,
+      ),
     ),
   ]);
   // Once the manager serves the console at `/`, test it there; else serve dist/console on a local

@@ -1,6 +1,6 @@
 // Appliances, configuration groups and the fleet's activities.
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { api } from './client';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, type paths } from './client';
 import { unwrap } from './errors';
 import type { ActivityFilters, NewAppliance } from './types';
 
@@ -143,4 +143,72 @@ export function useSaveConfigGroup() {
       ),
     onSuccess: () => qc.invalidateQueries({ queryKey: ['config-groups'] }),
   });
+}
+
+/** The query of the appliance list (filters, ordering, page), as the API takes it. */
+export type ApplianceQuery = NonNullable<paths['/api/v1/appliances/']['get']['parameters']['query']>;
+
+/** One page of the appliance list; the previous page stays on screen while the next loads. */
+export function useApplianceList(query: ApplianceQuery) {
+  return useQuery({
+    queryKey: ['appliances', 'list', query],
+    retry: false,
+    refetchInterval: 10_000,
+    placeholderData: keepPreviousData,
+    queryFn: async () => unwrap(await api.GET('/api/v1/appliances/', { params: { query } })),
+  });
+}
+
+/** The `steward agent` command that enrolls an appliance with this manager, and its fingerprint. */
+export function useEnrollment(type: string, enabled = true) {
+  return useQuery({
+    queryKey: ['appliances', 'enrollment', type],
+    enabled,
+    retry: false,
+    staleTime: 60_000,
+    queryFn: async () =>
+      unwrap(await api.GET('/api/v1/appliances/enrollment/', { params: { query: { type } } })),
+  });
+}
+
+/** One appliance's answer to a bulk action: done, or refused with the API's reason. */
+export type BulkAction = 'authorize' | 'maintenance_on' | 'maintenance_off' | 'group' | 'remove';
+
+/**
+ * Runs one action on one appliance through its own endpoint (each checks the permission and
+ * writes its audit record); throws the API's error when refused.
+ */
+export async function runApplianceAction(
+  action: BulkAction,
+  a: { id: number; name: string },
+  group?: string,
+): Promise<void> {
+  const path = { id: a.id };
+  switch (action) {
+    case 'authorize':
+      unwrap(await api.GET('/api/v1/appliances/{id}/authorization/', { params: { path } }));
+      return;
+    case 'maintenance_on':
+    case 'maintenance_off':
+      unwrap(
+        await api.PATCH('/api/v1/appliances/{id}/', {
+          params: { path },
+          body: { maintenance: action === 'maintenance_on' },
+        }),
+      );
+      return;
+    case 'group':
+      unwrap(
+        await api.PATCH('/api/v1/config-group/save/{name}/', {
+          params: { path: { name: group ?? '' } },
+          body: { appliances: [a.name] },
+        }),
+      );
+      return;
+    case 'remove': {
+      const res = await api.DELETE('/api/v1/appliances/{id}/', { params: { path } });
+      if (!res.response.ok) unwrap(res);
+      return;
+    }
+  }
 }

@@ -105,20 +105,20 @@ const STATUS_COLORS: Record<string, string> = {
   offline: 'red',
 };
 
-/**
- * On their light backgrounds, Mantine's green, yellow and orange text is under 4.5:1 (axe-core:
- * color-contrast, serious): those badges keep the tint and get dark text.
- */
-const DARK_TEXT = new Set(['green', 'teal', 'lime', 'yellow', 'orange']);
-
 export function StatusBadge({ status, label }: { status: string; label?: string }) {
   const color = STATUS_COLORS[status] ?? 'gray';
   return (
     <Badge
       color={color}
-      c={DARK_TEXT.has(color) ? 'dark.6' : undefined}
       variant="light"
-      style={{ textTransform: 'none', minWidth: 'max-content' }}
+      // The light variant writes its colour on its own tint: green, orange and yellow fall below
+      // WCAG AA even at Mantine's darkest shade (axe-core: color-contrast, serious). The tint keeps
+      // the colour; the words are in the page's text colour, which reads on every tint.
+      style={{
+        textTransform: 'none',
+        minWidth: 'max-content',
+        color: 'var(--mantine-color-text)',
+      }}
     >
       {label ?? status.replaceAll('_', ' ')}
     </Badge>

@@ -4,9 +4,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { actorOf } from '../../http/actor.js';
 import { ExportQuery, ExportResponse, sendExport } from '../../http/export.js';
+import { parseOrdering } from '../../http/pagination.js';
 import { ErrorResponses } from '../../http/schemas.js';
-import { ActivityListQuery, ApplianceListQuery } from './fleet.routes.js';
+import { ApplianceListQuery } from './fleet.list-query.js';
+import { ActivityListQuery } from './fleet.routes.js';
 import { Activity, Appliance } from './fleet.schemas.js';
+import { APPLIANCE_ORDERING } from './fleet.states.js';
 import type { FleetExportService } from './fleet-export.service.js';
 
 const STREAMED =
@@ -35,8 +38,9 @@ export function fleetExportRoutes(exports: FleetExportService): FastifyPluginAsy
         },
       },
       async (request, reply) => {
-        const { format, ...filters } = request.query;
-        const batches = await exports.appliances(actorOf(request), filters, format);
+        const { format, ordering, ...filters } = request.query;
+        const order = parseOrdering(ordering, APPLIANCE_ORDERING, []);
+        const batches = await exports.appliances(actorOf(request), filters, order, format);
         return sendExport(reply, { name: 'appliances', format, item: Appliance, batches });
       },
     );

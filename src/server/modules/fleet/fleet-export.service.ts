@@ -3,17 +3,17 @@
 // export is recorded (`appliance.exported`, `activity.exported`) before its first row is read.
 
 import type { Actor } from '../../shared/actor.js';
-import { keysetBatches } from '../../shared/batches.js';
+import { keysetBatches, pageBatches } from '../../shared/batches.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EventKey, FleetRepo } from './fleet.repo.js';
 import {
   type ActivityListQuery,
-  type ApplianceListQuery,
   activityOut,
   applianceFilterOf,
   eventFilterOf,
   type FleetService,
 } from './fleet.service.js';
+import { type ApplianceFilter, applianceOrder } from './fleet.states.js';
 
 export interface FleetExportDeps {
   repo: FleetRepo;
@@ -24,19 +24,34 @@ export interface FleetExportDeps {
 export function createFleetExportService(deps: FleetExportDeps) {
   const { repo, fleet, audit } = deps;
   return {
-    /** The appliances (wire form, as the list shows them), by id. */
-    async appliances(actor: Actor, filter: ApplianceListQuery, format: string) {
+    /**
+     * The appliances (wire form, as the list shows them) in the list's order: `order` as the
+     * list parsed it. By id (the default), keyset batches; in another order, pages of that order
+     * (ties by id, so pages never overlap).
+     */
+    async appliances(
+      actor: Actor,
+      filter: ApplianceFilter,
+      ordering: readonly { field: string; direction: 'asc' | 'desc' }[],
+      format: string,
+    ) {
       const f = applianceFilterOf(filter); // a bad filter is a 400 before anything is recorded
+      const order = applianceOrder(ordering);
       await audit.recordExport(actor, {
         action: 'appliance.exported',
         what: 'the appliance list',
         format,
         filters: { ...filter },
       });
-      const rows = keysetBatches(
-        (after: number | undefined, size) => repo.appliancesAfter(f, after, size),
-        (r) => r.id,
-      );
+      const rows =
+        order.length === 0
+          ? keysetBatches(
+              (after: number | undefined, size) => repo.appliancesAfter(f, after, size),
+              (r) => r.id,
+            )
+          : pageBatches(
+              async (offset, size) => (await repo.listAppliances({ ...f, order }, size, offset)).rows,
+            );
       return (async function* () {
         for await (const batch of rows) yield await fleet.present(batch);
       })();

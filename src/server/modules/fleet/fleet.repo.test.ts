@@ -168,6 +168,48 @@ describe('fleet repository', () => {
     expect(page.rows.map((e) => e.message)).toEqual(['two']);
   });
 
+  it('lists appliances by state and search pattern, ordered with nulls last and ties by id', async () => {
+    const repo = createFleetRepo(database.db);
+    const tx = createTransactor(database.db);
+    const add = (name: string, extra: Record<string, unknown>) =>
+      tx.transaction((trx) => repo.insertAppliance(trx, { ...applianceValues(name), ...extra }));
+    await add('ls-up', {
+      authorized: true,
+      online: true,
+      status: 'online',
+      release: '5.10.0',
+      hostname: 'Edge-7',
+    });
+    await add('ls-down', { authorized: true, online: false, status: 'offline', release: '5.9.2' });
+    await add('ls-maint', { authorized: true, online: true, maintenance: true, release: null });
+    await add('ls-new', {});
+    const names = async (filter: Parameters<typeof repo.listAppliances>[0]) =>
+      (await repo.listAppliances(filter, 100, 0)).rows.map((r) => r.name).filter((n) => n.startsWith('ls-'));
+
+    expect(await names({ states: ['offline', 'maintenance'] })).toEqual(['ls-down', 'ls-maint']);
+    expect(await names({ states: ['unauthorized'] })).toEqual(['ls-new']);
+    expect(await names({ search: '%edge%' })).toEqual(['ls-up']);
+    expect(await names({ order: [{ field: 'release', direction: 'desc' }] })).toEqual([
+      'ls-up',
+      'ls-down',
+      'ls-maint',
+      'ls-new',
+    ]);
+    expect(await names({ order: [{ field: 'state', direction: 'asc' }] })).toEqual([
+      'ls-up',
+      'ls-down',
+      'ls-maint',
+      'ls-new',
+    ]);
+    const page = await repo.listAppliances(
+      { states: ['online', 'offline'], order: [{ field: 'name', direction: 'asc' }] },
+      1,
+      1,
+    );
+    expect(page.rows).toHaveLength(1);
+    expect(page.count).toBeGreaterThanOrEqual(2);
+  });
+
   it('stores the manager key once: a second insert (another replica) leaves the first', async () => {
     const repo = createFleetRepo(database.db);
     expect(await repo.managerIdentity()).toBeUndefined();

@@ -1,7 +1,7 @@
 // Fleet queries: the appliance registry, the activities (fleet_events) and the manager's pairing
 // key. Rows or undefined; never HTTP errors. Configuration groups and revisions are in
 // config.repo.ts, the health round's reads and writes in health.repo.ts.
-import { type Insertable, type Kysely, type Selectable, sql } from 'kysely';
+import { type Insertable, type Kysely, type RawBuilder, type Selectable, sql } from 'kysely';
 import { queryable } from '../../db/queryable.js';
 import type { Database } from '../../db/schema.js';
 import type {
@@ -11,6 +11,7 @@ import type {
   FleetIdentityTable,
 } from '../../db/tables/fleet.js';
 import type { DbHandle } from '../../db/transactor.js';
+import type { ApplianceOrderField, ApplianceState } from './fleet.states.js';
 import '../../db/tables/fleet.js';
 
 export type ApplianceRow = Selectable<AppliancesTable>;
@@ -19,16 +20,46 @@ export type EventRow = Selectable<FleetEventsTable>;
 export type ApplianceWithGroup = ApplianceRow & { group_name: string | null; group_kind: string | null };
 export type ManagerIdentityRow = Selectable<FleetIdentityTable>;
 
-/** What the appliance list filters on (`search` is a LIKE pattern, escaped by the service). */
-export interface ApplianceFilter {
-  groupId?: number;
-  type?: string;
-  search?: string;
-  authorized?: boolean;
-  online?: boolean;
-  configurationStatus?: string;
-  groupName?: string;
+export interface ApplianceListFilter {
+  groupId?: number | undefined;
+  type?: string | undefined;
+  /** A LIKE pattern, wildcards of the search text escaped. */
+  search?: string | undefined;
+  authorized?: boolean | undefined;
+  online?: boolean | undefined;
+  states?: readonly ApplianceState[] | undefined;
+  configurationStatus?: string | undefined;
+  groupName?: string | undefined;
+  order?: readonly { field: ApplianceOrderField; direction: 'asc' | 'desc' }[] | undefined;
 }
+
+// Each appliance is in exactly one state, by this precedence (fleet.states.ts `stateOf`, and the
+// summary's counts in summary.repo.ts, say the same).
+const STATE_SQL: Record<ApplianceState, RawBuilder<unknown>> = {
+  unauthorized: sql`NOT a.authorized`,
+  maintenance: sql`a.authorized AND a.maintenance`,
+  offline: sql`a.authorized AND NOT a.maintenance AND NOT a.online`,
+  degraded: sql`a.authorized AND NOT a.maintenance AND a.online AND a.status = 'degraded'`,
+  online: sql`a.authorized AND NOT a.maintenance AND a.online AND a.status <> 'degraded'`,
+};
+
+// The sort keys of the list. `state` sorts in the order of APPLIANCE_STATES; `release` as
+// numbers, part by part (5.10.0 after 5.9.1).
+const ORDER_SQL: Record<Exclude<ApplianceOrderField, 'id'>, RawBuilder<unknown>> = {
+  name: sql`a.name`,
+  type: sql`a.type`,
+  state: sql`CASE WHEN NOT a.authorized THEN 5 WHEN a.maintenance THEN 4 WHEN NOT a.online THEN 3
+    WHEN a.status = 'degraded' THEN 2 ELSE 1 END`,
+  last_seen_online: sql`a.last_seen_online`,
+  latency: sql`CASE WHEN a.online THEN a.latency END`,
+  // The runs of digits as a numeric array (`5.10.0-rc2` is {5,10,0,2}); no release, or one
+  // without digits, is NULL. One expression per row, no subquery.
+  release: sql`string_to_array(
+    nullif(btrim(regexp_replace(a.release, '[^0-9]+', '.', 'g'), '.'), ''), '.')::numeric[]`,
+  group_name: sql`g.name`,
+  configuration_status: sql`a.configuration_status`,
+  created: sql`a.created`,
+};
 
 /** What the activities list filters on. */
 export interface EventFilter {
@@ -54,8 +85,12 @@ export function createFleetRepo(db: Kysely<Database>) {
       .selectAll('a')
       .select(['g.name as group_name', 'g.kind as group_kind']);
 
-  /** The appliances a list (or an export) with this filter covers. */
-  function filteredAppliances(d: DbHandle, filter: ApplianceFilter) {
+  /**
+   * The appliances a list (or an export) with this filter covers: every filter of the list is
+   * applied here and nowhere else. `search` is a LIKE pattern (the caller escapes it) matched
+   * against the name, the URL and the reported host name; `states` are ORed.
+   */
+  function filteredAppliances(d: DbHandle, filter: ApplianceListFilter) {
     let q = queryable(d).selectFrom('appliances as a');
     if (filter.online !== undefined) q = q.where('a.online', '=', filter.online);
     if (filter.configurationStatus) q = q.where('a.configuration_status', '=', filter.configurationStatus);
@@ -68,7 +103,20 @@ export function createFleetRepo(db: Kysely<Database>) {
     if (filter.groupId !== undefined) q = q.where('a.group_id', '=', filter.groupId);
     if (filter.type) q = q.where('a.type', '=', filter.type);
     if (filter.authorized !== undefined) q = q.where('a.authorized', '=', filter.authorized);
-    if (filter.search) q = q.where('a.name', 'ilike', filter.search);
+    if (filter.states && filter.states.length > 0) {
+      q = q.where(
+        sql<boolean>`(${sql.join(
+          filter.states.map((s) => sql`(${STATE_SQL[s]})`),
+          sql` OR `,
+        )})`,
+      );
+    }
+    if (filter.search) {
+      const p = filter.search;
+      q = q.where((eb) =>
+        eb.or([eb('a.name', 'ilike', p), eb('a.url', 'ilike', p), eb('a.hostname', 'ilike', p)]),
+      );
+    }
     return q;
   }
 
@@ -95,27 +143,34 @@ export function createFleetRepo(db: Kysely<Database>) {
         | ApplianceWithGroup
         | undefined;
     },
+    /**
+     * The appliance list (filters: `filteredAppliances`). The order is the caller's terms, then
+     * the id, so equal keys never swap between pages.
+     */
     async listAppliances(
-      filter: ApplianceFilter,
+      filter: ApplianceListFilter,
       limit: number,
       offset: number,
       d: DbHandle = db,
     ): Promise<{ rows: ApplianceWithGroup[]; count: number }> {
       const q = filteredAppliances(d, filter);
       const count = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-      const rows = await q
+      let rows = q
         .leftJoin('config_groups as g', 'g.id', 'a.group_id')
         .selectAll('a')
-        .select(['g.name as group_name', 'g.kind as group_kind'])
-        .orderBy('a.id')
-        .limit(limit)
-        .offset(offset)
-        .execute();
-      return { rows: rows as ApplianceWithGroup[], count: Number(count.n) };
+        .select(['g.name as group_name', 'g.kind as group_kind']);
+      for (const term of filter.order ?? []) {
+        if (term.field === 'id') continue;
+        const key = ORDER_SQL[term.field];
+        rows = rows.orderBy(key, (ob) => (term.direction === 'desc' ? ob.desc() : ob.asc()).nullsLast());
+      }
+      const last = filter.order?.find((t) => t.field === 'id')?.direction ?? 'asc';
+      const out = await rows.orderBy('a.id', last).limit(limit).offset(offset).execute();
+      return { rows: out as ApplianceWithGroup[], count: Number(count.n) };
     },
     /** The list's rows in its order (by id), `limit` after the id `afterId`: keyset batches for exports. */
     async appliancesAfter(
-      filter: ApplianceFilter,
+      filter: ApplianceListFilter,
       afterId: number | undefined,
       limit: number,
       d: DbHandle = db,

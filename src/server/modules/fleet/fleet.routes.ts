@@ -4,15 +4,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { actorOf } from '../../http/actor.js';
-import { PageOf, PageQuery, parsePage, SearchQuery, sendPage } from '../../http/pagination.js';
-import { ErrorResponses, Id, StrictObject } from '../../http/schemas.js';
+import { PageOf, PageQuery, parseOrdering, parsePage, sendPage } from '../../http/pagination.js';
+import { ErrorResponses, Id, Nullable, StrictObject } from '../../http/schemas.js';
 import { badField } from '../../shared/app-error.js';
 import type { ConnectorsService } from './connectors.service.js';
+import { ApplianceListQuery } from './fleet.list-query.js';
 import {
   Activity,
   Appliance,
   ApplianceIdParams,
-  CONFIG_STATUSES,
+  ApplianceName,
   CompactAppliance,
   ConnectorParams,
   ConnectorState,
@@ -21,6 +22,41 @@ import {
   UpdateApplianceBody,
 } from './fleet.schemas.js';
 import type { FleetService } from './fleet.service.js';
+import { APPLIANCE_ORDERING } from './fleet.states.js';
+
+const FINGERPRINT_EXAMPLE = 'sha256:9c1185a5c5e9fc54612808977ee8f548b2258d31a0c8a1b3e4f5a6b7c8d9e0f1';
+
+const Enrollment = Type.Object(
+  {
+    manager_url: Nullable(
+      Type.String({
+        description:
+          'This manager as agents are told it: base_url, or the request origin when its Host is in allowed_hosts; else null',
+      }),
+    ),
+    fingerprint: Type.String({
+      description: "SHA-256 fingerprint of the manager's pairing key (Ed25519), `sha256:<hex>`",
+    }),
+    type: Type.String({ description: 'The appliance type in the command' }),
+    name: Nullable(Type.String({ description: 'The appliance name in the command, if one was asked for' })),
+    command: Type.String({ description: 'The command line to run on the appliance' }),
+    argv: Type.Array(Type.String(), { description: 'The same command as arguments of `steward`' }),
+    steps: Type.Array(Type.String(), { description: 'What to do, in order' }),
+  },
+  {
+    examples: [
+      {
+        manager_url: 'https://steward.example.com:8443',
+        fingerprint: FINGERPRINT_EXAMPLE,
+        type: 'tiscale-worker',
+        name: null,
+        command: `steward agent --type tiscale-worker --manager ${FINGERPRINT_EXAMPLE}`,
+        argv: ['agent', '--type', 'tiscale-worker', '--manager', FINGERPRINT_EXAMPLE],
+        steps: ['On the appliance, run the command.', 'Add the appliance in the console, then authorize it.'],
+      },
+    ],
+  },
+);
 
 export interface FleetRouteDeps {
   fleet: FleetService;
@@ -36,17 +72,6 @@ export interface FleetRouteDeps {
 function managerUrlOf(request: FastifyRequest): string | null {
   return request.server.baseUrl?.() ?? request.server.linkOrigin?.(request) ?? null;
 }
-
-/** The appliance list's query (the export takes the same filters: fleet-export.routes.ts). */
-export const ApplianceListQuery = StrictObject({
-  ...PageQuery,
-  ...SearchQuery,
-  type: Type.Optional(Type.String({ maxLength: 40 })),
-  authorized: Type.Optional(Type.Boolean()),
-  online: Type.Optional(Type.Boolean()),
-  configuration_status: Type.Optional(Type.Enum(CONFIG_STATUSES)),
-  group_name: Type.Optional(Type.String({ maxLength: 100 })),
-});
 
 /** The activities list's query (the export takes the same filters). */
 export const ActivityListQuery = StrictObject({
@@ -88,16 +113,44 @@ export function fleetRoutes(deps: FleetRouteDeps): FastifyPluginAsync {
           tags: ['appliances'],
           summary: 'List appliances',
           description:
-            'Every appliance with its health and configuration status (`configuration_status`, `configuration_status_details`, `last_applied_config_timestamp`) and the newest package it may take (`available_update_version`). Filter by `type`, `authorized`, `online`, `configuration_status`, `group_name`; `search` matches the name.',
+            'Every appliance with its one `state` (online, degraded, offline, maintenance, unauthorized), its health and configuration status (`configuration_status`, `configuration_status_details`, `last_applied_config_timestamp`) and the newest package it may take (`available_update_version`). ' +
+            '`search` matches the name, the URL and the host name the agent reported (case-insensitive substring). Filters: `state` (one or several, comma-separated: `state=offline,unauthorized`), `type`, `group_name`, `configuration_status`, and the older `authorized` and `online`; they combine with AND. ' +
+            `\`ordering\` sorts by ${APPLIANCE_ORDERING.join(', ')} (\`-\` for descending, several comma-separated: \`ordering=state,-last_seen_online\`); appliances without a value (never seen, no release, no group) come last either way, and equal keys are ordered by id so pages never overlap. Default: by id. An unknown field, state or type is a 400 naming it.`,
           querystring: ApplianceListQuery,
           response: { 200: PageOf(Appliance), ...ErrorResponses(400, 401, 403) },
         },
       },
       async (request, reply) => {
         const page = parsePage(request.query);
-        const { count, rows } = await fleet.list(request.query, page.limit, page.offset);
+        const order = parseOrdering(request.query.ordering, APPLIANCE_ORDERING, []);
+        const { count, rows } = await fleet.list(request.query, page.limit, page.offset, order);
         return sendPage(request, reply, page, count, await fleet.present(rows));
       },
+    );
+
+    r.get(
+      '/api/v1/appliances/enrollment/',
+      {
+        config: { permission: 'appliances:read' },
+        schema: {
+          tags: ['appliances'],
+          summary: 'How to enroll an appliance',
+          description:
+            "What an admin runs on an appliance to enroll it with this manager: `command`, the `steward agent` line (also as `argv`, the arguments after `steward`), which pins this manager by the fingerprint of its pairing key (`--manager sha256:...`), so the agent pairs with this manager only. `type` (default tiscale-worker) and `name` (default: the appliance's host name) go into the command. `manager_url` is this manager's address as agents are told it (network settings `base_url`, or this request's origin when its Host is listed in `allowed_hosts`; else null). The pairing key is made on first use, as pairing would. Then add the appliance with its agent URL and authorize it; the appliance's `tls_fingerprint` is what the agent printed as `TLS certificate:`.",
+          querystring: StrictObject({
+            type: Type.Optional(
+              Type.String({
+                maxLength: 40,
+                description: 'a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)',
+                examples: ['worker'],
+              }),
+            ),
+            name: Type.Optional(ApplianceName),
+          }),
+          response: { 200: Enrollment, ...ErrorResponses(400, 401, 403) },
+        },
+      },
+      async (request) => fleet.enrollment(request.query.type, request.query.name, managerUrlOf(request)),
     );
 
     r.get(

@@ -36,6 +36,7 @@ const APPLIANCE_EXAMPLE = {
   hostname: 'worker-1',
   release: '5.3.0',
   status: 'online',
+  state: 'online',
   authorized: true,
   online: true,
   latency: 1.7,
@@ -44,6 +45,7 @@ const APPLIANCE_EXAMPLE = {
   system_data: { health: 'ok', load: [0.1, 0.2, 0.2] },
   snmp_community_set: false,
   haproxy_password_set: false,
+  tls_fingerprint: 'sha256:4f1c0b2e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a291807',
   created: '2026-01-01T09:00:00.000Z',
   updated: '2026-01-01T10:00:00.000Z',
   group_name: 'TestGroup1',
@@ -71,9 +73,26 @@ export const Appliance = Type.Object(
     hostname: Nullable(Type.String()),
     release: Nullable(Type.String()),
     status: Type.String({ description: 'unauthorized, online, degraded or offline' }),
+    state: Type.Union(
+      [
+        Type.Literal('online'),
+        Type.Literal('degraded'),
+        Type.Literal('offline'),
+        Type.Literal('maintenance'),
+        Type.Literal('unauthorized'),
+      ],
+      {
+        description:
+          'The one state to show (and to filter the list by): `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` (answering, health degraded) or `offline` (not answering)',
+      },
+    ),
     authorized: Type.Boolean(),
     online: Type.Boolean(),
-    latency: Nullable(Type.Number({ description: 'Milliseconds of the last status call' })),
+    latency: Nullable(
+      Type.Number({
+        description: 'Milliseconds of the last status call; null while the appliance is offline',
+      }),
+    ),
     maintenance: Type.Boolean(),
     last_seen_online: Nullable(Time('Last successful status call')),
     system_data: FreeObject('Health, load, memory, disk and running configuration reported by the agent'),
@@ -81,6 +100,12 @@ export const Appliance = Type.Object(
     haproxy_password_set: Type.Boolean({
       description: 'Write-only: whether a load-balancer password is set',
     }),
+    tls_fingerprint: Nullable(
+      Type.String({
+        description:
+          'SHA-256 fingerprint of the TLS certificate pinned at authorization (`sha256:<hex>`), as the agent prints it at start (`TLS certificate: ...`); null before authorization or without TLS',
+      }),
+    ),
     created: Time('When it was added'),
     updated: Time('Last change'),
     group_name: Nullable(Type.String()),

@@ -17,15 +17,22 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { ConfigRepo } from '../config/config.repo.js';
 import { type AgentResponse, callAgent } from './agent-client.js';
 import { checkApplianceAddress } from './appliance-address.js';
+import { enrollmentFor } from './fleet.enrollment.js';
 import { createPairing } from './fleet.pairing.js';
 import type {
-  ApplianceFilter,
+  ApplianceListFilter,
   ApplianceRow,
   ApplianceWithGroup,
   EventFilter,
   EventRow,
   FleetRepo,
 } from './fleet.repo.js';
+import {
+  APPLIANCE_STATES,
+  type ApplianceFilter,
+  type ApplianceState,
+  applianceOrder,
+} from './fleet.states.js';
 import { compactState, type Redundancy, toApplianceOut, toCompactOut } from './fleet.views.js';
 import type { ManagerKeyStore } from './manager-key.js';
 
@@ -63,16 +70,6 @@ function checkUrl(value: string): string {
   return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
 }
 
-/** The appliance list's filters, as the API takes them. */
-export interface ApplianceListQuery {
-  type?: string;
-  search?: string;
-  authorized?: boolean;
-  online?: boolean;
-  configuration_status?: string;
-  group_name?: string;
-}
-
 /** The activities list's filters, as the API takes them. */
 export interface ActivityListQuery {
   appliance?: number;
@@ -83,13 +80,25 @@ export interface ActivityListQuery {
   until?: string;
 }
 
-/** The repository's filter of an appliance list (or export); an unknown type is a 400. */
-export function applianceFilterOf(filter: ApplianceListQuery): ApplianceFilter {
+/**
+ * The repository's filter of an appliance list (or export) from the list's query. A type or
+ * state that does not exist is a 400 naming its query field.
+ */
+export function applianceFilterOf(filter: ApplianceFilter): ApplianceListFilter {
   const type = filter.type ? normalizeApplianceType(filter.type) : undefined;
   if (filter.type && !type) throw badField('query.type', 'must be a1000, tiscale-worker or tiscale-hub');
+  const states = filter.state?.split(',').map((s) => s.trim().toLowerCase());
+  const unknown = states?.filter((s) => !(APPLIANCE_STATES as readonly string[]).includes(s)) ?? [];
+  if (unknown.length > 0) {
+    throw badField(
+      'query.state',
+      `unknown state ${unknown.map((s) => `"${s}"`).join(', ')}; give one or more of ${APPLIANCE_STATES.join(', ')}, comma-separated`,
+    );
+  }
   return {
     authorized: filter.authorized,
     online: filter.online,
+    states: states as ApplianceState[] | undefined,
     configurationStatus: filter.configuration_status,
     groupName: filter.group_name,
     type,
@@ -290,14 +299,43 @@ export function createFleetService(deps: FleetServiceDeps) {
       });
     },
 
-    async list(filter: ApplianceListQuery, limit: number, offset: number) {
-      const { rows, count } = await repo.listAppliances(applianceFilterOf(filter), limit, offset);
+    /**
+     * The appliance list with the filters of `ApplianceFilterQuery` (fleet.list-query.ts) and an
+     * order already checked against `APPLIANCE_ORDERING`.
+     */
+    async list(
+      filter: ApplianceFilter,
+      limit: number,
+      offset: number,
+      order: readonly { field: string; direction: 'asc' | 'desc' }[] = [],
+    ) {
+      const { rows, count } = await repo.listAppliances(
+        { ...applianceFilterOf(filter), order: applianceOrder(order) },
+        limit,
+        offset,
+      );
       return { count, rows };
     },
 
     present,
 
     toApplianceOut,
+
+    /**
+     * How to enroll an appliance with this manager: its pairing-key fingerprint (the key is made
+     * now if this manager never paired), its URL as agents are told it, and the `steward agent`
+     * command line. Changes nothing else.
+     */
+    async enrollment(type: string | undefined, name: string | undefined, managerUrl: string | null) {
+      const t = normalizeApplianceType(type ?? 'tiscale-worker');
+      if (!t)
+        throw badField(
+          'query.type',
+          'must be a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)',
+        );
+      const key = await deps.managerKey.get();
+      return enrollmentFor({ fingerprint: key.fingerprint, managerUrl, type: t, name });
+    },
 
     /** The compact list of the seed, with each hub's place in its hub group. */
     async presentCompact(rows: ApplianceWithGroup[]) {

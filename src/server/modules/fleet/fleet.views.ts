@@ -1,7 +1,9 @@
 // How appliance rows look on the wire: the seed's full object and its compact list form.
 // Passwords are write-only: the object says whether one is set, never what it is.
+import { createHash, X509Certificate } from 'node:crypto';
 import type { ApplianceWithGroup } from './fleet.repo.js';
 import type { CONFIG_STATUSES } from './fleet.schemas.js';
+import { stateOf } from './fleet.states.js';
 
 type ConfigStatus = (typeof CONFIG_STATUSES)[number];
 
@@ -13,6 +15,28 @@ function hostOf(url: string): string {
   } catch {
     return '';
   }
+}
+
+// Fingerprints of pinned certificates by PEM: a list page shows up to 100, each polled view again.
+const fingerprints = new Map<string, string | null>();
+
+/**
+ * `sha256:<hex>` of the DER certificate, the form the agent prints at start ("TLS certificate:"),
+ * so an admin can compare the two; null without a pinned certificate (or one that does not parse).
+ */
+export function certificateFingerprint(pem: string | null): string | null {
+  if (!pem) return null;
+  let fp = fingerprints.get(pem);
+  if (fp === undefined) {
+    try {
+      fp = `sha256:${createHash('sha256').update(new X509Certificate(pem).raw).digest('hex')}`;
+    } catch {
+      fp = null;
+    }
+    if (fingerprints.size >= 20_000) fingerprints.clear();
+    fingerprints.set(pem, fp);
+  }
+  return fp;
 }
 
 /**
@@ -47,14 +71,17 @@ export function toApplianceOut(r: ApplianceWithGroup, redundancy: Redundancy = S
     hostname: r.hostname,
     release: r.release,
     status: r.status,
+    state: stateOf(r),
     authorized: r.authorized,
     online: r.online,
-    latency: r.latency,
+    // A latency is only a fact while the appliance answers: an offline one shows none, not the last.
+    latency: r.online ? r.latency : null,
     maintenance: r.maintenance,
     last_seen_online: iso(r.last_seen_online),
     system_data: r.system_data ?? {},
     snmp_community_set: r.snmp_community !== '',
     haproxy_password_set: r.haproxy_password_sealed !== null,
+    tls_fingerprint: certificateFingerprint(r.tls_cert_pem),
     created: iso(r.created) as string,
     updated: iso(r.updated) as string,
     group_name: r.group_name,
