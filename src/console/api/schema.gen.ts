@@ -64,6 +64,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/activities/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export fleet activities (CSV or JSON)
+         * @description Every activity the list (`GET /api/v1/activities/`) would show with the same filters, newest first, with the same fields, as one file (`steward-activities-<date>.csv` or `.json`). Recorded in the audit log (`activity.exported`, with the format and filters). Streamed: the manager reads it in batches, so a large export takes no more memory than a page. Objects are JSON cells in CSV. A bad filter is a 400 before any byte is sent; a failure part-way aborts the connection, so a download is never silently cut short.
+         */
+        get: operations["getActivitiesExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/appliances/": {
         parameters: {
             query?: never;
@@ -180,6 +200,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/appliances/{id}/health/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An appliance's health over time
+         * @description What the appliance reported when polled (CPU load, memory, disk, uptime), one sample every 5 minutes while it answers, for the last `hours` (1 to 24, default 6). Samples are kept 24 hours. An appliance that did not answer has no samples for that time (a gap, not zeros). The latest figures are in the appliance's `system_data`.
+         */
+        get: operations["getAppliancesByIdHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/appliances/certificate-request/{id}/": {
         parameters: {
             query?: never;
@@ -284,6 +324,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/appliances/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export appliances (CSV or JSON)
+         * @description Every appliance the list (`GET /api/v1/appliances/`) would show with the same filters, ordered as the list, with the same fields, as one file (`steward-appliances-<date>.csv` or `.json`). Recorded in the audit log (`appliance.exported`, with the format and filters). Streamed: the manager reads it in batches, so a large export takes no more memory than a page. Objects are JSON cells in CSV. A bad filter is a 400 before any byte is sent; a failure part-way aborts the connection, so a download is never silently cut short.
+         */
+        get: operations["getAppliancesExport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/appliances/licensing/": {
         parameters: {
             query?: never;
@@ -364,6 +424,26 @@ export interface paths {
          * @description Newest first. Every authentication event and every mutating request leaves one record. Use `cursor` (the `next` link) to walk a long history without deep offsets; `page`/`limit` work too.
          */
         get: operations["getAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export audit records (CSV or JSON)
+         * @description Every record the list would show with the same filters, newest first, as one file (`steward-audit-<date>.csv` or `.json`), streamed: the manager reads it in batches, so an export of the whole log takes no more memory than a page. Same fields as the list items; `details` is a JSON cell in CSV. The export is itself recorded (`audit.exported`, with the format and filters) before the first row is read. A bad filter is a 400 before any byte is sent; a failure part-way aborts the connection, so a download is never silently cut short.
+         */
+        get: operations["getAuditExport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1709,7 +1789,7 @@ export interface paths {
         };
         /**
          * The fleet at a glance
-         * @description What the console’s dashboard shows, in one answer: appliances by state and by configuration status, what needs attention (each item names what to open), the fleet’s state over the last 24 hours, warnings and errors of the last 24 hours, configuration rollouts and upgrades under way, and tokens about to expire. Every figure is counted by the database, so the answer stays fast with a large fleet (docs/benchmarks.md: 10,000 appliances). Needs `appliances:read`; the rollouts, upgrades and tokens sections are null for a credential without `configuration:read`, `upgrades:read` or `tokens:read`.
+         * @description What the console’s dashboard shows, in one answer: appliances by state and by configuration status, what needs attention (each item names what to open), the fleet’s state over the last 24 hours, warnings and errors of the last 24 hours, configuration rollouts and upgrades under way, and tokens about to expire. Every figure is counted by the database, so the answer stays fast with a large fleet (docs/benchmarks.md: 10,000 appliances). The fleet-wide figures are those of the last count, at most 5 seconds old while someone watches (`generated_at` says when they were taken): each replica recounts in the background every 5 s while the summary was asked for in the last minute, so no request waits for a count; the tokens section is read for every request. Needs `appliances:read`; the rollouts, upgrades and tokens sections are null for a credential without `configuration:read`, `upgrades:read` or `tokens:read`.
          */
         get: operations["getSummary"];
         put?: never;
@@ -1956,6 +2036,26 @@ export interface paths {
          *     ```
          */
         get: operations["getTokensByIdUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tokens/export/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export API tokens (CSV or JSON)
+         * @description The tokens the list (`GET /api/v1/tokens/`) shows you with the same filters and `ordering`: your own, or everyone's for admins; with the list's fields, so never a secret or its digest (only the prefix and last four characters). One file (`steward-tokens-<date>.csv` or `.json`), streamed a page at a time; objects and arrays (scopes, restrictions) are JSON cells in CSV. Recorded in the audit log (`token.exported`, with the format and filters). A bad filter is a 400 before any byte is sent.
+         */
+        get: operations["getTokensExport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2545,6 +2645,177 @@ export interface operations {
                             source: string;
                         }[];
                     };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getActivitiesExport: {
+        parameters: {
+            query: {
+                appliance?: number;
+                appliance_name?: string;
+                /**
+                 * @description `csv` (RFC 4180, a header row, text cells starting with = + - @ tab or CR prefixed with `'`) or `json` (one array of the list's items)
+                 * @example csv
+                 */
+                format: "csv" | "json";
+                kind?: string;
+                severity?: "info" | "warning" | "error";
+                since?: string;
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`content-disposition`), streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 12,
+                     *         "at": "2026-01-01T10:00:00.000Z",
+                     *         "appliance_id": 1,
+                     *         "appliance_name": "worker-1",
+                     *         "kind": "appliance.offline",
+                     *         "severity": "warning",
+                     *         "source": "manager",
+                     *         "message": "appliance worker-1 is offline: no answer",
+                     *         "details": {}
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
+                        appliance_id: number | null;
+                        appliance_name: string | null;
+                        /** Format: date-time */
+                        at: string;
+                        /** @description Structured detail */
+                        details: {
+                            [key: string]: unknown;
+                        };
+                        id: number;
+                        /** @description e.g. appliance.offline, config.applied, config.mismatch */
+                        kind: string;
+                        message: string;
+                        /** @description info, warning or error */
+                        severity: string;
+                        /** @description manager or appliance */
+                        source: string;
+                    }[];
+                    /**
+                     * @example id,at,appliance_id,appliance_name,kind,severity,source,message,details
+                     *     …
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description Bad input: invalid JSON, unknown or invalid fields */
@@ -5032,6 +5303,220 @@ export interface operations {
             };
         };
     };
+    getAppliancesByIdHealth: {
+        parameters: {
+            query?: {
+                /** @description How many hours back */
+                hours?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Appliance id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "appliance_id": 1,
+                     *       "hours": 6,
+                     *       "interval_seconds": 300,
+                     *       "retention_hours": 24,
+                     *       "samples": [
+                     *         {
+                     *           "at": "2026-12-06T09:00:04.000Z",
+                     *           "load1": 0.42,
+                     *           "memory_used_percent": 61.3,
+                     *           "disk_used_percent": 40.2,
+                     *           "uptime_seconds": 86400
+                     *         },
+                     *         {
+                     *           "at": "2026-12-06T09:05:03.000Z",
+                     *           "load1": 0.57,
+                     *           "memory_used_percent": 61.9,
+                     *           "disk_used_percent": 40.2,
+                     *           "uptime_seconds": 86699
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        appliance_id: number;
+                        /** @description The period asked for */
+                        hours: number;
+                        /** @description One sample per appliance per this many seconds */
+                        interval_seconds: number;
+                        /** @description Samples older than this are deleted */
+                        retention_hours: number;
+                        /** @description Oldest first; none while the appliance did not answer */
+                        samples: {
+                            /**
+                             * Format: date-time
+                             * @description When the appliance answered (UTC)
+                             */
+                            at: string;
+                            /** @description Data filesystem in use, % */
+                            disk_used_percent: number;
+                            /** @description CPU load average over 1 minute (runnable processes) */
+                            load1: number;
+                            /** @description Memory in use, % of total */
+                            memory_used_percent: number;
+                            /** @description Seconds since the agent started */
+                            uptime_seconds: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     postAppliancesCertificateRequestById: {
         parameters: {
             query?: never;
@@ -5055,7 +5540,7 @@ export interface operations {
                 "application/json": {
                     /** @description Further host names or IP addresses */
                     alt_names?: string[];
-                    /** @description Host name for the certificate */
+                    /** @description A host name for the certificate: letters, digits and . * : - (at most 253 characters) */
                     common_name: string;
                 };
             };
@@ -6063,7 +6548,7 @@ export interface operations {
                 "application/json": {
                     /** @description Load balancer password (hubs); write-only */
                     haproxy_password?: string;
-                    /** @description Unique name: letters, digits, dot, dash, underscore */
+                    /** @description Unique name: a letter or digit, then letters, digits, dots, dashes or underscores */
                     name: string;
                     snmp_community?: string;
                     /** @description a1000, tiscale-worker, tiscale-hub (or analyze, worker, hub) */
@@ -6360,7 +6845,7 @@ export interface operations {
     getAppliancesEnrollment: {
         parameters: {
             query?: {
-                /** @description Unique name: letters, digits, dot, dash, underscore */
+                /** @description Unique name: a letter or digit, then letters, digits, dots, dashes or underscores */
                 name?: string;
                 /**
                  * @description a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)
@@ -6416,6 +6901,285 @@ export interface operations {
                         /** @description The appliance type in the command */
                         type: string;
                     };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAppliancesExport: {
+        parameters: {
+            query: {
+                /** @description Authorized or not (see also `state`) */
+                authorized?: boolean;
+                /** @description Where the appliance stands with its configuration */
+                configuration_status?: "changes_awaiting_apply" | "pending" | "error" | "done" | "mismatch" | "unsupported" | "no_configuration_group";
+                /**
+                 * @description `csv` (RFC 4180, a header row, text cells starting with = + - @ tab or CR prefixed with `'`) or `json` (one array of the list's items)
+                 * @example csv
+                 */
+                format: "csv" | "json";
+                /**
+                 * @description Name of its configuration group
+                 * @example TestGroup1
+                 */
+                group_name?: string;
+                /** @description Answering the last poll or not (see also `state`) */
+                online?: boolean;
+                /**
+                 * @description Comma-separated fields to sort by, `-` prefix for descending. Fields: name, type, state, last_seen_online, latency, release, group_name, configuration_status, created, id
+                 * @example -name
+                 */
+                ordering?: string;
+                /**
+                 * @description Case-insensitive substring of the name, the URL or the host name the agent reported
+                 * @example worker
+                 */
+                search?: string;
+                /**
+                 * @description One state or several, comma-separated: online, degraded, offline, maintenance, unauthorized. An unknown state is a 400 naming `query.state`. Each appliance is in exactly one: `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` or `offline` (not answering).
+                 * @example offline,unauthorized
+                 */
+                state?: string;
+                /**
+                 * @description a1000, tiscale-worker or tiscale-hub (or analyze, worker, hub)
+                 * @example tiscale-worker
+                 */
+                type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`content-disposition`), streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 1,
+                     *         "uuid": "095be615-a8ad-4c33-8e9c-c7612fbf6c9f",
+                     *         "name": "worker-1",
+                     *         "type": "tiscale-worker",
+                     *         "url": "https://worker-1.example.com:8443",
+                     *         "ip": "worker-1.example.com",
+                     *         "hostname": "worker-1",
+                     *         "release": "5.3.0",
+                     *         "status": "online",
+                     *         "state": "online",
+                     *         "authorized": true,
+                     *         "online": true,
+                     *         "latency": 1.7,
+                     *         "maintenance": false,
+                     *         "last_seen_online": "2026-01-01T10:00:00.000Z",
+                     *         "system_data": {
+                     *           "health": "ok",
+                     *           "load": [
+                     *             0.1,
+                     *             0.2,
+                     *             0.2
+                     *           ]
+                     *         },
+                     *         "snmp_community_set": false,
+                     *         "haproxy_password_set": false,
+                     *         "tls_fingerprint": "sha256:4f1c0b2e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a29180f7e6d5c4b3a291807",
+                     *         "created": "2026-01-01T09:00:00.000Z",
+                     *         "updated": "2026-01-01T10:00:00.000Z",
+                     *         "group_name": "TestGroup1",
+                     *         "redundancy_status": "standalone",
+                     *         "configured_redundancy_status": "standalone",
+                     *         "redundant_with": null,
+                     *         "connected_workers": [],
+                     *         "application_url": "https://worker-1.example.com:8443",
+                     *         "available_update_version": null,
+                     *         "has_update_log_endpoint": true,
+                     *         "last_applied_config_timestamp": "2026-01-01T10:00:00.000Z",
+                     *         "applied_revision": 3,
+                     *         "configuration_status": "done",
+                     *         "configuration_status_details": {}
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
+                        application_url: string;
+                        /** @description Revision the appliance last took */
+                        applied_revision: number | null;
+                        authorized: boolean;
+                        available_update_version: string | null;
+                        /**
+                         * @description Where the appliance stands with its configuration
+                         * @enum {unknown}
+                         */
+                        configuration_status: "changes_awaiting_apply" | "pending" | "error" | "done" | "mismatch" | "unsupported" | "no_configuration_group";
+                        /** @description Why: the error, the unsupported fields, the drifted hash */
+                        configuration_status_details: {
+                            [key: string]: unknown;
+                        };
+                        configured_redundancy_status: string;
+                        connected_workers: string[];
+                        /**
+                         * Format: date-time
+                         * @description When it was added
+                         */
+                        created: string;
+                        group_name: string | null;
+                        /** @description Write-only: whether a load-balancer password is set */
+                        haproxy_password_set: boolean;
+                        has_update_log_endpoint: boolean;
+                        hostname: string | null;
+                        id: number;
+                        ip: string;
+                        /**
+                         * Format: date-time
+                         * @description When a configuration was last written on the appliance
+                         */
+                        last_applied_config_timestamp: string | null;
+                        /**
+                         * Format: date-time
+                         * @description Last successful status call
+                         */
+                        last_seen_online: string | null;
+                        /** @description Milliseconds of the last status call; null while the appliance is offline */
+                        latency: number | null;
+                        maintenance: boolean;
+                        name: string;
+                        online: boolean;
+                        redundancy_status: string;
+                        redundant_with: string | null;
+                        release: string | null;
+                        /** @description Write-only: whether an SNMP community is set */
+                        snmp_community_set: boolean;
+                        /** @description The one state to show (and to filter the list by): `unauthorized` (not authorized yet), else `maintenance`, else `online`, `degraded` (answering, health degraded) or `offline` (not answering) */
+                        state: "online" | "degraded" | "offline" | "maintenance" | "unauthorized";
+                        /** @description unauthorized, online, degraded or offline */
+                        status: string;
+                        /** @description Health, load, memory, disk and running configuration reported by the agent */
+                        system_data: {
+                            [key: string]: unknown;
+                        };
+                        /** @description SHA-256 fingerprint of the TLS certificate pinned at authorization (`sha256:<hex>`), as the agent prints it at start (`TLS certificate: ...`); null before authorization or without TLS */
+                        tls_fingerprint: string | null;
+                        /** @description a1000, tiscale-worker or tiscale-hub */
+                        type: string;
+                        /**
+                         * Format: date-time
+                         * @description Last change
+                         */
+                        updated: string;
+                        url: string;
+                        /** @description The agent identity, pinned at authorization */
+                        uuid: string | null;
+                    }[];
+                    /**
+                     * @example id,uuid,name,type,url,ip,hostname,release,status,state,authorized,online,latency,maintenance,last_seen_online,system_data,snmp_community_set,haproxy_password_set,tls_fingerprint,created,updated,group_name,redundancy_status,configured_redundancy_status,redundant_with,connected_workers,application_url,available_update_version,has_update_log_endpoint,last_applied_config_timestamp,applied_revision,configuration_status,configuration_status_details
+                     *     …
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description Bad input: invalid JSON, unknown or invalid fields */
@@ -7349,6 +8113,202 @@ export interface operations {
                             username: string | null;
                         }[];
                     };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuditExport: {
+        parameters: {
+            query: {
+                /** @description Action, exactly, or a prefix ending in `*` such as `token.*` */
+                action?: string;
+                /**
+                 * @description `csv` (RFC 4180, a header row, text cells starting with = + - @ tab or CR prefixed with `'`) or `json` (one array of the list's items)
+                 * @example csv
+                 */
+                format: "csv" | "json";
+                outcome?: "success" | "failure" | "denied";
+                /** @description Records at or after this time */
+                since?: string;
+                target_id?: string;
+                target_type?: string;
+                /** @description Only requests made with this API token */
+                token_id?: number;
+                /** @description Records before this time */
+                until?: string;
+                /** @description Only records of this user */
+                user_id?: number;
+                username?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`content-disposition`), streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 42,
+                     *         "at": "2026-11-24T10:00:00.000Z",
+                     *         "action": "token.created",
+                     *         "outcome": "success",
+                     *         "user_id": 1,
+                     *         "username": "admin",
+                     *         "token_id": null,
+                     *         "auth_method": "session",
+                     *         "ip": "192.0.2.10",
+                     *         "user_agent": "curl/8.5.0",
+                     *         "method": "POST",
+                     *         "path": "/api/v1/tokens/",
+                     *         "status": 201,
+                     *         "target_type": "token",
+                     *         "target_id": "7",
+                     *         "summary": "created token \"siem-export\" for admin",
+                     *         "details": {},
+                     *         "request_id": "3f0c…"
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
+                        /** @description What happened, e.g. `token.created`, `auth.login_failed` */
+                        action: string;
+                        /** Format: date-time */
+                        at: string;
+                        auth_method: string | null;
+                        details: {
+                            [key: string]: unknown;
+                        };
+                        id: number;
+                        ip: string | null;
+                        method: string | null;
+                        /** @description `success`, `failure` or `denied` */
+                        outcome: string;
+                        path: string | null;
+                        request_id: string | null;
+                        status: number | null;
+                        summary: string;
+                        target_id: string | null;
+                        target_type: string | null;
+                        /** @description Id of the API token used (never the secret) */
+                        token_id: number | null;
+                        user_agent: string | null;
+                        user_id: number | null;
+                        username: string | null;
+                    }[];
+                    /**
+                     * @example id,at,action,outcome,user_id,username,token_id,auth_method,ip,user_agent,method,path,status,target_type,target_id,summary,details,request_id
+                     *     …
+                     */
+                    "text/csv": string;
                 };
             };
             /** @description Bad input: invalid JSON, unknown or invalid fields */
@@ -12659,6 +13619,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -12944,6 +13905,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -13239,6 +14201,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                     name: string;
                 };
             };
@@ -13466,6 +14429,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -13666,6 +14630,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -14044,6 +15009,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -14253,6 +15219,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -14538,6 +15505,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -14823,6 +15791,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -15075,6 +16044,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -19929,7 +20899,7 @@ export interface operations {
                     description?: string;
                     /** @description Initial entries */
                     entries?: string[];
-                    /** @description Unique name (case-insensitively); what configuration content references */
+                    /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores; unique (case-insensitively), and what configuration content references */
                     name: string;
                 };
             };
@@ -20549,7 +21519,7 @@ export interface operations {
                  */
                 "application/json": {
                     description?: string;
-                    /** @description Unique name (case-insensitively); what configuration content references */
+                    /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores; unique (case-insensitively), and what configuration content references */
                     name?: string;
                 };
             };
@@ -25121,7 +26091,7 @@ export interface operations {
                         }[];
                         /**
                          * Format: date-time
-                         * @description When these figures were taken
+                         * @description When the fleet-wide figures were counted (at most 5 s before the answer while watched)
                          */
                         generated_at: string;
                         /** @description Null without `configuration:read` */
@@ -26046,6 +27016,7 @@ export interface operations {
                     fallback_host?: string;
                     /** @description Router id of the fallback hub; empty means none */
                     fallback_router_id?: string;
+                    /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                     name: string;
                     /** @description Name of a hub appliance, not a URL */
                     primary_host: string;
@@ -26281,6 +27252,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -26601,6 +27573,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
                 name: string;
             };
             cookie?: never;
@@ -29469,6 +30442,278 @@ export interface operations {
                      *       "status": 414,
                      *       "detail": "a path segment is longer than this API accepts (200 characters)",
                      *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTokensExport: {
+        parameters: {
+            query: {
+                /**
+                 * @description `csv` (RFC 4180, a header row, text cells starting with = + - @ tab or CR prefixed with `'`) or `json` (one array of the list's items)
+                 * @example csv
+                 */
+                format: "csv" | "json";
+                include_revoked?: boolean;
+                kind?: "api_token" | "api_key";
+                /**
+                 * @description Comma-separated fields to sort by, `-` prefix for descending. Fields: id, name, created_at, expires_at, last_used_at
+                 * @example -id
+                 */
+                ordering?: string;
+                owner_id?: number;
+                /** @description Case-insensitive substring search */
+                search?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file, as an attachment (`content-disposition`), streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example [
+                     *       {
+                     *         "id": 7,
+                     *         "kind": "api_token",
+                     *         "name": "siem-export",
+                     *         "description": "Nightly export to the SIEM",
+                     *         "owner_id": 3,
+                     *         "owner_username": "svc-siem",
+                     *         "group_id": null,
+                     *         "created_by": 1,
+                     *         "scopes": [
+                     *           "audit:read",
+                     *           "appliances:read"
+                     *         ],
+                     *         "enabled": true,
+                     *         "status": "active",
+                     *         "expires_at": "2027-02-22T00:00:00.000Z",
+                     *         "requires_login": false,
+                     *         "allow_in_url": false,
+                     *         "allowed_ips": [
+                     *           "192.0.2.0/24"
+                     *         ],
+                     *         "rate_limit_per_minute": 120,
+                     *         "default_tags": [],
+                     *         "default_profile": null,
+                     *         "prefix": "stwt",
+                     *         "last4": "x9Qa",
+                     *         "token_hint": "stwt…x9Qa",
+                     *         "created_at": "2026-11-24T10:00:00.000Z",
+                     *         "updated_at": "2026-11-24T10:00:00.000Z",
+                     *         "refreshed_at": null,
+                     *         "previous_token_expires_at": null,
+                     *         "revoked_at": null,
+                     *         "last_used_at": "2026-11-24T11:00:00.000Z",
+                     *         "last_used_ip": "192.0.2.15",
+                     *         "use_count": 412,
+                     *         "restrictions": {
+                     *           "allowed_ips": {
+                     *             "set_by": 1,
+                     *             "set_by_username": "admin",
+                     *             "set_at": "2026-11-24T10:00:00.000Z"
+                     *           }
+                     *         }
+                     *       }
+                     *     ]
+                     */
+                    "application/json": {
+                        allow_in_url: boolean;
+                        allowed_ips: string[];
+                        /** Format: date-time */
+                        created_at: string;
+                        created_by: number | null;
+                        default_profile: string | null;
+                        default_tags: string[];
+                        description: string;
+                        enabled: boolean;
+                        /** Format: date-time */
+                        expires_at: string | null;
+                        group_id: number | null;
+                        id: number;
+                        /** @enum {string} */
+                        kind: "api_token" | "api_key";
+                        /** Format: date-time */
+                        last_used_at: string | null;
+                        last_used_ip: string | null;
+                        last4: string;
+                        name: string;
+                        owner_id: number;
+                        owner_username: string | null;
+                        prefix: string;
+                        /** Format: date-time */
+                        previous_token_expires_at: string | null;
+                        rate_limit_per_minute: number | null;
+                        /** Format: date-time */
+                        refreshed_at: string | null;
+                        requires_login: boolean;
+                        /** @description What an admin set on this token (someone else's): only an admin may loosen these fields; the owner may tighten them. Each entry names the admin who set it and when. */
+                        restrictions: {
+                            allowed_ips?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            enabled?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            expires_at?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            rate_limit_per_minute?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                            scopes?: {
+                                /** Format: date-time */
+                                set_at: string;
+                                /** @description The admin who set it */
+                                set_by: number;
+                                set_by_username: string | null;
+                            };
+                        };
+                        /** Format: date-time */
+                        revoked_at: string | null;
+                        /** @description Permissions of the token (`*`: all of the owner's) */
+                        scopes: string[];
+                        /**
+                         * @description `suspended`: the token itself is valid but its owner is disabled, so every request with it is refused
+                         * @enum {string}
+                         */
+                        status: "active" | "disabled" | "expired" | "revoked" | "suspended";
+                        /** @description Prefix and last four characters; the secret itself is never shown again */
+                        token_hint: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                        use_count: number;
+                    }[];
+                    /**
+                     * @example id,kind,name,description,owner_id,owner_username,group_id,created_by,scopes,enabled,status,expires_at,requires_login,allow_in_url,allowed_ips,rate_limit_per_minute,default_tags,default_profile,prefix,last4,token_hint,created_at,updated_at,refreshed_at,previous_token_expires_at,revoked_at,last_used_at,last_used_ip,use_count,restrictions
+                     *     …
+                     */
+                    "text/csv": string;
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
                      *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
                      *     }
                      */
