@@ -92,6 +92,22 @@ describe('GET /api/v1/appliances/export/', () => {
     expect(json.json()).toEqual(list);
   });
 
+  it('honours the list order and its state filter (pages of that order, ties by id)', async () => {
+    for (const query of [
+      'ordering=-name',
+      'ordering=state,-id&state=online,unauthorized',
+      'ordering=release',
+    ]) {
+      const list = await walk('/api/v1/appliances/', query);
+      const json = await exportOf('/api/v1/appliances/export/', `format=json&${query}`);
+      expect(json.statusCode, json.body).toBe(200);
+      expect(json.json().map((a: { id: number }) => a.id)).toEqual(list.map((a) => a.id));
+    }
+    const bad = await exportOf('/api/v1/appliances/export/', 'format=json&ordering=secret');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().detail).toContain('cannot order by secret');
+  });
+
   it('answers a bad filter with a 400 naming it, before any byte and without a record', async () => {
     for (const [query, field] of [
       ['format=csv&type=toaster', 'query.type'],
