@@ -29,6 +29,7 @@ import { Link } from 'react-router';
 import { useSummary } from '../../api/summary';
 import type { AttentionItem, Summary } from '../../api/types';
 import { DateText, ErrorState, PageHeader } from '../../components/common';
+import { AgentCommand } from '../appliances/agent-command';
 import { useSession } from '../auth/session';
 
 type StateKey = keyof Summary['appliances']['by_state'];
@@ -311,16 +312,20 @@ export function DashboardPage() {
         <Stack gap="md">
           {s.appliances.total === 0 && (
             <Paper withBorder p="md" radius="md">
-              <Group gap="sm" wrap="nowrap">
-                <IconServer size={24} aria-hidden />
-                <Text size="sm">
-                  No appliances yet.{' '}
-                  <Anchor component={Link} to="/appliances">
-                    Add the first one
-                  </Anchor>{' '}
-                  on the Appliances page: its agent prints what the manager needs.
-                </Text>
-              </Group>
+              <Stack gap="sm">
+                <Group gap="sm" wrap="nowrap">
+                  <IconServer size={24} aria-hidden />
+                  <Text size="sm">
+                    No appliances yet. Run this on an appliance to start its agent, paired with this manager
+                    only; then{' '}
+                    <Anchor component={Link} to="/appliances">
+                      add it on the Appliances page
+                    </Anchor>{' '}
+                    with the URL the agent prints.
+                  </Text>
+                </Group>
+                <AgentCommand compact />
+              </Stack>
             </Paper>
           )}
           <section aria-label="Appliances by state">
