@@ -20,3 +20,43 @@ ${SHIELD}
 export const DOCS_CSS = `.swagger-ui .topbar { background-color: #212529; }
 .swagger-ui .topbar .download-url-wrapper { display: none !important; }
 .swagger-ui .topbar .topbar-wrapper > a.link img { height: 32px; }`;
+
+/** What Swagger UI hands its `requestInterceptor`: a request it is about to send with fetch. */
+export interface DocsRequest {
+  url: string;
+  headers: Record<string, string>;
+  credentials?: string;
+}
+
+/**
+ * The docs page's "Try it out" as the console does it. Swagger UI serialises this function into
+ * its swagger-initializer.js with `toString()`, so it runs in the browser and may use nothing
+ * from outside its own body (hence the literals, and `globalThis.location` rather than an import).
+ *
+ * - A request to this manager that carries no credential of its own is sent with the console's
+ *   session cookie and the console's CSRF header (`x-requested-with: steward-console`), exactly
+ *   what the console's own client sends: a signed-in admin can try any operation, a signed-out
+ *   visitor gets a 401. This weakens nothing: the page is served by the manager on the manager's
+ *   origin under its CSP, and a cross-site page still cannot add the header to a request.
+ * - A request that carries a credential the user entered under Authorize omits the cookie (else
+ *   the manager would see two different credentials and answer 400).
+ * - A bare token typed into the Token scheme (`Authorization`) gets the word `Token` in front of
+ *   it, so pasting the token alone works; `Token …` and `Bearer …` are left as typed.
+ */
+export function docsRequestInterceptor(req: DocsRequest): DocsRequest {
+  const here = (globalThis as unknown as { location: { href: string; origin: string } }).location;
+  const names = Object.keys(req.headers).map((h) => h.toLowerCase());
+  const auth = req.headers.Authorization?.trim();
+  if (auth && !/^(token|bearer)\s/i.test(auth)) req.headers.Authorization = `Token ${auth}`;
+  const ownCredential = ['authorization', 'api-key', 'x-token-id', 'x-auth-token'].some((h) =>
+    names.includes(h),
+  );
+  if (new URL(req.url, here.href).origin !== here.origin) return req;
+  if (ownCredential) {
+    req.credentials = 'omit';
+  } else {
+    req.credentials = 'same-origin';
+    req.headers['x-requested-with'] = 'steward-console';
+  }
+  return req;
+}
