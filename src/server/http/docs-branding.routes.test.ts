@@ -1,7 +1,8 @@
 // The API documentation page is Steward's: its title, icon and logo, and no "Explore" bar.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext } from '../../../test/helpers/app.js';
-import { type DocsRequest, docsRequestInterceptor } from './docs-branding.js';
+import { type DocsRequest, docsRequestInterceptor, STEWARD_ICON_SVG } from './docs-branding.js';
 
 let t: TestContext;
 beforeAll(async () => {
@@ -22,6 +23,9 @@ describe('the API documentation page', () => {
     expect(icon.statusCode).toBe(200);
     expect(icon.headers['content-type']).toContain('image/svg+xml');
     expect(icon.body).toContain('<svg');
+    // The console's tab shows the same icon.
+    const consoleIcon = readFileSync(new URL('../../console/public/favicon.svg', import.meta.url), 'utf8');
+    expect(consoleIcon.trim()).toBe(STEWARD_ICON_SVG);
   });
 
   it("replaces Swagger's logo with Steward's and hides the Explore bar", async () => {

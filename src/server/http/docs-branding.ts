@@ -7,8 +7,8 @@
 const SHIELD = `<path d="M16 2 4 6.5v8.2c0 7.3 5 13.4 12 15.3 7-1.9 12-8 12-15.3V6.5L16 2z" fill="#4263eb"/>
 <path d="m10.5 16.2 3.8 3.8 7.4-7.6" fill="none" stroke="#fff" stroke-width="2.6" stroke-linecap="round" stroke-linejoin="round"/>`;
 
-/** The browser tab's icon. */
-export const STEWARD_ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">${SHIELD}</svg>`;
+/** The browser tab's icon; the console's is the same file (src/console/public/favicon.svg). */
+export const STEWARD_ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><title>Steward</title>${SHIELD}</svg>`;
 
 /** The logo in the page's top bar (white text: the bar is dark). */
 export const STEWARD_LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 32" width="200" height="32">
