@@ -1,4 +1,11 @@
-import { type CSSVariablesResolver, createTheme, MantineProvider, Notification, Table } from '@mantine/core';
+import {
+  type CSSVariablesResolver,
+  createTheme,
+  DEFAULT_THEME,
+  MantineProvider,
+  Notification,
+  Table,
+} from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router';
@@ -32,6 +39,11 @@ const theme = createTheme({
   components: {
     // Column headers on one line; cells wrap (the scroll container handles narrow windows).
     Table: Table.extend({ styles: { th: { whiteSpace: 'nowrap' } } }),
+    // A table wider than the screen scrolls sideways: its scroll area takes keyboard focus so the
+    // arrow keys reach the hidden columns (axe-core: scrollable-region-focusable).
+    TableScrollContainer: Table.ScrollContainer.extend({
+      defaultProps: { scrollAreaProps: { viewportProps: { tabIndex: 0 } } },
+    }),
     // Mantine's close button on a notification has no accessible name: a screen reader hears
     // "button" (axe-core: button-name, serious) whenever a toast is on screen.
     Notification: Notification.extend({
@@ -41,16 +53,30 @@ const theme = createTheme({
 });
 
 // Mantine's dimmed text (gray 6) is 3.3:1 on white, below WCAG AA; gray 7 is 8:1. In dark mode
-// its dimmed (dark 2) is 4.0:1 on the page's dark 7; dark 1 is 7.8:1.
+// its dimmed (dark 2) is 4.0:1 on the page's dark 7; dark 1 is 7.8:1. Placeholders likewise
+// (gray 5 is 2.1:1 on white, dark 3 2.5:1 on a dark input).
+// The light and outline variants' text (a badge, a light button) is each colour's shade 9 at most:
+// green 9 is 3.8:1 on its own light background. Mixed with 30% black, every colour's reaches 4.5:1
+// on white and on its light background (axe-core checks each badge on the page).
+const VARIANT_TEXT = Object.fromEntries(
+  Object.keys(DEFAULT_THEME.colors).flatMap((c) => [
+    [`--mantine-color-${c}-light-color`, `color-mix(in srgb, var(--mantine-color-${c}-9) 70%, black)`],
+    [`--mantine-color-${c}-outline`, `color-mix(in srgb, var(--mantine-color-${c}-9) 70%, black)`],
+  ]),
+);
+
 const cssVariablesResolver: CSSVariablesResolver = () => ({
   variables: {},
   // --steward-backdrop: behind a lone card (the sign-in page), in either scheme.
   light: {
     '--mantine-color-dimmed': 'var(--mantine-color-gray-7)',
+    '--mantine-color-placeholder': 'var(--mantine-color-gray-7)',
     '--steward-backdrop': 'var(--mantine-color-gray-0)',
+    ...VARIANT_TEXT,
   },
   dark: {
     '--mantine-color-dimmed': 'var(--mantine-color-dark-1)',
+    '--mantine-color-placeholder': 'var(--mantine-color-dark-1)',
     '--steward-backdrop': 'var(--mantine-color-dark-8)',
   },
 });

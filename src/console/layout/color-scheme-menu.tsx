@@ -31,8 +31,7 @@ export function ColorSchemeMenu() {
         {CHOICES.map((c) => (
           <Menu.Item
             key={c.value}
-            role="menuitemradio"
-            aria-checked={colorScheme === c.value}
+            aria-current={colorScheme === c.value ? 'true' : undefined}
             leftSection={<c.icon size={16} aria-hidden />}
             rightSection={colorScheme === c.value ? <IconCheck size={16} aria-hidden /> : null}
             onClick={() => setColorScheme(c.value)}

@@ -136,59 +136,61 @@ export function UsageModal({
                 {errorMessage(narrow.error)}
               </Alert>
             )}
-            {canWrite && !isKey && !revoked && token && unused.length > 0 && used.length > 0 && (
-              <>
-                {confirming ? (
-                  <Alert color="orange" title="Narrow this token?" data-testid="narrow-confirm">
-                    <Stack gap="xs">
-                      <Text size="sm">
-                        These scopes will be removed; requests that need them are refused from the next
-                        request on:
-                      </Text>
-                      <Group gap={4}>
-                        {unused.map((s) => (
-                          <Badge key={s} color="red" variant="light" style={{ textTransform: 'none' }}>
-                            {s}
-                          </Badge>
-                        ))}
-                      </Group>
-                      <Text size="sm">Kept: {used.join(', ')}</Text>
-                      <Group justify="flex-end" gap="sm">
-                        <Button variant="default" onClick={() => setConfirming(false)}>
-                          Cancel
-                        </Button>
-                        <Button
-                          color="orange"
-                          loading={narrow.isPending}
-                          onClick={() =>
-                            narrow.mutate(
-                              { id: token.id, window },
-                              {
-                                onSuccess: (r) => {
-                                  notifications.show({
-                                    color: 'green',
-                                    message: `“${token.name}” narrowed: removed ${r.removed.join(', ')}`,
-                                  });
-                                  close();
-                                },
+            {canWrite &&
+              !isKey &&
+              !revoked &&
+              token &&
+              unused.length > 0 &&
+              used.length > 0 &&
+              (confirming ? (
+                <Alert color="orange" title="Narrow this token?" data-testid="narrow-confirm">
+                  <Stack gap="xs">
+                    <Text size="sm">
+                      These scopes will be removed; requests that need them are refused from the next request
+                      on:
+                    </Text>
+                    <Group gap={4}>
+                      {unused.map((s) => (
+                        <Badge key={s} color="red" variant="light" style={{ textTransform: 'none' }}>
+                          {s}
+                        </Badge>
+                      ))}
+                    </Group>
+                    <Text size="sm">Kept: {used.join(', ')}</Text>
+                    <Group justify="flex-end" gap="sm">
+                      <Button variant="default" onClick={() => setConfirming(false)}>
+                        Cancel
+                      </Button>
+                      <Button
+                        color="orange"
+                        loading={narrow.isPending}
+                        onClick={() =>
+                          narrow.mutate(
+                            { id: token.id, window },
+                            {
+                              onSuccess: (r) => {
+                                notifications.show({
+                                  color: 'green',
+                                  message: `“${token.name}” narrowed: removed ${r.removed.join(', ')}`,
+                                });
+                                close();
                               },
-                            )
-                          }
-                        >
-                          Remove {unused.length} {unused.length === 1 ? 'scope' : 'scopes'}
-                        </Button>
-                      </Group>
-                    </Stack>
-                  </Alert>
-                ) : (
-                  <Group justify="flex-end">
-                    <Button leftSection={<IconFilterCheck size={16} />} onClick={() => setConfirming(true)}>
-                      Narrow to used scopes…
-                    </Button>
-                  </Group>
-                )}
-              </>
-            )}
+                            },
+                          )
+                        }
+                      >
+                        Remove {unused.length} {unused.length === 1 ? 'scope' : 'scopes'}
+                      </Button>
+                    </Group>
+                  </Stack>
+                </Alert>
+              ) : (
+                <Group justify="flex-end">
+                  <Button leftSection={<IconFilterCheck size={16} />} onClick={() => setConfirming(true)}>
+                    Narrow to used scopes…
+                  </Button>
+                </Group>
+              ))}
           </>
         )}
       </Stack>
