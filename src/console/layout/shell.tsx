@@ -1,4 +1,15 @@
-import { Anchor, AppShell, Burger, Button, Group, NavLink, ScrollArea, Text, Title } from '@mantine/core';
+import {
+  ActionIcon,
+  Anchor,
+  AppShell,
+  Burger,
+  Button,
+  Group,
+  NavLink,
+  ScrollArea,
+  Text,
+  Title,
+} from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import { IconApi, IconLogout } from '@tabler/icons-react';
 import { Outlet, NavLink as RouterLink, useLocation, useNavigate } from 'react-router';
@@ -42,16 +53,30 @@ export function Shell() {
           <Group gap="sm" wrap="nowrap">
             <PaletteButton />
             <ColorSchemeMenu />
-            <Anchor href={API_DOCS_URL} target="_blank" rel="noopener" size="sm">
+            {/* On a phone the header keeps icons only, so every control fits in 390 px. */}
+            <Anchor href={API_DOCS_URL} target="_blank" rel="noopener" size="sm" aria-label="API docs">
               <Group gap={4} wrap="nowrap">
                 <IconApi size={18} aria-hidden />
-                API docs
+                <Text span inherit visibleFrom="sm">
+                  API docs
+                </Text>
               </Group>
             </Anchor>
             <Text size="sm" c="dimmed" visibleFrom="xs" data-testid="whoami">
               {me?.user.username} · {me?.user.role}
             </Text>
+            <ActionIcon
+              hiddenFrom="xs"
+              variant="subtle"
+              size="lg"
+              aria-label="Sign out"
+              onClick={doSignOut}
+              loading={signOut.isPending}
+            >
+              <IconLogout size={18} aria-hidden />
+            </ActionIcon>
             <Button
+              visibleFrom="xs"
               variant="subtle"
               size="compact-sm"
               leftSection={<IconLogout size={16} />}
