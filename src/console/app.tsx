@@ -1,6 +1,7 @@
 import {
   type CSSVariablesResolver,
   createTheme,
+  DEFAULT_THEME,
   MantineProvider,
   Modal,
   Notification,
@@ -39,6 +40,11 @@ const theme = createTheme({
   components: {
     // Column headers on one line; cells wrap (the scroll container handles narrow windows).
     Table: Table.extend({ styles: { th: { whiteSpace: 'nowrap' } } }),
+    // A table wider than the screen scrolls sideways: its scroll area takes keyboard focus so the
+    // arrow keys reach the hidden columns (axe-core: scrollable-region-focusable).
+    TableScrollContainer: Table.ScrollContainer.extend({
+      defaultProps: { scrollAreaProps: { viewportProps: { tabIndex: 0 } } },
+    }),
     // Mantine's close button on a notification has no accessible name: a screen reader hears
     // "button" (axe-core: button-name, serious) whenever a toast is on screen.
     Notification: Notification.extend({
@@ -50,14 +56,34 @@ const theme = createTheme({
 });
 
 // Mantine's dimmed text (gray 6) is 3.3:1 on white, below WCAG AA; gray 7 is 8:1. Its error
-// text (red 6, under a field and on the field's border) is 3.3:1; red 9 is 5.6:1.
+// text (red 6, under a field and on the field's border) is 3.3:1; red 9 is 5.6:1. In dark mode
+// its dimmed (dark 2) is 4.0:1 on the page's dark 7; dark 1 is 7.8:1. Placeholders likewise
+// (gray 5 is 2.1:1 on white, dark 3 2.5:1 on a dark input).
+// The light and outline variants' text (a badge, a light button) is each colour's shade 9 at most:
+// green 9 is 3.8:1 on its own light background. Mixed with 30% black, every colour's reaches 4.5:1
+// on white and on its light background (axe-core checks each badge on the page).
+const VARIANT_TEXT = Object.fromEntries(
+  Object.keys(DEFAULT_THEME.colors).flatMap((c) => [
+    [`--mantine-color-${c}-light-color`, `color-mix(in srgb, var(--mantine-color-${c}-9) 70%, black)`],
+    [`--mantine-color-${c}-outline`, `color-mix(in srgb, var(--mantine-color-${c}-9) 70%, black)`],
+  ]),
+);
+
 const cssVariablesResolver: CSSVariablesResolver = () => ({
   variables: {},
+  // --steward-backdrop: behind a lone card (the sign-in page), in either scheme.
   light: {
     '--mantine-color-dimmed': 'var(--mantine-color-gray-7)',
+    '--mantine-color-placeholder': 'var(--mantine-color-gray-7)',
     '--mantine-color-error': 'var(--mantine-color-red-9)',
+    '--steward-backdrop': 'var(--mantine-color-gray-0)',
+    ...VARIANT_TEXT,
   },
-  dark: {},
+  dark: {
+    '--mantine-color-dimmed': 'var(--mantine-color-dark-1)',
+    '--mantine-color-placeholder': 'var(--mantine-color-dark-1)',
+    '--steward-backdrop': 'var(--mantine-color-dark-8)',
+  },
 });
 
 const queryClient = new QueryClient({
@@ -72,7 +98,9 @@ const queryClient = new QueryClient({
 
 export function App() {
   return (
-    <MantineProvider theme={theme} defaultColorScheme="light" cssVariablesResolver={cssVariablesResolver}>
+    // Light or dark as the operating system says, until the admin picks one in the header (kept in
+    // local storage by Mantine's colour scheme manager).
+    <MantineProvider theme={theme} defaultColorScheme="auto" cssVariablesResolver={cssVariablesResolver}>
       <Notifications position="top-right" />
       <QueryClientProvider client={queryClient}>
         <BrowserRouter>

@@ -39,6 +39,17 @@ describe('steward serve', () => {
       expect(m1.baseUrl.startsWith('https://127.0.0.1:')).toBe(true);
       expect(m1.output()).toContain('/api/docs');
       expect(m1.output()).toContain(`Data:      ${dataDir}`);
+      // The first start says what it is doing while the database is made, before the banner.
+      const first = m1.output();
+      const preparing = first.indexOf(
+        `preparing the embedded database in ${join(dataDir, 'pgdata')} (first start; this takes a few seconds)...`,
+      );
+      const applying = first.search(/applying \d+ database migration\(s\)\.\.\./);
+      const ready = first.search(/database ready in \d+\.\d s/);
+      expect(preparing).toBeGreaterThanOrEqual(0);
+      expect(applying).toBeGreaterThan(preparing);
+      expect(ready).toBeGreaterThan(applying);
+      expect(first.indexOf('listening on')).toBeGreaterThan(ready);
       const pw = /password: (\S+)/.exec(m1.output())?.[1] as string;
       expect(pw).toMatch(/^[A-Za-z0-9]{24}$/);
       expect((await call(`${m1.baseUrl}/readyz`)).status).toBe(200);
@@ -55,6 +66,8 @@ describe('steward serve', () => {
       const m2 = await startManager({ STEWARD_DATA_DIR: dataDir });
       try {
         expect(m2.output()).not.toContain('password:');
+        // A database that is up to date opens without a word.
+        expect(m2.output()).not.toMatch(/first start|applying|database ready/);
         const who = await call(`${m2.baseUrl}/api/v1/auth/whoami/`, {
           headers: { authorization: `Token ${token}` },
         });

@@ -1,92 +1,24 @@
-import { Anchor, AppShell, Burger, Button, Group, NavLink, ScrollArea, Text, Title } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
 import {
-  IconActivity,
-  IconAffiliate,
-  IconApi,
-  IconClipboardList,
-  IconDatabaseExport,
-  IconDeviceDesktopAnalytics,
-  IconFiles,
-  IconKey,
-  IconLayoutDashboard,
-  IconLicense,
-  IconLogout,
-  IconPackage,
-  IconServer,
-  IconSettings,
-  IconStack2,
-  IconUsers,
-} from '@tabler/icons-react';
-import type { ReactNode } from 'react';
+  ActionIcon,
+  Anchor,
+  AppShell,
+  Burger,
+  Button,
+  Group,
+  NavLink,
+  ScrollArea,
+  Text,
+  Title,
+} from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { IconApi, IconLogout } from '@tabler/icons-react';
 import { Outlet, NavLink as RouterLink, useLocation, useNavigate } from 'react-router';
 import { useSignOut } from '../api/identity';
 import { API_DOCS_URL, SETTINGS_SECTIONS } from '../api/system';
 import { useSession } from '../features/auth/session';
-
-interface Item {
-  to: string;
-  label: string;
-  icon: ReactNode;
-  permission?: string;
-}
-
-const SECTIONS: { title: string; items: Item[] }[] = [
-  {
-    title: 'Fleet',
-    items: [
-      { to: '/', label: 'Dashboard', icon: <IconLayoutDashboard size={18} /> },
-      {
-        to: '/appliances',
-        label: 'Appliances',
-        icon: <IconServer size={18} />,
-        permission: 'appliances:read',
-      },
-      {
-        to: '/config-groups',
-        label: 'Configuration groups',
-        icon: <IconStack2 size={18} />,
-        permission: 'configuration:read',
-      },
-      {
-        to: '/hub-groups',
-        label: 'Hub groups',
-        icon: <IconAffiliate size={18} />,
-        permission: 'configuration:read',
-      },
-      {
-        to: '/upgrades',
-        label: 'Upgrades',
-        icon: <IconPackage size={18} />,
-        permission: 'upgrades:read',
-      },
-      {
-        to: '/activities',
-        label: 'Activities',
-        icon: <IconActivity size={18} />,
-        permission: 'appliances:read',
-      },
-    ],
-  },
-  {
-    title: 'Access',
-    items: [
-      { to: '/tokens', label: 'API tokens', icon: <IconKey size={18} /> },
-      { to: '/users', label: 'Users & groups', icon: <IconUsers size={18} />, permission: 'users:read' },
-      { to: '/sessions', label: 'Sessions', icon: <IconDeviceDesktopAnalytics size={18} /> },
-      { to: '/audit', label: 'Audit log', icon: <IconClipboardList size={18} />, permission: 'audit:read' },
-    ],
-  },
-  {
-    title: 'System',
-    items: [
-      { to: '/settings', label: 'Settings', icon: <IconSettings size={18} />, permission: 'system:read' },
-      { to: '/licensing', label: 'Licensing', icon: <IconLicense size={18} />, permission: 'license:read' },
-      { to: '/files', label: 'Files', icon: <IconFiles size={18} />, permission: 'files:read' },
-      { to: '/backup', label: 'Backup', icon: <IconDatabaseExport size={18} />, permission: 'backup:read' },
-    ],
-  },
-];
+import { ColorSchemeMenu } from './color-scheme-menu';
+import { CommandPalette, PaletteButton } from './command-palette';
+import { NAV_SECTIONS } from './navigation';
 
 export function Shell() {
   const [opened, { toggle, close }] = useDisclosure();
@@ -118,17 +50,33 @@ export function Shell() {
               Steward
             </Title>
           </Group>
-          <Group gap="md" wrap="nowrap">
-            <Anchor href={API_DOCS_URL} target="_blank" rel="noopener" size="sm">
+          <Group gap="sm" wrap="nowrap">
+            <PaletteButton />
+            <ColorSchemeMenu />
+            {/* On a phone the header keeps icons only, so every control fits in 390 px. */}
+            <Anchor href={API_DOCS_URL} target="_blank" rel="noopener" size="sm" aria-label="API docs">
               <Group gap={4} wrap="nowrap">
                 <IconApi size={18} aria-hidden />
-                API docs
+                <Text span inherit visibleFrom="sm">
+                  API docs
+                </Text>
               </Group>
             </Anchor>
             <Text size="sm" c="dimmed" visibleFrom="xs" data-testid="whoami">
               {me?.user.username} · {me?.user.role}
             </Text>
+            <ActionIcon
+              hiddenFrom="xs"
+              variant="subtle"
+              size="lg"
+              aria-label="Sign out"
+              onClick={doSignOut}
+              loading={signOut.isPending}
+            >
+              <IconLogout size={18} aria-hidden />
+            </ActionIcon>
             <Button
+              visibleFrom="xs"
               variant="subtle"
               size="compact-sm"
               leftSection={<IconLogout size={16} />}
@@ -142,7 +90,7 @@ export function Shell() {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label="Main">
         <AppShell.Section grow component={ScrollArea}>
-          {SECTIONS.map((section) => {
+          {NAV_SECTIONS.map((section) => {
             const items = section.items.filter((i) => !i.permission || can(i.permission));
             if (items.length === 0) return null;
             return (
@@ -191,6 +139,7 @@ export function Shell() {
       <AppShell.Main>
         <Outlet />
       </AppShell.Main>
+      <CommandPalette />
     </AppShell>
   );
 }

@@ -1,7 +1,7 @@
 // The database handle. Everything outside src/server/db/ sees only a Kysely<Database>; which
 // engine sits underneath (embedded PGlite or a PostgreSQL server through `pg`) is decided here.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
@@ -43,6 +43,8 @@ export interface OpenDatabaseOptions {
    * of creating a new cluster: the tests' migrated template, loaded in about a quarter of initdb's time.
    */
   loadDataDir?: Blob | undefined;
+  /** Hears what takes a while: making a new embedded cluster (the first start). */
+  progress?: ((line: string) => void) | undefined;
 }
 
 export function redactUrl(url: string): string {
@@ -96,6 +98,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     lock = await lockDataDir(opts.dataDir);
     try {
       preferSmallWasmCode();
+      if (!existsSync(join(dir, 'PG_VERSION'))) {
+        opts.progress?.(
+          `preparing the embedded database in ${dir} (first start; this takes a few seconds)...`,
+        );
+      }
       await ensureCluster(dir);
       pglite = await PGlite.create(dir, { startParams: embeddedStartParams() });
     } catch (err) {

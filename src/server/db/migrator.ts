@@ -86,8 +86,13 @@ export interface MigrationReport {
   applied: string[];
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: any typed database can be migrated
-export async function migrateToLatest(db: Kysely<any>, dir = MIGRATIONS_DIR): Promise<MigrationReport> {
+export async function migrateToLatest(
+  // biome-ignore lint/suspicious/noExplicitAny: any typed database can be migrated
+  db: Kysely<any>,
+  dir = MIGRATIONS_DIR,
+  /** Hears the names of the migrations about to run, when there are any. */
+  onPending?: (names: string[]) => void,
+): Promise<MigrationReport> {
   // Each module numbers its migrations in its own range (ADR 0001: core 00xx, fleet 01xx,
   // system 02xx), so a new core migration sorts before fleet's already applied ones: apply it
   // anyway instead of refusing a database migrated by the previous release.
@@ -96,6 +101,10 @@ export async function migrateToLatest(db: Kysely<any>, dir = MIGRATIONS_DIR): Pr
     provider: new SqlFileMigrationProvider(dir),
     allowUnorderedMigrations: true,
   });
+  if (onPending) {
+    const pending = (await migrator.getMigrations()).filter((m) => m.executedAt === undefined);
+    if (pending.length > 0) onPending(pending.map((m) => m.name));
+  }
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

@@ -13,21 +13,34 @@ export interface OpenOptions {
   statementTimeoutMs?: number | undefined;
 }
 
-/** Opens and migrates the database; `print` hears which migrations ran, if any. */
+/**
+ * Opens and migrates the database. `print` hears what takes a while, as it starts, so a first
+ * start is not seconds of silence: making the embedded database, the migrations about to run and
+ * which ran, and how long it all took. An up-to-date database opens without a word.
+ */
 export async function openAndMigrate(
   opts: OpenOptions,
   print?: (line: string) => void,
 ): Promise<DatabaseHandle> {
+  const started = performance.now();
+  let told = false;
+  const say = (line: string) => {
+    told = true;
+    print?.(line);
+  };
   mkdirSync(opts.dataDir, { recursive: true });
   const database = await openDatabase({
     url: opts.databaseUrl,
     dataDir: opts.dataDir,
     ...(opts.statementTimeoutMs !== undefined ? { statementTimeoutMs: opts.statementTimeoutMs } : {}),
+    progress: say,
   });
   try {
-    const { applied } = await migrateToLatest(database.db);
-    if (applied.length > 0 && print)
-      print(`applied ${applied.length} database migration(s): ${applied.join(', ')}`);
+    const { applied } = await migrateToLatest(database.db, undefined, (pending) =>
+      say(`applying ${pending.length} database migration(s)...`),
+    );
+    if (applied.length > 0) say(`applied ${applied.length} database migration(s): ${applied.join(', ')}`);
+    if (told) say(`database ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
     // The embedded database holds the data directory's lock: let go of it before failing.
     await database.close();

@@ -9,7 +9,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { DOCS_CSS, STEWARD_ICON_SVG, STEWARD_LOGO_SVG } from './docs-branding.js';
+import { DOCS_CSS, docsRequestInterceptor, STEWARD_ICON_SVG, STEWARD_LOGO_SVG } from './docs-branding.js';
 import type { RouteTable } from './route-table.js';
 import { ERROR_DESCRIPTIONS, ProblemSchema } from './schemas.js';
 
@@ -133,6 +133,9 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
           'REST API of the Steward manager. Every request needs a credential (see the security schemes);',
           'a successful `POST /api/v1/auth/token/` gives a session token, and API tokens are created under `/api/v1/tokens/`.',
           '',
+          '**Trying it out on this page:** signed in to the console in this browser, "Try it out" acts with your console session and its permissions, with nothing to enter.',
+          'Otherwise click **Authorize** and paste a token, alone, into `TokenAuth`.',
+          '',
           '**Careful:** operations other than GET change the manager or its appliances. Try them against a test manager first.',
           '',
           'Errors are `application/problem+json` documents with `code`, `detail`, `request_id` and, for bad input, `errors[]`.',
@@ -143,13 +146,14 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
       servers: [{ url: '/', description: 'This manager' }],
       tags: OPENAPI_TAGS,
       components: {
+        // The recommended scheme first: Swagger UI's Authorize dialog lists them in this order.
         securitySchemes: {
           TokenAuth: {
             type: 'apiKey',
             in: 'header',
             name: 'Authorization',
             description:
-              'The Spectra style: `Authorization: Token <token>` (type the word Token, a space, and the token)',
+              'Recommended. Scripts send `Authorization: Token <token>`. On this page, paste the token alone (an API token, `stws…`, or a session token): the page adds the word `Token`.',
           },
           BearerAuth: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <token>`' },
           ApiKeyAuth: {
@@ -173,8 +177,8 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
         },
       },
       security: [
-        { BearerAuth: [] },
         { TokenAuth: [] },
+        { BearerAuth: [] },
         { ApiKeyAuth: [] },
         { TokenIdAuth: [] },
         { SessionAuth: [] },
@@ -244,6 +248,9 @@ export async function registerOpenApi(app: FastifyInstance, table: RouteTable, v
       persistAuthorization: false,
       displayRequestDuration: true,
       tryItOutEnabled: false,
+      // The console's session and CSRF header on this manager, a bare token completed (docs-branding.ts).
+      // Passed as itself, not wrapped: Swagger UI's page gets this function's source text.
+      requestInterceptor: docsRequestInterceptor as unknown as (r: object) => object,
     },
   });
 }

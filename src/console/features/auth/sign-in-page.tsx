@@ -57,7 +57,7 @@ export function SignInPage() {
   const apiOnly = signIn.error instanceof ApiError && signIn.error.status === 403;
 
   return (
-    <Center mih="100vh" p="md" bg="gray.0">
+    <Center mih="100vh" p="md" bg="var(--steward-backdrop)">
       <Paper component="main" withBorder shadow="sm" p="xl" w="100%" maw={400} radius="md">
         <form onSubmit={submit} aria-labelledby="sign-in-title">
           <Stack>

@@ -101,7 +101,7 @@ function StatCard({
         <Text fz={28} fw={700} lh={1.1}>
           {value.toLocaleString()}
         </Text>
-        <Text size="sm" c="gray.7">
+        <Text size="sm" c="dimmed">
           {label}
         </Text>
       </Paper>
@@ -145,7 +145,7 @@ function Attention({ items }: { items: AttentionItem[] }) {
               {item.message}
             </Anchor>
             {item.since && (
-              <Text size="xs" c="gray.7">
+              <Text size="xs" c="dimmed">
                 since <DateText iso={item.since} />
               </Text>
             )}

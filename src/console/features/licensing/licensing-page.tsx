@@ -6,6 +6,7 @@ import {
   CopyButton,
   FileInput,
   Group,
+  List,
   Paper,
   SimpleGrid,
   Stack,
@@ -14,7 +15,7 @@ import {
   Title,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconAlertCircle, IconCopy, IconRefresh, IconUpload } from '@tabler/icons-react';
+import { IconAlertCircle, IconCopy, IconInfoCircle, IconRefresh, IconUpload } from '@tabler/icons-react';
 import { type FormEvent, type ReactNode, useState } from 'react';
 import {
   useApplianceLicenses,
@@ -96,32 +97,90 @@ function LicenceUpload({
   );
 }
 
+/** A fresh manager: no licence file was ever installed (nothing of a licence is known). */
+const isUnlicensed = (l: {
+  product: string | null;
+  serialNumber: string | null;
+  expiryDate: string | null;
+}) => l.product === null && l.serialNumber === null && l.expiryDate === null;
+
+/** What an unlicensed manager means and how to license it, instead of a red INVALID. */
+function NoLicence({ hasMachineId, canWrite }: { hasMachineId: boolean; canWrite: boolean }) {
+  return (
+    <Alert
+      color="blue"
+      icon={<IconInfoCircle />}
+      title="No licence installed: everything works without one"
+      role="status"
+      data-testid="licence-none"
+    >
+      <Stack gap="xs">
+        <Text size="sm">
+          Steward does not lock any feature behind a licence: appliances, configuration, upgrades, API tokens
+          and backups all work on this manager as it is. A licence records what you bought from your vendor
+          (licensee, serial number, validity, limits such as a number of appliances) and shows it here; this
+          version of Steward shows the limits but does not enforce them.
+        </Text>
+        <Text size="sm">To install one:</Text>
+        <List size="sm" type="ordered" spacing={4}>
+          <List.Item>
+            {hasMachineId
+              ? 'Copy the machine id below: it identifies this manager to the vendor.'
+              : 'Generate a machine id (the button below): it identifies this manager to the vendor.'}
+          </List.Item>
+          <List.Item>Send the machine id to your vendor; they sign a licence file for it.</List.Item>
+          <List.Item>
+            Upload the file below. The manager trusts a licence only when it was started with the vendor’s
+            public key (<Code>STEWARD_LICENSE_PUBLIC_KEY_FILE</Code>).
+          </List.Item>
+        </List>
+        {!canWrite && (
+          <Text size="sm">
+            Installing a licence needs the licence write permission: ask an administrator.
+          </Text>
+        )}
+        <Text size="sm">Appliance licences are separate: see the appliances below.</Text>
+      </Stack>
+    </Alert>
+  );
+}
+
 function ManagerLicence({ canWrite }: { canWrite: boolean }) {
   const status = useManagerLicense();
   const generate = useGenerateMachineId();
   const upload = useUploadManagerLicense();
   if (status.error) return <ErrorState error={status.error} what="the manager licence" />;
   const l = status.data;
+  const unlicensed = l ? isUnlicensed(l) : false;
   return (
     <Stack gap="sm">
       <Group justify="space-between">
         <Title order={2} size="h4">
           This manager
         </Title>
-        {l && <StatusBadge status={badgeStatus(l.status)} label={l.status} />}
+        {l &&
+          (unlicensed ? (
+            <StatusBadge status="disabled" label="Not licensed" />
+          ) : (
+            <StatusBadge status={badgeStatus(l.status)} label={l.status} />
+          ))}
       </Group>
       {!l ? (
         <Text c="dimmed">Loading…</Text>
       ) : (
         <>
-          {l.reason && (
-            <Alert
-              color={l.status === 'VALID' ? 'blue' : 'orange'}
-              role="status"
-              data-testid="licence-reason"
-            >
-              {l.reason}
-            </Alert>
+          {unlicensed ? (
+            <NoLicence hasMachineId={l.machineId !== ''} canWrite={canWrite} />
+          ) : (
+            l.reason && (
+              <Alert
+                color={l.status === 'VALID' ? 'blue' : 'orange'}
+                role="status"
+                data-testid="licence-reason"
+              >
+                {l.reason}
+              </Alert>
+            )
           )}
           <SimpleGrid cols={{ base: 1, xs: 2, md: 3 }}>
             <Item label="Machine id">
@@ -148,20 +207,24 @@ function ManagerLicence({ canWrite }: { canWrite: boolean }) {
                 </Text>
               )}
             </Item>
-            <Item label="Product">{l.product ?? '—'}</Item>
-            <Item label="Licensee">{l.company ?? '—'}</Item>
-            <Item label="Serial number">{l.serialNumber ?? '—'}</Item>
-            <Item label="Licence type">{l.licenseType ?? '—'}</Item>
-            <Item label="Valid">
-              {l.creationDate ?? '—'} to {l.expiryDate ?? '—'}
-            </Item>
-            <Item label="Limits">
-              {Object.keys(l.limits).length === 0
-                ? '—'
-                : Object.entries(l.limits)
-                    .map(([k, v]) => `${k}: ${v}`)
-                    .join(', ')}
-            </Item>
+            {!unlicensed && (
+              <>
+                <Item label="Product">{l.product ?? '—'}</Item>
+                <Item label="Licensee">{l.company ?? '—'}</Item>
+                <Item label="Serial number">{l.serialNumber ?? '—'}</Item>
+                <Item label="Licence type">{l.licenseType ?? '—'}</Item>
+                <Item label="Valid">
+                  {l.creationDate ?? '—'} to {l.expiryDate ?? '—'}
+                </Item>
+                <Item label="Limits">
+                  {Object.keys(l.limits).length === 0
+                    ? '—'
+                    : Object.entries(l.limits)
+                        .map(([k, v]) => `${k}: ${v}`)
+                        .join(', ')}
+                </Item>
+              </>
+            )}
           </SimpleGrid>
         </>
       )}
@@ -169,22 +232,34 @@ function ManagerLicence({ canWrite }: { canWrite: boolean }) {
         <>
           <LicenceUpload label="Manager licence file" button="Upload licence" mutation={upload} />
           <Group gap="sm">
-            <Button
-              variant="light"
-              color="orange"
-              leftSection={<IconRefresh size={16} />}
-              loading={generate.isPending}
-              onClick={() => {
-                if (
-                  window.confirm(
-                    'Generate a new machine id? A licence bound to the current id stops being valid.',
+            {l?.machineId === '' ? (
+              // The first machine id voids nothing: no question to ask.
+              <Button
+                variant="light"
+                leftSection={<IconRefresh size={16} />}
+                loading={generate.isPending}
+                onClick={() => generate.mutate()}
+              >
+                Generate a machine id
+              </Button>
+            ) : (
+              <Button
+                variant="light"
+                color="orange"
+                leftSection={<IconRefresh size={16} />}
+                loading={generate.isPending}
+                onClick={() => {
+                  if (
+                    window.confirm(
+                      'Generate a new machine id? A licence bound to the current id stops being valid.',
+                    )
                   )
-                )
-                  generate.mutate();
-              }}
-            >
-              Generate a new machine id
-            </Button>
+                    generate.mutate();
+                }}
+              >
+                Generate a new machine id
+              </Button>
+            )}
             {generate.error && (
               <Text c="red" size="sm" role="alert">
                 {errorMessage(generate.error)}

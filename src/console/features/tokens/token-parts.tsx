@@ -2,7 +2,14 @@
 // card a row becomes on a narrow window.
 import { ActionIcon, Badge, Code, Group, Menu, Paper, Stack, Switch, Text, Tooltip } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconActivity, IconDots, IconPencil, IconRefresh, IconTrash } from '@tabler/icons-react';
+import {
+  IconActivity,
+  IconChartBar,
+  IconDots,
+  IconPencil,
+  IconRefresh,
+  IconTrash,
+} from '@tabler/icons-react';
 import { errorMessage } from '../../api/errors';
 import { useUpdateToken } from '../../api/identity';
 import type { Token } from '../../api/types';
@@ -108,6 +115,7 @@ export interface Handlers {
   refresh: (t: Token) => void;
   remove: (t: Token) => void;
   watch: (t: Token) => void;
+  usage: (t: Token) => void;
 }
 
 export function TokenActions({ token: t, canWrite, on }: { token: Token; canWrite: boolean; on: Handlers }) {
@@ -142,6 +150,9 @@ export function TokenActions({ token: t, canWrite, on }: { token: Token; canWrit
           <Menu.Item leftSection={<IconActivity size={16} />} onClick={() => on.watch(t)}>
             Recent use
           </Menu.Item>
+          <Menu.Item leftSection={<IconChartBar size={16} />} onClick={() => on.usage(t)}>
+            Permissions used
+          </Menu.Item>
           {canWrite && (
             <Menu.Item color="red" leftSection={<IconTrash size={16} />} onClick={() => on.remove(t)}>
               Delete
@@ -171,7 +182,13 @@ export function TokenCard({
       withBorder
       p="sm"
       radius="md"
-      bg={exp === 'expired' ? 'red.0' : exp === 'soon' ? 'orange.0' : undefined}
+      bg={
+        exp === 'expired'
+          ? 'var(--mantine-color-red-light)'
+          : exp === 'soon'
+            ? 'var(--mantine-color-orange-light)'
+            : undefined
+      }
     >
       <Group justify="space-between" wrap="nowrap" align="flex-start">
         <div style={{ minWidth: 0 }}>

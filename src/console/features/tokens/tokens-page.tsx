@@ -33,6 +33,7 @@ import {
   TokenActions,
   TokenCard,
 } from './token-parts';
+import { UsageModal } from './token-usage';
 
 export function TokensPage() {
   const { isAdmin, can } = useSession();
@@ -44,6 +45,7 @@ export function TokensPage() {
   const [refreshing, setRefreshing] = useState<Token | null>(null);
   const [deleting, setDeleting] = useState<Token | null>(null);
   const [watching, setWatching] = useState<Token | null>(null);
+  const [auditing, setAuditing] = useState<Token | null>(null);
   const [secret, setSecret] = useState<TokenWithSecret | null>(null);
   const canWrite = can('tokens:write');
   const narrow = useMediaQuery('(max-width: 48em)');
@@ -52,6 +54,7 @@ export function TokensPage() {
     refresh: setRefreshing,
     remove: setDeleting,
     watch: setWatching,
+    usage: setAuditing,
   };
 
   const forbidden = tokens.error instanceof ApiError && tokens.error.status === 403;
@@ -168,7 +171,13 @@ export function TokensPage() {
                       <Table.Tr
                         key={t.id}
                         data-token-id={t.id}
-                        bg={exp === 'expired' ? 'red.0' : exp === 'soon' ? 'orange.0' : undefined}
+                        bg={
+                          exp === 'expired'
+                            ? 'var(--mantine-color-red-light)'
+                            : exp === 'soon'
+                              ? 'var(--mantine-color-orange-light)'
+                              : undefined
+                        }
                       >
                         <Table.Td>
                           <Text size="sm" fw={600} style={{ whiteSpace: 'nowrap' }}>
@@ -256,6 +265,7 @@ export function TokensPage() {
       <RefreshModal token={refreshing} onClose={() => setRefreshing(null)} onRefreshed={setSecret} />
       <DeleteModal token={deleting} onClose={() => setDeleting(null)} />
       <ActivityModal token={watching} onClose={() => setWatching(null)} />
+      <UsageModal token={auditing} canWrite={canWrite} onClose={() => setAuditing(null)} />
       <SecretModal token={secret} onClose={() => setSecret(null)} />
     </>
   );
