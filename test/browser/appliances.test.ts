@@ -229,7 +229,9 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
       page.getByRole('checkbox', { name: `Select ${name}`, exact: true }).check();
     const results = page.getByTestId('bulk-results');
     const resultsDialog = page.getByRole('dialog').filter({ has: results });
-    const close = () => resultsDialog.getByRole('button', { name: 'Close' }).click();
+    // The results' own Close button (the dialog's corner button is named Close too).
+    const close = () =>
+      resultsDialog.getByRole('button', { name: 'Close' }).filter({ hasText: 'Close' }).click();
 
     // Maintenance on for the page, then off.
     await page.getByRole('checkbox', { name: 'Select all on this page' }).check();
@@ -302,7 +304,12 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     await confirm.getByRole('button', { name: 'Remove 1' }).click();
     const results = page.getByTestId('bulk-results');
     await expect.poll(() => results.locator('[data-result="done"]').count()).toBe(1);
-    await page.getByRole('dialog').filter({ has: results }).getByRole('button', { name: 'Close' }).click();
+    await page
+      .getByRole('dialog')
+      .filter({ has: results })
+      .getByRole('button', { name: 'Close' })
+      .filter({ hasText: 'Close' })
+      .click();
     await expectShown(['h-c', 'w-a']);
     expect((await h.apiAsAdmin(`/api/v1/appliances/${ids['w-b']}/`)).status).toBe(404);
   });

@@ -73,8 +73,12 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await page.getByRole('heading', { name: 'API tokens' }).waitFor();
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.getByRole('heading', { level: 1, name: 'Dashboard' }).waitFor();
-    // A fresh manager: no appliances yet, and the page says where to add the first.
-    await page.getByRole('link', { name: 'Add the first one' }).waitFor();
+    // A fresh manager: no appliances yet; the page gives the command that starts an agent
+    // paired with this manager only, and says where to add the appliance then.
+    await page.getByRole('link', { name: 'add it on the Appliances page' }).waitFor();
+    await expect
+      .poll(() => page.getByTestId('agent-command').textContent())
+      .toMatch(/steward agent --type tiscale-worker --manager sha256:[0-9a-f]{64}/);
     await expect(page.getByTestId('stat-online').textContent()).resolves.toContain('0');
     await shot('02b-dashboard-empty');
     await go('/tokens', 'API tokens');

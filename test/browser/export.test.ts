@@ -153,7 +153,7 @@ describe.skipIf(!ready && !process.env.CI)('console exports', () => {
 
   it('exports the activities with the filters on the page', async () => {
     await h.go('/activities', 'Activities');
-    await page.getByLabel('Appliance').fill('export-w2');
+    await page.getByLabel('Appliance', { exact: true }).fill('export-w2');
     // The filter applies after a short pause in typing: the other appliance's row goes away.
     await page
       .getByRole('cell', { name: 'appliance export-w1 (tiscale-worker) added' })

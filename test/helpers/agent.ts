@@ -2,7 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Kysely } from 'kysely';
 import { type RunningAgent, type StartAgentOptions, startAgent } from '../../src/agent/agent.js';
+import type { Database } from '../../src/server/db/schema.js';
+import type { SecretBox } from '../../src/server/shared/secret-box.js';
 
 export interface TestAgent extends RunningAgent {
   dataDir: string;
@@ -38,4 +41,31 @@ export async function startTestAgent(
     },
   };
   return agent;
+}
+
+/**
+ * Writes `agent` into the appliance registry as authorized (its token sealed with `secrets`), as
+ * pairing would leave it, without calling it; the new appliance's id.
+ */
+export async function insertAuthorizedAgent(
+  db: Kysely<Database>,
+  agent: TestAgent,
+  secrets: SecretBox,
+  type: string,
+): Promise<number> {
+  const row = await db
+    .insertInto('appliances')
+    .values({
+      name: agent.state.identity.name,
+      type,
+      url: agent.url,
+      uuid: agent.state.identity.uuid,
+      authorized: true,
+      agent_token_sealed: secrets.seal(agent.token),
+      system_data: '{}',
+      configuration_status_details: '{}',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
 }

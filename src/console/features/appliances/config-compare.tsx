@@ -28,7 +28,12 @@ export function ConfigCompare({
   appliance: Appliance;
   canReadConfig: boolean;
 }) {
-  const running = (a.system_data as { running_config?: RunningConfig }).running_config;
+  // The revision the appliance took, as the manager recorded its answer to the apply; the agent's
+  // own report in system_data is written with the telemetry (at most once a minute when nothing
+  // else changes), so it can lag an apply by that long. Its hash is shown when it agrees.
+  const reported = (a.system_data as { running_config?: RunningConfig }).running_config;
+  const revision = a.applied_revision ?? reported?.revision ?? null;
+  const running = { revision, hash: reported?.revision === revision ? reported?.hash : undefined };
   const group = a.group_name;
   const diff = useConfigDiff(
     canReadConfig && group ? group : null,
@@ -58,8 +63,8 @@ export function ConfigCompare({
             Running on the appliance
           </Text>
           <Text size="sm" data-testid="running-revision">
-            {running?.revision != null ? `revision ${running.revision}` : 'no revision from the manager'}
-            {running?.hash ? (
+            {running.revision != null ? `revision ${running.revision}` : 'no revision from the manager'}
+            {running.hash ? (
               <>
                 {' '}
                 <Code title={running.hash}>{running.hash.slice(0, 12)}</Code>

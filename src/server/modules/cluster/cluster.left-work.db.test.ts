@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
+import { insertAuthorizedAgent, startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { createPublisher } from '../../../../test/helpers/agent-package.js';
 import { createTestDatabase } from '../../../../test/helpers/database.js';
 import { loadConfig } from '../../config/config.js';
@@ -35,25 +35,12 @@ beforeAll(async () => {
   for (let i = 0; i < 4; i++) {
     const a = await startTestAgent({ type: 'tiscale-worker', name: `left-${i}` });
     agents.push(a);
-    const row = await database.db
-      .insertInto('appliances')
-      .values({
-        name: `left-${i}`,
-        type: 'tiscale-worker',
-        url: a.url,
-        uuid: a.state.identity.uuid,
-        authorized: true,
-        agent_token_sealed: secrets.seal(a.token),
-        system_data: '{}',
-        configuration_status_details: '{}',
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    ids.push(row.id);
-    sends.set(row.id, 0);
+    const id = await insertAuthorizedAgent(database.db, a, secrets, 'tiscale-worker');
+    ids.push(id);
+    sends.set(id, 0);
     a.app.server.on('request', (req: { method?: string; url?: string }) => {
       if (req.method === 'PUT' && req.url?.startsWith('/agent/v1/config'))
-        sends.set(row.id, (sends.get(row.id) ?? 0) + 1);
+        sends.set(id, (sends.get(id) ?? 0) + 1);
     });
   }
   live = createServices({

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
+import { insertAuthorizedAgent, startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
 import { createTestDatabase, PG_URL } from '../../../../test/helpers/database.js';
 import { loadConfig } from '../../config/config.js';
 import type { DatabaseHandle } from '../../db/client.js';
@@ -35,23 +35,10 @@ beforeAll(async () => {
   for (let i = 0; i < APPLIANCES; i++) {
     const a = await startTestAgent({ type: 'a1000', name: `shared-${i}` });
     agents.push(a);
-    const row = await database.db
-      .insertInto('appliances')
-      .values({
-        name: `shared-${i}`,
-        type: 'a1000',
-        url: a.url,
-        uuid: a.state.identity.uuid,
-        authorized: true,
-        agent_token_sealed: secrets.seal(a.token),
-        system_data: '{}',
-        configuration_status_details: '{}',
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    polls.set(row.id, 0);
+    const id = await insertAuthorizedAgent(database.db, a, secrets, 'a1000');
+    polls.set(id, 0);
     a.app.server.on('request', (req: { url?: string }) => {
-      if (req.url?.startsWith('/agent/v1/status')) polls.set(row.id, (polls.get(row.id) ?? 0) + 1);
+      if (req.url?.startsWith('/agent/v1/status')) polls.set(id, (polls.get(id) ?? 0) + 1);
     });
   }
 });
