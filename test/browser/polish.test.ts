@@ -159,8 +159,14 @@ describe.skipIf(!ready && !process.env.CI)('console polish', () => {
     // A settings section, found by its name.
     await page.keyboard.press('Control+K');
     await search.waitFor();
+    // The palette also asks the manager for appliances matching the words (after a 200 ms pause
+    // in typing); its answer re-renders the list, so choose once it has come.
+    const searched = page.waitForResponse(
+      (r) => r.url().includes('/api/v1/appliances/') && r.url().includes('search=ntp'),
+    );
     await search.pressSequentially('ntp');
     await page.getByText('Settings: Time (NTP)').waitFor();
+    await searched;
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/settings\/ntp$/);

@@ -54,8 +54,10 @@ export function CommandPalette() {
       });
     }
   }
+  // While the manager answers a new search, the last answer (kept to avoid a flicker) is for
+  // other words: it is not shown, or Enter could open an appliance that does not match.
   const found: SpotlightActionData[] =
-    search === ''
+    search === '' || appliances.isPlaceholderData
       ? []
       : (appliances.data?.results ?? []).map((a) => ({
           id: `appliance:${a.id}`,
