@@ -56,6 +56,18 @@ afterAll(async () => {
   await t?.close();
 });
 
+/** How many exports the audit log has recorded. */
+const exportRecords = async () =>
+  Number(
+    (
+      await t.db
+        .selectFrom('audit_log')
+        .select((e) => e.fn.countAll().as('n'))
+        .where('action', 'like', '%.exported')
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
+
 const listOf = async (query: string) =>
   (await t.app.inject({ url: `/api/v1/audit/?page_size=100&${query}`, headers: admin })).json()
     .results as Record<string, unknown>[];
@@ -142,7 +154,8 @@ describe('GET /api/v1/audit/export/', () => {
     });
   });
 
-  it('answers HEAD with the headers of the file and no body', async () => {
+  it('answers HEAD with the headers of the file and no body, and records no export', async () => {
+    const before = await exportRecords();
     const res = await t.app.inject({
       method: 'HEAD',
       url: '/api/v1/audit/export/?format=csv&action=export_test.*',
@@ -151,6 +164,7 @@ describe('GET /api/v1/audit/export/', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-disposition']).toMatch(/^attachment; filename="steward-audit-/);
     expect(res.body).toBe('');
+    expect(await exportRecords()).toBe(before);
   });
 
   it('answers a bad filter or format with a 400 naming it, and no file', async () => {

@@ -175,6 +175,9 @@ export function createAuditService(deps: AuditServiceDeps) {
    * if the download then fails. No record, no export (503).
    */
   async function recordExport(actor: Actor, e: ExportEvent) {
+    // A HEAD asks for the file's headers only: no row leaves the manager, so nothing is recorded
+    // (a browser or a link checker probing the URL would otherwise fill the log with exports).
+    if (actor.method === 'HEAD') return;
     if (!deps.tx) throw new AppError({ code: 'internal', message: 'exports need the transactor' });
     const given = Object.entries(e.filters).filter(([, v]) => v !== undefined);
     const filters = Object.fromEntries(given);
