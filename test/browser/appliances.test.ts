@@ -371,6 +371,17 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     );
     await h.shot('appliances-10-phone', phone);
     expect(await h.axeViolations(phone)).toEqual([]);
+    // The group picker, hub groups apart, fits the phone too; Cancel adds nothing.
+    await phone.getByRole('checkbox', { name: 'Select h-c', exact: true }).check();
+    await phone.getByTestId('bulk-bar').getByRole('button', { name: 'Add to group' }).click();
+    const picker = phone.getByRole('dialog', { name: 'Add to a group' });
+    await picker.getByRole('combobox', { name: 'Group', exact: true }).click();
+    await phone.getByRole('listbox').getByText('Hub groups', { exact: true }).waitFor();
+    await h.shot('appliances-10b-phone-group-picker', phone);
+    expect(await h.axeViolations(phone)).toEqual([]);
+    await phone.keyboard.press('Escape');
+    await picker.getByRole('button', { name: 'Cancel' }).click();
+    await picker.waitFor({ state: 'hidden' });
     await phone.close();
 
     await h.go('/appliances', 'Appliances');
