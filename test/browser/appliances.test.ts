@@ -279,7 +279,10 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     await select('h-c');
     await select('w-b');
     await page.getByTestId('bulk-bar').getByRole('button', { name: 'Add to group' }).click();
-    await page.getByRole('combobox', { name: 'Configuration group', exact: true }).click();
+    await page
+      .getByRole('dialog', { name: 'Add to a group' })
+      .getByRole('combobox', { name: 'Group', exact: true })
+      .click();
     await page.getByRole('option', { name: 'lab', exact: true }).click();
     await page.getByRole('button', { name: 'Add 2' }).click();
     await expect.poll(() => results.locator('[data-result]').count()).toBe(2);
@@ -290,6 +293,44 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     await h.shot('appliances-08-bulk-group');
     await close();
     await page.getByRole('checkbox', { name: 'Select h-c', exact: true }).uncheck();
+
+    // A hub belongs in a hub group: the picker offers hub groups under their own heading, and the
+    // add goes through the hub group's save, keeping the members it already has. A hub group
+    // starts with its primary hub; emptied here so the bulk add has a hub to add. w-b leaves lab
+    // to be added too; w-a stays in lab, and the refusal is the API's.
+    await api('/api/v1/tiscale-hub-group/create/', 'POST', {
+      name: 'edge',
+      primary_router_id: 'r1',
+      primary_host: 'h-c',
+    });
+    await api('/api/v1/tiscale-hub-group/save/edge/', 'PUT', { appliances: [] });
+    await api('/api/v1/config-group/save/lab/', 'PUT', { appliances: ['w-a'] });
+    await select('h-c');
+    await select('w-b');
+    await select('w-a');
+    await page.getByTestId('bulk-bar').getByRole('button', { name: 'Add to group' }).click();
+    const picker = page.getByRole('dialog', { name: 'Add to a group' });
+    await picker.getByRole('combobox', { name: 'Group', exact: true }).click();
+    const options = page.getByRole('listbox');
+    await options.getByText('Configuration groups', { exact: true }).waitFor();
+    await options.getByText('Hub groups', { exact: true }).waitFor();
+    await h.shot('appliances-08b-bulk-hub-group-picker');
+    expect(await h.axeViolations()).toEqual([]);
+    await page.getByRole('option', { name: 'edge', exact: true }).click();
+    await picker.getByRole('button', { name: 'Add 3' }).click();
+    await expect.poll(() => results.locator('[data-result]').count()).toBe(3);
+    expect(await results.locator('[data-result]').allTextContents()).toEqual([
+      'h-c: done',
+      'w-b: done',
+      'w-a: refused: appliance "w-a" is already in group "lab"; an appliance is in at most one group',
+    ]);
+    await resultsDialog.getByRole('heading', { name: 'Add to group: hub group edge' }).waitFor();
+    await h.shot('appliances-08c-bulk-hub-group');
+    const edge = (await api('/api/v1/config-group/retrieve/edge/')) as { kind: string; appliances: string[] };
+    expect(edge.kind).toBe('hub');
+    expect([...edge.appliances].sort()).toEqual(['h-c', 'w-b']);
+    await close();
+    await page.getByRole('checkbox', { name: 'Select w-a', exact: true }).uncheck();
   });
 
   it('removes only after confirmation', async () => {
@@ -330,6 +371,17 @@ describe.skipIf(!ready && !process.env.CI)('appliances list', () => {
     );
     await h.shot('appliances-10-phone', phone);
     expect(await h.axeViolations(phone)).toEqual([]);
+    // The group picker, hub groups apart, fits the phone too; Cancel adds nothing.
+    await phone.getByRole('checkbox', { name: 'Select h-c', exact: true }).check();
+    await phone.getByTestId('bulk-bar').getByRole('button', { name: 'Add to group' }).click();
+    const picker = phone.getByRole('dialog', { name: 'Add to a group' });
+    await picker.getByRole('combobox', { name: 'Group', exact: true }).click();
+    await phone.getByRole('listbox').getByText('Hub groups', { exact: true }).waitFor();
+    await h.shot('appliances-10b-phone-group-picker', phone);
+    expect(await h.axeViolations(phone)).toEqual([]);
+    await phone.keyboard.press('Escape');
+    await picker.getByRole('button', { name: 'Cancel' }).click();
+    await picker.waitFor({ state: 'hidden' });
     await phone.close();
 
     await h.go('/appliances', 'Appliances');

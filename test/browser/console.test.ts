@@ -362,26 +362,74 @@ describe.skipIf(!ready && !process.env.CI)('web console', () => {
     await dialog.waitFor({ state: 'hidden' });
     await page.getByRole('heading', { level: 2, name: 'hubs-eu' }).waitFor();
     await page.getByRole('table', { name: 'Hub-only settings' }).getByText('r1').waitFor();
-    // Save a configuration for the group (PUT .../save/), then apply it (PATCH .../update/).
+    // Nothing saved yet, so nothing to apply: Apply is disabled and says why.
+    const apply = page.getByRole('button', { name: /Apply to 1 appliance/ });
+    await expect.poll(() => apply.isDisabled()).toBe(true);
+    await expect(page.getByTestId('apply-disabled-reason').textContent()).resolves.toMatch(
+      /^Nothing saved yet/,
+    );
+    // Record every apply the console sends to this hub group.
+    const applies: string[] = [];
+    const onRequest = (r: { method(): string; url(): string }) => {
+      if (r.method() === 'PATCH' && r.url().includes('/api/v1/tiscale-hub-group/update/hubs-eu/'))
+        applies.push(r.url());
+    };
+    page.on('request', onRequest);
+    // Save a configuration for the group (PUT .../save/); unsaved, Apply stays disabled.
     await page.getByRole('combobox', { name: 'Add a field' }).fill('snmp__enable');
     await page.getByRole('option', { name: /snmp__enable\)$/ }).click();
     await page.getByRole('switch', { name: 'Enable the SNMP agent' }).click({ force: true });
+    await expect(page.getByTestId('apply-disabled-reason').textContent()).resolves.toMatch(/^Save first/);
+    expect(await apply.isDisabled()).toBe(true);
     const saved = page.waitForResponse(
       (r) => r.request().method() === 'PUT' && r.url().includes('/api/v1/tiscale-hub-group/save/hubs-eu/'),
     );
     await page.getByRole('button', { name: 'Save hub group' }).click();
     expect((await saved).status()).toBe(200);
+    // The diff panel shows what an apply would change; Apply asks first, with that diff.
+    await page
+      .getByRole('table', { name: 'Configuration diff' })
+      .getByText('snmp__enable')
+      .waitFor({ timeout: 15_000 });
+    await expect.poll(() => apply.isEnabled()).toBe(true);
+    await shot('24a-hub-group-diff');
+    await apply.click();
+    const confirm = page.getByRole('dialog', { name: 'Apply hubs-eu (revision 1)?' });
+    await confirm.getByRole('table', { name: 'Configuration diff' }).getByText('snmp__enable').waitFor();
+    await shot('24b-hub-group-apply-confirm');
+    expect((await h.axeViolations()).join('\n')).toBe('');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('24c-hub-group-apply-confirm-narrow');
+    await page.setViewportSize({ width: 1280, height: 800 });
+    // Cancel sends nothing: the hub has not taken the revision.
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    await page.waitForLoadState('networkidle');
+    expect(applies).toEqual([]);
+    const before = (await (await apiAsAdmin('/api/v1/config-group/retrieve/hubs-eu/')).json()) as {
+      statuses: { name: string; applied_revision: number | null }[];
+    };
+    expect(before.statuses).toEqual([expect.objectContaining({ name: 'h1', applied_revision: null })]);
+    // Apply now sends it (PATCH .../update/).
     const applied = page.waitForResponse(
       (r) =>
         r.request().method() === 'PATCH' && r.url().includes('/api/v1/tiscale-hub-group/update/hubs-eu/'),
     );
-    await page.getByRole('button', { name: /Apply to 1 appliance/ }).click();
+    await apply.click();
+    await confirm.getByRole('button', { name: 'Apply now' }).click();
     expect((await applied).status()).toBe(202);
+    await confirm.waitFor({ state: 'hidden' });
+    page.off('request', onRequest);
+    expect(applies).toHaveLength(1);
     await page
       .getByRole('table', { name: 'Hub group member status' })
       .locator('tr[data-member="h1"]')
       .getByText('done', { exact: true })
       .waitFor({ timeout: 30_000 });
+    // Once the hub runs the latest revision nothing differs, and Apply is disabled again.
+    await page.getByText(/^No differences/).waitFor({ timeout: 15_000 });
+    await expect.poll(() => apply.isDisabled(), { timeout: 15_000 }).toBe(true);
+    await expect(apply.getAttribute('title')).resolves.toMatch(/^Nothing differs/);
     await shot('24-hub-groups');
     const groups = (await (await apiAsAdmin('/api/v1/config-group/list/?page_size=100')).json()) as {
       results: { name: string; kind: string; appliances: string[] }[];

@@ -174,6 +174,12 @@ export function useEnrollment(type: string, enabled = true) {
 /** One appliance's answer to a bulk action: done, or refused with the API's reason. */
 export type BulkAction = 'authorize' | 'maintenance_on' | 'maintenance_off' | 'group' | 'remove';
 
+/** The group a bulk "Add to group" targets: a configuration group or a hub group. */
+export interface GroupTarget {
+  name: string;
+  kind: 'standard' | 'hub';
+}
+
 /**
  * Runs one action on one appliance through its own endpoint (each checks the permission and
  * writes its audit record); throws the API's error when refused.
@@ -181,7 +187,7 @@ export type BulkAction = 'authorize' | 'maintenance_on' | 'maintenance_off' | 'g
 export async function runApplianceAction(
   action: BulkAction,
   a: { id: number; name: string },
-  group?: string,
+  group?: GroupTarget,
 ): Promise<void> {
   const path = { id: a.id };
   switch (action) {
@@ -198,12 +204,14 @@ export async function runApplianceAction(
       );
       return;
     case 'group':
-      unwrap(
-        await api.PATCH('/api/v1/config-group/save/{name}/', {
-          params: { path: { name: group ?? '' } },
-          body: { appliances: [a.name] },
-        }),
-      );
+      if (group?.kind === 'hub') await addToHubGroup(group.name, a.name);
+      else
+        unwrap(
+          await api.PATCH('/api/v1/config-group/save/{name}/', {
+            params: { path: { name: group?.name ?? '' } },
+            body: { appliances: [a.name] },
+          }),
+        );
       return;
     case 'remove': {
       const res = await api.DELETE('/api/v1/appliances/{id}/', { params: { path } });
@@ -211,4 +219,21 @@ export async function runApplianceAction(
       return;
     }
   }
+}
+
+/**
+ * Adds one appliance to a hub group. The hub group's save (the one the hub groups page uses) is a
+ * PUT that replaces the member list, so this reads the members just before and sends them with
+ * the new one; no content is sent, so no new revision is made.
+ */
+async function addToHubGroup(name: string, appliance: string): Promise<void> {
+  const params = { path: { name } };
+  const current = unwrap(await api.GET('/api/v1/config-group/retrieve/{name}/', { params }));
+  if (current.appliances.includes(appliance)) return;
+  unwrap(
+    await api.PUT('/api/v1/tiscale-hub-group/save/{name}/', {
+      params,
+      body: { appliances: [...current.appliances, appliance] },
+    }),
+  );
 }

@@ -14,7 +14,7 @@ import {
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { errorMessage } from '../../api/errors';
-import { type BulkAction, runApplianceAction, useConfigGroups } from '../../api/fleet';
+import { type BulkAction, type GroupTarget, runApplianceAction, useConfigGroups } from '../../api/fleet';
 import type { Appliance } from '../../api/types';
 
 const ACTION_LABELS: Record<BulkAction, string> = {
@@ -25,6 +25,8 @@ const ACTION_LABELS: Record<BulkAction, string> = {
   remove: 'Remove',
 };
 
+const groupLabel = (g: GroupTarget) => `${g.kind === 'hub' ? 'hub group' : 'configuration group'} ${g.name}`;
+
 interface Result {
   id: number;
   name: string;
@@ -32,9 +34,14 @@ interface Result {
   reason?: string;
 }
 
+/** What a hub group holds: the hubs and the workers behind them (as on the hub groups page). */
+const HUB_GROUP_TYPES = new Set(['tiscale-hub', 'tiscale-worker']);
+
 /** Why an appliance cannot take the action here, before asking the API; undefined if it can. */
-function refusedLocally(action: BulkAction, a: Appliance): string | undefined {
+function refusedLocally(action: BulkAction, a: Appliance, group?: GroupTarget): string | undefined {
   if (action === 'authorize' && a.authorized) return 'already authorized';
+  if (action === 'group' && group?.kind === 'hub' && !HUB_GROUP_TYPES.has(a.type))
+    return 'only hubs and workers belong in a hub group';
   if (action === 'authorize' && a.type === 'a1000')
     return 'Spectra Analyze takes the API token its agent printed: authorize it on its own';
   return undefined;
@@ -53,7 +60,7 @@ export function BulkBar({
   onDone: (refused: number[]) => void;
 }) {
   const qc = useQueryClient();
-  const [running, setRunning] = useState<{ action: BulkAction; group?: string } | null>(null);
+  const [running, setRunning] = useState<{ action: BulkAction; group?: GroupTarget } | null>(null);
   const [results, setResults] = useState<Result[] | null>(null);
   const [total, setTotal] = useState(0);
   const [confirmRemove, setConfirmRemove] = useState(false);
@@ -61,18 +68,35 @@ export function BulkBar({
   const [group, setGroup] = useState<string | null>(null);
   const groups = useConfigGroups();
 
-  const run = async (action: BulkAction, groupName?: string) => {
+  // Configuration groups and hub groups, told apart in the picker (names are unique across both).
+  const allGroups = groups.data?.results ?? [];
+  const groupOptions = [
+    {
+      group: 'Configuration groups',
+      items: allGroups.filter((g) => g.kind !== 'hub').map((g) => ({ value: g.name, label: g.name })),
+    },
+    {
+      group: 'Hub groups',
+      items: allGroups.filter((g) => g.kind === 'hub').map((g) => ({ value: g.name, label: g.name })),
+    },
+  ].filter((o) => o.items.length > 0);
+  const targetOf = (name: string): GroupTarget => ({
+    name,
+    kind: allGroups.find((g) => g.name === name)?.kind === 'hub' ? 'hub' : 'standard',
+  });
+
+  const run = async (action: BulkAction, target?: GroupTarget) => {
     const targets = [...selected];
-    setRunning({ action, ...(groupName ? { group: groupName } : {}) });
+    setRunning({ action, ...(target ? { group: target } : {}) });
     setTotal(targets.length);
     const out: Result[] = [];
     setResults([]);
     for (const a of targets) {
-      const local = refusedLocally(action, a);
+      const local = refusedLocally(action, a, target);
       if (local) out.push({ id: a.id, name: a.name, ok: false, reason: local });
       else {
         try {
-          await runApplianceAction(action, a, groupName);
+          await runApplianceAction(action, a, target);
           out.push({ id: a.id, name: a.name, ok: true });
         } catch (err) {
           out.push({ id: a.id, name: a.name, ok: false, reason: errorMessage(err) });
@@ -134,7 +158,10 @@ export function BulkBar({
               size="xs"
               variant="light"
               leftSection={<IconFolderPlus size={14} />}
-              onClick={() => setPicking(true)}
+              onClick={() => {
+                setGroup(null);
+                setPicking(true);
+              }}
             >
               Add to group
             </Button>
@@ -187,20 +214,20 @@ export function BulkBar({
         </Stack>
       </Modal>
 
-      <Modal opened={picking} onClose={() => setPicking(false)} title="Add to a configuration group" centered>
+      <Modal opened={picking} onClose={() => setPicking(false)} title="Add to a group" centered>
         <Stack gap="sm">
           <Select
-            label="Configuration group"
-            placeholder={groups.data?.results.length ? 'Pick a group' : 'No groups yet'}
-            data={(groups.data?.results ?? []).map((g) => g.name)}
+            label="Group"
+            placeholder={allGroups.length ? 'Pick a group' : 'No groups yet'}
+            data={groupOptions}
             value={group}
             onChange={setGroup}
             searchable
             data-autofocus
           />
           <Text size="xs" c="dimmed">
-            An appliance is in at most one group; hubs belong in hub groups. The group's configuration reaches
-            them at the next apply.
+            An appliance is in at most one group. Hubs and the workers behind them go in a hub group; the
+            group's configuration reaches them at the next apply.
           </Text>
           <Group justify="flex-end">
             <Button variant="default" onClick={() => setPicking(false)}>
@@ -210,7 +237,7 @@ export function BulkBar({
               disabled={!group}
               onClick={() => {
                 setPicking(false);
-                if (group) void run('group', group);
+                if (group) void run('group', targetOf(group));
               }}
             >
               Add {selected.length}
@@ -222,7 +249,11 @@ export function BulkBar({
       <Modal
         opened={running !== null}
         onClose={close}
-        title={running ? `${ACTION_LABELS[running.action]}${running.group ? `: ${running.group}` : ''}` : ''}
+        title={
+          running
+            ? `${ACTION_LABELS[running.action]}${running.group ? `: ${groupLabel(running.group)}` : ''}`
+            : ''
+        }
         centered
       >
         <Stack gap="sm">

@@ -5,90 +5,36 @@ import {
   Alert,
   Badge,
   Button,
-  Code,
   Grid,
   Group,
-  Modal,
   MultiSelect,
   Paper,
   Stack,
-  Table,
   Text,
   TextInput,
   Title,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconAlertCircle, IconPlayerPlay, IconPlus } from '@tabler/icons-react';
+import { IconAlertCircle, IconPlus } from '@tabler/icons-react';
 import { type FormEvent, useEffect, useState } from 'react';
-import { fieldLabel } from '../../../contract/fleet-fields';
 import { errorMessage, fieldError, nestedFieldError } from '../../api/errors';
 import {
   useAppliances,
   useApplyConfigGroup,
-  useConfigDiff,
   useConfigGroups,
   useCreateConfigGroup,
   useSaveConfigGroup,
 } from '../../api/fleet';
-import type { ConfigDiff, ConfigGroup } from '../../api/types';
+import type { ConfigGroup } from '../../api/types';
 import { ErrorState, PageHeader } from '../../components/common';
 import { useSession } from '../auth/session';
 import { type Draft, FieldEditor } from './field-editor';
-import { MemberStatusTable } from './member-status-table';
-
-/** Per member, the fields an apply would add, change or remove, labelled from the catalog. */
-function DiffTable({ diff }: { diff: ConfigDiff | undefined }) {
-  return (
-    <Table.ScrollContainer minWidth={560} scrollAreaProps={{ viewportProps: { tabIndex: 0 } }}>
-      <Table fz="sm" aria-label="Configuration diff">
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Appliance</Table.Th>
-            <Table.Th>Setting</Table.Th>
-            <Table.Th>From</Table.Th>
-            <Table.Th>To</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {(diff?.appliances ?? []).flatMap((a) =>
-            a.changes.map((c) => (
-              <Table.Tr key={`${a.name}-${c.field}`}>
-                <Table.Td>{a.name}</Table.Td>
-                <Table.Td>
-                  {fieldLabel(c.field)}{' '}
-                  <Badge size="xs" variant="light">
-                    {c.action}
-                  </Badge>
-                  <Text size="xs" c="dimmed">
-                    <Code fz="xs">{c.field}</Code>
-                  </Text>
-                </Table.Td>
-                <Table.Td>
-                  {c.from === undefined || c.from === null ? '—' : <Code>{JSON.stringify(c.from)}</Code>}
-                </Table.Td>
-                <Table.Td>
-                  {c.to === undefined || c.to === null ? '—' : <Code>{JSON.stringify(c.to)}</Code>}
-                </Table.Td>
-              </Table.Tr>
-            )),
-          )}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
-  );
-}
-
-/** Members whose running configuration differs although the saved revisions agree. */
-const NEEDS_REAPPLY = new Set(['mismatch', 'error', 'changes_awaiting_apply']);
+import { GroupApplyPanel } from './group-apply-panel';
 
 function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolean }) {
   const appliances = useAppliances();
   const save = useSaveConfigGroup();
   const apply = useApplyConfigGroup();
-  const diff = useConfigDiff(
-    group.name,
-    `${group.revision}:${group.statuses.map((m) => `${m.name}=${m.configuration_status}@${m.applied_revision}`).join(',')}`,
-  );
   const [members, setMembers] = useState<string[]>(group.appliances);
   const [draft, setDraft] = useState<Draft>(group.content as Draft);
   // A new revision or another group selected: start from what the manager has.
@@ -97,11 +43,6 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
     setDraft(group.content as Draft);
   }, [group.appliances, group.content]);
 
-  const [confirming, setConfirming] = useState(false);
-  const pendingChanges = (diff.data?.appliances ?? []).reduce((n, a) => n + a.changes.length, 0);
-  // Nothing differs: every member took the latest revision and runs it.
-  const drifted = group.statuses.filter((m) => NEEDS_REAPPLY.has(m.configuration_status)).length;
-  const differs = pendingChanges > 0 || drifted > 0;
   const dirtyMembers = members.join(',') !== group.appliances.join(',');
   const dirtyContent = JSON.stringify(draft) !== JSON.stringify(group.content);
   const err = save.error;
@@ -165,90 +106,13 @@ function GroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boolea
           </Group>
         )}
       </Paper>
-      <Paper withBorder p="md" radius="md">
-        <Group justify="space-between" mb="xs">
-          <Title order={3} size="h5">
-            What an apply would change
-          </Title>
-          {canWrite && (
-            <Button
-              leftSection={<IconPlayerPlay size={16} />}
-              disabled={
-                group.appliances.length === 0 || dirtyContent || dirtyMembers || !diff.data || !differs
-              }
-              title={
-                dirtyContent || dirtyMembers
-                  ? 'Save first: an apply sends the saved configuration'
-                  : !differs
-                    ? 'Nothing differs: every member runs the latest revision'
-                    : undefined
-              }
-              loading={apply.isPending}
-              onClick={() => setConfirming(true)}
-            >
-              Apply to {group.appliances.length} appliance{group.appliances.length === 1 ? '' : 's'}
-            </Button>
-          )}
-        </Group>
-        {diff.error ? (
-          <ErrorState error={diff.error} what="the diff" />
-        ) : pendingChanges === 0 ? (
-          <Text size="sm" c="dimmed" data-testid="no-differences">
-            {drifted > 0
-              ? `No saved change to send, but ${drifted} member${drifted === 1 ? ' does' : 's do'} not run the latest revision: an apply sends it again.`
-              : 'No differences: every member runs the latest revision.'}
-          </Text>
-        ) : (
-          <DiffTable diff={diff.data} />
-        )}
-        <Title order={3} size="h5" mt="md" mb="xs">
-          Members
-        </Title>
-        <MemberStatusTable statuses={group.statuses} label="Member status" />
-      </Paper>
-      <Modal
-        opened={confirming}
-        onClose={() => setConfirming(false)}
-        title={`Apply ${group.name} (revision ${group.revision})?`}
-        size="xl"
-      >
-        <Stack>
-          <Text size="sm">
-            The manager sends the configuration to {group.appliances.length} appliance
-            {group.appliances.length === 1 ? '' : 's'} now. Appliances in maintenance are skipped until it
-            ends.
-          </Text>
-          {pendingChanges > 0 ? (
-            <DiffTable diff={diff.data} />
-          ) : (
-            <Text size="sm">
-              No saved change: the apply sends revision {group.revision} again to the members that do not run
-              it.
-            </Text>
-          )}
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setConfirming(false)}>
-              Cancel
-            </Button>
-            <Button
-              leftSection={<IconPlayerPlay size={16} />}
-              loading={apply.isPending}
-              onClick={() =>
-                apply.mutate(
-                  { name: group.name, appliances: group.appliances },
-                  {
-                    onSuccess: () => setConfirming(false),
-                    onError: (e) =>
-                      notifications.show({ color: 'red', title: 'Apply failed', message: errorMessage(e) }),
-                  },
-                )
-              }
-            >
-              Apply now
-            </Button>
-          </Group>
-        </Stack>
-      </Modal>
+      <GroupApplyPanel
+        group={group}
+        canWrite={canWrite}
+        dirty={dirtyMembers || dirtyContent}
+        apply={apply}
+        statusLabel="Member status"
+      />
     </Stack>
   );
 }

@@ -1,5 +1,6 @@
 // Hub groups: create one with its hub-only settings (fixed at creation), then save members and
-// configuration, and apply it with per-appliance status.
+// configuration, review what an apply would change, and apply it (after a confirmation showing
+// that diff) with per-appliance status. Apply is disabled while nothing differs.
 import {
   Alert,
   Badge,
@@ -15,7 +16,7 @@ import {
   Title,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import { IconAlertCircle, IconPlayerPlay, IconPlus } from '@tabler/icons-react';
+import { IconAlertCircle, IconPlus } from '@tabler/icons-react';
 import { useEffect, useState } from 'react';
 import { useApplyHubGroup, useSaveHubGroup } from '../../api/admin';
 import { errorMessage, fieldError, nestedFieldError } from '../../api/errors';
@@ -24,7 +25,7 @@ import type { ConfigGroup } from '../../api/types';
 import { ErrorState, PageHeader } from '../../components/common';
 import { useSession } from '../auth/session';
 import { type Draft, FieldEditor } from '../config-groups/field-editor';
-import { MemberStatusTable } from '../config-groups/member-status-table';
+import { GroupApplyPanel } from '../config-groups/group-apply-panel';
 import { CreateHubGroupModal } from './create-hub-group-modal';
 
 function HubSettings({ settings }: { settings: Record<string, unknown> }) {
@@ -134,30 +135,13 @@ function HubGroupDetail({ group, canWrite }: { group: ConfigGroup; canWrite: boo
           </Group>
         )}
       </Paper>
-      <Paper withBorder p="md" radius="md">
-        <Group justify="space-between" mb="xs">
-          <Title order={3} size="h5">
-            Members
-          </Title>
-          {canWrite && (
-            <Button
-              leftSection={<IconPlayerPlay size={16} />}
-              color="green"
-              disabled={group.appliances.length === 0 || dirty}
-              loading={apply.isPending}
-              onClick={() => apply.mutate({ name: group.name, appliances: group.appliances })}
-            >
-              Apply to {group.appliances.length} appliance{group.appliances.length === 1 ? '' : 's'}
-            </Button>
-          )}
-        </Group>
-        {apply.error && (
-          <Alert color="red" icon={<IconAlertCircle />} mb="sm" role="alert">
-            {errorMessage(apply.error)}
-          </Alert>
-        )}
-        <MemberStatusTable statuses={group.statuses} label="Hub group member status" />
-      </Paper>
+      <GroupApplyPanel
+        group={group}
+        canWrite={canWrite}
+        dirty={dirty}
+        apply={apply}
+        statusLabel="Hub group member status"
+      />
     </Stack>
   );
 }
