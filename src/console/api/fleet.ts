@@ -222,18 +222,14 @@ export async function runApplianceAction(
 }
 
 /**
- * Adds one appliance to a hub group. The hub group's save (the one the hub groups page uses) is a
- * PUT that replaces the member list, so this reads the members just before and sends them with
- * the new one; no content is sent, so no new revision is made.
+ * Adds one appliance to a hub group: PATCH merges into the members on the server, with the group
+ * locked, so a member another admin added meanwhile stays. No content: no new revision.
  */
 async function addToHubGroup(name: string, appliance: string): Promise<void> {
-  const params = { path: { name } };
-  const current = unwrap(await api.GET('/api/v1/config-group/retrieve/{name}/', { params }));
-  if (current.appliances.includes(appliance)) return;
   unwrap(
-    await api.PUT('/api/v1/tiscale-hub-group/save/{name}/', {
-      params,
-      body: { appliances: [...current.appliances, appliance] },
+    await api.PATCH('/api/v1/tiscale-hub-group/save/{name}/', {
+      params: { path: { name } },
+      body: { appliances: [appliance] },
     }),
   );
 }

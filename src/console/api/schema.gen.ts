@@ -1877,15 +1877,19 @@ export interface paths {
         };
         get?: never;
         /**
-         * Save hub group configuration
-         * @description Like PUT /api/v1/config-group/content/{name}/ for a hub group. Hub-only settings are fixed at creation: sending one is a 400.
+         * Save hub group configuration (PUT)
+         * @description Like PUT /api/v1/config-group/content/{name}/ for a hub group: `appliances` replaces the members, `content` the stored configuration. Hub-only settings are fixed at creation: sending one is a 400.
          */
         put: operations["putTiscaleHubGroupSaveByName"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Save hub group configuration (PATCH)
+         * @description Merges into the hub group: `appliances` are added to its members (the others stay), `content` is merged into the stored configuration (null removes a field). Adding one appliance this way cannot drop a member another admin added meanwhile (the group is locked while it is saved). Hub-only settings are fixed at creation: sending one is a 400.
+         */
+        patch: operations["patchTiscaleHubGroupSaveByName"];
         trace?: never;
     };
     "/api/v1/tiscale-hub-group/update/{name}/": {
@@ -27248,6 +27252,327 @@ export interface operations {
         };
     };
     putTiscaleHubGroupSaveByName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A letter or digit, then letters, digits, spaces, dots, dashes or underscores */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "appliances": [
+                 *         "hub-1",
+                 *         "hub-2",
+                 *         "worker-1"
+                 *       ],
+                 *       "content": {
+                 *         "hub__balance_method": "leastconn"
+                 *       }
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Fixed at creation: sending it is a 400 */
+                    api_worker_token?: unknown;
+                    appliances?: string[];
+                    /** @description Fixed at creation: sending it is a 400 */
+                    auth_pass?: unknown;
+                    /**
+                     * @description Configuration fields by name (see docs/fleet.md for the catalog). Secret fields are write-only.
+                     * @example {
+                     *       "snmp__enable": true,
+                     *       "snmp__community": "public",
+                     *       "cloud__enabled": true,
+                     *       "cloud__token": "secret"
+                     *     }
+                     */
+                    content?: {
+                        [key: string]: unknown;
+                    };
+                    /** @description Fixed at creation: sending it is a 400 */
+                    different_networks?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    fallback_host?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    fallback_router_id?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    primary_host?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    primary_router_id?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    srv_available_worker_token?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    srv_worker_token?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    virtual_ipaddress?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    virtual_router_id?: unknown;
+                    /** @description Fixed at creation: sending it is a 400 */
+                    vrrp_enabled?: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": 1,
+                     *       "name": "TestGroup1",
+                     *       "kind": "standard",
+                     *       "revision": 2,
+                     *       "appliances": [
+                     *         "worker-1"
+                     *       ],
+                     *       "content": {
+                     *         "cloud__enabled": true,
+                     *         "cloud__token_set": true
+                     *       },
+                     *       "statuses": [
+                     *         {
+                     *           "name": "worker-1",
+                     *           "configuration_status": "changes_awaiting_apply",
+                     *           "applied_revision": 1,
+                     *           "last_applied_config_timestamp": "2026-01-01T10:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "created": "2026-01-01T09:00:00.000Z",
+                     *       "updated": "2026-01-01T10:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        appliances: string[];
+                        content: {
+                            [key: string]: unknown;
+                        };
+                        created: string;
+                        hub_settings?: {
+                            [key: string]: unknown;
+                        } | null;
+                        id: number;
+                        /** @description standard or hub */
+                        kind: string;
+                        name: string;
+                        /** @description Saved revision; 0 until content is first saved */
+                        revision: number;
+                        statuses: {
+                            applied_revision: number | null;
+                            configuration_status: string;
+                            last_applied_config_timestamp: string | null;
+                            name: string;
+                        }[];
+                        updated: string;
+                    };
+                };
+            };
+            /** @description Bad input: invalid JSON, unknown or invalid fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/validation_failed",
+                     *       "title": "Error",
+                     *       "status": 400,
+                     *       "detail": "unknown field(s): body.colour",
+                     *       "code": "validation_failed",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credential, or a malformed, unknown, expired, revoked or disabled one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/invalid_token",
+                     *       "title": "Error",
+                     *       "status": 401,
+                     *       "detail": "token has expired",
+                     *       "code": "invalid_token",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The credential lacks the permission this operation requires */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/insufficient_scope",
+                     *       "title": "Error",
+                     *       "status": 403,
+                     *       "detail": "permission users:write is required for this operation",
+                     *       "code": "insufficient_scope",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such object */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/not_found",
+                     *       "title": "Error",
+                     *       "status": 404,
+                     *       "detail": "user not found",
+                     *       "code": "not_found",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/conflict",
+                     *       "title": "Error",
+                     *       "status": 409,
+                     *       "detail": "a user named \"alice\" already exists",
+                     *       "code": "conflict",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/payload_too_large",
+                     *       "title": "Error",
+                     *       "status": 413,
+                     *       "detail": "request body is larger than this route accepts",
+                     *       "code": "payload_too_large",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A path segment is longer than 200 characters */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/uri_too_long",
+                     *       "title": "Error",
+                     *       "status": 414,
+                     *       "detail": "a path segment is longer than this API accepts (200 characters)",
+                     *       "code": "uri_too_long",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Content-Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unsupported_media_type",
+                     *       "title": "Error",
+                     *       "status": 415,
+                     *       "detail": "unsupported Content-Type",
+                     *       "code": "unsupported_media_type",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/rate_limited",
+                     *       "title": "Error",
+                     *       "status": 429,
+                     *       "detail": "rate limit of 60 requests per minute exceeded",
+                     *       "code": "rate_limited",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request headers (or the request line) larger than the server accepts; answered by the HTTP server itself, without a body */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Temporarily unavailable (database unreachable, or the manager is shutting down) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "https://steward.invalid/problems/unavailable",
+                     *       "title": "Error",
+                     *       "status": 503,
+                     *       "detail": "the database is unavailable; try again shortly",
+                     *       "code": "unavailable",
+                     *       "request_id": "b7f1c2d4-5e6f-4a1b-9c8d-0e1f2a3b4c5d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patchTiscaleHubGroupSaveByName: {
         parameters: {
             query?: never;
             header?: never;

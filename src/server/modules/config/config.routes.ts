@@ -260,31 +260,34 @@ export function configRoutes(config: ConfigService): FastifyPluginAsync {
         reply.code(201).send(await config.createHubGroup(actorOf(request), request.body)),
     );
 
-    r.put(
-      '/api/v1/tiscale-hub-group/save/:name/',
-      {
+    for (const method of ['PUT', 'PATCH'] as const) {
+      r.route({
+        method,
+        url: '/api/v1/tiscale-hub-group/save/:name/',
         config: { permission: 'configuration:write' },
         schema: {
           tags,
-          summary: 'Save hub group configuration',
+          summary: `Save hub group configuration (${method})`,
           description:
-            'Like PUT /api/v1/config-group/content/{name}/ for a hub group. Hub-only settings are fixed at creation: sending one is a 400.',
+            method === 'PUT'
+              ? 'Like PUT /api/v1/config-group/content/{name}/ for a hub group: `appliances` replaces the members, `content` the stored configuration. Hub-only settings are fixed at creation: sending one is a 400.'
+              : 'Merges into the hub group: `appliances` are added to its members (the others stay), `content` is merged into the stored configuration (null removes a field). Adding one appliance this way cannot drop a member another admin added meanwhile (the group is locked while it is saved). Hub-only settings are fixed at creation: sending one is a 400.',
           params: GroupParams,
           body: HubSaveBody,
           response: { 200: Group, ...ErrorResponses(400, 401, 403, 404, 409) },
         },
-      },
-      async (request) => {
-        rejectHubSettings(request.body);
-        return config.save(
-          actorOf(request),
-          request.params.name,
-          request.body as { appliances?: string[]; content?: Record<string, unknown> },
-          'put',
-          'hub',
-        );
-      },
-    );
+        handler: async (request) => {
+          rejectHubSettings(request.body);
+          return config.save(
+            actorOf(request),
+            (request.params as { name: string }).name,
+            request.body as { appliances?: string[]; content?: Record<string, unknown> },
+            modeOf(request),
+            'hub',
+          );
+        },
+      });
+    }
 
     r.patch(
       '/api/v1/tiscale-hub-group/update/:name/',

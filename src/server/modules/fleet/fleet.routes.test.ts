@@ -618,6 +618,64 @@ describe('hub groups and connectors', () => {
     ]);
   });
 
+  it('PATCH save of a hub group adds members without dropping any, even when two adds race', async () => {
+    for (const [name, type] of [
+      ['merge-hub', 'tiscale-hub'],
+      ['merge-w1', 'tiscale-worker'],
+      ['merge-w2', 'tiscale-worker'],
+      ['merge-w3', 'tiscale-worker'],
+    ] as const)
+      await createAppliance(name, type, `http://127.0.0.1:9/${name}`);
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tiscale-hub-group/create/',
+      headers: admin,
+      payload: { name: 'MERGE', primary_router_id: 'r1', primary_host: 'merge-hub' },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const patch = (payload: Record<string, unknown>) =>
+      t.app.inject({
+        method: 'PATCH',
+        url: '/api/v1/tiscale-hub-group/save/MERGE/',
+        headers: admin,
+        payload,
+      });
+    // Two admins add one worker each at the same moment: both stay, with the hub.
+    const [a, b] = await Promise.all([
+      patch({ appliances: ['merge-w1'] }),
+      patch({ appliances: ['merge-w2'] }),
+    ]);
+    expect(a.statusCode, a.body).toBe(200);
+    expect(b.statusCode, b.body).toBe(200);
+    const members = async () =>
+      (await t.app.inject({ url: '/api/v1/config-group/retrieve/MERGE/', headers: admin })).json()
+        .appliances as string[];
+    expect((await members()).sort()).toEqual(['merge-hub', 'merge-w1', 'merge-w2']);
+    // Members only: no new revision. A hub-only setting is refused, by name, and nothing changes.
+    expect(a.json().revision).toBe(created.json().revision);
+    const fixed = await patch({ appliances: ['merge-w3'], virtual_router_id: 7 });
+    expect(fixed.statusCode).toBe(400);
+    expect(fixed.json().errors[0].field).toBe('body.virtual_router_id');
+    expect((await members()).sort()).toEqual(['merge-hub', 'merge-w1', 'merge-w2']);
+    // PUT still replaces.
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: '/api/v1/tiscale-hub-group/save/MERGE/',
+      headers: admin,
+      payload: { appliances: ['merge-hub', 'merge-w3'] },
+    });
+    expect(put.statusCode, put.body).toBe(200);
+    expect((await members()).sort()).toEqual(['merge-hub', 'merge-w3']);
+    // A viewer cannot add.
+    const denied = await t.app.inject({
+      method: 'PATCH',
+      url: '/api/v1/tiscale-hub-group/save/MERGE/',
+      headers: viewer,
+      payload: { appliances: ['merge-w1'] },
+    });
+    expect(denied.statusCode).toBe(403);
+  });
+
   it('enables and configures a connector on a hub; ids must be digits; hubs only', async () => {
     const en = await t.app.inject({
       method: 'POST',
