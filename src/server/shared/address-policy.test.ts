@@ -93,3 +93,26 @@ describe('parsing', () => {
     expect(problems[1]).toContain('example.com');
   });
 });
+
+describe('answers kept per policy', () => {
+  const text = '10.0.0.0/8, 169.254.0.0/16, ::/0';
+  const ip = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('169.254.169.254', '::ffff:a9fe:a9fe', 'x'));
+
+  it('are the answers a new policy gives, however often and in whatever order asked', () => {
+    fc.assert(
+      fc.property(fc.array(ip, { maxLength: 40 }), (ips) => {
+        const kept = policyFromText(text);
+        for (const a of [...ips, ...ips]) expect(kept.allows(a)).toBe(policyFromText(text).allows(a));
+      }),
+    );
+  });
+
+  it('stay right past the memo limit (it starts again)', () => {
+    const p = policyFromText(text);
+    for (let i = 0; i < 70_000; i++) p.allows(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    expect(p.allows('10.1.2.3')).toBe(true);
+    expect(p.allows('169.254.169.254')).toBe(false);
+    expect(p.allows('8.8.8.8')).toBe(false);
+    expect(p.allows('fe80::1')).toBe(false);
+  });
+});
