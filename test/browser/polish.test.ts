@@ -22,9 +22,24 @@ const takeDocsMessages = (from: number) => {
  * Expands one operation of the docs page. Clicked in the page: Swagger UI's deep linking changes
  * the URL's hash, which playwright's own click waited on as a navigation until it timed out.
  */
+/**
+ * Past 150 tags and operations Swagger UI draws only those near the viewport (it virtualises the
+ * list, keeping each operation's state): scrolls from the top until this one is drawn.
+ */
+async function drawOperation(on: Page, id: string) {
+  const summary = `#operations-${id} .opblock-summary-control`;
+  await on.locator('#operations-tag-auth').waitFor({ timeout: 30_000 });
+  if ((await on.locator(summary).count()) === 0) await on.evaluate('window.scrollTo(0, 0)');
+  for (let i = 0; i < 100 && (await on.locator(summary).count()) === 0; i++) {
+    await on.evaluate('window.scrollBy(0, 600)');
+    await on.waitForTimeout(50);
+  }
+  await on.locator(summary).waitFor({ timeout: 30_000 });
+}
+
 async function openOperation(on: Page, id: string) {
   const summary = `#operations-${id} .opblock-summary-control`;
-  await on.locator(summary).waitFor({ timeout: 30_000 });
+  await drawOperation(on, id);
   await on.evaluate(`document.querySelector(${JSON.stringify(summary)}).click()`);
 }
 
@@ -299,6 +314,7 @@ describe.skipIf(!ready && !process.env.CI)('console polish', () => {
       await tokenAuth.getByRole('button', { name: 'Apply credentials' }).click();
       await visitor.locator('.btn-done').first().click();
       const writes = h.writesWithoutCsrfHeader.length;
+      await drawOperation(visitor, 'tokens-postTokens'); // the dialog is at the top of the page
       await create.getByRole('button', { name: 'Execute' }).click();
       await expect
         .poll(() => create.locator('.live-responses-table tbody .response-col_status').first().textContent())
