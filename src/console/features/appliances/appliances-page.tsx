@@ -105,6 +105,17 @@ function AddApplianceModal({ opened, onClose }: { opened: boolean; onClose: () =
 export { OnlineBadge } from './appliance-parts';
 export { AuthorizeModal, pairs } from './authorize-modal';
 
+/** The table's sortable columns, in order: the `ordering` field and the header. */
+const SORTABLE_COLUMNS = [
+  ['name', 'Name'],
+  ['type', 'Type'],
+  ['state', 'State'],
+  ['release', 'Release'],
+  ['group_name', 'Group'],
+  ['configuration_status', 'Configuration'],
+  ['last_seen_online', 'Last seen'],
+] as const;
+
 const CONFIG_STATUSES = [
   'done',
   'pending',
@@ -337,27 +348,11 @@ export function AppliancesPage() {
                         />
                       </Table.Th>
                     )}
-                    <SortableTh field="name" sort={view.sort} onSort={toggleSort}>
-                      Name
-                    </SortableTh>
-                    <SortableTh field="type" sort={view.sort} onSort={toggleSort}>
-                      Type
-                    </SortableTh>
-                    <SortableTh field="state" sort={view.sort} onSort={toggleSort}>
-                      State
-                    </SortableTh>
-                    <SortableTh field="release" sort={view.sort} onSort={toggleSort}>
-                      Release
-                    </SortableTh>
-                    <SortableTh field="group_name" sort={view.sort} onSort={toggleSort}>
-                      Group
-                    </SortableTh>
-                    <SortableTh field="configuration_status" sort={view.sort} onSort={toggleSort}>
-                      Configuration
-                    </SortableTh>
-                    <SortableTh field="last_seen_online" sort={view.sort} onSort={toggleSort}>
-                      Last seen
-                    </SortableTh>
+                    {SORTABLE_COLUMNS.map(([field, label]) => (
+                      <SortableTh key={field} field={field} sort={view.sort} onSort={toggleSort}>
+                        {label}
+                      </SortableTh>
+                    ))}
                     <Table.Th w={44}>
                       <VisuallyHidden>Actions</VisuallyHidden>
                     </Table.Th>
