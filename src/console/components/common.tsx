@@ -137,3 +137,15 @@ export function EmptyTableRow({ colSpan, children }: { colSpan: number; children
     </Table.Tr>
   );
 }
+
+/** A small dimmed label over its value, as the phone cards of the lists show each field. */
+export function Labelled({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div>
+      <Text size="xs" c="dimmed">
+        {label}
+      </Text>
+      {children}
+    </div>
+  );
+}

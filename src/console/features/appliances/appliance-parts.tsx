@@ -5,7 +5,7 @@ import { IconArrowDown, IconArrowsSort, IconArrowUp } from '@tabler/icons-react'
 import type { ReactNode } from 'react';
 import { Link } from 'react-router';
 import type { Appliance } from '../../api/types';
-import { DateText, StatusBadge } from '../../components/common';
+import { DateText, Labelled, StatusBadge } from '../../components/common';
 import { type ApplianceStateName, STATE_LABELS } from './list-state';
 
 const STATE_COLORS: Record<ApplianceStateName, string> = {
@@ -152,30 +152,18 @@ export function ApplianceCard({
         <StateCell a={a} />
       </Group>
       <Group gap="lg" mt="xs" align="flex-start">
-        <div>
-          <Text size="xs" c="dimmed">
-            Type
-          </Text>
+        <Labelled label="Type">
           <Text size="sm">{TYPE_LABELS[a.type] ?? a.type}</Text>
-        </div>
-        <div>
-          <Text size="xs" c="dimmed">
-            Release
-          </Text>
+        </Labelled>
+        <Labelled label="Release">
           <Text size="sm">{a.release ?? '—'}</Text>
-        </div>
-        <div>
-          <Text size="xs" c="dimmed">
-            Group
-          </Text>
+        </Labelled>
+        <Labelled label="Group">
           <GroupCell a={a} />
-        </div>
-        <div>
-          <Text size="xs" c="dimmed">
-            Last seen
-          </Text>
+        </Labelled>
+        <Labelled label="Last seen">
           <DateText iso={a.last_seen_online} empty="Never" />
-        </div>
+        </Labelled>
       </Group>
       <Group justify="space-between" mt="xs">
         <StatusBadge status={a.configuration_status} />

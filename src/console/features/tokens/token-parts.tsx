@@ -13,7 +13,7 @@ import {
 import { errorMessage } from '../../api/errors';
 import { useUpdateToken } from '../../api/identity';
 import type { Token } from '../../api/types';
-import { DateText, StatusBadge } from '../../components/common';
+import { DateText, Labelled, StatusBadge } from '../../components/common';
 
 const SOON_MS = 7 * 86_400_000;
 
@@ -209,18 +209,12 @@ export function TokenCard({
         <StatusBadge status={t.status} />
       </Group>
       <Group gap="lg" mt="xs" align="flex-start">
-        <div>
-          <Text size="xs" c="dimmed">
-            Expires
-          </Text>
+        <Labelled label="Expires">
           <ExpiryCell token={t} />
-        </div>
-        <div>
-          <Text size="xs" c="dimmed">
-            Last used
-          </Text>
+        </Labelled>
+        <Labelled label="Last used">
           <DateText iso={t.last_used_at} empty="Never" />
-        </div>
+        </Labelled>
       </Group>
       <Group mt="xs">
         <Scopes scopes={t.scopes} />
