@@ -100,7 +100,7 @@ describe('callAgent', () => {
   });
 });
 
-// The poll lane keeps one socket per agent alive in Node's http.Agent. A real agent (its own
+// The poll lane keeps one connection per agent alive (an undici Client). A real agent (its own
 // HTTP server) that closes a kept-alive connection as a poll goes out on it must not make the
 // poll fail: a live appliance would be marked offline for a round.
 describe('callAgent, poll lane, against a real agent', () => {

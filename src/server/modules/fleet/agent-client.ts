@@ -4,18 +4,18 @@
 // the same URL is refused.
 //
 // Calls to a known agent (pinned certificate, or plain HTTP) keep their connection alive, so
-// health polling reuses it instead of paying a TCP (and TLS) handshake every round. Two lanes:
-// - `poll` (the health job's short GETs) goes through Node's keep-alive `http.Agent` /
-//   `https.Agent`, one shared by every appliance: a kept-alive socket there costs ~3 KB of heap
-//   against ~6 KB for an undici Client, and the poll lane holds one per appliance all the time
-//   (30 MB of heap at 10,000 appliances). Node's agent does not retry a request sent on a
-//   kept-alive socket that the peer closed meanwhile; we do, once, as Node's documentation
-//   recommends (`req.reusedSocket` and ECONNRESET), so such a race never marks a live
-//   appliance offline.
-// - `work` (applies, upgrades, connectors) goes through undici, a Client per agent, closed 30 s
-//   after its last call.
-// Idle sockets never keep the process alive. The first contact, which must read the certificate
-// the agent presents, uses node:https once.
+// health polling reuses it instead of paying a TCP (and TLS) handshake every round. Two lanes,
+// each an undici Client (one connection) per agent, so a long upload never holds up a poll:
+// - `poll` (the health job's short GETs), kept while the appliance is polled (5 minutes idle).
+//   A GET sent on a kept-alive connection that the agent closed meanwhile (its idle timeout, a
+//   restart) fails with a reset; a poll is sent once more on a new connection then, so such a
+//   race never marks a live appliance offline. A failure on a fresh connection is not retried.
+// - `work` (applies, upgrades, connectors), closed 30 s after its last call: rarely reused, and
+//   at 10,000 appliances a connection per agent kept for minutes after an apply costs ~100 MB.
+// Answers are read through undici's dispatch handler into one buffer, not through a response
+// stream: at 1,500 polls a second the stream machinery per call was most of the client's cost
+// (docs/benchmarks.md, issue 17). Idle sockets never keep the process alive. The first contact,
+// which must read the certificate the agent presents, uses node:https once.
 //
 // Network policy (docs/fleet.md): with `policy`, every call checks where it goes. An IP address in
 // the URL is checked before the call; a host name is resolved by a lookup hook on each new
@@ -30,16 +30,16 @@
 // no body, so nothing the remote end wrote outside the protocol is passed on.
 //
 // Past ~400 lines on purpose: the two lanes, certificate pinning and the network policy share
-// module-level connection state (the poll agents, the work clients, the policy they were checked
+// module-level connection state (the clients of both lanes, the policy they were checked
 // under), and a new policy must drop both lanes at once; cut apart, that state would be spread
 // over modules that each reach into the others.
 
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import http, { type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { buildConnector, Client } from 'undici';
+import { buildConnector, Client, type Dispatcher } from 'undici';
 import { type AgentEndpoint, AgentError, findAgentEndpoint } from '../../../contract/agent-protocol.js';
 import { protocolErrors, protocolErrorText, validatorOf } from '../../../contract/schema-check.js';
 import type { AddressPolicy } from '../../shared/address-policy.js';
@@ -146,59 +146,46 @@ function toPem(raw: Buffer): string {
 }
 
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
-/**
- * How long an unused connection is kept: a `poll` connection is used every polling interval, so
- * it stays (unless the agent announces a shorter keep-alive, which Node's agent honours); a
- * `work` connection (an apply, an upgrade) is rarely reused, and at 10,000 appliances keeping
- * one per agent for minutes after an apply costs ~100 MB.
- */
-const POLL_IDLE_MS = 5 * 60 * 1000;
-const WORK_IDLE_MS = 30 * 1000;
+/** How long an unused connection is kept, per lane (see the top of this file). */
+const IDLE_MS = { poll: 5 * 60 * 1000, work: 30 * 1000 } as const;
 const SWEEP_MS = 15 * 1000;
+type Lane = keyof typeof IDLE_MS;
 
-/**
- * The poll lane's agents. One free socket per agent is enough (its polls are sequential); the
- * pinned certificate (`ca`) is part of Node's socket key, so a socket made under one pin is never
- * reused under another.
- */
-const newPollAgents = () => ({
-  http: new http.Agent({ keepAlive: true, timeout: POLL_IDLE_MS, maxFreeSockets: 1 }),
-  https: new https.Agent({ keepAlive: true, timeout: POLL_IDLE_MS, maxFreeSockets: 1 }),
-});
-let pollAgents = newPollAgents();
 /** The policy the kept-alive connections were checked under. */
 let connectionsPolicy: AddressPolicy | undefined;
 
 /**
- * Lets an idle or superseded work-lane client go. Not logged: close() waits for requests still
- * running (their callers hear their own errors) and rejects only for a client already closed
- * or destroyed, which is what we want of it anyway.
+ * Lets an idle or superseded client go. Not logged: close() waits for requests still running
+ * (their callers hear their own errors) and rejects only for a client already closed or
+ * destroyed, which is what we want of it anyway.
  */
 function closeQuietly(client: Client): void {
   void client.close().catch(() => undefined);
-}
-
-/** A new policy: connections checked under the old one are not reused. */
-function adoptPolicy(policy: AddressPolicy | undefined) {
-  if (policy === connectionsPolicy) return;
-  connectionsPolicy = policy;
-  pollAgents.http.destroy();
-  pollAgents.https.destroy();
-  pollAgents = newPollAgents();
-  for (const e of clients.values()) closeQuietly(e.client);
-  clients.clear();
 }
 
 interface ClientEntry {
   client: Client;
   pinnedCert: string | null;
   lastUsed: number;
+  /** Answers completed on the client's current connection (0: none yet, or no connection). */
+  served: number;
 }
 /**
- * One undici Client (one connection, kept alive) per agent for the `work` lane, so a long upload
- * never holds up a poll. A Client, not a Pool: a Pool costs ~20 KB more per agent.
+ * One undici Client (one connection, kept alive) per agent and lane. A Client, not a Pool: a Pool
+ * costs ~20 KB more per agent.
  */
-const clients = new Map<string, ClientEntry>();
+const clients: Record<Lane, Map<string, ClientEntry>> = { poll: new Map(), work: new Map() };
+
+/** A new policy: connections checked under the old one are not reused. */
+function adoptPolicy(policy: AddressPolicy | undefined) {
+  if (policy === connectionsPolicy) return;
+  connectionsPolicy = policy;
+  for (const lane of Object.values(clients)) {
+    for (const e of lane.values()) closeQuietly(e.client);
+    lane.clear();
+  }
+}
+
 /**
  * One connector for every plain-HTTP client: by default each undici Client builds its own (a
  * closure, its options and a TLS session cache with a FinalizationRegistry), ~0.5 KB per agent
@@ -221,54 +208,67 @@ let sweeper: NodeJS.Timeout | undefined;
 
 function sweep() {
   const now = Date.now();
-  for (const [key, e] of clients) {
-    if (now - e.lastUsed > WORK_IDLE_MS) {
-      clients.delete(key);
-      closeQuietly(e.client);
+  for (const lane of ['poll', 'work'] as const) {
+    for (const [key, e] of clients[lane]) {
+      if (now - e.lastUsed > IDLE_MS[lane]) {
+        clients[lane].delete(key);
+        closeQuietly(e.client);
+      }
     }
   }
-  if (clients.size === 0 && sweeper) {
+  if (clients.poll.size === 0 && clients.work.size === 0 && sweeper) {
     clearInterval(sweeper);
     sweeper = undefined;
   }
 }
 
-function clientFor(origin: string, pinnedCert: string | null | undefined, policy?: AddressPolicy): Client {
+function clientFor(
+  lane: Lane,
+  origin: string,
+  pinnedCert: string | null | undefined,
+  policy?: AddressPolicy,
+): ClientEntry {
   const pin = pinnedCert ?? null;
-  let e = clients.get(origin);
+  const map = clients[lane];
+  let e = map.get(origin);
   if (e && e.pinnedCert !== pin) {
     // A new certificate was pinned: connections made under the old one go.
     closeQuietly(e.client);
     e = undefined;
   }
   if (!e) {
-    e = {
-      client: new Client(origin, {
-        pipelining: 1,
-        keepAliveTimeout: 60_000,
-        keepAliveMaxTimeout: 10 * 60_000,
-        maxResponseSize: MAX_ANSWER_BYTES,
-        connect: origin.startsWith('https:')
-          ? {
-              timeout: CONNECT_TIMEOUT_MS,
-              maxCachedSessions: 1,
-              ...(policy ? { lookup: lookupFor(policy) } : {}),
-              // Pinned: only this exact certificate is trusted; the host name is not what we check.
-              ...(pin ? { ca: pin, checkServerIdentity: () => undefined, rejectUnauthorized: true } : {}),
-            }
-          : plainConnectFor(policy),
-      }),
-      pinnedCert: pin,
-      lastUsed: 0,
+    const client = new Client(origin, {
+      pipelining: 1,
+      // A poll connection is used every polling interval; the agent's own keep-alive hint,
+      // when shorter, wins (undici honours it).
+      keepAliveTimeout: lane === 'poll' ? IDLE_MS.poll : 60_000,
+      keepAliveMaxTimeout: 10 * 60_000,
+      maxResponseSize: MAX_ANSWER_BYTES,
+      connect: origin.startsWith('https:')
+        ? {
+            timeout: CONNECT_TIMEOUT_MS,
+            maxCachedSessions: 1,
+            ...(policy ? { lookup: lookupFor(policy) } : {}),
+            // Pinned: only this exact certificate is trusted; the host name is not what we check.
+            ...(pin ? { ca: pin, checkServerIdentity: () => undefined, rejectUnauthorized: true } : {}),
+          }
+        : plainConnectFor(policy),
+    });
+    const entry: ClientEntry = { client, pinnedCert: pin, lastUsed: 0, served: 0 };
+    // A new connection, or none: nothing answered on it yet (see `retryable`).
+    const reset = () => {
+      entry.served = 0;
     };
-    clients.set(origin, e);
+    client.on('connect', reset).on('disconnect', reset);
+    e = entry;
+    map.set(origin, e);
     if (!sweeper) {
       sweeper = setInterval(sweep, SWEEP_MS);
       sweeper.unref();
     }
   }
   e.lastUsed = Date.now();
-  return e.client;
+  return e;
 }
 
 function parseBody(text: string): unknown {
@@ -279,7 +279,48 @@ function parseBody(text: string): unknown {
   }
 }
 
-async function callPooled<T>(url: URL, opts: AgentCallOptions): Promise<AgentResponse<T>> {
+/**
+ * One request on a client, its answer read into one buffer (the client refuses answers over
+ * MAX_ANSWER_BYTES). On failure, `reused` tells whether the connection it went out on had
+ * answered before: such a connection may have been closed by the agent as the request went out.
+ */
+function dispatchBuffered(
+  entry: ClientEntry,
+  options: Dispatcher.DispatchOptions,
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let chunks: Buffer[] = [];
+    entry.client.dispatch(options, {
+      // Present so that undici takes this for a handler of its current interface.
+      onRequestStart() {},
+      onResponseStart(_controller, statusCode) {
+        status = statusCode;
+        chunks = [];
+      },
+      onResponseData(_controller, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        entry.served++;
+        const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+        resolve({ status, text: body.toString('utf8') });
+      },
+      onResponseError(_controller, err) {
+        // Read now: the client reports the failed request before it forgets the connection.
+        reject(Object.assign(err, { reused: entry.served > 0 }));
+      },
+    });
+  });
+}
+
+/** A GET on a kept-alive connection that the peer closed as it went out: safe to send again. */
+function retryable(err: unknown): boolean {
+  const e = err as Error & { code?: string; reused?: boolean };
+  return e.reused === true && (e.code === 'UND_ERR_SOCKET' || e.code === 'ECONNRESET');
+}
+
+async function callClient<T>(url: URL, opts: AgentCallOptions, lane: Lane): Promise<AgentResponse<T>> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const headers: Record<string, string> = { accept: 'application/json' };
   let body: string | undefined;
@@ -288,25 +329,28 @@ async function callPooled<T>(url: URL, opts: AgentCallOptions): Promise<AgentRes
     headers['content-type'] = 'application/json';
   }
   if (opts.token) headers.authorization = `Token ${opts.token}`;
-  const started = performance.now();
-  try {
-    // undici's own timers (no AbortSignal per call: at 1,000 calls a second they add up):
+  const options: Dispatcher.DispatchOptions = {
+    method: opts.method ?? 'GET',
+    path: `${url.pathname}${url.search}`,
+    headers,
+    body,
+    // undici's own timers (no AbortSignal per call: at 1,500 calls a second they add up):
     // headers within the timeout, then no gap longer than it in the body.
-    const res = await clientFor(url.origin, opts.pinnedCert, opts.policy).request({
-      method: opts.method ?? 'GET',
-      path: `${url.pathname}${url.search}`,
-      headers,
-      body,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    // The client refuses answers over MAX_ANSWER_BYTES (maxResponseSize).
-    const text = await res.body.text();
-    return {
-      status: res.statusCode,
-      body: parseBody(text) as T,
-      latencyMs: performance.now() - started,
-    };
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  };
+  const started = performance.now();
+  const attempt = () => dispatchBuffered(clientFor(lane, url.origin, opts.pinnedCert, opts.policy), options);
+  try {
+    let res: { status: number; text: string };
+    try {
+      res = await attempt();
+    } catch (err) {
+      // Polls are GETs: sending one twice is harmless. Once, and only on a reused connection.
+      if (lane !== 'poll' || options.method !== 'GET' || !retryable(err)) throw err;
+      res = await attempt();
+    }
+    return { status: res.status, body: parseBody(res.text) as T, latencyMs: performance.now() - started };
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')
@@ -319,19 +363,8 @@ async function callPooled<T>(url: URL, opts: AgentCallOptions): Promise<AgentRes
   }
 }
 
-/** A kept-alive socket the peer closed before our request reached it: safe to send again. */
-class StaleSocket extends Error {}
-
-/**
- * One request through node:http(s): the poll lane (`agent` = a keep-alive agent) and the first
- * TLS contact (`agent: false`, reads the certificate the agent presents).
- */
-function nodeRequest<T>(
-  url: URL,
-  opts: AgentCallOptions,
-  options: https.RequestOptions,
-  readPeerCert: boolean,
-): Promise<AgentResponse<T>> {
+/** The first contact over TLS, through node:https: reads the certificate the agent presents. */
+function firstContact<T>(url: URL, opts: AgentCallOptions): Promise<AgentResponse<T>> {
   const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
   const headers: Record<string, string> = { accept: 'application/json' };
   if (payload) {
@@ -342,10 +375,11 @@ function nodeRequest<T>(
   const timeout = opts.timeoutMs ?? 5000;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const send = url.protocol === 'https:' ? https.request : http.request;
     const lookup = lookupFor(opts.policy);
-    const req = send(url, {
-      ...options,
+    // Trust on first use: any certificate; the caller pins the one it gets.
+    const req = https.request(url, {
+      agent: false,
+      rejectUnauthorized: false,
       ...(lookup ? { lookup } : {}),
       method: opts.method ?? 'GET',
       headers,
@@ -356,14 +390,12 @@ function nodeRequest<T>(
     );
     req.on('error', (err: Error & { code?: string }) => {
       if (err instanceof AgentUnreachable) reject(err);
-      // The agent closed this kept-alive socket (its idle timeout) as our request went out.
-      else if (req.reusedSocket && err.code === 'ECONNRESET') reject(new StaleSocket(err.message));
       else if (reasonOf(err) === 'refused_by_policy')
         reject(new AgentUnreachable(refusedMessage(url.hostname), 'refused_by_policy'));
       else reject(new AgentUnreachable(`cannot reach ${url.origin}: ${err.message}`, reasonOf(err)));
     });
     req.on('response', (res: IncomingMessage) => {
-      const peerCert = readPeerCert ? (res.socket as TLSSocket).getPeerCertificate?.()?.raw : undefined;
+      const peerCert = (res.socket as TLSSocket).getPeerCertificate?.()?.raw;
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -374,9 +406,7 @@ function nodeRequest<T>(
       res.on('end', () => {
         resolve({
           status: res.statusCode ?? 0,
-          body: parseBody(
-            (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)).toString('utf8'),
-          ) as T,
+          body: parseBody(Buffer.concat(chunks).toString('utf8')) as T,
           peerCert: peerCert ? toPem(peerCert) : undefined,
           latencyMs: performance.now() - started,
         });
@@ -392,33 +422,6 @@ function nodeRequest<T>(
     if (payload) req.write(payload);
     req.end();
   });
-}
-
-/** A poll: a GET on the shared keep-alive agents, sent once more on a fresh socket if the kept-alive one was stale. */
-async function callPoll<T>(url: URL, opts: AgentCallOptions): Promise<AgentResponse<T>> {
-  const options: https.RequestOptions =
-    url.protocol === 'https:'
-      ? {
-          agent: pollAgents.https,
-          // Pinned: only this exact certificate is trusted; the host name is not what we check.
-          ca: opts.pinnedCert as string,
-          checkServerIdentity: () => undefined,
-          rejectUnauthorized: true,
-        }
-      : { agent: pollAgents.http };
-  try {
-    return await nodeRequest<T>(url, opts, options, false);
-  } catch (err) {
-    if (!(err instanceof StaleSocket)) throw err;
-    try {
-      // The stale socket is gone from the agent: this one goes out on a new connection.
-      return await nodeRequest<T>(url, opts, options, false);
-    } catch (again) {
-      throw again instanceof StaleSocket
-        ? new AgentUnreachable(`cannot reach ${url.origin}: ${again.message}`)
-        : again;
-    }
-  }
 }
 
 /** How much of the protocol errors an answer has goes into the message (field names and rules only). */
@@ -468,14 +471,9 @@ function send<T>(baseUrl: string, path: string, opts: AgentCallOptions): Promise
   if (opts.policy && isIP(literal) !== 0 && !opts.policy.allows(literal)) {
     return Promise.reject(new AgentUnreachable(refusedMessage(literal), 'refused_by_policy'));
   }
-  const isHttps = url.protocol === 'https:';
-  // First contact over TLS must read the certificate: node:https without an agent, any
-  // certificate (trust on first use; the caller pins the one it gets).
-  if (isHttps && !opts.pinnedCert)
-    return nodeRequest<T>(url, opts, { agent: false, rejectUnauthorized: false }, true);
-  // Polls are GETs: sending one twice is harmless, which the stale-socket retry relies on.
-  if (opts.lane === 'poll' && (opts.method ?? 'GET') === 'GET') return callPoll<T>(url, opts);
-  return callPooled<T>(url, opts);
+  // First contact over TLS must read the certificate.
+  if (url.protocol === 'https:' && !opts.pinnedCert) return firstContact<T>(url, opts);
+  return callClient<T>(url, opts, opts.lane ?? 'work');
 }
 
 /** What of an agent's `detail` is passed on: one line, control characters out, 300 characters. */
