@@ -4,11 +4,12 @@ import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AGENT_PROTOCOL } from '../contract/agent-protocol.js';
+import { AGENT_PROTOCOL, type AgentStatus } from '../contract/agent-protocol.js';
 import { pairingMessage } from '../contract/fleet-fields.js';
-import { buildAgentServer } from './server.js';
+import { buildAgentServer, statusTag } from './server.js';
 import { openAgentState, rotateAgentToken } from './state.js';
 
 const dirs: string[] = [];
@@ -190,6 +191,106 @@ describe('apply configuration', () => {
       payload: { revision: 1, content: { ntp__servers: ['pool.ntp.org', '10.0.0.1'] } },
     });
     expect(res.json().reload_error).toMatch(/exit 3.*cannot reload/);
+  });
+});
+
+describe('conditional status (If-None-Match)', () => {
+  it('answers 304 without a body while nothing the manager acts on changed, 200 when it did', async () => {
+    const { app, state, newToken } = await agentIn(tempDir());
+    const token = newToken as string;
+    const status = (headers: Record<string, string> = {}) =>
+      app.inject({ url: '/agent/v1/status', headers: { ...auth(token), ...headers } });
+    const first = await status();
+    expect(first.statusCode).toBe(200);
+    const tag = first.headers.etag as string;
+    expect(tag).toMatch(/^W\/"[A-Za-z0-9_-]{22}"$/);
+
+    const same = await status({ 'if-none-match': tag });
+    expect(same.statusCode).toBe(304);
+    expect(same.body).toBe('');
+    expect(same.headers.etag).toBe(tag);
+    // Weak comparison, a list, and `*` match; another tag does not.
+    expect((await status({ 'if-none-match': `"x", ${tag.slice(2)}` })).statusCode).toBe(304);
+    expect((await status({ 'if-none-match': '*' })).statusCode).toBe(304);
+    const other = await status({ 'if-none-match': 'W/"AAAAAAAAAAAAAAAAAAAAAA"' });
+    expect(other.statusCode).toBe(200);
+    expect(other.json().uuid).toBe(state.identity.uuid);
+
+    // A new event: the manager must pull it, so the tag moves.
+    state.addEvent({ kind: 'test.event', severity: 'info', message: 'something happened' });
+    const afterEvent = await status({ 'if-none-match': tag });
+    expect(afterEvent.statusCode).toBe(200);
+    expect(afterEvent.json().last_event_id).toBeGreaterThan(first.json().last_event_id);
+    const tag2 = afterEvent.headers.etag as string;
+    expect(tag2).not.toBe(tag);
+
+    // A new running configuration moves it too.
+    const applied = await app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers: auth(token),
+      payload: { revision: 7, content: { snmp__enable: true } },
+    });
+    expect(applied.statusCode).toBe(200);
+    const afterApply = await status({ 'if-none-match': tag2 });
+    expect(afterApply.statusCode).toBe(200);
+    expect(afterApply.json().config.revision).toBe(7);
+
+    // Without a token, a tag gets nothing.
+    const anonymous = await app.inject({ url: '/agent/v1/status', headers: { 'if-none-match': '*' } });
+    expect(anonymous.statusCode).toBe(401);
+  });
+});
+
+describe('the status tag', () => {
+  const base: AgentStatus = {
+    uuid: '0b6c1a52-58a4-4f5e-9f0e-0d3c2f6b7a11',
+    name: 'worker-1',
+    hostname: 'worker-1.lab',
+    type: 'tiscale-worker',
+    release: '5.3.0',
+    health: 'ok',
+    uptime_seconds: 10,
+    load: [0.1, 0.2, 0.3],
+    memory: { total: 8, free: 4 },
+    disk: { total: 100, free: 50, used_percent: 50 },
+    config: { revision: 3, hash: 'a'.repeat(64), applied_at: '2026-12-07T00:00:00.000Z' },
+    last_event_id: 5,
+  };
+  it('holds while only the load figures move', () => {
+    fc.assert(
+      fc.property(
+        fc.nat(),
+        fc.array(fc.double({ noNaN: true }), { maxLength: 3 }),
+        fc.nat(),
+        fc.nat(),
+        (uptime, load, free, diskFree) => {
+          const moved = {
+            ...base,
+            uptime_seconds: uptime,
+            load,
+            memory: { total: 8, free },
+            disk: { total: 100, free: diskFree, used_percent: 1 },
+          };
+          expect(statusTag(moved)).toBe(statusTag(base));
+        },
+      ),
+    );
+  });
+  it('moves with anything the manager acts on', () => {
+    const changes: Partial<AgentStatus>[] = [
+      { uuid: '1b6c1a52-58a4-4f5e-9f0e-0d3c2f6b7a11' },
+      { name: 'worker-2' },
+      { hostname: 'other.lab' },
+      { type: 'tiscale-hub' },
+      { release: '5.4.0' },
+      { health: 'degraded' },
+      { config: { ...base.config, hash: 'b'.repeat(64) } },
+      { config: { ...base.config, revision: 4 } },
+      { config: { ...base.config, applied_at: '2026-12-07T00:00:01.000Z' } },
+      { last_event_id: 6 },
+    ];
+    for (const change of changes) expect(statusTag({ ...base, ...change })).not.toBe(statusTag(base));
   });
 });
 

@@ -54,6 +54,26 @@ export function hashContent(content: unknown): string {
   return createHash('sha256').update(canonicalJson(content)).digest('hex');
 }
 
+/**
+ * The status's validator: it changes when anything the manager acts on changes (identity, release,
+ * health, the running configuration, the newest event), not with the load figures, so it is weak
+ * (`W/`): two answers with one tag may differ in those figures. The manager polls with
+ * `If-None-Match` between its telemetry refreshes and gets a 304 without a body while the tag
+ * holds (contract/agent-protocol.ts, AGENT_PROTOCOL.status).
+ */
+export function statusTag(s: AgentStatus): string {
+  const significant = [s.uuid, s.name, s.hostname, s.type, s.release, s.health, s.config, s.last_event_id];
+  return `W/"${createHash('sha256').update(JSON.stringify(significant)).digest('base64url').slice(0, 22)}"`;
+}
+
+/** Whether an If-None-Match header names `tag` (weak comparison, RFC 9110 13.1.2; `*` matches). */
+export function noneMatchHits(header: string | undefined, tag: string): boolean {
+  if (!header) return false;
+  const opaque = (t: string) => t.trim().replace(/^W\//, '');
+  const wanted = opaque(tag);
+  return header.split(',').some((t) => t.trim() === '*' || opaque(t) === wanted);
+}
+
 export function managerFingerprint(publicKeyDerBase64: string): string {
   return `sha256:${createHash('sha256').update(Buffer.from(publicKeyDerBase64, 'base64')).digest('hex')}`;
 }
@@ -211,7 +231,7 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     }),
   );
 
-  app.get('/agent/v1/status', async (): Promise<AgentStatus> => {
+  app.get('/agent/v1/status', async (request, reply): Promise<AgentStatus | FastifyReply> => {
     const id = state.identity;
     const cfg = state.config();
     let disk = { total: 0, free: 0, used_percent: 0 };
@@ -223,7 +243,7 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
     } catch {
       // statfs is not available everywhere; report zeros rather than fail the status call.
     }
-    return {
+    const status: AgentStatus = {
       uuid: id.uuid,
       name: id.name,
       hostname: id.hostname,
@@ -237,6 +257,10 @@ export async function buildAgentServer(opts: AgentServerOptions): Promise<Fastif
       config: { revision: cfg.revision, hash: hashContent(cfg.content), applied_at: cfg.applied_at },
       last_event_id: state.lastEventId(),
     };
+    const tag = statusTag(status);
+    reply.header('etag', tag);
+    if (noneMatchHits(request.headers['if-none-match'], tag)) return reply.code(304).send();
+    return status;
   });
 
   app.get('/agent/v1/config', async (): Promise<ConfigAnswer> => {

@@ -146,7 +146,11 @@ export const AgentStatus = Type.Object(
     config: RunningConfig,
     last_event_id: Type.Integer({ description: 'The id of the newest event; 0: none' }),
   },
-  { description: 'GET /agent/v1/status: what the health job polls' },
+  {
+    description:
+      'GET /agent/v1/status: what the health job polls. Conditional: its ETag moves with identity, release, ' +
+      'health, running configuration and newest event, not with the load figures',
+  },
 );
 export type AgentStatus = Static<typeof AgentStatus>;
 
@@ -372,6 +376,12 @@ export interface AgentEndpoint {
   query?: TSchema;
   /** The answer with the success status; every other answer is an AgentError. */
   answer: TSchema;
+  /**
+   * The answer carries an `ETag` (weak); a request whose `If-None-Match` names it gets 304 Not
+   * Modified without a body, the answer before it still standing. Agents that predate this
+   * answer 200 with no tag, which a manager takes as a full answer.
+   */
+  conditional?: true;
 }
 
 const endpoint = (e: AgentEndpoint) => e;
@@ -387,7 +397,13 @@ export const AGENT_PROTOCOL = {
     answer: PairAnswer,
   }),
   identity: endpoint({ method: 'GET', path: 'agent/v1/identity', status: 200, answer: IdentityAnswer }),
-  status: endpoint({ method: 'GET', path: 'agent/v1/status', status: 200, answer: AgentStatus }),
+  status: endpoint({
+    method: 'GET',
+    path: 'agent/v1/status',
+    status: 200,
+    answer: AgentStatus,
+    conditional: true,
+  }),
   config: endpoint({ method: 'GET', path: 'agent/v1/config', status: 200, answer: ConfigAnswer }),
   applyConfig: endpoint({
     method: 'PUT',

@@ -4,6 +4,7 @@
 // services on one database stand for two replicas (ADR 0006): a transition both see is recorded
 // once, and a replica taking an appliance over reads its row fresh first.
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Kysely, KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestAgent, type TestAgent } from '../../../../test/helpers/agent.js';
@@ -11,7 +12,7 @@ import { createTestDatabase } from '../../../../test/helpers/database.js';
 import type { DatabaseHandle } from '../../db/client.js';
 import type { Database } from '../../db/schema.js';
 import { createTransactor } from '../../db/transactor.js';
-import { systemClock } from '../../shared/clock.js';
+import { type Clock, systemClock } from '../../shared/clock.js';
 import { silentLogger } from '../../shared/logger.js';
 import { createSecretBox } from '../../shared/secret-box.js';
 import { createAuditRepo } from '../audit/audit.repo.js';
@@ -43,6 +44,7 @@ function services(
   seen: { e: ApplianceTransition; online: boolean | undefined }[],
   db: Kysely<Database> = database.db,
   sampler?: HealthSampler,
+  clock: Clock = systemClock,
 ) {
   const repo = createFleetRepo(db);
   const audit = createAuditService({ repo: createAuditRepo(db), clock: systemClock });
@@ -62,7 +64,7 @@ function services(
     tx,
     fleet,
     audit,
-    clock: systemClock,
+    clock,
     intervalMs: 60_000,
     log: silentLogger,
     sampler,
@@ -273,6 +275,88 @@ describe('health service', () => {
       .orderBy('id')
       .execute();
     expect(kinds.map((k) => k.kind)).toEqual(['appliance.online', 'appliance.offline', 'appliance.online']);
+  });
+
+  it('polls conditionally between telemetry refreshes; a change on the agent is read at the next poll', async () => {
+    const { agent, id } = await addAppliance('hj-conditional', false);
+    // What the agent was asked and answered, poll by poll.
+    const seen: { tag: string | undefined; status: number }[] = [];
+    agent.app.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!req.url?.startsWith('/agent/v1/status')) return;
+      const entry = { tag: req.headers['if-none-match'], status: 0 };
+      seen.push(entry);
+      res.on('finish', () => {
+        entry.status = res.statusCode;
+      });
+    });
+    // Telemetry every minute, on a clock this test moves.
+    let ahead = 0;
+    const clock = { now: () => new Date(Date.now() + ahead) };
+    const job = services(60_000, [], database.db, undefined, clock);
+    const only = (x: number) => x === id;
+    await job.pollAll(only);
+    const first = await get(id);
+    expect(first.online).toBe(true);
+    await job.pollAll(only);
+    await job.pollAll(only);
+    expect(seen.map((s) => s.status)).toEqual([200, 304, 304]);
+    expect(seen[0]?.tag).toBeUndefined();
+    expect(seen[1]?.tag).toMatch(/^W\/"/);
+    expect((await get(id)).online).toBe(true);
+    expect((await get(id)).last_polled).toEqual(first.last_polled);
+
+    // A new event on the agent: the next poll reads the whole answer and pulls the event.
+    agent.state.addEvent({ kind: 'test.conditional', severity: 'warning', message: 'disk checked' });
+    await job.pollAll(only);
+    expect(seen.at(-1)?.status).toBe(200);
+    const pulled = await database.db
+      .selectFrom('fleet_events')
+      .select('kind')
+      .where('appliance_id', '=', id)
+      .where('source', '=', 'appliance')
+      .execute();
+    expect(pulled.map((e) => e.kind)).toContain('test.conditional');
+
+    // Changed locally on the appliance after the manager applied: drift is seen at the next poll.
+    const applied = await get(id);
+    await database.db
+      .updateTable('appliances')
+      .set({ configuration_status: 'done', applied_hash: applied.running_hash, applied_revision: 0 })
+      .where('id', '=', id)
+      .execute();
+    await job.pollAll(only);
+    expect(seen.at(-1)?.status).toBe(304);
+    const local = await agent.app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers: { authorization: `Token ${agent.token}` },
+      payload: { revision: 9, content: { snmp__enable: true } },
+    });
+    expect(local.statusCode).toBe(200);
+    await job.pollAll(only);
+    expect(seen.at(-1)?.status).toBe(200);
+    expect((await get(id)).configuration_status).toBe('mismatch');
+
+    // Telemetry due: a whole answer again, written.
+    ahead = 61_000;
+    await job.pollAll(only);
+    expect(seen.at(-1)).toEqual({ tag: undefined, status: 200 });
+    expect((await get(id)).last_polled?.getTime()).toBeGreaterThan(first.last_polled?.getTime() ?? 0);
+
+    // Gone and back: the first poll after it is a whole answer.
+    await agent.close();
+    await job.pollAll(only);
+    expect((await get(id)).online).toBe(false);
+    const back = await agent.restart();
+    agents.push(back);
+    const before = seen.length;
+    back.app.server.prependListener('request', (req: IncomingMessage) => {
+      if (req.url?.startsWith('/agent/v1/status'))
+        seen.push({ tag: req.headers['if-none-match'], status: 0 });
+    });
+    await job.pollAll(only);
+    expect((await get(id)).online).toBe(true);
+    expect(seen.slice(before).map((s) => s.tag)).toEqual([undefined]);
   });
 
   it('costs a fixed number of statements per round, however many appliances answer unchanged', async () => {

@@ -81,8 +81,10 @@ const FLUSH_ROWS = 1000;
 export function createHealthService(deps: HealthServiceDeps) {
   const { repo, healthRepo, tx, fleet, audit, clock, log } = deps;
   const telemetryMs = deps.telemetryMs ?? DEFAULT_TELEMETRY_MS;
-  /** When each appliance's telemetry was last written (this replica, since it leads). */
+  /** When each appliance's telemetry was last written (this replica, since it polls it). */
   const telemetryAt = new Map<number, number>();
+  /** Each appliance's last full status answer with its tag, for conditional polls. */
+  const lastAnswer = new Map<number, { etag: string; status: AgentStatus }>();
   const targets = createPollTargets(healthRepo, deps.intervalMs);
   async function transition(row: PollTarget, online: boolean, reason: string) {
     let quiet = row.maintenance;
@@ -218,14 +220,27 @@ export function createHealthService(deps: HealthServiceDeps) {
     let status: AgentStatus | undefined;
     let latency = 0;
     let reason = '';
+    // Between telemetry refreshes, a poll asks whether anything the manager acts on changed
+    // (AGENT_PROTOCOL.status is conditional): a 304 has no body to read, check or compare.
+    const held = lastAnswer.get(row.id);
+    const now = clock.now().getTime();
+    const telemetryDue = now - (telemetryAt.get(row.id) ?? 0) >= telemetryMs;
+    const ifNoneMatch = row.online && held && !telemetryDue ? held.etag : undefined;
+    let full = false;
     try {
       const res = await fleet.agentCall<AgentStatus>(targets.agentOf(row), 'agent/v1/status', {
         timeoutMs: deps.timeoutMs ?? 3000,
         lane: 'poll',
+        ifNoneMatch,
       });
       latency = res.latencyMs;
-      if (res.status === 200 && res.body && typeof res.body === 'object') status = res.body;
-      else reason = `agent answered ${res.status}`;
+      if (res.status === 304 && ifNoneMatch && held) status = held.status;
+      else if (res.status === 200 && res.body && typeof res.body === 'object') {
+        status = res.body;
+        full = true;
+        if (res.etag) lastAnswer.set(row.id, { etag: res.etag, status });
+        else lastAnswer.delete(row.id);
+      } else reason = `agent answered ${res.status}`;
     } catch (err) {
       reason = (err as Error).message;
     }
@@ -236,11 +251,13 @@ export function createHealthService(deps: HealthServiceDeps) {
     const wasOnline = row.online;
     if (!status) {
       telemetryAt.delete(row.id);
+      lastAnswer.delete(row.id);
       if (row.online) await transition(row, false, reason);
       return undefined;
     }
     if (!row.online) await transition(row, true, '');
-    deps.sampler?.offer(row.id, status, clock.now());
+    // Samples from answers read now (a 304 stands for the same state, not the same load figures).
+    if (full) deps.sampler?.offer(row.id, status, clock.now());
     await checkDrift(row, status);
     if (typeof status.last_event_id === 'number' && status.last_event_id !== row.events_cursor) {
       // Pulled again next poll, from the cursor last recorded.
@@ -251,15 +268,15 @@ export function createHealthService(deps: HealthServiceDeps) {
     const state = status.health === 'ok' ? 'online' : 'degraded';
     const release = typeof status.release === 'string' ? status.release : null;
     const hash = status.config?.hash ?? null;
-    const now = Date.now();
     const changed =
       !wasOnline ||
       state !== row.status ||
       (release !== null && release !== row.release) ||
       hash !== row.running_hash;
     // Unchanged: latency and the load figures alone are not worth a row version every poll.
-    if (!changed && now - (telemetryAt.get(row.id) ?? 0) < telemetryMs) return undefined;
-    telemetryAt.set(row.id, now);
+    if (!changed && !telemetryDue) return undefined;
+    // Figures held from an earlier answer are written with a change, but do not count as fresh.
+    if (full) telemetryAt.set(row.id, now);
     return {
       id: row.id,
       status: state,
@@ -303,6 +320,9 @@ export function createHealthService(deps: HealthServiceDeps) {
       // Removed, deauthorized or handed to another replica: forget them.
       targets.forgetCredentialsExcept(owned);
       for (const id of telemetryAt.keys()) if (!owned.has(id)) telemetryAt.delete(id);
+    }
+    if (lastAnswer.size > rows.length) {
+      for (const id of lastAnswer.keys()) if (!owned.has(id)) lastAnswer.delete(id);
     }
     deps.sampler?.forgetExcept(owned);
     const batch: Seen[] = [];

@@ -160,6 +160,32 @@ describe('callAgent, poll lane, against a real agent', () => {
     expect(connections.length - connectionsBefore).toBe(1);
   });
 
+  it('asks conditionally where the protocol allows it: a 304 comes back without a body', async () => {
+    const full = await poll();
+    expect(full.status).toBe(200);
+    expect(full.etag).toMatch(/^W\/"/);
+    const same = await callAgent(agent.url, 'agent/v1/status', {
+      token: agent.token,
+      lane: 'poll',
+      ifNoneMatch: full.etag,
+    });
+    expect(same).toMatchObject({ status: 304, body: null, etag: full.etag });
+    // Not a conditional endpoint: the tag is not sent, the answer is whole.
+    const tags: (string | undefined)[] = [];
+    const record = (req: IncomingMessage) => tags.push(req.headers['if-none-match']);
+    agent.app.server.prependListener('request', record);
+    try {
+      const identity = await callAgent(agent.url, 'agent/v1/identity', {
+        token: agent.token,
+        ifNoneMatch: full.etag,
+      });
+      expect(identity.status).toBe(200);
+      expect(tags).toEqual([undefined]);
+    } finally {
+      agent.app.server.off('request', record);
+    }
+  });
+
   it('does not send again what failed on a fresh connection: the agent is reported unreachable', async () => {
     // A fresh socket that is reset is the agent failing, not a stale socket.
     const fresh = http.createServer((req) => req.socket.destroy());

@@ -55,6 +55,8 @@ export interface AgentCallOptions {
   lane?: 'poll' | 'work';
   /** The networks the call may go to; absent: anywhere (only the agent-client tests). */
   policy?: AddressPolicy | undefined;
+  /** A conditional call (AgentEndpoint.conditional): the tag of the answer the caller holds. */
+  ifNoneMatch?: string | undefined;
 }
 
 export interface AgentResponse<T = unknown> {
@@ -62,6 +64,8 @@ export interface AgentResponse<T = unknown> {
   body: T;
   /** PEM of the certificate the agent presented (TLS only). */
   peerCert?: string | undefined;
+  /** The answer's `ETag`, when the agent sent one. */
+  etag?: string | undefined;
   latencyMs: number;
 }
 
@@ -287,15 +291,17 @@ function parseBody(text: string): unknown {
 function dispatchBuffered(
   entry: ClientEntry,
   options: Dispatcher.DispatchOptions,
-): Promise<{ status: number; text: string }> {
+): Promise<{ status: number; text: string; etag: string | undefined }> {
   return new Promise((resolve, reject) => {
     let status = 0;
+    let etag: string | undefined;
     let chunks: Buffer[] = [];
     entry.client.dispatch(options, {
       // Present so that undici takes this for a handler of its current interface.
       onRequestStart() {},
-      onResponseStart(_controller, statusCode) {
+      onResponseStart(_controller, statusCode, headers) {
         status = statusCode;
+        etag = typeof headers.etag === 'string' ? headers.etag : undefined;
         chunks = [];
       },
       onResponseData(_controller, chunk) {
@@ -304,7 +310,7 @@ function dispatchBuffered(
       onResponseEnd() {
         entry.served++;
         const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-        resolve({ status, text: body.toString('utf8') });
+        resolve({ status, text: body.toString('utf8'), etag });
       },
       onResponseError(_controller, err) {
         // Read now: the client reports the failed request before it forgets the connection.
@@ -320,7 +326,8 @@ function retryable(err: unknown): boolean {
   return e.reused === true && (e.code === 'UND_ERR_SOCKET' || e.code === 'ECONNRESET');
 }
 
-async function callClient<T>(url: URL, opts: AgentCallOptions, lane: Lane): Promise<AgentResponse<T>> {
+async function callClient<T>(target: Target, opts: AgentCallOptions, lane: Lane): Promise<AgentResponse<T>> {
+  const { origin } = target;
   const timeoutMs = opts.timeoutMs ?? 5000;
   const headers: Record<string, string> = { accept: 'application/json' };
   let body: string | undefined;
@@ -329,9 +336,10 @@ async function callClient<T>(url: URL, opts: AgentCallOptions, lane: Lane): Prom
     headers['content-type'] = 'application/json';
   }
   if (opts.token) headers.authorization = `Token ${opts.token}`;
+  if (opts.ifNoneMatch) headers['if-none-match'] = opts.ifNoneMatch;
   const options: Dispatcher.DispatchOptions = {
     method: opts.method ?? 'GET',
-    path: `${url.pathname}${url.search}`,
+    path: target.requestPath,
     headers,
     body,
     // undici's own timers (no AbortSignal per call: at 1,500 calls a second they add up):
@@ -340,9 +348,9 @@ async function callClient<T>(url: URL, opts: AgentCallOptions, lane: Lane): Prom
     bodyTimeout: timeoutMs,
   };
   const started = performance.now();
-  const attempt = () => dispatchBuffered(clientFor(lane, url.origin, opts.pinnedCert, opts.policy), options);
+  const attempt = () => dispatchBuffered(clientFor(lane, origin, opts.pinnedCert, opts.policy), options);
   try {
-    let res: { status: number; text: string };
+    let res: { status: number; text: string; etag: string | undefined };
     try {
       res = await attempt();
     } catch (err) {
@@ -350,16 +358,21 @@ async function callClient<T>(url: URL, opts: AgentCallOptions, lane: Lane): Prom
       if (lane !== 'poll' || options.method !== 'GET' || !retryable(err)) throw err;
       res = await attempt();
     }
-    return { status: res.status, body: parseBody(res.text) as T, latencyMs: performance.now() - started };
+    return {
+      status: res.status,
+      body: parseBody(res.text) as T,
+      etag: res.etag,
+      latencyMs: performance.now() - started,
+    };
   } catch (err) {
     const e = err as Error & { code?: string };
     if (e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT')
-      throw new AgentUnreachable(`no answer from ${url.origin} within ${timeoutMs} ms`);
+      throw new AgentUnreachable(`no answer from ${origin} within ${timeoutMs} ms`);
     if (e.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') throw new AgentUnreachable('agent answer too large');
     const reason = reasonOf(e);
-    if (reason === 'refused_by_policy') throw new AgentUnreachable(refusedMessage(url.hostname), reason);
+    if (reason === 'refused_by_policy') throw new AgentUnreachable(refusedMessage(target.host), reason);
     const cause = (e as { cause?: { message?: string } }).cause?.message;
-    throw new AgentUnreachable(`cannot reach ${url.origin}: ${cause ?? e.message}`, reason);
+    throw new AgentUnreachable(`cannot reach ${origin}: ${cause ?? e.message}`, reason);
   }
 }
 
@@ -460,20 +473,64 @@ export function callAgent<T = unknown>(
       ),
     );
   }
-  return send<T>(baseUrl, path, opts).then((res) => checkAnswer(endpoint, res));
+  // A tag goes only to an endpoint that answers conditionally; a 304 (no body) reaches the caller.
+  const sent = opts.ifNoneMatch && !endpoint.conditional ? { ...opts, ifNoneMatch: undefined } : opts;
+  return send<T>(baseUrl, path, sent).then((res) => checkAnswer(endpoint, res));
+}
+
+/**
+ * Where a call goes, parsed once per agent and path: at 1,500 polls a second, URL parsing adds up.
+ * Strings only (~200 bytes an entry), and only paths without a query (the events cursor would
+ * make a new entry every call).
+ */
+interface Target {
+  href: string;
+  origin: string;
+  https: boolean;
+  /** The host as written, brackets off an IPv6 literal; `ip`: whether it is an address. */
+  host: string;
+  ip: boolean;
+  /** Path and query as sent. */
+  requestPath: string;
+}
+const TARGETS_KEPT = 50_000;
+const targets = new Map<string, Target>();
+
+function parseTarget(baseUrl: string, path: string): Target {
+  const url = new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  return {
+    href: url.href,
+    origin: url.origin,
+    https: url.protocol === 'https:',
+    host,
+    ip: isIP(host) !== 0,
+    requestPath: `${url.pathname}${url.search}`,
+  };
+}
+
+function targetOf(baseUrl: string, path: string): Target {
+  if (path.includes('?')) return parseTarget(baseUrl, path);
+  const key = `${baseUrl}\n${path}`;
+  let t = targets.get(key);
+  if (!t) {
+    t = parseTarget(baseUrl, path);
+    if (targets.size >= TARGETS_KEPT) targets.clear();
+    targets.set(key, t);
+  }
+  return t;
 }
 
 function send<T>(baseUrl: string, path: string, opts: AgentCallOptions): Promise<AgentResponse<T>> {
-  const url = new URL(path, baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+  const target = targetOf(baseUrl, path);
   adoptPolicy(opts.policy);
   // An address in the URL is never looked up (the lookup hook does not run): checked here.
-  const literal = url.hostname.replace(/^\[|\]$/g, '');
-  if (opts.policy && isIP(literal) !== 0 && !opts.policy.allows(literal)) {
-    return Promise.reject(new AgentUnreachable(refusedMessage(literal), 'refused_by_policy'));
+  if (opts.policy && target.ip && !opts.policy.allows(target.host)) {
+    return Promise.reject(new AgentUnreachable(refusedMessage(target.host), 'refused_by_policy'));
   }
   // First contact over TLS must read the certificate.
-  if (url.protocol === 'https:' && !opts.pinnedCert) return firstContact<T>(url, opts);
-  return callClient<T>(url, opts, opts.lane ?? 'work');
+  if (target.https && !opts.pinnedCert) return firstContact<T>(new URL(target.href), opts);
+  return callClient<T>(target, opts, opts.lane ?? 'work');
 }
 
 /** What of an agent's `detail` is passed on: one line, control characters out, 300 characters. */

@@ -165,6 +165,7 @@ export function createFleetService(deps: FleetServiceDeps) {
       body?: unknown;
       timeoutMs?: number;
       lane?: 'poll' | 'work';
+      ifNoneMatch?: string | undefined;
     } = {},
   ): Promise<AgentResponse<T>> {
     const token = row.agent_token_sealed ? openToken(row.agent_token_sealed) : undefined;
