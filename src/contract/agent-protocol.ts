@@ -475,8 +475,20 @@ const matchers = Object.values(AGENT_PROTOCOL).map((e) => ({
   pattern: new RegExp(`^/?${e.path.replace(/:[a-z_]+/g, '[^/]+')}/?$`),
 }));
 
+/** The endpoints found per method and path (the manager polls one path 1,500 times a second). */
+const endpointsFound = new Map<string, AgentEndpoint | null>();
+const ENDPOINTS_KEPT = 1000;
+
 /** The endpoint a call is for (`path` as the manager writes it: relative, query allowed); undefined: none. */
 export function findAgentEndpoint(method: string, path: string): AgentEndpoint | undefined {
-  const bare = path.split('?')[0] ?? '';
-  return matchers.find((m) => m.endpoint.method === method && m.pattern.test(bare))?.endpoint;
+  const q = path.indexOf('?');
+  const key = `${method} ${q < 0 ? path : path.slice(0, q)}`;
+  let found = endpointsFound.get(key);
+  if (found === undefined) {
+    const bare = key.slice(method.length + 1);
+    found = matchers.find((m) => m.endpoint.method === method && m.pattern.test(bare))?.endpoint ?? null;
+    if (endpointsFound.size >= ENDPOINTS_KEPT) endpointsFound.clear();
+    endpointsFound.set(key, found);
+  }
+  return found ?? undefined;
 }
