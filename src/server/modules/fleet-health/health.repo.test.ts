@@ -158,6 +158,18 @@ describe('health repository', () => {
     expect(await read(other)).toMatchObject({ status: 'degraded', release: '4.1', running_hash: null });
     expect(await read(gone)).toMatchObject({ online: false, release: '1.0', last_polled: null });
     await expect(repo.recordPolls([], now)).resolves.toBeUndefined();
+    // A poll answered 304 (no load figures read): system_data stays as it was.
+    const later = new Date('2026-03-02T08:01:00Z');
+    await repo.recordPolls(
+      [{ id: up, status: 'degraded', latency: 2, release: null, hash: 'h1', systemData: null }],
+      later,
+    );
+    expect(await read(up)).toMatchObject({
+      status: 'degraded',
+      latency: 2,
+      system_data: { health: 'ok' },
+      last_polled: later,
+    });
   });
 
   it('sets a drift status only while the status and applied hash are what the poll read', async () => {

@@ -36,8 +36,8 @@ export interface PolledAppliance {
   latency: number;
   release: string | null;
   hash: string | null;
-  /** The system_data document, as JSON text. */
-  systemData: string;
+  /** The system_data document, as JSON text; null: keep what the row has. */
+  systemData: string | null;
 }
 
 export function createHealthRepo(db: Kysely<Database>) {
@@ -142,7 +142,7 @@ export function createHealthRepo(db: Kysely<Database>) {
       );
       await sql`UPDATE appliances AS a
       SET online = true, status = v.status, latency = v.latency, release = COALESCE(v.release, a.release),
-          running_hash = v.hash, system_data = v.system_data, last_seen_online = ${now}, last_polled = ${now}
+          running_hash = v.hash, system_data = COALESCE(v.system_data, a.system_data), last_seen_online = ${now}, last_polled = ${now}
       FROM (VALUES ${values}) AS v(id, status, latency, release, hash, system_data)
       WHERE a.id = v.id AND a.authorized`.execute(queryable(d));
     },

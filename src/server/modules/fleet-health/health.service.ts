@@ -10,8 +10,10 @@
 // and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
 // statement per round (the cache of targets and credentials is in health.targets.ts). Health
 // samples for the charts (one per appliance per 5 minutes, health-history.service.ts) are one more
-// INSERT in the rounds that have any. Appliances in maintenance are polled, but their transitions
-// raise no alarm.
+// INSERT in the rounds that have any. Between telemetry refreshes a poll is conditional
+// (If-None-Match with the tag of the last whole answer): an agent with nothing new answers 304
+// without a body, which stands for that answer. Appliances in maintenance are polled, but their
+// transitions raise no alarm.
 //
 // Two replicas may poll one appliance in the same slot when membership changes around a stall
 // (ADR 0006): a transition is recorded only by the replica whose UPDATE changes the row.
@@ -76,6 +78,27 @@ export async function eachLimited<T>(
 }
 
 const DRIFT_CHECKED = new Set(['done', 'unsupported', 'mismatch']);
+
+/** What a round acts on in a status answer (a 304 stands for the same). */
+interface Observed {
+  uuid: string;
+  health: AgentStatus['health'];
+  release: string | null;
+  hash: string | null;
+  revision: number | null;
+  lastEventId: number | undefined;
+}
+
+function observe(status: AgentStatus): Observed {
+  return {
+    uuid: status.uuid,
+    health: status.health,
+    release: typeof status.release === 'string' ? status.release : null,
+    hash: status.config?.hash ?? null,
+    revision: status.config?.revision ?? null,
+    lastEventId: typeof status.last_event_id === 'number' ? status.last_event_id : undefined,
+  };
+}
 const FLUSH_ROWS = 1000;
 
 export function createHealthService(deps: HealthServiceDeps) {
@@ -83,8 +106,11 @@ export function createHealthService(deps: HealthServiceDeps) {
   const telemetryMs = deps.telemetryMs ?? DEFAULT_TELEMETRY_MS;
   /** When each appliance's telemetry was last written (this replica, since it polls it). */
   const telemetryAt = new Map<number, number>();
-  /** Each appliance's last full status answer with its tag, for conditional polls. */
-  const lastAnswer = new Map<number, { etag: string; status: AgentStatus }>();
+  /**
+   * Each appliance's last whole status answer, for conditional polls: its tag and what a round
+   * acts on (a few strings, not the whole answer: ~300 bytes an appliance).
+   */
+  const lastAnswer = new Map<number, { etag: string; seen: Observed }>();
   const targets = createPollTargets(healthRepo, deps.intervalMs);
   async function transition(row: PollTarget, online: boolean, reason: string) {
     let quiet = row.maintenance;
@@ -169,8 +195,8 @@ export function createHealthService(deps: HealthServiceDeps) {
   }
 
   /** Drift: compare the running hash with the applied one; only ever moves from the state it read. */
-  async function checkDrift(row: PollTarget, status: AgentStatus) {
-    const running = status.config?.hash ?? null;
+  async function checkDrift(row: PollTarget, seen: Observed) {
+    const running = seen.hash;
     if (!DRIFT_CHECKED.has(row.configuration_status) || !row.applied_hash) return;
     let next: { status: string; details: Record<string, unknown> } | undefined;
     if (running !== row.applied_hash && row.configuration_status !== 'mismatch') {
@@ -181,7 +207,7 @@ export function createHealthService(deps: HealthServiceDeps) {
           applied_revision: row.applied_revision,
           expected_hash: row.applied_hash,
           running_hash: running,
-          running_revision: status.config?.revision ?? null,
+          running_revision: seen.revision,
           previous: (await repo.getAppliance(row.id))?.configuration_status_details ?? {},
         },
       };
@@ -217,6 +243,8 @@ export function createHealthService(deps: HealthServiceDeps) {
   }
 
   async function pollOne(row: PollTarget): Promise<Seen | undefined> {
+    let seen: Observed | undefined;
+    /** The whole answer, when the agent sent one (not on a 304). */
     let status: AgentStatus | undefined;
     let latency = 0;
     let reason = '';
@@ -226,7 +254,6 @@ export function createHealthService(deps: HealthServiceDeps) {
     const now = clock.now().getTime();
     const telemetryDue = now - (telemetryAt.get(row.id) ?? 0) >= telemetryMs;
     const ifNoneMatch = row.online && held && !telemetryDue ? held.etag : undefined;
-    let full = false;
     try {
       const res = await fleet.agentCall<AgentStatus>(targets.agentOf(row), 'agent/v1/status', {
         timeoutMs: deps.timeoutMs ?? 3000,
@@ -234,63 +261,62 @@ export function createHealthService(deps: HealthServiceDeps) {
         ifNoneMatch,
       });
       latency = res.latencyMs;
-      if (res.status === 304 && ifNoneMatch && held) status = held.status;
+      if (res.status === 304 && ifNoneMatch && held) seen = held.seen;
       else if (res.status === 200 && res.body && typeof res.body === 'object') {
         status = res.body;
-        full = true;
-        if (res.etag) lastAnswer.set(row.id, { etag: res.etag, status });
+        seen = observe(status);
+        if (res.etag) lastAnswer.set(row.id, { etag: res.etag, seen });
         else lastAnswer.delete(row.id);
       } else reason = `agent answered ${res.status}`;
     } catch (err) {
       reason = (err as Error).message;
     }
-    if (status && row.uuid && status.uuid !== row.uuid) {
-      status = undefined;
+    if (seen && row.uuid && seen.uuid !== row.uuid) {
+      seen = undefined;
       reason = 'a different agent answers at this URL (uuid changed)';
     }
     const wasOnline = row.online;
-    if (!status) {
+    if (!seen) {
       telemetryAt.delete(row.id);
       lastAnswer.delete(row.id);
       if (row.online) await transition(row, false, reason);
       return undefined;
     }
     if (!row.online) await transition(row, true, '');
-    // Samples from answers read now (a 304 stands for the same state, not the same load figures).
-    if (full) deps.sampler?.offer(row.id, status, clock.now());
-    await checkDrift(row, status);
-    if (typeof status.last_event_id === 'number' && status.last_event_id !== row.events_cursor) {
+    if (status) deps.sampler?.offer(row.id, status, clock.now());
+    await checkDrift(row, seen);
+    if (seen.lastEventId !== undefined && seen.lastEventId !== row.events_cursor) {
       // Pulled again next poll, from the cursor last recorded.
-      await pullEvents(row, status.last_event_id).catch((err: unknown) => {
+      await pullEvents(row, seen.lastEventId).catch((err: unknown) => {
         log.warn({ err, appliance: row.id }, 'agent events not pulled');
       });
     }
-    const state = status.health === 'ok' ? 'online' : 'degraded';
-    const release = typeof status.release === 'string' ? status.release : null;
-    const hash = status.config?.hash ?? null;
+    const state = seen.health === 'ok' ? 'online' : 'degraded';
     const changed =
       !wasOnline ||
       state !== row.status ||
-      (release !== null && release !== row.release) ||
-      hash !== row.running_hash;
+      (seen.release !== null && seen.release !== row.release) ||
+      seen.hash !== row.running_hash;
     // Unchanged: latency and the load figures alone are not worth a row version every poll.
     if (!changed && !telemetryDue) return undefined;
-    // Figures held from an earlier answer are written with a change, but do not count as fresh.
-    if (full) telemetryAt.set(row.id, now);
+    // After a 304 the load figures are not read: the row keeps the ones it has.
+    if (status) telemetryAt.set(row.id, now);
     return {
       id: row.id,
       status: state,
       latency: Math.round(latency * 100) / 100,
-      release,
-      hash,
-      systemData: JSON.stringify({
-        health: status.health,
-        uptime_seconds: status.uptime_seconds,
-        load: status.load,
-        memory: status.memory,
-        disk: status.disk,
-        running_config: status.config,
-      }),
+      release: seen.release,
+      hash: seen.hash,
+      systemData: status
+        ? JSON.stringify({
+            health: status.health,
+            uptime_seconds: status.uptime_seconds,
+            load: status.load,
+            memory: status.memory,
+            disk: status.disk,
+            running_config: status.config,
+          })
+        : null,
     };
   }
 
