@@ -10,8 +10,9 @@
 //   A GET sent on a kept-alive connection that the agent closed meanwhile (its idle timeout, a
 //   restart) fails with a reset; a poll is sent once more on a new connection then, so such a
 //   race never marks a live appliance offline. A failure on a fresh connection is not retried.
-// - `work` (applies, upgrades, connectors), closed 30 s after its last call: rarely reused, and
-//   at 10,000 appliances a connection per agent kept for minutes after an apply costs ~100 MB.
+// - `work` (applies, upgrades, connectors, pairing), closed 10 s after its last call: rarely
+//   reused, and a connection per agent kept after a fleet-wide apply or a burst of pairings is
+//   memory the heap keeps long after (~6 KB each, on top of the poll lane).
 // Answers are read through undici's dispatch handler into one buffer, not through a response
 // stream. Measured at 1,500 polls a second over three replicas (docs/benchmarks.md, issue 17):
 // this lane costs ~13 % less CPU than Node's keep-alive agent did, for ~3 KB more heap per
@@ -152,8 +153,8 @@ function toPem(raw: Buffer): string {
 
 const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 /** How long an unused connection is kept, per lane (see the top of this file). */
-const IDLE_MS = { poll: 5 * 60 * 1000, work: 30 * 1000 } as const;
-const SWEEP_MS = 15 * 1000;
+const IDLE_MS = { poll: 5 * 60 * 1000, work: 10 * 1000 } as const;
+const SWEEP_MS = 5 * 1000;
 type Lane = keyof typeof IDLE_MS;
 
 /** The policy the kept-alive connections were checked under. */
