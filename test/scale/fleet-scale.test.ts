@@ -6,7 +6,10 @@
 // STEWARD_FLEET_POLL_MS=10000 on PostgreSQL (docs/benchmarks.md). STEWARD_FLEET_REPLICAS=3 (on
 // PostgreSQL) starts that many replicas sharing the fleet, measures each one, the database's
 // transactions per second and its backends' CPU, then kills one with SIGKILL (time until its
-// appliances are polled again) and starts another (time until it polls its share). Prints its
+// appliances are polled again) and starts another (time until it polls its share). After the
+// manager's window, a second one measures the reference (test/helpers/reference-poller.ts: the
+// transport alone polling one replica's share at the same rate) next to the first replica, so
+// its CPU share can be read as a ratio that does not move with this VM's speed. Prints its
 // measurements.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -191,7 +194,7 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     // connection): at most AGENTS_PER_FARM agents each keeps it under the open-files limit.
     const farmCount = Math.ceil(N / AGENTS_PER_FARM);
     const farmOuts: LineReader[] = [];
-    const farmAgents: { url: string }[] = [];
+    const farmAgents: { url: string; token: string }[] = [];
     for (let f = 0; f < farmCount; f++) {
       const count = Math.floor(N / farmCount) + (f < N % farmCount ? 1 : 0);
       const farm = spawn(
@@ -205,7 +208,7 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
       for (;;) {
         const line = await out.next();
         if (line === 'READY') break;
-        farmAgents.push(JSON.parse(line) as { url: string });
+        farmAgents.push(JSON.parse(line) as { url: string; token: string });
       }
     }
     const options = {
@@ -308,6 +311,18 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
         `${counts.online} online, ${counts.offline} offline`,
     );
     for (const line of await manager.diagnostics()) console.log(`[fleet-scale] ${line}`);
+    // The reference, in a second window next to the replicas: the transport alone polling one
+    // replica's share at the same rate, and that replica measured again in the same window.
+    const shareSize = Math.round(N / pids.length);
+    const ref = await referenceWindow(farmAgents.slice(0, shareSize), pid);
+    console.log(
+      `[fleet-scale] reference poller (test/helpers/reference-poller.ts: undici, conditional GETs, nothing else) ` +
+        `polling ${shareSize} of the agents every ${POLL_MS} ms, measured over ${ref.seconds.toFixed(1)} s while the manager polls: ` +
+        `${ref.pollsPerSecond.toFixed(0)} polls/s, ${ref.share.toFixed(1)}% of one core; replica 1 in the same window ` +
+        `${ref.managerShare.toFixed(1)}%: ${(ref.managerShare / ref.share).toFixed(2)} x the reference`,
+    );
+    expect(ref.errors).toBe(0);
+    expect(ref.pollsPerSecond).toBeGreaterThan((shareSize * 1000) / POLL_MS / 2);
     expect(counts).toEqual({ online: N, offline: 0 });
     // The rate really reached: a round slower than the interval would understate the cost.
     expect(pollsPerSecond).toBeGreaterThan((N * 1000) / POLL_MS / 2);
@@ -364,6 +379,45 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
     600_000,
   );
 });
+
+/**
+ * Runs the reference poller over `agents` for one interval (tags learnt), then measures it and
+ * the manager process `managerPid` over MEASURE_MS: their CPU shares and the reference's polls/s.
+ */
+async function referenceWindow(agents: { url: string; token: string }[], managerPid: number) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(HERE, '../helpers/reference-poller.ts'), String(POLL_MS)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  try {
+    const out = lineReader(child);
+    for (const a of agents) child.stdin?.write(`${JSON.stringify({ url: a.url, token: a.token })}\n`);
+    child.stdin?.write('START\n');
+    if ((await out.next(POLL_MS + 30_000)) !== 'POLLING')
+      throw new Error('the reference poller did not start');
+    await new Promise((r) => setTimeout(r, 2000));
+    const report = async () => {
+      child.stdin?.write('report\n');
+      return JSON.parse(await out.next(10_000)) as { polls: number; errors: number };
+    };
+    const pid = child.pid as number;
+    const [c0, m0, p0] = [procUsage(pid), procUsage(managerPid), await report()];
+    const wall0 = performance.now();
+    await new Promise((r) => setTimeout(r, MEASURE_MS));
+    const [c1, m1, p1] = [procUsage(pid), procUsage(managerPid), await report()];
+    const seconds = (performance.now() - wall0) / 1000;
+    return {
+      seconds,
+      share: ((c1.cpuSeconds - c0.cpuSeconds) / seconds) * 100,
+      managerShare: ((m1.cpuSeconds - m0.cpuSeconds) / seconds) * 100,
+      pollsPerSecond: (p1.polls - p0.polls) / seconds,
+      errors: p1.errors,
+    };
+  } finally {
+    await stopChild(child);
+  }
+}
 
 /** The farms' sum of one figure (set by the measurement above for the replica test after it). */
 let farmsAsk: ((command: string, field: string) => Promise<number>) | undefined;
