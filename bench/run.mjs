@@ -85,9 +85,18 @@ async function compare(name, path, manager, reference, headers, target, baseline
     console.log(`  baseline manager:         ${fmt(base)}${cpu(base)}`);
     console.log(`  ratio baseline/reference: ${(base.rps / ref.rps).toFixed(2)}`);
   }
-  console.log(
-    `  ratio manager/reference:  ${ratio.toFixed(2)} (target >= ${target}) ${ratio >= target ? 'OK' : 'BELOW TARGET'}`,
-  );
+  // What missed its target, named in the summary at the end.
+  const misses = [];
+  if (target === undefined) {
+    // whoami: issue 3's target against the bare route (0.85) was withdrawn by issue 18, which
+    // states the two targets below instead; the ratio is still printed, for the record.
+    console.log(`  ratio manager/reference:  ${ratio.toFixed(2)} (no target: see the two below)`);
+  } else {
+    console.log(
+      `  ratio manager/reference:  ${ratio.toFixed(2)} (target >= ${target}) ${ratio >= target ? 'OK' : 'BELOW TARGET'}`,
+    );
+    if (ratio < target) misses.push(`${name}: throughput against the bare route`);
+  }
   if (ecosystem) {
     // Issue 18's targets: throughput against what a team would assemble from plugins, and the
     // server CPU per request against the bare route.
@@ -97,14 +106,16 @@ async function compare(name, path, manager, reference, headers, target, baseline
     console.log(
       `  ratio manager/ecosystem:  ${overEco.toFixed(2)} (target >= 1.5) ${overEco >= 1.5 ? 'OK' : 'BELOW TARGET'}`,
     );
+    if (overEco < 1.5) misses.push(`${name}: throughput against the ecosystem reference`);
     if (real.cpuUs !== undefined && ref.cpuUs !== undefined) {
       const cpuRatio = real.cpuUs / ref.cpuUs;
       console.log(
         `  CPU per request manager/reference: ${cpuRatio.toFixed(2)} (target <= 1.8) ${cpuRatio <= 1.8 ? 'OK' : 'ABOVE TARGET'}`,
       );
+      if (cpuRatio > 1.8) misses.push(`${name}: server CPU per request against the bare route`);
     }
   }
-  return { name, ref, real, ratio, target };
+  return { name, ref, real, ratio, misses };
 }
 
 /** The mean of several runs (latency percentiles: the worst run's). */
@@ -164,7 +175,7 @@ try {
         manager,
         reference,
         { authorization: `Token ${token.token}` },
-        0.85,
+        undefined,
         baseline({ authorization: `Token ${baselineToken}` }),
         ecosystem,
       ),
@@ -229,6 +240,5 @@ if (fleetScale !== '0' && wanted('fleet')) {
       : `  (no measurements; exit ${out.status})`,
   );
 }
-const below = results.filter((r) => r.ratio < r.target);
-if (below.length)
-  console.log(`\n${below.length} benchmark(s) below target: ${below.map((r) => r.name).join(', ')}`);
+const misses = results.flatMap((r) => r.misses);
+if (misses.length) console.log(`\n${misses.length} target(s) missed:\n  ${misses.join('\n  ')}`);
