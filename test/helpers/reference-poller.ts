@@ -9,15 +9,15 @@
 // except once a minute per agent, when the whole answer is read and parsed, as the manager does
 // for its telemetry. No database, no ownership, no bookkeeping of state or events.
 //
-// Run: node --import tsx test/helpers/reference-poller.ts <poll ms>
+// Run: node --import tsx test/helpers/reference-poller.ts <poll ms> <whole answer every ms>
 // Reads one JSON line per agent ({"url","token"}) on stdin, then "START"; prints "POLLING" once
 // every agent was asked once (tags learnt), and on each "report" line {"polls": n, "errors": n}.
 import { createInterface } from 'node:readline';
 import { Client } from 'undici';
 
 const POLL_MS = Number(process.argv[2] ?? 10_000);
-/** As the manager's health round (DEFAULT_TELEMETRY_MS): a whole answer once a minute. */
-const FULL_EVERY_MS = 60_000;
+/** As the manager's health round (the test passes DEFAULT_TELEMETRY_MS): a whole answer once a minute. */
+const FULL_EVERY_MS = Number(process.argv[3] ?? 60_000);
 const TICK_MS = 100;
 
 interface Target {

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLE_PERMISSIONS } from '../../src/contract/permissions.js';
+import { DEFAULT_TELEMETRY_MS } from '../../src/server/modules/fleet-health/health.service.js';
 import { startTestAgent, type TestAgent } from '../helpers/agent.js';
 import { createTestContext, type TestContext } from '../helpers/app.js';
 import {
@@ -382,12 +383,21 @@ describe(`manager in a process of its own (${N} agents in another)`, () => {
 
 /**
  * Runs the reference poller over `agents` for one interval (tags learnt), then measures it and
- * the manager process `managerPid` over MEASURE_MS: their CPU shares and the reference's polls/s.
+ * the manager process `managerPid`: their CPU shares and the reference's polls/s. The window is
+ * MEASURE_MS rounded up to whole telemetry periods, so that each side reads every appliance's
+ * whole answer exactly once a period inside it: in a shorter window the reference, which learnt
+ * its tags just before, would read none while the manager might read a whole round of them.
  */
 async function referenceWindow(agents: { url: string; token: string }[], managerPid: number) {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(HERE, '../helpers/reference-poller.ts'), String(POLL_MS)],
+    [
+      '--import',
+      'tsx',
+      join(HERE, '../helpers/reference-poller.ts'),
+      String(POLL_MS),
+      String(DEFAULT_TELEMETRY_MS),
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   try {
@@ -404,7 +414,8 @@ async function referenceWindow(agents: { url: string; token: string }[], manager
     const pid = child.pid as number;
     const [c0, m0, p0] = [procUsage(pid), procUsage(managerPid), await report()];
     const wall0 = performance.now();
-    await new Promise((r) => setTimeout(r, MEASURE_MS));
+    const windowMs = Math.ceil(MEASURE_MS / DEFAULT_TELEMETRY_MS) * DEFAULT_TELEMETRY_MS;
+    await new Promise((r) => setTimeout(r, windowMs));
     const [c1, m1, p1] = [procUsage(pid), procUsage(managerPid), await report()];
     const seconds = (performance.now() - wall0) / 1000;
     return {
