@@ -1,7 +1,7 @@
 // The job runner: leader jobs go through runJob (job_runs), replica jobs run directly, a tick
 // never overlaps the one before it, a failure is logged and the next tick still runs, and stop
 // waits for the tick in flight, aborts its signal, and calls each job's stop.
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../shared/logger.js';
 import { createJobRunner, type Job } from './runner.js';
 
@@ -24,6 +24,11 @@ function recorder() {
 }
 
 describe('job runner', () => {
+  // Fake timers and clock: on a loaded CI host real timers fire late by most of a slot, which
+  // says nothing about the runner. Here each timer fires at its time and the clock moves only
+  // when the test advances it, so the counts and times below are exact.
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
   it('runs leader jobs through runJob and replica jobs directly', async () => {
     const viaLease: string[] = [];
     const { log } = recorder();
@@ -43,10 +48,11 @@ describe('job runner', () => {
       { name: 'lead', every: 10, scope: 'leader', run: async () => void leaderRuns++ },
       { name: 'mine', every: 10, scope: 'replica', run: async () => void replicaRuns++ },
     ]);
-    await sleep(80);
+    await vi.advanceTimersByTimeAsync(80);
     await runner.stop();
-    expect(leaderRuns).toBeGreaterThan(1);
-    expect(replicaRuns).toBeGreaterThan(1);
+    // Ticks at 10, 20, ..., 80.
+    expect(leaderRuns).toBe(8);
+    expect(replicaRuns).toBe(8);
     expect(new Set(viaLease)).toEqual(new Set(['lead']));
     expect(viaLease.length).toBe(leaderRuns);
   });
@@ -72,11 +78,16 @@ describe('job runner', () => {
         },
       },
     ]);
-    await sleep(150);
-    await runner.stop();
+    await vi.advanceTimersByTimeAsync(150);
+    // stop awaits the tick in flight, which sleeps on the fake clock.
+    const stopped = runner.stop();
+    await vi.advanceTimersByTimeAsync(20);
+    await stopped;
     expect(most).toBe(1);
-    expect(runs).toBeGreaterThan(2);
-    expect(errors.length).toBeGreaterThan(0);
+    // Start to start: a 20 ms tick delays the next, none piles up. Node floors the 0 ms timer
+    // that follows an overrun at 1 ms: ticks at 5, 26, 47, ..., 131.
+    expect(runs).toBe(7);
+    expect(errors.length).toBe(4);
     expect(errors[0]).toEqual({ job: 'slow', message: 'job slow failed' });
   });
 
@@ -98,41 +109,39 @@ describe('job runner', () => {
       stop: async () => void events.push('stop'),
     };
     await runner.start([job]);
-    await sleep(20);
+    await vi.advanceTimersByTimeAsync(20);
     await runner.stop();
     expect(events).toEqual(['start', 'run', 'aborted', 'stop']);
     // Nothing runs after stop.
-    await sleep(20);
+    await vi.advanceTimersByTimeAsync(20);
     expect(events.length).toBe(4);
   });
 
   it('ticks an aligned job on the multiples of its interval, and skips a slot it overran', async () => {
-    const { log } = recorder();
-    const runner = createJobRunner({ leader: { runJob: async () => false }, log });
-    const every = 100;
-    const starts: number[] = [];
-    await runner.start([
-      {
-        name: 'slots',
-        every,
-        align: true,
-        scope: 'replica',
-        run: async () => {
-          starts.push(Date.now());
-          // The third tick overruns its slot: the next one waits for the boundary after.
-          if (starts.length === 3) await sleep(every + every / 2);
+    {
+      const every = 100;
+      const origin = 1_000_000 * every;
+      vi.setSystemTime(origin + 37); // mid-slot: the first tick waits for the boundary
+      const { log } = recorder();
+      const runner = createJobRunner({ leader: { runJob: async () => false }, log });
+      const starts: number[] = [];
+      await runner.start([
+        {
+          name: 'slots',
+          every,
+          align: true,
+          scope: 'replica',
+          run: async () => {
+            starts.push(Date.now() - origin);
+            // The third tick overruns its slot: the next one waits for the boundary after.
+            if (starts.length === 3) await sleep(every + every / 2);
+          },
         },
-      },
-    ]);
-    await sleep(every * 7);
-    await runner.stop();
-    expect(starts.length).toBeGreaterThanOrEqual(3);
-    // Timers fire at or after their time: each tick lies within the first part of a slot.
-    for (const t of starts) expect(t % every).toBeLessThan(every / 2);
-    const slots = starts.map((t) => Math.floor(t / every));
-    expect(new Set(slots).size).toBe(slots.length);
-    const third = slots[2] as number;
-    // The slot it overran into is skipped (a loaded host may delay the next tick further).
-    if (slots.length > 3) expect((slots[3] as number) - third).toBeGreaterThanOrEqual(2);
+      ]);
+      await vi.advanceTimersByTimeAsync(every * 7);
+      await runner.stop();
+      // Slots 1, 2, 3; the third runs until 450, so slot 4 is skipped; then 5, 6, 7.
+      expect(starts).toEqual([100, 200, 300, 500, 600, 700]);
+    }
   });
 });
