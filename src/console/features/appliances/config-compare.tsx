@@ -29,8 +29,8 @@ export function ConfigCompare({
   canReadConfig: boolean;
 }) {
   // The revision the appliance took, as the manager recorded its answer to the apply; the agent's
-  // own report in system_data is written with the telemetry (at most once a minute when nothing
-  // else changes), so it can lag an apply by that long. Its hash is shown when it agrees.
+  // own report in system_data is written at the poll after its status tag moves (the next one
+  // after an apply), so it can lag an apply by a poll interval. Its hash is shown when it agrees.
   const reported = (a.system_data as { running_config?: RunningConfig }).running_config;
   const revision = a.applied_revision ?? reported?.revision ?? null;
   const running = { revision, hash: reported?.revision === revision ? reported?.hash : undefined };

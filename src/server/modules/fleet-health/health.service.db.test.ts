@@ -359,6 +359,45 @@ describe('health service', () => {
     expect(seen.slice(before).map((s) => s.tag)).toEqual([undefined]);
   });
 
+  it("writes the agent's report of an apply at the next poll, though the apply recorded its hash", async () => {
+    const { agent, id } = await addAppliance('hj-applied', false);
+    const job = services(60_000, []);
+    const only = (x: number) => x === id;
+    await job.pollAll(only);
+    const before = await get(id);
+    // A fresh agent runs no revision from the manager.
+    expect(before.system_data).toMatchObject({ running_config: { revision: null } });
+    // The apply: the agent takes revision 4, and the manager records the hash it answered, as
+    // config.repo does for a done apply, so the poll sees no change of running hash.
+    const put = await agent.app.inject({
+      method: 'PUT',
+      url: '/agent/v1/config',
+      headers: { authorization: `Token ${agent.token}` },
+      payload: { revision: 4, content: { snmp__enable: true } },
+    });
+    expect(put.statusCode).toBe(200);
+    const status = await agent.app.inject({
+      method: 'GET',
+      url: '/agent/v1/status',
+      headers: { authorization: `Token ${agent.token}` },
+    });
+    const hash = (status.json() as { config: { hash: string } }).config.hash;
+    expect(hash).not.toBe(before.running_hash);
+    await database.db
+      .updateTable('appliances')
+      .set({ configuration_status: 'done', applied_revision: 4, applied_hash: hash, running_hash: hash })
+      .where('id', '=', id)
+      .execute();
+    // Within the telemetry period: the conditional poll gets a whole answer, and its report is kept.
+    await job.pollAll(only);
+    const after = await get(id);
+    expect(after.system_data).toMatchObject({ running_config: { revision: 4, hash } });
+    expect(after.configuration_status).toBe('done');
+    // Nothing new since: the next poll is a 304 again and writes nothing.
+    await job.pollAll(only);
+    expect((await get(id)).last_polled).toEqual(after.last_polled);
+  });
+
   it('costs a fixed number of statements per round, however many appliances answer unchanged', async () => {
     // Every statement the service sends (a plugin sees each query, raw SQL included).
     let statements = 0;

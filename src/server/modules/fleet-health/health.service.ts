@@ -6,8 +6,9 @@
 //
 // Cost at 10,000 appliances: a round reads only the appliances that changed since the last one
 // (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
-// status, release or running configuration is written at once, while latency, last_seen_online
-// and system_data are refreshed at most every `telemetryMs` (60 s) per appliance, all in one
+// status, release or running configuration is written at once, as is system_data when the agent's
+// tag moved; otherwise latency, last_seen_online and system_data are refreshed at most every
+// `telemetryMs` (60 s) per appliance, all in one
 // statement per round (the cache of targets and credentials is in health.targets.ts). Health
 // samples for the charts (one per appliance per 5 minutes, health-history.service.ts) are one more
 // INSERT in the rounds that have any. Between telemetry refreshes a poll is conditional
@@ -297,8 +298,12 @@ export function createHealthService(deps: HealthServiceDeps) {
       state !== row.status ||
       (seen.release !== null && seen.release !== row.release) ||
       seen.hash !== row.running_hash;
+    // A whole answer to a conditional poll: the agent's tag moved, so something it counts as
+    // significant changed (its running configuration, its events), even when the manager recorded
+    // the new hash itself at the apply. Its report is written now, not at the next telemetry refresh.
+    const tagMoved = ifNoneMatch !== undefined && status !== undefined;
     // Unchanged: latency and the load figures alone are not worth a row version every poll.
-    if (!changed && !telemetryDue) return undefined;
+    if (!changed && !telemetryDue && !tagMoved) return undefined;
     // After a 304 the load figures are not read: the row keeps the ones it has.
     if (status) telemetryAt.set(row.id, now);
     return {
