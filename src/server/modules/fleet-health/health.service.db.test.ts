@@ -109,6 +109,17 @@ async function addAppliance(name: string, maintenance: boolean) {
   return { agent: a, id: row.id };
 }
 
+/** Sets the agent's running configuration as the manager's apply does (PUT /agent/v1/config). */
+async function putConfig(agent: TestAgent, revision: number, content: Record<string, unknown>) {
+  const res = await agent.app.inject({
+    method: 'PUT',
+    url: '/agent/v1/config',
+    headers: { authorization: `Token ${agent.token}` },
+    payload: { revision, content },
+  });
+  expect(res.statusCode).toBe(200);
+}
+
 const get = (id: number) =>
   database.db.selectFrom('appliances').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
@@ -326,13 +337,7 @@ describe('health service', () => {
       .execute();
     await job.pollAll(only);
     expect(seen.at(-1)?.status).toBe(304);
-    const local = await agent.app.inject({
-      method: 'PUT',
-      url: '/agent/v1/config',
-      headers: { authorization: `Token ${agent.token}` },
-      payload: { revision: 9, content: { snmp__enable: true } },
-    });
-    expect(local.statusCode).toBe(200);
+    await putConfig(agent, 9, { snmp__enable: true });
     await job.pollAll(only);
     expect(seen.at(-1)?.status).toBe(200);
     expect((await get(id)).configuration_status).toBe('mismatch');
@@ -369,13 +374,7 @@ describe('health service', () => {
     expect(before.system_data).toMatchObject({ running_config: { revision: null } });
     // The apply: the agent takes revision 4, and the manager records the hash it answered, as
     // config.repo does for a done apply, so the poll sees no change of running hash.
-    const put = await agent.app.inject({
-      method: 'PUT',
-      url: '/agent/v1/config',
-      headers: { authorization: `Token ${agent.token}` },
-      payload: { revision: 4, content: { snmp__enable: true } },
-    });
-    expect(put.statusCode).toBe(200);
+    await putConfig(agent, 4, { snmp__enable: true });
     const status = await agent.app.inject({
       method: 'GET',
       url: '/agent/v1/status',
