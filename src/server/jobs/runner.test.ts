@@ -118,30 +118,28 @@ describe('job runner', () => {
   });
 
   it('ticks an aligned job on the multiples of its interval, and skips a slot it overran', async () => {
-    {
-      const every = 100;
-      const origin = 1_000_000 * every;
-      vi.setSystemTime(origin + 37); // mid-slot: the first tick waits for the boundary
-      const { log } = recorder();
-      const runner = createJobRunner({ leader: { runJob: async () => false }, log });
-      const starts: number[] = [];
-      await runner.start([
-        {
-          name: 'slots',
-          every,
-          align: true,
-          scope: 'replica',
-          run: async () => {
-            starts.push(Date.now() - origin);
-            // The third tick overruns its slot: the next one waits for the boundary after.
-            if (starts.length === 3) await sleep(every + every / 2);
-          },
+    const every = 100;
+    const origin = 1_000_000 * every;
+    vi.setSystemTime(origin + 37); // mid-slot: the first tick waits for the boundary
+    const { log } = recorder();
+    const runner = createJobRunner({ leader: { runJob: async () => false }, log });
+    const starts: number[] = [];
+    await runner.start([
+      {
+        name: 'slots',
+        every,
+        align: true,
+        scope: 'replica',
+        run: async () => {
+          starts.push(Date.now() - origin);
+          // The third tick overruns its slot: the next one waits for the boundary after.
+          if (starts.length === 3) await sleep(every + every / 2);
         },
-      ]);
-      await vi.advanceTimersByTimeAsync(every * 7);
-      await runner.stop();
-      // Slots 1, 2, 3; the third runs until 450, so slot 4 is skipped; then 5, 6, 7.
-      expect(starts).toEqual([100, 200, 300, 500, 600, 700]);
-    }
+      },
+    ]);
+    await vi.advanceTimersByTimeAsync(every * 7);
+    await runner.stop();
+    // Slots 1, 2, 3; the third runs until 450, so slot 4 is skipped; then 5, 6, 7.
+    expect(starts).toEqual([100, 200, 300, 500, 600, 700]);
   });
 });
