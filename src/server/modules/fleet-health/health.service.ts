@@ -8,10 +8,9 @@
 // (poll_version, migration 0104; credentials are cached too), and writes only what changed: a change of
 // status, release or running configuration is written at once, as is system_data when the agent's
 // tag moved; otherwise latency, last_seen_online and system_data are refreshed at most every
-// `telemetryMs` (60 s) per appliance, all in one
-// statement per round (the cache of targets and credentials is in health.targets.ts). Health
-// samples for the charts (one per appliance per 5 minutes, health-history.service.ts) are one more
-// INSERT in the rounds that have any. Between telemetry refreshes a poll is conditional
+// `telemetryMs` (60 s) per appliance, all in one statement per round (the cache of targets and
+// credentials is in health.targets.ts). Health samples for the charts (one per appliance per 5
+// minutes, health-history.service.ts) are one more INSERT in the rounds that have any. Between telemetry refreshes a poll is conditional
 // (If-None-Match with the tag of the last whole answer): an agent with nothing new answers 304
 // without a body, which stands for that answer. Appliances in maintenance are polled, but their
 // transitions raise no alarm.
